@@ -1,0 +1,45 @@
+"""Plain data passed between pipeline stages.
+
+Conventions at every boundary (see docs/ARCHITECTURE.md):
+- images are numpy uint8 arrays, H×W×3, RGB order, C-contiguous;
+- landmark coordinates are float32 pixel coordinates (x, y) in the image they were measured in;
+- model tensors are float32 B×3×S×S in [-1, 1], RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured image. `image` is H×W×3 uint8 RGB; `timestamp` is time.monotonic() at capture."""
+
+    image: np.ndarray
+    timestamp: float
+    index: int
+
+
+@dataclass(frozen=True)
+class FaceLandmarks:
+    """The paper's 68-point layout in pixel coordinates of the image they came from.
+
+    points68: 68×2 float32 (x, y). mesh: the tracker's 468×3 float32 (x, y in pixels, z in the tracker's
+    scale) or None when the landmarks did not come from the mesh (scripted, retargeted).
+    """
+
+    points68: np.ndarray
+    image_size: tuple[int, int]  # (width, height) of the image the points refer to
+    mesh: np.ndarray | None = None
+
+
+@dataclass
+class StageTimings:
+    """Milliseconds spent per stage for one frame, in pipeline order."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, milliseconds: float) -> None:
+        self.ms[stage] = self.ms.get(stage, 0.0) + milliseconds

@@ -1,0 +1,40 @@
+"""Shared fixtures. Real media comes from ../shared/data (never copied into the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Qt tests run on the offscreen platform; set before any test imports PySide6.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATA = Path(os.environ.get("LIVEAVATAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "MANIFEST.tsv").is_file():
+        pytest.skip(f"real media folder {SHARED_DATA} is absent (set LIVEAVATAR_SHARED_DATA to point at it)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def portraits(shared_data: Path) -> Path:
+    return shared_data / "portraits"
+
+
+@pytest.fixture(scope="session")
+def driving(shared_data: Path) -> Path:
+    return shared_data / "driving"
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.imageio)."""
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert bgr is not None, f"cannot read {path}"
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
