@@ -1,0 +1,62 @@
+"""`liveavatar <verb>`: one module per verb in liveavatar.commands, wired here in one readable list.
+
+Each command module exposes `register(subparsers)`, which adds its parser and sets `handler` to a
+function taking the parsed arguments and returning an exit code. A LiveAvatarError (a user's problem)
+becomes one line on stderr and exit code 2; anything else keeps its traceback, because it is a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from liveavatar.errors import LiveAvatarError
+
+# Imported lazily by name so `liveavatar info` does not pay for Qt, mediapipe or onnxruntime.
+COMMANDS = (
+    "info",
+    "avatar",
+    "demo",
+    "prepare",
+    "train",
+    "finetune",
+    "eval",
+    "run",
+    "doctor",
+    "export",
+    "build_engine",
+    "bench",
+    "app",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liveavatar", description="Animate any portrait with your face, live.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"liveavatar.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"liveavatar.commands.{name}":
+                continue  # verb not built yet in this checkout
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except LiveAvatarError as exc:
+        print(f"liveavatar {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"liveavatar {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `liveavatar` verb; each exposes `register(subparsers)` (see liveavatar/cli.py)."""

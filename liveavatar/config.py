@@ -1,0 +1,141 @@
+"""Model configuration: frozen dataclasses per network and the presets, in one place.
+
+Presets:
+- `paper`: the paper's layout, widths 64 → 512, 256×256, self-attention at 32×32 (down) and 64×64 (up).
+- `lite`: 256×256 output with a generator small enough to run live on a 2-core CPU (see
+  docs/ARCHITECTURE.md for where it departs from the paper: narrower widths, up-attention at 32×32 and a
+  pixel-shuffle head instead of full-resolution convolutions).
+- `tiny`: 64×64, a few thousand parameters per block; for tests, trains in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from liveavatar.errors import CheckpointError
+
+EMBEDDING_DIM = 512  # ê ∈ R^512 in the paper
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """G(y, ψ): residual down blocks (instance norm) → AdaIN residual blocks → AdaIN up blocks."""
+
+    down_channels: tuple[int, ...]  # output width of each down block; each halves the resolution
+    res_blocks: int  # AdaIN residual blocks at the bottleneck (width down_channels[-1])
+    up_channels: tuple[int, ...]  # output width of each up block; each doubles the resolution
+    attn_down_size: int  # self-attention after the down block that reaches this resolution (0: none)
+    attn_up_size: int  # self-attention after the up block that reaches this resolution (0: none)
+    pixel_shuffle_head: bool  # True: last up block stops at half size and a conv + PixelShuffle(2) finishes
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """E(x, y) → ê: residual down blocks on the 6-channel (frame, landmark image) pair, sum pooling."""
+
+    channels: tuple[int, ...]
+    attn_size: int
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """D(x, y, i) = V(x, y)ᵀ(W_i + w0) + b; V mirrors the embedder plus one residual block."""
+
+    channels: tuple[int, ...]
+    attn_size: int
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    preset: str
+    image_size: int
+    generator: GeneratorConfig
+    embedder: EmbedderConfig
+    discriminator: DiscriminatorConfig
+    embedding_dim: int = EMBEDDING_DIM
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        try:
+            return cls(
+                preset=str(data["preset"]),
+                image_size=int(data["image_size"]),
+                generator=_tuples(GeneratorConfig, data["generator"]),
+                embedder=_tuples(EmbedderConfig, data["embedder"]),
+                discriminator=_tuples(DiscriminatorConfig, data["discriminator"]),
+                embedding_dim=int(data.get("embedding_dim", EMBEDDING_DIM)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"model config is incomplete or malformed ({exc!r})") from exc
+
+
+def _tuples(kind: type, data: dict[str, Any]) -> Any:
+    """Builds a config dataclass from JSON, turning lists back into tuples so configs compare equal."""
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)} for {kind.__name__}")
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+PRESETS: dict[str, ModelConfig] = {
+    "paper": ModelConfig(
+        preset="paper",
+        image_size=256,
+        generator=GeneratorConfig(
+            down_channels=(64, 128, 256, 512),
+            res_blocks=5,
+            up_channels=(256, 128, 64, 32),
+            attn_down_size=32,
+            attn_up_size=64,
+            pixel_shuffle_head=False,
+        ),
+        embedder=EmbedderConfig(channels=(64, 128, 256, 512, 512, 512), attn_size=32),
+        discriminator=DiscriminatorConfig(channels=(64, 128, 256, 512, 512, 512), attn_size=32),
+    ),
+    "lite": ModelConfig(
+        preset="lite",
+        image_size=256,
+        generator=GeneratorConfig(
+            down_channels=(16, 32, 64, 128),
+            res_blocks=3,
+            up_channels=(64, 32, 16),
+            attn_down_size=32,
+            attn_up_size=32,
+            pixel_shuffle_head=True,
+        ),
+        embedder=EmbedderConfig(channels=(32, 64, 128, 256, 512), attn_size=32),
+        discriminator=DiscriminatorConfig(channels=(32, 64, 128, 256, 256), attn_size=32),
+    ),
+    "tiny": ModelConfig(
+        preset="tiny",
+        image_size=64,
+        generator=GeneratorConfig(
+            down_channels=(8, 16, 32),
+            res_blocks=1,
+            up_channels=(16, 8, 8),
+            attn_down_size=16,
+            attn_up_size=16,
+            pixel_shuffle_head=False,
+        ),
+        embedder=EmbedderConfig(channels=(8, 16, 32, 64), attn_size=16),
+        discriminator=DiscriminatorConfig(channels=(8, 16, 32, 64), attn_size=16),
+        embedding_dim=EMBEDDING_DIM,
+    ),
+}
+
+
+def preset(name: str) -> ModelConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,209 @@
+"""Face landmarks from mediapipe's face mesh, as the paper's 68 points plus the 468-point mesh.
+
+mediapipe is imported when a FaceTracker is built, so importing this module needs no mediapipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+
+from liveavatar.errors import InputError, NoFaceError
+from liveavatar.landmarks.mesh68 import mesh_to_68
+from liveavatar.types import FaceLandmarks
+
+# mediapipe's detector and mesh run on 128-192 px inputs, so detail beyond this adds nothing but
+# conversion time; huge photos (e.g. 3511×3511) are shrunk for detection and points scaled back.
+MAX_DETECTION_SIDE = 1280
+LOW_DETECTION_CONFIDENCE = 0.2
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    half_scale: bool
+    grayscale: bool
+    low_confidence: bool
+
+    def describe(self) -> str:
+        parts = [
+            name
+            for name, on in (
+                ("half scale", self.half_scale),
+                ("grayscale", self.grayscale),
+                ("low detection confidence", self.low_confidence),
+            )
+            if on
+        ]
+        return ", ".join(parts) if parts else "default settings"
+
+
+# Cheapest first; each retry changes what the detector sees (blur, no colour cast on paintings, lower bar).
+_RETRIES: tuple[_Attempt, ...] = (
+    _Attempt(True, False, False),
+    _Attempt(False, True, False),
+    _Attempt(False, False, True),
+    _Attempt(True, True, False),
+    _Attempt(True, False, True),
+    _Attempt(False, True, True),
+    _Attempt(True, True, True),
+)
+_DEFAULT = _Attempt(False, False, False)
+RETRIES_TRIED = "tried full and half scale, grayscale, low confidence"
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """What one call of FaceTracker.track found.
+
+    landmarks: the largest face's landmarks in the input image's pixels, or None.
+    num_faces: how many faces the mesh found (0 when landmarks is None).
+    message: one line for the user, e.g. "no face", "1 face", "3 faces; using the largest".
+    """
+
+    landmarks: FaceLandmarks | None
+    num_faces: int
+    message: str
+
+
+def validate_image(image_rgb: Any, what: str = "image") -> np.ndarray:
+    """Checks that `image_rgb` is an H×W×3 uint8 RGB array; returns it C-contiguous."""
+    if not isinstance(image_rgb, np.ndarray):
+        raise InputError(f"{what}: expected an H×W×3 uint8 RGB numpy array, got {type(image_rgb).__name__}")
+    if image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise InputError(
+            f"{what}: expected an H×W×3 uint8 RGB array, got {image_rgb.dtype} array of shape {image_rgb.shape}"
+        )
+    if image_rgb.shape[0] < 2 or image_rgb.shape[1] < 2:
+        raise InputError(f"{what}: image of shape {image_rgb.shape} is too small to hold a face")
+    return np.ascontiguousarray(image_rgb)
+
+
+class FaceTracker:
+    """mediapipe face mesh (468 points, no iris refinement) → 68-point FaceLandmarks of the largest face.
+
+    mode "video": frames of one stream; the mesh tracks between frames (fast, temporally stable).
+    mode "image": unrelated stills; each call detects afresh and, if nothing is found at the default
+    settings, retries at half scale, in grayscale and with a low detection confidence, and combinations.
+    With one face expected (the live path), max_faces=1 is faster: mediapipe keeps running its detector
+    on every frame while fewer than max_faces faces are tracked.
+    Not thread-safe: use one tracker per thread. Call close() or use it as a context manager.
+    """
+
+    def __init__(
+        self,
+        mode: Literal["video", "image"],
+        max_faces: int = 4,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        if mode not in ("video", "image"):
+            raise ValueError(f"mode must be 'video' or 'image', got {mode!r}")
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        import mediapipe as mp  # lazily: the package must import without mediapipe
+
+        self._face_mesh_cls = mp.solutions.face_mesh.FaceMesh
+        self.mode = mode
+        self.max_faces = max_faces
+        self.min_detection_confidence = min_detection_confidence
+        self.min_tracking_confidence = min_tracking_confidence
+        self._meshes: dict[bool, Any] = {}  # low_confidence → mediapipe FaceMesh, built on first use
+        self._closed = False
+
+    def _mesh(self, low_confidence: bool) -> Any:
+        if self._closed:
+            raise RuntimeError("FaceTracker is closed")
+        mesh = self._meshes.get(low_confidence)
+        if mesh is None:
+            confidence = self.min_detection_confidence
+            if low_confidence:
+                confidence = min(confidence, LOW_DETECTION_CONFIDENCE)
+            mesh = self._face_mesh_cls(
+                static_image_mode=self.mode == "image",
+                max_num_faces=self.max_faces,
+                refine_landmarks=False,
+                min_detection_confidence=confidence,
+                min_tracking_confidence=self.min_tracking_confidence,
+            )
+            self._meshes[low_confidence] = mesh
+        return mesh
+
+    def track(self, image_rgb: np.ndarray) -> TrackResult:
+        """Finds faces in one H×W×3 uint8 RGB image; returns the largest one's landmarks in its pixels."""
+        image = validate_image(image_rgb)
+        height, width = image.shape[:2]
+        scale = min(1.0, MAX_DETECTION_SIDE / max(height, width))
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+        attempts = (_DEFAULT,) + (_RETRIES if self.mode == "image" else ())
+        for attempt in attempts:
+            meshes = self._run(image, attempt)
+            if meshes:
+                break
+        else:
+            return TrackResult(None, 0, "no face")
+
+        # Mesh pixels are those of the (shrunk) detection image; map them back to the caller's image.
+        back = np.array([width / image.shape[1], height / image.shape[0], width / image.shape[1]], np.float32)
+        meshes = [m * back for m in meshes]
+        areas = [float(np.prod(m[:, :2].max(0) - m[:, :2].min(0))) for m in meshes]
+        mesh = meshes[int(np.argmax(areas))]
+        landmarks = FaceLandmarks(points68=mesh_to_68(mesh), image_size=(width, height), mesh=mesh)
+
+        count = len(meshes)
+        message = "1 face" if count == 1 else f"{count} faces; using the largest"
+        if attempt is not _DEFAULT:
+            message += f" (found with {attempt.describe()})"
+        return TrackResult(landmarks, count, message)
+
+    def _run(self, image: np.ndarray, attempt: _Attempt) -> list[np.ndarray]:
+        """One mediapipe pass; returns each face's 468×3 float32 mesh in `image` pixels (z scaled like x)."""
+        if attempt.half_scale:
+            half = (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2))
+            image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
+        if attempt.grayscale:
+            image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        result = self._mesh(attempt.low_confidence).process(image)
+        if not result.multi_face_landmarks:
+            return []
+        height, width = image.shape[:2]
+        # mediapipe normalises x by width, y by height, and z roughly by width.
+        norm_to_px = np.array([width, height, width], np.float32)
+        return [
+            np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) * norm_to_px
+            for face in result.multi_face_landmarks
+        ]
+
+    def close(self) -> None:
+        for mesh in self._meshes.values():
+            mesh.close()
+        self._meshes.clear()
+        self._closed = True
+
+    def __enter__(self) -> FaceTracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, str]:
+    """Landmarks of the face in a portrait (H×W×3 uint8 RGB), trying harder than a video frame would.
+
+    name: the file name shown to the user. Returns the landmarks of the largest face and a one-line
+    message (e.g. "2 faces in x.jpg; using the largest"). Raises NoFaceError naming the file and what to do.
+    """
+    with FaceTracker("image") as tracker:
+        result = tracker.track(validate_image(image_rgb, name))
+    if result.landmarks is None:
+        raise NoFaceError(
+            f"no face found in {name} ({RETRIES_TRIED}); use a portrait where the face is frontal, "
+            "unobstructed and at least ~100 px wide"
+        )
+    count = "1 face" if result.num_faces == 1 else f"{result.num_faces} faces"
+    return result.landmarks, f"{count} in {name}" + result.message.removeprefix(count)

@@ -1,0 +1,188 @@
+"""The checkpoint format: one safetensors file that describes itself.
+
+Tensors: every weight of E, P, G (and D when present) with spectral norm folded, under the prefixes
+`embedder.`, `projection.`, `generator.`, `discriminator.`. Header metadata (str → str):
+  format = "liveavatar-checkpoint", format_version, config (ModelConfig JSON), adain_layout_version,
+  num_videos, training (JSON summary of the run that produced it: steps, losses used, data, wall time).
+Loading checks the format and its version before anything else and names both sides on a mismatch;
+`migrate` is where a future version 2 would upgrade version-1 files.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch.nn.utils import parametrize
+
+from liveavatar.config import ModelConfig
+from liveavatar.errors import CheckpointError
+from liveavatar.models.adain_layout import LAYOUT_VERSION
+from liveavatar.models.talking_head import TalkingHead
+
+FORMAT = "liveavatar-checkpoint"
+FORMAT_VERSION = 1
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets"
+BUNDLED_NAME = "lite.safetensors"
+
+
+@dataclass
+class Checkpoint:
+    config: ModelConfig
+    model: TalkingHead
+    training: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+    path: Path | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | Path, model: TalkingHead, training: dict[str, Any] | None = None) -> str:
+    """Writes the model (spectral norm folded on a copy; `model` is untouched) atomically; returns sha256."""
+    path = Path(path)
+    folded = copy.deepcopy(model).fold_spectral_norm()
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in folded.state_dict().items()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "config": model.config.to_json(),
+        "adain_layout_version": str(LAYOUT_VERSION),
+        "num_videos": str(model.num_videos),
+        "training": json.dumps(training or {}, sort_keys=True),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    save_file(tensors, str(tmp), metadata=metadata)
+    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    return file_sha256(path)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a LiveAvatar checkpoint (format {meta.get('format')!r}, expected {FORMAT!r})")
+    return migrate(path, meta)
+
+
+def migrate(path: Path, meta: dict[str, str]) -> dict[str, str]:
+    """Upgrades older metadata to the current version; refuses versions this code does not know."""
+    version = meta.get("format_version", "?")
+    if version != str(FORMAT_VERSION):
+        raise CheckpointError(
+            f"checkpoint {path} has format version {version}; this LiveAvatar reads version {FORMAT_VERSION}"
+            " (re-export it with a matching LiveAvatar, or upgrade LiveAvatar)"
+        )
+    if meta.get("adain_layout_version") != str(LAYOUT_VERSION):
+        raise CheckpointError(
+            f"checkpoint {path} uses AdaIN layout version {meta.get('adain_layout_version')}; "
+            f"this LiveAvatar uses version {LAYOUT_VERSION}"
+        )
+    return meta
+
+
+def load_checkpoint(
+    path: str | Path,
+    expected: ModelConfig | None = None,
+    spectral: bool = False,
+    discriminator: bool = True,
+    device: str | torch.device = "cpu",
+) -> Checkpoint:
+    """Loads a checkpoint. `spectral=True` rebuilds spectral-norm parametrisations (for fine-tuning)."""
+    path = Path(path)
+    meta = read_metadata(path)
+    config = ModelConfig.from_dict(json.loads(meta["config"]))
+    if expected is not None and config != expected:
+        raise CheckpointError(
+            f"checkpoint {path} holds preset {config.preset!r} with a different model config than expected "
+            f"(expected preset {expected.preset!r}); checkpoint: {config.to_json()}; expected: {expected.to_json()}"
+        )
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt ({exc})") from exc
+    has_d = any(k.startswith("discriminator.") for k in tensors)
+    model = TalkingHead(
+        config, num_videos=int(meta.get("num_videos", 1)), spectral=spectral, discriminator=discriminator and has_d
+    )
+    if not discriminator:
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("discriminator.")}
+    load_folded_state(model, tensors, str(path))
+    model.to(device).eval()
+    return Checkpoint(config, model, json.loads(meta.get("training", "{}")), file_sha256(path), path)
+
+
+def load_folded_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Loads folded weights into `model`, which may carry spectral-norm parametrisations.
+
+    For a parametrised layer the folded W becomes the unnormalised original (its σ is ≈ 1 already) and
+    the power iteration is run to convergence so σ is estimated from the real weight, not random u, v.
+    """
+    remapped = {}
+    parametrized = {}
+    for name, module in model.named_modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrized[f"{name}.weight"] = module
+    for key, value in tensors.items():
+        if key in parametrized:
+            remapped[key.rsplit(".", 1)[0] + ".parametrizations.weight.original"] = value
+        else:
+            remapped[key] = value
+    own = model.state_dict()
+    # u and v buffers of the parametrisations are not stored in the folded file.
+    expected_keys = {k for k in own if not k.endswith("._u") and not k.endswith("._v")}
+    missing = sorted(expected_keys - set(remapped))
+    unexpected = sorted(set(remapped) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {source} does not match its own config: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    bad_shapes = [k for k, v in remapped.items() if own[k].shape != v.shape]
+    if bad_shapes:
+        raise CheckpointError(f"checkpoint {source} has tensors of the wrong shape: {bad_shapes[:5]}")
+    model.load_state_dict(remapped, strict=False)
+    with torch.no_grad():
+        for module in parametrized.values():
+            sn = module.parametrizations.weight[0]
+            weight_mat = sn._reshape_weight_to_matrix(module.parametrizations.weight.original)
+            sn._power_method(weight_mat, 30)
+
+
+def bundled_checkpoint() -> Path | None:
+    """The model shipped in the package, if this build has one."""
+    path = BUNDLED_DIR / BUNDLED_NAME
+    return path if path.is_file() else None
+
+
+def resolve_checkpoint(path: str | Path | None) -> Path:
+    """The checkpoint a command should use: the user's, else the bundled one, else a clear error."""
+    if path is not None:
+        return Path(path)
+    bundled = bundled_checkpoint()
+    if bundled is None:
+        raise CheckpointError(
+            "no trained checkpoint is available: this build ships no bundled model. Train one with "
+            "`liveavatar train` (see README, 'From videos to an avatar') and pass it with --checkpoint"
+        )
+    return bundled

@@ -1,0 +1,42 @@
+"""Parameter and FLOP counts of the networks per preset (what `liveavatar info` reports).
+
+FLOPs are counted by torch's FlopCounterMode on one forward at batch 1: 2 FLOPs per multiply-add of
+convolutions and matrix products; element-wise work (norms, activations) is not counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from liveavatar.config import ModelConfig
+from liveavatar.models.talking_head import TalkingHead
+
+
+def _params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def model_summary(cfg: ModelConfig) -> dict[str, Any]:
+    model = TalkingHead(cfg, num_videos=1, spectral=False).eval()
+    s = cfg.image_size
+    landmarks = torch.zeros(1, 3, s, s)
+    psi = torch.zeros(1, model.psi_size)
+    with torch.inference_mode():
+        with FlopCounterMode(display=False) as g_count:
+            model.generator(landmarks, psi)
+        with FlopCounterMode(display=False) as e_count:
+            model.psi(torch.zeros(1, 1, 3, s, s), torch.zeros(1, 1, 3, s, s))
+    return {
+        "preset": cfg.preset,
+        "image_size": s,
+        "psi_size": model.psi_size,
+        "generator": {"params": _params(model.generator), "gflops": g_count.get_total_flops() / 1e9},
+        "embedder": {
+            "params": _params(model.embedder) + _params(model.projection),
+            "gflops": e_count.get_total_flops() / 1e9,
+        },
+        "discriminator": {"params": _params(model.discriminator) - model.discriminator.video_embeddings.weight.numel()},
+    }
