@@ -148,9 +148,10 @@ class FaceTracker:
         else:
             return TrackResult(None, 0, "no face")
 
-        # Mesh pixels are those of the (shrunk) detection image; map them back to the caller's image.
-        back = np.array([width / image.shape[1], height / image.shape[0], width / image.shape[1]], np.float32)
-        meshes = [m * back for m in meshes]
+        # Normalised coordinates are the same at every detection scale: map them straight to the caller's
+        # pixels, moving from mediapipe's pixel-edge convention (x·width) to cv2's pixel centres at integers.
+        to_px = np.array([width, height, width], np.float32)
+        meshes = [m * to_px - np.array([0.5, 0.5, 0.0], np.float32) for m in meshes]
         areas = [float(np.prod(m[:, :2].max(0) - m[:, :2].min(0))) for m in meshes]
         mesh = meshes[int(np.argmax(areas))]
         landmarks = FaceLandmarks(points68=mesh_to_68(mesh), image_size=(width, height), mesh=mesh)
@@ -162,7 +163,11 @@ class FaceTracker:
         return TrackResult(landmarks, count, message)
 
     def _run(self, image: np.ndarray, attempt: _Attempt) -> list[np.ndarray]:
-        """One mediapipe pass; returns each face's 468×3 float32 mesh in `image` pixels (z scaled like x)."""
+        """One mediapipe pass; each face's 468×3 float32 mesh in normalised coordinates.
+
+        x and y are fractions of the image width and height; z is scaled roughly like x (mediapipe's
+        convention), smaller z nearer the camera.
+        """
         if attempt.half_scale:
             half = (max(1, image.shape[1] // 2), max(1, image.shape[0] // 2))
             image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
@@ -171,13 +176,7 @@ class FaceTracker:
         result = self._mesh(attempt.low_confidence).process(image)
         if not result.multi_face_landmarks:
             return []
-        height, width = image.shape[:2]
-        # mediapipe normalises x by width, y by height, and z roughly by width.
-        norm_to_px = np.array([width, height, width], np.float32)
-        return [
-            np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) * norm_to_px
-            for face in result.multi_face_landmarks
-        ]
+        return [np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) for face in result.multi_face_landmarks]
 
     def close(self) -> None:
         for mesh in self._meshes.values():
