@@ -58,7 +58,8 @@ RETRIES_TRIED = "tried full and half scale, grayscale, low confidence"
 class TrackResult:
     """What one call of FaceTracker.track found.
 
-    landmarks: the largest face's landmarks in the input image's pixels, or None.
+    landmarks: the largest face's landmarks in the input image's pixels (pixel centres at integer
+        coordinates, as cv2 draws and warps), or None.
     num_faces: how many faces the mesh found (0 when landmarks is None).
     message: one line for the user, e.g. "no face", "1 face", "3 faces; using the largest".
     """
@@ -73,9 +74,8 @@ def validate_image(image_rgb: Any, what: str = "image") -> np.ndarray:
     if not isinstance(image_rgb, np.ndarray):
         raise InputError(f"{what}: expected an H×W×3 uint8 RGB numpy array, got {type(image_rgb).__name__}")
     if image_rgb.dtype != np.uint8 or image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
-        raise InputError(
-            f"{what}: expected an H×W×3 uint8 RGB array, got {image_rgb.dtype} array of shape {image_rgb.shape}"
-        )
+        got = f"{image_rgb.dtype} array of shape {image_rgb.shape}"
+        raise InputError(f"{what}: expected an H×W×3 uint8 RGB array, got {got}")
     if image_rgb.shape[0] < 2 or image_rgb.shape[1] < 2:
         raise InputError(f"{what}: image of shape {image_rgb.shape} is too small to hold a face")
     return np.ascontiguousarray(image_rgb)
@@ -176,7 +176,10 @@ class FaceTracker:
         result = self._mesh(attempt.low_confidence).process(image)
         if not result.multi_face_landmarks:
             return []
-        return [np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) for face in result.multi_face_landmarks]
+        return [
+            np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)
+            for face in result.multi_face_landmarks
+        ]
 
     def close(self) -> None:
         for mesh in self._meshes.values():

@@ -2,10 +2,10 @@
 
 Training data preparation, avatars and the live path all crop with face_crop, so a model sees faces framed
 the same way everywhere. Framing: the box side is (1 + 2·margin) × the larger side of the landmarks' bounding
-box (brows to chin, ear to ear); with the default margin 0.4 that is 1.8×, the scale of VoxCeleb2's 224 px
-crops (measured 1.73-1.97× on the clips in shared/data). Unlike VoxCeleb, which centres low and often cuts
-the crown, the box centre sits `raise_centre` × that extent above the landmarks' centre, so the forehead and
-some hair are in and the neck mostly out.
+box (brows to chin, ear to ear); with the default margin 0.45 that is 1.9×, about the scale of VoxCeleb2's
+224 px crops (1.73-1.97× measured on the VoxCeleb clips in shared/data). Unlike VoxCeleb, which centres low
+and often cuts the crown, the box centre sits `raise_centre` (0.15) × that extent above the landmarks'
+centre, so the whole head with some hair and the chin are in, and little of the neck.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-DEFAULT_MARGIN = 0.4
-DEFAULT_RAISE_CENTRE = 0.1
+DEFAULT_MARGIN = 0.45
+DEFAULT_RAISE_CENTRE = 0.15
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class CropTransform:
         source = image_rgb
         if scale < 0.5:
             # Work on the box's region only, so a 3511 px photo is not filtered whole.
-            x0, y0, x1, y1 = self._frame_bounds(image_rgb.shape[1], image_rgb.shape[0], pad=4)
+            x0, y0, x1, y1 = self.frame_bounds(image_rgb.shape[1], image_rgb.shape[0], pad=4)
             if x1 > x0 and y1 > y0:
                 source = image_rgb[y0:y1, x0:x1]
                 matrix = matrix.copy()
@@ -68,7 +68,7 @@ class CropTransform:
             source, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
 
-    def _frame_bounds(self, width: int, height: int, pad: int) -> tuple[int, int, int, int]:
+    def frame_bounds(self, width: int, height: int, pad: int) -> tuple[int, int, int, int]:
         """Integer bounds (x0, y0, x1, y1) of the crop's footprint in the frame, padded and clipped."""
         corners = self.points_to_frame(np.array([[0, 0], [self.size, 0], [0, self.size], [self.size] * 2]))
         lo = np.floor(corners.min(0)).astype(int) - pad
