@@ -134,7 +134,9 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(avatar.portrait, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    ok, jpeg = cv2.imencode(
+        ".jpg", cv2.cvtColor(avatar.portrait, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
+    )
     if not ok:
         raise AvatarError(f"cannot encode the portrait of {avatar.name}")
     tensors = {

@@ -198,7 +198,7 @@ def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, st
     """Landmarks of the face in a portrait (H×W×3 uint8 RGB), trying harder than a video frame would.
 
     name: the file name shown to the user. Returns the landmarks of the largest face and a one-line
-    message (e.g. "2 faces in x.jpg; using the largest"). Raises NoFaceError naming the file and what to do.
+    message (e.g. "2 faces in x.jpg; using the largest"), empty for one face found at default settings. Raises NoFaceError naming the file and what to do.
     """
     with FaceTracker("image") as tracker:
         result = tracker.track(validate_image(image_rgb, name))
@@ -207,5 +207,7 @@ def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, st
             f"no face found in {name} ({RETRIES_TRIED}); use a portrait where the face is frontal, "
             "unobstructed and at least ~100 px wide"
         )
+    if result.message == "1 face":
+        return result.landmarks, ""  # the ordinary case: nothing worth telling the user
     count = "1 face" if result.num_faces == 1 else f"{result.num_faces} faces"
     return result.landmarks, f"{count} in {name}" + result.message.removeprefix(count)

@@ -36,7 +36,10 @@ class AdaINLayout:
     def split(self, psi: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """ψ (B×L) → {layer name: (scale B×C, shift B×C)}."""
         return {
-            e.name: (psi[:, e.offset : e.offset + e.channels], psi[:, e.offset + e.channels : e.offset + 2 * e.channels])
+            e.name: (
+                psi[:, e.offset : e.offset + e.channels],
+                psi[:, e.offset + e.channels : e.offset + 2 * e.channels],
+            )
             for e in self.entries
         }
 

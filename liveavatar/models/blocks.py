@@ -39,6 +39,30 @@ def fold_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def folded_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict `module` would have after folding, computed without changing `module`.
+
+    (Folding a deep copy is not an option: copies share the parametrised classes torch creates per
+    module, and removing a parametrisation from the copy would break the original.)
+    """
+    was_training = module.training
+    module.eval()
+    out: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for prefix, sub in module.named_modules():
+            if "parametrizations" in prefix.split("."):
+                continue  # the original weight and u, v live here; the folded weight replaces them
+            dot = f"{prefix}." if prefix else ""
+            if parametrize.is_parametrized(sub, "weight"):
+                out[f"{dot}weight"] = sub.weight.detach().clone()
+            for name, tensor in list(sub.named_parameters(recurse=False)) + list(
+                sub.named_buffers(recurse=False)
+            ):
+                out[f"{dot}{name}"] = tensor.detach()
+    module.train(was_training)
+    return out
+
+
 def has_spectral_norm(module: nn.Module) -> bool:
     return any(parametrize.is_parametrized(sub) for sub in module.modules())
 
@@ -87,7 +111,9 @@ class ResBlockDown(nn.Module):
     and the receptive field is the same, which matters for a generator that runs every frame.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, instance_norm: bool, spectral: bool = True, first: bool = False):
+    def __init__(
+        self, in_ch: int, out_ch: int, instance_norm: bool, spectral: bool = True, first: bool = False
+    ):
         super().__init__()
         self.first = first  # no ReLU on raw input pixels
         self.norm1 = nn.InstanceNorm2d(in_ch, affine=True) if instance_norm else nn.Identity()

@@ -10,7 +10,6 @@ Loading checks the format and its version before anything else and names both si
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from torch.nn.utils import parametrize
 from liveavatar.config import ModelConfig
 from liveavatar.errors import CheckpointError
 from liveavatar.models.adain_layout import LAYOUT_VERSION
+from liveavatar.models.blocks import folded_state_dict
 from liveavatar.models.talking_head import TalkingHead
 
 FORMAT = "liveavatar-checkpoint"
@@ -51,10 +51,9 @@ def file_sha256(path: Path) -> str:
 
 
 def save_checkpoint(path: str | Path, model: TalkingHead, training: dict[str, Any] | None = None) -> str:
-    """Writes the model (spectral norm folded on a copy; `model` is untouched) atomically; returns sha256."""
+    """Writes the model (spectral norm folded; `model` itself is untouched) atomically; returns sha256."""
     path = Path(path)
-    folded = copy.deepcopy(model).fold_spectral_norm()
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in folded.state_dict().items()}
+    tensors = {k: v.to("cpu", torch.float32).contiguous() for k, v in folded_state_dict(model).items()}
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -82,7 +81,9 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is not a readable safetensors file ({exc})") from exc
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a LiveAvatar checkpoint (format {meta.get('format')!r}, expected {FORMAT!r})")
+        raise CheckpointError(
+            f"{path} is not a LiveAvatar checkpoint (format {meta.get('format')!r}, expected {FORMAT!r})"
+        )
     return migrate(path, meta)
 
 
@@ -124,7 +125,10 @@ def load_checkpoint(
         raise CheckpointError(f"checkpoint {path} is corrupt ({exc})") from exc
     has_d = any(k.startswith("discriminator.") for k in tensors)
     model = TalkingHead(
-        config, num_videos=int(meta.get("num_videos", 1)), spectral=spectral, discriminator=discriminator and has_d
+        config,
+        num_videos=int(meta.get("num_videos", 1)),
+        spectral=spectral,
+        discriminator=discriminator and has_d,
     )
     if not discriminator:
         tensors = {k: v for k, v in tensors.items() if not k.startswith("discriminator.")}
