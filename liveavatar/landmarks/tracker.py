@@ -5,6 +5,7 @@ mediapipe is imported when a FaceTracker is built, so importing this module need
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -103,6 +104,10 @@ class FaceTracker:
             raise ValueError(f"mode must be 'video' or 'image', got {mode!r}")
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        # mediapipe's native logging (absl, TFLite) writes several lines to stderr per graph; users only
+        # need our messages. setdefault keeps any level a user set on purpose.
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import mediapipe as mp  # lazily: the package must import without mediapipe
 
         self._face_mesh_cls = mp.solutions.face_mesh.FaceMesh
@@ -198,7 +203,8 @@ def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, st
     """Landmarks of the face in a portrait (H×W×3 uint8 RGB), trying harder than a video frame would.
 
     name: the file name shown to the user. Returns the landmarks of the largest face and a one-line
-    message (e.g. "2 faces in x.jpg; using the largest"), empty for one face found at default settings. Raises NoFaceError naming the file and what to do.
+    message (e.g. "2 faces in x.jpg; using the largest"), empty for one face found at default settings.
+    Raises NoFaceError naming the file and what to do.
     """
     with FaceTracker("image") as tracker:
         result = tracker.track(validate_image(image_rgb, name))
