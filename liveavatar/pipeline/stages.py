@@ -1,0 +1,233 @@
+"""The live path's per-frame work, one small class per stage; the runner wires them to threads.
+
+Processor (processing thread): driver frame → tracked, smoothed landmarks → retargeted portrait
+landmarks (or the driver's own, cropped, in absolute mode) → the landmark image, with continuity when
+the face is lost (hold the last pose, then glide to the neutral pose: the generator always gets a face).
+Composer (inference thread, after the engine): generated S×S face → the output frame (background,
+mirror, AI mark).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from liveavatar.avatar import Avatar
+from liveavatar.disclosure import draw_ai_mark
+from liveavatar.errors import InputError
+from liveavatar.landmarks.retarget import Retargeter, driver_points
+from liveavatar.landmarks.smoothing import OneEuroFilter
+from liveavatar.pipeline.config import Background, Mode, TrackingConfig
+from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform
+from liveavatar.render.composite import paste_back, place_on_background
+from liveavatar.render.rasterize import rasterize_landmarks
+from liveavatar.types import FaceLandmarks
+
+BLACK_LEVEL = 8.0  # mean pixel value under which a frame is reported as black (lens cap, camera starting)
+
+
+@dataclass
+class Driven:
+    """The processing stage's result for one frame.
+
+    points: 68×2 float32 landmarks in avatar-crop pixels that the landmark image was drawn from.
+    landmark_image: S×S×3 uint8 RGB (the one rasterizer). driver: the smoothed driver landmarks in camera
+    pixels, or None. message: what the stage saw, for the user.
+    """
+
+    points: np.ndarray
+    landmark_image: np.ndarray
+    driver: FaceLandmarks | None
+    message: str
+
+
+class Processor:
+    """Tracking, smoothing, continuity and retargeting for one stream. Used by one thread only, except
+    calibrate(), which any thread may call."""
+
+    def __init__(self, tracking: TrackingConfig, crop_size: int) -> None:
+        self.cfg = tracking
+        self.size = crop_size
+        self._tracker = None  # mediapipe is built lazily, in the processing thread, on the first image
+        self._filter = OneEuroFilter(tracking.smoothing)
+        self._box_smoother = CropBoxSmoother()
+        self._neutral_samples: list[np.ndarray] = []
+        self._neutral: np.ndarray | None = None
+        self._calibrate = threading.Event()
+        self._retargeters: dict[int, Retargeter] = {}  # per avatar (id of its landmarks array)
+        self._last: np.ndarray | None = None  # the last points drawn
+        self._lost_at: float | None = None
+        self._lost_from: np.ndarray | None = None
+
+    def calibrate(self) -> None:
+        """The next tracked frames become the neutral reference (thread-safe)."""
+        self._calibrate.set()
+
+    @property
+    def calibrated(self) -> bool:
+        return self._neutral is not None
+
+    def _track(self, image: np.ndarray) -> tuple[FaceLandmarks | None, str]:
+        from liveavatar.landmarks.tracker import FaceTracker
+
+        if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 32:
+            return None, f"frame of size {image.shape[1]}x{image.shape[0]} is too small to find a face in"
+        if float(image[::8, ::8].mean()) < BLACK_LEVEL:
+            return None, "the frame is black (lens covered or camera starting)"
+        if self._tracker is None:
+            c = self.cfg
+            self._tracker = FaceTracker("video", c.max_faces, c.min_detection_confidence, c.min_tracking_confidence)
+        try:
+            result = self._tracker.track(image)
+        except InputError as exc:
+            return None, str(exc)
+        return result.landmarks, result.message
+
+    def _retargeter(self, avatar: Avatar) -> Retargeter:
+        key = id(avatar.landmarks)
+        r = self._retargeters.get(key)
+        if r is None:
+            if len(self._retargeters) > 16:
+                self._retargeters.clear()
+            r = self._retargeters[key] = Retargeter(avatar.landmarks, self.size)
+        if self._neutral is not None and r._neutral is not self._neutral:
+            r.set_neutral(self._neutral)
+        return r
+
+    def process(
+        self, image: np.ndarray, given: FaceLandmarks | None, t: float, avatar: Avatar, mode: Mode
+    ) -> tuple[Driven, dict[str, float]]:
+        """One frame (H×W×3 uint8 RGB at monotonic time t) → Driven, plus ms per stage."""
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        if given is not None:
+            landmarks, message = given, "scripted"
+        else:
+            landmarks, message = self._track(image)
+        timings["track"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        points = None
+        smoothed = None
+        if landmarks is not None:
+            pts3 = driver_points(landmarks)
+            pts3 = self._filter(pts3, t)
+            smoothed = FaceLandmarks(pts3[:, :2].astype(np.float32), landmarks.image_size, landmarks.mesh)
+            if self._calibrate.is_set() or self._neutral is None:
+                if self._calibrate.is_set():
+                    self._calibrate.clear()
+                    self._neutral_samples.clear()
+                    self._neutral = None
+                self._neutral_samples.append(pts3)
+                if len(self._neutral_samples) >= max(1, self.cfg.neutral_frames):
+                    self._neutral = np.mean(self._neutral_samples, axis=0)
+                    self._neutral_samples.clear()
+            if mode == "absolute":
+                box = self._box_smoother.update(_face_box(smoothed.points68))
+                crop = _crop(box, self.size)
+                points = crop.points_to_crop(smoothed.points68)
+            elif self._neutral is not None:
+                points = self._retargeter(avatar)(pts3)
+            else:
+                points = np.asarray(avatar.landmarks, np.float32)  # still capturing the neutral: rest pose
+                message += "; capturing the neutral pose"
+            self._lost_at = None
+        else:
+            self._filter.reset()
+            points, note = self._continue(t, avatar)
+            message = f"{message}; {note}"
+        timings["retarget"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        landmark_image = rasterize_landmarks(points, self.size)
+        timings["rasterize"] = (time.perf_counter() - start) * 1000
+        self._last = points
+        return Driven(points, landmark_image, smoothed, message), timings
+
+    def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str]:
+        """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s."""
+        neutral = np.asarray(avatar.landmarks, np.float32)
+        if self._last is None:
+            return neutral, "showing the neutral pose"
+        if self._lost_at is None:
+            self._lost_at, self._lost_from = t, self._last
+        gone = t - self._lost_at
+        if gone <= self.cfg.hold_s:
+            return self._lost_from, "holding the last pose"
+        a = min(1.0, (gone - self.cfg.hold_s) / max(self.cfg.fade_s, 1e-6))
+        a = a * a * (3 - 2 * a)
+        if a >= 1.0:
+            return neutral, "showing the neutral pose"
+        return ((1 - a) * self._lost_from + a * neutral).astype(np.float32), "returning to the neutral pose"
+
+    def close(self) -> None:
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+
+
+def _face_box(points68: np.ndarray) -> CropBox:
+    from liveavatar.render.align import face_box
+
+    return face_box(points68)
+
+
+def _crop(box: CropBox, size: int) -> CropTransform:
+    from liveavatar.render.align import crop_from_box
+
+    return crop_from_box(box, size)
+
+
+class Composer:
+    """Generated face → output frame of a fixed size (H×W×3 uint8 RGB), caching per-avatar layouts."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._layouts: dict[int, tuple[np.ndarray, CropTransform]] = {}
+
+    def _portrait_layout(self, avatar: Avatar, size: int) -> tuple[np.ndarray, CropTransform]:
+        """The portrait fitted inside the output (dark bars where aspects differ) and crop → canvas map."""
+        key = id(avatar.portrait)
+        cached = self._layouts.get(key)
+        if cached is not None:
+            return cached
+        ph, pw = avatar.portrait.shape[:2]
+        scale = min(self.width / pw, self.height / ph)
+        w, h = max(1, round(pw * scale)), max(1, round(ph * scale))
+        x0, y0 = (self.width - w) // 2, (self.height - h) // 2
+        canvas = np.full((self.height, self.width, 3), 20, np.uint8)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        canvas[y0 : y0 + h, x0 : x0 + w] = cv2.resize(avatar.portrait, (w, h), interpolation=interpolation)
+        # portrait → canvas (pixel centres): x' = sx·x + x0 + (sx - 1)/2 with sx = w/pw (likewise y).
+        sx, sy = w / pw, h / ph
+        to_canvas = np.array([[sx, 0, x0 + (sx - 1) / 2], [0, sy, y0 + (sy - 1) / 2], [0, 0, 1]])
+        crop_matrix = np.vstack([avatar.crop_matrix, [0, 0, 1]])  # portrait → crop
+        canvas_to_crop = (crop_matrix @ np.linalg.inv(to_canvas))[:2]
+        inverse = cv2.invertAffineTransform(canvas_to_crop).astype(np.float64)
+        side = size / float(np.hypot(canvas_to_crop[0, 0], canvas_to_crop[1, 0]))
+        centre = inverse @ np.array([(size - 1) / 2, (size - 1) / 2, 1.0])
+        transform = CropTransform(canvas_to_crop, inverse, size, CropBox(float(centre[0]), float(centre[1]), side))
+        canvas.setflags(write=False)
+        if len(self._layouts) > 16:
+            self._layouts.clear()
+        self._layouts[key] = (canvas, transform)
+        return canvas, transform
+
+    def compose(
+        self, face: np.ndarray, avatar: Avatar, background: Background, mirror: bool, ai_mark: bool
+    ) -> np.ndarray:
+        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame."""
+        if background.kind == "portrait":
+            canvas, transform = self._portrait_layout(avatar, face.shape[0])
+            out = paste_back(canvas, face, transform, background.feather)
+        else:
+            out = place_on_background(face, self.width, self.height, background.colour)
+        if mirror:
+            out = np.ascontiguousarray(out[:, ::-1])
+        if ai_mark:
+            draw_ai_mark(out)
+        return out

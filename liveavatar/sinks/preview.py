@@ -1,0 +1,88 @@
+"""An OpenCV preview window for headless use (`liveavatar run --sink preview`); q or Esc ends the run.
+
+Not for the desktop app (a cv2 window inside a Qt app fights over the event loop): the app paints the
+runner's frames itself. The window lives in its own thread, which is the only one touching HighGUI.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+from collections.abc import Callable
+
+import cv2
+
+from liveavatar.errors import DeviceUnavailableError
+from liveavatar.pipeline.slots import CLOSED, LatestSlot
+from liveavatar.sinks.base import Report
+from liveavatar.types import Frame
+
+WINDOW = "LiveAvatar (q to quit)"
+
+
+def display_available() -> bool:
+    """Whether a window can be shown: always on Windows/macOS, on Linux only with an X11/Wayland display."""
+    if platform.system() != "Linux":
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class PreviewSink:
+    key = "preview"
+
+    def __init__(self, report: Report, on_quit: Callable[[str], None] | None = None) -> None:
+        self.report = report
+        self.on_quit = on_quit
+        self.dropped = 0
+        self._slot: LatestSlot[Frame] = LatestSlot("preview")
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._failure: str | None = None
+
+    def open(self) -> str:
+        if not display_available():
+            raise DeviceUnavailableError(
+                "the preview needs a display and there is none (no DISPLAY or WAYLAND_DISPLAY); "
+                "use --sink record:OUT.mp4 or --sink http:PORT instead"
+            )
+        self._thread = threading.Thread(target=self._loop, name="liveavatar-preview", daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        if self._failure:
+            raise DeviceUnavailableError(f"the preview window cannot open: {self._failure}")
+        return "window"
+
+    def _loop(self) -> None:
+        try:
+            cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            self._failure = str(exc).strip().splitlines()[-1]
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                frame = self._slot.get(timeout=0.03)
+                if frame is CLOSED:
+                    break
+                if frame is not None:
+                    cv2.imshow(WINDOW, cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
+                key = cv2.waitKey(1) & 0xFF
+                closed = cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1
+                if key in (ord("q"), 27) or closed:
+                    if self.on_quit is not None:
+                        self.on_quit(self.key)
+                    break
+        finally:
+            cv2.destroyWindow(WINDOW)
+            cv2.waitKey(1)
+
+    def send(self, frame: Frame, wait: bool = False) -> None:
+        self._slot.put(frame)
+        self.dropped = self._slot.dropped
+
+    def close(self) -> None:
+        self._slot.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
