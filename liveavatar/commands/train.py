@@ -1,0 +1,108 @@
+"""`liveavatar train`: meta-learning of E, P, G and D on a prepared dataset (one CPU, one GPU, or torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="meta-learn a talking-head model on a prepared dataset",
+        description="K-shot episodes as in Zakharov et al. (2019). Several GPUs or machines: launch the same "
+        "command with torchrun (e.g. torchrun --nproc_per_node 8 -m liveavatar train ...).",
+    )
+    p.add_argument("--preset", choices=("lite", "paper", "tiny"), default="lite")
+    p.add_argument("--data", required=True, help="dataset folder written by `liveavatar prepare`")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, logs and sample grids go here")
+    p.add_argument("--steps", type=int, default=100_000, help="total steps (a resumed run continues to this)")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes (still writes the checkpoint)")
+    p.add_argument("--batch", type=int, default=8, help="episodes per step and process (default 8)")
+    p.add_argument("--k", type=int, default=8, help="frames per episode that make ê (default 8)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--force", action="store_true", help="erase a run already in --out and start over")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="bf16 autocast (auto: on CUDA only)")
+    p.add_argument("--lr-g", type=float, default=5e-5, help="Adam rate of E, P, G (paper: 5e-5)")
+    p.add_argument("--lr-d", type=float, default=2e-4, help="Adam rate of D (paper: 2e-4)")
+    p.add_argument("--lr-scale", type=float, default=1.0, help="multiplies both rates (short runs)")
+    p.add_argument("--vgg19-weights", type=Path, help="local VGG19 state dict: enables the paper's VGG19 loss")
+    p.add_argument("--vggface-weights", type=Path, help="local VGGFace (VGG-16) state dict: the VGGFace loss")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--sample-every", type=int, default=500, help="write a sample grid every N steps (0: never)")
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument(
+        "--preload",
+        choices=("auto", "memory", "shards"),
+        default="auto",
+        help="hold all frames decoded on the device (fast, small datasets) or decode per step",
+    )
+    p.add_argument("--loader-threads", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from liveavatar.errors import InputError
+    from liveavatar.training.meta_train import TrainSettings, train
+
+    for name in ("log_every", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.lr_scale <= 0 or args.lr_g <= 0 or args.lr_d <= 0:
+        raise InputError("learning rates and --lr-scale must be positive")
+    settings = TrainSettings(
+        preset=args.preset,
+        data=Path(args.data),
+        out=Path(args.out),
+        steps=args.steps,
+        minutes=args.minutes,
+        batch=args.batch,
+        k=args.k,
+        resume=args.resume,
+        force=args.force,
+        device=args.device,
+        amp=args.amp,
+        lr_g=args.lr_g * args.lr_scale,
+        lr_d=args.lr_d * args.lr_scale,
+        vgg19_weights=args.vgg19_weights,
+        vggface_weights=args.vggface_weights,
+        log_every=args.log_every,
+        sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        preload=args.preload,
+        loader_threads=args.loader_threads,
+    )
+    result = train(settings)
+    if os.environ.get("RANK", "0") == "0":  # one line, not one per torchrun process
+        print(
+            f"{result.stopped_by}: step {result.step}, {result.steps_per_second:.2f} steps/s; "
+            f"checkpoint {result.checkpoint}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m liveavatar.commands.train ...`: the train verb alone, for machines where only training
+    runs (a rented GPU with the repository on PYTHONPATH): it imports no other verb's dependencies."""
+    import sys
+
+    from liveavatar.errors import LiveAvatarError
+
+    parser = argparse.ArgumentParser(prog="liveavatar-train")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.handler(args)
+    except LiveAvatarError as exc:
+        print(f"liveavatar train: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""Reading a prepared dataset for training and evaluation: shards → frames, landmarks, episodes.
+
+Needs numpy (1 or 2), OpenCV and torch; never mediapipe, so training runs on machines without it.
+Images leave this module as float tensors B×…×3×S×S in [-1, 1], RGB; landmark images are drawn here, at
+load time, by the one rasterizer (render.rasterize), at the model's image size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+
+from liveavatar.errors import InputError
+from liveavatar.training.shards import DATASET_FORMAT, FORMAT_VERSION, read_json, read_shard
+
+Part = Literal["train", "held_out", "all"]
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    key: str
+    person: str
+    video: str
+    frames: int
+    shard: Path
+
+
+@dataclass
+class PreparedDataset:
+    root: Path
+    info: dict[str, Any]
+    videos: list[VideoRecord]
+    split: dict[str, Any]
+    fingerprint: str  # sha256 of index.json + split.json: which frames and which split a run saw
+
+    def select(self, part: Part) -> list[VideoRecord]:
+        if part == "all":
+            return list(self.videos)
+        persons = set(self.split[part])
+        return [v for v in self.videos if v.person in persons]
+
+    def describe(self, part: Part) -> dict[str, Any]:
+        videos = self.select(part)
+        return {
+            "path": str(self.root),
+            "fingerprint": self.fingerprint[:16],
+            "part": part,
+            "videos": len(videos),
+            "persons": len({v.person for v in videos}),
+            "frames": sum(v.frames for v in videos),
+        }
+
+
+def open_dataset(root: str | Path) -> PreparedDataset:
+    """Opens DATA_DIR written by `liveavatar prepare`; InputError if it is not one."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: no such dataset folder; create one with `liveavatar prepare VIDEO_DIR -o {root}`")
+    hint = f"{root} is not a finished dataset; run `liveavatar prepare VIDEO_DIR -o {root}` (again) first"
+    info = read_json(root / "dataset.json", hint)
+    if info.get("format") != DATASET_FORMAT or info.get("version") != FORMAT_VERSION:
+        raise InputError(f"{root} is not a version-{FORMAT_VERSION} LiveAvatar dataset; prepare it again with --force")
+    index_bytes = (root / "index.json").read_bytes() if (root / "index.json").is_file() else b""
+    index = read_json(root / "index.json", hint)
+    split = read_json(root / "split.json", hint)
+    videos = [
+        VideoRecord(v["key"], v["person"], v["video"], int(v["frames"]), root / v["shard"])
+        for v in index["videos"]
+        if int(v["frames"]) >= 2  # an episode needs a source and another target frame
+    ]
+    if not videos:
+        raise InputError(f"{root} holds no usable videos (see its report.json)")
+    fingerprint = hashlib.sha256(index_bytes + (root / "split.json").read_bytes()).hexdigest()
+    return PreparedDataset(root, info, videos, split, fingerprint)
+
+
+def scale_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
+    """Crop-pixel coordinates at one crop size → another (pixel centres at integers in both)."""
+    if from_size == to_size:
+        return points.astype(np.float32)
+    return ((points + 0.5) * (to_size / from_size) - 0.5).astype(np.float32)
+
+
+def decode_video(record: VideoRecord, size: int, frames: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes frames of one shard at `size`: (N×size×size×3 uint8 RGB, N×68×2 float32 crop pixels)."""
+    shard = read_shard(record.shard)
+    wanted = range(len(shard)) if frames is None else frames
+    stored = int(shard.meta["size"])
+    images = np.empty((len(wanted), size, size, 3), np.uint8)
+    for n, i in enumerate(wanted):
+        bgr = cv2.imdecode(shard.jpeg_bytes(int(i)), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(
+                f"frame {i} of shard {record.shard} does not decode; prepare the dataset again with --force"
+            )
+        if stored != size:
+            bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=images[n])
+    points = scale_points(shard.points[np.asarray(list(wanted), np.int64)], stored, size)
+    return images, points
+
+
+def landmark_images(points: np.ndarray, size: int) -> np.ndarray:
+    """N×68×2 crop-pixel landmarks → N×size×size×3 uint8 RGB landmark images (THE rasterizer)."""
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    return (
+        np.stack([rasterize_landmarks(p, size) for p in points])
+        if len(points)
+        else np.zeros((0, size, size, 3), np.uint8)
+    )
+
+
+def _to_unit(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 …×3×S×S → float32 in [-1, 1]."""
+    return images_u8.float().div_(127.5).sub_(1.0)
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """A batch of K-shot episodes: video (B), frames (B×(K+1)) numbers within the video;
+    columns 0..K-1 are the K source frames that make ê, column K is the target frame."""
+
+    video: torch.Tensor
+    frames: torch.Tensor
+
+
+def sample_episodes(counts: Sequence[int], batch: int, k: int, generator: torch.Generator) -> Episodes:
+    """Draws `batch` episodes: a video uniformly, then a target and K other frames of it (with repeats
+    only when the video has K frames or fewer besides the target)."""
+    video = torch.randint(len(counts), (batch,), generator=generator)
+    rows = []
+    for v in video.tolist():
+        n = counts[v]
+        perm = torch.randperm(n, generator=generator)
+        sources = perm[1 + torch.arange(k) % (n - 1)]
+        rows.append(torch.cat([sources, perm[:1]]))
+    return Episodes(video, torch.stack(rows))
+
+
+class MemoryFrames:
+    """Every frame of a list of videos, decoded once, as uint8 tensors on `device` (the GPU's is fastest).
+
+    frames, landmarks: T×3×S×S uint8 (all videos back to back); start[v], count[v]: video v's rows.
+    points: T×68×2 float32 (CPU), the landmarks the landmark images were drawn from.
+    """
+
+    def __init__(
+        self,
+        videos: Sequence[VideoRecord],
+        size: int,
+        device: str | torch.device = "cpu",
+        threads: int = 8,
+        progress: bool = True,
+    ):
+        from tqdm import tqdm
+
+        self.size = size
+        self.counts = [v.frames for v in videos]
+
+        def load(record: VideoRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            images, points = decode_video(record, size)
+            return images, landmark_images(points, size), points
+
+        # cv2 decodes and draws without the GIL, so threads load shards in parallel.
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            loaded = list(
+                tqdm(
+                    pool.map(load, videos),
+                    total=len(videos),
+                    desc="loading frames",
+                    unit="video",
+                    disable=None if progress else True,
+                )
+            )
+        self.counts = [len(images) for images, _, _ in loaded]
+        self.start = torch.tensor(np.concatenate([[0], np.cumsum(self.counts)[:-1]]), dtype=torch.long)
+        self.frames = (
+            torch.from_numpy(np.concatenate([x[0] for x in loaded])).permute(0, 3, 1, 2).contiguous().to(device)
+        )
+        self.landmarks = (
+            torch.from_numpy(np.concatenate([x[1] for x in loaded])).permute(0, 3, 1, 2).contiguous().to(device)
+        )
+        self.points = torch.from_numpy(np.concatenate([x[2] for x in loaded]))
+
+    def episode_batch(self, episodes: Episodes) -> tuple[torch.Tensor, torch.Tensor]:
+        """→ frames, landmark images: B×(K+1)×3×S×S float32 in [-1, 1] on the store's device."""
+        rows = (self.start[episodes.video][:, None] + episodes.frames).to(self.frames.device)
+        return _to_unit(self.frames[rows]), _to_unit(self.landmarks[rows])
+
+
+class ShardFrames:
+    """Decodes each episode's frames from its shard when asked: for datasets too large to hold decoded
+    (VoxCeleb2: ~10M frames). Episodes are decoded in parallel threads."""
+
+    def __init__(self, videos: Sequence[VideoRecord], size: int, device: str | torch.device = "cpu", threads: int = 8):
+        self.videos = list(videos)
+        self.size = size
+        self.counts = [v.frames for v in videos]
+        self.device = torch.device(device)
+        self._pool = ThreadPoolExecutor(max(1, threads))
+
+    def _one(self, video: int, frames: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        images, points = decode_video(self.videos[video], self.size, frames)
+        return images, landmark_images(points, self.size)
+
+    def episode_batch(self, episodes: Episodes) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = list(self._pool.map(self._one, episodes.video.tolist(), episodes.frames.tolist()))
+        frames = torch.from_numpy(np.stack([p[0] for p in parts])).permute(0, 1, 4, 2, 3)  # B×(K+1)×3×S×S
+        marks = torch.from_numpy(np.stack([p[1] for p in parts])).permute(0, 1, 4, 2, 3)
+        return _to_unit(frames.to(self.device)), _to_unit(marks.to(self.device))
+
+    def close(self) -> None:
+        self._pool.shutdown()

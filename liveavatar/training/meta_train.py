@@ -1,0 +1,503 @@
+"""Meta-learning (Zakharov et al. 2019, §3.2): K-shot episodes train E, P, G and D together.
+
+One episode: K frames x_s of video i with their landmark images y_s → ê = E(x_s, y_s) (mean over K);
+another frame x_t of the same video is the target: x̂ = G(y_t, P·ê). The generator side (E, P, G) and the
+discriminator (D, including W, w0, b) take one Adam step each per iteration, with the losses of
+training.losses. `train` is the whole loop, top to bottom; the helpers around it set up devices and
+processes, and save and restore state.
+
+Run folder (RUN_DIR):
+  checkpoint.safetensors  the model (save_checkpoint: spectral norm folded), every --checkpoint-every steps,
+                          on Ctrl-C/SIGTERM, at the time budget and at the end
+  resume.pt               what --resume needs to continue bit-for-bit: un-folded weights (with spectral
+                          norm's power-iteration vectors), both optimizers, the step
+  run.json                settings, losses that ran, data, device, throughput, how the run ended
+  log.csv                 scalars every --log-every steps (and tensorboard/ when tensorboard is installed)
+  samples/step_N.png      rows of episodes: source frame | landmark image | target | generated
+
+Randomness: the episodes of step n on rank r come from a generator seeded with (seed, rank, n), so a
+resumed run draws exactly the episodes the uninterrupted run would have; nothing else is random after
+the networks are initialised. On a CPU, a resumed run therefore ends with the same weights bit for bit;
+on a GPU, cuDNN's autotuned kernels may differ in the last bits.
+
+Several processes (torchrun) each draw their own episodes; gradients are averaged over processes with one
+all-reduce per optimizer step (gloo on CPU, nccl on CUDA). We average by hand rather than wrap the model in
+DistributedDataParallel: the generator step runs D's forward with D frozen and the D step reuses the
+generator's output, two patterns DDP's hooks handle only with find_unused_parameters and broadcast
+buffers, and the explicit all-reduce keeps both steps plain. Every process holds identical weights
+(checked at the end), and only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from liveavatar.config import preset as preset_config
+from liveavatar.errors import CheckpointError, InputError
+from liveavatar.models.checkpoint import save_checkpoint
+from liveavatar.models.talking_head import TalkingHead
+from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
+from liveavatar.training.losses import (
+    LossWeights,
+    build_content_loss,
+    describe_losses,
+    embedding_match,
+    feature_matching,
+    hinge_d,
+)
+from liveavatar.training.runlog import ScalarLog, save_grid
+
+CHECKPOINT = "checkpoint.safetensors"
+RESUME = "resume.pt"
+RUN_INFO = "run.json"
+RESUME_FORMAT = "liveavatar-resume"
+RESUME_VERSION = 1
+RUN_FILES = (CHECKPOINT, RESUME, RUN_INFO, "log.csv", "samples", "tensorboard")
+PRELOAD_LIMIT_BYTES = 6 << 30  # decoded frames + landmark images above this are read from shards per step
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    preset: str
+    data: Path
+    out: Path
+    steps: int = 100_000
+    minutes: float | None = None
+    batch: int = 8
+    k: int = 8
+    resume: bool = False
+    force: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | off
+    lr_g: float = 5e-5  # E, P and G (the paper's rate)
+    lr_d: float = 2e-4  # D (the paper's rate)
+    betas: tuple[float, float] = (0.5, 0.999)
+    vgg19_weights: Path | None = None
+    vggface_weights: Path | None = None
+    log_every: int = 10
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    seed: int = 0
+    preload: str = "auto"  # auto | memory | shards
+    loader_threads: int = 8
+    weights: LossWeights = field(default_factory=LossWeights)
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    step: int  # steps done in total, this and earlier invocations
+    stopped_by: str  # "steps" | "time" | "signal"
+    wall_seconds: float  # this invocation
+    steps_per_second: float
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_choice: str) -> Distributed:
+    """One process, or one of torchrun's (RANK/WORLD_SIZE/LOCAL_RANK in the environment)."""
+    if device_choice not in ("auto", "cpu", "cuda"):
+        raise InputError(f"--device must be auto, cpu or cuda, got {device_choice!r}")
+    if device_choice == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
+    cuda = device_choice == "cuda" or (device_choice == "auto" and torch.cuda.is_available())
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Distributed(rank, world, device)
+
+
+def average_gradients(params: list[torch.nn.Parameter], ctx: Distributed) -> None:
+    """Mean of each gradient over processes, in one all-reduce (missing gradients count as zero)."""
+    if ctx.world == 1:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= ctx.world
+    offset = 0
+    for p, g in zip(params, grads, strict=True):
+        p.grad = flat[offset : offset + g.numel()].view_as(p).clone()
+        offset += g.numel()
+
+
+def any_process(flag: bool, ctx: Distributed) -> bool:
+    if ctx.world == 1:
+        return flag
+    t = torch.tensor([int(flag)], device=ctx.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def episode_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    digest = hashlib.sha256(f"episodes:{seed}:{rank}:{step}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer: equal digests mean bit-identical weights."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_resume_state(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"--resume: {path} does not exist; there is no run to continue in {path.parent}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many kinds for a truncated or foreign file
+        raise CheckpointError(
+            f"resume state {path} is corrupt ({type(exc).__name__}); start over with --force"
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise CheckpointError(f"{path} is not a LiveAvatar resume state; start over with --force")
+    if state.get("version") != RESUME_VERSION:
+        raise CheckpointError(
+            f"{path} has resume-state version {state.get('version')}; this LiveAvatar reads {RESUME_VERSION}"
+        )
+    return state
+
+
+def check_run_dir(s: TrainSettings) -> dict[str, Any] | None:
+    """Refuses to overwrite a run unless --force; returns the resume state for --resume. Deletes nothing."""
+    out = s.out
+    if s.resume and s.force:
+        raise InputError("--resume and --force contradict each other: choose one")
+    existing = [n for n in RUN_FILES if (out / n).exists()]
+    if s.resume:
+        state = load_resume_state(out / RESUME)
+        if state["preset"] != s.preset:
+            raise CheckpointError(
+                f"--resume: the run in {out} trains preset {state['preset']!r}, not {s.preset!r}; "
+                f"pass --preset {state['preset']} or start a new run in another folder"
+            )
+        return state
+    if existing and not s.force:
+        raise InputError(
+            f"{out} already holds a training run ({', '.join(existing)}); pass --resume to continue it, "
+            "--force to start over (erases it), or choose another --out"
+        )
+    return None
+
+
+def _clear_run_dir(out: Path) -> None:
+    for name in RUN_FILES:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _open_frames(s: TrainSettings, videos, size: int, device: torch.device):
+    frames = sum(v.frames for v in videos)
+    decoded_bytes = frames * size * size * 3 * 2  # frames + landmark images, uint8
+    preload = s.preload
+    if preload == "auto":
+        preload = "memory" if decoded_bytes <= PRELOAD_LIMIT_BYTES else "shards"
+    if preload == "memory":
+        return MemoryFrames(videos, size, device, threads=s.loader_threads, progress=s.progress)
+    if preload == "shards":
+        return ShardFrames(videos, size, device, threads=s.loader_threads)
+    raise InputError(f"--preload must be auto, memory or shards, got {s.preload!r}")
+
+
+class _StopSignal:
+    """Ctrl-C / SIGTERM set a flag; the loop saves and stops at the end of the step (a second Ctrl-C
+    during the save is ignored, so the checkpoint is never cut in half)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (e.g. a test runner's worker): no handler, no harm
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(s: TrainSettings) -> TrainResult:
+    """Runs (or resumes) meta-learning as described in the module docstring; returns where it ended."""
+    ctx = init_distributed(s.device)
+    try:
+        return _train(s, ctx)
+    finally:
+        if ctx.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
+    from tqdm import tqdm
+
+    if s.batch < 1 or s.k < 1 or s.steps < 1:
+        raise InputError("--batch, --k and --steps must be at least 1")
+    cfg = preset_config(s.preset)
+    dataset = open_dataset(s.data)
+    videos = dataset.select("train")
+    if not videos:
+        raise InputError(f"{s.data}: the split holds no training videos; prepare with a smaller --held-out-fraction")
+    state = check_run_dir(s)
+    if state is not None and state["data_fingerprint"] != dataset.fingerprint:
+        raise InputError(
+            f"--resume: {s.data} is not the dataset the run in {s.out} was trained on (its frames or split "
+            "changed); resume with the original dataset or start a new run"
+        )
+    if ctx.world > 1:
+        dist.barrier()  # every process has checked before rank 0 touches the folder
+    if ctx.main:
+        if s.force:
+            _clear_run_dir(s.out)
+        s.out.mkdir(parents=True, exist_ok=True)
+
+    device = ctx.device
+    use_amp = s.amp == "bf16" or (s.amp == "auto" and device.type == "cuda")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(s.seed)  # identical initial weights in every process
+    model = TalkingHead(cfg, num_videos=len(videos), spectral=True, discriminator=True).to(device).train()
+    disc = model.discriminator
+    g_params = [*model.embedder.parameters(), *model.projection.parameters(), *model.generator.parameters()]
+    d_params = list(disc.parameters())
+    opt_g = torch.optim.Adam(g_params, lr=s.lr_g, betas=s.betas)
+    opt_d = torch.optim.Adam(d_params, lr=s.lr_d, betas=s.betas)
+    content = build_content_loss(s.weights, s.vgg19_weights, s.vggface_weights).to(device)
+    losses_info = describe_losses(content)
+    start_step, wall_before = 0, 0.0
+    if state is not None:
+        if state["num_videos"] != len(videos):
+            raise CheckpointError(f"--resume: the run has {state['num_videos']} videos, the dataset {len(videos)}")
+        model.load_state_dict(state["model"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        start_step, wall_before = int(state["step"]), float(state["wall_seconds"])
+        if state["world_size"] != ctx.world and ctx.main:
+            print(
+                f"note: resuming a {state['world_size']}-process run with {ctx.world}: episodes differ from "
+                "an uninterrupted run",
+                file=sys.stderr,
+            )
+    store = _open_frames(s, videos, cfg.image_size, device)
+    k, w = s.k, s.weights
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    log = ScalarLog(s.out, start_step) if ctx.main else None
+    info = {
+        "preset": s.preset,
+        "settings": {k_: str(v) if isinstance(v, Path) else v for k_, v in asdict(s).items()},
+        "losses": losses_info,
+        "data": dataset.describe("train"),
+        "device": device_name,
+        "world_size": ctx.world,
+        "amp": "bf16" if use_amp else "off",
+        "torch": torch.__version__,
+        "tensorboard": bool(log and log.tensorboard),
+    }
+
+    def training_summary(step: int, wall: float, stopped_by: str | None) -> dict[str, Any]:
+        return {
+            "steps": step,
+            "preset": s.preset,
+            "batch": s.batch,
+            "k": k,
+            "world_size": ctx.world,
+            "lr_g": s.lr_g,
+            "lr_d": s.lr_d,
+            "amp": info["amp"],
+            "losses": losses_info,
+            "data": info["data"],
+            "device": device_name,
+            "wall_seconds": round(wall, 1),
+            "stopped_by": stopped_by,
+        }
+
+    def save(step: int, wall: float, stopped_by: str | None) -> None:
+        if ctx.main:
+            save_checkpoint(s.out / CHECKPOINT, model, training_summary(step, wall, stopped_by))
+            _atomic_torch_save(
+                {
+                    "format": RESUME_FORMAT,
+                    "version": RESUME_VERSION,
+                    "preset": s.preset,
+                    "config": cfg.to_json(),
+                    "step": step,
+                    "wall_seconds": wall,
+                    "world_size": ctx.world,
+                    "num_videos": len(videos),
+                    "data_fingerprint": dataset.fingerprint,
+                    "model": model.state_dict(),
+                    "opt_g": opt_g.state_dict(),
+                    "opt_d": opt_d.state_dict(),
+                },
+                s.out / RESUME,
+            )
+        if ctx.world > 1:
+            dist.barrier()
+
+    if ctx.main:
+        (s.out / RUN_INFO).write_text(json.dumps({**info, "status": "running"}, indent=2) + "\n")
+    started = time.monotonic()
+    interval_start, interval_steps = started, 0
+    sums: dict[str, torch.Tensor] = {}
+    step, stopped_by = start_step, "steps"
+    bar = tqdm(
+        total=s.steps,
+        initial=start_step,
+        desc=f"train {s.preset}",
+        unit="step",
+        disable=None if (ctx.main and s.progress) else True,
+    )
+    with _StopSignal() as stop:
+        while step < s.steps:
+            episodes: Episodes = sample_episodes(store.counts, s.batch, k, episode_generator(s.seed, ctx.rank, step))
+            frames, marks = store.episode_batch(episodes)  # B×(K+1)×3×S×S each, [-1, 1]
+            src_x, src_y = frames[:, :k], marks[:, :k]  # the K shots
+            x, y = frames[:, k], marks[:, k]  # the target frame and its landmark image
+            vid = episodes.video.to(device)
+
+            # Generator side: E, P, G minimise L_CNT + L_ADV + L_MCH; D is frozen but passes gradients to x̂.
+            disc.requires_grad_(False)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                e_hat = model.embedder(src_x, src_y)  # B×512
+                fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
+                fake_scores, fake_feats = disc(fake, y, vid)
+                with torch.no_grad():
+                    _, real_feats = disc.features(x, y)
+            cnt, cnt_parts = content(fake, x)
+            adv = -fake_scores.float().mean()
+            fm = feature_matching(real_feats, fake_feats)
+            mch = embedding_match(e_hat, disc.video_embeddings(vid))
+            loss_g = cnt + adv + w.fm * fm + w.mch * mch
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            average_gradients(g_params, ctx)
+            opt_g.step()
+            disc.requires_grad_(True)
+
+            # Discriminator side: hinge on the real target and this step's x̂, W_i pulled toward ê.
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                real_scores, _ = disc(x, y, vid)
+                fake_scores_d, _ = disc(fake.detach(), y, vid)
+            loss_d = hinge_d(real_scores, fake_scores_d)
+            mch_w = embedding_match(disc.video_embeddings(vid), e_hat)
+            opt_d.zero_grad(set_to_none=True)
+            (loss_d + w.mch * mch_w).backward()
+            average_gradients(d_params, ctx)
+            opt_d.step()
+            step += 1
+            interval_steps += 1
+            bar.update(1)
+
+            scalars = {
+                "loss_g": loss_g,
+                "content": cnt,
+                **cnt_parts,
+                "adv": adv,
+                "fm": fm,
+                "mch": mch,
+                "loss_d": loss_d,
+                "d_real": real_scores.float().mean(),
+                "d_fake": fake_scores_d.float().mean(),
+            }
+            for name, value in scalars.items():
+                sums[name] = sums.get(name, 0) + value.detach().float()
+            if step % s.log_every == 0 or step == s.steps:
+                names = list(sums)
+                means = torch.stack([sums[n] for n in names]) / interval_steps
+                if ctx.world > 1:
+                    dist.all_reduce(means)
+                    means /= ctx.world
+                now = time.monotonic()
+                rate = interval_steps / max(now - interval_start, 1e-9)
+                values = dict(zip(names, means.tolist(), strict=True))
+                values.update(
+                    steps_per_s=rate, episodes_per_s=rate * s.batch * ctx.world, wall_s=wall_before + now - started
+                )
+                if log is not None:
+                    log.write(step, values)
+                    bar.write(f"step {step}/{s.steps}  " + "  ".join(f"{n} {v:.4g}" for n, v in values.items()))
+                sums, interval_start, interval_steps = {}, now, 0
+            if ctx.main and s.sample_every and (step % s.sample_every == 0 or step == 1):
+                save_grid(s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake])
+
+            out_of_time = s.minutes is not None and time.monotonic() - started >= s.minutes * 60
+            if any_process(stop.received is not None or out_of_time, ctx):
+                stopped_by = "signal" if stop.received is not None else "time"
+                break
+            if step % s.checkpoint_every == 0 and step < s.steps:
+                save(step, wall_before + time.monotonic() - started, None)
+        bar.close()
+        wall = time.monotonic() - started
+        save(step, wall_before + wall, stopped_by)
+
+    if ctx.main and s.sample_every and step > start_step:
+        save_grid(s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake])
+    digests = [weights_digest(model)]
+    if ctx.world > 1:
+        gathered: list[str | None] = [None] * ctx.world
+        dist.all_gather_object(gathered, digests[0])
+        digests = [str(d) for d in gathered]
+    rate = (step - start_step) / max(wall, 1e-9)
+    if ctx.main:
+        info.update(
+            status="finished",
+            steps=step,
+            stopped_by=stopped_by,
+            wall_seconds=round(wall_before + wall, 1),
+            steps_per_second=round(rate, 3),
+            episodes_per_second=round(rate * s.batch * ctx.world, 2),
+            weights_sha256_per_process=digests,
+        )
+        (s.out / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        if log is not None:
+            log.close()
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"processes ended with different weights: {digests}")  # a bug, not a user error
+    if isinstance(store, ShardFrames):
+        store.close()
+    return TrainResult(s.out, s.out / CHECKPOINT, step, stopped_by, wall, rate)
