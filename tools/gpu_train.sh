@@ -49,10 +49,16 @@ if torch.cuda.is_available():
     print("gpu", p.name, round(p.total_memory / 2**30, 1), "GiB")
 PYEOF
 
+status=0
 "$PY" -m liveavatar.commands.train --preset "$PRESET" --data "$DATA_DIR" --out "$RUN_DIR" $MODE \
     --minutes "$MINUTES" --steps "$STEPS" --batch "$BATCH" --k "$K" --device "$DEVICE" --amp "$AMP" \
     --preload memory --loader-threads 16 --lr-scale "$LR_SCALE" --log-every 25 \
-    --sample-every "$SAMPLE_EVERY" --checkpoint-every 500
+    --sample-every "$SAMPLE_EVERY" --checkpoint-every 1000 || status=$?
+# Even a run that failed midway leaves its last checkpoint: export that rather than nothing.
+if [ ! -f "$RUN_DIR/checkpoint.safetensors" ]; then
+    echo "no checkpoint in $RUN_DIR (training exited with $status)" >&2
+    exit $(( status ? status : 1 ))
+fi
 
 "$PY" - "$RUN_DIR" "$OUT_DIR" "$PRESET" <<'PYEOF'
 import shutil, sys
@@ -61,9 +67,11 @@ from liveavatar.training.export import split_checkpoint
 run, out, preset = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 main, disc = split_checkpoint(run / "checkpoint.safetensors", out / f"{preset}.safetensors")
 for name in ("log.csv", "run.json"):
-    shutil.copy(run / name, out / name)
+    if (run / name).is_file():
+        shutil.copy(run / name, out / name)
 samples = sorted((run / "samples").glob("step_*.png"))
 if samples:
     shutil.copy(samples[-1], out / "samples.png")
 print("wrote", main, disc, "and samples.png, log.csv, run.json to", out)
 PYEOF
+exit $status

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -45,7 +46,7 @@ import torch
 import torch.distributed as dist
 
 from liveavatar.config import preset as preset_config
-from liveavatar.errors import CheckpointError, InputError
+from liveavatar.errors import CheckpointError, InputError, LiveAvatarError
 from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
@@ -66,6 +67,10 @@ RESUME_FORMAT = "liveavatar-resume"
 RESUME_VERSION = 1
 RUN_FILES = (CHECKPOINT, RESUME, RUN_INFO, "log.csv", "samples", "tensorboard")
 PRELOAD_LIMIT_BYTES = 6 << 30  # decoded frames + landmark images above this are read from shards per step
+
+
+class TrainingDiverged(LiveAvatarError):
+    """The losses became NaN or infinite; nothing was saved after that."""
 
 
 @dataclass(frozen=True)
@@ -455,6 +460,13 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
                 now = time.monotonic()
                 rate = interval_steps / max(now - interval_start, 1e-9)
                 values = dict(zip(names, means.tolist(), strict=True))
+                if not all(map(math.isfinite, values.values())):
+                    # Saving now would overwrite the last good checkpoint with NaNs: stop without saving.
+                    bar.close()
+                    raise TrainingDiverged(
+                        f"losses became non-finite by step {step} ({values}); the checkpoint in {s.out} is from "
+                        f"the last save before that; resume it with lower rates (--lr-scale) or another --seed"
+                    )
                 values.update(
                     steps_per_s=rate, episodes_per_s=rate * s.batch * ctx.world, wall_s=wall_before + now - started
                 )
