@@ -10,7 +10,8 @@ on (offline rendering of a file into a recording).
 
 API (the CLI's `run` and `demo` and the desktop app's Qt bridge all use exactly this)
 -----------------------------------------------------------------------------------
-    runner = Runner(config, checkpoint, avatar, observer)   # nothing opened yet
+    runner = Runner(config, checkpoint, avatar, observer)   # nothing opened yet (source=: a ready
+                                                            # FrameSource instead of config.source)
     runner.start()        # opens source, engine(s) and sinks, raising LiveAvatarError for bad input
                           # before any thread starts; then starts the threads and returns
     runner.wait(timeout)  # True once the run has stopped (source ended, duration reached, stop())
@@ -106,7 +107,10 @@ class Runner:
         checkpoint: Checkpoint,
         avatar: Avatar,
         observer: RunnerObserver | None = None,
+        source: Any = None,
     ) -> None:
+        """source: an already opened FrameSource to use instead of opening config.source (the runner
+        closes it when it stops); for sources the config cannot describe."""
         self.config = config
         self.checkpoint = checkpoint
         self.observer = observer or RunnerObserver()
@@ -125,7 +129,7 @@ class Runner:
         self._stopping = False
         self._stop_reason = "stopped"
         self._threads: list[threading.Thread] = []
-        self._source = None
+        self._source = source
         self._base_engine = None
         self.engine_name = ""
         self.engine_skipped: list[str] = []
@@ -165,7 +169,8 @@ class Runner:
 
             size = self.checkpoint.config.image_size
             base = FaceLandmarks(np.asarray(self._initial_avatar.landmarks, np.float32), (size, size))
-            self._source = open_source(self.config.source, scripted_base=base)
+            if self._source is None:
+                self._source = open_source(self.config.source, scripted_base=base)
             for spec in self.config.sinks:
                 self._open_sink(spec, raise_device_errors=False)
         except BaseException:

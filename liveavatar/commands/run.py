@@ -1,0 +1,233 @@
+"""`liveavatar run`: drive an avatar live from a webcam, a video, an image or the scripted performance,
+into a virtual camera, a recording, an HTTP stream and/or a preview window (several at once).
+
+Everything a user can get wrong (the avatar, its checkpoint, the source, a port, a record folder) is
+checked before anything starts; a missing virtual camera is reported with its fix and the other sinks
+run on. Ctrl-C stops cleanly: every sink is closed and every recording finalised.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from liveavatar.errors import InputError
+from liveavatar.pipeline.events import RunnerObserver
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="drive an avatar live into a virtual camera, a recording, a stream")
+    p.add_argument("--avatar", type=Path, required=True, help="avatar file made by `liveavatar avatar`")
+    p.add_argument(
+        "--source",
+        default="webcam:0",
+        help="webcam[:N[:WxH@FPS]], a video file, an image, or scripted (default webcam:0)",
+    )
+    p.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="SINK",
+        help="vcam[:WxH@FPS] | record:OUT.mp4 | http[:PORT] | preview; repeat for several (default: preview)",
+    )
+    p.add_argument("--engine", default="auto", help="auto | torch | onnxruntime | tensorrt (default auto)")
+    p.add_argument("--checkpoint", type=Path, help="model checkpoint the avatar was built with (default: bundled)")
+    p.add_argument(
+        "--mode",
+        choices=("relative", "absolute"),
+        default="relative",
+        help="relative: your motion on the portrait's face (default); absolute: your landmarks as is",
+    )
+    p.add_argument("--background", default="portrait", help="portrait | green | #RRGGBB (default portrait)")
+    p.add_argument("--mirror", action="store_true", help="mirror the output left-right")
+    p.add_argument("--size", default=None, help="output size WxH (default: the vcam's, else 1280x720)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--loop", action="store_true", help="play a video source (or the scripted one) in a loop")
+    p.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="read a video source as fast as the pipeline goes and keep every frame (offline rendering)",
+    )
+    p.add_argument("--stats-json", type=Path, help="write fps, per-stage and latency p50/p95 here at the end")
+    p.add_argument(
+        "--no-ai-mark",
+        action="store_true",
+        help="do NOT put the small 'AI' mark on output frames (it tells viewers the video is generated)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(handler=run)
+
+
+def build_config(args: argparse.Namespace):
+    """The RunnerConfig the arguments describe; raises InputError on anything malformed."""
+    from liveavatar.pipeline.config import (
+        DEFAULT_OUTPUT_SIZE,
+        RunnerConfig,
+        parse_background,
+        parse_sink,
+        parse_size,
+        parse_source,
+    )
+    from liveavatar.sinks.preview import display_available
+
+    source = parse_source(args.source, realtime=not args.every_frame, loop=args.loop)
+    if args.every_frame and source.kind == "webcam":
+        raise InputError("--every-frame is for video files; a webcam is always live")
+    texts = args.sink or (["preview"] if display_available() else [])
+    if not texts:
+        raise InputError(
+            "no --sink given and no display for a preview; add e.g. --sink record:out.mp4 or --sink http:8765"
+        )
+    sinks = tuple(parse_sink(t) for t in texts)
+    keys = [s.key for s in sinks]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"the same sink is given twice: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
+    vcam = next((s for s in sinks if s.kind == "vcam"), None)
+    if args.size:
+        w, h, _ = parse_size(args.size, "--size")
+        size = (w, h)
+    else:
+        size = (vcam.width, vcam.height) if vcam else DEFAULT_OUTPUT_SIZE
+    if args.duration is not None and args.duration <= 0:
+        raise InputError(f"--duration must be positive, got {args.duration:g}")
+    return RunnerConfig(
+        source=source,
+        engine=args.engine,
+        mode=args.mode,
+        background=parse_background(args.background),
+        mirror=args.mirror,
+        ai_mark=not args.no_ai_mark,
+        output_size=size,
+        sinks=sinks,
+        lossless=args.every_frame,
+        duration_s=args.duration,
+    )
+
+
+class _ConsoleObserver(RunnerObserver):
+    """Prints sink states and errors as they happen; a tqdm line with frames, fps and latency."""
+
+    def __init__(self, total: int | None, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = None if quiet else tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True)
+        self.message = ""
+        self.fatal: list[str] = []
+
+    def _print(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def on_frame(self, report) -> None:
+        self.message = report.message
+
+    def on_stats(self, stats) -> None:
+        if self.bar is not None:
+            self.bar.n = stats.frames
+            self.bar.set_postfix_str(
+                f"{stats.fps:.1f} fps, latency p50 {stats.latency.p50:.0f} ms, {self.message}", refresh=True
+            )
+
+    def on_sink_state(self, state) -> None:
+        if state.status == "running":
+            self._print(f"{state.key}: {state.detail}")
+        elif state.status == "closed" and state.key.startswith("record:"):
+            self._print(f"{state.key}: saved {state.detail}")
+
+    def on_error(self, error) -> None:
+        self._print(("error: " if error.fatal else "note: ") + error.message)
+        if error.fatal:
+            self.fatal.append(error.message)
+
+    def on_stopped(self, reason: str) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def machine_summary() -> dict:
+    import os
+
+    import torch
+
+    return {
+        "system": f"{platform.system()} {platform.release()}",
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from liveavatar.avatar import load_avatar
+    from liveavatar.errors import DeviceUnavailableError
+    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.pipeline.runner import Runner
+
+    config = build_config(args)
+    if args.stats_json is not None and not args.stats_json.parent.is_dir():
+        raise InputError(f"--stats-json {args.stats_json}: folder {args.stats_json.parent} does not exist")
+    if not args.avatar.is_file():
+        raise InputError(f"avatar {args.avatar} does not exist; make one with `liveavatar avatar PORTRAIT`")
+    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    avatar = load_avatar(args.avatar, checkpoint.sha256)
+
+    observer = _ConsoleObserver(None, args.quiet)
+    runner = Runner(config, checkpoint, avatar, observer)
+    try:
+        runner.start()
+    except BaseException:
+        observer.on_stopped("failed")
+        raise
+    if observer.bar is not None and config.lossless:
+        total = getattr(runner._source, "frame_count", None)
+        if total and config.duration_s:
+            total = min(total, round(config.duration_s * runner._source_fps()))
+        observer.bar.total = total
+    states = runner.sink_states()
+    if states and all(s.status == "failed" for s in states.values()):
+        runner.stop("no sink could open")
+        runner.wait()
+        raise DeviceUnavailableError("; ".join(s.detail for s in states.values()))
+    print(
+        f"run: {avatar.name} driven by {config.source.describe()} ({config.mode}), engine {runner.engine_name}"
+        + (f" (skipped: {'; '.join(runner.engine_skipped)})" if runner.engine_skipped else "")
+        + ("; Ctrl-C to stop" if not config.lossless else ""),
+        file=sys.stderr,
+    )
+    started = time.monotonic()
+    try:
+        while not runner.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        runner.stop("interrupted (Ctrl-C)")
+        runner.wait()
+    stats = runner.stats()
+    if args.stats_json is not None:
+        summary = {
+            "source": config.source.describe(),
+            "avatar": avatar.name,
+            "preset": avatar.preset,
+            "mode": config.mode,
+            "output_size": list(config.output_size),
+            "sinks": [s.key for s in config.sinks],
+            "every_frame": config.lossless,
+            "wall_s": round(time.monotonic() - started, 2),
+            "stop_reason": runner.stop_reason,
+            "machine": machine_summary(),
+            **stats.as_dict(),
+        }
+        args.stats_json.write_text(json.dumps(summary, indent=2) + "\n")
+    print(
+        f"run: {stats.frames} frames in {stats.elapsed_s:.1f} s ({runner.stop_reason}) | {stats.fps:.1f} fps, "
+        f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | dropped "
+        + ", ".join(f"{k} {v}" for k, v in stats.dropped.items()),
+    )
+    return 1 if observer.fatal else 0
