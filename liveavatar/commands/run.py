@@ -34,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="SINK",
         help="vcam[:WxH@FPS] | record:OUT.mp4 | http[:PORT] | preview; repeat for several (default: preview)",
     )
-    p.add_argument("--engine", default="auto", help="auto | torch | onnxruntime | tensorrt (default auto)")
+    p.add_argument(
+        "--engine",
+        default="auto",
+        help="auto | torch | onnxruntime | tensorrt | torch-cuda | onnxruntime-cuda (default auto)",
+    )
     p.add_argument("--checkpoint", type=Path, help="model checkpoint the avatar was built with (default: bundled)")
     p.add_argument(
         "--mode",
