@@ -520,6 +520,10 @@ class Runner:
     def _processing_loop(self) -> None:
         try:
             while True:
+                # Track the newest frame only once inference is ready to take the result: frames the
+                # inference thread would never see are dropped at the capture slot, unprocessed.
+                if not self._work_slot.wait_empty(self._stop) and not self._stop.is_set():
+                    continue
                 item = self._capture_slot.get(timeout=0.25)
                 if item is CLOSED:
                     break

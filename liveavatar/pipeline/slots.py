@@ -59,6 +59,17 @@ class LatestSlot(Generic[T]):
                 return item
             return CLOSED if self._closed else None
 
+    def wait_empty(self, stop: threading.Event | None = None, timeout: float = 0.25) -> bool:
+        """Waits up to `timeout` s until the consumer has taken the item; True when the slot is empty.
+
+        Lets a producer start on the newest input only when its output will be taken (rather than
+        working on frames that would be overwritten: on a small CPU that work slows the consumer down).
+        """
+        with self._cond:
+            if self._full and not self._closed and not (stop is not None and stop.is_set()):
+                self._cond.wait(timeout)
+            return not self._full
+
     def peek(self) -> T | None:
         with self._cond:
             return self._item if self._full else None

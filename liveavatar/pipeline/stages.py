@@ -115,7 +115,8 @@ class Processor:
         smoothed = None
         if landmarks is not None:
             pts3 = driver_points(landmarks)
-            pts3 = self._filter(pts3, t)
+            if given is None:  # a scripted driver is smooth by construction: filtering would only add lag
+                pts3 = self._filter(pts3, t)
             smoothed = FaceLandmarks(pts3[:, :2].astype(np.float32), landmarks.image_size, landmarks.mesh)
             if self._calibrate.is_set() or self._neutral is None:
                 if self._calibrate.is_set():
