@@ -451,7 +451,9 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
             }
             for name, value in scalars.items():
                 sums[name] = sums.get(name, 0) + value.detach().float()
-            if step % s.log_every == 0 or step == s.steps:
+            out_of_time = s.minutes is not None and time.monotonic() - started >= s.minutes * 60
+            stopping = any_process(stop.received is not None or out_of_time, ctx)
+            if step % s.log_every == 0 or step == s.steps or stopping:
                 names = list(sums)
                 means = torch.stack([sums[n] for n in names]) / interval_steps
                 if ctx.world > 1:
@@ -477,8 +479,7 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
             if ctx.main and s.sample_every and (step % s.sample_every == 0 or step == 1):
                 save_grid(s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake])
 
-            out_of_time = s.minutes is not None and time.monotonic() - started >= s.minutes * 60
-            if any_process(stop.received is not None or out_of_time, ctx):
+            if stopping:
                 stopped_by = "signal" if stop.received is not None else "time"
                 break
             if step % s.checkpoint_every == 0 and step < s.steps:

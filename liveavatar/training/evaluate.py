@@ -1,0 +1,242 @@
+"""`liveavatar eval`: self- and cross-reenactment of held-out people, as in the paper's evaluation.
+
+Self-reenactment, per held-out video and per K in `shots`: the first K frames make the avatar (ψ = P·ê,
+or ψ′ and a fine-tuned G with `finetune_steps`); up to `frames_per_video` later frames, spread evenly,
+drive it with their own landmark images; the generated frames are compared with the real ones (SSIM,
+PSNR, L1) and mediapipe's landmarks on them with the driving landmarks (normalised landmark error).
+Cross-reenactment: each held-out video's avatar (largest K) is driven by the next video's landmarks;
+only the landmark error applies (there is no real frame of person A making B's face).
+Everything is deterministic (fixed frames, no sampling, mediapipe in image mode), so a re-run on the
+same checkpoint and dataset reproduces metrics.json.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from liveavatar.errors import InputError
+from liveavatar.models.checkpoint import load_checkpoint
+from liveavatar.models.tensors import to_images, to_tensor
+from liveavatar.training.data import VideoRecord, decode_video, landmark_images, open_dataset
+from liveavatar.training.finetune import FinetuneSettings, find_discriminator, finetune
+from liveavatar.training.metrics import image_metrics, landmark_error, mean_or_none
+
+METRICS_FILE = "metrics.json"
+SHEET_FILE = "sheet.png"
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    shots: tuple[int, ...] = (1, 8)
+    finetune_steps: int = 0
+    max_videos: int | None = None
+    frames_per_video: int = 16
+    part: str = "held_out"
+    device: str = "cpu"
+
+
+@dataclass
+class _Video:
+    record: VideoRecord
+    frames: np.ndarray  # N×S×S×3 uint8
+    marks: np.ndarray  # N×S×S×3 uint8 landmark images
+    points: np.ndarray  # N×68×2
+
+
+def _drivers(count: int, k: int, wanted: int) -> np.ndarray:
+    """Frame numbers after the K shots, spread evenly (the avatar never sees them)."""
+    rest = np.arange(k, count)
+    if len(rest) <= wanted:
+        return rest
+    return rest[np.unique(np.round(np.linspace(0, len(rest) - 1, wanted)).astype(int))]
+
+
+def evaluate(
+    checkpoint_path: str | Path, data: str | Path, out: str | Path, settings: EvalSettings, force: bool = False
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from liveavatar.landmarks.tracker import FaceTracker
+    from liveavatar.training.runlog import image_grid
+
+    out = Path(out)
+    if (out / METRICS_FILE).exists() and not force:
+        raise InputError(f"{out / METRICS_FILE} already exists; choose another --out or add --force to replace it")
+    if not settings.shots or min(settings.shots) < 1:
+        raise InputError(f"--shots must be positive numbers, got {settings.shots}")
+    device = torch.device(settings.device)
+    checkpoint = load_checkpoint(checkpoint_path, discriminator=False, device=device)
+    model = checkpoint.model
+    size = checkpoint.config.image_size
+    dataset = open_dataset(data)
+    records = sorted(dataset.select(settings.part), key=lambda v: v.key)  # type: ignore[arg-type]
+    if not records:
+        raise InputError(f"{data}: the split has no {settings.part} persons; prepare with --held-out-fraction > 0")
+    records = records[: settings.max_videos] if settings.max_videos else records
+    tuning = tuned_disc = None
+    if settings.finetune_steps:
+        tuning = load_checkpoint(checkpoint_path, spectral=True, device=device)
+        tuned_disc = find_discriminator(tuning, None)
+    started = time.monotonic()
+    videos = []
+    for record in records:
+        frames, points = decode_video(record, size)
+        videos.append(_Video(record, frames, landmark_images(points, size), points))
+
+    def generate(generator, psi: torch.Tensor, marks: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            y = to_tensor(marks, device)
+            return to_images(generator(y, psi.expand(len(y), -1)))
+
+    def avatar(video: _Video, k: int):
+        """(generator, ψ) made from the first k frames: meta-learned, or fine-tuned on them."""
+        if tuning is None:
+            with torch.inference_mode():
+                x = to_tensor(video.frames[:k], device)[None]
+                y = to_tensor(video.marks[:k], device)[None]
+                return model.generator, model.psi(x, y)
+        disc = None if tuned_disc is None else copy.deepcopy(tuned_disc)
+        result = finetune(
+            tuning,
+            video.frames[:k],
+            video.marks[:k],
+            FinetuneSettings(steps=settings.finetune_steps),
+            disc,
+            device=device,
+        )
+        generator = copy.deepcopy(model.generator)
+        generator.load_state_dict(result.generator_weights)
+        return generator.eval(), torch.from_numpy(result.psi)[None].to(device)
+
+    per_video: list[dict[str, Any]] = []
+    sheet_rows: list[list[np.ndarray]] = []
+    biggest = max(settings.shots)
+    avatars: dict[str, Any] = {}
+    with FaceTracker("image", max_faces=1) as tracker:
+        for video in tqdm(videos, desc="eval", unit="video", disable=None):
+            for k in sorted(settings.shots):
+                drivers = _drivers(len(video.frames), k, settings.frames_per_video)
+                if len(drivers) == 0:
+                    per_video.append({"video": video.record.key, "shots": k, "skipped": "too few frames"})
+                    continue
+                generator, psi = avatar(video, k)
+                if k == biggest:
+                    avatars[video.record.key] = (generator, psi)
+                fake = generate(generator, psi, video.marks[drivers])
+                real = video.frames[drivers]
+                scores = image_metrics(fake, real)
+                errors = [landmark_error(tracker, f, video.points[d]) for f, d in zip(fake, drivers, strict=True)]
+                per_video.append(
+                    {
+                        "video": video.record.key,
+                        "person": video.record.person,
+                        "shots": k,
+                        "frames": len(drivers),
+                        "ssim": float(scores["ssim"].mean()),
+                        "psnr": float(scores["psnr"].mean()),
+                        "l1": float(scores["l1"].mean()),
+                        "landmark_error": mean_or_none(errors),
+                        "face_found": sum(e is not None for e in errors) / len(errors),
+                    }
+                )
+                if k == biggest and len(sheet_rows) < 6:
+                    d = drivers[len(drivers) // 2]
+                    sheet_rows.append([video.frames[0], video.marks[d], video.frames[d], fake[len(drivers) // 2]])
+        cross = []
+        keys = [v.record.key for v in videos if v.record.key in avatars]
+        by_key = {v.record.key: v for v in videos}
+        for i, key in enumerate(keys if len(keys) >= 2 else []):
+            driver = by_key[keys[(i + 1) % len(keys)]]
+            drivers = _drivers(len(driver.frames), 0, settings.frames_per_video)
+            generator, psi = avatars[key]
+            fake = generate(generator, psi, driver.marks[drivers])
+            errors = [landmark_error(tracker, f, driver.points[d]) for f, d in zip(fake, drivers, strict=True)]
+            cross.append(
+                {
+                    "source": key,
+                    "driver": driver.record.key,
+                    "frames": len(drivers),
+                    "landmark_error": mean_or_none(errors),
+                    "face_found": sum(e is not None for e in errors) / len(errors),
+                }
+            )
+            if i < len(sheet_rows):
+                sheet_rows[i].append(fake[len(drivers) // 2])
+
+    summary = {}
+    for k in sorted(settings.shots):
+        rows = [r for r in per_video if r["shots"] == k and "skipped" not in r]
+        summary[str(k)] = {
+            "videos": len(rows),
+            "frames": sum(r["frames"] for r in rows),
+            **{m: mean_or_none([r[m] for r in rows]) for m in ("ssim", "psnr", "l1", "landmark_error", "face_found")},
+        }
+    metrics = {
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_sha256": checkpoint.sha256,
+        "preset": checkpoint.config.preset,
+        "training": checkpoint.training,
+        "data": dataset.describe(settings.part),  # type: ignore[arg-type]
+        "settings": {**settings.__dict__, "shots": list(settings.shots)},
+        "self_reenactment": summary,
+        "cross_reenactment": {
+            "pairs": len(cross),
+            "landmark_error": mean_or_none([c["landmark_error"] for c in cross]),
+            "face_found": mean_or_none([c["face_found"] for c in cross]),
+        },
+        "per_video": per_video,
+        "cross_pairs": cross,
+        "seconds": round(time.monotonic() - started, 1),
+        "columns_of_sheet": "first shot | driving landmarks | real frame | generated"
+        + (" | cross-reenacted (next person's avatar)" if cross else ""),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if sheet_rows:
+        width = max(len(r) for r in sheet_rows)
+        rows = [r + [np.zeros_like(r[0])] * (width - len(r)) for r in sheet_rows]
+        columns = [to_tensor(np.stack([r[c] for r in rows])) for c in range(width)]
+        from liveavatar.imageio import write_image
+
+        write_image(out / SHEET_FILE, image_grid(columns, rows=len(rows)))
+    tmp = out / (METRICS_FILE + ".partial")
+    tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    tmp.replace(out / METRICS_FILE)
+    return metrics
+
+
+def parse_shots(text: str) -> tuple[int, ...]:
+    try:
+        shots = tuple(sorted({int(s) for s in text.split(",") if s.strip()}))
+    except ValueError:
+        raise InputError(f"--shots: expected comma-separated numbers such as 1,8, got {text!r}") from None
+    if not shots or min(shots) < 1:
+        raise InputError(f"--shots: expected positive numbers such as 1,8, got {text!r}")
+    return shots
+
+
+def format_metrics(metrics: dict[str, Any], shots: Sequence[int]) -> str:
+    def f(v: float | None, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    lines = [f"{'K':>3} {'videos':>6} {'SSIM':>6} {'PSNR':>6} {'L1':>6} {'LM err':>7} {'face':>5}"]
+    for k in shots:
+        s = metrics["self_reenactment"][str(k)]
+        lines.append(
+            f"{k:>3} {s['videos']:>6} {f(s['ssim'], '.3f'):>6} {f(s['psnr'], '.2f'):>6} {f(s['l1'], '.3f'):>6} "
+            f"{f(s['landmark_error'], '.3f'):>7} {f(s['face_found'], '.0%'):>5}"
+        )
+    c = metrics["cross_reenactment"]
+    lines.append(
+        f"cross-reenactment: {c['pairs']} pairs, landmark error {f(c['landmark_error'], '.3f')}, "
+        f"face found {f(c['face_found'], '.0%')}"
+    )
+    return "\n".join(lines)
