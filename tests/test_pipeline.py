@@ -446,3 +446,27 @@ def test_cli_run_bad_inputs_are_one_line(tmp_path, checkpoint_path, avatar, caps
     bad = tmp_path / "missing.avatar"
     assert main(["run", "--avatar", str(bad), "--checkpoint", str(checkpoint_path), "--sink", http]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.avatar"]
+
+
+def test_absolute_mode_uses_the_driver_landmarks_and_calibrate_recaptures_the_neutral(driving, avatar):
+    from liveavatar.render.align import face_crop
+
+    cap = cv2.VideoCapture(str(driving / CLIP))
+    frames = [cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(6)]
+    cap.release()
+    processor = Processor(TrackingConfig(neutral_frames=2), 64)
+    try:
+        driven, _ = processor.process(frames[0], None, 0.0, avatar, "absolute")
+        expected = face_crop(driven.driver.points68, 64).points_to_crop(driven.driver.points68)
+        np.testing.assert_allclose(driven.points, expected, atol=1e-3)  # the paper's setting: as they are
+        driven, _ = processor.process(frames[1], None, 0.04, avatar, "relative")
+        assert processor.calibrated  # two tracked frames make the neutral
+        assert "capturing" not in driven.message
+        processor.calibrate()
+        driven, _ = processor.process(frames[2], None, 0.08, avatar, "relative")
+        assert driven.message.endswith("capturing the neutral pose") and not processor.calibrated
+        np.testing.assert_array_equal(driven.points, avatar.landmarks)  # rest pose while capturing
+        processor.process(frames[3], None, 0.12, avatar, "relative")
+        assert processor.calibrated
+    finally:
+        processor.close()

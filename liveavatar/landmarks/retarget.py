@@ -97,8 +97,9 @@ class Retargeter:
         self._neutral: np.ndarray | None = None
 
     @property
-    def has_neutral(self) -> bool:
-        return self._neutral is not None
+    def neutral(self) -> np.ndarray | None:
+        """The 68×3 neutral driver points in use (the array given to set_neutral), or None."""
+        return self._neutral
 
     def set_neutral(self, neutral: np.ndarray) -> None:
         """neutral: 68×3 driver points (driver_points), e.g. an average of a few calm frames."""

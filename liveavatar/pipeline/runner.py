@@ -138,6 +138,8 @@ class Runner:
         self._t0 = 0.0
         self._reported: set[str] = set()
         self._end_reason = "source ended"
+        self._stopper: threading.Thread | None = None
+        self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
         lossless = config.lossless
         self._capture_slot: LatestSlot[_Captured] = LatestSlot("capture", lossless)
         self._work_slot: LatestSlot[_Work] = LatestSlot("processed", lossless)
@@ -209,7 +211,12 @@ class Runner:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until the run has fully stopped; returns False on timeout."""
-        return self._stopped.wait(timeout)
+        if not self._stopped.wait(timeout):
+            return False
+        stopper = self._stopper
+        if stopper is not None and stopper is not threading.current_thread():
+            stopper.join()  # it has set _stopped as its last step: this returns at once
+        return True
 
     @property
     def running(self) -> bool:
@@ -224,7 +231,9 @@ class Runner:
         worker cannot join itself."""
         if self._stop.is_set():
             return
-        threading.Thread(target=self.stop, args=(reason,), name=THREAD_PREFIX + "stopper", daemon=False).start()
+        stopper = threading.Thread(target=self.stop, args=(reason,), name=THREAD_PREFIX + "stopper", daemon=False)
+        self._stopper = stopper
+        stopper.start()
 
     def _close_everything(self) -> None:
         with self._lock:
@@ -414,6 +423,7 @@ class Runner:
         return key
 
     def _close_sink(self, key: str, sink: Any) -> None:
+        self._closed_drops[key] = int(getattr(sink, "dropped", 0))
         try:
             sink.close()
         except LiveAvatarError as exc:
@@ -451,6 +461,7 @@ class Runner:
     def stats(self) -> RunStats:
         stages = {name: self._timing.percentiles(name) for name in self._timing.names() if name != "latency"}
         dropped = {"capture": self._capture_slot.dropped, "processed": self._work_slot.dropped}
+        dropped.update(self._closed_drops)
         with self._lock:
             for key, sink in self._sinks.items():
                 dropped[key] = int(getattr(sink, "dropped", 0))

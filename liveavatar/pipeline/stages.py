@@ -22,7 +22,7 @@ from liveavatar.errors import InputError
 from liveavatar.landmarks.retarget import Retargeter, driver_points
 from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.pipeline.config import Background, Mode, TrackingConfig
-from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform
+from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import FaceLandmarks
@@ -94,7 +94,7 @@ class Processor:
             if len(self._retargeters) > 16:
                 self._retargeters.clear()
             r = self._retargeters[key] = Retargeter(avatar.landmarks, self.size)
-        if self._neutral is not None and r._neutral is not self._neutral:
+        if self._neutral is not None and r.neutral is not self._neutral:
             r.set_neutral(self._neutral)
         return r
 
@@ -128,8 +128,8 @@ class Processor:
                     self._neutral = np.mean(self._neutral_samples, axis=0)
                     self._neutral_samples.clear()
             if mode == "absolute":
-                box = self._box_smoother.update(_face_box(smoothed.points68))
-                crop = _crop(box, self.size)
+                box = self._box_smoother.update(face_box(smoothed.points68))
+                crop = crop_from_box(box, self.size)
                 points = crop.points_to_crop(smoothed.points68)
             elif self._neutral is not None:
                 points = self._retargeter(avatar)(pts3)
@@ -169,18 +169,6 @@ class Processor:
         if self._tracker is not None:
             self._tracker.close()
             self._tracker = None
-
-
-def _face_box(points68: np.ndarray) -> CropBox:
-    from liveavatar.render.align import face_box
-
-    return face_box(points68)
-
-
-def _crop(box: CropBox, size: int) -> CropTransform:
-    from liveavatar.render.align import crop_from_box
-
-    return crop_from_box(box, size)
 
 
 class Composer:
