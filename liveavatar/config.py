@@ -113,7 +113,7 @@ PRESETS: dict[str, ModelConfig] = {
             attn_up_size=32,
             pixel_shuffle_head=True,
         ),
-        embedder=EmbedderConfig(channels=(32, 64, 128, 256, 512), attn_size=32),
+        embedder=EmbedderConfig(channels=(32, 64, 128, 256, 256), attn_size=32),
         discriminator=DiscriminatorConfig(channels=(32, 64, 128, 256, 256), attn_size=32),
     ),
     "tiny": ModelConfig(
