@@ -58,9 +58,12 @@ class _Feeder(threading.Thread):
         super().__init__(daemon=True)
         self.sink, self.frames, self.noise = sink, frames, noise
         self.longest_send = 0.0
+        self.done = threading.Event()  # set by the test once it has what it needs
 
     def run(self) -> None:
         for i in range(self.frames):
+            if self.done.is_set():
+                return
             frame = _frame(i, 640, 480, self.noise)
             start = time.perf_counter()
             self.sink.send(frame)
@@ -91,7 +94,7 @@ def test_http_stream_two_clients_one_stalled(tmp_path):
     port = _free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     assert sink.open().startswith(f"http://127.0.0.1:{port}/")
-    feeder = _Feeder(sink, 150)
+    feeder = _Feeder(sink, 3000)
     stalled = socket.create_connection(("127.0.0.1", port))
     try:
         # The stalled client asks for the stream with a tiny receive buffer and never reads it: the
@@ -107,6 +110,7 @@ def test_http_stream_two_clients_one_stalled(tmp_path):
         assert response.getheader("Content-Type") == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
         images = _read_mjpeg(response, 20)
         conn.close()
+        feeder.done.set()
         feeder.join(20)
         assert not feeder.is_alive()
     finally:
@@ -126,7 +130,7 @@ def test_http_stream_read_by_opencv_and_single_frames():
     port = _free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     sink.open()
-    feeder = _Feeder(sink, 200, noise=False)
+    feeder = _Feeder(sink, 3000, noise=False)
     feeder.start()
     try:
         cap = cv2.VideoCapture(f"http://127.0.0.1:{port}/stream.mjpg", cv2.CAP_FFMPEG)
@@ -147,6 +151,7 @@ def test_http_stream_read_by_opencv_and_single_frames():
         assert conn.getresponse().status == 404
         conn.close()
     finally:
+        feeder.done.set()
         sink.close()
         feeder.join(10)
     assert _sink_threads() == []
