@@ -1,0 +1,62 @@
+"""`liveavatar app` (also `python -m liveavatar`): the desktop app.
+
+    liveavatar app [--source FILE|webcam:N] [--avatar A.avatar] [--checkpoint CKPT] [--engine E]
+                   [--screenshot OUT.png [--after-frames N]]
+
+With --screenshot the real window is rendered offscreen after N live frames, saved, and the app exits
+(used for the README's picture and to check a machine without a display).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from liveavatar.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="open the desktop app (gallery, live view, virtual camera, recording, stream)")
+    p.add_argument("--source", help="webcam:N or a video file (default: the last one used, else the first camera)")
+    p.add_argument("--avatar", type=Path, help="an .avatar file to drive (shown in the gallery for this session)")
+    p.add_argument(
+        "--checkpoint", type=Path, help="model checkpoint (default: the last one opened, else the bundled one)"
+    )
+    p.add_argument("--engine", help="auto, or one engine by name (see `liveavatar doctor`)")
+    p.add_argument("--screenshot", type=Path, metavar="OUT.png", help="save a screenshot of the window and exit")
+    p.add_argument("--after-frames", type=int, default=30, metavar="N", help="live frames before the screenshot (30)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import PySide6  # noqa: F401
+    except ImportError:
+        raise InputError("the desktop app needs PySide6: pip install 'liveavatar[ui]'") from None
+    if args.after_frames < 1:
+        raise InputError("--after-frames must be at least 1")
+    if args.avatar is not None and not args.avatar.is_file():
+        raise InputError(f"avatar {args.avatar} does not exist; build one with `liveavatar avatar`")
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise InputError(f"checkpoint {args.checkpoint} does not exist")
+    if args.engine is not None:
+        from liveavatar.engines.registry import ENGINE_CHOICES
+
+        if args.engine not in ENGINE_CHOICES:
+            raise InputError(f"engine {args.engine!r}: choose one of {', '.join(ENGINE_CHOICES)}")
+    if args.source is not None:
+        from liveavatar.pipeline.config import parse_source
+
+        spec = parse_source(args.source)
+        if spec.path is not None and not spec.path.is_file():
+            raise InputError(f"source {spec.path} does not exist; give a video file or webcam:N")
+    from liveavatar.ui.app import run_app
+    from liveavatar.ui.main_window import AppOptions
+
+    options = AppOptions(
+        source=args.source,
+        avatar=args.avatar,
+        checkpoint=args.checkpoint,
+        engine=args.engine,
+    )
+    return run_app(options, screenshot=args.screenshot, after_frames=args.after_frames)

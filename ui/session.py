@@ -1,0 +1,314 @@
+"""LiveSession: the app's one live run, kept on worker threads; the window only calls and listens.
+
+The session owns the current Runner and its RunnerBridge. Everything that may block (opening a source or
+an engine, starting and stopping the runner, opening a virtual camera, a recording file or a port) runs
+on `controls`, a one-thread TaskPool, so those calls keep their order and the GUI thread never waits.
+Cheap thread-safe controls (calibrate, mode, background, mirror, avatar switch) go straight to the runner.
+
+A change that the runner cannot make while running (source, engine, output size) restarts it: the old
+run is stopped (its recording finalised) and a new one started with the same avatar and outputs; the
+virtual camera and the stream are turned back on when they were on.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from liveavatar.avatar import Avatar
+from liveavatar.errors import LiveAvatarError
+from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.pipeline.config import (
+    DEFAULT_HTTP_PORT,
+    DEFAULT_OUTPUT_SIZE,
+    Background,
+    Mode,
+    RunnerConfig,
+    SinkSpec,
+    SourceSpec,
+)
+from liveavatar.pipeline.events import FrameReport, RunnerError, SinkState
+
+from .bridge import RunnerBridge
+from .tasks import Task, TaskPool
+
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """What a run is started with; the window keeps one and the session restarts when it changes."""
+
+    source: SourceSpec | None = None
+    engine: str = "auto"
+    output_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
+    background: Background = field(default_factory=Background)
+    mirror: bool = False
+    mode: Mode = "relative"
+
+
+class LiveSession(QObject):
+    frame_ready = Signal()
+    stats = Signal(object)  # RunStats
+    sink_state = Signal(object)  # SinkState
+    error = Signal(object)  # RunnerError (also used for failures of the session's own tasks)
+    state_changed = Signal(str)  # "idle" | "starting" | "running" | "stopping"
+    started = Signal(str, list)  # engine name, why faster engines were skipped
+    stopped = Signal(str)  # reason
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.controls = TaskPool("controls", threads=1)
+        self.checkpoint: Checkpoint | None = None
+        self.options = LiveOptions()
+        self.avatar: Avatar | None = None
+        self.vcam_on = False
+        self.vcam_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
+        self.http_on = False
+        self.http_port = DEFAULT_HTTP_PORT
+        self._lock = threading.Lock()
+        self._current: tuple = None  # (Runner, RunnerBridge) of the run that is going, under the lock
+        self._bridge: RunnerBridge | None = None  # the bridge of the newest run (GUI thread)
+        self._state = "idle"
+        self._closing = False
+        self.engine_name = ""
+        self.engine_skipped: list[str] = []
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.state_changed.emit(state)
+
+    @property
+    def runner(self):
+        with self._lock:
+            return self._current[0] if self._current is not None else None
+
+    def can_run(self) -> str:
+        """Empty when a run can start, else what is missing, in words for the user."""
+        if self.checkpoint is None:
+            return "no model is loaded"
+        if self.avatar is None:
+            return "no avatar is chosen: add a portrait"
+        if self.options.source is None:
+            return "no source is chosen"
+        return ""
+
+    def take_frame(self) -> FrameReport | None:
+        bridge = self._bridge
+        return bridge.take_frame() if bridge is not None else None
+
+    @property
+    def frames_replaced(self) -> int:
+        bridge = self._bridge
+        return bridge.replaced if bridge is not None else 0
+
+    # ------------------------------------------------------------------ run lifecycle
+
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        self.checkpoint = checkpoint
+        self.restart()
+
+    def set_options(self, options: LiveOptions) -> None:
+        """Applies new options: live ones at once, the others by restarting the run."""
+        old, self.options = self.options, options
+        runner = self.runner
+        if (old.source, old.engine, old.output_size) != (options.source, options.engine, options.output_size):
+            self.restart()
+        elif runner is not None:
+            self._apply_live_options(runner)
+        elif self._state != "starting":
+            self.restart()  # (a starting run gets the live options in _on_started)
+
+    def _apply_live_options(self, runner) -> None:
+        runner.set_background(self.options.background)
+        runner.set_mirror(self.options.mirror)
+        runner.set_mode(self.options.mode)
+
+    def restart(self) -> None:
+        """Stops the current run (if any) and starts one with the current options, when it can run."""
+        if self._closing:
+            return
+        can_run = not self.can_run()
+        if can_run:
+            self._set_state("starting")
+        elif self.runner is not None:
+            self._set_state("stopping")
+        checkpoint, options, avatar = self.checkpoint, self.options, self.avatar
+        vcam = self._vcam_spec() if self.vcam_on else None
+        http = self.http_port if self.http_on else None
+        bridge = RunnerBridge(self) if can_run else None  # made here so it lives on the GUI thread
+        if bridge is not None:
+            self._connect(bridge)
+        self._bridge = bridge
+        self.controls.submit(
+            lambda task: self._restart_work(task, checkpoint, options, avatar, bridge, vcam, http),
+            on_done=self._on_started,
+            on_failed=self._task_failed("the live view could not start"),
+            name="restart",
+        )
+
+    def _restart_work(self, task: Task, checkpoint, options: LiveOptions, avatar, bridge, vcam, http):
+        from liveavatar.pipeline.runner import Runner
+
+        self._stop_current()
+        if bridge is None:
+            return None
+        task.progress("starting", 0.0)  # a cancelled task (window closing) ends here
+        source = options.source
+        if source.kind == "video":
+            source = replace(source, loop=True, realtime=True)
+        config = RunnerConfig(
+            source=source,
+            engine=options.engine,
+            mode=options.mode,
+            background=options.background,
+            mirror=options.mirror,
+            output_size=options.output_size,
+        )
+        runner = Runner(config, checkpoint, avatar, bridge.observer)
+        try:
+            runner.start()  # raises LiveAvatarError before any thread starts
+        except BaseException:
+            bridge.detach()
+            raise
+        with self._lock:
+            self._current = (runner, bridge)
+        # Outputs that were on come back on; each one's failure is its own (reported as a sink state).
+        for spec in ([vcam] if vcam else []) + ([SinkSpec("http", port=http)] if http else []):
+            try:
+                runner.add_sink(spec)
+            except LiveAvatarError:
+                pass  # the runner has reported it as a failed SinkState and an error
+        return runner, avatar
+
+    def _connect(self, bridge: RunnerBridge) -> None:
+        bridge.frame_ready.connect(self.frame_ready)
+        bridge.stats.connect(self.stats)
+        bridge.sink_state.connect(self.sink_state)
+        bridge.error.connect(self.error)
+        bridge.stopped.connect(self._on_runner_stopped)
+
+    def _stop_current(self) -> None:
+        """Stops and forgets the current run (controls thread, or the GUI thread at shutdown); its
+        recording is finalised before this returns."""
+        with self._lock:
+            current, self._current = self._current, None
+        if current is None:
+            return
+        runner, bridge = current
+        runner.stop("restarting")
+        runner.wait(STOP_TIMEOUT_S)
+        bridge.detach()
+        bridge.deleteLater()  # deleted on the GUI thread, where it lives
+
+    def _on_started(self, result) -> None:
+        if result is None:
+            self._set_state("idle")
+            return
+        runner, avatar = result
+        if self.runner is not runner:
+            return  # replaced meanwhile
+        self.engine_name, self.engine_skipped = runner.engine_name, list(runner.engine_skipped)
+        self._set_state("running")
+        self.started.emit(self.engine_name, self.engine_skipped)
+        self._apply_live_options(runner)  # changed while the run was starting
+        if self.avatar is not None and self.avatar is not avatar:
+            self.set_avatar(self.avatar)
+
+    def _on_runner_stopped(self, reason: str) -> None:
+        if self.sender() is not self._bridge:
+            return  # a replaced run finishing: the new one is already starting
+        self._set_state("idle")
+        self.stopped.emit(reason)
+
+    def _task_failed(self, what: str):
+        def failed(exc: Exception, trace: str) -> None:
+            if isinstance(exc, LiveAvatarError):
+                self.error.emit(RunnerError(f"{what}: {exc}", "", False, "app"))
+            else:
+                self.error.emit(RunnerError(f"{what}: {exc!r} (a bug; details below)", trace, False, "app"))
+            if what.startswith("the live view"):
+                self._set_state("idle")
+
+        return failed
+
+    def shutdown(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Window close: cancels queued control work, waits for the running one, stops the run (every
+        file finalised). Blocks the caller, which is closing anyway."""
+        self._closing = True
+        self.controls.shutdown(timeout_s)
+        self._stop_current()
+
+    # ------------------------------------------------------------------ live controls
+
+    def set_avatar(self, avatar: Avatar | None) -> None:
+        """Switches the avatar: at once while running (the next frame shows it), else starts a run."""
+        self.avatar = avatar
+        runner = self.runner
+        if avatar is None or runner is None:
+            if avatar is None or self._state != "starting":
+                self.restart()
+            return  # a run is starting: _on_started switches to this avatar
+        if avatar.is_finetuned:  # it gets its own engine, built on the controls thread
+            self.controls.submit(
+                lambda task: runner.set_avatar(avatar), on_failed=self._task_failed(f"cannot switch to {avatar.name}")
+            )
+            return
+        try:
+            runner.set_avatar(avatar)
+        except LiveAvatarError as exc:
+            self.error.emit(RunnerError(f"cannot switch to {avatar.name}: {exc}", "", False, "app"))
+
+    def calibrate(self) -> None:
+        runner = self.runner
+        if runner is not None:
+            runner.calibrate()
+
+    # ------------------------------------------------------------------ outputs
+
+    def _vcam_spec(self) -> SinkSpec:
+        w, h = self.options.output_size
+        return SinkSpec("vcam", width=w, height=h, fps=30.0)
+
+    def set_vcam(self, on: bool) -> None:
+        self.vcam_on = on
+        self._sink_task(lambda runner: runner.set_vcam(on, self._vcam_spec() if on else None), "virtual camera")
+
+    def set_http(self, on: bool, port: int | None = None) -> None:
+        if port is not None:
+            self.http_port = port
+        self.http_on = on
+        port = self.http_port
+        self._sink_task(lambda runner: runner.set_http(on, port), "stream")
+
+    def start_recording(self, path: Path) -> None:
+        def work(runner) -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            runner.start_recording(path)
+
+        self._sink_task(work, "recording")
+
+    def stop_recording(self) -> None:
+        self._sink_task(lambda runner: runner.stop_recording(), "recording")
+
+    def _sink_task(self, fn, what: str) -> None:
+        def work(task: Task) -> None:
+            runner = self.runner
+            if runner is not None and runner.running:
+                fn(runner)
+
+        self.controls.submit(work, on_failed=self._task_failed(f"the {what} could not change"), name=what)
+
+    def sink_states(self) -> dict[str, SinkState]:
+        runner = self.runner
+        return runner.sink_states() if runner is not None else {}
