@@ -470,3 +470,21 @@ def test_absolute_mode_uses_the_driver_landmarks_and_calibrate_recaptures_the_ne
         assert processor.calibrated
     finally:
         processor.close()
+
+
+def test_processing_starts_just_in_time_for_the_inference(checkpoint, avatar):
+    """Live mode: after inference takes a frame, processing of the next one waits until it would end
+    just as inference frees up (so the frame it tracks is the newest); offline runs never wait."""
+    live = Runner(_config(parse_source("scripted")), checkpoint, avatar)
+    live._render_ms, live._process_ms = 200.0, 20.0
+    live._work_slot.taken_at = time.monotonic()
+    start = time.monotonic()
+    live._wait_until_just_in_time()
+    waited = time.monotonic() - start
+    assert 0.1 < waited <= 0.25  # 200 - 20 - (3 + 40) ms = 137 ms after the take, capped at 250 ms
+    offline = Runner(_config(parse_source("scripted"), lossless=True), checkpoint, avatar)
+    offline._render_ms, offline._process_ms = 200.0, 20.0
+    offline._work_slot.taken_at = time.monotonic()
+    start = time.monotonic()
+    offline._wait_until_just_in_time()
+    assert time.monotonic() - start < 0.05

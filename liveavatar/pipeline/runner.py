@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 
 THREAD_PREFIX = "liveavatar-"
 JOIN_TIMEOUT_S = 10.0
+JIT_MARGIN_MS = 3.0  # least slack so a processed frame is ready a little before inference frees up
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ class Runner:
         self._reported: set[str] = set()
         self._end_reason = "source ended"
         self._stopper: threading.Thread | None = None
+        self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
+        self._process_ms = 0.0
         self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
         lossless = config.lossless
         self._capture_slot: LatestSlot[_Captured] = LatestSlot("capture", lossless)
@@ -535,6 +538,7 @@ class Runner:
                 # inference thread would never see are dropped at the capture slot, unprocessed.
                 if not self._work_slot.wait_empty(self._stop) and not self._stop.is_set():
                     continue
+                self._wait_until_just_in_time()
                 item = self._capture_slot.get(timeout=0.25)
                 if item is CLOSED:
                     break
@@ -543,9 +547,11 @@ class Runner:
                 prepared = self._avatar
                 frame = item.captured.frame
                 try:
+                    started = time.perf_counter()
                     driven, timings = self._processor.process(
                         frame.image, item.captured.landmarks, frame.timestamp, prepared.avatar, self._mode
                     )
+                    self._process_ms = _ema(self._process_ms, (time.perf_counter() - started) * 1000)
                 except Exception as exc:  # noqa: BLE001 - a bad frame is skipped, the run goes on
                     self._error_once(f"a frame could not be processed: {exc}", traceback.format_exc(), "processing")
                     continue
@@ -554,6 +560,21 @@ class Runner:
         finally:
             self._work_slot.close()
             self._processor.close()  # mediapipe is closed on the thread that used it
+
+    def _wait_until_just_in_time(self) -> None:
+        """Live mode: the inference thread has just taken a frame and is busy for ~render_ms. Start on the
+        next frame only so long before it is free that the processing ends as it frees up: the frame
+        then waits in no slot, and the output is younger by up to one inference time (a newer camera
+        frame arrives meanwhile)."""
+        if self.config.lossless or not self._render_ms:
+            return
+        # The margin grows with the render time, whose spread does too: starting late would leave the
+        # inference thread idle, a loss of frame rate; starting early only costs some of the latency gain.
+        margin = JIT_MARGIN_MS + 0.2 * self._render_ms
+        wake = self._work_slot.taken_at + (self._render_ms - self._process_ms - margin) / 1000
+        delay = wake - time.monotonic()
+        if delay > 0:
+            self._stop.wait(min(delay, 0.25))
 
     def _inference_loop(self) -> None:
         next_stats = time.monotonic() + self.config.stats_interval_s
@@ -569,7 +590,9 @@ class Runner:
                     break
                 if item is None:
                     continue
+                started = time.perf_counter()
                 self._render(item)
+                self._render_ms = _ema(self._render_ms, (time.perf_counter() - started) * 1000)
         except Exception as exc:  # noqa: BLE001
             reason = f"inference failed: {exc}"
             self._error(reason, traceback.format_exc(), fatal=True, source="inference")
@@ -618,6 +641,10 @@ class Runner:
                 latency_ms=latency,
             ),
         )
+
+
+def _ema(average: float, sample: float, alpha: float = 0.1) -> float:
+    return sample if average == 0.0 else average + alpha * (sample - average)
 
 
 def _precheck_sink(spec: SinkSpec) -> None:

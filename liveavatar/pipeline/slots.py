@@ -8,6 +8,7 @@ completeness). Lossless mode: `put` waits until the consumer took the previous i
 from __future__ import annotations
 
 import threading
+import time
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -26,6 +27,7 @@ class LatestSlot(Generic[T]):
         self.name = name
         self.lossless = lossless
         self.dropped = 0
+        self.taken_at = 0.0  # time.monotonic() when the consumer last took an item
         self._item: T | None = None
         self._full = False
         self._closed = False
@@ -55,6 +57,7 @@ class LatestSlot(Generic[T]):
                 item = self._item
                 self._item = None
                 self._full = False
+                self.taken_at = time.monotonic()
                 self._cond.notify_all()
                 return item
             return CLOSED if self._closed else None
