@@ -337,7 +337,7 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
     observer = RecordingObserver()
     config = replace(
         _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=30.0),
-        reconnect_interval_s=0.3,
+        reconnect_interval_s=0.8,
     )
     runner = Runner(config, checkpoint, avatar, observer, source=_FlakyCamera(driving / CLIP))
     runner.start()
@@ -352,7 +352,14 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
         response = conn.getresponse()
         assert response.status == 200 and len(response.read()) > 1000
         conn.close()
-        frames_when_lost = observer.frames
+        # A control changed while no frame flows re-renders the last camera frame at once.
+        time.sleep(0.4)
+        frames_when_lost, index_when_lost = observer.frames, observer.last_report.index
+        runner.set_background(Background("colour", (0, 0, 255)))
+        _wait_frames(observer, frames_when_lost + 1, timeout=1.0)
+        assert observer.last_report.index == index_when_lost
+        assert tuple(observer.last_report.output[2, 2]) == (0, 0, 255)
+        assert not any("is back" in e.message for e in observer.errors)  # still before the reconnection
         _wait_frames(observer, frames_when_lost + 5)
     finally:
         runner.stop()

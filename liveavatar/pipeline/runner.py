@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 
 THREAD_PREFIX = "liveavatar-"
 JOIN_TIMEOUT_S = 10.0
+STALLED_S = 0.3  # no output for this long: a control change re-renders the last frame
 JIT_MARGIN_MS = 3.0  # least slack so a processed frame is ready a little before inference frees up
 
 
@@ -140,6 +141,8 @@ class Runner:
         self._reported: set[str] = set()
         self._end_reason = "source ended"
         self._stopper: threading.Thread | None = None
+        self._last_captured: _Captured | None = None
+        self._last_output_t = 0.0
         self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
         self._process_ms = 0.0
         self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
@@ -324,6 +327,7 @@ class Runner:
             self._initial_avatar = avatar
             return
         self._avatar = self._prepare(avatar)
+        self._refresh_if_stalled()
 
     @property
     def avatar(self) -> Avatar:
@@ -333,17 +337,34 @@ class Runner:
 
     def calibrate(self) -> None:
         self._processor.calibrate()
+        self._refresh_if_stalled()
 
     def set_mode(self, mode: Mode) -> None:
         if mode not in MODES:
             raise InputError(f"mode {mode!r}: choose relative or absolute")
         self._mode = mode
+        self._refresh_if_stalled()
 
     def set_background(self, background: Background) -> None:
         self._background = background
+        self._refresh_if_stalled()
 
     def set_mirror(self, mirror: bool) -> None:
         self._mirror = bool(mirror)
+        self._refresh_if_stalled()
+
+    def _refresh_if_stalled(self) -> None:
+        """When no frame is flowing (camera lost), a control change re-renders the last camera frame, so
+        the preview and the outputs show the change at once rather than with the camera's return."""
+        last = self._last_captured
+        if last is None or self.config.lossless or not self.running or self._stop.is_set():
+            return
+        if time.monotonic() - self._last_output_t < STALLED_S or self._capture_slot.peek() is not None:
+            return
+        from liveavatar.capture import Captured
+
+        frame = replace(last.captured.frame, timestamp=time.monotonic())
+        self._capture_slot.put(_Captured(Captured(frame, last.captured.landmarks), last.index))
 
     @property
     def mode(self) -> Mode:
@@ -504,7 +525,8 @@ class Runner:
                     continue
                 if captured is None:
                     break
-                if not self._capture_slot.put(_Captured(captured, index), self._stop):
+                self._last_captured = _Captured(captured, index)
+                if not self._capture_slot.put(self._last_captured, self._stop):
                     break
                 index += 1
         except Exception as exc:  # noqa: BLE001
@@ -624,7 +646,8 @@ class Runner:
         for name, ms in timings.items():
             self._timing.add(name, ms)
         self._timing.add("latency", latency)
-        self._timing.tick(time.monotonic())
+        self._last_output_t = time.monotonic()
+        self._timing.tick(self._last_output_t)
         self._frames += 1
         self._notify(
             "on_frame",
