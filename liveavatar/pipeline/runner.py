@@ -42,7 +42,8 @@ Observer (liveavatar.pipeline.events.RunnerObserver), called from worker threads
 
 A webcam that disappears is reported (on_error, not fatal); the sinks keep their last frame (the virtual
 camera and the stream go on showing it) and the capture thread reopens the camera every
-reconnect_interval_s until it is back.
+reconnect_interval_s until it is back. A control changed while no frame flows re-renders the last camera
+frame, so the change shows at once.
 """
 
 from __future__ import annotations
