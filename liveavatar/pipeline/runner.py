@@ -32,6 +32,9 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     set_vcam(on, spec=None)         set_http(on, port=8765) -> key | None
     sink_states() -> dict[key, SinkState]      stats() -> RunStats      engine_name, engine_skipped
 
+Also for a UI: liveavatar.capture.list_cameras() (the source menu), liveavatar.sinks.vcam.vcam_fix() (the
+virtual camera's fix for this OS), liveavatar.commands.doctor.collect() (every check, as a dict).
+
 Observer (liveavatar.pipeline.events.RunnerObserver), called from worker threads, must not block:
     on_frame(FrameReport)   every output frame: camera image, driver landmarks or None, tracker message,
                             generated face, output frame, per-stage ms, capture→sink latency
