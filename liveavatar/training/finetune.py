@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from liveavatar.models.blocks import fold_spectral_norm
+from liveavatar.models.blocks import folded_state_dict
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.models.discriminator import Discriminator
 from liveavatar.models.tensors import to_tensor
@@ -120,8 +120,7 @@ def finetune(
             row["loss_d"] = float(loss_d.detach())
         history.append(row)
         report(f"fine-tuning step {step + 1}/{settings.steps}", (step + 1) / max(settings.steps, 1))
-    folded = fold_spectral_norm(copy.deepcopy(generator).cpu().eval())
-    weights = {key: value.detach().clone() for key, value in folded.state_dict().items()}
+    weights = {key: value.detach().cpu().clone() for key, value in folded_state_dict(generator).items()}
     return FinetuneResult(psi.detach()[0].float().cpu().numpy(), weights, history, disc is not None)
 
 
