@@ -35,8 +35,8 @@ class ScalarLog:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step or None)
-        except ImportError:
-            pass
+        except Exception:  # not installed, or a tensorboard/protobuf mismatch: the CSV is the log then
+            self._tb = None
 
     @property
     def tensorboard(self) -> bool:
