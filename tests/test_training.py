@@ -208,6 +208,11 @@ def test_split_export_loads_back(trained: Path, tmp_path: Path):
     assert diff < 1.0  # float16 weights: well under one grey level on average
     disc = load_discriminator(disc_path, small)
     assert disc.video_embeddings.num_embeddings == 2
+    from liveavatar.training.finetune import find_discriminator
+
+    # Fine-tuning the shipped pair finds D beside the inference checkpoint on its own.
+    found = find_discriminator(load_checkpoint(main, spectral=True), None)
+    assert found is not None and torch.equal(found.w0, disc.w0)
 
 
 def test_finetune_makes_an_avatar_with_its_own_generator(trained: Path, portraits: Path, tmp_path: Path, capsys):
