@@ -11,7 +11,8 @@
 # Needs only python3 with torch, numpy, opencv, safetensors and tqdm: the repository goes on PYTHONPATH,
 # nothing is installed and nothing is downloaded. The dataset (≤ ~40 MB) is decoded once onto the GPU.
 # Overrides (environment): BATCH (32) K (8) LR_SCALE (2) DEVICE (cuda) AMP (auto) STEPS (no limit)
-#   SAMPLE_EVERY (250) RESUME=1 (continue RUN_DIR instead of starting over).
+#   SAMPLE_EVERY (250) RESUME=1 (continue RUN_DIR instead of starting over), EXTRA (more train options,
+#   e.g. EXTRA="--mch-weight 8").
 # CPU check: DEVICE=cpu BATCH=2 K=2 tools/gpu_train.sh DATA_DIR /tmp/out 0.2 tiny
 set -euo pipefail
 if [ $# -lt 3 ]; then
@@ -53,7 +54,7 @@ status=0
 "$PY" -m liveavatar.commands.train --preset "$PRESET" --data "$DATA_DIR" --out "$RUN_DIR" $MODE \
     --minutes "$MINUTES" --steps "$STEPS" --batch "$BATCH" --k "$K" --device "$DEVICE" --amp "$AMP" \
     --preload memory --loader-threads 16 --lr-scale "$LR_SCALE" --log-every 25 \
-    --sample-every "$SAMPLE_EVERY" --checkpoint-every 1000 || status=$?
+    --sample-every "$SAMPLE_EVERY" --checkpoint-every 1000 ${EXTRA:-} || status=$?
 # Even a run that failed midway leaves its last checkpoint: export that rather than nothing.
 if [ ! -f "$RUN_DIR/checkpoint.safetensors" ]; then
     echo "no checkpoint in $RUN_DIR (training exited with $status)" >&2

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-scale", type=float, default=1.0, help="multiplies both rates (short runs)")
     p.add_argument("--vgg19-weights", type=Path, help="local VGG19 state dict: enables the paper's VGG19 loss")
     p.add_argument("--vggface-weights", type=Path, help="local VGGFace (VGG-16) state dict: the VGGFace loss")
+    p.add_argument("--mch-weight", type=float, default=80.0, help="embedding match weight (paper: 80)")
+    p.add_argument("--fm-weight", type=float, default=10.0, help="feature matching weight (paper: 10)")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--sample-every", type=int, default=500, help="write a sample grid every N steps (0: never)")
     p.add_argument("--checkpoint-every", type=int, default=1000)
@@ -46,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liveavatar.errors import InputError
+    from liveavatar.training.losses import LossWeights
     from liveavatar.training.meta_train import TrainSettings, train
 
     for name in ("log_every", "checkpoint_every"):
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         preload=args.preload,
         loader_threads=args.loader_threads,
+        weights=LossWeights(mch=args.mch_weight, fm=args.fm_weight),
     )
     result = train(settings)
     if os.environ.get("RANK", "0") == "0":  # one line, not one per torchrun process
