@@ -80,7 +80,7 @@ def test_bridge_keeps_only_the_latest_frame(qtbot):
 
     def report(i: int) -> FrameReport:
         img = np.zeros((4, 4, 3), np.uint8)
-        return FrameReport(i, 0.0, img, None, "1 face", img, img, "a", {}, 0.0)
+        return FrameReport(i, 0.0, img, None, "1 face", img, img, "a", {}, 0.0, img)
 
     def produce() -> None:
         for i in range(100):

@@ -1,12 +1,13 @@
-"""`liveavatar demo`: a driven portrait rendered to a video file, no webcam or display needed.
+"""`liveavatar demo`: a driven portrait rendered to a side-by-side video, no webcam or display needed.
 
-A thin use of the live runner (liveavatar.pipeline.runner), so the demo shows exactly what `liveavatar
-run` and the app produce: the portrait with its generated face pasted back, the AI mark in the corner,
-the MP4 tagged as generated. The source is the built-in scripted performance on the portrait's own
-landmarks (or a driving video, retargeted onto the portrait); every frame is rendered (an offline run),
-into a recording and, when a display exists, a preview window. Defaults need nothing from the user: the
-portrait is the public-domain photo of Grace Hopper that matplotlib ships as sample data. Without a
-trained checkpoint the demo refuses: random weights are never shown as a result.
+Left: the driver's landmark image (exactly what the generator was given); right: what `liveavatar run`
+and the app send out (the portrait with its generated face pasted back, the AI mark in the corner). A
+thin use of the live runner; the side-by-side frames go through the same recorder as `--sink record:`,
+so the MP4 is tagged as generated. The driver is the built-in scripted performance on the portrait's own
+landmarks, or a driving video retargeted onto the portrait; every frame is rendered (an offline run) and
+shown in a preview window when a display exists. The default portrait is the public-domain photo of
+Grace Hopper that matplotlib ships as sample data. Without a trained checkpoint the demo refuses:
+random weights are never shown as a result.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+
+import numpy as np
 
 from liveavatar.errors import InputError
 
@@ -63,25 +66,18 @@ def output_size(portrait_shape: tuple[int, ...], height: int = DEMO_HEIGHT) -> t
 def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, out: Path, engine: str) -> str:
     from liveavatar.avatar import build_avatar
     from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, SinkSpec, parse_source
+    from liveavatar.sinks.base import fit_frame
     from liveavatar.sinks.preview import display_available
+    from liveavatar.sinks.record import RecordSink
+    from liveavatar.types import Frame
 
     avatar = build_avatar([portrait], checkpoint)
     if driver is None:
         source = parse_source("scripted", realtime=False, loop=True)
     else:
         source = parse_source(str(driver), realtime=False)
-    sinks = [SinkSpec("record", path=out)]
-    if display_available():
-        sinks.append(SinkSpec("preview"))
-
-    class Observer(RecordingObserver):
-        faces_seen = 0
-
-        def on_frame(self, report) -> None:
-            super().on_frame(report)
-            self.faces_seen += report.landmarks is not None
-
-    observer = Observer()
+    sinks = [SinkSpec("preview")] if display_available() else []
+    width, height = output_size(avatar.portrait.shape)
     fps = source.fps or 25.0
     if driver is not None:
         import cv2
@@ -89,10 +85,23 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
         capture = cv2.VideoCapture(str(driver))
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         capture.release()
+    recorder = RecordSink(out, width + height, height, fps, report=lambda state: None, lossless=True)
+    recorder.open()
+
+    class Observer(RecordingObserver):
+        faces_seen = 0
+
+        def on_frame(self, report) -> None:
+            super().on_frame(report)
+            self.faces_seen += report.landmarks is not None
+            side = np.hstack([fit_frame(report.landmark_image, height, height), report.output])
+            recorder.send(Frame(side, report.timestamp, report.index), wait=True)
+
+    observer = Observer()
     config = RunnerConfig(
         source=source,
         engine=engine,
-        output_size=output_size(avatar.portrait.shape),
+        output_size=(width, height),
         sinks=tuple(sinks),
         lossless=True,  # offline: every frame rendered, exactly `frames` of them
         duration_s=frames / fps,
@@ -106,6 +115,8 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
     except KeyboardInterrupt:
         runner.stop("interrupted")
         runner.wait()
+    finally:
+        recorder.close()
     elapsed = time.perf_counter() - start
     fatal = [e.message for e in observer.errors if e.fatal]
     if fatal:

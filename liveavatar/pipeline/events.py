@@ -25,6 +25,7 @@ class FrameReport:
     camera: the source image, H×W×3 uint8 RGB (before mirroring). landmarks: the driver's tracked and
     smoothed 68 points in camera pixels, or None when no face was seen. message: what the tracker saw
     ("1 face", "no face; holding the last pose", ...). face: the generated S×S×3 uint8 RGB crop.
+    landmark_image: the S×S×3 uint8 RGB landmark image the generator drew `face` from.
     output: the frame the sinks got (background, mirror and AI mark applied), H×W×3 uint8 RGB.
     timings: milliseconds per stage for this frame (capture, track, retarget, rasterize, infer, compose,
     sinks). latency_ms: capture timestamp → handed to the sinks.
@@ -40,6 +41,7 @@ class FrameReport:
     avatar: str
     timings: dict[str, float]
     latency_ms: float
+    landmark_image: np.ndarray
 
 
 @dataclass(frozen=True)

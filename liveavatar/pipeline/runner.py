@@ -666,6 +666,7 @@ class Runner:
                 avatar=prepared.avatar.name,
                 timings=dict(timings),
                 latency_ms=latency,
+                landmark_image=work.driven.landmark_image,
             ),
         )
 
