@@ -1,18 +1,26 @@
 """Engine registry: build an engine by name, or `auto` with fallback that says why each faster one was skipped.
 
 Order for `auto`: TensorRT → ONNX Runtime CUDA → PyTorch CUDA → ONNX Runtime CPU → PyTorch CPU.
+The reasons (`EngineChoice.skipped`, one line each, "<engine>: <why>") are what `liveavatar doctor` and
+the app show. ONNX graphs come from the user's cache (exported on first use, see engines.cache).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
-
 from liveavatar.engines.base import EngineUnavailable, GeneratorEngine
-from liveavatar.models.checkpoint import Checkpoint
 
-ENGINE_CHOICES = ("auto", "torch")
+from liveavatar.errors import LiveAvatarError
+
+if TYPE_CHECKING:
+    from liveavatar.models.checkpoint import Checkpoint
+
+AUTO_ORDER = ("tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime", "torch")
+ENGINE_CHOICES = ("auto", *AUTO_ORDER)
 
 
 @dataclass
@@ -21,22 +29,129 @@ class EngineChoice:
     skipped: list[str] = field(default_factory=list)  # "tensorrt: not installed (pip install ...)", ...
 
 
-def _generator_for(checkpoint: Checkpoint, generator_state: dict[str, torch.Tensor] | None):
-    """The checkpoint's generator, or a copy carrying an avatar's fine-tuned weights."""
-    import copy
+def _tensorrt(checkpoint, state, say) -> GeneratorEngine:
+    from liveavatar.engines.cache import cached_generator_onnx
+    from liveavatar.engines.tensorrt_engine import TensorRTEngine, import_tensorrt
 
-    generator = checkpoint.model.generator
-    if generator_state is not None:
-        generator = copy.deepcopy(generator)
-        generator.load_state_dict(generator_state)
-    return generator.eval()
+    import_tensorrt()  # fail fast with the install hint before exporting anything
+    return TensorRTEngine(cached_generator_onnx(checkpoint, state, "fp16", say), "fp16", say=say)
+
+
+def _onnxruntime_cuda(checkpoint, state, say) -> GeneratorEngine:
+    from liveavatar.engines.cache import cached_generator_onnx
+    from liveavatar.engines.ort_engine import OrtEngine, cuda_provider_available
+
+    _require_onnxruntime()
+    if not cuda_provider_available():
+        raise EngineUnavailable("no CUDA provider in this onnxruntime (pip install onnxruntime-gpu)")
+    return OrtEngine(cached_generator_onnx(checkpoint, state, "fp16", say), device="cuda")
+
+
+def _torch_cuda(checkpoint, state, say) -> GeneratorEngine:
+    from liveavatar.engines.cache import generator_for
+    from liveavatar.engines.torch_engine import CUDA_DEFAULT, TorchEngine
+
+    if not torch.cuda.is_available():
+        raise EngineUnavailable("this PyTorch build sees no CUDA GPU")
+    return TorchEngine(generator_for(checkpoint, state), "cuda", CUDA_DEFAULT)
+
+
+def _onnxruntime(checkpoint, state, say) -> GeneratorEngine:
+    from liveavatar.engines.cache import cached_generator_onnx
+    from liveavatar.engines.ort_engine import OrtEngine
+
+    _require_onnxruntime()
+    return OrtEngine(cached_generator_onnx(checkpoint, state, "fp32", say), device="cpu")
+
+
+def _torch(checkpoint, state, say) -> GeneratorEngine:
+    from liveavatar.engines.cache import generator_for
+    from liveavatar.engines.torch_engine import TorchEngine
+
+    return TorchEngine(generator_for(checkpoint, state), "cpu")
+
+
+def _require_onnxruntime() -> None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise EngineUnavailable("onnxruntime is not installed (pip install onnxruntime)") from exc
+
+
+_FACTORIES: dict[str, Callable] = {
+    "tensorrt": _tensorrt,
+    "onnxruntime-cuda": _onnxruntime_cuda,
+    "torch-cuda": _torch_cuda,
+    "onnxruntime": _onnxruntime,
+    "torch": _torch,
+}
 
 
 def create_engine(
-    choice: str, checkpoint: Checkpoint, generator_state: dict[str, torch.Tensor] | None = None
+    choice: str,
+    checkpoint: Checkpoint,
+    generator_state: dict[str, torch.Tensor] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> EngineChoice:
-    from liveavatar.engines.torch_engine import TorchEngine
+    """The engine named `choice`, or for "auto" the fastest that works here.
 
+    generator_state: a fine-tuned avatar's generator weights (Avatar.generator_weights), else None.
+    say: where first-use messages go (exporting, building a TensorRT engine); stderr by default.
+    A named engine that cannot run raises EngineUnavailable; "auto" only raises if even PyTorch on the CPU fails.
+    """
     if choice not in ENGINE_CHOICES:
         raise EngineUnavailable(f"unknown engine {choice!r}; choose one of {', '.join(ENGINE_CHOICES)}")
-    return EngineChoice(TorchEngine(_generator_for(checkpoint, generator_state), "cpu"))
+    if choice != "auto":
+        try:
+            return EngineChoice(_FACTORIES[choice](checkpoint, generator_state, say))
+        except EngineUnavailable as exc:
+            raise EngineUnavailable(_reason(choice, exc)) from exc
+    skipped: list[str] = []
+    for name in AUTO_ORDER:
+        try:
+            return EngineChoice(_FACTORIES[name](checkpoint, generator_state, say), skipped)
+        except LiveAvatarError as exc:
+            if name == AUTO_ORDER[-1]:
+                raise
+            skipped.append(_reason(name, exc))
+    raise AssertionError("unreachable: the last engine either returns or raises")
+
+
+def _reason(name: str, exc: Exception) -> str:
+    message = str(exc)
+    return message if message.startswith(f"{name}:") or message.startswith(f"{name}-") else f"{name}: {message}"
+
+
+def engine_availability() -> list[tuple[str, str | None]]:
+    """(engine, None if it can run here else why not) for each engine, without building anything."""
+    rows: list[tuple[str, str | None]] = []
+    try:
+        from liveavatar.engines.tensorrt_engine import import_tensorrt
+
+        import_tensorrt()
+        rows.append(("tensorrt", None))
+    except EngineUnavailable as exc:
+        rows.append(("tensorrt", _reason("tensorrt", exc)))
+    try:
+        _require_onnxruntime()
+        from liveavatar.engines.ort_engine import cuda_provider_available
+
+        has_ort = True
+        cuda_ort = cuda_provider_available()
+    except EngineUnavailable:
+        has_ort = cuda_ort = False
+    no_ort = "onnxruntime is not installed (pip install onnxruntime)"
+    rows.append(
+        (
+            "onnxruntime-cuda",
+            None
+            if cuda_ort
+            else f"onnxruntime-cuda: {no_ort if not has_ort else 'no CUDA provider (pip install onnxruntime-gpu)'}",
+        )
+    )
+    rows.append(
+        ("torch-cuda", None if torch.cuda.is_available() else "torch-cuda: this PyTorch build sees no CUDA GPU")
+    )
+    rows.append(("onnxruntime", None if has_ort else f"onnxruntime: {no_ort}"))
+    rows.append(("torch", None))
+    return rows

@@ -1,35 +1,117 @@
-"""PyTorch engine: the reference every other engine is checked against."""
+"""PyTorch engine: the reference every other engine is checked against, and its fast CUDA variants.
+
+The reference is eager fp32 (`TorchOptions()`), on the CPU or CUDA. On CUDA, the variants that matter
+for a 1-frame-at-a-time live path, where kernel launches rather than FLOPs set the time:
+  precision fp16/bf16  every layer but instance norm (kept fp32, see engines.graphs) in half precision;
+  channels_last        NHWC activations, what tensor-core convolutions want (the uint8 input already is);
+  cuda_graph           capture the whole forward once per batch size and replay it: one launch per frame;
+  compile              torch.compile with the given mode (e.g. "max-autotune", which also uses CUDA graphs).
+The uint8 → float conversion and the rounding back run on the device, inside the captured graph.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+from liveavatar.engines.base import EngineUnavailable, check_inputs
+from liveavatar.engines.graphs import GeneratorIO, reduced_precision
 
-from liveavatar.engines.base import check_inputs
 from liveavatar.models.generator import Generator
-from liveavatar.models.tensors import to_images, to_tensor
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class TorchOptions:
+    precision: str = "fp32"  # "fp32" | "fp16" | "bf16"
+    channels_last: bool = False
+    cuda_graph: bool = False
+    compile: str | None = None  # torch.compile mode, e.g. "max-autotune"; None: eager
+
+    def suffix(self) -> str:
+        parts = [] if self.precision == "fp32" else [self.precision]
+        parts += ["cl"] if self.channels_last else []
+        parts += ["graph"] if self.cuda_graph else []
+        parts += [f"compile-{self.compile}"] if self.compile else []
+        return "".join(f"-{p}" for p in parts)
+
+
+# The variant `auto` picks on CUDA: measured fastest without compile time (docs/PERFORMANCE.md).
+CUDA_DEFAULT = TorchOptions(precision="fp16", channels_last=True, cuda_graph=True)
 
 
 class TorchEngine:
-    def __init__(self, generator: Generator, device: str = "cpu"):
+    def __init__(self, generator: Generator, device: str = "cpu", options: TorchOptions | None = None):
+        options = options or TorchOptions()
+        if options.precision not in DTYPES:
+            raise ValueError(f"precision must be one of {', '.join(DTYPES)}, got {options.precision!r}")
         self.device = torch.device(device)
-        self.generator = generator.to(self.device).eval()
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise EngineUnavailable("torch-cuda: this PyTorch build sees no CUDA GPU")
+        if options.cuda_graph and (self.device.type != "cuda" or options.compile):
+            raise ValueError(
+                "cuda_graph needs a CUDA device and no torch.compile (whose max-autotune mode has its own)"
+            )
+        dtype = DTYPES[options.precision]
+        generator = generator.eval()
+        if dtype != torch.float32:
+            generator = reduced_precision(generator, dtype)
+        generator = generator.to(self.device)
+        if options.channels_last:
+            generator = generator.to(memory_format=torch.channels_last)
+        self.options = options
+        self.module = GeneratorIO(generator, dtype).eval()
+        self._forward = torch.compile(self.module, mode=options.compile) if options.compile else self.module
         self.image_size = generator.image_size
         self.psi_size = generator.layout.size
-        self.name = f"torch-{self.device.type}"
+        self.name = f"torch-{self.device.type}{options.suffix()}"
         self.last_ms = 0.0
+        self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def infer(self, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray:
-        check_inputs(self, landmark_images, psi)
+        psi = check_inputs(self, landmark_images, psi)
         start = time.perf_counter()
         with torch.inference_mode():
-            y = to_tensor(landmark_images, self.device)
-            out = self.generator(y, torch.from_numpy(np.ascontiguousarray(psi, dtype=np.float32)).to(self.device))
-            frames = to_images(out)
+            images = torch.from_numpy(np.ascontiguousarray(landmark_images))
+            psi_t = torch.from_numpy(psi)
+            if self.options.cuda_graph:
+                frames = self._replay(images, psi_t)
+            else:
+                frames = self._forward(images.to(self.device), psi_t.to(self.device))
+            out = frames.cpu().numpy()  # synchronises with the device
         self.last_ms = (time.perf_counter() - start) * 1000.0
-        return frames
+        return out
+
+    def _replay(self, images: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        n = images.shape[0]
+        if n not in self._graphs:
+            self._graphs[n] = self._capture(n)
+        graph, static_images, static_psi, static_out = self._graphs[n]
+        static_images.copy_(images, non_blocking=True)
+        static_psi.copy_(psi, non_blocking=True)
+        graph.replay()
+        return static_out
+
+    def _capture(self, n: int):
+        """Captures one forward at batch n; static buffers are overwritten by each replay."""
+        s = self.image_size
+        static_images = torch.zeros(n, s, s, 3, dtype=torch.uint8, device=self.device)
+        static_psi = torch.zeros(n, self.psi_size, device=self.device)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):  # warm-up outside the capture: cuDNN picks its algorithms here
+            for _ in range(3):
+                self.module(static_images, static_psi)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = self.module(static_images, static_psi)
+        return graph, static_images, static_psi, static_out
 
     def close(self) -> None:
-        self.generator = None
+        self._graphs.clear()
+        self.module = None
+        self._forward = None

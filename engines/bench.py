@@ -1,0 +1,303 @@
+"""`liveavatar bench`: time each engine on the same landmark images and ψ, against PyTorch eager in the same run.
+
+Per engine: median and p90 milliseconds per frame, frames per second, speed relative to the PyTorch eager
+fp32 reference on the same device, and the largest difference from the reference's frames (uint8 levels),
+so a fast engine that draws something else is visible at once. Also the embedder's time per avatar and the
+machine (CPU model, cores, GPU). Engines that cannot run here are listed with the reason.
+
+Bench engine names (`--engines`, comma-separated):
+  torch                      eager fp32: the reference, always measured first
+  torch-cl                   fp32, channels-last
+  torch-fp16 / torch-bf16    half precision (norms in fp32), channels-last
+  torch-fp16-graph / -bf16-graph   the same captured in a CUDA graph (CUDA only)
+  torch-compile              torch.compile: max-autotune in fp16 on CUDA, default mode in fp32 on the CPU
+  onnxruntime                the fp32 graph on ONNX Runtime's CPU provider
+  onnxruntime-cuda           the fp16 graph on ONNX Runtime's CUDA provider (onnxruntime-gpu)
+  tensorrt                   the fp16 graph built by TensorRT
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from liveavatar.engines.base import GeneratorEngine
+from liveavatar.engines.torch_engine import TorchEngine, TorchOptions
+
+from liveavatar.config import ModelConfig
+from liveavatar.errors import LiveAvatarError
+from liveavatar.models.talking_head import TalkingHead
+
+REFERENCE = "torch"
+TORCH_VARIANTS: dict[str, TorchOptions] = {
+    "torch": TorchOptions(),
+    "torch-cl": TorchOptions(channels_last=True),
+    "torch-fp16": TorchOptions("fp16", channels_last=True),
+    "torch-bf16": TorchOptions("bf16", channels_last=True),
+    "torch-fp16-graph": TorchOptions("fp16", channels_last=True, cuda_graph=True),
+    "torch-bf16-graph": TorchOptions("bf16", channels_last=True, cuda_graph=True),
+}
+BENCH_ENGINES = (*TORCH_VARIANTS, "torch-compile", "onnxruntime", "onnxruntime-cuda", "tensorrt")
+WARMUP_CALLS = 3
+MIN_CALLS = 5
+NUM_SAMPLES = 8
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class EngineResult:
+    engine: str  # bench name, e.g. "torch-fp16-graph"
+    status: str  # "ok" | "skipped" | "failed"
+    reason: str = ""
+    runtime_name: str = ""  # the engine's own name, e.g. "onnxruntime-cpu"
+    setup_s: float = 0.0  # export / build / compile / warm-up time
+    median_ms: float = 0.0  # per frame
+    p90_ms: float = 0.0
+    fps: float = 0.0
+    speedup: float = 0.0  # reference median / this median
+    max_diff: int = -1  # vs the reference's frames, uint8 levels
+    mean_diff: float = -1.0
+    frames: int = 0  # frames timed (fewer than asked when max_seconds ran out)
+
+
+@dataclass
+class BenchReport:
+    preset: str
+    device: str
+    batch: int
+    frames: int
+    weights: str  # "random (speed only)" or the checkpoint path and hash
+    landmarks: str  # where the landmark images came from
+    machine: dict[str, Any]
+    embedder_ms_per_portrait: float
+    engines: list[EngineResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def machine_info(device: str) -> dict[str, Any]:
+    from liveavatar.engines.ort_engine import available_cores
+
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_available": available_cores(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    }
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        info["onnxruntime"] = None
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _time_engine(
+    engine: GeneratorEngine, images: np.ndarray, psi: np.ndarray, frames: int, batch: int, max_seconds: float | None
+) -> list[float]:
+    """Milliseconds per frame of `frames // batch` calls (fewer, but at least MIN_CALLS, past max_seconds)."""
+    per_frame = []
+    n = len(images)
+    deadline = time.perf_counter() + max_seconds if max_seconds else float("inf")
+    for call in range(max(1, frames // batch)):
+        if call >= MIN_CALLS and time.perf_counter() > deadline:
+            break
+        idx = [(call * batch + j) % n for j in range(batch)]
+        start = time.perf_counter()
+        engine.infer(images[idx], psi[idx])
+        per_frame.append((time.perf_counter() - start) * 1000.0 / batch)
+    return per_frame
+
+
+def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: Path, threads: int | None, say: Say):
+    """Builds the engine a bench name stands for, or raises EngineUnavailable/LiveAvatarError saying why not."""
+    from liveavatar.engines.base import EngineUnavailable
+
+    generator = model.generator
+    if name in TORCH_VARIANTS:
+        options = TORCH_VARIANTS[name]
+        if options.cuda_graph and device != "cuda":
+            raise EngineUnavailable("CUDA graphs need a CUDA device")
+        if options.precision == "fp16" and device == "cpu":
+            raise EngineUnavailable("fp16 convolutions are not a CPU path in PyTorch (use bf16)")
+        return TorchEngine(generator, device, options)
+    if name == "torch-compile":
+        options = (
+            TorchOptions("fp16", channels_last=True, compile="max-autotune")
+            if device == "cuda"
+            else TorchOptions(compile="default")
+        )
+        return TorchEngine(generator, device, options)
+    if name in ("onnxruntime", "onnxruntime-cuda", "tensorrt"):
+        from liveavatar.engines.onnx_export import export_generator
+
+        precision = "fp32" if name == "onnxruntime" else "fp16"
+        if name != "onnxruntime" and device != "cuda":
+            raise EngineUnavailable(f"{name} needs a CUDA device")
+        path = workdir / f"generator-{precision}.onnx"
+        if not path.exists():
+            say(f"  exporting the {precision} graph for {name} …")
+            export_generator(generator, model.config, path, sha, precision)
+        if name == "tensorrt":
+            from liveavatar.engines.tensorrt_engine import TensorRTEngine
+
+            return TensorRTEngine(path, "fp16", cache_dir=workdir, say=say)
+        from liveavatar.engines.ort_engine import OrtEngine
+
+        return OrtEngine(path, device="cuda" if name == "onnxruntime-cuda" else "cpu", threads=threads)
+    raise EngineUnavailable(f"unknown bench engine {name!r}; choose from {', '.join(BENCH_ENGINES)}")
+
+
+def embedder_ms(model: TalkingHead, crops: np.ndarray, images: np.ndarray, device: str, repeats: int = 5) -> float:
+    """Median ms of E + P on one portrait (what building an avatar costs per portrait)."""
+    from liveavatar.engines.graphs import EmbedderIO
+
+    module = EmbedderIO(model).to(device).eval()
+    x = torch.from_numpy(crops[:1]).to(device)
+    y = torch.from_numpy(images[:1]).to(device)
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 1):
+            start = time.perf_counter()
+            module(x, y).cpu()
+            if i:  # the first call pays for allocations
+                times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times))
+
+
+def run_bench(
+    config: ModelConfig,
+    model: TalkingHead,
+    checkpoint_sha256: str,
+    weights: str,
+    engines: list[str],
+    frames: int = 50,
+    batch: int = 1,
+    device: str = "cpu",
+    threads: int | None = None,
+    portraits_dir: Path | None = None,
+    max_seconds: float | None = None,
+    say: Say = print,
+) -> BenchReport:
+    """Times each engine in `engines` after the eager reference; max_seconds caps each engine's timed loop."""
+    from liveavatar.engines.onnx_export import frame_difference, psi_for
+    from liveavatar.engines.samples import landmark_samples
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = model.eval()
+    samples = landmark_samples(config.image_size, NUM_SAMPLES, portraits_dir)
+    say(f"landmark images: {samples.source}")
+    images = samples.images
+    psi = psi_for(model, images, samples.crops)
+    crops = samples.crops if samples.crops is not None else images
+    model.to(device)
+    report = BenchReport(
+        preset=config.preset,
+        device=device,
+        batch=batch,
+        frames=frames,
+        weights=weights,
+        landmarks=samples.source,
+        machine=machine_info(device),
+        embedder_ms_per_portrait=embedder_ms(model, crops, images, device),
+    )
+    order = [REFERENCE] + [e for e in engines if e != REFERENCE]
+    reference_frames = None
+    reference_ms = 0.0
+    with tempfile.TemporaryDirectory(prefix="liveavatar-bench-") as tmp:
+        for name in order:
+            say(f"{name}: preparing …")
+            start = time.perf_counter()
+            result = EngineResult(name, "ok")
+            engine = None
+            try:
+                engine = _make_engine(name, model, checkpoint_sha256, device, Path(tmp), threads, say)
+                # One frame per call for the parity frames: every engine takes batch 1.
+                out = np.concatenate([engine.infer(images[i : i + 1], psi[i : i + 1]) for i in range(len(images))])
+                for _ in range(WARMUP_CALLS):
+                    engine.infer(images[:batch], psi[:batch])
+                result.setup_s = round(time.perf_counter() - start, 2)
+                times = _time_engine(engine, images, psi, frames, batch, max_seconds)
+                result.frames = len(times) * batch
+            except LiveAvatarError as exc:
+                result.status, result.reason = "skipped", str(exc)
+            except Exception as exc:  # a runtime's own failure: recorded, the other engines still run
+                result.status, result.reason = (
+                    "failed",
+                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                )
+            finally:
+                if engine is not None:
+                    result.runtime_name = engine.name
+                    engine.close()
+            if result.status == "ok":
+                result.median_ms = round(float(np.median(times)), 3)
+                result.p90_ms = round(float(np.percentile(times, 90)), 3)
+                result.fps = round(1000.0 / result.median_ms, 1)
+                if name == REFERENCE:
+                    reference_frames, reference_ms = out, result.median_ms
+                if reference_frames is not None and out is not None:
+                    result.max_diff, result.mean_diff = frame_difference(out, reference_frames)
+                    result.mean_diff = round(result.mean_diff, 4)
+                if reference_ms:
+                    result.speedup = round(reference_ms / result.median_ms, 2)
+            say(_line(result))
+            report.engines.append(result)
+            if device == "cuda":
+                torch.cuda.empty_cache()
+    return report
+
+
+def _line(r: EngineResult) -> str:
+    if r.status != "ok":
+        return f"  {r.engine:<18} {r.status}: {r.reason}"
+    return (
+        f"  {r.engine:<18} {r.median_ms:8.2f} ms median  {r.p90_ms:8.2f} p90  {r.fps:7.1f} fps  "
+        f"×{r.speedup:<5.2f} vs eager  max diff {r.max_diff} (mean {r.mean_diff:.3f})  [setup {r.setup_s:.1f} s]"
+    )
+
+
+def format_report(report: BenchReport) -> str:
+    m = report.machine
+    lines = [
+        f"preset {report.preset} on {report.device}, batch {report.batch}, {report.frames} frames",
+        f"weights: {report.weights}",
+        f"machine: {m['cpu']}, {m['cores_available']}/{m['cores']} cores, torch threads {m['torch_threads']}"
+        + (f", GPU {m['gpu']}" if "gpu" in m else "")
+        + f", load average {m['load_average_1min']}",
+        f"landmark images: {report.landmarks}",
+        f"embedder (E + P): {report.embedder_ms_per_portrait:.1f} ms per portrait",
+        "ms are per frame; speed is relative to PyTorch eager fp32 on the same device in this run; "
+        "diff is the largest difference from its frames in uint8 levels",
+    ]
+    lines += [_line(r) for r in report.engines]
+    return "\n".join(lines)

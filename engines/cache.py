@@ -1,0 +1,124 @@
+"""The user's engine cache: exported ONNX graphs and TensorRT plans, so `auto` exports once per model.
+
+Layout under cache_root() (LIVEAVATAR_CACHE, else $XDG_CACHE_HOME/liveavatar, else ~/.cache/liveavatar):
+  onnx/<preset>-<key>/generator-<precision>.onnx   key: the checkpoint's sha256 (first 16 hex digits), or
+                                                   "ft-" + the generator weights' hash for a fine-tuned avatar
+  tensorrt/<plan key>.plan (+ .json)               see engines.tensorrt_engine
+  tensorrt/timing.cache
+A cached graph is checked against the model before use; an unreadable or foreign one is exported again,
+and the message says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from liveavatar.engines.base import EngineError
+
+from liveavatar.errors import LiveAvatarError
+
+Say = Callable[[str], None]
+PARITY_SAMPLES = 2
+PARITY_MAX_LEVELS = 2  # uint8 levels; fp32 ORT vs PyTorch differs by rounding only (≤ 1 measured)
+
+
+def say_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cache_root() -> Path:
+    env = os.environ.get("LIVEAVATAR_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "liveavatar"
+
+
+def generator_for(checkpoint, generator_state: dict[str, torch.Tensor] | None):
+    """The checkpoint's generator, or a copy carrying an avatar's fine-tuned weights."""
+    generator = checkpoint.model.generator
+    if generator_state is not None:
+        generator = copy.deepcopy(generator)
+        try:
+            generator.load_state_dict(generator_state)
+        except RuntimeError as exc:
+            raise EngineError(
+                f"the avatar's fine-tuned generator weights do not fit preset {checkpoint.config.preset!r} "
+                f"({str(exc).splitlines()[0]}); fine-tune the avatar again with this checkpoint"
+            ) from exc
+    return generator.eval()
+
+
+def model_key(checkpoint, generator, finetuned: bool) -> tuple[str, str | None]:
+    """(cache folder name, weights hash to check or None when the checkpoint hash identifies the weights)."""
+    from liveavatar.engines.onnx_export import weights_sha256
+
+    preset = checkpoint.config.preset
+    if checkpoint.sha256 and not finetuned:
+        return f"{preset}-{checkpoint.sha256[:16]}", None
+    weights = weights_sha256(generator)
+    return f"{preset}-ft-{weights[:16]}", weights
+
+
+def cached_generator_onnx(
+    checkpoint,
+    generator_state: dict[str, torch.Tensor] | None = None,
+    precision: str = "fp32",
+    say: Say | None = None,
+    root: Path | None = None,
+) -> Path:
+    """The generator graph for this checkpoint (and avatar weights), exported on first use."""
+    from liveavatar.engines.onnx_export import check_matches, export_generator, read_graph_info
+
+    say = say or say_stderr
+    generator = generator_for(checkpoint, generator_state)
+    folder, weights = model_key(checkpoint, generator, generator_state is not None)
+    path = (root or cache_root()) / "onnx" / folder / f"generator-{precision}.onnx"
+    if path.exists():
+        try:
+            info = read_graph_info(path)
+            check_matches(info, checkpoint.config, generator.layout.size, checkpoint.sha256 or None)
+            if weights is not None and info.weights_sha256 != weights:
+                raise EngineError(f"{path} holds other generator weights")
+            if info.precision != precision:
+                raise EngineError(f"{path} is {info.precision}, not {precision}")
+            return path
+        except LiveAvatarError as exc:
+            say(f"cached ONNX graph is unusable ({exc}); exporting it again")
+    what = "fine-tuned generator" if generator_state is not None else "generator"
+    say(f"exporting the {checkpoint.config.preset} {what} to ONNX ({precision}) → {path} (once per model) …")
+    start = time.perf_counter()
+    try:
+        export_generator(generator, checkpoint.config, path, checkpoint.sha256, precision)
+        if precision == "fp32":
+            _check_parity(path, generator)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    say(f"exported in {time.perf_counter() - start:.0f} s")
+    return path
+
+
+def _check_parity(path: Path, generator) -> None:
+    """A quick ORT-vs-PyTorch check of a freshly cached graph on synthetic landmark images."""
+    from liveavatar.engines.onnx_export import frame_difference, reference_frames
+    from liveavatar.engines.ort_engine import OrtEngine
+    from liveavatar.engines.samples import synthetic_landmark_images
+
+    images = synthetic_landmark_images(generator.image_size, PARITY_SAMPLES)
+    rng = np.random.default_rng(0)
+    psi = (0.1 * rng.standard_normal((PARITY_SAMPLES, generator.layout.size))).astype(np.float32)
+    engine = OrtEngine(path)
+    try:
+        worst, _ = frame_difference(engine.infer(images, psi), reference_frames(generator, images, psi))
+    finally:
+        engine.close()
+    if worst > PARITY_MAX_LEVELS:
+        raise EngineError(f"the exported graph {path} differs from PyTorch by {worst} levels; please report this")

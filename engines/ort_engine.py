@@ -1,0 +1,152 @@
+"""ONNX Runtime engine: the exported generator graph on the CPU, or on CUDA with onnxruntime-gpu.
+
+Session settings are chosen for a live app on few cores: a fixed, small intra-op pool (the capture,
+landmark and UI threads need cores too), no inter-op parallelism (the graph is a chain), all graph
+optimisations, and no spin-waiting: ORT's workers otherwise busy-wait between runs and starve the other
+threads of the pipeline, which costs more than the microseconds spinning saves a single run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
+
+from liveavatar.config import ModelConfig
+
+OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
+MAX_DEFAULT_THREADS = 4
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """All cores this process may use, up to 4: beyond that a 2-4 GFLOP graph gains little per thread."""
+    return max(1, min(available_cores(), MAX_DEFAULT_THREADS))
+
+
+def cuda_provider_available() -> bool:
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def session_options(threads: int | None = None, optimization: str = "all", spinning: bool = False):
+    import onnxruntime as ort
+
+    if optimization not in OPTIMIZATION_LEVELS:
+        raise ValueError(f"optimization must be one of {OPTIMIZATION_LEVELS}, got {optimization!r}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or default_threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = {
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[optimization]
+    spin = "1" if spinning else "0"
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    options.log_severity_level = 3  # errors only: ORT's warnings about unused initializers are noise here
+    return options
+
+
+class OrtEngine:
+    """Runs a generator graph exported by engines.onnx_export (uint8 RGB in and out).
+
+    expected: the model the avatar belongs to; a graph from another preset is refused (EngineError).
+    io_binding: bind the output to a buffer allocated once (on the device for CUDA) instead of letting
+    ORT allocate a new one per run.
+    """
+
+    def __init__(
+        self,
+        onnx_path: str | Path,
+        device: str = "cpu",
+        threads: int | None = None,
+        optimization: str = "all",
+        spinning: bool = False,
+        io_binding: bool | None = None,
+        expected: tuple[ModelConfig, int] | None = None,
+    ):
+        import onnxruntime as ort
+        from liveavatar.engines.onnx_export import check_matches, read_graph_info
+
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu or cuda, got {device!r}")
+        info = read_graph_info(onnx_path, "generator")
+        if expected is not None:
+            check_matches(info, expected[0], expected[1])
+        providers: list = ["CPUExecutionProvider"]
+        if device == "cuda":
+            if not cuda_provider_available():
+                raise EngineUnavailable(
+                    "onnxruntime-cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu "
+                    "instead of onnxruntime)"
+                )
+            providers = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(
+                str(info.path), session_options(threads, optimization, spinning), providers=providers
+            )
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph types for unusable graphs
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EngineError(f"ONNX Runtime cannot load {info.path}: {first_line}") from exc
+        if device == "cuda" and self.session.get_providers()[0] != "CUDAExecutionProvider":
+            # ORT quietly falls back to the CPU when the CUDA libraries fail to load.
+            raise EngineUnavailable(
+                "onnxruntime-cuda: the CUDA provider failed to start (CUDA/cuDNN libraries missing?)"
+            )
+        self.info = info
+        self.device = device
+        self.image_size = info.image_size
+        self.psi_size = info.psi_size
+        self.threads = threads or default_threads()
+        suffix = "" if info.precision == "fp32" else f"-{info.precision}"
+        self.name = f"onnxruntime-{device}{suffix}"
+        self.last_ms = 0.0
+        self._binding = (
+            self.session.io_binding() if (io_binding if io_binding is not None else device == "cuda") else None
+        )
+        self._outputs: dict[int, np.ndarray] = {}
+
+    def infer(self, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray:
+        psi = check_inputs(self, landmark_images, psi)
+        images = np.ascontiguousarray(landmark_images)
+        start = time.perf_counter()
+        if self._binding is None:
+            frames = self.session.run(["frame"], {"landmarks": images, "psi": psi})[0]
+        else:
+            frames = self._run_bound(images, psi)
+        self.last_ms = (time.perf_counter() - start) * 1000.0
+        return frames
+
+    def _run_bound(self, images: np.ndarray, psi: np.ndarray) -> np.ndarray:
+        binding = self._binding
+        binding.bind_cpu_input("landmarks", images)
+        binding.bind_cpu_input("psi", psi)
+        if self.device == "cuda":
+            binding.bind_output("frame", "cuda")
+            self.session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
+        n = len(images)
+        out = self._outputs.get(n)
+        if out is None:
+            out = self._outputs[n] = np.empty((n, self.image_size, self.image_size, 3), np.uint8)
+        binding.bind_output("frame", "cpu", 0, np.uint8, list(out.shape), out.ctypes.data)
+        self.session.run_with_iobinding(binding)
+        return out.copy()  # the caller may keep the frame while the next run overwrites the buffer
+
+    def close(self) -> None:
+        self._binding = None
+        self.session = None

@@ -1,0 +1,104 @@
+"""`liveavatar bench`: generator speed per engine, against PyTorch eager in the same run (see engines.bench)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from liveavatar.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="time the generator on each engine against the PyTorch reference")
+    p.add_argument("--preset", default=None, help="lite, paper or tiny (random weights; default lite)")
+    p.add_argument("--checkpoint", type=Path, help="time this checkpoint's model instead of random weights")
+    p.add_argument(
+        "--engines",
+        default="torch,onnxruntime",
+        help="comma-separated bench engines (default torch,onnxruntime; `all` for every one); "
+        "see `liveavatar bench --list`",
+    )
+    p.add_argument("--list", action="store_true", help="list the bench engines and exit")
+    p.add_argument("--frames", type=int, default=50, help="timed frames per engine (default 50)")
+    p.add_argument("--batch", type=int, default=1, help="frames per call (default 1, as live)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when PyTorch sees a GPU, else cpu")
+    p.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: cores, up to 4)")
+    p.add_argument("--portraits", type=Path, help="portraits to draw real landmark images from (default: shared data)")
+    p.add_argument("--max-seconds", type=float, help="stop timing an engine after this long (at least 5 calls)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (progress on stderr)")
+    p.add_argument("--out", type=Path, help="also write the JSON report to this file")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from liveavatar.engines.bench import BENCH_ENGINES, format_report, run_bench
+    from liveavatar.engines.ort_engine import default_threads
+
+    if args.list:
+        print("\n".join(BENCH_ENGINES))
+        return 0
+    if args.frames < 1 or args.batch < 1:
+        raise InputError(f"--frames and --batch must be at least 1, got {args.frames} and {args.batch}")
+    engines = (
+        list(BENCH_ENGINES) if args.engines == "all" else [e.strip() for e in args.engines.split(",") if e.strip()]
+    )
+    unknown = [e for e in engines if e not in BENCH_ENGINES]
+    if unknown:
+        raise InputError(f"unknown bench engine(s) {', '.join(unknown)}; choose from {', '.join(BENCH_ENGINES)}")
+    if args.out is not None and not args.out.parent.is_dir():
+        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
+    if args.portraits is not None and not args.portraits.is_dir():
+        raise InputError(f"--portraits {args.portraits} is not a folder")
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        from liveavatar.errors import DeviceUnavailableError
+
+        raise DeviceUnavailableError("--device cuda: this PyTorch build sees no CUDA GPU; use --device cpu")
+    model, config, sha, weights = _model(args)
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
+    report = run_bench(
+        config,
+        model,
+        sha,
+        weights,
+        engines,
+        frames=args.frames,
+        batch=args.batch,
+        device=device,
+        threads=args.threads or default_threads(),
+        portraits_dir=args.portraits,
+        max_seconds=args.max_seconds,
+        say=say,
+    )
+    text = json.dumps(report.to_dict(), indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text if args.json else "\n" + format_report(report))
+    return 0
+
+
+def _model(args: argparse.Namespace):
+    """(model, config, checkpoint sha256, description of the weights)."""
+    import torch
+
+    from liveavatar.config import preset
+    from liveavatar.models.talking_head import TalkingHead
+
+    if args.checkpoint is not None:
+        from liveavatar.models.checkpoint import load_checkpoint
+
+        expected = preset(args.preset) if args.preset else None
+        checkpoint = load_checkpoint(args.checkpoint, expected=expected, discriminator=False)
+        return checkpoint.model, checkpoint.config, checkpoint.sha256, f"{args.checkpoint} ({checkpoint.sha256[:12]}…)"
+    try:
+        config = preset(args.preset or "lite")
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    torch.manual_seed(0)
+    # Spectral norm folded as in an exported checkpoint: weights of a trained model's scale.
+    model = TalkingHead(config, num_videos=1, spectral=True, discriminator=False).fold_spectral_norm().eval()
+    return model, config, "random-weights", "random, seeded (fine for speed; frames are meaningless)"

@@ -1,0 +1,37 @@
+"""`liveavatar build-engine`: build (or check) the TensorRT engine ahead of time, into the engine cache.
+
+Building takes minutes the first time on a GPU; doing it here keeps the first live start fast. Without
+TensorRT or a GPU it says what is missing and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build-engine", help="build the TensorRT engine for a checkpoint (or avatar) ahead of time")
+    p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the bundled model)")
+    p.add_argument("--avatar", type=Path, help="a fine-tuned avatar: build for its own generator weights")
+    p.add_argument("--precision", choices=("fp16", "fp32"), default="fp16", help="engine precision (default fp16)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from liveavatar.engines.cache import cached_generator_onnx
+    from liveavatar.engines.tensorrt_engine import TensorRTEngine, import_tensorrt
+    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+
+    import_tensorrt()  # before loading anything: the usual answer here is "not installed"
+    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    state = None
+    if args.avatar is not None:
+        from liveavatar.avatar import load_avatar
+
+        state = load_avatar(args.avatar, checkpoint_sha256=checkpoint.sha256).generator_weights
+    onnx_path = cached_generator_onnx(checkpoint, state, args.precision)
+    engine = TensorRTEngine(onnx_path, args.precision)
+    print(f"{engine.name}: ready at {engine.plan_path}")
+    engine.close()
+    return 0
