@@ -71,12 +71,23 @@ def test_bridge_keeps_only_the_latest_frame(qtbot):
     """Frames arriving faster than the GUI takes them replace each other: one queued notification, the
     newest report, and a count of the replaced ones; nothing reaches the GUI after detach()."""
     from liveavatar.ui.bridge import RunnerBridge
+    from PySide6.QtCore import QObject, QThread, Slot
 
     from liveavatar.pipeline.events import FrameReport
 
+    class Receiver(QObject):  # lives on the GUI thread, like the window: the emit from a worker is queued
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[bool] = []
+
+        @Slot()
+        def frame_ready(self) -> None:
+            self.calls.append(QThread.currentThread() is self.thread())
+
     bridge = RunnerBridge()
-    notified = []
-    bridge.frame_ready.connect(lambda: notified.append(1))
+    receiver = Receiver()
+    notified = receiver.calls
+    bridge.frame_ready.connect(receiver.frame_ready)
 
     def report(i: int) -> FrameReport:
         img = np.zeros((4, 4, 3), np.uint8)
@@ -89,9 +100,9 @@ def test_bridge_keeps_only_the_latest_frame(qtbot):
     worker = threading.Thread(target=produce)
     worker.start()
     worker.join()
-    qtbot.waitUntil(lambda: len(notified) > 0, timeout=2000)
+    qtbot.waitUntil(lambda: len(notified) > 0, timeout=10_000)
     qtbot.wait(50)
-    assert len(notified) == 1
+    assert notified == [True]  # one notification, delivered on the GUI thread
     latest = bridge.take_frame()
     assert latest.index == 99 and bridge.replaced == 99
     assert bridge.take_frame() is None

@@ -90,6 +90,25 @@ def close_cleanly(qtbot, window) -> None:
     assert liveavatar_threads() == []
 
 
+def drop_files(widget, paths: list[Path]) -> None:
+    """Drops files on a widget the way a file manager does (a drag enter, then the drop)."""
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = widget.rect().center()
+    enter = QDragEnterEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    widget.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(
+        QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    widget.dropEvent(drop)
+
+
 def wait_running(qtbot, window, frames: int = 3) -> None:
     qtbot.waitUntil(lambda: window.frames_shown >= frames, timeout=START_TIMEOUT_MS)
 
@@ -147,7 +166,7 @@ def test_building_an_avatar_shows_progress_and_fills_the_gallery(
     progress: list[float] = []
     window.library.build_progress.connect(lambda what, fraction: progress.append(fraction))
     with qtbot.waitSignal(window.library.build_ended, timeout=60_000) as ended:
-        window.add_portraits([portraits / "painting_van_gogh_self_portrait_1889.jpg"])
+        drop_files(window.gallery, [portraits / "painting_van_gogh_self_portrait_1889.jpg"])
         assert window.build_bar.isVisible()
     assert ended.args == [True]
     assert progress and progress[-1] == 1.0 and progress == sorted(progress)
@@ -218,6 +237,35 @@ def test_missing_virtual_camera_shows_the_fix(qtbot, app, data_dir, tiny_checkpo
     shown = window.frames_shown
     qtbot.waitUntil(lambda: window.frames_shown > shown + 3, timeout=10_000)
     assert any(vcam_fix() in m for m in window.status.messages())
+    close_cleanly(qtbot, window)
+
+
+def test_stream_shows_its_address_and_serves_frames(qtbot, app, data_dir, tiny_checkpoint, avatar_files, driving):
+    import socket
+    import urllib.request
+
+    window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1], source=str(driving / CLIP))
+    wait_running(qtbot, window)
+    row, panel = window.outputs_panel.http, window.outputs_panel
+    with socket.socket() as busy:  # a port another program holds: the row says so, the run goes on
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        panel.port.setValue(busy.getsockname()[1])
+        row.button.click()
+        qtbot.waitUntil(lambda: row.state.text().startswith("Not started"), timeout=10_000)
+        assert str(busy.getsockname()[1]) in row.state.text() and not row.button.isChecked()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    panel.port.setValue(port)
+    row.button.click()
+    qtbot.waitUntil(lambda: f"http://127.0.0.1:{port}/" in row.state.text(), timeout=10_000)
+    assert panel.address == f"http://127.0.0.1:{port}/" and panel.copy_address.isVisible()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/frame.jpg", timeout=10) as response:
+        jpeg = np.frombuffer(response.read(), np.uint8)
+    assert cv2.imdecode(jpeg, cv2.IMREAD_COLOR).shape == (720, 1280, 3)
+    row.button.click()
+    qtbot.waitUntil(lambda: row.state.text() == "", timeout=10_000)
     close_cleanly(qtbot, window)
 
 

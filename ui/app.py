@@ -111,8 +111,24 @@ def _arrange_screenshot(window, path: Path, after_frames: int, outcome: dict) ->
             # Without a model there are no frames: the screenshot shows the window saying so.
             QTimer.singleShot(500, take)
 
+    idle_checks = [0]
+
+    def check_idle() -> None:
+        """Nothing can run (no source, no avatar, a failed start): say why now, not after the timeout."""
+        if window.frames_shown or window.checkpoint is None:
+            return
+        reason = window.settled_without_run()
+        idle_checks[0] = idle_checks[0] + 1 if reason else 0
+        if idle_checks[0] >= 3:
+            messages = "; ".join(window.status.messages())
+            outcome["error"] = f"no screenshot: {reason}" + (f" ({messages})" if messages else "")
+            window.close()
+
     window.frame_shown.connect(on_frame)
     window.model_ready.connect(on_model)
+    poll = QTimer(window)
+    poll.timeout.connect(check_idle)
+    poll.start(1000)
 
 
 def _give_up(window, outcome: dict, after_frames: int) -> None:

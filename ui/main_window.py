@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.last_report: FrameReport | None = None
         self._closed = False
         self._gallery_loaded = False
+        self._sources_loaded = False
         self._cameras: list[tuple[str, str]] = []
         self._build_ui()
         self._build_actions()
@@ -248,6 +249,7 @@ class MainWindow(QMainWindow):
         s.state_changed.connect(self._on_session_state)
         s.started.connect(self._on_started)
         s.stopped.connect(self._on_stopped)
+        s.output_failed.connect(self.outputs_panel.show_failure)
         lib.loaded.connect(self._on_gallery_loaded)
         lib.added.connect(self._on_avatar_added)
         lib.renamed.connect(self.gallery.set_name)
@@ -368,7 +370,8 @@ class MainWindow(QMainWindow):
         self.checkpoint_problem = ""
         self.banner_box.hide()
         self._set_model_dependent_enabled(True)
-        self.session.checkpoint = checkpoint
+        self.session.avatar = None  # avatars belong to a model: the gallery is reloaded for this one
+        self.session.set_checkpoint(checkpoint)
         self.library.load(checkpoint)
         self._update_placeholders()
         self.model_ready.emit(True)
@@ -404,6 +407,7 @@ class MainWindow(QMainWindow):
 
     def _sources_found(self, found) -> None:
         cameras, availability = found
+        self._sources_loaded = True
         self._cameras = cameras
         current = self._source_text or (cameras[0][0] if cameras else None)
         self.source_panel.set_sources(cameras, self._recent, current)
@@ -412,27 +416,27 @@ class MainWindow(QMainWindow):
             self.set_source(cameras[0][0])
 
     def _on_gallery_loaded(self, entries: list[GalleryEntry]) -> None:
+        first = not self._gallery_loaded
         self._gallery_loaded = True
-        for path in [self.options.avatar] if self.options.avatar else []:
-            self._open_avatar_file(path)
         wanted = self.settings.get_str("avatar")
         usable = self.library.usable_ids()
         current = wanted if wanted in usable else (usable[0] if usable else None)
         self.gallery.set_entries([self.library.entries[i] for i in self.library.order], current)
-        if self.options.avatar is None:
+        if first and self.options.avatar is not None:
+            self._open_avatar_file(self.options.avatar)  # chosen when loaded
+        else:
             self.choose_avatar(current)
         self._update_placeholders()
 
     def _open_avatar_file(self, path: Path) -> None:
-        """`--avatar FILE`: shown first in the gallery for this session, chosen, not copied into the store."""
+        """`--avatar FILE`: added to the gallery for this session and chosen, not copied into the store."""
         from liveavatar.avatar import load_avatar
 
         sha = self.checkpoint.sha256 if self.checkpoint else None
 
         def done(avatar) -> None:
             entry = GalleryEntry(f"file:{path}", Path(path), avatar.name, avatar)
-            self.library.add_session_entry(entry)
-            self.choose_avatar(entry.id)
+            self.library.add_session_entry(entry)  # _on_avatar_added shows and chooses it
 
         self.loader.submit(
             lambda task: load_avatar(path, sha),
@@ -663,6 +667,17 @@ class MainWindow(QMainWindow):
             self.loader.shutdown()
             self.session.shutdown()
         super().closeEvent(event)
+
+    def settled_without_run(self) -> str:
+        """Why no run is going once startup has finished (empty while starting or running): the screenshot
+        mode uses it to fail fast instead of waiting for frames that cannot come."""
+        if self.checkpoint is None and self.checkpoint_problem:
+            return self.checkpoint_problem
+        if not (self._gallery_loaded and self._sources_loaded) or self.session.state != "idle":
+            return ""
+        if self.loader.busy or self.session.controls.busy:
+            return ""
+        return self.session.can_run() or "the live view stopped"
 
     def worker_threads_busy(self) -> bool:
         """True while any of the window's worker pools still runs something (tests check it after close)."""

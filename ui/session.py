@@ -36,6 +36,7 @@ from .bridge import RunnerBridge
 from .tasks import Task, TaskPool
 
 STOP_TIMEOUT_S = 15.0
+OUTPUT_NAMES = {"vcam": "the virtual camera", "http": "the stream", "record": "the recording"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class LiveSession(QObject):
     state_changed = Signal(str)  # "idle" | "starting" | "running" | "stopping"
     started = Signal(str, list)  # engine name, why faster engines were skipped
     stopped = Signal(str)  # reason
+    output_failed = Signal(str, str)  # "vcam" | "http" | "record", the message (the output is off again)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -66,11 +68,10 @@ class LiveSession(QObject):
         self.options = LiveOptions()
         self.avatar: Avatar | None = None
         self.vcam_on = False
-        self.vcam_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
         self.http_on = False
         self.http_port = DEFAULT_HTTP_PORT
         self._lock = threading.Lock()
-        self._current: tuple = None  # (Runner, RunnerBridge) of the run that is going, under the lock
+        self._current: tuple | None = None  # (Runner, RunnerBridge) of the run that is going, under the lock
         self._bridge: RunnerBridge | None = None  # the bridge of the newest run (GUI thread)
         self._state = "idle"
         self._closing = False
@@ -282,32 +283,46 @@ class LiveSession(QObject):
 
     def set_vcam(self, on: bool) -> None:
         self.vcam_on = on
-        self._sink_task(lambda runner: runner.set_vcam(on, self._vcam_spec() if on else None), "virtual camera")
+        self._sink_task(lambda runner: runner.set_vcam(on, self._vcam_spec() if on else None), "vcam")
 
     def set_http(self, on: bool, port: int | None = None) -> None:
         if port is not None:
             self.http_port = port
         self.http_on = on
         port = self.http_port
-        self._sink_task(lambda runner: runner.set_http(on, port), "stream")
+        self._sink_task(lambda runner: runner.set_http(on, port), "http")
 
     def start_recording(self, path: Path) -> None:
         def work(runner) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             runner.start_recording(path)
 
-        self._sink_task(work, "recording")
+        self._sink_task(work, "record")
 
     def stop_recording(self) -> None:
-        self._sink_task(lambda runner: runner.stop_recording(), "recording")
+        self._sink_task(lambda runner: runner.stop_recording(), "record")
 
-    def _sink_task(self, fn, what: str) -> None:
+    def _sink_task(self, fn, kind: str) -> None:
+        """Runs a sink change on the controls thread. A failure turns the output off (output_failed);
+        it also goes to the status area unless the runner reported it already (a missing device)."""
+
         def work(task: Task) -> None:
             runner = self.runner
             if runner is not None and runner.running:
                 fn(runner)
 
-        self.controls.submit(work, on_failed=self._task_failed(f"the {what} could not change"), name=what)
+        def failed(exc: Exception, trace: str) -> None:
+            from liveavatar.errors import DeviceUnavailableError
+
+            if kind == "vcam":
+                self.vcam_on = False
+            elif kind == "http":
+                self.http_on = False
+            self.output_failed.emit(kind, str(exc) if isinstance(exc, LiveAvatarError) else repr(exc))
+            if not isinstance(exc, DeviceUnavailableError):
+                self._task_failed(OUTPUT_NAMES[kind] + " could not change")(exc, trace)
+
+        self.controls.submit(work, on_failed=failed, name=kind)
 
     def sink_states(self) -> dict[str, SinkState]:
         runner = self.runner

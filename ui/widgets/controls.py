@@ -343,12 +343,36 @@ class OutputsPanel(QGroupBox):
         self.http.extra.addWidget(QLabel("Port"))
         self.http.extra.addWidget(self.port)
         self.http.extra.addStretch(1)
+        self.copy_address = QPushButton("Copy address")
+        self.copy_address.setObjectName("flat")
+        self.copy_address.setToolTip("Copy the stream's address, to paste into OBS")
+        self.copy_address.hide()
+        self.http.extra.addWidget(self.copy_address)
+        self.address = ""
         layout.addWidget(self.http)
         self.vcam.toggled.connect(self.vcam_toggled)
         self.record.toggled.connect(self.record_toggled)
         self.http.toggled.connect(lambda on: self.http_toggled.emit(on, self.port.value()))
         self.open_folder.clicked.connect(self.open_recordings)
+        self.copy_address.clicked.connect(self._copy_address)
         self._recording: str | None = None  # the key of the recording this panel shows
+
+    def _copy_address(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(self.address)
+
+    def show_failure(self, kind: str, message: str) -> None:
+        """An output could not be turned on (or off): its button goes back off and the row says why."""
+        row, prefix = {
+            "vcam": (self.vcam, "Not available"),
+            "http": (self.http, "Not started"),
+            "record": (self.record, "Recording failed"),
+        }[kind]
+        row.set_on(False)
+        row.set_state(f"{prefix}: {message}", "error")
+        if kind == "http":
+            self.copy_address.hide()
 
     def show_sink_state(self, state: SinkState) -> str | None:
         """Shows a sink's state on its row; returns the path of a recording that was just saved, else None."""
@@ -368,10 +392,12 @@ class OutputsPanel(QGroupBox):
                 row.set_state(f"Not started: {state.detail}", "error")
             elif state.status == "running":
                 row.set_on(True)
+                self.address = state.detail.split()[0] if state.detail else ""
                 row.set_state(f"In OBS, add a browser or media source with this address:\n{state.detail}", "ok")
             elif state.status == "closed":
                 row.set_on(False)
                 row.set_state("")
+            self.copy_address.setVisible(state.status == "running" and bool(self.address))
         elif state.key.startswith("record:"):
             row = self.record
             path = state.key[len("record:") :]
