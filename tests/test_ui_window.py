@@ -314,4 +314,9 @@ def test_settings_and_names_persist_across_runs(qtbot, app, data_dir, tiny_check
     assert options.mirror and options.mode == "absolute" and options.output_size == (1920, 1080)
     assert again.look_panel.mirror.isChecked() and again.look_panel.absolute.isChecked()
     assert (again.width(), again.height()) == (760, 560)
+    # Deleting the current avatar removes its file and moves to the one left.
+    path = again.library.entry(second).path
+    again.delete_avatar(second, confirm=False)
+    assert again.gallery.count() == 1 and again.gallery.current_id() != second
+    qtbot.waitUntil(lambda: not path.exists(), timeout=5_000)
     close_cleanly(qtbot, again)

@@ -260,7 +260,7 @@ class MainWindow(QMainWindow):
         lib.message.connect(lambda text, level, detail: self.status.post(text, level, detail))
         self.gallery.chosen.connect(self.choose_avatar)
         self.gallery.rename_requested.connect(lib.rename)
-        self.gallery.delete_requested.connect(lib.delete)
+        self.gallery.delete_requested.connect(self.delete_avatar)
         self.gallery.portraits_dropped.connect(self.add_portraits)
         self.add_button.clicked.connect(self.add_portraits_dialog)
         self.cancel_build.clicked.connect(lib.cancel_build)
@@ -457,6 +457,25 @@ class MainWindow(QMainWindow):
             self.gallery.select(entry_id, emit=False)
         self.session.set_avatar(entry.avatar if entry else None)
         self._update_placeholders()
+
+    def delete_avatar(self, entry_id: str, confirm: bool = True) -> None:
+        """Deletes an avatar from the gallery and from disk, after asking (it cannot be undone)."""
+        from PySide6.QtWidgets import QMessageBox
+
+        entry = self.library.entry(entry_id)
+        if entry is None:
+            return
+        if confirm:
+            answer = QMessageBox.question(
+                self,
+                "Delete avatar",
+                f"Delete {entry.name}? Its portrait files are not touched; the avatar can be rebuilt from them.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.library.delete(entry_id)
 
     def choose_avatar_number(self, n: int) -> None:
         ids = self.gallery.ids()

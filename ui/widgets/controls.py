@@ -73,6 +73,7 @@ class SourcePanel(QGroupBox):
         row = QHBoxLayout()
         self.combo = QComboBox()
         self.combo.setToolTip("Where your face comes from: a camera, or a video file (it loops)")
+        self.combo.setPlaceholderText("Choose a source")
         self.combo.setMinimumContentsLength(14)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         row.addWidget(self.combo, 1)

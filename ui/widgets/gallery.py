@@ -208,6 +208,20 @@ class GalleryView(QListWidget):
         menu.addAction("Delete", lambda: self.delete_requested.emit(item.data(ID_ROLE)))
         menu.exec(self.viewport().mapToGlobal(pos))
 
+    def paintEvent(self, event) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if self.count() == 0:
+            from PySide6.QtGui import QColor, QPainter
+
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#9aa4b2"))
+            painter.drawText(
+                self.viewport().rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "No avatars yet: drop a portrait here (a photo or a painting), or click “Add portrait…”",
+            )
+            painter.end()
+
     # ------------------------------------------------------------------ drops
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802

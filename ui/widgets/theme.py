@@ -26,8 +26,10 @@ QPushButton {{
 QPushButton:hover {{ background-color: #333c49; }}
 QPushButton:disabled {{ color: #6b7480; }}
 QPushButton#primary {{ background-color: {ACCENT}; border-color: {ACCENT}; color: white; font-weight: 600; }}
+QPushButton#primary:disabled {{ background-color: #2a313c; border-color: #353e4b; color: #6b7480; }}
 QPushButton#toggle:checked {{ background-color: #1f8f4e; border-color: #27a85d; color: white; font-weight: 600; }}
 QPushButton#flat {{ background: transparent; border: none; color: #7cc4ff; padding: 2px 4px; }}
+QPushButton#flat:disabled {{ color: #6b7480; }}
 QToolButton#dismiss {{ background: transparent; border: none; color: #9aa4b2; }}
 QCheckBox::indicator, QRadioButton::indicator {{
     width: 14px; height: 14px; border: 1px solid #5a6575; background-color: #232a33;
@@ -35,6 +37,7 @@ QCheckBox::indicator, QRadioButton::indicator {{
 QCheckBox::indicator {{ border-radius: 3px; }}
 QRadioButton::indicator {{ border-radius: 8px; }}
 QCheckBox::indicator:checked, QRadioButton::indicator:checked {{ background-color: {ACCENT}; border-color: {ACCENT}; }}
+QCheckBox:disabled, QRadioButton:disabled, QLabel:disabled {{ color: #6b7480; }}
 QComboBox, QSpinBox, QLineEdit {{
     background-color: #232a33; border: 1px solid #353e4b; border-radius: 5px; padding: 3px 6px;
 }}
