@@ -29,6 +29,14 @@ def test_bad_arguments_are_one_line_errors(argv, message, capsys):
     assert err.startswith("liveavatar app: error: ") and message in err and err.count("\n") == 1
 
 
+def test_no_display_is_a_clear_error_not_a_qt_abort(monkeypatch, capsys):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main(["app"]) == 2
+    assert "no display found" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_screenshot_of_the_live_window(tmp_path, portraits, driving):
     """The real window, offscreen, driven by a clip for 12 frames, saved as a PNG by `python -m liveavatar`."""

@@ -28,11 +28,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+def _no_display() -> bool:
+    """On Linux/BSD without X11 or Wayland (and no Qt platform chosen), Qt would abort with a C++ error."""
+    import os
+    import sys
+
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import PySide6  # noqa: F401
     except ImportError:
         raise InputError("the desktop app needs PySide6: pip install 'liveavatar[ui]'") from None
+    if args.screenshot is None and _no_display():
+        raise InputError(
+            "no display found (DISPLAY and WAYLAND_DISPLAY are unset): run the app on a desktop session, "
+            "use `liveavatar run` for headless use, or --screenshot OUT.png to render the window offscreen"
+        )
     if args.after_frames < 1:
         raise InputError("--after-frames must be at least 1")
     if args.avatar is not None and not args.avatar.is_file():
