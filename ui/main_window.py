@@ -280,6 +280,7 @@ class MainWindow(QMainWindow):
         op.record_toggled.connect(self._toggle_record)
         op.http_toggled.connect(self._toggle_http)
         op.open_recordings.connect(self._open_recordings)
+        op.choose_recordings.connect(self._choose_recordings_dir)
 
     # ------------------------------------------------------------------ settings
 
@@ -588,6 +589,12 @@ class MainWindow(QMainWindow):
     def recordings_dir(self) -> Path:
         saved = self.settings.get_str("outputs/record_dir")
         return Path(saved) if saved else default_recordings_dir()
+
+    def _choose_recordings_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save recordings in", str(self.recordings_dir()))
+        if folder:
+            self.settings.set("outputs/record_dir", folder)
+            self.outputs_panel.record.set_state(f"Recordings go to {folder}")
 
     def _open_recordings(self) -> None:
         folder = self.recordings_dir()

@@ -321,6 +321,7 @@ class OutputsPanel(QGroupBox):
     record_toggled = Signal(bool)
     http_toggled = Signal(bool, int)
     open_recordings = Signal()
+    choose_recordings = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Outputs", parent)
@@ -331,7 +332,11 @@ class OutputsPanel(QGroupBox):
         self.open_folder = QPushButton("Open folder")
         self.open_folder.setObjectName("flat")
         self.open_folder.setToolTip("Open the folder where recordings are saved")
+        self.choose_folder = QPushButton("Change folder…")
+        self.choose_folder.setObjectName("flat")
+        self.choose_folder.setToolTip("Choose where recordings are saved")
         self.record.extra.addStretch(1)
+        self.record.extra.addWidget(self.choose_folder)
         self.record.extra.addWidget(self.open_folder)
         layout.addWidget(self.record)
         self.http = OutputRow(
@@ -355,6 +360,7 @@ class OutputsPanel(QGroupBox):
         self.record.toggled.connect(self.record_toggled)
         self.http.toggled.connect(lambda on: self.http_toggled.emit(on, self.port.value()))
         self.open_folder.clicked.connect(self.open_recordings)
+        self.choose_folder.clicked.connect(self.choose_recordings)
         self.copy_address.clicked.connect(self._copy_address)
         self._recording: str | None = None  # the key of the recording this panel shows
 
