@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,6 +109,8 @@ def machine_info(device: str) -> dict[str, Any]:
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
+        info["cudnn_benchmark"] = torch.backends.cudnn.benchmark
+        info["tf32_convolutions"] = torch.backends.cudnn.allow_tf32
     return info
 
 
@@ -213,6 +217,8 @@ def run_bench(
 
     if threads:
         torch.set_num_threads(threads)
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once, for every variant
     model = model.eval()
     samples = landmark_samples(config.image_size, NUM_SAMPLES, portraits_dir)
     say(f"landmark images: {samples.source}")
@@ -251,10 +257,8 @@ def run_bench(
             except LiveAvatarError as exc:
                 result.status, result.reason = "skipped", str(exc)
             except Exception as exc:  # a runtime's own failure: recorded, the other engines still run
-                result.status, result.reason = (
-                    "failed",
-                    f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                )
+                result.status, result.reason = "failed", _describe(exc)
+                say("".join(traceback.format_exception(exc))[-4000:])
             finally:
                 if engine is not None:
                     result.runtime_name = engine.name
@@ -275,6 +279,13 @@ def run_bench(
             if device == "cuda":
                 torch.cuda.empty_cache()
     return report
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for the report: the exception type and the first non-empty line of its text, no ANSI colour."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first}"[:300]
 
 
 def _line(r: EngineResult) -> str:

@@ -15,6 +15,7 @@ The fp16 generator keeps instance norm and AdaIN statistics in fp32 (see engines
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import io
 import logging
@@ -141,6 +142,14 @@ def _export(module: torch.nn.Module, args: tuple, names: tuple[list[str], list[s
         tmp.unlink(missing_ok=True)
 
 
+def _on_cpu(module: torch.nn.Module) -> torch.nn.Module:
+    """The module itself if it lives on the CPU, else a CPU copy: the example inputs are CPU tensors, and
+    moving the caller's model (a CUDA engine may be using it) is not ours to do."""
+    if all(t.device.type == "cpu" for t in module.state_dict().values()):
+        return module
+    return copy.deepcopy(module).cpu()
+
+
 def export_generator(
     generator: Generator,
     config: ModelConfig,
@@ -152,7 +161,7 @@ def export_generator(
     if precision not in ("fp32", "fp16"):
         raise ValueError(f"precision must be fp32 or fp16, got {precision!r}")
     path = Path(path)
-    generator = generator.eval()
+    generator = _on_cpu(generator).eval()
     weights = weights_sha256(generator)
     if precision == "fp16":
         module = GeneratorIO(reduced_precision(generator, torch.float16), torch.float16)
@@ -168,6 +177,7 @@ def export_generator(
 def export_embedder(model: TalkingHead, path: str | Path, checkpoint_sha256: str) -> Path:
     """Writes E + P (K portraits and landmark images, uint8 → ψ 1×L float32) to `path`."""
     path = Path(path)
+    model = _on_cpu(model).eval()
     config = model.config
     s = config.image_size
     args = (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, s, s, 3, dtype=torch.uint8))

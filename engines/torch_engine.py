@@ -11,6 +11,7 @@ The uint8 → float conversion and the rounding back run on the device, inside t
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ class TorchEngine:
         generator = generator.eval()
         if dtype != torch.float32:
             generator = reduced_precision(generator, dtype)
+        elif next(generator.parameters()).device != self.device:
+            generator = copy.deepcopy(generator)  # moving the caller's module (a checkpoint's) is not ours to do
         generator = generator.to(self.device)
         if options.channels_last:
             generator = generator.to(memory_format=torch.channels_last)

@@ -21,7 +21,7 @@ DEVICE=cuda
 PRESETS="paper lite"
 FRAMES=200
 MAX_SECONDS=8
-COMPILE_TIMEOUT=75
+COMPILE_TIMEOUT=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) DEVICE=$2; shift 2 ;;
@@ -64,7 +64,7 @@ bench() {  # name limit_seconds bench-args...
 }
 
 for preset in $PRESETS; do
-  bench "bench-$preset" 150 --preset "$preset" --engines "$ENGINES"
+  bench "bench-$preset" 120 --preset "$preset" --engines "$ENGINES"
 done
 # torch.compile last: max-autotune may compile for minutes; whatever finishes in time is kept.
 for preset in $PRESETS; do
