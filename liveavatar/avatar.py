@@ -56,7 +56,7 @@ class Avatar:
         return self.generator_weights is not None
 
 
-def _prepare_portrait(path: Path, size: int):
+def prepare_portrait(path: Path, size: int):
     """Reads, tracks, crops and rasterizes one portrait → (portrait, crop transform, crop, crop landmarks, note)."""
     import cv2
 
@@ -95,7 +95,7 @@ def build_avatar(
     first = None
     for i, path in enumerate(paths):
         report(f"finding the face in {path.name}", i / (len(paths) + 1))
-        image, crop_tf, crop, points, note = _prepare_portrait(path, size)
+        image, crop_tf, crop, points, note = prepare_portrait(path, size)
         if first is None:
             first = (image, crop_tf, crop, points)
         crops.append(crop)
@@ -134,9 +134,7 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
-    ok, jpeg = cv2.imencode(
-        ".jpg", cv2.cvtColor(avatar.portrait, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]
-    )
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(avatar.portrait, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
     if not ok:
         raise AvatarError(f"cannot encode the portrait of {avatar.name}")
     tensors = {

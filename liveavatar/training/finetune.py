@@ -137,23 +137,13 @@ def finetune_summary(result: FinetuneResult, settings: FinetuneSettings, k: int)
 
 def portrait_shots(paths: list[Path], size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Portraits → (K×S×S×3 uint8 RGB crops, K×S×S×3 landmark images, tracker notes), cropped like avatars."""
-    import cv2
-
-    from liveavatar.avatar import PORTRAIT_MAX_SIDE
-    from liveavatar.imageio import read_image
-    from liveavatar.landmarks.tracker import detect_portrait
-    from liveavatar.render.align import face_crop
+    from liveavatar.avatar import prepare_portrait
     from liveavatar.render.rasterize import rasterize_landmarks
 
     crops, marks, notes = [], [], []
     for path in paths:
-        image = read_image(path)
-        scale = min(1.0, PORTRAIT_MAX_SIDE / max(image.shape[:2]))
-        if scale < 1.0:
-            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        face, note = detect_portrait(image, path.name)
-        crop_tf = face_crop(face.points68, size)
-        crops.append(crop_tf.warp(image))
-        marks.append(rasterize_landmarks(crop_tf.points_to_crop(face.points68), size))
+        _, _, crop, points, note = prepare_portrait(path, size)
+        crops.append(crop)
+        marks.append(rasterize_landmarks(points, size))
         notes.append(note)
     return np.stack(crops), np.stack(marks), notes
