@@ -311,4 +311,10 @@ def format_report(report: BenchReport) -> str:
         "diff is the largest difference from its frames in uint8 levels",
     ]
     lines += [_line(r) for r in report.engines]
+    load, cores = m.get("load_average_1min"), m.get("cores_available") or 1
+    if load is not None and load > 0.5 * cores:
+        lines.append(
+            f"note: load average {load} on {cores} cores: other processes were running, so these timings are "
+            "pessimistic; PyTorch's OpenMP threads suffer most (a descheduled thread stalls every parallel region)"
+        )
     return "\n".join(lines)
