@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 
+from liveavatar.models.checkpoint import file_sha256
+
 MAX_BATCH = 4
 WORKSPACE_BYTES = 4 << 30
 INSTALL_HINT = "pip install 'liveavatar[tensorrt]' on a machine with an NVIDIA GPU and driver"
@@ -50,14 +52,6 @@ class PlanKey:
             for name in ("tensorrt_version", "gpu_name", "compute_capability", "precision", "max_batch")
             if getattr(self, name) != getattr(other, name)
         ]
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def import_tensorrt():
@@ -219,7 +213,7 @@ class TensorRTEngine:
                 f"{info.path} is an {info.precision} graph; a {precision} TensorRT engine needs the {precision} export"
             )
         folder = (cache_dir or cache_root()) / "tensorrt"
-        key = current_key(_file_sha256(info.path), precision, max_batch, trt.__version__)
+        key = current_key(file_sha256(info.path), precision, max_batch, trt.__version__)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
 
         def build() -> bytes:
