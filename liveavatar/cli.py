@@ -32,9 +32,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="liveavatar", description="Animate any portrait with your face, live."
-    )
+    parser = argparse.ArgumentParser(prog="liveavatar", description="Animate any portrait with your face, live.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:

@@ -26,9 +26,7 @@ def read_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)  # np.fromfile + imdecode also handles non-ASCII paths
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
-        kind = (
-            "empty file" if data.size == 0 else "not an image OpenCV can decode (corrupt or another format)"
-        )
+        kind = "empty file" if data.size == 0 else "not an image OpenCV can decode (corrupt or another format)"
         raise InputError(f"{path}: {kind}; use a JPEG or PNG photo or painting")
     if image.dtype != np.uint8:
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))

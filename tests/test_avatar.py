@@ -104,10 +104,7 @@ def test_cli_no_face_and_missing_file(tmp_path, portraits, checkpoint_path, caps
     assert main(["avatar", str(portraits / "painting_munch_the_scream.jpg"), "-o", str(out),
                  "--checkpoint", str(checkpoint_path)]) == 2  # fmt: skip
     assert "no face found in painting_munch_the_scream.jpg" in capsys.readouterr().err
-    assert (
-        main(["avatar", str(tmp_path / "missing.png"), "-o", str(out), "--checkpoint", str(checkpoint_path)])
-        == 2
-    )
+    assert main(["avatar", str(tmp_path / "missing.png"), "-o", str(out), "--checkpoint", str(checkpoint_path)]) == 2
     assert "missing.png: no such file" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.avatar*"))
 

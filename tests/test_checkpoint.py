@@ -91,17 +91,13 @@ def test_mismatched_config_names_both(tiny_checkpoint):
 
 def test_config_that_does_not_fit_the_weights(tiny_checkpoint, tmp_path):
     path, _, _ = tiny_checkpoint
-    cfg = dataclasses.replace(
-        PRESETS["tiny"], generator=dataclasses.replace(PRESETS["tiny"].generator, res_blocks=2)
-    )
+    cfg = dataclasses.replace(PRESETS["tiny"], generator=dataclasses.replace(PRESETS["tiny"].generator, res_blocks=2))
     _rewrite(path, tmp_path / "bad.safetensors", config=json.dumps(cfg.to_dict()))
     with pytest.raises(CheckpointError, match="does not match its own config"):
         load_checkpoint(tmp_path / "bad.safetensors")
 
 
-@pytest.mark.parametrize(
-    "content", [b"", b"not a checkpoint at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage"]
-)
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage"])
 def test_corrupt_file_is_a_clear_error(tmp_path, content):
     bad = tmp_path / "corrupt.safetensors"
     bad.write_bytes(content)

@@ -113,9 +113,7 @@ def test_mapping_geometry_on_a_real_photo(obama: tuple[np.ndarray, TrackResult])
 # ---- the tracker ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "drawing_sketch_woman.jpg"]
-)
+@pytest.mark.parametrize("name", ["painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "drawing_sketch_woman.jpg"])
 def test_tracker_finds_the_face_in_portraits(portraits: Path, tracker: FaceTracker, name: str) -> None:
     image = read_rgb(portraits / name)
     result = tracker.track(image)
@@ -129,9 +127,7 @@ def test_tracker_finds_the_face_in_portraits(portraits: Path, tracker: FaceTrack
     assert face_width > 80
 
 
-def test_huge_photo_is_shrunk_for_detection_and_points_scaled_back(
-    portraits: Path, tracker: FaceTracker
-) -> None:
+def test_huge_photo_is_shrunk_for_detection_and_points_scaled_back(portraits: Path, tracker: FaceTracker) -> None:
     image = read_rgb(portraits / "photo_rowan_atkinson.jpg")
     assert image.shape[:2] == (3511, 3511)
     result = tracker.track(image)

@@ -10,9 +10,7 @@ from liveavatar.errors import InputError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("avatar", help="turn one or a few portraits of one person into an avatar file")
-    p.add_argument(
-        "portraits", nargs="+", type=Path, help="images of the same person (photo, painting, statue)"
-    )
+    p.add_argument("portraits", nargs="+", type=Path, help="images of the same person (photo, painting, statue)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output file, e.g. mona_lisa.avatar")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the bundled model)")
     p.add_argument("--name", help="display name (default: the first portrait's file name)")

@@ -53,9 +53,7 @@ class OneEuroFilter:
             self._x, self._dx, self._t = x, np.zeros_like(x), t
             return x.astype(out_dtype)
         if x.shape != self._x.shape:
-            raise ValueError(
-                f"sample shape {x.shape} differs from the stream's {self._x.shape}; reset() first"
-            )
+            raise ValueError(f"sample shape {x.shape} differs from the stream's {self._x.shape}; reset() first")
         dt = t - self._t
         if dt <= 0:
             # A repeated or out-of-order timestamp carries no speed information: keep the estimate.

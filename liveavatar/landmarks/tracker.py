@@ -181,10 +181,7 @@ class FaceTracker:
         result = self._mesh(attempt.low_confidence).process(image)
         if not result.multi_face_landmarks:
             return []
-        return [
-            np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32)
-            for face in result.multi_face_landmarks
-        ]
+        return [np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) for face in result.multi_face_landmarks]
 
     def close(self) -> None:
         for mesh in self._meshes.values():

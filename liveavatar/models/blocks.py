@@ -55,9 +55,7 @@ def folded_state_dict(module: nn.Module) -> dict[str, torch.Tensor]:
             dot = f"{prefix}." if prefix else ""
             if parametrize.is_parametrized(sub, "weight"):
                 out[f"{dot}weight"] = sub.weight.detach().clone()
-            for name, tensor in list(sub.named_parameters(recurse=False)) + list(
-                sub.named_buffers(recurse=False)
-            ):
+            for name, tensor in list(sub.named_parameters(recurse=False)) + list(sub.named_buffers(recurse=False)):
                 out[f"{dot}{name}"] = tensor.detach()
     module.train(was_training)
     return out
@@ -110,9 +108,7 @@ class ResBlockDown(nn.Module):
     and the receptive field is the same, which matters for a generator that runs every frame.
     """
 
-    def __init__(
-        self, in_ch: int, out_ch: int, instance_norm: bool, spectral: bool = True, first: bool = False
-    ):
+    def __init__(self, in_ch: int, out_ch: int, instance_norm: bool, spectral: bool = True, first: bool = False):
         super().__init__()
         self.first = first  # no ReLU on raw input pixels
         self.norm1 = nn.InstanceNorm2d(in_ch, affine=True) if instance_norm else nn.Identity()

@@ -27,9 +27,7 @@ class Discriminator(nn.Module):
         self.b = nn.Parameter(torch.zeros(1))
         nn.init.normal_(self.video_embeddings.weight, std=0.02)
 
-    def features(
-        self, frames: torch.Tensor, landmarks: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def features(self, frames: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """V(x, y) (N×512) and the intermediate activations used for feature matching."""
         h, feats = self.trunk(frames, landmarks)
         h = self.final(h)

@@ -26,18 +26,14 @@ class DownTrunk(nn.Module):
         self.attn_at = -1
         in_ch, size = 6, image_size
         for i, out_ch in enumerate(channels):
-            self.blocks.append(
-                ResBlockDown(in_ch, out_ch, instance_norm=False, spectral=spectral, first=i == 0)
-            )
+            self.blocks.append(ResBlockDown(in_ch, out_ch, instance_norm=False, spectral=spectral, first=i == 0))
             size //= 2
             if size == attn_size:
                 self.attn_at = i
             in_ch = out_ch
         self.attn = SelfAttention(channels[self.attn_at], spectral) if self.attn_at >= 0 else None
 
-    def forward(
-        self, frames: torch.Tensor, landmarks: torch.Tensor
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, frames: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h = torch.cat([frames, landmarks], dim=1)  # N×6×S×S
         features = []
         for i, block in enumerate(self.blocks):

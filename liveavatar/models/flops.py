@@ -38,7 +38,5 @@ def model_summary(cfg: ModelConfig) -> dict[str, Any]:
             "params": _params(model.embedder) + _params(model.projection),
             "gflops": e_count.get_total_flops() / 1e9,
         },
-        "discriminator": {
-            "params": _params(model.discriminator) - model.discriminator.video_embeddings.weight.numel()
-        },
+        "discriminator": {"params": _params(model.discriminator) - model.discriminator.video_embeddings.weight.numel()},
     }

@@ -32,9 +32,7 @@ class Generator(nn.Module):
             if size == g.attn_down_size:
                 self.down_attn_at = i
             in_ch = out_ch
-        self.down_attn = (
-            SelfAttention(g.down_channels[self.down_attn_at], spectral) if self.down_attn_at >= 0 else None
-        )
+        self.down_attn = SelfAttention(g.down_channels[self.down_attn_at], spectral) if self.down_attn_at >= 0 else None
         self.res = nn.ModuleList(ResBlock(in_ch, spectral) for _ in range(g.res_blocks))
         self.up = nn.ModuleList()
         self.up_attn_at = -1
@@ -44,14 +42,10 @@ class Generator(nn.Module):
             if size == g.attn_up_size:
                 self.up_attn_at = i
             in_ch = out_ch
-        self.up_attn = (
-            SelfAttention(g.up_channels[self.up_attn_at], spectral) if self.up_attn_at >= 0 else None
-        )
+        self.up_attn = SelfAttention(g.up_channels[self.up_attn_at], spectral) if self.up_attn_at >= 0 else None
         expected = cfg.image_size // 2 if g.pixel_shuffle_head else cfg.image_size
         if size != expected:
-            raise ValueError(
-                f"generator reaches {size}×{size}, expected {expected} for image size {cfg.image_size}"
-            )
+            raise ValueError(f"generator reaches {size}×{size}, expected {expected} for image size {cfg.image_size}")
         self.pixel_shuffle = g.pixel_shuffle_head
         self.head = conv(in_ch, 3 * 4 if g.pixel_shuffle_head else 3, 3, spectral)
 

@@ -17,9 +17,7 @@ from liveavatar.models.generator import Generator, Projection
 
 
 class TalkingHead(nn.Module):
-    def __init__(
-        self, cfg: ModelConfig, num_videos: int = 1, spectral: bool = True, discriminator: bool = True
-    ):
+    def __init__(self, cfg: ModelConfig, num_videos: int = 1, spectral: bool = True, discriminator: bool = True):
         super().__init__()
         self.config = cfg
         self.embedder = Embedder(cfg, spectral)

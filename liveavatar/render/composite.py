@@ -24,9 +24,7 @@ def crop_mask(size: int, feather: float) -> np.ndarray:
         raise ValueError(f"feather must be within [0, 0.5], got {feather}")
     centre = (size - 1) / 2
     u = (np.arange(size, dtype=np.float64) - centre) / (size / 2)
-    radius = (np.abs(u)[None, :] ** _MASK_EXPONENT + np.abs(u)[:, None] ** _MASK_EXPONENT) ** (
-        1 / _MASK_EXPONENT
-    )
+    radius = (np.abs(u)[None, :] ** _MASK_EXPONENT + np.abs(u)[:, None] ** _MASK_EXPONENT) ** (1 / _MASK_EXPONENT)
     if feather == 0:
         alpha = (radius <= 1.0).astype(np.float64)
     else:
@@ -45,9 +43,7 @@ def _blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return (mixed // 255).astype(np.uint8)
 
 
-def paste_back(
-    frame_rgb: np.ndarray, face_rgb: np.ndarray, crop: CropTransform, feather: float = 0.1
-) -> np.ndarray:
+def paste_back(frame_rgb: np.ndarray, face_rgb: np.ndarray, crop: CropTransform, feather: float = 0.1) -> np.ndarray:
     """Warps a generated face back into the frame it was cropped from.
 
     frame_rgb: H×W×3 uint8 RGB. face_rgb: crop.size×crop.size×3 uint8 RGB, the generator's output for the
