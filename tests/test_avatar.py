@@ -127,3 +127,24 @@ def test_read_image_rejects_a_folder(tmp_path):
 
     with pytest.raises(InputError, match="is a folder"):
         read_image(tmp_path)
+
+
+def test_cli_output_is_free_of_mediapipe_native_logging(tmp_path, portraits, checkpoint_path):
+    """mediapipe's C++ warnings (XNNPACK, feedback manager, NORM_RECT) go to fd 2 before absl logging is set
+    up; users should see only our lines. Runs in a subprocess: only there is fd 2 a real stderr."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "mona.avatar"
+    portrait = portraits / "painting_mona_lisa.jpg"
+    command = ["avatar", str(portrait), "-o", str(out), "--checkpoint", str(checkpoint_path)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "liveavatar.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for noise in ("XNNPACK", "inference_feedback_manager", "NORM_RECT", "absl::InitializeLog"):
+        assert noise not in proc.stderr
+    assert "wrote" in proc.stdout

@@ -5,7 +5,12 @@ mediapipe is imported when a FaceTracker is built, so importing this module need
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,6 +121,7 @@ class FaceTracker:
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
         self._meshes: dict[bool, Any] = {}  # low_confidence → mediapipe FaceMesh, built on first use
+        self._unstarted: set[bool] = set()  # meshes whose graph has not run yet (it logs when it starts)
         self._closed = False
 
     def _mesh(self, low_confidence: bool) -> Any:
@@ -126,14 +132,16 @@ class FaceTracker:
             confidence = self.min_detection_confidence
             if low_confidence:
                 confidence = min(confidence, LOW_DETECTION_CONFIDENCE)
-            mesh = self._face_mesh_cls(
-                static_image_mode=self.mode == "image",
-                max_num_faces=self.max_faces,
-                refine_landmarks=False,
-                min_detection_confidence=confidence,
-                min_tracking_confidence=self.min_tracking_confidence,
-            )
+            with _native_stderr_silenced():
+                mesh = self._face_mesh_cls(
+                    static_image_mode=self.mode == "image",
+                    max_num_faces=self.max_faces,
+                    refine_landmarks=False,
+                    min_detection_confidence=confidence,
+                    min_tracking_confidence=self.min_tracking_confidence,
+                )
             self._meshes[low_confidence] = mesh
+            self._unstarted.add(low_confidence)
         return mesh
 
     def track(self, image_rgb: np.ndarray) -> TrackResult:
@@ -178,7 +186,15 @@ class FaceTracker:
             image = cv2.resize(image, half, interpolation=cv2.INTER_AREA)
         if attempt.grayscale:
             image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-        result = self._mesh(attempt.low_confidence).process(image)
+        mesh = self._mesh(attempt.low_confidence)
+        if attempt.low_confidence in self._unstarted:
+            # The graph starts, and logs its warnings, on its first frame (and on its first detection,
+            # which is that frame for a face in view).
+            with _native_stderr_silenced():
+                result = mesh.process(image)
+            self._unstarted.discard(attempt.low_confidence)
+        else:
+            result = mesh.process(image)
         if not result.multi_face_landmarks:
             return []
         return [np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) for face in result.multi_face_landmarks]
@@ -194,6 +210,35 @@ class FaceTracker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Sends file descriptor 2 to /dev/null while mediapipe builds and starts a graph.
+
+    Its C++ side prints warnings there (XNNPACK delegate, "feedback manager", NORM_RECT projection) before
+    absl logging is initialised, so GLOG_minloglevel cannot reach them, and users would see them on every
+    command. The window is one graph start; Python's own sys.stderr is flushed around it.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        yield  # stderr is not a real file (captured, redirected in-process): nothing native to silence
+        return
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(fd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            os.close(devnull)
 
 
 def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, str]:
