@@ -1,8 +1,11 @@
 """The user's engine cache: exported ONNX graphs and TensorRT plans, so `auto` exports once per model.
 
 Layout under cache_root() (LIVEAVATAR_CACHE, else $XDG_CACHE_HOME/liveavatar, else ~/.cache/liveavatar):
-  onnx/<preset>-<key>/generator-<precision>.onnx   key: the checkpoint's sha256 (first 16 hex digits), or
-                                                   "ft-" + the generator weights' hash for a fine-tuned avatar
+  onnx/<preset>-<key>-<code>/generator-<precision>.onnx
+                                                   key: the checkpoint's sha256 (first 16 hex digits), or
+                                                   "ft-" + the generator weights' hash for a fine-tuned avatar;
+                                                   code: what the exported graph is made from besides the
+                                                   weights (the model and export sources, torch's version)
   tensorrt/<plan key>.plan (+ .json)               see engines.tensorrt_engine
   tensorrt/timing.cache
 A cached graph is checked against the model before use; an unreadable or foreign one is exported again,
@@ -56,15 +59,37 @@ def generator_for(checkpoint, generator_state: dict[str, torch.Tensor] | None):
     return generator.eval()
 
 
+# The sources a generator graph is traced from: a change to any of them (a new AdaIN formulation, another
+# wrapper) must not reuse a graph exported by the old code for the same weights.
+_GRAPH_SOURCES = (
+    ("liveavatar.models", ("blocks.py", "generator.py", "adain_layout.py")),
+    ("liveavatar.engines", ("graphs.py", "onnx_export.py")),
+)
+
+
+def code_fingerprint() -> str:
+    """Hash of the sources the exported graph is made from, and of torch's version (the exporter)."""
+    import hashlib
+    import importlib
+
+    digest = hashlib.sha256(torch.__version__.encode())
+    for package, names in _GRAPH_SOURCES:
+        folder = Path(importlib.import_module(package).__file__).parent
+        for name in names:
+            digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def model_key(checkpoint, generator, finetuned: bool) -> tuple[str, str | None]:
     """(cache folder name, weights hash to check or None when the checkpoint hash identifies the weights)."""
     from liveavatar.engines.onnx_export import weights_sha256
 
     preset = checkpoint.config.preset
+    code = code_fingerprint()
     if checkpoint.sha256 and not finetuned:
-        return f"{preset}-{checkpoint.sha256[:16]}", None
+        return f"{preset}-{checkpoint.sha256[:16]}-{code}", None
     weights = weights_sha256(generator)
-    return f"{preset}-ft-{weights[:16]}", weights
+    return f"{preset}-ft-{weights[:16]}-{code}", weights
 
 
 def cached_generator_onnx(

@@ -251,3 +251,17 @@ def test_unknown_and_unavailable_engines_are_named(catalog):
                 create_engine(name, catalog["tiny"].checkpoint, say=lambda m: None)
             assert str(info.value).startswith(f"{name}")
             assert isinstance(info.value, LiveAvatarError)
+
+
+def test_graph_cache_key_changes_with_the_code_that_exports_it(monkeypatch):
+    """A graph exported by other model/export code (or another torch) is never reused for the same weights."""
+    import torch
+    from liveavatar.engines import cache
+
+    before = cache.code_fingerprint()
+    assert before == cache.code_fingerprint()
+    monkeypatch.setattr(torch, "__version__", torch.__version__ + "+other")
+    assert cache.code_fingerprint() != before
+    monkeypatch.undo()
+    monkeypatch.setattr(cache, "_GRAPH_SOURCES", (("liveavatar.models", ("blocks.py", "embedder.py")),))
+    assert cache.code_fingerprint() != before
