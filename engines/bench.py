@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from liveavatar.engines.base import GeneratorEngine
-from liveavatar.engines.torch_engine import TorchEngine, TorchOptions
 
 from liveavatar.config import ModelConfig
+from liveavatar.engines.base import GeneratorEngine
+from liveavatar.engines.torch_engine import TorchEngine, TorchOptions
 from liveavatar.errors import LiveAvatarError
 from liveavatar.models.talking_head import TalkingHead
 

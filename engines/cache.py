@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from liveavatar.engines.base import EngineError
 
+from liveavatar.engines.base import EngineError
 from liveavatar.errors import LiveAvatarError
 
 Say = Callable[[str], None]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from liveavatar.engines.base import EngineError
 from liveavatar.engines.onnx_export import (
     export_embedder,
@@ -121,6 +122,7 @@ def _run(engine, images: np.ndarray, psi: np.ndarray) -> np.ndarray:
 def _embedder_difference(path: Path, model, samples) -> float:
     """ψ from the embedder graph vs PyTorch's on the same faces (synthetic samples: landmark images as faces)."""
     import onnxruntime as ort
+
     from liveavatar.engines.graphs import EmbedderIO
     from liveavatar.engines.ort_engine import session_options
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from liveavatar.engines.base import EngineError, EngineUnavailable
-from liveavatar.engines.graphs import EmbedderIO, GeneratorIO, reduced_precision
 
 from liveavatar.config import ModelConfig
+from liveavatar.engines.base import EngineError, EngineUnavailable
+from liveavatar.engines.graphs import EmbedderIO, GeneratorIO, reduced_precision
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.generator import Generator
 from liveavatar.models.talking_head import TalkingHead

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 
 from liveavatar.config import ModelConfig
+from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 MAX_DEFAULT_THREADS = 4
@@ -80,6 +80,7 @@ class OrtEngine:
         expected: tuple[ModelConfig, int] | None = None,
     ):
         import onnxruntime as ort
+
         from liveavatar.engines.onnx_export import check_matches, read_graph_info
 
         if device not in ("cpu", "cuda"):

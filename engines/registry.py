@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
-from liveavatar.engines.base import EngineUnavailable, GeneratorEngine
 
+from liveavatar.engines.base import EngineUnavailable, GeneratorEngine
 from liveavatar.errors import LiveAvatarError
 
 if TYPE_CHECKING:

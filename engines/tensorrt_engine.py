@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 
+from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 from liveavatar.models.checkpoint import file_sha256
 
 MAX_BATCH = 4

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from liveavatar.engines.base import EngineUnavailable, check_inputs
 from liveavatar.engines.graphs import GeneratorIO, reduced_precision
-
 from liveavatar.models.generator import Generator
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

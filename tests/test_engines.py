@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from liveavatar.engines.base import EngineError, EngineInputError, EngineUnavailable, GeneratorEngine
 from liveavatar.engines.registry import AUTO_ORDER, create_engine, engine_availability
-
 from liveavatar.errors import AvatarError, LiveAvatarError
 
 pytest.register_assert_rewrite("engine_catalog")
@@ -216,8 +216,9 @@ def test_truncated_graph_is_a_clear_error(catalog, engine_cache, tmp_path):
 
 def test_foreign_onnx_without_our_metadata_is_refused(tmp_path):
     import onnx
-    from liveavatar.engines.ort_engine import OrtEngine
     from onnx import TensorProto, helper
+
+    from liveavatar.engines.ort_engine import OrtEngine
 
     graph = helper.make_graph(
         [helper.make_node("Identity", ["x"], ["y"])],
@@ -256,6 +257,7 @@ def test_unknown_and_unavailable_engines_are_named(catalog):
 def test_graph_cache_key_changes_with_the_code_that_exports_it(monkeypatch):
     """A graph exported by other model/export code (or another torch) is never reused for the same weights."""
     import torch
+
     from liveavatar.engines import cache
 
     before = cache.code_fingerprint()

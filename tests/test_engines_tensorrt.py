@@ -10,10 +10,10 @@ import importlib.util
 import json
 
 import pytest
-from liveavatar.engines.base import EngineError, EngineUnavailable
-from liveavatar.engines.tensorrt_engine import PlanKey, find_plan, import_tensorrt, load_or_build, read_plan, write_plan
 
 from liveavatar.cli import main as cli_main
+from liveavatar.engines.base import EngineError, EngineUnavailable
+from liveavatar.engines.tensorrt_engine import PlanKey, find_plan, import_tensorrt, load_or_build, read_plan, write_plan
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 KEY = PlanKey("ab" * 32, "10.9.0", "NVIDIA H100 80GB HBM3", "9.0", "fp16", 4)

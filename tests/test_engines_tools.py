@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_bench_reports_each_engine_against_eager_in_the_same_run():
     from liveavatar.engines.bench import format_report, run_bench
-
     from liveavatar.models.talking_head import TalkingHead
 
     torch.manual_seed(0)

@@ -7,9 +7,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from liveavatar.engines.base import EngineError
 
 from liveavatar.cli import main as cli_main
+from liveavatar.engines.base import EngineError
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 
 pytest.register_assert_rewrite("engine_catalog")

@@ -70,10 +70,10 @@ def test_store_flags_other_model_and_corrupt_files_and_recovers_index(tmp_path):
 def test_bridge_keeps_only_the_latest_frame(qtbot):
     """Frames arriving faster than the GUI takes them replace each other: one queued notification, the
     newest report, and a count of the replaced ones; nothing reaches the GUI after detach()."""
-    from liveavatar.ui.bridge import RunnerBridge
     from PySide6.QtCore import QObject, QThread, Slot
 
     from liveavatar.pipeline.events import FrameReport
+    from liveavatar.ui.bridge import RunnerBridge
 
     class Receiver(QObject):  # lives on the GUI thread, like the window: the emit from a worker is queued
         def __init__(self) -> None:

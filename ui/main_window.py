@@ -713,9 +713,8 @@ class MainWindow(QMainWindow):
 
 def _find_sources():
     """(cameras as (value, label), engine availability): worker thread (probing cameras can be slow)."""
-    from liveavatar.engines.registry import engine_availability
-
     from liveavatar.capture import list_cameras
+    from liveavatar.engines.registry import engine_availability
 
     cameras = [(f"webcam:{c.index}", c.name or f"Camera {c.index}") for c in list_cameras() if not c.virtual]
     return cameras, engine_availability()
