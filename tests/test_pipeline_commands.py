@@ -90,6 +90,9 @@ def test_demo_refusals(checkpoint_path, tmp_path, capsys, monkeypatch):
     assert "--frames must be at least 1" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "no" / "d.mp4")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    bogus = ["demo", "--checkpoint", str(checkpoint_path), "--engine", "bogus", "--out", str(tmp_path / "d.mp4")]
+    assert main(bogus) == 2  # the run's own error, not the empty recording's, and no file left
+    assert "unknown engine 'bogus'" in capsys.readouterr().err
     monkeypatch.setattr(checkpoint_module, "bundled_checkpoint", lambda: None)  # a build that ships none
     assert main(["demo", "--out", str(tmp_path / "d.mp4")]) == 2
     assert "no trained checkpoint" in capsys.readouterr().err

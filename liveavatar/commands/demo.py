@@ -13,12 +13,13 @@ random weights are never shown as a result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
 import numpy as np
 
-from liveavatar.errors import InputError
+from liveavatar.errors import InputError, LiveAvatarError
 
 DEMO_HEIGHT = 720
 
@@ -108,15 +109,23 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
     )
     runner = Runner(config, checkpoint, avatar, observer)
     start = time.perf_counter()
-    runner.start()
+    finished = False
     try:
+        runner.start()  # raises for bad input (an unknown engine, say) before any frame is rendered
         while not runner.wait(0.2):
             pass
+        finished = True
     except KeyboardInterrupt:
         runner.stop("interrupted")
         runner.wait()
+        finished = True
     finally:
-        recorder.close()
+        if finished:
+            recorder.close()
+        else:  # the run itself failed: report its error, not the empty recording's, and leave no file
+            with contextlib.suppress(LiveAvatarError):
+                recorder.close()
+            out.unlink(missing_ok=True)
     elapsed = time.perf_counter() - start
     fatal = [e.message for e in observer.errors if e.fatal]
     if fatal:
