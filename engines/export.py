@@ -69,11 +69,16 @@ def export_checkpoint(
     psi = psi_for(model, samples.images, samples.crops)
     expected = reference_frames(model.generator, samples.images, psi)
     written: list[Path] = []
+
+    def export_and_compare(file_name: str, precision: str) -> tuple[int, float]:
+        """Exports one generator graph and returns its frames' (max, mean) difference from PyTorch fp32."""
+        path = export_generator(model.generator, config, out_dir / file_name, checkpoint.sha256, precision)
+        written.append(path)
+        return frame_difference(_run(OrtEngine(path), samples.images, psi), expected)
+
     try:
         say(f"exporting the generator ({config.preset}, fp32) …")
-        path = export_generator(model.generator, config, out_dir / "generator.onnx", checkpoint.sha256, "fp32")
-        written.append(path)
-        worst, mean = frame_difference(_run(OrtEngine(path), samples.images, psi), expected)
+        worst, mean = export_and_compare("generator.onnx", "fp32")
         report.generator_max_levels, report.generator_mean_levels = worst, mean
         report.checks.append(f"generator fp32, ONNX Runtime vs PyTorch: max abs diff {worst} levels (mean {mean:.4f})")
         say(report.checks[-1])
@@ -93,9 +98,7 @@ def export_checkpoint(
                 raise EngineError(f"exported embedder differs from PyTorch by {report.embedder_max_abs:.3g} in ψ")
         if fp16:
             say("exporting the fp16 generator (norm statistics in fp32) …")
-            path = export_generator(model.generator, config, out_dir / "generator-fp16.onnx", checkpoint.sha256, "fp16")
-            written.append(path)
-            worst, mean = frame_difference(_run(OrtEngine(path), samples.images, psi), expected)
+            worst, mean = export_and_compare("generator-fp16.onnx", "fp16")
             report.fp16_max_levels, report.fp16_mean_levels = worst, mean
             report.checks.append(f"generator fp16 vs PyTorch fp32: max abs diff {worst} levels (mean {mean:.4f})")
             say(report.checks[-1])

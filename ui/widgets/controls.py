@@ -242,14 +242,8 @@ class LookPanel(QGroupBox):
         mode: str,
         landmarks: bool,
     ) -> None:
-        for widget in (
-            self.size_combo,
-            self.background_combo,
-            self.mirror,
-            self.relative,
-            self.absolute,
-            self.landmarks,
-        ):
+        widgets = (self.size_combo, self.background_combo, self.mirror, self.relative, self.absolute, self.landmarks)
+        for widget in widgets:
             widget.blockSignals(True)
         index = self.size_combo.findData(size)
         if index < 0:
@@ -261,14 +255,7 @@ class LookPanel(QGroupBox):
         self.mirror.setChecked(mirror)
         (self.relative if mode == "relative" else self.absolute).setChecked(True)
         self.landmarks.setChecked(landmarks)
-        for widget in (
-            self.size_combo,
-            self.background_combo,
-            self.mirror,
-            self.relative,
-            self.absolute,
-            self.landmarks,
-        ):
+        for widget in widgets:
             widget.blockSignals(False)
         self._show_colour()
 
