@@ -46,11 +46,13 @@ def make_application(argv: list[str] | None = None):
     from PySide6.QtWidgets import QApplication
 
     from .paths import APPLICATION, ORGANIZATION
+    from .platform_check import restore_qt_variables
     from .widgets.theme import STYLESHEET
 
     check_qt_binding()
     app = QApplication.instance()
     if app is None:
+        restore_qt_variables()  # `import cv2` pointed Qt at OpenCV's Qt 5 plugin folder
         app = QApplication(argv if argv is not None else [sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

@@ -10,6 +10,7 @@ With --screenshot the real window is rendered offscreen after N live frames, sav
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from liveavatar.errors import InputError
@@ -30,7 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _no_display() -> bool:
     """On Linux/BSD without X11 or Wayland (and no Qt platform chosen), Qt would abort with a C++ error."""
-    import os
     import sys
 
     if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         import PySide6  # noqa: F401
     except ImportError:
-        raise InputError("the desktop app needs PySide6: pip install 'liveavatar[ui]'") from None
+        from liveavatar.install_hint import pip_install
+
+        raise InputError(f"the desktop app needs PySide6: {pip_install('ui')}") from None
     if args.screenshot is None and _no_display():
         raise InputError(
             "no display found (DISPLAY and WAYLAND_DISPLAY are unset): run the app on a desktop session, "
@@ -65,6 +67,14 @@ def run(args: argparse.Namespace) -> int:
         spec = parse_source(args.source)
         if spec.path is not None and not spec.path.is_file():
             raise InputError(f"source {spec.path} does not exist; give a video file or webcam:N")
+    # Qt aborts the process (exit 134) when its platform plugin cannot load: try it in a child first, so
+    # a missing system library is one line naming it and the install command, not a core dump.
+    from liveavatar.ui.platform_check import require_qt_platform
+
+    env = dict(os.environ)
+    if args.screenshot is not None:
+        env.setdefault("QT_QPA_PLATFORM", "offscreen")  # what run_app uses for a screenshot
+    require_qt_platform(env)
     from liveavatar.ui.app import run_app
     from liveavatar.ui.main_window import AppOptions
 

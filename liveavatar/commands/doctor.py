@@ -2,7 +2,9 @@
 
 Cameras found, the virtual camera (device or backend, and the exact fix when there is none), the
 engines that can run and why the others cannot, mediapipe's face models, the GPU and its memory, a
-display for the preview, the model checkpoint. Plain text, or `--json` for scripts and the app.
+display that really answers, whether Qt (the desktop app) starts and, when it cannot, the system
+libraries it lacks with the install line for this distribution, the model checkpoint. Plain text, or
+`--json` for scripts and the app.
 Nothing is downloaded or installed; the virtual camera is opened for a moment to see that it works.
 """
 
@@ -132,14 +134,58 @@ def check_gpu() -> dict[str, Any]:
     return result
 
 
-def check_display() -> dict[str, Any]:
+def check_desktop_app() -> dict[str, Any]:
+    """Starts Qt in a child process (the app's own first step): a missing system library or an unusable
+    QT_QPA_PLATFORM is named with its fix instead of aborting later in `liveavatar app`."""
+    from liveavatar.ui.platform_check import check_qt_platform
+
+    report = check_qt_platform()
+    return {**report.as_dict(), "fix": report.fix or None}
+
+
+def check_display(qt: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A display is fine only when a window can really reach one: DISPLAY/WAYLAND_DISPLAY being set is not
+    enough (a stale variable, a server that is gone). Qt's check, when it ran, says which."""
+    import sys
+
     from liveavatar.sinks.preview import display_available
 
-    ok = display_available()
-    return {
-        "ok": ok,
-        "fix": None if ok else "no display: use --sink record:OUT.mp4 or --sink http:PORT instead of preview",
-    }
+    no_display = "no display: use --sink record:OUT.mp4 or --sink http:PORT instead of preview"
+    if not display_available():
+        return {"ok": False, "verified": True, "fix": no_display}
+    if sys.platform in ("win32", "darwin"):
+        return {"ok": True, "verified": True, "fix": None}
+    named = os.environ.get("WAYLAND_DISPLAY") or os.environ.get("DISPLAY")
+    if qt is not None and qt.get("ok") and qt.get("platform") not in ("offscreen", "minimal"):
+        return {"ok": True, "verified": True, "name": named, "fix": None}
+    if qt is not None and str(qt.get("problem", "")).startswith("Qt cannot connect to the display"):
+        return {"ok": False, "verified": True, "name": named, "detail": qt["problem"], "fix": qt["fix"]}
+    reachable = _display_socket_exists()
+    if reachable is False:
+        return {
+            "ok": False,
+            "verified": True,
+            "name": named,
+            "detail": f"no display server listens at {named}",
+            "fix": "run inside a desktop session, or " + no_display.split(": ", 1)[1],
+        }
+    # Set, and no evidence either way (a remote X display, or Qt could not load to try it).
+    return {"ok": False, "verified": False, "name": named, "detail": f"{named} is set but not verified", "fix": None}
+
+
+def _display_socket_exists() -> bool | None:
+    """Whether the local X11/Wayland socket the environment names exists (None: cannot tell, e.g. a
+    remote DISPLAY such as host:10)."""
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    if wayland:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        path = Path(wayland) if wayland.startswith("/") else Path(runtime) / wayland
+        return path.exists() if (runtime or wayland.startswith("/")) else None
+    display = os.environ.get("DISPLAY", "")
+    host, _, number = display.rpartition(":")
+    if host not in ("", "unix") or not number:
+        return None
+    return Path(f"/tmp/.X11-unix/X{number.split('.')[0]}").exists()
 
 
 def check_checkpoint() -> dict[str, Any]:
@@ -158,7 +204,7 @@ CHECKS = {
     "engines": check_engines,
     "mediapipe": check_mediapipe,
     "gpu": check_gpu,
-    "display": check_display,
+    "desktop_app": check_desktop_app,
     "checkpoint": check_checkpoint,
 }
 
@@ -170,6 +216,10 @@ def collect() -> dict[str, Any]:
             report[name] = check()
         except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
             report[name] = {"ok": False, "fix": f"the check itself failed: {exc!r}"}
+    try:  # after the desktop app's check, whose Qt start is the best witness of a working display
+        report["display"] = check_display(report.get("desktop_app"))
+    except Exception as exc:  # noqa: BLE001
+        report["display"] = {"ok": False, "fix": f"the check itself failed: {exc!r}"}
     return report
 
 
@@ -224,8 +274,18 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"     cpu: {g.get('cpu_count')} cores, RAM {g.get('ram_gib')} GiB")
 
     d = report["display"]
-    head("display", d["ok"], "a preview window can open" if d["ok"] else "none")
+    if d["ok"]:
+        head("display", True, "a window can open" + (f" on {d['name']}" if d.get("name") else ""))
+    else:
+        head("display", False, d.get("detail") or "none")
     fix(d)
+
+    q = report["desktop_app"]
+    if q.get("ok"):
+        head("desktop app", True, f"Qt starts (platform {q.get('platform')})")
+    else:
+        head("desktop app", False, q.get("problem") or "Qt cannot start")
+    fix(q)
 
     k = report["checkpoint"]
     head("checkpoint", k["ok"], k["path"] or "no bundled model")

@@ -49,8 +49,10 @@ def open_camera(width: int, height: int, fps: float, device: str | None = None):
     try:
         import pyvirtualcam
     except ImportError:
+        from liveavatar.install_hint import pip_install
+
         raise DeviceUnavailableError(
-            "the virtual camera needs pyvirtualcam: pip install 'liveavatar[vcam]' (or pip install pyvirtualcam)"
+            f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
         ) from None
     try:
         return pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device)
