@@ -54,12 +54,34 @@ def make_application(argv: list[str] | None = None):
     if app is None:
         restore_qt_variables()  # `import cv2` pointed Qt at OpenCV's Qt 5 plugin folder
         app = QApplication(argv if argv is not None else [sys.argv[0]])
+        if app.platformName() == "offscreen":
+            _drop_offscreen_size_hint_warnings()  # once per process: handlers chain
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("LiveAvatar")
     app.setStyle("Fusion")  # the same look on every OS; the stylesheet builds on it
     app.setStyleSheet(STYLESHEET)
     return app
+
+
+# Qt's offscreen platform (screenshots, tests) has no window manager to pass a window's size limits to,
+# and says so each time a fixed-size widget is laid out: known-harmless, and the only noise of a
+# `liveavatar app --screenshot` run. Every other message goes through unchanged.
+OFFSCREEN_SIZE_HINTS = "This plugin does not support propagateSizeHints()"
+
+
+def _drop_offscreen_size_hint_warnings() -> None:
+    from PySide6.QtCore import qFormatLogMessage, qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if message == OFFSCREEN_SIZE_HINTS:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(qFormatLogMessage(mode, context, message) + "\n")
+
+    previous = qInstallMessageHandler(handler)
 
 
 def run_app(options, screenshot: Path | None = None, after_frames: int = 30) -> int:
@@ -105,7 +127,8 @@ def _arrange_screenshot(window, path: Path, after_frames: int, outcome: dict) ->
             outcome["error"] = f"cannot write the screenshot {path}"
         else:
             tmp.replace(path)
-            print(f"wrote {path} ({image.width()}×{image.height()}, after {window.frames_shown} frames)")
+            shown = f"{window.frames_shown} frames" if window.frames_shown else f"{window.preview_frames} camera frames"
+            print(f"wrote {path} ({image.width()}×{image.height()}, after {shown})")
         window.close()
 
     def on_model(ok: bool) -> None:
@@ -126,7 +149,15 @@ def _arrange_screenshot(window, path: Path, after_frames: int, outcome: dict) ->
             outcome["error"] = f"no screenshot: {reason}" + (f" ({messages})" if messages else "")
             window.close()
 
+    def on_preview(count: int) -> None:
+        # No avatar yet: the window shows the camera preview and the offer of a first avatar.
+        if count >= after_frames and not taken and window.waiting_for_avatar():
+            taken.append(True)
+            QTimer.singleShot(150, take)
+
+    taken: list[bool] = []
     window.frame_shown.connect(on_frame)
+    window.preview_shown.connect(on_preview)
     window.model_ready.connect(on_model)
     poll = QTimer(window)
     poll.timeout.connect(check_idle)

@@ -8,7 +8,7 @@ AvatarLibrary (the gallery), on worker threads.
     │ └──────────────────────┘└───────────────────┘│ Engine       │
     │ fps · latency · stages · dropped             │              │
     │ [status messages, dismissable]               │              │
-    │ Avatars  [Add portrait…] [progress ───]      │              │
+    │ Avatars  [Add portrait…] [Try the sample portrait] [progress ───] │
     │ [thumb 1][thumb 2][thumb 3] …                │              │
     └──────────────────────────────────────────────┴──────────────┘
 """
@@ -54,6 +54,9 @@ from .widgets.status import StatusArea
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.mpg *.mpeg *.m4v);;All files (*)"
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 AVATAR_SUFFIX = ".avatar"
+AVATAR_PLACEHOLDER = (
+    "Your avatar appears here: add a portrait (a photo, a painting, a statue) or try the sample portrait"
+)
 RECENT_VIDEOS = 5
 
 # (keys as shown, what they do): one table for the actions, the tooltips and the help overlay.
@@ -84,7 +87,8 @@ class AppOptions:
 
 
 class MainWindow(QMainWindow):
-    frame_shown = Signal(int)  # frames shown so far (the screenshot mode waits on it)
+    frame_shown = Signal(int)  # avatar frames shown so far (the screenshot mode waits on it)
+    preview_shown = Signal(int)  # camera-only frames shown so far (no avatar yet: the camera preview)
     model_ready = Signal(bool)  # a checkpoint was loaded (True) or none is available (False)
 
     def __init__(self, options: AppOptions | None = None, settings: AppSettings | None = None) -> None:
@@ -99,6 +103,7 @@ class MainWindow(QMainWindow):
         self.checkpoint = None
         self.checkpoint_problem = ""
         self.frames_shown = 0
+        self.preview_frames = 0
         self.last_stats: RunStats | None = None
         self.last_report: FrameReport | None = None
         self._closed = False
@@ -169,6 +174,13 @@ class MainWindow(QMainWindow):
             "You can also drop image files on the window"
         )
         header.addWidget(self.add_button)
+        self.sample_button = QPushButton("Try the sample portrait")
+        self.sample_button.setToolTip(
+            "Make a first avatar from the public-domain photo of Grace Hopper that matplotlib ships "
+            "(the portrait `liveavatar demo` animates)"
+        )
+        self.sample_button.hide()  # offered while the gallery is empty
+        header.addWidget(self.sample_button)
         self.build_label = QLabel("")
         self.build_label.setObjectName("hint")
         header.addWidget(self.build_label, 1)
@@ -263,6 +275,7 @@ class MainWindow(QMainWindow):
         self.gallery.delete_requested.connect(self.delete_avatar)
         self.gallery.portraits_dropped.connect(self.add_portraits)
         self.add_button.clicked.connect(self.add_portraits_dialog)
+        self.sample_button.clicked.connect(self.add_sample_portrait)
         self.cancel_build.clicked.connect(lib.cancel_build)
         self.open_model.clicked.connect(self.open_model_dialog)
         self.source_panel.source_chosen.connect(self.set_source)
@@ -395,6 +408,7 @@ class MainWindow(QMainWindow):
 
     def _set_model_dependent_enabled(self, on: bool) -> None:
         self.add_button.setEnabled(on)
+        self.sample_button.setEnabled(on)
         for panel in (self.look_panel, self.outputs_panel):
             panel.setEnabled(on)
 
@@ -423,6 +437,9 @@ class MainWindow(QMainWindow):
         usable = self.library.usable_ids()
         current = wanted if wanted in usable else (usable[0] if usable else None)
         self.gallery.set_entries([self.library.entries[i] for i in self.library.order], current)
+        self._update_sample_offer()
+        # From now on "no avatar" is a fact, not a moment of startup: the camera alone may be shown.
+        self.session.preview_without_avatar = True
         if first and self.options.avatar is not None:
             self._open_avatar_file(self.options.avatar)  # chosen when loaded
         else:
@@ -491,11 +508,26 @@ class MainWindow(QMainWindow):
         if paths:
             self.add_portraits([Path(p) for p in paths])
 
-    def add_portraits(self, paths: list[Path]) -> None:
+    def add_portraits(self, paths: list[Path], name: str | None = None) -> None:
         if self.checkpoint is None:
             self.status.post("Open a model first: avatars are built with it", "warning")
             return
-        self.library.build(paths, self.checkpoint)
+        self.library.build(paths, self.checkpoint, name=name)
+
+    def add_sample_portrait(self) -> None:
+        """The one-click first avatar: the sample portrait, built on the worker like any other."""
+        from liveavatar.sample import SAMPLE_NAME, sample_portrait
+
+        try:
+            path = sample_portrait()
+        except LiveAvatarError as exc:
+            self.status.post(str(exc), "error")
+            return
+        self.add_portraits([path], name=SAMPLE_NAME)
+
+    def _update_sample_offer(self) -> None:
+        self.sample_button.setVisible(self.gallery.count() == 0 and not self.library.building)
+        self.sample_button.setEnabled(self.checkpoint is not None and not self.library.building)
 
     def _on_build_started(self, name: str) -> None:
         self.build_label.setText(f"Building {name}…")
@@ -503,6 +535,7 @@ class MainWindow(QMainWindow):
         self.build_bar.show()
         self.cancel_build.show()
         self.add_button.setEnabled(False)
+        self._update_sample_offer()
 
     def _on_build_progress(self, what: str, fraction: float) -> None:
         self.build_bar.setValue(round(fraction * 100))
@@ -513,14 +546,17 @@ class MainWindow(QMainWindow):
         self.cancel_build.hide()
         self.build_label.setText("")
         self.add_button.setEnabled(self.checkpoint is not None)
+        self._update_sample_offer()
 
     def _on_avatar_added(self, entry: GalleryEntry) -> None:
         self.gallery.add_entry(entry)
+        self._update_sample_offer()
         self.choose_avatar(entry.id)  # a new avatar is one the user wants to see now
 
     def _on_avatar_deleted(self, entry_id: str) -> None:
         was_current = self.gallery.current_id() == entry_id
         self.gallery.remove_entry(entry_id)
+        self._update_sample_offer()
         if was_current:
             usable = self.library.usable_ids()
             self.choose_avatar(usable[0] if usable else None)
@@ -620,6 +656,13 @@ class MainWindow(QMainWindow):
         points = report.landmarks.points68 if report.landmarks is not None else None
         self.camera_view.message = report.message
         self.camera_view.show_frame(report.camera, points)
+        if report.output is None:  # the camera preview: no avatar yet
+            if self.avatar_view.has_frame:
+                self.avatar_view.caption = "Avatar"
+                self.avatar_view.clear(AVATAR_PLACEHOLDER)
+            self.preview_frames += 1
+            self.preview_shown.emit(self.preview_frames)
+            return
         self.avatar_view.caption = report.avatar
         self.avatar_view.show_frame(report.output)
         self.frames_shown += 1
@@ -647,6 +690,9 @@ class MainWindow(QMainWindow):
         self.status.post(f"The live view stopped: {reason}", "warning", key="stopped")
 
     def _update_placeholders(self) -> None:
+        if self.session.state == "previewing":  # the camera shows; the avatar side says what it waits for
+            self.avatar_view.set_placeholder(AVATAR_PLACEHOLDER)
+            return
         if self.camera_view.has_frame and self.session.state == "running":
             return
         if self.checkpoint is None:
@@ -704,6 +750,17 @@ class MainWindow(QMainWindow):
         if self.loader.busy or self.session.controls.busy:
             return ""
         return self.session.can_run() or "the live view stopped"
+
+    def waiting_for_avatar(self) -> bool:
+        """True once startup has settled into the camera preview with no avatar to drive: the first
+        minute of a new user (the screenshot mode then shows this, instead of waiting for avatar frames)."""
+        return (
+            self.session.state == "previewing"
+            and self.session.avatar is None
+            and self._gallery_loaded
+            and not self.library.building
+            and not (self.loader.busy or self.session.controls.busy)
+        )
 
     def worker_threads_busy(self) -> bool:
         """True while any of the window's worker pools still runs something (tests check it after close)."""

@@ -8,6 +8,11 @@ Cheap thread-safe controls (calibrate, mode, background, mirror, avatar switch) 
 A change that the runner cannot make while running (source, engine, output size) restarts it: the old
 run is stopped (its recording finalised) and a new one started with the same avatar and outputs; the
 virtual camera and the stream are turned back on when they were on.
+
+With a source but no avatar (a new user's first minute, or every avatar deleted), and once the window has
+said `preview_without_avatar` (its gallery is loaded, so "no avatar" is a fact, not a moment of startup),
+a CameraPreview runs instead of the runner: the camera pane shows the camera and the tracked face, in the
+"previewing" state. Choosing an avatar replaces it with a real run.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 from liveavatar.avatar import Avatar
 from liveavatar.errors import LiveAvatarError
 from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.pipeline.camera_preview import CameraPreview
 from liveavatar.pipeline.config import (
     DEFAULT_HTTP_PORT,
     DEFAULT_OUTPUT_SIZE,
@@ -56,7 +62,7 @@ class LiveSession(QObject):
     stats = Signal(object)  # RunStats
     sink_state = Signal(object)  # SinkState
     error = Signal(object)  # RunnerError (also used for failures of the session's own tasks)
-    state_changed = Signal(str)  # "idle" | "starting" | "running" | "stopping"
+    state_changed = Signal(str)  # "idle" | "starting" | "running" | "previewing" | "stopping"
     started = Signal(str, list)  # engine name, why faster engines were skipped
     stopped = Signal(str)  # reason
     output_failed = Signal(str, str)  # "vcam" | "http" | "record", the message (the output is off again)
@@ -71,12 +77,13 @@ class LiveSession(QObject):
         self.http_on = False
         self.http_port = DEFAULT_HTTP_PORT
         self._lock = threading.Lock()
-        self._current: tuple | None = None  # (Runner, RunnerBridge) of the run that is going, under the lock
+        self._current: tuple | None = None  # (Runner or CameraPreview, RunnerBridge) going now, under the lock
         self._bridge: RunnerBridge | None = None  # the bridge of the newest run (GUI thread)
         self._state = "idle"
         self._closing = False
         self.engine_name = ""
         self.engine_skipped: list[str] = []
+        self.preview_without_avatar = False  # set by the window once "no avatar" is known, not just pending
 
     # ------------------------------------------------------------------ state
 
@@ -91,8 +98,15 @@ class LiveSession(QObject):
 
     @property
     def runner(self):
+        """The Runner going now, or None (also while only the camera preview runs)."""
         with self._lock:
-            return self._current[0] if self._current is not None else None
+            current = self._current[0] if self._current is not None else None
+        return None if isinstance(current, CameraPreview) else current
+
+    def can_preview(self) -> bool:
+        """Whether the camera alone can be shown: a source that needs no avatar, and no avatar to drive."""
+        source = self.options.source
+        return self.preview_without_avatar and self.avatar is None and source is not None and source.kind != "scripted"
 
     def can_run(self) -> str:
         """Empty when a run can start, else what is missing, in words for the user."""
@@ -127,8 +141,8 @@ class LiveSession(QObject):
             self.restart()
         elif runner is not None:
             self._apply_live_options(runner)
-        elif self._state != "starting":
-            self.restart()  # (a starting run gets the live options in _on_started)
+        elif self._state not in ("starting", "previewing"):
+            self.restart()  # (a starting run gets the live options in _on_started; a preview has none)
 
     def _apply_live_options(self, runner) -> None:
         runner.set_background(self.options.background)
@@ -140,25 +154,26 @@ class LiveSession(QObject):
         if self._closing:
             return
         can_run = not self.can_run()
-        if can_run:
+        preview = not can_run and self.can_preview()
+        if can_run or preview:
             self._set_state("starting")
-        elif self.runner is not None:
+        elif self._current is not None:
             self._set_state("stopping")
         checkpoint, options, avatar = self.checkpoint, self.options, self.avatar
         vcam = self._vcam_spec() if self.vcam_on else None
         http = self.http_port if self.http_on else None
-        bridge = RunnerBridge(self) if can_run else None  # made here so it lives on the GUI thread
+        bridge = RunnerBridge(self) if can_run or preview else None  # made here: it lives on the GUI thread
         if bridge is not None:
             self._connect(bridge)
         self._bridge = bridge
         self.controls.submit(
-            lambda task: self._restart_work(task, checkpoint, options, avatar, bridge, vcam, http),
+            lambda task: self._restart_work(task, checkpoint, options, avatar, bridge, vcam, http, preview),
             on_done=self._on_started,
             on_failed=self._task_failed("the live view could not start"),
             name="restart",
         )
 
-    def _restart_work(self, task: Task, checkpoint, options: LiveOptions, avatar, bridge, vcam, http):
+    def _restart_work(self, task: Task, checkpoint, options: LiveOptions, avatar, bridge, vcam, http, preview):
         from liveavatar.pipeline.runner import Runner
 
         self._stop_current()
@@ -168,6 +183,16 @@ class LiveSession(QObject):
         source = options.source
         if source.kind == "video":
             source = replace(source, loop=True, realtime=True)
+        if preview:
+            camera = CameraPreview(source, observer=bridge.observer)
+            try:
+                camera.start()
+            except BaseException:
+                bridge.detach()
+                raise
+            with self._lock:
+                self._current = (camera, bridge)
+            return camera, None
         config = RunnerConfig(
             source=source,
             engine=options.engine,
@@ -206,7 +231,7 @@ class LiveSession(QObject):
             current, self._current = self._current, None
         if current is None:
             return
-        runner, bridge = current
+        runner, bridge = current  # (a CameraPreview stops the same way)
         runner.stop("restarting")
         runner.wait(STOP_TIMEOUT_S)
         bridge.detach()
@@ -217,6 +242,14 @@ class LiveSession(QObject):
             self._set_state("idle")
             return
         runner, avatar = result
+        if isinstance(runner, CameraPreview):
+            with self._lock:
+                replaced = self._current is None or self._current[0] is not runner
+            if not replaced:
+                self._set_state("previewing")
+                if not self.can_run():
+                    self.restart()  # an avatar came while the preview was starting
+            return
         if self.runner is not runner:
             return  # replaced meanwhile
         self.engine_name, self.engine_skipped = runner.engine_name, list(runner.engine_skipped)

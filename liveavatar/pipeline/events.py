@@ -29,6 +29,8 @@ class FrameReport:
     output: the frame the sinks got (background, mirror and AI mark applied), H×W×3 uint8 RGB.
     timings: milliseconds per stage for this frame (capture, track, retarget, rasterize, infer, compose,
     sinks). latency_ms: capture timestamp → handed to the sinks.
+    face, output and landmark_image are None (and avatar "") in a CameraPreview's reports: the camera and
+    its tracked face before any avatar exists.
     """
 
     index: int
@@ -36,12 +38,12 @@ class FrameReport:
     camera: np.ndarray
     landmarks: FaceLandmarks | None
     message: str
-    face: np.ndarray
-    output: np.ndarray
+    face: np.ndarray | None
+    output: np.ndarray | None
     avatar: str
     timings: dict[str, float]
     latency_ms: float
-    landmark_image: np.ndarray
+    landmark_image: np.ndarray | None
 
 
 @dataclass(frozen=True)

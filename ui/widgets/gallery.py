@@ -218,7 +218,8 @@ class GalleryView(QListWidget):
             painter.drawText(
                 self.viewport().rect(),
                 Qt.AlignmentFlag.AlignCenter,
-                "No avatars yet: drop a portrait here (a photo or a painting), or click “Add portrait…”",
+                "No avatars yet: drop a portrait here (a photo or a painting), click “Add portrait…”, "
+                "or “Try the sample portrait”",
             )
             painter.end()
 
