@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         args.stats_json.write_text(json.dumps(summary, indent=2) + "\n")
     print(
         f"run: {stats.frames} frames in {stats.elapsed_s:.1f} s ({runner.stop_reason}) | {stats.fps:.1f} fps, "
-        f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | dropped "
-        + ", ".join(f"{k} {v}" for k, v in stats.dropped.items()),
+        f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | skipped to stay live: "
+        + stats.dropped_text(),
     )
     return 1 if observer.fatal else 0

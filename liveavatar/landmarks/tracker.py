@@ -132,6 +132,8 @@ class FaceTracker:
             confidence = self.min_detection_confidence
             if low_confidence:
                 confidence = min(confidence, LOW_DETECTION_CONFIDENCE)
+            if self.mode == "video":
+                _spend_first_projection_warning(self._face_mesh_cls)
             with _native_stderr_silenced():
                 mesh = self._face_mesh_cls(
                     static_image_mode=self.mode == "image",
@@ -213,6 +215,39 @@ class FaceTracker:
 
 
 _STDERR_LOCK = threading.Lock()
+_FIRST_PROJECTION_LOCK = threading.Lock()
+_first_projection_spent = False
+
+
+def _spend_first_projection_warning(face_mesh_cls: Any) -> None:
+    """Once per process, runs the face mesh on the sample portrait with native stderr silenced.
+
+    mediapipe logs "Using NORM_RECT without IMAGE_DIMENSIONS is only supported for the square ROI" the
+    first time any graph in the process projects landmarks, i.e. on the first frame that shows a face.
+    In video mode that can be minutes after the graph started (a camera before the user sits down), far
+    outside the silenced start-up window, so users saw it. It comes from the configuration of mediapipe's
+    own face-mesh graph (the legacy solution never passes IMAGE_DIMENSIONS), which nothing we call can
+    change; the landmarks are what that solution gives everyone. Spending the one-time warning here, on a
+    known face, keeps stderr untouched afterwards. Without the sample (no matplotlib), the graph's own
+    first-frame window is all that is silenced.
+    """
+    global _first_projection_spent
+    with _FIRST_PROJECTION_LOCK:
+        if _first_projection_spent:
+            return
+        _first_projection_spent = True
+        from liveavatar.errors import LiveAvatarError
+        from liveavatar.sample import sample_portrait
+
+        try:
+            bgr = cv2.imread(str(sample_portrait()), cv2.IMREAD_COLOR)
+        except LiveAvatarError:
+            return
+        if bgr is None:
+            return
+        with _native_stderr_silenced():
+            with face_mesh_cls(static_image_mode=True, max_num_faces=1, refine_landmarks=False) as mesh:
+                mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 @contextlib.contextmanager

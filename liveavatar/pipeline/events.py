@@ -69,6 +69,19 @@ class RunStats:
     elapsed_s: float
     engine: str
 
+    def dropped_text(self) -> str:
+        """The drops in words, e.g. "42 source frames before tracking, 0 tracked frames before the generator,
+        0 frames at record:out.mp4": each count says which frames it counts and where they were skipped."""
+        parts = []
+        for key, count in self.dropped.items():
+            if key == "capture":
+                parts.append(f"{count} source frames before tracking")
+            elif key == "processed":
+                parts.append(f"{count} tracked frames before the generator")
+            else:
+                parts.append(f"{count} frames at {key}")
+        return ", ".join(parts)
+
     def as_dict(self) -> dict:
         return {
             "fps": round(self.fps, 2),

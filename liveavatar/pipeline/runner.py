@@ -14,7 +14,8 @@ API (the CLI's `run` and `demo` and the desktop app's Qt bridge all use exactly 
                                                             # FrameSource instead of config.source)
     runner.start()        # opens source, engine(s) and sinks, raising LiveAvatarError for bad input
                           # before any thread starts; then starts the threads and returns
-    runner.wait(timeout)  # True once the run has stopped (source ended, duration reached, stop())
+    runner.wait(timeout)  # True once the run has stopped (source ended, duration reached, stop()); on the
+                          # main thread it also pumps a preview window opened there (sinks/preview.py)
     runner.stop()         # idempotent; joins every thread, closes every sink (files finalised)
 
 Thread-safe controls, callable from any thread while running (each takes effect on the next frame):
@@ -150,6 +151,7 @@ class Runner:
         self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
         self._process_ms = 0.0
         self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
+        self._pumped: list[Any] = []  # sinks whose window the main thread drives (see wait())
         lossless = config.lossless
         self._capture_slot: LatestSlot[_Captured] = LatestSlot("capture", lossless)
         self._work_slot: LatestSlot[_Work] = LatestSlot("processed", lossless)
@@ -220,8 +222,21 @@ class Runner:
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Blocks until the run has fully stopped; returns False on timeout."""
-        if not self._stopped.wait(timeout):
+        """Blocks until the run has fully stopped; returns False on timeout. On the main thread it pumps
+        the sinks that need it (a preview window opened there), also once more after the stop so they
+        can close their window on the thread that owns it."""
+        if threading.current_thread() is threading.main_thread() and self._pumped:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                done = self._stopped.wait(0.005)
+                for sink in list(self._pumped):
+                    sink.pump()
+                if done:
+                    self._pumped.clear()
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+        elif not self._stopped.wait(timeout):
             return False
         stopper = self._stopper
         if stopper is not None and stopper is not threading.current_thread():
@@ -447,6 +462,8 @@ class Runner:
             raise
         with self._lock:
             self._sinks[key] = sink
+        if getattr(sink, "pumped_on_main_thread", False):
+            self._pumped.append(sink)
         self._set_state(SinkState(key, "running", detail))
         return key
 

@@ -424,6 +424,6 @@ def stats_line(stats: RunStats) -> str:
 
 def stats_tooltip(stats: RunStats) -> str:
     lines = [f"{k}: p50 {v.p50:.1f} ms, p95 {v.p95:.1f} ms" for k, v in stats.stages.items()]
-    lines.append("Frames skipped so far: " + ", ".join(f"{k} {v}" for k, v in stats.dropped.items()))
+    lines.append("Frames skipped so far to stay live: " + stats.dropped_text())
     lines.append("The live path always shows the newest frame, so a slow stage skips frames instead of lagging")
     return "\n".join(lines)
