@@ -34,7 +34,8 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     sink_states() -> dict[key, SinkState]      stats() -> RunStats      engine_name, engine_skipped
 
 Also for a UI: liveavatar.capture.list_cameras() (the source menu), liveavatar.sinks.vcam.vcam_fix() (the
-virtual camera's fix for this OS), liveavatar.commands.doctor.collect() (every check, as a dict).
+virtual camera's fix for this OS), liveavatar.commands.doctor.collect() (every check, as a dict), and
+liveavatar.pipeline.camera_preview.CameraPreview (the camera and its tracked face before any avatar exists).
 
 Observer (liveavatar.pipeline.events.RunnerObserver), called from worker threads, must not block:
     on_frame(FrameReport)   every output frame: camera image, driver landmarks or None, tracker message,
