@@ -8,7 +8,7 @@ AvatarLibrary (the gallery), on worker threads.
     │ └──────────────────────┘└───────────────────┘│ Engine       │
     │ fps · latency · stages · dropped             │              │
     │ [status messages, dismissable]               │              │
-    │ Avatars  [Add portrait…] [Try the sample portrait] [progress ───] │
+    │ Avatars [Add portrait…] [Try the sample] [──]│              │
     │ [thumb 1][thumb 2][thumb 3] …                │              │
     └──────────────────────────────────────────────┴──────────────┘
 """

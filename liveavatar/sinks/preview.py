@@ -48,7 +48,7 @@ class PreviewSink:
         self._ready = threading.Event()
         self._failure: str | None = None
         self._window_open = False
-        self._quit_sent = False
+        self._closed = False
         self.pumped_on_main_thread = False  # True: pump() drives the window (opened on the main thread)
 
     def open(self) -> str:
@@ -80,19 +80,25 @@ class PreviewSink:
         if not self.pumped_on_main_thread or not self._window_open:
             return
         frame = self._slot.get(timeout=0)
-        if frame is CLOSED:
-            cv2.destroyWindow(WINDOW)
-            cv2.waitKey(1)
-            self._window_open = False
+        if frame is CLOSED or self._closed:  # a frame still waiting at close is not worth showing
+            self._destroy_window()
             return
         if frame is not None:
             cv2.imshow(WINDOW, cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
         key = cv2.waitKey(1) & 0xFF
         closed = cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1
-        if (key in (ord("q"), 27) or closed) and not self._quit_sent:
-            self._quit_sent = True
+        if key in (ord("q"), 27) or closed:
+            self._destroy_window()  # at once: a later imshow would open it again
             if self.on_quit is not None:
                 self.on_quit(self.key)
+
+    def _destroy_window(self) -> None:
+        self._window_open = False
+        try:
+            cv2.destroyWindow(WINDOW)
+        except cv2.error:
+            pass  # the user closed it already: nothing left to destroy
+        cv2.waitKey(1)
 
     def _loop(self) -> None:
         try:
@@ -124,6 +130,7 @@ class PreviewSink:
         self.dropped = self._slot.dropped
 
     def close(self) -> None:
+        self._closed = True
         self._slot.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
