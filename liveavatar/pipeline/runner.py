@@ -23,7 +23,9 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     add_avatar(avatar)    # prepares (checks + builds the engine of a fine-tuned avatar) without switching:
                           # call it from a worker thread when an avatar is loaded into a gallery
     remove_avatar(avatar) # releases a prepared avatar's own engine (not the current one)
-    calibrate()           # the next tracked frames become the neutral pose (relative mode)
+    calibrate()           # the next tracked frames become the neutral pose (relative mode); a neutral
+                          # that looks wrong (smiling, turned away) is reported once through on_error
+    set_expression(ExpressionControls)   # per-part gains and region mode (relative mode)
     set_mode("relative" | "absolute")
     set_background(Background)      set_mirror(bool)
     add_sink(SinkSpec) -> key       # opens it now (raises LiveAvatarError, also reported as a SinkState)
@@ -63,6 +65,7 @@ import numpy as np
 
 from liveavatar.avatar import Avatar
 from liveavatar.errors import AvatarError, InputError, LiveAvatarError
+from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.pipeline.config import MODES, Background, Mode, RunnerConfig, SinkSpec
 from liveavatar.pipeline.events import FrameReport, RunnerError, RunnerObserver, RunStats, SinkState
@@ -149,11 +152,13 @@ class Runner:
         self._last_output_t = 0.0
         self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
         self._process_ms = 0.0
+        self._neutral_warning = ""
         self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
         lossless = config.lossless
         self._capture_slot: LatestSlot[_Captured] = LatestSlot("capture", lossless)
         self._work_slot: LatestSlot[_Work] = LatestSlot("processed", lossless)
         self._processor = Processor(config.tracking, checkpoint.config.image_size)
+        self._processor.controls = config.expression
         self._composer = Composer(*config.output_size)
 
     # ------------------------------------------------------------------ lifecycle
@@ -342,6 +347,17 @@ class Runner:
     def calibrate(self) -> None:
         self._processor.calibrate()
         self._refresh_if_stalled()
+
+    def set_expression(self, controls: ExpressionControls) -> None:
+        """Per-part gains and region mode; the next processed frame uses them."""
+        if not isinstance(controls, ExpressionControls):
+            raise TypeError(f"expected ExpressionControls, got {type(controls).__name__}")
+        self._processor.controls = controls  # one attribute swap: the processing thread sees old or new
+        self._refresh_if_stalled()
+
+    @property
+    def expression(self) -> ExpressionControls:
+        return self._processor.controls
 
     def set_mode(self, mode: Mode) -> None:
         if mode not in MODES:
@@ -578,6 +594,11 @@ class Runner:
                         frame.image, item.captured.landmarks, frame.timestamp, prepared.avatar, self._mode
                     )
                     self._process_ms = _ema(self._process_ms, (time.perf_counter() - started) * 1000)
+                    warning = self._processor.neutral_warning
+                    if warning != self._neutral_warning:
+                        self._neutral_warning = warning
+                        if warning:
+                            self._error(warning, source="calibration")
                 except Exception as exc:  # noqa: BLE001 - a bad frame is skipped, the run goes on
                     self._error_once(f"a frame could not be processed: {exc}", traceback.format_exc(), "processing")
                     continue

@@ -1,0 +1,92 @@
+"""Expression controls on the live path: the runner applies a change on the next frame; `run` flags."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.config import PRESETS
+from liveavatar.landmarks.controls import ExpressionControls
+from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
+from liveavatar.models.talking_head import TalkingHead
+from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+from liveavatar.render.rasterize import rasterize_landmarks
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(checkpoint_path):
+    return load_checkpoint(checkpoint_path, discriminator=False)
+
+
+@pytest.fixture(scope="module")
+def avatar(portraits, checkpoint):
+    return build_avatar([portraits / "painting_mona_lisa.jpg"], checkpoint)
+
+
+def _wait(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert predicate()
+
+
+def test_set_expression_takes_effect_on_the_next_frame(checkpoint, avatar):
+    """The scripted performance moves the head and face; with every gain at 0 the generator is given the
+    portrait's rest landmarks on every following frame, and with gains back at 1 it moves again."""
+    observer = RecordingObserver()
+    config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", duration_s=60.0)
+    runner = Runner(config, checkpoint, avatar, observer)
+    rest = rasterize_landmarks(avatar.landmarks, checkpoint.config.image_size)
+    runner.start()
+    try:
+        _wait(lambda: observer.frames >= 30)  # into the performance: the head is turned
+        assert not np.array_equal(observer.last_report.landmark_image, rest)
+        frozen = ExpressionControls(rotation=0, position=0, brows=0, eyes=0, gaze=0, mouth=0)
+        runner.set_expression(frozen)
+        assert runner.expression == frozen
+        start = observer.frames
+        _wait(lambda: observer.frames >= start + 3)  # at most one frame was already past retargeting
+        for _ in range(5):
+            n = observer.frames
+            _wait(lambda n=n: observer.frames > n)
+            np.testing.assert_array_equal(observer.last_report.landmark_image, rest)
+        runner.set_expression(ExpressionControls())
+        start = observer.frames
+        _wait(lambda: observer.frames >= start + 10)
+        assert not np.array_equal(observer.last_report.landmark_image, rest)
+        with pytest.raises(TypeError):
+            runner.set_expression({"mouth": 0})
+    finally:
+        runner.stop()
+
+
+def test_run_flags_build_the_controls_and_refuse_bad_values(tmp_path, checkpoint_path, avatar, capsys):
+    from liveavatar.cli import build_parser, main
+    from liveavatar.commands.run import build_config
+
+    avatar_path = save_avatar(avatar, tmp_path / "a.avatar")
+    base = ["run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path), "--source", "scripted"]
+    flags = ["--mouth", "1.5", "--head-rotation", "0", "--gaze", "2", "--region", "expression"]
+    args = build_parser().parse_args(base + ["--sink", "http:8765", *flags])
+    config = build_config(args)
+    assert config.expression == ExpressionControls(mouth=1.5, rotation=0.0, gaze=2.0, region="expression")
+    assert main(base + ["--sink", f"record:{tmp_path / 'o.mp4'}", "--brows", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "liveavatar run: error: brows gain 3.0 is out of range; use a number from 0 to 2 (1 is the driver's "
+        "motion as is)"
+    )
+    assert not (tmp_path / "o.mp4").exists()
