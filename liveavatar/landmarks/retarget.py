@@ -66,6 +66,7 @@ GAIN_POINTS: dict[str, np.ndarray] = {
 LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
 EYE_CORNERS = ((36, 39), (42, 45))
 EYE_POINTS = (np.arange(36, 42), np.arange(42, 48))
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 OPENNESS_MAX = 1.6  # a driver opening wide does not stretch a portrait's eyes beyond this
 # mediapipe's lids rarely meet on a real blink: the gap bottoms out at ~this fraction of the open gap
 # (measured in docs/EXPRESSION.md), so openness is rescaled to make that read as fully closed.
@@ -251,6 +252,8 @@ class Retargeter:
         # Up and down, motion keeps face units: the mouth opens and the brows rise as far, relative to the
         # face, as the driver's, whatever the portrait's lip thickness or brow height at rest.
         self._part_scale[:, 1] = 1.0
+        across = self.target[45] - self.target[36]
+        self._down = np.array([-across[1], across[0]]) / max(float(np.hypot(*across)), 1e-6)
         depth = n[:, 2] - n[RIGID, 2].mean()
         self._portrait3 = np.column_stack([self.target, k * depth])
         self._phi3 = np.eye(3)
@@ -294,6 +297,7 @@ class Retargeter:
             expr[idx] *= gain[part]
         q = self._portrait3 + expr
         self._set_lids(q, expr, residual, gain["eyes"])
+        self._keep_lips_apart(q)
 
         lim = self.limits
         s = float(np.clip(1 + gain["position"] * (motion.scale - 1), lim.min_scale, lim.max_scale))
@@ -328,6 +332,15 @@ class Retargeter:
                 gap = p[lower, :2] - p[upper, :2]
                 q[upper, :2] = mid - openness[e] * gap / 2
                 q[lower, :2] = mid + openness[e] * gap / 2
+
+    def _keep_lips_apart(self, q: np.ndarray) -> None:
+        """A driver closing its mouth tighter than at its neutral must not push a closed-mouthed portrait's
+        lips through each other: inner lip pairs that crossed (along the face's down axis) meet instead."""
+        for upper, lower in INNER_LIP_PAIRS:
+            gap = float((q[lower, :2] - q[upper, :2]) @ self._down)
+            if gap < 0:
+                q[upper, :2] += gap / 2 * self._down
+                q[lower, :2] -= gap / 2 * self._down
 
     def _portrait_irises(self, q: np.ndarray, motion: Motion, gain: float) -> np.ndarray:
         """2×3 portrait iris centres before the head pose: each eye's centre plus the driver's gaze offset

@@ -98,8 +98,8 @@ class Background:
 # Relative mode smooths head pose and expression apart (liveavatar.landmarks.stability): the pose harder
 # (a still head must not wobble), the expression lighter (lips must keep up with speech). The trade-off,
 # measured on the shared clips, is in docs/EXPRESSION.md.
-POSE_SMOOTHING = OneEuroParams(min_cutoff=0.5, beta=0.02)
-EXPRESSION_SMOOTHING = OneEuroParams(min_cutoff=1.5, beta=0.05)
+POSE_SMOOTHING = OneEuroParams(min_cutoff=0.3, beta=0.05)
+EXPRESSION_SMOOTHING = OneEuroParams(min_cutoff=1.0, beta=0.05)
 
 
 @dataclass(frozen=True)
