@@ -90,3 +90,23 @@ def test_run_flags_build_the_controls_and_refuse_bad_values(tmp_path, checkpoint
         "motion as is)"
     )
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_neutral_captured_smiling_is_reported_once(avatar):
+    from liveavatar.pipeline import TrackingConfig
+    from liveavatar.pipeline.stages import Processor
+    from liveavatar.types import FaceLandmarks
+
+    rest = np.asarray(avatar.landmarks, np.float32)
+    smiling = rest.copy()
+    centre = rest[48:68].mean(0)
+    smiling[48:68, 0] = centre[0] + 1.4 * (rest[48:68, 0] - centre[0])  # the mouth 40% wider
+    image = np.zeros((256, 256, 3), np.uint8)
+    processor = Processor(TrackingConfig(neutral_frames=2), 256)
+    for i in range(3):
+        processor.process(image, FaceLandmarks(smiling, (256, 256)), i / 25, avatar, "relative")
+    assert "you were smiling" in processor.neutral_warning and "press Calibrate" in processor.neutral_warning
+    processor.calibrate()
+    for i in range(3, 6):
+        processor.process(image, FaceLandmarks(rest, (256, 256)), i / 25, avatar, "relative")
+    assert processor.neutral_warning == ""
