@@ -235,3 +235,21 @@ def test_a_neutral_captured_while_smiling_or_turned_is_called_out():
     turned[42:48, 2] += 20  # the left eye further from the camera: turned about 18°
     assert "turned" in neutral_warning(turned, PORTRAIT)
     assert "press Calibrate" in neutral_warning(turned, PORTRAIT)
+
+
+def test_pressed_lips_do_not_cross_on_a_closed_mouth():
+    """The driver presses its (slightly open) lips shut: a closed-mouthed portrait stays closed, its inner
+    lips meet but never pass through each other."""
+    closed = PORTRAIT.copy()
+    closed[[61, 62, 63]] = closed[[67, 66, 65]] = (closed[[61, 62, 63]] + closed[[67, 66, 65]]) / 2
+    rt = Retargeter(closed, 256)
+    driver = NEUTRAL3.copy()
+    driver[[65, 66, 67], 1] = driver[[63, 62, 61], 1] + 3.0  # the driver's neutral: lips 3 px apart
+    rt.set_neutral(driver)
+    pressed = driver.copy()
+    pressed[[65, 66, 67], 1] -= 3.0
+    out = rt(pressed)
+    across = closed[45] - closed[36]
+    down = np.array([-across[1], across[0]]) / np.linalg.norm(across)  # the face's own down axis
+    gaps = [(out[lower] - out[upper]) @ down for upper, lower in ((61, 67), (62, 66), (63, 65))]
+    np.testing.assert_allclose(gaps, 0.0, atol=1e-3)

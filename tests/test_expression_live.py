@@ -110,3 +110,49 @@ def test_a_neutral_captured_smiling_is_reported_once(avatar):
     for i in range(3, 6):
         processor.process(image, FaceLandmarks(rest, (256, 256)), i / 25, avatar, "relative")
     assert processor.neutral_warning == ""
+
+
+class _SmilingSource:
+    """A source whose face smiles broadly for its first frames (while the neutral is captured), then rests."""
+
+    live = False
+    name = "smiling then resting"
+    fps = 25.0
+
+    def __init__(self, rest: np.ndarray, frames: int = 40) -> None:
+        self.rest = rest
+        self.smiling = rest.copy()
+        centre = rest[48:68].mean(0)
+        self.smiling[48:68, 0] = centre[0] + 1.4 * (rest[48:68, 0] - centre[0])
+        self.frames, self.index = frames, 0
+
+    def read(self):
+        from liveavatar.capture import Captured
+        from liveavatar.types import FaceLandmarks, Frame
+
+        if self.index >= self.frames:
+            return None
+        points = self.smiling if self.index < 10 else self.rest
+        image = np.full((256, 256, 3), 24, np.uint8)
+        captured = Captured(Frame(image, time.monotonic(), self.index), FaceLandmarks(points, (256, 256)))
+        self.index += 1
+        time.sleep(0.01)
+        return captured
+
+    def reopen(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_runner_reports_a_wrong_neutral_once_per_capture(checkpoint, avatar):
+    observer = RecordingObserver()
+    config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", lossless=True)
+    source = _SmilingSource(np.asarray(avatar.landmarks, np.float32))
+    runner = Runner(config, checkpoint, avatar, observer, source=source)
+    runner.start()
+    assert runner.wait(60)
+    notes = [e for e in observer.errors if e.source == "calibration"]
+    assert len(notes) == 1 and not notes[0].fatal
+    assert notes[0].message.startswith("the neutral pose looks wrong (you were smiling when it was captured)")

@@ -335,12 +335,15 @@ class Retargeter:
 
     def _keep_lips_apart(self, q: np.ndarray) -> None:
         """A driver closing its mouth tighter than at its neutral must not push a closed-mouthed portrait's
-        lips through each other: inner lip pairs that crossed (along the face's down axis) meet instead."""
+        lips through each other: inner lip pairs that crossed (along the face's down axis) meet instead. A
+        portrait whose lips already overlap at rest (a tracker's guess on a painting) may keep that overlap."""
+        p = self._portrait3
         for upper, lower in INNER_LIP_PAIRS:
-            gap = float((q[lower, :2] - q[upper, :2]) @ self._down)
-            if gap < 0:
-                q[upper, :2] += gap / 2 * self._down
-                q[lower, :2] -= gap / 2 * self._down
+            floor = min(0.0, float((p[lower, :2] - p[upper, :2]) @ self._down))
+            excess = float((q[lower, :2] - q[upper, :2]) @ self._down) - floor
+            if excess < 0:
+                q[upper, :2] += excess / 2 * self._down
+                q[lower, :2] -= excess / 2 * self._down
 
     def _portrait_irises(self, q: np.ndarray, motion: Motion, gain: float) -> np.ndarray:
         """2×3 portrait iris centres before the head pose: each eye's centre plus the driver's gaze offset

@@ -152,7 +152,7 @@ class Runner:
         self._last_output_t = 0.0
         self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
         self._process_ms = 0.0
-        self._neutral_warning = ""
+        self._neutrals_checked = 0
         self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
         lossless = config.lossless
         self._capture_slot: LatestSlot[_Captured] = LatestSlot("capture", lossless)
@@ -594,11 +594,10 @@ class Runner:
                         frame.image, item.captured.landmarks, frame.timestamp, prepared.avatar, self._mode
                     )
                     self._process_ms = _ema(self._process_ms, (time.perf_counter() - started) * 1000)
-                    warning = self._processor.neutral_warning
-                    if warning != self._neutral_warning:
-                        self._neutral_warning = warning
-                        if warning:
-                            self._error(warning, source="calibration")
+                    if self._processor.neutrals != self._neutrals_checked:  # a new neutral: say if it looks off
+                        self._neutrals_checked = self._processor.neutrals
+                        if self._processor.neutral_warning:
+                            self._error(self._processor.neutral_warning, source="calibration")
                 except Exception as exc:  # noqa: BLE001 - a bad frame is skipped, the run goes on
                     self._error_once(f"a frame could not be processed: {exc}", traceback.format_exc(), "processing")
                     continue

@@ -63,6 +63,7 @@ class Processor:
         self._motion_smoother = MotionSmoother(tracking.pose_smoothing, tracking.expression_smoothing)
         self.controls = ExpressionControls()  # replaced whole (never mutated): read once per frame
         self.neutral_warning = ""  # what looks wrong with the last neutral, "" when it looks fine
+        self.neutrals = 0  # how many neutrals have been captured (each one is checked once)
         self._neutral_irises: list[np.ndarray] = []
         self._neutral_iris: np.ndarray | None = None
         self._box_smoother = CropBoxSmoother()
@@ -178,6 +179,8 @@ class Processor:
             self._neutral = np.mean(self._neutral_samples, axis=0)
             complete = len(self._neutral_irises) == len(self._neutral_samples)
             self._neutral_iris = np.mean(self._neutral_irises, axis=0) if complete else None
+            self.neutral_warning = ""  # checked against the portrait when the retargeter takes it
+            self.neutrals += 1
             self._neutral_samples.clear()
             self._neutral_irises.clear()
             self._motion_smoother.reset()  # motion is relative to the neutral: the old state means nothing
