@@ -84,7 +84,7 @@ def test_expression_settings_persist_and_bad_stored_values_fall_back(
 def test_edit_mode_poses_the_avatar_without_a_camera_and_saves_the_still(
     qtbot, app, data_dir, tiny_checkpoint, avatar_files, tmp_path
 ):
-    window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1])  # no source: no camera
+    window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files)  # no source: no camera
     qtbot.waitUntil(lambda: window.session.avatar is not None, timeout=30_000)
     assert window.session.runner is None
     panel = window.expression_panel
@@ -114,6 +114,10 @@ def test_edit_mode_poses_the_avatar_without_a_camera_and_saves_the_still(
 
     panel.pose_reset.click()
     qtbot.waitUntil(lambda: not window.editor._busy and window.editor.last.points[30, 0] == rest.points[30, 0])
+    other = next(i for i in window.gallery.ids() if i != window.gallery.current_id())
+    window.choose_avatar(other)  # edit mode shows the newly chosen avatar at once
+    landmarks = window.session.avatar.landmarks
+    qtbot.waitUntil(lambda: np.array_equal(window.editor.last.points, landmarks), timeout=30_000)
     panel.edit.setChecked(False)
     assert not panel.edit_box.isVisibleTo(panel)
     close_cleanly(qtbot, window)

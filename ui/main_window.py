@@ -475,6 +475,7 @@ class MainWindow(QMainWindow):
             self.gallery.select(entry_id, emit=False)
         self.session.set_avatar(entry.avatar if entry else None)
         self._update_placeholders()
+        self._pose_changed(self.expression_panel.pose())  # in edit mode: the new avatar, same pose
 
     def delete_avatar(self, entry_id: str, confirm: bool = True) -> None:
         """Deletes an avatar from the gallery and from disk, after asking (it cannot be undone)."""
@@ -566,6 +567,7 @@ class MainWindow(QMainWindow):
 
     def _set_background(self, kind: str, colour) -> None:
         self._update_options(background=_background(kind, colour or self.look_panel.colour))
+        self._pose_changed(self.expression_panel.pose())
 
     def _set_landmarks(self, on: bool) -> None:
         self.camera_view.show_landmarks = on
