@@ -23,6 +23,7 @@ COMMANDS = (
     "finetune",
     "eval",
     "run",
+    "pose",
     "doctor",
     "export",
     "build_engine",

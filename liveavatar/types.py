@@ -27,12 +27,15 @@ class FaceLandmarks:
     """The paper's 68-point layout in pixel coordinates of the image they came from.
 
     points68: 68×2 float32 (x, y). mesh: the tracker's 468×3 float32 (x, y in pixels, z in the tracker's
-    scale) or None when the landmarks did not come from the mesh (scripted, retargeted).
+    scale) or None when the landmarks did not come from the mesh (scripted, retargeted). irises: 2×3 float32
+    iris centres (subject's right eye first, like points 36-41; x, y in pixels, z like the mesh's) when the
+    tracker refined them, else None.
     """
 
     points68: np.ndarray
     image_size: tuple[int, int]  # (width, height) of the image the points refer to
     mesh: np.ndarray | None = None
+    irises: np.ndarray | None = None
 
 
 @dataclass

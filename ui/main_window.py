@@ -36,9 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from liveavatar.errors import LiveAvatarError
+from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.pipeline.config import CHROMA_GREEN, Background, parse_source
 from liveavatar.pipeline.events import FrameReport, RunnerError, RunStats, SinkState
 
+from .editor import PoseEditor
 from .library import AvatarLibrary
 from .paths import avatars_dir, default_recordings_dir
 from .session import LiveOptions, LiveSession
@@ -46,6 +48,7 @@ from .settings import AppSettings
 from .store import AvatarStore, GalleryEntry
 from .tasks import TaskPool
 from .widgets.controls import EnginePanel, LookPanel, OutputsPanel, SourcePanel, stats_line, stats_tooltip
+from .widgets.expression import ExpressionPanel
 from .widgets.frame_view import FrameView
 from .widgets.gallery import IMAGE_SUFFIXES, GalleryView
 from .widgets.help import HelpOverlay
@@ -99,6 +102,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.loader = TaskPool("loader", threads=1)
         self.session = LiveSession(self)
+        self.editor = PoseEditor(self)
         self.library = AvatarLibrary(AvatarStore(avatars_dir()), self)
         self.checkpoint = None
         self.checkpoint_problem = ""
@@ -207,7 +211,9 @@ class MainWindow(QMainWindow):
         self.look_panel = LookPanel()
         self.outputs_panel = OutputsPanel()
         self.engine_panel = EnginePanel()
-        for panel in (self.source_panel, self.look_panel, self.outputs_panel, self.engine_panel):
+        self.expression_panel = ExpressionPanel()
+        panels = (self.source_panel, self.look_panel, self.expression_panel, self.outputs_panel, self.engine_panel)
+        for panel in panels:
             side_layout.addWidget(panel)
         side_layout.addStretch(1)
         help_button = QPushButton("Keyboard shortcuts (F1)")
@@ -288,6 +294,13 @@ class MainWindow(QMainWindow):
         lp.mode_chosen.connect(lambda mode: self._update_options(mode=mode))
         lp.calibrate_requested.connect(self.calibrate)
         lp.landmarks_toggled.connect(self._set_landmarks)
+        ep = self.expression_panel
+        ep.controls_changed.connect(lambda controls: self._update_options(expression=controls))
+        ep.edit_toggled.connect(self.set_edit_mode)
+        ep.pose_changed.connect(self._pose_changed)
+        ep.save_still_requested.connect(self.save_still_dialog)
+        self.editor.rendered.connect(self._on_posed)
+        self.editor.failed.connect(lambda text: self.status.post(text, "error", key="edit"))
         op = self.outputs_panel
         op.vcam_toggled.connect(self._toggle_vcam)
         op.record_toggled.connect(self._toggle_record)
@@ -323,6 +336,7 @@ class MainWindow(QMainWindow):
             except LiveAvatarError as exc:
                 self.status.post(str(exc), "error")
         self._source_text = text if source is not None else ""
+        expression = self._restore_expression()
         self.session.options = LiveOptions(
             source=source,
             engine=engine,
@@ -330,6 +344,7 @@ class MainWindow(QMainWindow):
             background=_background(background, colour),
             mirror=mirror,
             mode=mode,
+            expression=expression,
         )
         self.session.vcam_on = st.get_bool("outputs/vcam")
         self.session.http_on = st.get_bool("outputs/http")
@@ -352,6 +367,8 @@ class MainWindow(QMainWindow):
         st.set("look/mirror", o.mirror)
         st.set("look/mode", o.mode)
         st.set("look/landmarks", self.camera_view.show_landmarks)
+        for key, value in o.expression.as_dict().items():
+            st.set(f"expression/{key}", value)
         st.set("outputs/vcam", self.session.vcam_on)
         st.set("outputs/http", self.session.http_on)
         st.set("outputs/http_port", self.session.http_port)
@@ -475,6 +492,7 @@ class MainWindow(QMainWindow):
             self.gallery.select(entry_id, emit=False)
         self.session.set_avatar(entry.avatar if entry else None)
         self._update_placeholders()
+        self._pose_changed(self.expression_panel.pose())  # in edit mode: the new avatar, same pose
 
     def delete_avatar(self, entry_id: str, confirm: bool = True) -> None:
         """Deletes an avatar from the gallery and from disk, after asking (it cannot be undone)."""
@@ -585,6 +603,7 @@ class MainWindow(QMainWindow):
 
     def _set_background(self, kind: str, colour) -> None:
         self._update_options(background=_background(kind, colour or self.look_panel.colour))
+        self._pose_changed(self.expression_panel.pose())
 
     def _set_landmarks(self, on: bool) -> None:
         self.camera_view.show_landmarks = on
@@ -599,6 +618,66 @@ class MainWindow(QMainWindow):
             self.session.calibrate()
             self.status.post("Calibrating: keep a relaxed face, looking at the camera", "info", key="calibrate")
             QTimer.singleShot(2500, lambda: self.status.dismiss("calibrate"))
+
+    # ------------------------------------------------------------------ expression and edit mode
+
+    def _restore_expression(self) -> ExpressionControls:
+        stored = {k: self.settings.get_str(f"expression/{k}") for k in ExpressionControls().as_dict()}
+        try:
+            controls = ExpressionControls.from_dict({k: v for k, v in stored.items() if v})
+        except LiveAvatarError as exc:
+            self.status.post(f"the saved expression settings were not usable ({exc}); using the defaults", "warning")
+            controls = ExpressionControls()
+        self.expression_panel.set_controls(controls)
+        return controls
+
+    @property
+    def editing(self) -> bool:
+        return self.expression_panel.edit.isChecked()
+
+    def set_edit_mode(self, on: bool) -> None:
+        """Edit mode: the pose sliders drive the avatar view (no camera needed); off: the live view again."""
+        if on:
+            if self.checkpoint is None or self.session.avatar is None:
+                self.status.post("Posing by hand needs a model and an avatar: add a portrait first", "warning")
+                self.expression_panel.edit.setChecked(False)
+                return
+            self._pose_changed(self.expression_panel.pose())
+        elif self.last_report is not None:
+            self.avatar_view.caption = self.last_report.avatar
+            self.avatar_view.show_frame(self.last_report.output)
+
+    def _pose_changed(self, pose) -> None:
+        if not self.editing:
+            return
+        o = self.session.options
+        self.editor.set_target(self.checkpoint, self.session.avatar, o.engine, o.output_size, o.background)
+        self.editor.request(pose)
+
+    def _on_posed(self, frame) -> None:
+        if self.editing and not self._closed:
+            self.avatar_view.caption = f"{self.session.avatar.name if self.session.avatar else ''} (posed by hand)"
+            self.avatar_view.show_frame(frame.output)
+
+    def save_still(self, path: Path) -> None:
+        """Writes the last hand-set pose (with the AI mark) to path; says what happened in the status area."""
+        from liveavatar.imageio import write_image
+
+        frame = self.editor.last
+        if frame is None:
+            self.status.post("Nothing to save yet: move a slider to pose the avatar", "warning")
+            return
+        try:
+            write_image(path, frame.output)
+        except (LiveAvatarError, OSError) as exc:
+            self.status.post(f"cannot save the still: {exc}", "error")
+            return
+        self.status.post(f"Still saved: {path}", "info", key="still-saved")
+
+    def save_still_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the still", "liveavatar-pose.png", "PNG image (*.png)")
+        if path:
+            self.save_still(Path(path))
 
     # ------------------------------------------------------------------ outputs
 
@@ -657,14 +736,15 @@ class MainWindow(QMainWindow):
         self.camera_view.message = report.message
         self.camera_view.show_frame(report.camera, points)
         if report.output is None:  # the camera preview: no avatar yet
-            if self.avatar_view.has_frame:
+            if self.avatar_view.has_frame and not self.editing:
                 self.avatar_view.caption = "Avatar"
                 self.avatar_view.clear(AVATAR_PLACEHOLDER)
             self.preview_frames += 1
             self.preview_shown.emit(self.preview_frames)
             return
-        self.avatar_view.caption = report.avatar
-        self.avatar_view.show_frame(report.output)
+        if not self.editing:  # in edit mode the avatar view shows the hand-set pose
+            self.avatar_view.caption = report.avatar
+            self.avatar_view.show_frame(report.output)
         self.frames_shown += 1
         self.frame_shown.emit(self.frames_shown)
 
@@ -674,7 +754,7 @@ class MainWindow(QMainWindow):
         self.stats_label.setToolTip(stats_tooltip(stats))
 
     def _on_runner_error(self, error: RunnerError) -> None:
-        key = "vcam-error" if error.source == "vcam" else None
+        key = {"vcam": "vcam-error", "calibration": "calibration"}.get(error.source)
         self.status.post(
             error.message, "error" if error.fatal or error.source == "app" else "warning", error.detail, key=key
         )
@@ -737,6 +817,7 @@ class MainWindow(QMainWindow):
             self._save_settings()
             self.library.shutdown()
             self.loader.shutdown()
+            self.editor.shutdown()
             self.session.shutdown()
         super().closeEvent(event)
 

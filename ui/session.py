@@ -3,7 +3,8 @@
 The session owns the current Runner and its RunnerBridge. Everything that may block (opening a source or
 an engine, starting and stopping the runner, opening a virtual camera, a recording file or a port) runs
 on `controls`, a one-thread TaskPool, so those calls keep their order and the GUI thread never waits.
-Cheap thread-safe controls (calibrate, mode, background, mirror, avatar switch) go straight to the runner.
+Cheap thread-safe controls (calibrate, mode, expression gains, background, mirror, avatar switch) go
+straight to the runner.
 
 A change that the runner cannot make while running (source, engine, output size) restarts it: the old
 run is stopped (its recording finalised) and a new one started with the same avatar and outputs; the
@@ -25,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 
 from liveavatar.avatar import Avatar
 from liveavatar.errors import LiveAvatarError
+from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.pipeline.camera_preview import CameraPreview
 from liveavatar.pipeline.config import (
@@ -55,6 +57,7 @@ class LiveOptions:
     background: Background = field(default_factory=Background)
     mirror: bool = False
     mode: Mode = "relative"
+    expression: ExpressionControls = field(default_factory=ExpressionControls)
 
 
 class LiveSession(QObject):
@@ -148,6 +151,7 @@ class LiveSession(QObject):
         runner.set_background(self.options.background)
         runner.set_mirror(self.options.mirror)
         runner.set_mode(self.options.mode)
+        runner.set_expression(self.options.expression)
 
     def restart(self) -> None:
         """Stops the current run (if any) and starts one with the current options, when it can run."""
@@ -200,6 +204,7 @@ class LiveSession(QObject):
             background=options.background,
             mirror=options.mirror,
             output_size=options.output_size,
+            expression=options.expression,
         )
         runner = Runner(config, checkpoint, avatar, bridge.observer)
         try:

@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="relative",
         help="relative: your motion on the portrait's face (default); absolute: your landmarks as is",
     )
+    add_expression_arguments(p)
     p.add_argument("--background", default="portrait", help="portrait | green | #RRGGBB (default portrait)")
     p.add_argument("--mirror", action="store_true", help="mirror the output left-right")
     p.add_argument("--size", default=None, help="output size WxH (default: the vcam's, else 1280x720)")
@@ -64,6 +65,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(handler=run)
+
+
+def add_expression_arguments(p: argparse.ArgumentParser) -> None:
+    """The relative mode's per-part gains and region mode (liveavatar.landmarks.controls)."""
+    from liveavatar.landmarks.controls import GAIN_LABELS, REGION_HELP, REGIONS
+
+    g = p.add_argument_group("expression control (relative mode; gains 0-2, 1 = as the driver moves)")
+    for name, flag in (
+        ("rotation", "--head-rotation"),
+        ("position", "--head-position"),
+        ("brows", "--brows"),
+        ("eyes", "--eyes"),
+        ("gaze", "--gaze"),
+        ("mouth", "--mouth"),
+    ):
+        g.add_argument(flag, dest=f"gain_{name}", type=float, default=1.0, metavar="G", help=GAIN_LABELS[name])
+    g.add_argument(
+        "--region",
+        choices=REGIONS,
+        default="everything",
+        help="; ".join(f"{r}: {REGION_HELP[r]}" for r in REGIONS) + " (default everything)",
+    )
+
+
+def expression_controls(args: argparse.Namespace):
+    """ExpressionControls from the flags of add_expression_arguments; InputError for a gain out of range."""
+    from liveavatar.landmarks.controls import GAINS, ExpressionControls
+
+    return ExpressionControls(**{name: getattr(args, f"gain_{name}") for name in GAINS}, region=args.region)
 
 
 def build_config(args: argparse.Namespace):
@@ -102,6 +132,7 @@ def build_config(args: argparse.Namespace):
         source=source,
         engine=args.engine,
         mode=args.mode,
+        expression=expression_controls(args),
         background=parse_background(args.background),
         mirror=args.mirror,
         ai_mark=not args.no_ai_mark,

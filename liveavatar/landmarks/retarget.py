@@ -3,33 +3,45 @@
 Feeding a portrait's generator with the driver's landmarks as they are (the paper's setting, "absolute"
 mode) makes the portrait take on the driver's face shape: jaw width, eye spacing, nose length. Here the
 driver is measured against a neutral reference of the driver (captured at start and on calibrate()), and
-only the change is transferred:
+only the change is transferred, in two steps so pose and expression can be smoothed and scaled apart:
 
+measure() (driver → Motion):
 1. Head pose: a similarity (Umeyama) from the neutral's rigid points (upper jaw near the ears, nose,
    eye corners) to the current frame's gives scale s, rotation R and the centroid's translation. With the
    tracker's mesh, points carry depth and R is a full 3D rotation (yaw, pitch, roll); without (scripted
    driver) it is the in-plane rotation.
 2. Expression: the current frame with the head pose undone, minus the neutral: a per-point residual in
-   the neutral's frame (a blink, an open mouth, a raised brow).
+   the neutral's frame (a blink, an open mouth, a raised brow); likewise the iris centres when tracked.
+
+apply() (Motion, ExpressionControls → portrait points):
 3. The neutral is mapped onto the portrait by a 2D similarity (scale k, rotation Φ) fitted on the same
-   rigid points; the residuals are carried through it and scaled per part and axis by how big that part
-   is on the portrait relative to the driver (a portrait with a wider mouth opens it wider), clamped to
-   [0.5, 2] so a closed-eyed portrait or a noisy frame cannot explode a part.
-4. The portrait's points (given depth borrowed from the driver's neutral, scaled by k) get the mapped
-   residuals, are rotated by R (expressed in the portrait's axes) and scaled by s about their rigid
-   centroid, moved by the mapped translation, and projected orthographically.
+   rigid points; the residuals are carried through it, scaled by each part's gain, and across by how wide
+   that part is on the portrait relative to the driver (a portrait with a wider mouth smiles wider),
+   clamped to [0.5, 2]. Up and down, motion is carried in face units (k alone): a closed mouth opens as
+   far, relative to the face, as the driver's.
+4. Eyelids are carried as a ratio, not a distance: each eye's lid gap is the portrait's own gap times the
+   driver's openness (current gap / neutral gap), so a wide-eyed portrait closes fully when the driver
+   blinks and a sleepy one does not invert.
+5. Gaze: the driver's iris offset from its neutral, in eye widths along and across the eye, is placed on
+   the portrait's eye (whose iris is taken to rest at the eye's centre).
+6. The portrait's points (given depth borrowed from the driver's neutral, scaled by k) are rotated by R
+   (its rotation vector times the rotation gain, expressed in the portrait's axes) and scaled by s about
+   their rigid centroid, moved by the mapped translation (both times the position gain, within limits),
+   and projected orthographically.
 
 When the driver is at the neutral the result is the portrait's landmarks exactly; the portrait's shape is
 only ever deformed by motion. All points are 68×2 (x, y) pixels; the driver's in its camera image, the
-portrait's in its avatar crop.
+portrait's in its avatar crop. Irises are 2×2 or 2×3 (subject's right eye first, as points 36-41).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.mesh68 import MESH_TO_68
 from liveavatar.types import FaceLandmarks
 
@@ -44,6 +56,24 @@ PART_GROUPS: dict[str, np.ndarray] = {
     "mouth": np.arange(48, 68),
 }
 PART_SCALE_LIMITS = (0.5, 2.0)
+# The points each expression gain moves. The jaw and nose follow the mouth (the chin drops as it opens).
+GAIN_POINTS: dict[str, np.ndarray] = {
+    "brows": np.arange(17, 27),
+    "eyes": np.arange(36, 48),
+    "mouth": np.r_[0:17, 27:36, 48:68],
+}
+# Upper/lower lid pairs of each eye (subject's right, left), and each eye's corners (outer/inner).
+LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
+EYE_CORNERS = ((36, 39), (42, 45))
+EYE_POINTS = (np.arange(36, 42), np.arange(42, 48))
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+OPENNESS_MAX = 1.6  # a driver opening wide does not stretch a portrait's eyes beyond this
+# mediapipe's lids rarely meet on a real blink: the gap bottoms out at ~this fraction of the open gap
+# (measured in docs/EXPRESSION.md), so openness is rescaled to make that read as fully closed.
+CLOSED_OPENNESS = 0.25
+# Eyeball radius in eye widths (palpebral fissure ~30 mm, eyeball radius ~12 mm): turns an iris offset in
+# eye widths into a gaze angle.
+EYEBALL_RADIUS = 0.4
 
 
 @dataclass(frozen=True)
@@ -56,6 +86,30 @@ class RetargetLimits:
     max_shift: float = 0.25
 
 
+@dataclass(frozen=True)
+class Motion:
+    """The driver's motion relative to its neutral, before any gain.
+
+    rotation: 3 (rotation vector, radians, driver camera axes); scale: head scale s; shift: 2 (driver
+    pixels, the rigid centroid's move); residual: 68×3 expression in driver pixels, in the neutral's frame;
+    iris_residual: 2×3 likewise for the iris centres, or None when irises are not tracked.
+    """
+
+    rotation: np.ndarray
+    scale: float
+    shift: np.ndarray
+    residual: np.ndarray
+    iris_residual: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Retargeted:
+    """points: 68×2 float32 portrait landmarks (crop pixels); irises: 2×2 float32 iris centres or None."""
+
+    points: np.ndarray
+    irises: np.ndarray | None
+
+
 def driver_points(landmarks: FaceLandmarks) -> np.ndarray:
     """68×3 (x, y, z) float64 of a driver frame: z from the tracker's mesh, 0 without one."""
     points = np.zeros((68, 3))
@@ -63,6 +117,15 @@ def driver_points(landmarks: FaceLandmarks) -> np.ndarray:
     if landmarks.mesh is not None and landmarks.mesh.shape == (468, 3):
         points[:, 2] = landmarks.mesh[list(MESH_TO_68), 2]
     return points
+
+
+def driver_irises(landmarks: FaceLandmarks) -> np.ndarray | None:
+    """2×3 float64 iris centres (subject's right, left) of a driver frame, or None when not tracked."""
+    if landmarks.irises is None:
+        return None
+    irises = np.zeros((2, 3))
+    irises[:, : landmarks.irises.shape[1]] = landmarks.irises[:, :3]
+    return irises
 
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -81,6 +144,63 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.nda
     return s, r, t
 
 
+def rotation_vector(r: np.ndarray) -> np.ndarray:
+    """3×3 rotation → rotation vector (axis × angle, radians); heads never turn near 180°."""
+    angle = math.acos(float(np.clip((np.trace(r) - 1) / 2, -1.0, 1.0)))
+    if angle < 1e-9:
+        return np.zeros(3)
+    axis = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]]) / (2 * math.sin(angle))
+    return axis * angle
+
+
+def rotation_matrix(v: np.ndarray) -> np.ndarray:
+    """Rotation vector → 3×3 rotation (Rodrigues)."""
+    angle = float(np.linalg.norm(v))
+    if angle < 1e-12:
+        return np.eye(3)
+    x, y, z = np.asarray(v, np.float64) / angle
+    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
+    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
+
+
+def eye_openness(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per eye (right, left): lid gap of `points` over that of `reference` (68×2+ each, same frame),
+    measured along the reference's gap; 1 as open as the reference, 0 closed."""
+    out = np.empty(2)
+    for e, pairs in enumerate(LID_PAIRS):
+        ratios = []
+        for upper, lower in pairs:
+            ref = reference[lower, :2] - reference[upper, :2]
+            cur = points[lower, :2] - points[upper, :2]
+            ratios.append(float(cur @ ref) / max(float(ref @ ref), 1e-9))
+        out[e] = np.mean(ratios)
+    return out
+
+
+def eye_frames(points: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """Per eye: (centre, unit axis along the eye, unit axis across it (down), width in pixels)."""
+    frames = []
+    for (a, b), idx in zip(EYE_CORNERS, EYE_POINTS, strict=True):
+        along = points[b, :2] - points[a, :2]
+        width = max(float(np.hypot(*along)), 1e-6)
+        ax = along / width
+        if ax[0] < 0:  # both eyes' axes point image-right so offsets compare across eyes
+            ax = -ax
+        frames.append((points[idx, :2].mean(0), ax, np.array([-ax[1], ax[0]]), width))
+    return frames
+
+
+def gaze_angles(points: np.ndarray, irises: np.ndarray) -> np.ndarray:
+    """2×2 degrees (per eye: horizontal, vertical) of each iris's offset from its eye's centre, read as the
+    rotation of an eyeball of radius EYEBALL_RADIUS eye widths. points: 68×2+, irises: 2×2+ (same pixels)."""
+    out = np.empty((2, 2))
+    for e, (centre, ax, ay, width) in enumerate(eye_frames(points)):
+        offset = irises[e, :2] - centre
+        u = np.clip(np.array([offset @ ax, offset @ ay]) / width / EYEBALL_RADIUS, -1.0, 1.0)
+        out[e] = np.degrees(np.arcsin(u))
+    return out
+
+
 class Retargeter:
     """Maps driver frames onto a portrait's landmarks, relative to a neutral driver frame.
 
@@ -95,18 +215,30 @@ class Retargeter:
         self.crop_size = crop_size
         self.limits = limits or RetargetLimits()
         self._neutral: np.ndarray | None = None
+        self._neutral_irises: np.ndarray | None = None
 
     @property
     def neutral(self) -> np.ndarray | None:
         """The 68×3 neutral driver points in use (the array given to set_neutral), or None."""
         return self._neutral
 
-    def set_neutral(self, neutral: np.ndarray) -> None:
-        """neutral: 68×3 driver points (driver_points), e.g. an average of a few calm frames."""
+    @property
+    def face_radius(self) -> float:
+        """RMS distance of the neutral's rigid points from their centroid (driver pixels): the lever arm
+        that turns a head rotation (radians) into pixels, for smoothing pose and expression alike."""
+        if self._neutral is None:
+            return 1.0
+        rigid = self._neutral[RIGID, :2]
+        return max(float(np.sqrt(((rigid - rigid.mean(0)) ** 2).sum(1).mean())), 1e-6)
+
+    def set_neutral(self, neutral: np.ndarray, irises: np.ndarray | None = None) -> None:
+        """neutral: 68×3 driver points (driver_points), e.g. an average of a few calm frames; irises: the
+        neutral's 2×3 iris centres (driver_irises) or None."""
         n = np.asarray(neutral, np.float64)
         if n.shape != (68, 3):
             raise ValueError(f"neutral must be 68×3 driver points, got {n.shape}")
         self._neutral = n
+        self._neutral_irises = None if irises is None else np.asarray(irises, np.float64).reshape(2, 3)
         # The neutral → portrait similarity and the per-part scales only change with the neutral.
         k, phi, _ = umeyama(n[RIGID, :2], self.target[RIGID])
         self._k, self._phi = k, phi
@@ -117,13 +249,20 @@ class Retargeter:
             ext_p = np.ptp(self.target[idx], axis=0)
             ext_n = np.ptp(mapped[idx], axis=0)
             self._part_scale[idx] = np.clip(ext_p / np.maximum(ext_n, 1e-6), lo, hi)
+        # Up and down, motion keeps face units: the mouth opens and the brows rise as far, relative to the
+        # face, as the driver's, whatever the portrait's lip thickness or brow height at rest.
+        self._part_scale[:, 1] = 1.0
+        across = self.target[45] - self.target[36]
+        self._down = np.array([-across[1], across[0]]) / max(float(np.hypot(*across)), 1e-6)
         depth = n[:, 2] - n[RIGID, 2].mean()
         self._portrait3 = np.column_stack([self.target, k * depth])
         self._phi3 = np.eye(3)
         self._phi3[:2, :2] = phi
+        if self._neutral_irises is not None:
+            self._iris_depth = k * (self._neutral_irises[:, 2] - n[RIGID, 2].mean())
 
-    def __call__(self, driver: np.ndarray) -> np.ndarray:
-        """driver: 68×3 points of the current frame → 68×2 float32 portrait points (crop pixels)."""
+    def measure(self, driver: np.ndarray, irises: np.ndarray | None = None) -> Motion:
+        """driver: 68×3 points of the current frame (irises: its 2×3 iris centres) → Motion."""
         if self._neutral is None:
             raise RuntimeError("Retargeter.set_neutral must be called first")
         n = self._neutral
@@ -138,19 +277,101 @@ class Retargeter:
         r3 = np.eye(3)
         r3[:dims, :dims] = r
         shift = d[RIGID, :2].mean(0) - n[RIGID, :2].mean(0)
+        iris_residual = None
+        if irises is not None and self._neutral_irises is not None:
+            iris_residual = np.zeros((2, 3))
+            iris_residual[:, :dims] = ((np.asarray(irises, np.float64)[:, :dims] - t) @ r) / s
+            iris_residual[:, :dims] -= self._neutral_irises[:, :dims]
+        return Motion(rotation_vector(r3), s, shift, residual, iris_residual)
 
-        lim = self.limits
-        s = float(np.clip(s, lim.min_scale, lim.max_scale))
+    def apply(self, motion: Motion, controls: ExpressionControls | None = None) -> Retargeted:
+        """Motion → portrait landmarks (and irises when the motion has them), with the controls' gains."""
+        if self._neutral is None:
+            raise RuntimeError("Retargeter.set_neutral must be called first")
+        gain = (controls or ExpressionControls()).effective()
+        residual = motion.residual
         expr = np.empty((68, 3))
         expr[:, :2] = self._part_scale * (self._k * (self._phi @ residual[:, :2].T)).T
         expr[:, 2] = self._k * residual[:, 2]
+        for part, idx in GAIN_POINTS.items():
+            expr[idx] *= gain[part]
         q = self._portrait3 + expr
+        self._set_lids(q, expr, residual, gain["eyes"])
+        self._keep_lips_apart(q)
+
+        lim = self.limits
+        s = float(np.clip(1 + gain["position"] * (motion.scale - 1), lim.min_scale, lim.max_scale))
+        r3 = rotation_matrix(gain["rotation"] * np.asarray(motion.rotation))
         centre = self._portrait3[RIGID].mean(0)
         r_p = self._phi3 @ r3 @ self._phi3.T  # the head rotation in the portrait's axes
-        moved = centre + s * (q - centre) @ r_p.T
-        shift_p = self._k * (self._phi @ shift)
+        shift_p = gain["position"] * self._k * (self._phi @ motion.shift)
         max_shift = lim.max_shift * self.crop_size
         norm = float(np.hypot(*shift_p))
         if norm > max_shift:
             shift_p *= max_shift / norm
-        return (moved[:, :2] + shift_p).astype(np.float32)
+
+        def place(points3: np.ndarray) -> np.ndarray:
+            return (centre + s * (points3 - centre) @ r_p.T)[:, :2] + shift_p
+
+        irises = None
+        if motion.iris_residual is not None and self._neutral_irises is not None:
+            irises = place(self._portrait_irises(q, motion, gain["gaze"])).astype(np.float32)
+        return Retargeted(place(q).astype(np.float32), irises)
+
+    def _set_lids(self, q: np.ndarray, expr: np.ndarray, residual: np.ndarray, gain: float) -> None:
+        """Replaces the lid points of q (68×3, in place) by the portrait's gap times the driver's openness,
+        about the lids' midpoint moved by their mean (gained) residual."""
+        n = self._neutral
+        raw = eye_openness(n[:, :2] + residual[:, :2], n[:, :2])
+        openness = np.clip((raw - CLOSED_OPENNESS) / (1 - CLOSED_OPENNESS), 0.0, OPENNESS_MAX)
+        openness = np.clip(1 + gain * (openness - 1), 0.0, OPENNESS_MAX)
+        p = self._portrait3
+        for e, pairs in enumerate(LID_PAIRS):
+            for upper, lower in pairs:
+                mid = (p[upper, :2] + p[lower, :2]) / 2 + (expr[upper, :2] + expr[lower, :2]) / 2
+                gap = p[lower, :2] - p[upper, :2]
+                q[upper, :2] = mid - openness[e] * gap / 2
+                q[lower, :2] = mid + openness[e] * gap / 2
+
+    def _keep_lips_apart(self, q: np.ndarray) -> None:
+        """A driver closing its mouth tighter than at its neutral must not push a closed-mouthed portrait's
+        lips through each other: inner lip pairs that crossed (along the face's down axis) meet instead. A
+        portrait whose lips already overlap at rest (a tracker's guess on a painting) may keep that overlap."""
+        p = self._portrait3
+        for upper, lower in INNER_LIP_PAIRS:
+            floor = min(0.0, float((p[lower, :2] - p[upper, :2]) @ self._down))
+            excess = float((q[lower, :2] - q[upper, :2]) @ self._down) - floor
+            if excess < 0:
+                q[upper, :2] += excess / 2 * self._down
+                q[lower, :2] -= excess / 2 * self._down
+
+    def _portrait_irises(self, q: np.ndarray, motion: Motion, gain: float) -> np.ndarray:
+        """2×3 portrait iris centres before the head pose: each eye's centre plus the driver's gaze offset
+        (iris move relative to its eye, in eye widths) times the gain, on the portrait's eye axes."""
+        n = self._neutral
+        current = n[:, :2] + motion.residual[:, :2]
+        now_irises = self._neutral_irises[:, :2] + motion.iris_residual[:, :2]
+        out = np.zeros((2, 3))
+        driver_now, driver_rest, portrait = eye_frames(current), eye_frames(n), eye_frames(q)
+        for e in range(2):
+            offsets = []
+            for (centre, ax, ay, width), iris in (
+                (driver_now[e], now_irises[e]),
+                (driver_rest[e], self._neutral_irises[e, :2]),
+            ):
+                offsets.append(np.array([(iris - centre) @ ax, (iris - centre) @ ay]) / width)
+            gaze = gain * (offsets[0] - offsets[1])
+            centre, ax, ay, width = portrait[e]
+            out[e, :2] = centre + (gaze[0] * ax + gaze[1] * ay) * width
+            out[e, 2] = self._iris_depth[e]
+        return out
+
+    def retarget(
+        self, driver: np.ndarray, irises: np.ndarray | None = None, controls: ExpressionControls | None = None
+    ) -> Retargeted:
+        """measure() then apply(): driver 68×3 (irises 2×3 or None) → Retargeted."""
+        return self.apply(self.measure(driver, irises), controls)
+
+    def __call__(self, driver: np.ndarray, controls: ExpressionControls | None = None) -> np.ndarray:
+        """driver: 68×3 points of the current frame → 68×2 float32 portrait points (crop pixels)."""
+        return self.retarget(driver, None, controls).points

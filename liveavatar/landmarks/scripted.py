@@ -6,6 +6,7 @@ An 8-second loop on the portrait's own landmarks: the head turns left and right 
 centre and projected orthographically. Depth comes from the face mesh when the portrait has one; without it
 an approximate depth (a half-ellipsoid across the jaw width with the nose standing out) stands in.
 Everything is a smooth function of time that is at rest at both ends, so the loop has no seam.
+FaceRig is the same geometry with its knobs exposed: `liveavatar pose` and the app's edit mode use it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,99 @@ def pulse(t: float, start: float, rise: float, hold: float, fall: float) -> floa
     return 1.0 - _smoothstep((t - start - rise - hold) / fall)
 
 
+BROW_RAISE = 0.15  # brows at 1 rise this many eye distances (a surprised raise)
+
+
+class FaceRig:
+    """Poses a face's 68 landmarks by hand: head yaw, pitch, roll (degrees) and expressions in [0, 1]
+    (smile, mouth open, eyes closed; brows in [-1, 1], up positive), applied in the face's own axes.
+
+    base: the face's landmarks in its image's pixels (with its mesh, for depth, when it has one).
+    pose() with everything at 0 returns base's points exactly.
+    """
+
+    def __init__(self, base: FaceLandmarks) -> None:
+        points = np.asarray(base.points68, np.float64)
+        eye_r = points[36:42].mean(axis=0)
+        eye_l = points[42:48].mean(axis=0)
+        across = eye_l - eye_r
+        self.iod = max(float(np.hypot(*across)), 1e-3)  # inter-ocular distance: the unit of every motion
+        # The face's own axes: along the eye line towards the subject's left (image-right when upright),
+        # and perpendicular to it, down the face.
+        self.across = across / self.iod
+        self.down = np.array([-self.across[1], self.across[0]])
+        self.points = points
+        self.depth = self._depth_of(base, points)
+        self.centre = np.array([*points.mean(axis=0), self.depth[0:17].mean()])
+
+    def _depth_of(self, base: FaceLandmarks, points: np.ndarray) -> np.ndarray:
+        """68 depths (smaller is nearer the camera, scaled like x), from the mesh or approximated."""
+        if base.mesh is not None and base.mesh.shape == (468, 3):
+            return np.asarray(base.mesh, np.float64)[list(MESH_TO_68), 2]
+        centre = points.mean(axis=0)
+        half_width = max(float(np.ptp(points[0:17, 0])) / 2, 1e-3)
+        across = np.clip((points - centre) @ self.across / half_width, -1.0, 1.0)
+        depth = -0.6 * half_width * np.sqrt(1.0 - across**2)  # a face bulges towards the camera in the middle
+        # The nose stands out, most at its tip.
+        nose = np.zeros(68)
+        nose[27:36] = (0.05, 0.12, 0.2, 0.3, 0.15, 0.18, 0.2, 0.18, 0.15)
+        return depth - nose * half_width
+
+    def expression(self, smile: float = 0.0, mouth: float = 0.0, eyes: float = 0.0, brows: float = 0.0) -> np.ndarray:
+        """68×2 points with the expression applied (no head motion)."""
+        p = self.points.copy()
+        if eyes:
+            for upper, lower in _LID_PAIRS:
+                # The lids meet a little below the middle: the upper lid travels further, as in a real blink.
+                meet = 0.35 * p[upper] + 0.65 * p[lower]
+                p[upper] += eyes * (meet - p[upper])
+                p[lower] += eyes * (meet - p[lower])
+        if mouth:
+            drop = 0.35 * self.iod * mouth
+            for index, weight in _JAW_WEIGHTS.items():
+                p[index] += weight * drop * self.down
+        if smile:
+            for index, (side, weight) in _SMILE_WEIGHTS.items():
+                p[index] += smile * weight * self.iod * (0.15 * side * self.across - 0.1 * self.down)
+        if brows:
+            p[17:27] -= brows * BROW_RAISE * self.iod * self.down
+        return p
+
+    def rotate(self, points: np.ndarray, yaw: float, pitch: float, roll: float = 0.0) -> np.ndarray:
+        """Turns 68×2 points (radians) about the face centre: yaw about the face's vertical, pitch about
+        its horizontal, then roll in the image plane; projected orthographically."""
+        # Rotate in the face's own axes (across the eyes, down the face, depth) so tilted portraits turn
+        # about their own vertical; then drop depth (orthographic projection).
+        rel = points - self.centre[:2]
+        u = rel @ self.across
+        v = rel @ self.down
+        z = self.depth - self.centre[2]
+        cy, sy = math.cos(yaw), math.sin(yaw)
+        cp, sp = math.cos(pitch), math.sin(pitch)
+        u, z = u * cy + z * sy, -u * sy + z * cy
+        v = v * cp - z * sp
+        if roll:
+            cr, sr = math.cos(roll), math.sin(roll)
+            u, v = u * cr - v * sr, u * sr + v * cr
+        return self.centre[:2] + np.outer(u, self.across) + np.outer(v, self.down)
+
+    def pose(
+        self,
+        yaw: float = 0.0,
+        pitch: float = 0.0,
+        roll: float = 0.0,
+        smile: float = 0.0,
+        mouth: float = 0.0,
+        eyes: float = 0.0,
+        brows: float = 0.0,
+    ) -> np.ndarray:
+        """68×2 float64 points: the expression, then the head turned by yaw/pitch/roll (degrees)."""
+        points = self.expression(smile, mouth, eyes, brows)
+        if not (yaw or pitch or roll):
+            return points
+        return self.rotate(points, math.radians(yaw), math.radians(pitch), math.radians(roll))
+
+
 class ScriptedPerformance:
     """A looping sequence of FaceLandmarks animating `base` (points in base's image pixels), fps frames/s."""
 
@@ -60,31 +154,7 @@ class ScriptedPerformance:
         self.base = base
         self.fps = fps
         self._frames = max(1, round(LOOP_SECONDS * fps))
-        points = np.asarray(base.points68, np.float64)
-        eye_r = points[36:42].mean(axis=0)
-        eye_l = points[42:48].mean(axis=0)
-        across = eye_l - eye_r
-        self._iod = max(float(np.hypot(*across)), 1e-3)  # inter-ocular distance: the unit of every motion
-        # The face's own axes: along the eye line towards the subject's left (image-right when upright),
-        # and perpendicular to it, down the face.
-        self._across = across / self._iod
-        self._down = np.array([-self._across[1], self._across[0]])
-        self._points = points
-        self._depth = self._depth_of(base, points)
-        self._centre = np.array([*points.mean(axis=0), self._depth[0:17].mean()])
-
-    def _depth_of(self, base: FaceLandmarks, points: np.ndarray) -> np.ndarray:
-        """68 depths (smaller is nearer the camera, scaled like x), from the mesh or approximated."""
-        if base.mesh is not None and base.mesh.shape == (468, 3):
-            return np.asarray(base.mesh, np.float64)[list(MESH_TO_68), 2]
-        centre = points.mean(axis=0)
-        half_width = max(float(np.ptp(points[0:17, 0])) / 2, 1e-3)
-        across = np.clip((points - centre) @ self._across / half_width, -1.0, 1.0)
-        depth = -0.6 * half_width * np.sqrt(1.0 - across**2)  # a face bulges towards the camera in the middle
-        # The nose stands out, most at its tip.
-        nose = np.zeros(68)
-        nose[27:36] = (0.05, 0.12, 0.2, 0.3, 0.15, 0.18, 0.2, 0.18, 0.15)
-        return depth - nose * half_width
+        self._rig = FaceRig(base)
 
     def __len__(self) -> int:
         return self._frames
@@ -92,41 +162,12 @@ class ScriptedPerformance:
     def frame(self, i: int) -> FaceLandmarks:
         """Landmarks of frame i (taken modulo the loop length)."""
         t = (i % self._frames) / self.fps
-        points = self._expression(t)
-        points = self._rotate(points, t)
-        return FaceLandmarks(points68=points.astype(np.float32), image_size=self.base.image_size, mesh=None)
-
-    def _expression(self, t: float) -> np.ndarray:
-        p = self._points.copy()
-        blink = max(pulse(t, *b) for b in _BLINKS)
-        if blink > 0:
-            for upper, lower in _LID_PAIRS:
-                # The lids meet a little below the middle: the upper lid travels further, as in a real blink.
-                meet = 0.35 * p[upper] + 0.65 * p[lower]
-                p[upper] += blink * (meet - p[upper])
-                p[lower] += blink * (meet - p[lower])
-        mouth = pulse(t, *_MOUTH_OPEN)
-        if mouth > 0:
-            drop = 0.35 * self._iod * mouth
-            for index, weight in _JAW_WEIGHTS.items():
-                p[index] += weight * drop * self._down
-        smile = pulse(t, *_SMILE)
-        if smile > 0:
-            for index, (side, weight) in _SMILE_WEIGHTS.items():
-                p[index] += smile * weight * self._iod * (0.15 * side * self._across - 0.1 * self._down)
-        return p
-
-    def _rotate(self, points: np.ndarray, t: float) -> np.ndarray:
+        points = self._rig.expression(
+            smile=pulse(t, *_SMILE),
+            mouth=pulse(t, *_MOUTH_OPEN),
+            eyes=max(pulse(t, *b) for b in _BLINKS),
+        )
         yaw = math.radians(MAX_YAW_DEG) * math.sin(2 * math.pi * t / LOOP_SECONDS)
         pitch = math.radians(MAX_PITCH_DEG) * math.sin(4 * math.pi * t / LOOP_SECONDS)
-        # Rotate in the face's own axes (across the eyes, down the face, depth) so tilted portraits turn
-        # about their own vertical; then drop depth (orthographic projection).
-        rel = points - self._centre[:2]
-        u = rel @ self._across
-        v = rel @ self._down
-        z = self._depth - self._centre[2]
-        cy, sy = math.cos(yaw), math.sin(yaw)
-        cp, sp = math.cos(pitch), math.sin(pitch)
-        u, z = u * cy + z * sy, -u * sy + z * cy
-        v = v * cp - z * sp
-        return self._centre[:2] + np.outer(u, self._across) + np.outer(v, self._down)
+        points = self._rig.rotate(points, yaw, pitch)
+        return FaceLandmarks(points68=points.astype(np.float32), image_size=self.base.image_size, mesh=None)

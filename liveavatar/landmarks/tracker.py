@@ -18,13 +18,15 @@ import cv2
 import numpy as np
 
 from liveavatar.errors import InputError, NoFaceError
-from liveavatar.landmarks.mesh68 import mesh_to_68
+from liveavatar.landmarks.mesh68 import MESH_POINTS, mesh_to_68
 from liveavatar.types import FaceLandmarks
 
 # mediapipe's detector and mesh run on 128-192 px inputs, so detail beyond this adds nothing but
 # conversion time; huge photos (e.g. 3511×3511) are shrunk for detection and points scaled back.
 MAX_DETECTION_SIDE = 1280
 LOW_DETECTION_CONFIDENCE = 0.2
+# Iris centres in mediapipe's refined mesh: the subject's right (next to mesh 33/133), then left.
+IRIS_CENTRES = (468, 473)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,12 @@ def validate_image(image_rgb: Any, what: str = "image") -> np.ndarray:
 
 
 class FaceTracker:
-    """mediapipe face mesh (468 points, no iris refinement) → 68-point FaceLandmarks of the largest face.
+    """mediapipe face mesh (468 points) → 68-point FaceLandmarks of the largest face.
+
+    irises=True runs mediapipe's refined mesh (478 points: the 468 plus five per iris) and fills
+    FaceLandmarks.irises with the two iris centres; it also refines the eye and lip contours a little.
+    It costs about 0.1 ms a frame more (measured in docs/EXPRESSION.md); the live path uses it for gaze.
+    Portraits, training data and evaluation keep the plain mesh, so avatars and shards do not change.
 
     mode "video": frames of one stream; the mesh tracks between frames (fast, temporally stable).
     mode "image": unrelated stills; each call detects afresh and, if nothing is found at the default
@@ -104,6 +111,7 @@ class FaceTracker:
         max_faces: int = 4,
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        irises: bool = False,
     ) -> None:
         if mode not in ("video", "image"):
             raise ValueError(f"mode must be 'video' or 'image', got {mode!r}")
@@ -120,6 +128,7 @@ class FaceTracker:
         self.max_faces = max_faces
         self.min_detection_confidence = min_detection_confidence
         self.min_tracking_confidence = min_tracking_confidence
+        self.irises = irises
         self._meshes: dict[bool, Any] = {}  # low_confidence → mediapipe FaceMesh, built on first use
         self._unstarted: set[bool] = set()  # meshes whose graph has not run yet (it logs when it starts)
         self._closed = False
@@ -138,7 +147,7 @@ class FaceTracker:
                 mesh = self._face_mesh_cls(
                     static_image_mode=self.mode == "image",
                     max_num_faces=self.max_faces,
-                    refine_landmarks=False,
+                    refine_landmarks=self.irises,
                     min_detection_confidence=confidence,
                     min_tracking_confidence=self.min_tracking_confidence,
                 )
@@ -169,7 +178,11 @@ class FaceTracker:
         meshes = [m * to_px - np.array([0.5, 0.5, 0.0], np.float32) for m in meshes]
         areas = [float(np.prod(m[:, :2].max(0) - m[:, :2].min(0))) for m in meshes]
         mesh = meshes[int(np.argmax(areas))]
-        landmarks = FaceLandmarks(points68=mesh_to_68(mesh), image_size=(width, height), mesh=mesh)
+        irises = None
+        if mesh.shape[0] > IRIS_CENTRES[1]:  # refined: 468 mesh points, then 5 per iris (centre first)
+            irises = np.ascontiguousarray(mesh[list(IRIS_CENTRES)])
+            mesh = np.ascontiguousarray(mesh[:MESH_POINTS])
+        landmarks = FaceLandmarks(mesh_to_68(mesh), (width, height), mesh=mesh, irises=irises)
 
         count = len(meshes)
         message = "1 face" if count == 1 else f"{count} faces; using the largest"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from liveavatar.errors import InputError
+from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.smoothing import OneEuroParams
 
 SourceKind = Literal["webcam", "video", "image", "scripted"]
@@ -94,13 +95,25 @@ class Background:
         return "portrait" if self.kind == "portrait" else "#{:02x}{:02x}{:02x}".format(*self.colour)
 
 
+# Relative mode smooths head pose and expression apart (liveavatar.landmarks.stability): the pose harder
+# (a still head must not wobble), the expression lighter (lips must keep up with speech). The trade-off,
+# measured on the shared clips, is in docs/EXPRESSION.md.
+POSE_SMOOTHING = OneEuroParams(min_cutoff=0.3, beta=0.05)
+EXPRESSION_SMOOTHING = OneEuroParams(min_cutoff=1.0, beta=0.05)
+
+
 @dataclass(frozen=True)
 class TrackingConfig:
     """Face tracking and continuity. max_faces=2 lets the pipeline say "2 faces" (it drives with the
     largest); hold_s: how long the last pose is held after the face is lost; fade_s: then how long the
-    glide to the neutral pose takes."""
+    glide to the neutral pose takes. smoothing: the driver's own points (absolute mode, the overlay);
+    pose_smoothing and expression_smoothing: relative mode's two filters. irises: track the irises
+    (mediapipe's refined mesh) for gaze."""
 
     smoothing: OneEuroParams = field(default_factory=OneEuroParams)
+    pose_smoothing: OneEuroParams = field(default_factory=lambda: POSE_SMOOTHING)
+    expression_smoothing: OneEuroParams = field(default_factory=lambda: EXPRESSION_SMOOTHING)
+    irises: bool = True
     max_faces: int = 2
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -127,6 +140,7 @@ class RunnerConfig:
     output_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
     sinks: tuple[SinkSpec, ...] = ()
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    expression: ExpressionControls = field(default_factory=ExpressionControls)
     lossless: bool = False
     duration_s: float | None = None
     stats_interval_s: float = 1.0

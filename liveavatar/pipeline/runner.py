@@ -24,7 +24,9 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     add_avatar(avatar)    # prepares (checks + builds the engine of a fine-tuned avatar) without switching:
                           # call it from a worker thread when an avatar is loaded into a gallery
     remove_avatar(avatar) # releases a prepared avatar's own engine (not the current one)
-    calibrate()           # the next tracked frames become the neutral pose (relative mode)
+    calibrate()           # the next tracked frames become the neutral pose (relative mode); a neutral
+                          # that looks wrong (smiling, turned away) is reported once through on_error
+    set_expression(ExpressionControls)   # per-part gains and region mode (relative mode)
     set_mode("relative" | "absolute")
     set_background(Background)      set_mirror(bool)
     add_sink(SinkSpec) -> key       # opens it now (raises LiveAvatarError, also reported as a SinkState)
@@ -65,6 +67,7 @@ import numpy as np
 
 from liveavatar.avatar import Avatar
 from liveavatar.errors import AvatarError, InputError, LiveAvatarError
+from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.pipeline.config import MODES, Background, Mode, RunnerConfig, SinkSpec
 from liveavatar.pipeline.events import FrameReport, RunnerError, RunnerObserver, RunStats, SinkState
@@ -151,12 +154,14 @@ class Runner:
         self._last_output_t = 0.0
         self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
         self._process_ms = 0.0
+        self._neutrals_checked = 0
         self._closed_drops: dict[str, int] = {}  # drops of sinks already closed, kept for the final stats
         self._pumped: list[Any] = []  # sinks whose window the main thread drives (see wait())
         lossless = config.lossless
         self._capture_slot: LatestSlot[_Captured] = LatestSlot("capture", lossless)
         self._work_slot: LatestSlot[_Work] = LatestSlot("processed", lossless)
         self._processor = Processor(config.tracking, checkpoint.config.image_size)
+        self._processor.controls = config.expression
         self._composer = Composer(*config.output_size)
 
     # ------------------------------------------------------------------ lifecycle
@@ -358,6 +363,17 @@ class Runner:
     def calibrate(self) -> None:
         self._processor.calibrate()
         self._refresh_if_stalled()
+
+    def set_expression(self, controls: ExpressionControls) -> None:
+        """Per-part gains and region mode; the next processed frame uses them."""
+        if not isinstance(controls, ExpressionControls):
+            raise TypeError(f"expected ExpressionControls, got {type(controls).__name__}")
+        self._processor.controls = controls  # one attribute swap: the processing thread sees old or new
+        self._refresh_if_stalled()
+
+    @property
+    def expression(self) -> ExpressionControls:
+        return self._processor.controls
 
     def set_mode(self, mode: Mode) -> None:
         if mode not in MODES:
@@ -596,6 +612,10 @@ class Runner:
                         frame.image, item.captured.landmarks, frame.timestamp, prepared.avatar, self._mode
                     )
                     self._process_ms = _ema(self._process_ms, (time.perf_counter() - started) * 1000)
+                    if self._processor.neutrals != self._neutrals_checked:  # a new neutral: say if it looks off
+                        self._neutrals_checked = self._processor.neutrals
+                        if self._processor.neutral_warning:
+                            self._error(self._processor.neutral_warning, source="calibration")
                 except Exception as exc:  # noqa: BLE001 - a bad frame is skipped, the run goes on
                     self._error_once(f"a frame could not be processed: {exc}", traceback.format_exc(), "processing")
                     continue

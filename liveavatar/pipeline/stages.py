@@ -19,8 +19,11 @@ import numpy as np
 from liveavatar.avatar import Avatar
 from liveavatar.disclosure import draw_ai_mark
 from liveavatar.errors import InputError
-from liveavatar.landmarks.retarget import Retargeter, driver_points
+from liveavatar.landmarks.calibration import neutral_warning
+from liveavatar.landmarks.controls import ExpressionControls
+from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_points
 from liveavatar.landmarks.smoothing import OneEuroFilter
+from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.pipeline.config import Background, Mode, TrackingConfig
 from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
 from liveavatar.render.composite import paste_back, place_on_background
@@ -36,13 +39,16 @@ class Driven:
 
     points: 68×2 float32 landmarks in avatar-crop pixels that the landmark image was drawn from.
     landmark_image: S×S×3 uint8 RGB (the one rasterizer). driver: the smoothed driver landmarks in camera
-    pixels, or None. message: what the stage saw, for the user.
+    pixels, or None. message: what the stage saw, for the user. irises: 2×2 float32 iris centres in
+    avatar-crop pixels when gaze is tracked (relative mode), else None; the landmark image does not
+    draw them (the bundled generator was trained without iris marks; see docs/EXPRESSION.md).
     """
 
     points: np.ndarray
     landmark_image: np.ndarray
     driver: FaceLandmarks | None
     message: str
+    irises: np.ndarray | None = None
 
 
 class Processor:
@@ -53,7 +59,13 @@ class Processor:
         self.cfg = tracking
         self.size = crop_size
         self._tracker = None  # mediapipe is built lazily, in the processing thread, on the first image
-        self._filter = OneEuroFilter(tracking.smoothing)
+        self._filter = OneEuroFilter(tracking.smoothing)  # the driver's own points: absolute mode, display
+        self._motion_smoother = MotionSmoother(tracking.pose_smoothing, tracking.expression_smoothing)
+        self.controls = ExpressionControls()  # replaced whole (never mutated): read once per frame
+        self.neutral_warning = ""  # what looks wrong with the last neutral, "" when it looks fine
+        self.neutrals = 0  # how many neutrals have been captured (each one is checked once)
+        self._neutral_irises: list[np.ndarray] = []
+        self._neutral_iris: np.ndarray | None = None
         self._box_smoother = CropBoxSmoother()
         self._neutral_samples: list[np.ndarray] = []
         self._neutral: np.ndarray | None = None
@@ -80,7 +92,9 @@ class Processor:
             return None, "the frame is black (lens covered or camera starting)"
         if self._tracker is None:
             c = self.cfg
-            self._tracker = FaceTracker("video", c.max_faces, c.min_detection_confidence, c.min_tracking_confidence)
+            self._tracker = FaceTracker(
+                "video", c.max_faces, c.min_detection_confidence, c.min_tracking_confidence, irises=c.irises
+            )
         try:
             result = self._tracker.track(image)
         except InputError as exc:
@@ -95,7 +109,8 @@ class Processor:
                 self._retargeters.clear()
             r = self._retargeters[key] = Retargeter(avatar.landmarks, self.size)
         if self._neutral is not None and r.neutral is not self._neutral:
-            r.set_neutral(self._neutral)
+            r.set_neutral(self._neutral, self._neutral_iris)
+            self.neutral_warning = neutral_warning(self._neutral, avatar.landmarks)
         return r
 
     def process(
@@ -112,33 +127,34 @@ class Processor:
 
         start = time.perf_counter()
         points = None
+        irises = None
         smoothed = None
         if landmarks is not None:
-            pts3 = driver_points(landmarks)
-            if given is None:  # a scripted driver is smooth by construction: filtering would only add lag
-                pts3 = self._filter(pts3, t)
+            raw = driver_points(landmarks)
+            raw_irises = driver_irises(landmarks)
+            # A scripted driver is smooth by construction: filtering would only add lag.
+            pts3 = self._filter(raw, t) if given is None else raw
             smoothed = FaceLandmarks(pts3[:, :2].astype(np.float32), landmarks.image_size, landmarks.mesh)
             if self._calibrate.is_set() or self._neutral is None:
-                if self._calibrate.is_set():
-                    self._calibrate.clear()
-                    self._neutral_samples.clear()
-                    self._neutral = None
-                self._neutral_samples.append(pts3)
-                if len(self._neutral_samples) >= max(1, self.cfg.neutral_frames):
-                    self._neutral = np.mean(self._neutral_samples, axis=0)
-                    self._neutral_samples.clear()
+                self._collect_neutral(raw, raw_irises)
             if mode == "absolute":
                 box = self._box_smoother.update(face_box(smoothed.points68))
                 crop = crop_from_box(box, self.size)
                 points = crop.points_to_crop(smoothed.points68)
             elif self._neutral is not None:
-                points = self._retargeter(avatar)(pts3)
+                retargeter = self._retargeter(avatar)
+                motion = retargeter.measure(raw, raw_irises)
+                if given is None:
+                    motion = self._motion_smoother(motion, t, retargeter.face_radius)
+                result = retargeter.apply(motion, self.controls)
+                points, irises = result.points, result.irises
             else:
                 points = np.asarray(avatar.landmarks, np.float32)  # still capturing the neutral: rest pose
                 message += "; capturing the neutral pose"
             self._lost_at = None
         else:
             self._filter.reset()
+            self._motion_smoother.reset()
             points, note = self._continue(t, avatar)
             message = f"{message}; {note}"
         timings["retarget"] = (time.perf_counter() - start) * 1000
@@ -147,7 +163,27 @@ class Processor:
         landmark_image = rasterize_landmarks(points, self.size)
         timings["rasterize"] = (time.perf_counter() - start) * 1000
         self._last = points
-        return Driven(points, landmark_image, smoothed, message), timings
+        return Driven(points, landmark_image, smoothed, message, irises), timings
+
+    def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None) -> None:
+        """Adds one frame to the neutral being captured; averages it in once neutral_frames are in."""
+        if self._calibrate.is_set():
+            self._calibrate.clear()
+            self._neutral_samples.clear()
+            self._neutral_irises.clear()
+            self._neutral = None
+        self._neutral_samples.append(points3)
+        if irises is not None:
+            self._neutral_irises.append(irises)
+        if len(self._neutral_samples) >= max(1, self.cfg.neutral_frames):
+            self._neutral = np.mean(self._neutral_samples, axis=0)
+            complete = len(self._neutral_irises) == len(self._neutral_samples)
+            self._neutral_iris = np.mean(self._neutral_irises, axis=0) if complete else None
+            self.neutral_warning = ""  # checked against the portrait when the retargeter takes it
+            self.neutrals += 1
+            self._neutral_samples.clear()
+            self._neutral_irises.clear()
+            self._motion_smoother.reset()  # motion is relative to the neutral: the old state means nothing
 
     def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str]:
         """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s."""

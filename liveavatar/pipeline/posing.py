@@ -1,0 +1,46 @@
+"""Renders hand-set poses of an avatar without a camera: `liveavatar pose` and the app's edit mode.
+
+The same parts as the live path: the one rasterizer, an engine, the Composer (background, AI mark).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liveavatar.avatar import Avatar
+from liveavatar.landmarks.posing import PoseSettings, pose_points
+from liveavatar.pipeline.config import Background
+from liveavatar.pipeline.stages import Composer
+from liveavatar.render.rasterize import rasterize_landmarks
+
+
+@dataclass(frozen=True)
+class PosedFrame:
+    """points: 68×2 float32 crop landmarks; landmark_image and face: S×S×3 uint8 RGB; output: H×W×3 uint8
+    RGB, the face pasted back with the AI mark unless turned off."""
+
+    points: np.ndarray
+    landmark_image: np.ndarray
+    face: np.ndarray
+    output: np.ndarray
+
+
+class PoseRenderer:
+    """One avatar, one engine (GeneratorEngine), output width×height. Not thread-safe."""
+
+    def __init__(self, avatar: Avatar, engine, width: int, height: int, ai_mark: bool = True) -> None:
+        self.avatar = avatar
+        self.engine = engine
+        self.ai_mark = ai_mark
+        self.size = avatar.crop.shape[0]
+        self._psi = np.ascontiguousarray(avatar.psi, np.float32).reshape(1, -1)
+        self._composer = Composer(width, height)
+
+    def render(self, settings: PoseSettings, background: Background | None = None) -> PosedFrame:
+        points = pose_points(self.avatar.landmarks, settings, self.size)
+        image = rasterize_landmarks(points, self.size)
+        face = self.engine.infer(image[None], self._psi)[0]
+        output = self._composer.compose(face, self.avatar, background or Background(), False, self.ai_mark)
+        return PosedFrame(points, image, face, output)

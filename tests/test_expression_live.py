@@ -1,0 +1,158 @@
+"""Expression controls on the live path: the runner applies a change on the next frame; `run` flags."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.config import PRESETS
+from liveavatar.landmarks.controls import ExpressionControls
+from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
+from liveavatar.models.talking_head import TalkingHead
+from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+from liveavatar.render.rasterize import rasterize_landmarks
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(checkpoint_path):
+    return load_checkpoint(checkpoint_path, discriminator=False)
+
+
+@pytest.fixture(scope="module")
+def avatar(portraits, checkpoint):
+    return build_avatar([portraits / "painting_mona_lisa.jpg"], checkpoint)
+
+
+def _wait(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert predicate()
+
+
+def test_set_expression_takes_effect_on_the_next_frame(checkpoint, avatar):
+    """The scripted performance moves the head and face; with every gain at 0 the generator is given the
+    portrait's rest landmarks on every following frame, and with gains back at 1 it moves again."""
+    observer = RecordingObserver()
+    config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", duration_s=60.0)
+    runner = Runner(config, checkpoint, avatar, observer)
+    rest = rasterize_landmarks(avatar.landmarks, checkpoint.config.image_size)
+    runner.start()
+    try:
+        _wait(lambda: observer.frames >= 30)  # into the performance: the head is turned
+        assert not np.array_equal(observer.last_report.landmark_image, rest)
+        frozen = ExpressionControls(rotation=0, position=0, brows=0, eyes=0, gaze=0, mouth=0)
+        runner.set_expression(frozen)
+        assert runner.expression == frozen
+        start = observer.frames
+        _wait(lambda: observer.frames >= start + 3)  # at most one frame was already past retargeting
+        for _ in range(5):
+            n = observer.frames
+            _wait(lambda n=n: observer.frames > n)
+            np.testing.assert_array_equal(observer.last_report.landmark_image, rest)
+        runner.set_expression(ExpressionControls())
+        start = observer.frames
+        _wait(lambda: observer.frames >= start + 10)
+        assert not np.array_equal(observer.last_report.landmark_image, rest)
+        with pytest.raises(TypeError):
+            runner.set_expression({"mouth": 0})
+    finally:
+        runner.stop()
+
+
+def test_run_flags_build_the_controls_and_refuse_bad_values(tmp_path, checkpoint_path, avatar, capsys):
+    from liveavatar.cli import build_parser, main
+    from liveavatar.commands.run import build_config
+
+    avatar_path = save_avatar(avatar, tmp_path / "a.avatar")
+    base = ["run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path), "--source", "scripted"]
+    flags = ["--mouth", "1.5", "--head-rotation", "0", "--gaze", "2", "--region", "expression"]
+    args = build_parser().parse_args(base + ["--sink", "http:8765", *flags])
+    config = build_config(args)
+    assert config.expression == ExpressionControls(mouth=1.5, rotation=0.0, gaze=2.0, region="expression")
+    assert main(base + ["--sink", f"record:{tmp_path / 'o.mp4'}", "--brows", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "liveavatar run: error: brows gain 3.0 is out of range; use a number from 0 to 2 (1 is the driver's "
+        "motion as is)"
+    )
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_neutral_captured_smiling_is_reported_once(avatar):
+    from liveavatar.pipeline import TrackingConfig
+    from liveavatar.pipeline.stages import Processor
+    from liveavatar.types import FaceLandmarks
+
+    rest = np.asarray(avatar.landmarks, np.float32)
+    smiling = rest.copy()
+    centre = rest[48:68].mean(0)
+    smiling[48:68, 0] = centre[0] + 1.4 * (rest[48:68, 0] - centre[0])  # the mouth 40% wider
+    image = np.zeros((256, 256, 3), np.uint8)
+    processor = Processor(TrackingConfig(neutral_frames=2), 256)
+    for i in range(3):
+        processor.process(image, FaceLandmarks(smiling, (256, 256)), i / 25, avatar, "relative")
+    assert "you were smiling" in processor.neutral_warning and "press Calibrate" in processor.neutral_warning
+    processor.calibrate()
+    for i in range(3, 6):
+        processor.process(image, FaceLandmarks(rest, (256, 256)), i / 25, avatar, "relative")
+    assert processor.neutral_warning == ""
+
+
+class _SmilingSource:
+    """A source whose face smiles broadly for its first frames (while the neutral is captured), then rests."""
+
+    live = False
+    name = "smiling then resting"
+    fps = 25.0
+
+    def __init__(self, rest: np.ndarray, frames: int = 40) -> None:
+        self.rest = rest
+        self.smiling = rest.copy()
+        centre = rest[48:68].mean(0)
+        self.smiling[48:68, 0] = centre[0] + 1.4 * (rest[48:68, 0] - centre[0])
+        self.frames, self.index = frames, 0
+
+    def read(self):
+        from liveavatar.capture import Captured
+        from liveavatar.types import FaceLandmarks, Frame
+
+        if self.index >= self.frames:
+            return None
+        points = self.smiling if self.index < 10 else self.rest
+        image = np.full((256, 256, 3), 24, np.uint8)
+        captured = Captured(Frame(image, time.monotonic(), self.index), FaceLandmarks(points, (256, 256)))
+        self.index += 1
+        time.sleep(0.01)
+        return captured
+
+    def reopen(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_runner_reports_a_wrong_neutral_once_per_capture(checkpoint, avatar):
+    observer = RecordingObserver()
+    config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", lossless=True)
+    source = _SmilingSource(np.asarray(avatar.landmarks, np.float32))
+    runner = Runner(config, checkpoint, avatar, observer, source=source)
+    runner.start()
+    assert runner.wait(60)
+    notes = [e for e in observer.errors if e.source == "calibration"]
+    assert len(notes) == 1 and not notes[0].fatal
+    assert notes[0].message.startswith("the neutral pose looks wrong (you were smiling when it was captured)")
