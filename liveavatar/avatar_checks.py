@@ -29,7 +29,7 @@ MAX_PSI_SIZE = 1 << 20
 PSI_LIMIT = 1e3  # |ψ| of real avatars stays below ~1 (0.33 for the bundled model's Grace Hopper)
 MAX_NAME = 200
 MAX_LIST = 1000
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHA256 = re.compile(r"[0-9a-f]{6,64}")  # a SHA-256 in hex, or a prefix of one
 
 
 def content_checksum(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> str:

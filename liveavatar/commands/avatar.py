@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from liveavatar.errors import InputError
+from liveavatar.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
         avatar = build_avatar(args.portraits, checkpoint, name=args.name, progress=progress)
     save_avatar(avatar, args.out)
     for note in avatar.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     print(
-        f"wrote {args.out} ({avatar.name}, preset {avatar.preset}, ψ of {avatar.psi.size} values, "
+        f"wrote {args.out} ({printable(avatar.name)}, preset {avatar.preset}, ψ of {avatar.psi.size} values, "
         f"{len(avatar.sources)} portrait(s), checkpoint {avatar.checkpoint_sha256[:12]})"
     )
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from liveavatar.errors import InputError
 from liveavatar.pipeline.events import RunnerObserver
+from liveavatar.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,6 +124,7 @@ class _ConsoleObserver(RunnerObserver):
         self.fatal: list[str] = []
 
     def _print(self, text: str) -> None:
+        text = printable(text)  # messages may quote an avatar's name or other file contents
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         else:
@@ -201,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
         runner.wait()
         raise DeviceUnavailableError("; ".join(s.detail for s in states.values()))
     print(
-        f"run: {avatar.name} driven by {config.source.describe()} ({config.mode}), engine {runner.engine_name}"
+        f"run: {printable(avatar.name)} driven by {config.source.describe()} ({config.mode}), "
+        f"engine {runner.engine_name}"
         + (f" (skipped: {'; '.join(runner.engine_skipped)})" if runner.engine_skipped else "")
         + ("; Ctrl-C to stop" if not config.lossless else ""),
         file=sys.stderr,

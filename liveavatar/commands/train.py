@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from liveavatar.errors import LiveAvatarError
+    from liveavatar.text import printable
 
     parser = argparse.ArgumentParser(prog="liveavatar-train")
     register(parser.add_subparsers(dest="command", required=True))
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except LiveAvatarError as exc:
-        print(f"liveavatar train: error: {exc}", file=sys.stderr)
+        print(f"liveavatar train: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
