@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liveavatar.errors import InputError
+from liveavatar.outputs import check_output_file
 from liveavatar.text import printable
 
 
@@ -25,10 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import build_avatar, save_avatar
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
 
-    if args.out.exists() and not args.force:
-        raise InputError(f"{args.out} already exists; pass --force to overwrite it")
-    if not args.out.parent.is_dir():
-        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
+    check_output_file(args.out, "-o", args.force, needed_bytes=4 << 20)
     checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
     with tqdm(total=100, desc="avatar", unit="%", leave=False) as bar:
 

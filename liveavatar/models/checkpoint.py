@@ -159,9 +159,9 @@ def checked_metadata(path: Path, meta: dict[str, str]) -> tuple[ModelConfig, int
     except CheckpointError as exc:
         raise CheckpointError(f"checkpoint {path}: {exc}") from None
     text = field("num_videos", "1").strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_VIDEOS:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= MAX_VIDEOS:  # 0: saved without a discriminator
         raise CheckpointError(
-            f"checkpoint {path}: metadata 'num_videos' must be a whole number in [1, {MAX_VIDEOS}], "
+            f"checkpoint {path}: metadata 'num_videos' must be a whole number in [0, {MAX_VIDEOS}], "
             f"got {text[:40]!r} (damaged file)"
         )
     if config.estimated_parameters(int(text)) > MAX_PARAMETERS:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from liveavatar.errors import InputError
+from liveavatar.paths import require_file
 
 M = "M"  # max pooling
 VGG19_LAYOUT = (64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M)
@@ -68,8 +69,7 @@ class VGGFeatures(nn.Module):
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise InputError(f"{path}: no such weight file (VGG weights are never downloaded; give a local file)")
+    require_file(path, "weight file", "VGG weights are never downloaded; give a local .pth or .safetensors file")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
