@@ -12,6 +12,7 @@ vgg_face_dag.pth). Classifier (fc) weights, if present, are ignored.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -75,7 +76,9 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning would precede our one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many kinds for a damaged or foreign file
         raise InputError(f"{path} is not a readable weight file ({type(exc).__name__}: {exc})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
