@@ -133,6 +133,7 @@ def build_avatar(
 def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     """Writes atomically: a failure never leaves a partial file under the real name."""
     import cv2
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -166,6 +167,10 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     try:
         save_file(tensors, str(tmp), metadata=metadata)
         tmp.replace(path)
+    except (OSError, SafetensorError) as exc:  # disk full, read-only, gone: safetensors reports OS errors its way
+        raise InputError(
+            f"{path}: the avatar could not be written ({exc}); free some space or choose another folder"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

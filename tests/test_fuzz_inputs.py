@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import struct
 import subprocess
 import sys
@@ -673,11 +674,57 @@ def test_outputs_are_checked_before_the_work(tmp_path, tiny_checkpoint, good_ava
     assert sorted(p.name for p in tmp_path.iterdir()) == before and a_file.read_text() == "keep me"
 
 
-def test_a_full_disk_is_refused_before_the_work(tmp_path):
-    from liveavatar.outputs import check_output_file
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 256 KB tmpfs, really mounted (needs root and mount rights; skipped with the reason elsewhere)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root and the mount command")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()})")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], capture_output=True)
 
-    with pytest.raises(InputError, match="MB free"):
-        check_output_file(tmp_path / "x.avatar", "-o", needed_bytes=1 << 62)
+
+def fill(disk: Path, leave_bytes: int) -> None:
+    """Writes until the disk is full (unbuffered), then frees `leave_bytes`."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    os.truncate(filler, max(0, filler.stat().st_size - leave_bytes))
+
+
+def test_a_full_disk_is_refused_before_the_work(small_disk, tiny_checkpoint, tmp_path):
+    import matplotlib.cbook
+
+    fill(small_disk, 16 << 10)
+    portrait = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    out = small_disk / "x.avatar"
+    result = cli("avatar", str(portrait), "-o", str(out), "--checkpoint", str(tiny_checkpoint))
+    one_line_error(result.returncode, result.stderr, "MB free")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+def test_a_disk_that_fills_while_saving_is_one_error_and_leaves_nothing(small_disk, good_avatar):
+    from liveavatar.avatar import load_avatar, save_avatar
+
+    avatar = load_avatar(good_avatar)
+    fill(small_disk, 8 << 10)  # less than the avatar's ~20 KB
+    with pytest.raises(InputError, match="could not be written.*No space left"):
+        save_avatar(avatar, small_disk / "x.avatar")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
 
 
 def test_a_folder_is_called_a_folder(tmp_path, tiny_checkpoint, good_avatar, capsys):

@@ -65,8 +65,12 @@ def save_checkpoint(path: str | Path, model: TalkingHead, training: dict[str, An
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    except (OSError, SafetensorError) as exc:  # disk full or read-only: one line, the previous file untouched
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"{path}: the checkpoint could not be written ({exc}); free some space") from None
     return file_sha256(path)
 
 
