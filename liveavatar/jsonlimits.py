@@ -53,21 +53,3 @@ def nesting_depth(text: str) -> int:
     codes = np.frombuffer(bare.encode("utf-8"), np.uint8)
     steps = (np.isin(codes, (ord("["), ord("{"))).astype(np.int32)) - np.isin(codes, (ord("]"), ord("}")))
     return int(np.cumsum(steps).max()) if steps.size else 0
-
-
-def require(value: Any, kind: type | tuple[type, ...], what: str, error: type[LiveAvatarError]) -> Any:
-    """`value` if it is of `kind` (bool is never an int here), else `error` naming `what`."""
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        ok = False
-    else:
-        ok = isinstance(value, kinds)
-    if not ok:
-        names = " or ".join(k.__name__ for k in kinds)
-        raise error(f"{what} must be {names}, not {type(value).__name__} {_short(value)}")
-    return value
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
