@@ -666,6 +666,11 @@ def test_outputs_are_checked_before_the_work(tmp_path, tiny_checkpoint, good_ava
         (["prepare", str(tmp_path), "-o", str(locked / "data")], ["cannot write in"]),
         (["eval", "--data", str(tmp_path), "--out", str(a_file / "sub")], ["is a file, not a folder"]),
         (["finetune", str(portrait), "-o", str(tmp_path / "no" / "x.avatar")], ["does not exist"]),
+        (["bench", "--out", str(tmp_path), "--frames", "1"], ["is a folder"]),
+        (
+            ["eval", "--checkpoint", str(tiny_checkpoint), "--data", str(a_file), "--out", str(tmp_path / "rep")],
+            ["a_file is a file", "dataset folder"],
+        ),  # fmt: skip
     ]
     before = sorted(p.name for p in tmp_path.iterdir())
     for args, words in cases:

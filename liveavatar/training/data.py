@@ -63,6 +63,8 @@ class PreparedDataset:
 def open_dataset(root: str | Path) -> PreparedDataset:
     """Opens DATA_DIR written by `liveavatar prepare`; InputError if it is not one."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root} is a file; --data names the dataset folder written by `liveavatar prepare`")
     if not root.is_dir():
         raise InputError(f"{root}: no such dataset folder; create one with `liveavatar prepare VIDEO_DIR -o {root}`")
     hint = f"{root} is not a finished dataset; run `liveavatar prepare VIDEO_DIR -o {root}` (again) first"
