@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
+from liveavatar.imageheader import HeaderError, read_header
 from liveavatar.jsonlimits import parse_json
 from liveavatar.text import printable
 
@@ -28,6 +29,7 @@ MIN_CROP, MAX_CROP = 16, 1024
 MAX_PSI_SIZE = 1 << 20
 PSI_LIMIT = 1e3  # |ψ| of real avatars stays below ~1 (0.33 for the bundled model's Grace Hopper)
 MAX_NAME = 200
+MAX_PORTRAIT_SIDE = 2048  # avatars store their portrait at ≤ 1280 px (liveavatar.avatar.PORTRAIT_MAX_SIDE)
 MAX_LIST = 1000
 _SHA256 = re.compile(r"[0-9a-f]{6,64}")  # a SHA-256 in hex, or a prefix of one
 
@@ -98,6 +100,16 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
         raise fail("crop_matrix is not invertible (it maps the portrait onto a line or a point)")
     array("thumbnail", np.uint8, THUMBNAIL_SHAPE)
     jpeg = array("portrait_jpeg", np.uint8, (None,))
+    try:
+        header = read_header(memoryview(jpeg))
+    except HeaderError as exc:
+        raise fail(f"its portrait is not an image ({exc})") from None
+    if max(header.width, header.height) > MAX_PORTRAIT_SIDE:
+        # save_avatar stores ≤ 1280 px; the gallery keeps every portrait in memory, so a crafted 50 MP one
+        # per file would add up
+        raise fail(
+            f"its portrait is {header.width}×{header.height}, larger than the {MAX_PORTRAIT_SIDE} px an avatar stores"
+        )
     try:
         portrait = decode_image(jpeg, f"the portrait in avatar {path}")
     except LiveAvatarError as exc:

@@ -364,6 +364,12 @@ def test_pickles_disguised_as_each_format_are_refused(tmp_path, name, capsys, ti
 # ---------------------------------------------------------------------------------------------- avatars
 
 
+def _jpeg(image: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.imencode(".jpg", image)[1].reshape(-1)
+
+
 BAD_AVATARS = {
     "psi NaN": (lambda t: {**t, "psi": torch.full_like(t["psi"], float("nan"))}, "psi holds NaN"),
     "psi inf": (lambda t: {**t, "psi": t["psi"].clone().index_fill_(0, torch.tensor([3]), float("inf"))}, "psi holds"),
@@ -392,6 +398,10 @@ BAD_AVATARS = {
             "portrait_jpeg": torch.frombuffer(bytearray(png_declaring(100_000, 100_000)), dtype=torch.uint8),
         },
         "100000×100000",
+    ),
+    "portrait 3000 px": (
+        lambda t: {**t, "portrait_jpeg": torch.from_numpy(_jpeg(np.zeros((100, 3000, 3), np.uint8)))},
+        "its portrait is 3000×100",
     ),
     "portrait pickle": (
         lambda t: {**t, "portrait_jpeg": torch.frombuffer(bytearray(pickle_bytes()), dtype=torch.uint8)},
