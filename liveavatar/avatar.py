@@ -9,8 +9,9 @@ An avatar file is a safetensors file (format "liveavatar-avatar", version 1) hol
   thumbnail           128×128×3 uint8 RGB
   generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper)
 and metadata: format, format_version, name, preset, checkpoint_sha256, adain_layout_version, sources,
-notes (what the tracker said about each portrait).
-An avatar only works with the checkpoint it was built with; loading checks the hash.
+notes (what the tracker said about each portrait), content_sha256 (liveavatar.avatar_checks).
+An avatar only works with the checkpoint it was built with; loading checks the hash, and every array's
+shape, dtype and range and the content checksum (liveavatar.avatar_checks).
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from liveavatar.avatar_checks import CHECKSUM_KEY, check_avatar, content_checksum
 from liveavatar.errors import AvatarError, InputError
 from liveavatar.imageio import read_image
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.text import printable
 
 FORMAT = "liveavatar-avatar"
 FORMAT_VERSION = 1
 THUMBNAIL_SIZE = 128
 PORTRAIT_MAX_SIDE = 1280
+MAX_FILE_BYTES = 1 << 30  # a fine-tuned paper-preset avatar is ~300 MB
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
 
@@ -129,6 +133,7 @@ def build_avatar(
 def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     """Writes atomically: a failure never leaves a partial file under the real name."""
     import cv2
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -157,10 +162,15 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
         "sources": json.dumps(avatar.sources),
         "notes": json.dumps(avatar.notes),
     }
+    metadata[CHECKSUM_KEY] = content_checksum({k: v.numpy() for k, v in tensors.items()}, metadata)
     tmp = path.with_name(path.name + ".partial")
     try:
         save_file(tensors, str(tmp), metadata=metadata)
         tmp.replace(path)
+    except (OSError, SafetensorError) as exc:  # disk full, read-only, gone: safetensors reports OS errors its way
+        raise InputError(
+            f"{path}: the avatar could not be written ({exc}); free some space or choose another folder"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -168,12 +178,15 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
 
 def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avatar:
     """Loads an avatar; with `checkpoint_sha256`, refuses one built with another checkpoint."""
-    import cv2
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise AvatarError(f"avatar {path} is a folder; pass one .avatar file made by `liveavatar avatar`")
     if not path.is_file():
         raise AvatarError(f"avatar {path} does not exist")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise AvatarError(f"{path} is {path.stat().st_size / 2**20:.0f} MB, larger than any avatar; not an avatar file")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
@@ -181,32 +194,35 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
     except (SafetensorError, OSError, ValueError) as exc:
         raise AvatarError(f"{path} is not a readable avatar file ({exc})") from exc
     if meta.get("format") != FORMAT:
-        raise AvatarError(f"{path} is not a LiveAvatar avatar (format {meta.get('format')!r})")
+        raise AvatarError(f"{path} is not a LiveAvatar avatar (format {printable(meta.get('format'))[:40]!r})")
     if meta.get("format_version") != str(FORMAT_VERSION):
         raise AvatarError(
-            f"avatar {path} has format version {meta.get('format_version')}; this LiveAvatar reads {FORMAT_VERSION}"
+            f"avatar {path} has format version {printable(meta.get('format_version'))[:20]}; "
+            f"this LiveAvatar reads {FORMAT_VERSION}"
         )
     if checkpoint_sha256 is not None and meta.get("checkpoint_sha256") != checkpoint_sha256:
         raise AvatarError(
-            f"avatar {path} was built with checkpoint {meta.get('checkpoint_sha256', '?')[:12]}…, not with the "
+            f"avatar {path} was built with checkpoint {printable(meta.get('checkpoint_sha256', '?'))[:12]}…, "
+            "not with the "
             f"loaded checkpoint {checkpoint_sha256[:12]}…; rebuild it with `liveavatar avatar` and this checkpoint"
         )
     try:
-        portrait_bgr = cv2.imdecode(tensors["portrait_jpeg"].numpy(), cv2.IMREAD_COLOR)
-        generator = {k[len("generator.") :]: v for k, v in tensors.items() if k.startswith("generator.")}
-        return Avatar(
-            name=meta.get("name", path.stem),
-            psi=tensors["psi"].numpy(),
-            preset=meta.get("preset", "?"),
-            checkpoint_sha256=meta.get("checkpoint_sha256", ""),
-            crop=tensors["crop"].numpy(),
-            landmarks=tensors["landmarks"].numpy(),
-            portrait=cv2.cvtColor(portrait_bgr, cv2.COLOR_BGR2RGB),
-            crop_matrix=tensors["crop_matrix"].numpy(),
-            thumbnail=tensors["thumbnail"].numpy(),
-            sources=json.loads(meta.get("sources", "[]")),
-            notes=json.loads(meta.get("notes", "[]")),
-            generator_weights=generator or None,
-        )
-    except (KeyError, cv2.error, TypeError, json.JSONDecodeError) as exc:
-        raise AvatarError(f"avatar {path} is incomplete or corrupt ({exc!r})") from exc
+        arrays = {k: v.numpy() for k, v in tensors.items()}
+    except TypeError as exc:  # a dtype numpy has no equivalent for (bfloat16): never written by LiveAvatar
+        raise AvatarError(f"avatar {path} is damaged: it holds an array of an unexpected type ({exc})") from None
+    fields = check_avatar(path, arrays, meta)
+    generator = {k[len("generator.") :]: v for k, v in tensors.items() if k.startswith("generator.")}
+    return Avatar(
+        name=fields["name"] or path.stem,
+        psi=arrays["psi"],
+        preset=fields["preset"],
+        checkpoint_sha256=fields["checkpoint_sha256"],
+        crop=arrays["crop"],
+        landmarks=arrays["landmarks"],
+        portrait=fields["portrait"],
+        crop_matrix=arrays["crop_matrix"],
+        thumbnail=arrays["thumbnail"],
+        sources=fields["sources"],
+        notes=fields["notes"],
+        generator_weights=generator or None,
+    )

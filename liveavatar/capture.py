@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
+from liveavatar.paths import require_file
 from liveavatar.pipeline.config import SourceSpec
 from liveavatar.types import FaceLandmarks, Frame
 
@@ -88,8 +89,7 @@ class VideoFileSource:
 
     def __init__(self, path: Path, realtime: bool = True, loop: bool = False) -> None:
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"source {path} does not exist; give a video file, an image, webcam:N or scripted")
+        require_file(path, "source", "give a video file, an image, webcam:N or scripted")
         cap = cv2.VideoCapture(str(path))
         ok, first = cap.read() if cap.isOpened() else (False, None)
         if not ok or first is None:

@@ -2,7 +2,8 @@
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets `handler` to a
 function taking the parsed arguments and returning an exit code. A LiveAvatarError (a user's problem)
-becomes one line on stderr and exit code 2; anything else keeps its traceback, because it is a bug.
+becomes one line on stderr (control characters escaped) and exit code 2; anything else keeps its
+traceback, because it is a bug.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import sys
 
 from liveavatar.errors import LiveAvatarError
+from liveavatar.text import printable
 
 # Imported lazily by name so `liveavatar info` does not pay for Qt, mediapipe or onnxruntime.
 COMMANDS = (
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except LiveAvatarError as exc:
-        print(f"liveavatar {args.command}: error: {exc}", file=sys.stderr)
+        # printable: messages quote file contents (names, metadata), which must not drive the terminal
+        print(f"liveavatar {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"liveavatar {args.command}: interrupted", file=sys.stderr)

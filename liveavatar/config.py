@@ -65,26 +65,142 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Builds and range-checks a config read from a file; CheckpointError (nothing allocated) when a
+        field is missing, of the wrong type, out of range, or the networks would not fit in memory."""
+        if not isinstance(data, dict):
+            raise CheckpointError(f"model config must be a JSON object, not {type(data).__name__}")
         try:
-            return cls(
-                preset=str(data["preset"]),
-                image_size=int(data["image_size"]),
+            config = cls(
+                preset=_field(data, "preset", str),
+                image_size=_field(data, "image_size", int),
                 generator=_tuples(GeneratorConfig, data["generator"]),
                 embedder=_tuples(EmbedderConfig, data["embedder"]),
                 discriminator=_tuples(DiscriminatorConfig, data["discriminator"]),
-                embedding_dim=int(data.get("embedding_dim", EMBEDDING_DIM)),
+                embedding_dim=_field(data, "embedding_dim", int, EMBEDDING_DIM),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"model config is incomplete or malformed ({exc!r})") from exc
+            raise CheckpointError(f"model config is incomplete or malformed ({exc})") from None
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Range checks that keep a crafted or damaged config from allocating layers: CheckpointError."""
+        problems = []
+        size = self.image_size
+        if not (MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE and size & (size - 1) == 0):
+            problems.append(f"image_size {size} is not a power of two in [{MIN_IMAGE_SIZE}, {MAX_IMAGE_SIZE}]")
+        if not 1 <= self.embedding_dim <= MAX_WIDTH:
+            problems.append(f"embedding_dim {self.embedding_dim} is not in [1, {MAX_WIDTH}]")
+        g = self.generator
+        named = {
+            "generator.down_channels": g.down_channels,
+            "generator.up_channels": g.up_channels,
+            "embedder.channels": self.embedder.channels,
+            "discriminator.channels": self.discriminator.channels,
+        }
+        for name, widths in named.items():
+            if not 1 <= len(widths) <= MAX_BLOCKS or not all(
+                isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WIDTH for w in widths
+            ):
+                problems.append(f"{name} must be 1 to {MAX_BLOCKS} widths in [1, {MAX_WIDTH}], got {list(widths)}")
+        for name, value in (("generator.res_blocks", g.res_blocks),):
+            if not (isinstance(value, int) and 0 <= value <= MAX_BLOCKS):
+                problems.append(f"{name} {value!r} is not in [0, {MAX_BLOCKS}]")
+        if not isinstance(g.pixel_shuffle_head, bool):
+            problems.append(f"generator.pixel_shuffle_head must be true or false, got {g.pixel_shuffle_head!r}")
+        for name, value in (
+            ("generator.attn_down_size", g.attn_down_size),
+            ("generator.attn_up_size", g.attn_up_size),
+            ("embedder.attn_size", self.embedder.attn_size),
+            ("discriminator.attn_size", self.discriminator.attn_size),
+        ):
+            if not (isinstance(value, int) and 0 <= value <= MAX_IMAGE_SIZE):
+                problems.append(f"{name} {value!r} is not in [0, {MAX_IMAGE_SIZE}]")
+        if not problems:
+            reached = size >> len(g.down_channels) << len(g.up_channels)
+            expected = size // 2 if g.pixel_shuffle_head else size
+            if size >> len(g.down_channels) < 1 or reached != expected:
+                problems.append(
+                    f"the generator's {len(g.down_channels)} down and {len(g.up_channels)} up blocks do not lead back "
+                    f"to {expected}×{expected} from {size}×{size}"
+                )
+            for name in ("embedder.channels", "discriminator.channels"):
+                if size >> (len(named[name]) + 1) < 1:
+                    problems.append(f"{name} has more down blocks than a {size}×{size} image allows")
+            params = self.estimated_parameters()
+            if params > MAX_PARAMETERS:
+                problems.append(
+                    f"its networks would hold ~{params / 1e9:.1f} G parameters ({params * 4 / 1e9:.0f} GB), more "
+                    f"than the {MAX_PARAMETERS / 1e9:.1f} G LiveAvatar loads"
+                )
+        if problems:
+            raise CheckpointError("model config is out of range: " + "; ".join(problems))
+
+    def estimated_parameters(self, num_videos: int = 1) -> int:
+        """An upper estimate of the parameter count, from widths alone (no layer is built): each residual block
+        holds two 3×3 convolutions and a 1×1 skip, attention ~1.25 c², AdaIN and P ~ψ × embedding_dim."""
+
+        def chain(widths: tuple[int, ...], first: int) -> int:
+            total, previous = 0, first
+            for width in widths:
+                total += 9 * previous * width + 9 * width * width + previous * width + 2 * width * width
+                previous = width
+            return total
+
+        g = self.generator
+        bottleneck = g.down_channels[-1]
+        psi = 4 * (bottleneck * g.res_blocks + sum(g.up_channels)) + 2 * g.up_channels[-1]
+        return (
+            chain(g.down_channels, 3)
+            + g.res_blocks * chain((bottleneck,), bottleneck)
+            + chain(g.up_channels, bottleneck)
+            + 9 * g.up_channels[-1] * 12
+            + chain(self.embedder.channels, 6)
+            + chain(self.discriminator.channels + self.discriminator.channels[-1:], 6)
+            + psi * self.embedding_dim
+            + num_videos * self.embedding_dim
+        )
+
+
+# Bounds of a config read from a file: far above the presets (paper: 256 px, widths ≤ 512, 6 blocks), far
+# below what would exhaust memory before the weights are even compared.
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
+MAX_WIDTH = 2048
+MAX_BLOCKS = 12
+MAX_PARAMETERS = 500_000_000  # 2 GB of float32; the paper preset holds ~0.1 G
+
+
+def _field(data: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
+    """data[name] if it is exactly of `kind` (JSON true is not an int here); ValueError naming it otherwise."""
+    if name not in data and default is not None:
+        return default
+    value = data[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{name} must be {kind.__name__}, not {type(value).__name__} {str(value)[:40]!r}")
+    return value
 
 
 def _tuples(kind: type, data: dict[str, Any]) -> Any:
-    """Builds a config dataclass from JSON, turning lists back into tuples so configs compare equal."""
-    names = {f.name for f in dataclasses.fields(kind)}
-    unknown = set(data) - names
+    """Builds a config dataclass from JSON, turning lists back into tuples so configs compare equal; each
+    field must have the type its annotation names."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{kind.__name__} must be a JSON object, not {type(data).__name__}")
+    fields = {f.name: f.type for f in dataclasses.fields(kind)}
+    unknown = set(data) - set(fields)
     if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)} for {kind.__name__}")
-    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        raise ValueError(f"unknown fields {sorted(unknown)[:5]} for {kind.__name__}")
+    values = {}
+    for name, annotation in fields.items():
+        value = data[name]
+        if annotation.startswith("tuple"):
+            if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+                raise ValueError(f"{kind.__name__}.{name} must be a list of integers, not {str(value)[:40]!r}")
+            value = tuple(value)
+        else:
+            values[name] = _field(data, name, bool if annotation == "bool" else int)
+            continue
+        values[name] = value
+    return kind(**values)
 
 
 PRESETS: dict[str, ModelConfig] = {

@@ -67,12 +67,11 @@ class AvatarLibrary(QObject):
         self.order = [e.id for e in entries]
         self.loaded.emit(entries)
         problems = [e.problem for e in entries if e.problem]
+        unreadable = sum(e.avatar is None for e in entries)
         if problems:
-            self.message.emit(
-                f"{len(problems)} avatar(s) cannot be used with this model; add their portraits again to rebuild them",
-                "warning",
-                "\n".join(problems),
-            )
+            what = f"{len(problems)} avatar(s) cannot be used"
+            what += f" ({unreadable} damaged)" if unreadable else " with this model"
+            self.message.emit(f"{what}; add their portraits again to rebuild them", "warning", "\n".join(problems))
 
     def build(self, portraits: list[Path], checkpoint: Checkpoint, name: str | None = None) -> bool:
         """Builds one avatar from one or more portraits of the same person; False if a build is running."""

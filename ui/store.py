@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from liveavatar.avatar import Avatar, load_avatar, save_avatar
-from liveavatar.errors import AvatarError, InputError
+from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.jsonlimits import parse_json
 
 INDEX = "index.json"
 SUFFIX = ".avatar"
 INDEX_VERSION = 1
+MAX_NAME = 200
+_UNSAFE_ID = re.compile(r"[/\\:\x00-\x1f\x7f]")  # separators (and a drive's colon), controls
 
 
 @dataclass
@@ -40,6 +43,18 @@ class GalleryEntry:
     @property
     def usable(self) -> bool:
         return self.avatar is not None and not self.problem
+
+
+def valid_id(entry_id: object) -> bool:
+    """An id names a file directly inside the gallery folder: no separators, no "..", no hidden files.
+
+    index.json is a file like any other: an id such as "../outside" must neither read nor delete outside."""
+    return (
+        isinstance(entry_id, str)
+        and 0 < len(entry_id) <= MAX_NAME
+        and not entry_id.startswith(".")
+        and _UNSAFE_ID.search(entry_id) is None
+    )
 
 
 def _slug(name: str) -> str:
@@ -59,11 +74,11 @@ class AvatarStore:
         if not path.is_file():
             return []
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            entries = [e for e in data.get("avatars", []) if isinstance(e, dict) and "id" in e]
-        except (OSError, ValueError, AttributeError):
+            data = parse_json(path.read_bytes(), f"gallery index {path}")
+            entries = [e for e in data.get("avatars", []) if isinstance(e, dict) and valid_id(e.get("id"))]
+        except (OSError, LiveAvatarError, AttributeError):
             return []  # a damaged index loses only names and order: the avatar files are still listed
-        return [{"id": str(e["id"]), "name": str(e.get("name", e["id"]))} for e in entries]
+        return [{"id": e["id"], "name": str(e.get("name", e["id"]))[:MAX_NAME]} for e in entries]
 
     def _write_index(self, entries: list[dict[str, str]]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +92,7 @@ class AvatarStore:
         entries = [e for e in self._read_index() if (self.folder / (e["id"] + SUFFIX)).is_file()]
         known = {e["id"] for e in entries}
         for path in sorted(self.folder.glob("*" + SUFFIX)):
-            if path.stem not in known:
+            if path.stem not in known and valid_id(path.stem):
                 entries.append({"id": path.stem, "name": ""})  # name filled from the file on load
         return entries
 
@@ -95,8 +110,12 @@ class AvatarStore:
                 path = self.folder / (item["id"] + SUFFIX)
                 try:
                     avatar = load_avatar(path)
-                except AvatarError as exc:
+                except LiveAvatarError as exc:
                     result.append(GalleryEntry(item["id"], path, item["name"] or item["id"], None, str(exc)))
+                    continue
+                except Exception as exc:  # a bug, but one file must never hide the whole gallery
+                    problem = f"{path.name} could not be read ({exc!r}, a bug in LiveAvatar)"
+                    result.append(GalleryEntry(item["id"], path, item["name"] or item["id"], None, problem))
                     continue
                 name = item["name"] or avatar.name
                 item["name"] = name
@@ -145,6 +164,8 @@ class AvatarStore:
         return name
 
     def delete(self, entry_id: str) -> None:
+        if not valid_id(entry_id):
+            raise InputError(f"{entry_id!r} is not an avatar of this gallery")
         with self._lock:
             (self.folder / (entry_id + SUFFIX)).unlink(missing_ok=True)
             self._write_index([e for e in self._index_with_files() if e["id"] != entry_id])

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from liveavatar.errors import InputError
+from liveavatar.paths import require_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.after_frames < 1:
         raise InputError("--after-frames must be at least 1")
-    if args.avatar is not None and not args.avatar.is_file():
-        raise InputError(f"avatar {args.avatar} does not exist; build one with `liveavatar avatar`")
-    if args.checkpoint is not None and not args.checkpoint.is_file():
-        raise InputError(f"checkpoint {args.checkpoint} does not exist")
+    if args.avatar is not None:
+        require_file(args.avatar, "avatar", "build one with `liveavatar avatar`")
+    if args.checkpoint is not None:
+        require_file(args.checkpoint, "checkpoint", "pass a .safetensors checkpoint")
     if args.engine is not None:
         from liveavatar.engines.registry import ENGINE_CHOICES
 
@@ -65,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
         from liveavatar.pipeline.config import parse_source
 
         spec = parse_source(args.source)
-        if spec.path is not None and not spec.path.is_file():
-            raise InputError(f"source {spec.path} does not exist; give a video file or webcam:N")
+        if spec.path is not None:
+            require_file(spec.path, "source", "give a video file or webcam:N")
     # Qt aborts the process (exit 134) when its platform plugin cannot load: try it in a child first, so
     # a missing system library is one line naming it and the install command, not a core dump.
     from liveavatar.ui.platform_check import require_qt_platform

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liveavatar.errors import InputError
+from liveavatar.outputs import check_output_file
+from liveavatar.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,10 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import build_avatar, save_avatar
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
 
-    if args.out.exists() and not args.force:
-        raise InputError(f"{args.out} already exists; pass --force to overwrite it")
-    if not args.out.parent.is_dir():
-        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
+    check_output_file(args.out, "-o", args.force, needed_bytes=4 << 20)
     checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
     with tqdm(total=100, desc="avatar", unit="%", leave=False) as bar:
 
@@ -38,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
         avatar = build_avatar(args.portraits, checkpoint, name=args.name, progress=progress)
     save_avatar(avatar, args.out)
     for note in avatar.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     print(
-        f"wrote {args.out} ({avatar.name}, preset {avatar.preset}, ψ of {avatar.psi.size} values, "
+        f"wrote {args.out} ({printable(avatar.name)}, preset {avatar.preset}, ψ of {avatar.psi.size} values, "
         f"{len(avatar.sources)} portrait(s), checkpoint {avatar.checkpoint_sha256[:12]})"
     )
     return 0

@@ -49,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
     unknown = [e for e in engines if e not in BENCH_ENGINES]
     if unknown:
         raise InputError(f"unknown bench engine(s) {', '.join(unknown)}; choose from {', '.join(BENCH_ENGINES)}")
-    if args.out is not None and not args.out.parent.is_dir():
-        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
+    if args.out is not None:
+        from liveavatar.outputs import check_output_file
+
+        check_output_file(args.out, "--out", force=True)  # a report: replacing the last one is expected
     if args.portraits is not None and not args.portraits.is_dir():
         raise InputError(f"--portraits {args.portraits} is not a folder")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -43,6 +43,7 @@ def default_portrait() -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.paths import require_file
 
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
@@ -50,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
     if args.out.suffix.lower() != ".mp4":
         raise InputError(f"{args.out}: the demo writes MP4; name the file .mp4")
-    if args.driver is not None and not args.driver.is_file():
-        raise InputError(f"driving video {args.driver} does not exist")
+    if args.driver is not None:
+        require_file(args.driver, "driving video", "give a video file with a face in it")
     checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
     print(render_demo(checkpoint, args.portrait or default_portrait(), args.driver, args.frames, args.out, args.engine))
     return 0

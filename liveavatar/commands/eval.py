@@ -34,11 +34,13 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")
     from liveavatar.errors import InputError
     from liveavatar.models.checkpoint import resolve_checkpoint
+    from liveavatar.outputs import check_output_folder
     from liveavatar.training.evaluate import EvalSettings, evaluate, format_metrics, parse_shots
 
     if args.finetune_steps < 0 or (args.max_videos is not None and args.max_videos < 1) or args.frames_per_video < 1:
         raise InputError("--finetune-steps must be ≥ 0, --max-videos and --frames-per-video ≥ 1")
     shots = parse_shots(args.shots)
+    check_output_folder(args.out, "--out", needed_bytes=16 << 20)  # before the work, not after it
     settings = EvalSettings(
         shots=shots,
         finetune_steps=args.finetune_steps,

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import build_avatar, save_avatar
     from liveavatar.errors import InputError
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.outputs import check_output_file
     from liveavatar.training.finetune import (
         FinetuneSettings,
         find_discriminator,
@@ -49,10 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.lr_scale <= 0:
         raise InputError("--steps must be at least 1 and --lr-scale positive")
-    if args.out.exists() and not args.force:
-        raise InputError(f"{args.out} already exists; choose another -o or add --force to replace it")
-    if not args.out.parent.is_dir():
-        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
+    check_output_file(args.out, "-o", args.force, needed_bytes=16 << 20)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"

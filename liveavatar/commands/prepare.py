@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,12 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # before mediapipe loads: its warnings bury the progress bar
     from liveavatar.errors import InputError
+    from liveavatar.outputs import check_output_folder
     from liveavatar.training.prepare import PrepareSettings, format_report, prepare_dataset
 
     if args.frames_per_video < 2 or args.min_frames < 2 or args.size < 16:
         raise InputError("--frames-per-video and --min-frames must be at least 2 and --size at least 16")
     if not 0 <= args.held_out_fraction < 1:
         raise InputError(f"--held-out-fraction must be in [0, 1), got {args.held_out_fraction}")
+    check_output_folder(Path(args.out), "-o", needed_bytes=64 << 20)
     settings = PrepareSettings(
         image_size=args.size,
         frames_per_video=args.frames_per_video,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from liveavatar.errors import InputError
 from liveavatar.pipeline.events import RunnerObserver
+from liveavatar.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -152,8 +153,10 @@ class _ConsoleObserver(RunnerObserver):
         self.bar = None if quiet else tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True)
         self.message = ""
         self.fatal: list[str] = []
+        self.faces_seen = 0  # frames with a tracked driver face: a run that never saw one failed
 
     def _print(self, text: str) -> None:
+        text = printable(text)  # messages may quote an avatar's name or other file contents
         if self.bar is not None:
             self.bar.write(text, file=sys.stderr)
         else:
@@ -161,6 +164,7 @@ class _ConsoleObserver(RunnerObserver):
 
     def on_frame(self, report) -> None:
         self.message = report.message
+        self.faces_seen += report.landmarks is not None
 
     def on_stats(self, stats) -> None:
         if self.bar is not None:
@@ -204,13 +208,13 @@ def run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import load_avatar
     from liveavatar.errors import DeviceUnavailableError
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.paths import require_file
     from liveavatar.pipeline.runner import Runner
 
     config = build_config(args)
     if args.stats_json is not None and not args.stats_json.parent.is_dir():
         raise InputError(f"--stats-json {args.stats_json}: folder {args.stats_json.parent} does not exist")
-    if not args.avatar.is_file():
-        raise InputError(f"avatar {args.avatar} does not exist; make one with `liveavatar avatar PORTRAIT`")
+    require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
     checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
     avatar = load_avatar(args.avatar, checkpoint.sha256)
 
@@ -232,7 +236,8 @@ def run(args: argparse.Namespace) -> int:
         runner.wait()
         raise DeviceUnavailableError("; ".join(s.detail for s in states.values()))
     print(
-        f"run: {avatar.name} driven by {config.source.describe()} ({config.mode}), engine {runner.engine_name}"
+        f"run: {printable(avatar.name)} driven by {config.source.describe()} ({config.mode}), "
+        f"engine {runner.engine_name}"
         + (f" (skipped: {'; '.join(runner.engine_skipped)})" if runner.engine_skipped else "")
         + ("; Ctrl-C to stop" if not config.lossless else ""),
         file=sys.stderr,
@@ -265,4 +270,11 @@ def run(args: argparse.Namespace) -> int:
         f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | skipped to stay live: "
         + stats.dropped_text(),
     )
+    if stats.frames and not observer.faces_seen:  # said even under --quiet: the output showed no driving
+        print(
+            f"run: error: no face was seen in any of the {stats.frames} frames of {config.source.describe()}; "
+            "face the camera in good light, or give a video or image with a frontal face",
+            file=sys.stderr,
+        )
+        return 1
     return 1 if observer.fatal else 0

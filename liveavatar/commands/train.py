@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liveavatar.errors import InputError
+    from liveavatar.outputs import check_output_folder
     from liveavatar.training.losses import LossWeights
     from liveavatar.training.meta_train import TrainSettings, train
 
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr_scale <= 0 or args.lr_g <= 0 or args.lr_d <= 0:
         raise InputError("learning rates and --lr-scale must be positive")
+    check_output_folder(Path(args.out), "--out", needed_bytes=64 << 20)
     settings = TrainSettings(
         preset=args.preset,
         data=Path(args.data),
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from liveavatar.errors import LiveAvatarError
+    from liveavatar.text import printable
 
     parser = argparse.ArgumentParser(prog="liveavatar-train")
     register(parser.add_subparsers(dest="command", required=True))
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except LiveAvatarError as exc:
-        print(f"liveavatar train: error: {exc}", file=sys.stderr)
+        print(f"liveavatar train: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

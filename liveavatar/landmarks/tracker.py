@@ -24,6 +24,7 @@ from liveavatar.types import FaceLandmarks
 # mediapipe's detector and mesh run on 128-192 px inputs, so detail beyond this adds nothing but
 # conversion time; huge photos (e.g. 3511×3511) are shrunk for detection and points scaled back.
 MAX_DETECTION_SIDE = 1280
+PORTRAIT_MAX_FACES = 16  # faces counted in a portrait (a group photo gets an honest count)
 LOW_DETECTION_CONFIDENCE = 0.2
 # Iris centres in mediapipe's refined mesh: the subject's right (next to mesh 33/133), then left.
 IRIS_CENTRES = (468, 473)
@@ -296,7 +297,8 @@ def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, st
     message (e.g. "2 faces in x.jpg; using the largest"), empty for one face found at default settings.
     Raises NoFaceError naming the file and what to do.
     """
-    with FaceTracker("image") as tracker:
+    # Counted up to PORTRAIT_MAX_FACES, not the live default of 4: a group photo of 9 was reported as 4.
+    with FaceTracker("image", max_faces=PORTRAIT_MAX_FACES) as tracker:
         result = tracker.track(validate_image(image_rgb, name))
     if result.landmarks is None:
         raise NoFaceError(
@@ -306,4 +308,7 @@ def detect_portrait(image_rgb: np.ndarray, name: str) -> tuple[FaceLandmarks, st
     if result.message == "1 face":
         return result.landmarks, ""  # the ordinary case: nothing worth telling the user
     count = "1 face" if result.num_faces == 1 else f"{result.num_faces} faces"
-    return result.landmarks, f"{count} in {name}" + result.message.removeprefix(count)
+    message = result.message.removeprefix(count)
+    if result.num_faces >= PORTRAIT_MAX_FACES:
+        count = f"at least {count}"
+    return result.landmarks, f"{count} in {name}" + message

@@ -21,8 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch.nn.utils import parametrize
 
-from liveavatar.config import ModelConfig
+from liveavatar.config import MAX_PARAMETERS, ModelConfig
 from liveavatar.errors import CheckpointError
+from liveavatar.jsonlimits import parse_json
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.blocks import folded_state_dict
 from liveavatar.models.talking_head import TalkingHead
@@ -64,13 +65,19 @@ def save_checkpoint(path: str | Path, model: TalkingHead, training: dict[str, An
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    except (OSError, SafetensorError) as exc:  # disk full or read-only: one line, the previous file untouched
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"{path}: the checkpoint could not be written ({exc}); free some space") from None
     return file_sha256(path)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; pass the .safetensors file inside it")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
@@ -113,7 +120,7 @@ def load_checkpoint(
     """Loads a checkpoint. `spectral=True` rebuilds spectral-norm parametrisations (for fine-tuning)."""
     path = Path(path)
     meta = read_metadata(path)
-    config = ModelConfig.from_dict(json.loads(meta["config"]))
+    config, num_videos, training = checked_metadata(path, meta)
     if expected is not None and config != expected:
         raise CheckpointError(
             f"checkpoint {path} holds preset {config.preset!r} with a different model config than expected "
@@ -126,7 +133,7 @@ def load_checkpoint(
     has_d = any(k.startswith("discriminator.") for k in tensors)
     model = TalkingHead(
         config,
-        num_videos=int(meta.get("num_videos", 1)),
+        num_videos=num_videos,
         spectral=spectral,
         discriminator=discriminator and has_d,
     )
@@ -134,7 +141,44 @@ def load_checkpoint(
         tensors = {k: v for k, v in tensors.items() if not k.startswith("discriminator.")}
     load_folded_state(model, tensors, str(path))
     model.to(device).eval()
-    return Checkpoint(config, model, json.loads(meta.get("training", "{}")), file_sha256(path), path)
+    return Checkpoint(config, model, training, file_sha256(path), path)
+
+
+MAX_VIDEOS = 10_000_000  # rows of the discriminator's W; VoxCeleb2, the paper's data, has ~150k videos
+
+
+def checked_metadata(path: Path, meta: dict[str, str]) -> tuple[ModelConfig, int, dict[str, Any]]:
+    """The config, video count and training summary of a checkpoint's metadata, each parsed within limits
+    and range-checked before any layer is allocated; CheckpointError naming the file and the field."""
+
+    def field(name: str, default: str | None = None) -> str:
+        value = meta.get(name, default)
+        if value is None:
+            raise CheckpointError(f"checkpoint {path} has no {name!r} in its metadata (damaged or not a checkpoint)")
+        return value
+
+    config_data = parse_json(field("config"), f"checkpoint {path}: metadata 'config'", CheckpointError)
+    try:
+        config = ModelConfig.from_dict(config_data)
+    except CheckpointError as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from None
+    text = field("num_videos", "1").strip()
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= MAX_VIDEOS:  # 0: saved without a discriminator
+        raise CheckpointError(
+            f"checkpoint {path}: metadata 'num_videos' must be a whole number in [0, {MAX_VIDEOS}], "
+            f"got {text[:40]!r} (damaged file)"
+        )
+    if config.estimated_parameters(int(text)) > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"checkpoint {path}: metadata 'num_videos' {text} would make the discriminator alone larger than "
+            f"{MAX_PARAMETERS / 1e9:.1f} G parameters (damaged file)"
+        )
+    training = parse_json(field("training", "{}"), f"checkpoint {path}: metadata 'training'", CheckpointError)
+    if not isinstance(training, dict):
+        raise CheckpointError(
+            f"checkpoint {path}: metadata 'training' must be a JSON object, not {type(training).__name__}"
+        )
+    return config, int(text), training
 
 
 def load_folded_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:

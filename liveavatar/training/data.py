@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from liveavatar.errors import InputError
+from liveavatar.imageio import decode_image
 from liveavatar.training.shards import DATASET_FORMAT, FORMAT_VERSION, read_json, read_shard
 
 Part = Literal["train", "held_out", "all"]
@@ -62,24 +63,52 @@ class PreparedDataset:
 def open_dataset(root: str | Path) -> PreparedDataset:
     """Opens DATA_DIR written by `liveavatar prepare`; InputError if it is not one."""
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root} is a file; --data names the dataset folder written by `liveavatar prepare`")
     if not root.is_dir():
         raise InputError(f"{root}: no such dataset folder; create one with `liveavatar prepare VIDEO_DIR -o {root}`")
     hint = f"{root} is not a finished dataset; run `liveavatar prepare VIDEO_DIR -o {root}` (again) first"
     info = read_json(root / "dataset.json", hint)
-    if info.get("format") != DATASET_FORMAT or info.get("version") != FORMAT_VERSION:
+    if not isinstance(info, dict) or info.get("format") != DATASET_FORMAT or info.get("version") != FORMAT_VERSION:
         raise InputError(f"{root} is not a version-{FORMAT_VERSION} LiveAvatar dataset; prepare it again with --force")
     index_bytes = (root / "index.json").read_bytes() if (root / "index.json").is_file() else b""
     index = read_json(root / "index.json", hint)
     split = read_json(root / "split.json", hint)
-    videos = [
-        VideoRecord(v["key"], v["person"], v["video"], int(v["frames"]), root / v["shard"])
-        for v in index["videos"]
-        if int(v["frames"]) >= 2  # an episode needs a source and another target frame
-    ]
+    videos = _video_records(root, index, split)
     if not videos:
         raise InputError(f"{root} holds no usable videos (see its report.json)")
     fingerprint = hashlib.sha256(index_bytes + (root / "split.json").read_bytes()).hexdigest()
     return PreparedDataset(root, info, videos, split, fingerprint)
+
+
+def _video_records(root: Path, index: Any, split: Any) -> list[VideoRecord]:
+    """index.json's videos with at least 2 frames (an episode needs a source and another target frame),
+    each field checked, shards confined to the dataset folder; InputError naming the file otherwise."""
+
+    def damaged(name: str, problem: str) -> InputError:
+        return InputError(f"{root / name} is damaged ({problem}); prepare the dataset again with --force")
+
+    if not isinstance(split, dict) or not all(
+        isinstance(split.get(part), list) and all(isinstance(p, str) for p in split[part])
+        for part in ("train", "held_out")
+    ):
+        raise damaged("split.json", "no train and held_out lists of persons")
+    entries = index.get("videos") if isinstance(index, dict) else None
+    if not isinstance(entries, list):
+        raise damaged("index.json", "no list of videos")
+    records = []
+    folder = root.resolve()
+    for n, v in enumerate(entries):
+        texts = [v.get(k) for k in ("key", "person", "video", "shard")] if isinstance(v, dict) else []
+        frames = v.get("frames") if isinstance(v, dict) else None
+        if len(texts) != 4 or not all(isinstance(t, str) for t in texts) or not isinstance(frames, int):
+            raise damaged("index.json", f"video {n} lacks key, person, video, shard or frames")
+        shard = root / texts[3]
+        if folder not in shard.resolve().parents:
+            raise damaged("index.json", f"video {n}'s shard lies outside the dataset")
+        if frames >= 2:
+            records.append(VideoRecord(texts[0], texts[1], texts[2], frames, shard))
+    return records
 
 
 def scale_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
@@ -95,15 +124,17 @@ def decode_video(record: VideoRecord, size: int, frames: Sequence[int] | None = 
     wanted = range(len(shard)) if frames is None else frames
     stored = int(shard.meta["size"])
     images = np.empty((len(wanted), size, size, 3), np.uint8)
+    if len(wanted) and (min(wanted) < 0 or max(wanted) >= len(shard)):
+        raise InputError(f"shard {record.shard} holds {len(shard)} frames, fewer than its index says; prepare again")
     for n, i in enumerate(wanted):
-        bgr = cv2.imdecode(shard.jpeg_bytes(int(i)), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(
-                f"frame {i} of shard {record.shard} does not decode; prepare the dataset again with --force"
-            )
-        if stored != size:
-            bgr = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
-        cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=images[n])
+        what = f"frame {i} of shard {record.shard}"
+        try:
+            rgb = decode_image(shard.jpeg_bytes(int(i)), what)  # bounded: a damaged shard cannot declare 100000²
+        except InputError as exc:
+            raise InputError(f"{exc}; prepare the dataset again with --force") from None
+        if rgb.shape[:2] != (stored, stored):
+            raise InputError(f"{what} is {rgb.shape[1]}×{rgb.shape[0]}, not {stored}×{stored}; prepare again")
+        images[n] = rgb if stored == size else cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     points = scale_points(shard.points[np.asarray(list(wanted), np.int64)], stored, size)
     return images, points
 

@@ -294,6 +294,8 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
             f"--resume: {s.data} is not the dataset the run in {s.out} was trained on (its frames or split "
             "changed); resume with the original dataset or start a new run"
         )
+    # Loss networks load the user's weight files: a bad --vgg19-weights must fail before the run folder exists.
+    content = build_content_loss(s.weights, s.vgg19_weights, s.vggface_weights).to(ctx.device)
     if ctx.world > 1:
         dist.barrier()  # every process has checked before rank 0 touches the folder
     if ctx.main:
@@ -312,7 +314,6 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
     d_params = list(disc.parameters())
     opt_g = torch.optim.Adam(g_params, lr=s.lr_g, betas=s.betas)
     opt_d = torch.optim.Adam(d_params, lr=s.lr_d, betas=s.betas)
-    content = build_content_loss(s.weights, s.vgg19_weights, s.vggface_weights).to(device)
     losses_info = describe_losses(content)
     start_step, wall_before = 0, 0.0
     if state is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,13 @@ from typing import Any
 import numpy as np
 
 from liveavatar.errors import InputError
+from liveavatar.jsonlimits import parse_json
 
 DATASET_FORMAT = "liveavatar-dataset"
 SHARD_FORMAT = "liveavatar-shard"
 FORMAT_VERSION = 1
 SHARD_SUFFIX = ".npz"
+MAX_JSON_BYTES = 256 << 20  # index.json lists every video: ~200 bytes each, a million videos fit
 
 
 @dataclass
@@ -89,7 +92,9 @@ def write_shard(
 
 
 def read_shard(path: Path) -> Shard:
-    """Reads one shard; InputError naming the file if it is missing or damaged."""
+    """Reads one shard and checks its arrays agree (shapes, dtypes, offsets inside the JPEG bytes, finite
+    landmarks, a crop size); InputError naming the file if it is missing or damaged."""
+    hint = "rerun prepare with --force"
     try:
         with np.load(path, allow_pickle=False) as z:
             shard = Shard(
@@ -98,13 +103,40 @@ def read_shard(path: Path) -> Shard:
                 points=z["points"],
                 frame_index=z["frame_index"],
                 boxes=z["boxes"],
-                meta=json.loads(bytes(z["meta"]).decode()),
+                meta=parse_json(bytes(z["meta"]), f"shard {path}: meta", InputError),
             )
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise InputError(f"shard {path} is missing or damaged ({exc}); rerun prepare with --force") from exc
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"shard {path} is missing or damaged ({exc}); {hint}") from None
+    if not isinstance(shard.meta, dict):
+        raise InputError(f"shard {path} is damaged (its meta is not a JSON object); {hint}")
     if shard.meta.get("format") != SHARD_FORMAT or shard.meta.get("version") != FORMAT_VERSION:
-        raise InputError(f"{path} is not a version-{FORMAT_VERSION} LiveAvatar shard; rerun prepare with --force")
+        raise InputError(f"{path} is not a version-{FORMAT_VERSION} LiveAvatar shard; {hint}")
+    problem = _shard_problem(shard)
+    if problem:
+        raise InputError(f"shard {path} is damaged ({problem}); {hint}")
     return shard
+
+
+def _shard_problem(shard: Shard) -> str:
+    """What is inconsistent in a shard's arrays, or "" when nothing is."""
+    size = shard.meta.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 4096:
+        return f"crop size {str(size)[:20]!r} is not a number of pixels"
+    if shard.jpeg.dtype != np.uint8 or shard.jpeg.ndim != 1:
+        return "its JPEG bytes are not a uint8 vector"
+    offsets = shard.offsets
+    if offsets.dtype.kind not in "iu" or offsets.ndim != 1 or len(offsets) < 2:
+        return "its offsets are not an integer vector"
+    if offsets[0] != 0 or offsets[-1] != shard.jpeg.size or np.any(np.diff(offsets) <= 0):
+        return "its offsets do not cut its JPEG bytes into frames"
+    count = len(offsets) - 1
+    if shard.points.shape != (count, 68, 2) or shard.points.dtype.kind != "f":
+        return f"landmarks of shape {shard.points.shape}, not {count}×68×2 floats"
+    if not np.isfinite(shard.points).all():
+        return "landmarks hold NaN or infinite values"
+    if shard.frame_index.shape != (count,) or shard.boxes.shape[:1] != (count,):
+        return "frame numbers or boxes do not match its frame count"
+    return ""
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -115,12 +147,14 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path, what: str) -> Any:
+    """A JSON file of a dataset, parsed within limits (liveavatar.jsonlimits); `what` says what to do."""
     try:
-        return json.loads(path.read_text())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path} is missing: {what}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is unreadable ({exc}): {what}") from exc
+    except OSError as exc:
+        raise InputError(f"{path} is unreadable ({exc.strerror or exc}): {what}") from None
+    return parse_json(data, str(path), InputError, max_bytes=MAX_JSON_BYTES)
 
 
 def make_split(persons: list[str], held_out_fraction: float, seed: int) -> dict[str, Any]:

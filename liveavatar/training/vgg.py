@@ -12,6 +12,7 @@ vgg_face_dag.pth). Classifier (fc) weights, if present, are ignored.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from liveavatar.errors import InputError
+from liveavatar.paths import require_file
 
 M = "M"  # max pooling
 VGG19_LAYOUT = (64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M)
@@ -68,14 +70,15 @@ class VGGFeatures(nn.Module):
 
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise InputError(f"{path}: no such weight file (VGG weights are never downloaded; give a local file)")
+    require_file(path, "weight file", "VGG weights are never downloaded; give a local .pth or .safetensors file")
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning would precede our one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many kinds for a damaged or foreign file
         raise InputError(f"{path} is not a readable weight file ({type(exc).__name__}: {exc})") from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -1,0 +1,66 @@
+"""Destinations checked before the work: a verb that writes a file or a folder finds out at once, not after
+minutes of work, that the path is a folder (or a file), that its folder is missing or read-only, or that the
+disk is nearly full. Each refusal is one InputError naming the flag, the path and what to do.
+
+Writability is tested by creating (and removing) a probe file, not with os.access: access() answers yes to
+root on a read-only mount and ignores ACLs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from liveavatar.errors import InputError
+
+_MB = 1 << 20
+
+
+def check_output_file(path: Path, flag: str, force: bool = False, needed_bytes: int = 0) -> None:
+    """`path` can be written as a new file (or replaced, with force): not a folder, its folder exists and
+    is writable, and has `needed_bytes` free."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(
+            f"{flag} {path} is a folder; name a file in it, e.g. {path / ('output' + (path.suffix or ''))}"
+        )
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists; choose another {flag} or add --force to replace it")
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag} {path}: {folder} is a file, not a folder")
+    if not folder.is_dir():
+        raise InputError(f"{flag} {path}: folder {folder} does not exist; create it first")
+    check_writable(folder, flag, path, needed_bytes)
+
+
+def check_output_folder(path: Path, flag: str, needed_bytes: int = 0) -> None:
+    """`path` is (or can be created as) a writable folder with `needed_bytes` free."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {path} is a file; {flag} names a folder (created if needed)")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{flag} {path}: {existing} is a file, not a folder")
+    check_writable(existing, flag, path, needed_bytes)
+
+
+def check_writable(folder: Path, flag: str, target: Path, needed_bytes: int = 0) -> None:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".liveavatar-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(
+            f"{flag} {target}: cannot write in {folder} ({exc.strerror or exc}); choose a folder you can write to"
+        ) from None
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise InputError(
+            f"{flag} {target}: only {free / _MB:.0f} MB free in {folder}, about {needed_bytes / _MB:.0f} MB needed; "
+            "free some space or choose another folder"
+        )
