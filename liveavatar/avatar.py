@@ -7,10 +7,12 @@ An avatar file is a safetensors file (format "liveavatar-avatar", version 1) hol
   portrait_jpeg       uint8 bytes: the first portrait (long side ≤ 1280) for paste-back backgrounds
   crop_matrix         2×3 float64: portrait (as stored) → crop affine
   thumbnail           128×128×3 uint8 RGB
-  generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper)
+  generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper), float32
 and metadata: format, format_version, name, preset, checkpoint_sha256, adain_layout_version, sources,
 notes (what the tracker said about each portrait).
-An avatar only works with the checkpoint it was built with; loading checks the hash.
+An avatar only works with the checkpoint it was built with; loading checks the hash. Files are read and
+written as numpy arrays: avatars need no PyTorch (ψ comes from the embedder, an ONNX graph for the bundled
+model; see liveavatar.engines.embedder).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from liveavatar.errors import AvatarError, InputError
 from liveavatar.imageio import read_image
@@ -49,7 +51,7 @@ class Avatar:
     thumbnail: np.ndarray
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    generator_weights: dict[str, torch.Tensor] | None = None
+    generator_weights: dict[str, Any] | None = None  # name → float32 array (numpy, or torch fresh from finetune)
 
     @property
     def is_finetuned(self) -> bool:
@@ -79,11 +81,15 @@ def build_avatar(
     checkpoint: Checkpoint,
     name: str | None = None,
     progress: Progress | None = None,
+    embedder=None,
 ) -> Avatar:
-    """Detects, crops, rasterizes and embeds each portrait, averages ê and projects ψ = P·ê."""
+    """Detects, crops, rasterizes and embeds each portrait, averages ê and projects ψ = P·ê.
+
+    embedder: anything with `psi(crops, landmark_images) → 1×L` (liveavatar.engines.embedder); by default the
+    checkpoint's own, created here (ONNX Runtime for the bundled model) and closed when done.
+    """
     import cv2
 
-    from liveavatar.models.tensors import to_tensor
     from liveavatar.render.rasterize import rasterize_landmarks
 
     paths = [Path(p) for p in portraits]
@@ -103,12 +109,16 @@ def build_avatar(
         if note:
             notes.append(f"{path.name}: {note}")
     report("computing the embedding", len(paths) / (len(paths) + 1))
-    model = checkpoint.model
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        frames = to_tensor(np.stack(crops), device)[None]  # 1×K×3×S×S
-        landmark_images = to_tensor(np.stack(marks), device)[None]
-        psi = model.psi(frames, landmark_images)[0].float().cpu().numpy()
+    own = embedder is None
+    if own:
+        from liveavatar.engines.embedder import create_embedder
+
+        embedder = create_embedder(checkpoint)
+    try:
+        psi = embedder.psi(np.stack(crops), np.stack(marks))[0]  # K×S×S×3 uint8 RGB each → L float32
+    finally:
+        if own:
+            embedder.close()
     image, crop_tf, crop, points = first
     report("done", 1.0)
     return Avatar(
@@ -129,7 +139,7 @@ def build_avatar(
 def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     """Writes atomically: a failure never leaves a partial file under the real name."""
     import cv2
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
     path = Path(path)
     if not path.parent.is_dir():
@@ -138,15 +148,17 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     if not ok:
         raise AvatarError(f"cannot encode the portrait of {avatar.name}")
     tensors = {
-        "psi": torch.from_numpy(np.ascontiguousarray(avatar.psi, dtype=np.float32)),
-        "crop": torch.from_numpy(np.ascontiguousarray(avatar.crop)),
-        "landmarks": torch.from_numpy(np.ascontiguousarray(avatar.landmarks, dtype=np.float32)),
-        "portrait_jpeg": torch.from_numpy(jpeg.reshape(-1).copy()),
-        "crop_matrix": torch.from_numpy(np.ascontiguousarray(avatar.crop_matrix, dtype=np.float64)),
-        "thumbnail": torch.from_numpy(np.ascontiguousarray(avatar.thumbnail)),
+        "psi": np.ascontiguousarray(avatar.psi, dtype=np.float32),
+        "crop": np.ascontiguousarray(avatar.crop),
+        "landmarks": np.ascontiguousarray(avatar.landmarks, dtype=np.float32),
+        "portrait_jpeg": jpeg.reshape(-1).copy(),
+        "crop_matrix": np.ascontiguousarray(avatar.crop_matrix, dtype=np.float64),
+        "thumbnail": np.ascontiguousarray(avatar.thumbnail),
     }
     for key, value in (avatar.generator_weights or {}).items():
-        tensors[f"generator.{key}"] = value.detach().cpu().float().contiguous()
+        if hasattr(value, "detach"):  # a torch tensor fresh from fine-tuning
+            value = value.detach().cpu().float().numpy()
+        tensors[f"generator.{key}"] = np.ascontiguousarray(value, dtype=np.float32)
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -175,7 +187,7 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
     if not path.is_file():
         raise AvatarError(f"avatar {path} does not exist")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="np") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
@@ -192,18 +204,18 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
             f"loaded checkpoint {checkpoint_sha256[:12]}…; rebuild it with `liveavatar avatar` and this checkpoint"
         )
     try:
-        portrait_bgr = cv2.imdecode(tensors["portrait_jpeg"].numpy(), cv2.IMREAD_COLOR)
+        portrait_bgr = cv2.imdecode(tensors["portrait_jpeg"], cv2.IMREAD_COLOR)
         generator = {k[len("generator.") :]: v for k, v in tensors.items() if k.startswith("generator.")}
         return Avatar(
             name=meta.get("name", path.stem),
-            psi=tensors["psi"].numpy(),
+            psi=tensors["psi"],
             preset=meta.get("preset", "?"),
             checkpoint_sha256=meta.get("checkpoint_sha256", ""),
-            crop=tensors["crop"].numpy(),
-            landmarks=tensors["landmarks"].numpy(),
+            crop=tensors["crop"],
+            landmarks=tensors["landmarks"],
             portrait=cv2.cvtColor(portrait_bgr, cv2.COLOR_BGR2RGB),
-            crop_matrix=tensors["crop_matrix"].numpy(),
-            thumbnail=tensors["thumbnail"].numpy(),
+            crop_matrix=tensors["crop_matrix"],
+            thumbnail=tensors["thumbnail"],
             sources=json.loads(meta.get("sources", "[]")),
             notes=json.loads(meta.get("notes", "[]")),
             generator_weights=generator or None,
