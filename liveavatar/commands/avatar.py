@@ -22,13 +22,13 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from liveavatar.avatar import build_avatar, save_avatar
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
 
     if args.out.exists() and not args.force:
         raise InputError(f"{args.out} already exists; pass --force to overwrite it")
     if not args.out.parent.is_dir():
         raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     with tqdm(total=100, desc="avatar", unit="%", leave=False) as bar:
 
         def progress(what: str, fraction: float) -> None:

@@ -42,7 +42,7 @@ def default_portrait() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
 
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.out}: the demo writes MP4; name the file .mp4")
     if args.driver is not None and not args.driver.is_file():
         raise InputError(f"driving video {args.driver} does not exist")
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     print(render_demo(checkpoint, args.portrait or default_portrait(), args.driver, args.frames, args.out, args.engine))
     return 0
 
