@@ -155,3 +155,30 @@ def test_verbs_that_need_torch_say_how_to_install_it(workdir, argv):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "needs PyTorch" in result.stderr and "pip install -e '.[train]'" in result.stderr
+
+
+def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):
+    """Only the bundled model ships as ONNX: another checkpoint is exported on first use, which needs torch."""
+    torch = pytest.importorskip("torch")
+    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.config import PRESETS
+    from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
+    from liveavatar.models.talking_head import TalkingHead
+
+    torch.manual_seed(0)
+    checkpoint_path = workdir / "tiny.safetensors"
+    save_checkpoint(checkpoint_path, TalkingHead(PRESETS["tiny"], num_videos=1, discriminator=False))
+    portrait = portraits / "drawing_sketch_woman.jpg"
+    avatar = workdir / "tiny.avatar"
+    save_avatar(build_avatar([portrait], load_checkpoint(checkpoint_path, discriminator=False)), avatar)
+
+    built = liveavatar(workdir, "avatar", str(portrait), "-o", "again.avatar", "--checkpoint", str(checkpoint_path))
+    ran = liveavatar(
+        workdir, "run", "--avatar", str(avatar), "--checkpoint", str(checkpoint_path), "--source", "scripted",
+        "--sink", "record:tiny.mp4", "--duration", "1", "--quiet",
+    )  # fmt: skip
+    for result, what in ((built, "building an avatar"), (ran, "exporting the tiny generator")):
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert what in result.stderr and "needs PyTorch" in result.stderr and "'.[train]'" in result.stderr
+    assert not (workdir / "again.avatar").exists() and not (workdir / "tiny.mp4").exists()
