@@ -182,3 +182,30 @@ def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):
         assert "Traceback" not in result.stderr
         assert what in result.stderr and "needs PyTorch" in result.stderr and "'.[train]'" in result.stderr
     assert not (workdir / "again.avatar").exists() and not (workdir / "tiny.mp4").exists()
+
+
+def test_a_graph_cached_by_another_torch_is_used_when_torch_is_gone(tmp_path, monkeypatch):
+    """Cache keys carry torch's version; without torch nothing can be re-exported, so an older export of the
+    same weights is taken rather than refusing to run."""
+    torch = pytest.importorskip("torch")
+    from liveavatar.config import PRESETS
+    from liveavatar.engines import cache
+    from liveavatar.models.checkpoint import open_checkpoint, save_checkpoint
+    from liveavatar.models.talking_head import TalkingHead
+    from liveavatar.optional import TorchMissingError
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.safetensors"
+    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=1, discriminator=False))
+    exported = cache.cached_generator_onnx(open_checkpoint(path), say=lambda m: None, root=tmp_path / "cache")
+
+    def no_torch(purpose: str):
+        raise TorchMissingError(f"{purpose} needs PyTorch")
+
+    monkeypatch.setattr(cache, "torch_version", lambda: None)  # another key: the exact folder is not there
+    monkeypatch.setattr(cache, "import_torch", no_torch)
+    checkpoint = open_checkpoint(path)
+    assert cache.cached_generator_onnx(checkpoint, say=lambda m: None, root=tmp_path / "cache") == exported
+    assert not checkpoint.model_loaded
+    with pytest.raises(TorchMissingError, match="exporting the tiny generator"):
+        cache.cached_generator_onnx(checkpoint, say=lambda m: None, root=tmp_path / "empty")
