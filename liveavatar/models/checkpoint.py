@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,14 +49,17 @@ class Checkpoint:
     sha256: str = ""
     path: Path | None = None
     loader: Callable[[], TalkingHead] | None = field(default=None, repr=False, compare=False)
+    # The app's worker threads may ask for the model at once (an avatar build and an engine export).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def model(self) -> TalkingHead:
-        if self._model is None:
-            if self.loader is None:
-                raise CheckpointError(f"checkpoint {self.path} was opened without a way to load its weights")
-            self._model = self.loader()
-        return self._model
+        with self._lock:
+            if self._model is None:
+                if self.loader is None:
+                    raise CheckpointError(f"checkpoint {self.path} was opened without a way to load its weights")
+                self._model = self.loader()
+            return self._model
 
     @property
     def model_loaded(self) -> bool:
