@@ -5,6 +5,10 @@ fp32 reference on the same device, and the largest difference from the reference
 so a fast engine that draws something else is visible at once. Also the embedder's time per avatar and the
 machine (CPU model, cores, GPU). Engines that cannot run here are listed with the reason.
 
+Without PyTorch (no `train` extra), `run_graph_bench` times the ONNX Runtime engines on the checkpoint's
+shipped graphs instead: the same report, with no eager reference (speedup and diff stay unset) and the
+torch engines listed as unavailable.
+
 Bench engine names (`--engines`, comma-separated):
   torch                      eager fp32: the reference, always measured first
   torch-cl                   fp32, channels-last
@@ -27,27 +31,29 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import GeneratorEngine
-from liveavatar.engines.torch_engine import TorchEngine, TorchOptions
 from liveavatar.errors import LiveAvatarError
-from liveavatar.models.talking_head import TalkingHead
+
+if TYPE_CHECKING:
+    from liveavatar.models.talking_head import TalkingHead
 
 REFERENCE = "torch"
-TORCH_VARIANTS: dict[str, TorchOptions] = {
-    "torch": TorchOptions(),
-    "torch-cl": TorchOptions(channels_last=True),
-    "torch-fp16": TorchOptions("fp16", channels_last=True),
-    "torch-bf16": TorchOptions("bf16", channels_last=True),
-    "torch-fp16-graph": TorchOptions("fp16", channels_last=True, cuda_graph=True),
-    "torch-bf16-graph": TorchOptions("bf16", channels_last=True, cuda_graph=True),
+# name → TorchOptions fields (precision, channels_last, cuda_graph); the options are built where torch is at hand
+TORCH_VARIANTS: dict[str, tuple[str, bool, bool]] = {
+    "torch": ("fp32", False, False),
+    "torch-cl": ("fp32", True, False),
+    "torch-fp16": ("fp16", True, False),
+    "torch-bf16": ("bf16", True, False),
+    "torch-fp16-graph": ("fp16", True, True),
+    "torch-bf16-graph": ("bf16", True, True),
 }
-BENCH_ENGINES = (*TORCH_VARIANTS, "torch-compile", "onnxruntime", "onnxruntime-cuda", "tensorrt")
+ONNX_ENGINES = ("onnxruntime", "onnxruntime-cuda", "tensorrt")
+BENCH_ENGINES = (*TORCH_VARIANTS, "torch-compile", *ONNX_ENGINES)
 WARMUP_CALLS = 3
 MIN_CALLS = 5
 NUM_SAMPLES = 8
@@ -88,15 +94,18 @@ class BenchReport:
 
 
 def machine_info(device: str) -> dict[str, Any]:
+    import sys
+
     from liveavatar.engines.ort_engine import available_cores
 
+    torch = sys.modules.get("torch")  # imported by the torch engines; the ONNX-only bench never imports it
     info: dict[str, Any] = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "cores_available": available_cores(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads() if torch else None,
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": torch.__version__ if torch else None,
         "numpy": np.__version__,
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
@@ -106,7 +115,7 @@ def machine_info(device: str) -> dict[str, Any]:
         info["onnxruntime"] = onnxruntime.__version__
     except ImportError:
         info["onnxruntime"] = None
-    if device == "cuda":
+    if device == "cuda" and torch is not None:
         info["gpu"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
         info["cudnn_benchmark"] = torch.backends.cudnn.benchmark
@@ -144,10 +153,11 @@ def _time_engine(
 def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: Path, threads: int | None, say: Say):
     """Builds the engine a bench name stands for, or raises EngineUnavailable/LiveAvatarError saying why not."""
     from liveavatar.engines.base import EngineUnavailable
+    from liveavatar.engines.torch_engine import TorchEngine, TorchOptions
 
     generator = model.generator
     if name in TORCH_VARIANTS:
-        options = TORCH_VARIANTS[name]
+        options = TorchOptions(*TORCH_VARIANTS[name])
         if options.cuda_graph and device != "cuda":
             raise EngineUnavailable("CUDA graphs need a CUDA device")
         if options.precision == "fp16" and device == "cpu":
@@ -182,6 +192,8 @@ def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: 
 
 def embedder_ms(model: TalkingHead, crops: np.ndarray, images: np.ndarray, device: str, repeats: int = 5) -> float:
     """Median ms of E + P on one portrait (what building an avatar costs per portrait)."""
+    import torch
+
     from liveavatar.engines.graphs import EmbedderIO
 
     module = EmbedderIO(model).to(device).eval()
@@ -212,6 +224,8 @@ def run_bench(
     say: Say = print,
 ) -> BenchReport:
     """Times each engine in `engines` after the eager reference; max_seconds caps each engine's timed loop."""
+    import torch
+
     from liveavatar.engines.onnx_export import frame_difference, psi_for
     from liveavatar.engines.samples import landmark_samples
 
@@ -241,32 +255,17 @@ def run_bench(
     reference_ms = 0.0
     with tempfile.TemporaryDirectory(prefix="liveavatar-bench-") as tmp:
         for name in order:
-            say(f"{name}: preparing …")
-            start = time.perf_counter()
-            result = EngineResult(name, "ok")
-            engine = None
-            try:
-                engine = _make_engine(name, model, checkpoint_sha256, device, Path(tmp), threads, say)
-                # One frame per call for the parity frames: every engine takes batch 1.
-                out = np.concatenate([engine.infer(images[i : i + 1], psi[i : i + 1]) for i in range(len(images))])
-                for _ in range(WARMUP_CALLS):
-                    engine.infer(images[:batch], psi[:batch])
-                result.setup_s = round(time.perf_counter() - start, 2)
-                times = _time_engine(engine, images, psi, frames, batch, max_seconds)
-                result.frames = len(times) * batch
-            except LiveAvatarError as exc:
-                result.status, result.reason = "skipped", str(exc)
-            except Exception as exc:  # a runtime's own failure: recorded, the other engines still run
-                result.status, result.reason = "failed", _describe(exc)
-                say("".join(traceback.format_exception(exc))[-4000:])
-            finally:
-                if engine is not None:
-                    result.runtime_name = engine.name
-                    engine.close()
+            result, out = _measure(
+                name,
+                lambda name=name: _make_engine(name, model, checkpoint_sha256, device, Path(tmp), threads, say),
+                images,
+                psi,
+                frames,
+                batch,
+                max_seconds,
+                say,
+            )
             if result.status == "ok":
-                result.median_ms = round(float(np.median(times)), 3)
-                result.p90_ms = round(float(np.percentile(times, 90)), 3)
-                result.fps = round(1000.0 / result.median_ms, 1)
                 if name == REFERENCE:
                     reference_frames, reference_ms = out, result.median_ms
                 if reference_frames is not None and out is not None:
@@ -281,6 +280,117 @@ def run_bench(
     return report
 
 
+def _measure(
+    name: str,
+    make: Callable[[], GeneratorEngine],
+    images: np.ndarray,
+    psi: np.ndarray,
+    frames: int,
+    batch: int,
+    max_seconds: float | None,
+    say: Say,
+) -> tuple[EngineResult, np.ndarray | None]:
+    """Builds one engine, renders the parity frames (batch 1 each), warms up and times it."""
+    say(f"{name}: preparing …")
+    start = time.perf_counter()
+    result = EngineResult(name, "ok")
+    engine = out = None
+    times: list[float] = []
+    try:
+        engine = make()
+        # One frame per call for the parity frames: every engine takes batch 1.
+        out = np.concatenate([engine.infer(images[i : i + 1], psi[i : i + 1]) for i in range(len(images))])
+        for _ in range(WARMUP_CALLS):
+            engine.infer(images[:batch], psi[:batch])
+        result.setup_s = round(time.perf_counter() - start, 2)
+        times = _time_engine(engine, images, psi, frames, batch, max_seconds)
+        result.frames = len(times) * batch
+    except LiveAvatarError as exc:
+        result.status, result.reason = "skipped", str(exc)
+    except Exception as exc:  # a runtime's own failure: recorded, the other engines still run
+        result.status, result.reason = "failed", _describe(exc)
+        say("".join(traceback.format_exception(exc))[-4000:])
+    finally:
+        if engine is not None:
+            result.runtime_name = engine.name
+            engine.close()
+    if result.status == "ok":
+        result.median_ms = round(float(np.median(times)), 3)
+        result.p90_ms = round(float(np.percentile(times, 90)), 3)
+        result.fps = round(1000.0 / result.median_ms, 1)
+    return result, out
+
+
+def run_graph_bench(
+    checkpoint,
+    engines: list[str],
+    frames: int = 50,
+    batch: int = 1,
+    device: str = "cpu",
+    threads: int | None = None,
+    portraits_dir: Path | None = None,
+    max_seconds: float | None = None,
+    say: Say = print,
+) -> BenchReport:
+    """The bench without PyTorch: ONNX Runtime on the checkpoint's graphs (shipped for the bundled model),
+    ψ from its embedder graph; torch engines are reported as unavailable, and nothing is compared."""
+    from liveavatar.engines.base import EngineUnavailable
+    from liveavatar.engines.cache import cached_generator_onnx
+    from liveavatar.engines.embedder import create_embedder
+    from liveavatar.engines.ort_engine import OrtEngine
+    from liveavatar.engines.registry import NO_TORCH
+    from liveavatar.engines.samples import landmark_samples
+
+    config = checkpoint.config
+    samples = landmark_samples(config.image_size, NUM_SAMPLES, portraits_dir)
+    say(f"landmark images: {samples.source}")
+    images = samples.images
+    crops = samples.crops if samples.crops is not None else images
+    embedder = create_embedder(checkpoint)
+    try:
+        times = []
+        for i in range(6):
+            start = time.perf_counter()
+            psi_one = embedder.psi(crops[:1], images[:1])
+            if i:  # the first call pays for allocations
+                times.append((time.perf_counter() - start) * 1000.0)
+        psi = np.repeat(embedder.psi(crops, images), len(images), axis=0) if samples.real else None
+    finally:
+        embedder.close()
+    if psi is None:
+        rng = np.random.default_rng(0)
+        psi = (0.1 * rng.standard_normal((len(images), psi_one.shape[1]))).astype(np.float32)
+    report = BenchReport(
+        preset=config.preset,
+        device=device,
+        batch=batch,
+        frames=frames,
+        weights=f"{checkpoint.path} ({checkpoint.sha256[:12]}…), ONNX graphs; no PyTorch reference",
+        landmarks=samples.source,
+        machine=machine_info(device),
+        embedder_ms_per_portrait=float(np.median(times)),
+    )
+
+    def make(name: str) -> GeneratorEngine:
+        if name == "onnxruntime":
+            return OrtEngine(cached_generator_onnx(checkpoint, None, "fp32", say), threads=threads)
+        if name == "onnxruntime-cuda":
+            if device != "cuda":
+                raise EngineUnavailable("onnxruntime-cuda needs --device cuda")
+            return OrtEngine(cached_generator_onnx(checkpoint, None, "fp16", say), device="cuda")
+        if name == "tensorrt":
+            from liveavatar.engines.tensorrt_engine import import_tensorrt
+
+            import_tensorrt()  # says what is missing (TensorRT buffers live in torch CUDA memory)
+        raise EngineUnavailable(NO_TORCH)
+
+    for name in engines:
+        result, _ = _measure(name, lambda name=name: make(name), images, psi, frames, batch, max_seconds, say)
+        say(_line(result))
+        report.engines.append(result)
+    return report
+
+
 def _describe(exc: BaseException) -> str:
     """One line for the report: the exception type and the first non-empty line of its text, no ANSI colour."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
@@ -291,9 +401,14 @@ def _describe(exc: BaseException) -> str:
 def _line(r: EngineResult) -> str:
     if r.status != "ok":
         return f"  {r.engine:<18} {r.status}: {r.reason}"
+    compared = (
+        f"×{r.speedup:<5.2f} vs eager  max diff {r.max_diff} (mean {r.mean_diff:.3f})"
+        if r.max_diff >= 0
+        else "(no PyTorch reference to compare with)"
+    )
     return (
         f"  {r.engine:<18} {r.median_ms:8.2f} ms median  {r.p90_ms:8.2f} p90  {r.fps:7.1f} fps  "
-        f"×{r.speedup:<5.2f} vs eager  max diff {r.max_diff} (mean {r.mean_diff:.3f})  [setup {r.setup_s:.1f} s]"
+        f"{compared}  [setup {r.setup_s:.1f} s]"
     )
 
 

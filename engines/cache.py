@@ -9,7 +9,8 @@ Layout under cache_root() (LIVEAVATAR_CACHE, else $XDG_CACHE_HOME/liveavatar, el
   tensorrt/<plan key>.plan (+ .json)               see engines.tensorrt_engine
   tensorrt/timing.cache
 A cached graph is checked against the model before use; an unreadable or foreign one is exported again,
-and the message says so.
+and the message says so. The bundled checkpoint needs no cache: its graphs ship in the package
+(engines.bundled). Finding a cached graph needs no PyTorch; exporting one does (the `train` extra).
 """
 
 from __future__ import annotations
@@ -18,14 +19,15 @@ import copy
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from liveavatar.engines.base import EngineError
 from liveavatar.errors import LiveAvatarError
+from liveavatar.optional import import_torch, torch_version
 
 Say = Callable[[str], None]
 PARITY_SAMPLES = 2
@@ -44,13 +46,14 @@ def cache_root() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "liveavatar"
 
 
-def generator_for(checkpoint, generator_state: dict[str, torch.Tensor] | None):
-    """The checkpoint's generator, or a copy carrying an avatar's fine-tuned weights."""
+def generator_for(checkpoint, generator_state: Mapping[str, Any] | None):
+    """The checkpoint's PyTorch generator, or a copy carrying an avatar's fine-tuned weights (arrays or tensors)."""
+    torch = import_torch("the PyTorch generator")
     generator = checkpoint.model.generator
     if generator_state is not None:
         generator = copy.deepcopy(generator)
         try:
-            generator.load_state_dict(generator_state)
+            generator.load_state_dict({k: torch.as_tensor(v) for k, v in generator_state.items()})
         except RuntimeError as exc:
             raise EngineError(
                 f"the avatar's fine-tuned generator weights do not fit preset {checkpoint.config.preset!r} "
@@ -68,11 +71,12 @@ _GRAPH_SOURCES = (
 
 
 def code_fingerprint() -> str:
-    """Hash of the sources the exported graph is made from, and of torch's version (the exporter)."""
+    """Hash of the sources the exported graph is made from, and of torch's version (the exporter; read from
+    its package metadata, so finding a cached graph does not import torch)."""
     import hashlib
     import importlib
 
-    digest = hashlib.sha256(torch.__version__.encode())
+    digest = hashlib.sha256((torch_version() or "none").encode())
     for package, names in _GRAPH_SOURCES:
         folder = Path(importlib.import_module(package).__file__).parent
         for name in names:
@@ -80,47 +84,76 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:8]
 
 
-def model_key(checkpoint, generator, finetuned: bool) -> tuple[str, str | None]:
-    """(cache folder name, weights hash to check or None when the checkpoint hash identifies the weights)."""
-    from liveavatar.engines.onnx_export import weights_sha256
+def state_sha256(state: Mapping[str, Any]) -> str:
+    """A hash of weights (names, shapes and float32 values; torch tensors or numpy arrays alike): tells
+    fine-tuned generators apart. onnx_export.weights_sha256(module) is this hash of module.state_dict()."""
+    import hashlib
 
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        value = state[name]
+        if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
+            value = value.detach().to("cpu").float().numpy()
+        array = np.ascontiguousarray(value, dtype=np.float32)
+        digest.update(f"{name}:{tuple(array.shape)};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def model_key(checkpoint, generator_state: Mapping[str, Any] | None) -> tuple[str, str | None]:
+    """(cache folder name, weights hash to check or None when the checkpoint hash identifies the weights)."""
     preset = checkpoint.config.preset
     code = code_fingerprint()
-    if checkpoint.sha256 and not finetuned:
+    if checkpoint.sha256 and generator_state is None:
         return f"{preset}-{checkpoint.sha256[:16]}-{code}", None
-    weights = weights_sha256(generator)
+    weights = state_sha256(generator_state if generator_state is not None else checkpoint.model.generator.state_dict())
     return f"{preset}-ft-{weights[:16]}-{code}", weights
 
 
 def cached_generator_onnx(
     checkpoint,
-    generator_state: dict[str, torch.Tensor] | None = None,
+    generator_state: Mapping[str, Any] | None = None,
     precision: str = "fp32",
     say: Say | None = None,
     root: Path | None = None,
 ) -> Path:
-    """The generator graph for this checkpoint (and avatar weights), exported on first use."""
-    from liveavatar.engines.onnx_export import check_matches, export_generator, read_graph_info
+    """The generator graph for this checkpoint (and avatar weights): shipped with the package for the bundled
+    model, else from the cache, else exported on first use (which needs PyTorch and says so)."""
+    from liveavatar.engines.bundled import bundled_graph
+    from liveavatar.models.adain_layout import layout_for
 
     say = say or say_stderr
-    generator = generator_for(checkpoint, generator_state)
-    folder, weights = model_key(checkpoint, generator, generator_state is not None)
-    path = (root or cache_root()) / "onnx" / folder / f"generator-{precision}.onnx"
+    if generator_state is None:
+        shipped = bundled_graph(checkpoint.sha256, "generator", precision)
+        if shipped is not None:
+            return shipped
+    psi_size = layout_for(checkpoint.config.generator).size
+    folder, weights = model_key(checkpoint, generator_state)
+    cache = (root or cache_root()) / "onnx"
+    path = cache / folder / f"generator-{precision}.onnx"
     if path.exists():
         try:
-            info = read_graph_info(path)
-            check_matches(info, checkpoint.config, generator.layout.size, checkpoint.sha256 or None)
-            if weights is not None and info.weights_sha256 != weights:
-                raise EngineError(f"{path} holds other generator weights")
-            if info.precision != precision:
-                raise EngineError(f"{path} is {info.precision}, not {precision}")
-            return path
+            return _checked(path, checkpoint, psi_size, weights, precision)
         except LiveAvatarError as exc:
             say(f"cached ONNX graph is unusable ({exc}); exporting it again")
     what = "fine-tuned generator" if generator_state is not None else "generator"
+    try:
+        import_torch(f"exporting the {checkpoint.config.preset} {what} of this checkpoint to ONNX (once)")
+    except LiveAvatarError:
+        # Exported earlier by another torch or source version: usable, since it cannot be exported again here.
+        stem = folder.rsplit("-", 1)[0]
+        for other in sorted(cache.glob(f"{stem}-*/generator-{precision}.onnx")):
+            try:
+                return _checked(other, checkpoint, psi_size, weights, precision)
+            except LiveAvatarError:
+                continue
+        raise
+    generator = generator_for(checkpoint, generator_state)
     say(f"exporting the {checkpoint.config.preset} {what} to ONNX ({precision}) → {path} (once per model) …")
     start = time.perf_counter()
     try:
+        from liveavatar.engines.onnx_export import export_generator
+
         export_generator(generator, checkpoint.config, path, checkpoint.sha256, precision)
         if precision == "fp32":
             _check_parity(path, generator)
@@ -128,6 +161,19 @@ def cached_generator_onnx(
         path.unlink(missing_ok=True)
         raise
     say(f"exported in {time.perf_counter() - start:.0f} s")
+    return path
+
+
+def _checked(path: Path, checkpoint, psi_size: int, weights: str | None, precision: str) -> Path:
+    """`path` if it holds this checkpoint's (or these weights') generator at `precision`, else EngineError."""
+    from liveavatar.engines.graph_info import check_matches, read_graph_info
+
+    info = read_graph_info(path)
+    check_matches(info, checkpoint.config, psi_size, checkpoint.sha256 or None)
+    if weights is not None and info.weights_sha256 != weights:
+        raise EngineError(f"{path} holds other generator weights")
+    if info.precision != precision:
+        raise EngineError(f"{path} is {info.precision}, not {precision}")
     return path
 
 

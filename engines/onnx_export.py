@@ -16,28 +16,32 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import io
 import logging
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from liveavatar.config import ModelConfig
-from liveavatar.engines.base import EngineError, EngineUnavailable
+from liveavatar.engines.base import EngineUnavailable
+from liveavatar.engines.graph_info import (  # noqa: F401  (re-exported: the reading side lives there, torch-free)
+    GRAPH_FORMAT_VERSION,
+    PREFIX,
+    GraphInfo,
+    check_matches,
+    frame_difference,
+    read_graph_info,
+)
 from liveavatar.engines.graphs import EmbedderIO, GeneratorIO, reduced_precision
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.generator import Generator
 from liveavatar.models.talking_head import TalkingHead
 
 OPSET = 18
-GRAPH_FORMAT_VERSION = 1
 MAX_EXPORT_BATCH = 64
-PREFIX = "liveavatar."
 GENERATOR_INPUTS = "landmarks: N×S×S×3 uint8 RGB 0..255 (rasterize_landmarks); psi: N×L float32 (the avatar's ψ)"
 GENERATOR_OUTPUTS = "frame: N×S×S×3 uint8 RGB 0..255"
 EMBEDDER_INPUTS = "portraits: K×S×S×3 uint8 RGB 0..255 (face crops); landmarks: K×S×S×3 uint8 RGB 0..255"
@@ -46,30 +50,11 @@ EMBEDDER_OUTPUTS = "psi: 1×L float32 (ψ = P·mean_k E(x_k, y_k))"
 Say = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class GraphInfo:
-    """What an exported graph says about itself (read from its metadata)."""
-
-    path: Path
-    graph: str  # "generator" | "embedder"
-    preset: str
-    image_size: int
-    psi_size: int
-    precision: str  # "fp32" | "fp16"
-    checkpoint_sha256: str
-    weights_sha256: str
-    adain_layout_version: int
-    format_version: int
-
-
 def weights_sha256(module: torch.nn.Module) -> str:
     """A hash of a module's weights (names, shapes and values): tells fine-tuned generators apart."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        t = tensor.detach().to("cpu", torch.float32).contiguous()
-        digest.update(f"{name}:{tuple(t.shape)};".encode())
-        digest.update(t.numpy().tobytes())
-    return digest.hexdigest()
+    from liveavatar.engines.cache import state_sha256
+
+    return state_sha256(module.state_dict())
 
 
 def _metadata(graph: str, config: ModelConfig, checkpoint_sha256: str, weights: str, psi_size: int, precision: str):
@@ -186,61 +171,6 @@ def export_embedder(model: TalkingHead, path: str | Path, checkpoint_sha256: str
     return path
 
 
-def read_graph_info(path: str | Path, graph: str = "generator") -> GraphInfo:
-    """Reads and checks an exported graph's metadata; EngineError for a missing, corrupt or foreign file."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise EngineError(f"ONNX file {path} does not exist; export it with `liveavatar export`")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends: the file is not an ONNX model
-        raise EngineError(f"{path} is not a readable ONNX file ({type(exc).__name__}); export it again") from exc
-    meta = {p.key[len(PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(PREFIX)}
-    if meta.get("graph") != graph:
-        raise EngineError(
-            f"{path} is not a LiveAvatar {graph} graph (it says {meta.get('graph')!r}); "
-            "export one with `liveavatar export --checkpoint CKPT --out DIR`"
-        )
-    try:
-        info = GraphInfo(
-            path=path,
-            graph=graph,
-            preset=meta["preset"],
-            image_size=int(meta["image_size"]),
-            psi_size=int(meta["psi_size"]),
-            precision=meta["precision"],
-            checkpoint_sha256=meta["checkpoint_sha256"],
-            weights_sha256=meta["weights_sha256"],
-            adain_layout_version=int(meta["adain_layout_version"]),
-            format_version=int(meta["graph_format_version"]),
-        )
-    except (KeyError, ValueError) as exc:
-        raise EngineError(f"{path} has incomplete LiveAvatar metadata ({exc!r}); export it again") from exc
-    if info.format_version != GRAPH_FORMAT_VERSION or info.adain_layout_version != LAYOUT_VERSION:
-        raise EngineError(
-            f"{path} was exported by another LiveAvatar version (graph format {info.format_version}, AdaIN layout "
-            f"{info.adain_layout_version}; this one uses {GRAPH_FORMAT_VERSION} and {LAYOUT_VERSION}); export it again"
-        )
-    return info
-
-
-def check_matches(info: GraphInfo, config: ModelConfig, psi_size: int, checkpoint_sha256: str | None = None) -> None:
-    """EngineError unless the graph was exported for this preset (and, when given, this checkpoint)."""
-    if info.preset != config.preset or info.image_size != config.image_size or info.psi_size != psi_size:
-        raise EngineError(
-            f"{info.path} was exported from preset {info.preset!r} ({info.image_size}px, ψ {info.psi_size}), but the "
-            f"model in use is preset {config.preset!r} ({config.image_size}px, ψ {psi_size}); "
-            "export the graph from the checkpoint the avatar was built with"
-        )
-    if checkpoint_sha256 and info.checkpoint_sha256 != checkpoint_sha256:
-        raise EngineError(
-            f"{info.path} was exported from checkpoint {info.checkpoint_sha256[:12]}…, not {checkpoint_sha256[:12]}…; "
-            "export it again from the checkpoint in use"
-        )
-
-
 def psi_for(model: TalkingHead, images: np.ndarray, crops: np.ndarray | None, seed: int = 0) -> np.ndarray:
     """ψ rows to check a generator with: the embedder's on real crops, else seeded small random vectors."""
     if crops is not None:
@@ -255,9 +185,3 @@ def reference_frames(generator: Generator, images: np.ndarray, psi: np.ndarray) 
     """The PyTorch fp32 eager frames every engine is compared with: N×S×S×3 uint8."""
     with torch.inference_mode():
         return GeneratorIO(generator.eval())(torch.from_numpy(images), torch.from_numpy(psi)).numpy()
-
-
-def frame_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
-    """(max, mean) absolute difference of two uint8 frame batches, in 0..255 levels."""
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
-    return int(diff.max()), float(diff.mean())

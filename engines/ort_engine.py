@@ -81,7 +81,7 @@ class OrtEngine:
     ):
         import onnxruntime as ort
 
-        from liveavatar.engines.onnx_export import check_matches, read_graph_info
+        from liveavatar.engines.graph_info import check_matches, read_graph_info
 
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be cpu or cuda, got {device!r}")

@@ -2,22 +2,25 @@
 
 Order for `auto`: TensorRT → ONNX Runtime CUDA → PyTorch CUDA → ONNX Runtime CPU → PyTorch CPU.
 The reasons (`EngineChoice.skipped`, one line each, "<engine>: <why>") are what `liveavatar doctor` and
-the app show. ONNX graphs come from the user's cache (exported on first use, see engines.cache).
+the app show. ONNX graphs of the bundled model ship with the package; any other checkpoint's come from the
+user's cache (exported on first use, see engines.cache). PyTorch is optional (the `train` extra): without it
+the torch engines are listed as unavailable with the install command, and nothing here imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from liveavatar.engines.base import EngineUnavailable, GeneratorEngine
 from liveavatar.errors import LiveAvatarError
+from liveavatar.optional import TORCH_EXTRA_HINT
 
 if TYPE_CHECKING:
     from liveavatar.models.checkpoint import Checkpoint
+
+NO_TORCH = f"PyTorch is not installed ({TORCH_EXTRA_HINT})"
 
 AUTO_ORDER = ("tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime", "torch")
 ENGINE_CHOICES = ("auto", *AUTO_ORDER)
@@ -47,7 +50,16 @@ def _onnxruntime_cuda(checkpoint, state, say) -> GeneratorEngine:
     return OrtEngine(cached_generator_onnx(checkpoint, state, "fp16", say), device="cuda")
 
 
+def _require_torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise EngineUnavailable(NO_TORCH) from exc
+    return torch
+
+
 def _torch_cuda(checkpoint, state, say) -> GeneratorEngine:
+    torch = _require_torch()
     from liveavatar.engines.cache import generator_for
     from liveavatar.engines.torch_engine import CUDA_DEFAULT, TorchEngine
 
@@ -65,6 +77,7 @@ def _onnxruntime(checkpoint, state, say) -> GeneratorEngine:
 
 
 def _torch(checkpoint, state, say) -> GeneratorEngine:
+    _require_torch()
     from liveavatar.engines.cache import generator_for
     from liveavatar.engines.torch_engine import TorchEngine
 
@@ -90,14 +103,15 @@ _FACTORIES: dict[str, Callable] = {
 def create_engine(
     choice: str,
     checkpoint: Checkpoint,
-    generator_state: dict[str, torch.Tensor] | None = None,
+    generator_state: dict[str, Any] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> EngineChoice:
     """The engine named `choice`, or for "auto" the fastest that works here.
 
     generator_state: a fine-tuned avatar's generator weights (Avatar.generator_weights), else None.
     say: where first-use messages go (exporting, building a TensorRT engine); stderr by default.
-    A named engine that cannot run raises EngineUnavailable; "auto" only raises if even PyTorch on the CPU fails.
+    A named engine that cannot run raises EngineUnavailable; "auto" raises only when no engine can run, with
+    every engine's reason.
     """
     if choice not in ENGINE_CHOICES:
         raise EngineUnavailable(f"unknown engine {choice!r}; choose one of {', '.join(ENGINE_CHOICES)}")
@@ -107,14 +121,17 @@ def create_engine(
         except EngineUnavailable as exc:
             raise EngineUnavailable(_reason(choice, exc)) from exc
     skipped: list[str] = []
+    problem: LiveAvatarError | None = None  # the last failure that is not just "this runtime is missing"
     for name in AUTO_ORDER:
         try:
             return EngineChoice(_FACTORIES[name](checkpoint, generator_state, say), skipped)
         except LiveAvatarError as exc:
-            if name == AUTO_ORDER[-1]:
-                raise
             skipped.append(_reason(name, exc))
-    raise AssertionError("unreachable: the last engine either returns or raises")
+            if not isinstance(exc, EngineUnavailable):
+                problem = exc
+    if problem is not None:  # e.g. an avatar's weights that fit no engine: that is what to fix
+        raise problem
+    raise EngineUnavailable("no engine can run here: " + "; ".join(skipped))
 
 
 def _reason(name: str, exc: Exception) -> str:
@@ -149,6 +166,13 @@ def engine_availability() -> list[tuple[str, str | None]]:
             else f"onnxruntime-cuda: {no_ort if not has_ort else 'no CUDA provider (pip install onnxruntime-gpu)'}",
         )
     )
+    try:
+        torch = _require_torch()
+    except EngineUnavailable as exc:
+        rows.append(("torch-cuda", f"torch-cuda: {exc}"))
+        rows.append(("onnxruntime", None if has_ort else f"onnxruntime: {no_ort}"))
+        rows.append(("torch", f"torch: {exc}"))
+        return rows
     rows.append(
         ("torch-cuda", None if torch.cuda.is_available() else "torch-cuda: this PyTorch build sees no CUDA GPU")
     )

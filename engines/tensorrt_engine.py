@@ -60,7 +60,13 @@ def import_tensorrt():
         import tensorrt as trt
     except ImportError as exc:
         raise EngineUnavailable(f"tensorrt: not installed; {INSTALL_HINT}") from exc
-    import torch
+    try:
+        import torch
+    except ImportError as exc:
+        raise EngineUnavailable(
+            "tensorrt: its buffers live in PyTorch CUDA memory, and PyTorch is not installed (pip install "
+            "'liveavatar[train]' with a CUDA build of torch)"
+        ) from exc
 
     if not torch.cuda.is_available():
         raise EngineUnavailable("tensorrt: no CUDA GPU visible to PyTorch (TensorRT buffers live in torch CUDA memory)")
@@ -201,7 +207,7 @@ class TensorRTEngine:
         say=None,
     ):
         from liveavatar.engines.cache import cache_root, say_stderr
-        from liveavatar.engines.onnx_export import read_graph_info
+        from liveavatar.engines.graph_info import read_graph_info
 
         trt = import_tensorrt()
         import torch

@@ -7,11 +7,13 @@ An avatar file is a safetensors file (format "liveavatar-avatar", version 1) hol
   portrait_jpeg       uint8 bytes: the first portrait (long side ≤ 1280) for paste-back backgrounds
   crop_matrix         2×3 float64: portrait (as stored) → crop affine
   thumbnail           128×128×3 uint8 RGB
-  generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper)
+  generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper), float32
 and metadata: format, format_version, name, preset, checkpoint_sha256, adain_layout_version, sources,
 notes (what the tracker said about each portrait), content_sha256 (liveavatar.avatar_checks).
 An avatar only works with the checkpoint it was built with; loading checks the hash, and every array's
-shape, dtype and range and the content checksum (liveavatar.avatar_checks).
+shape, dtype and range and the content checksum (liveavatar.avatar_checks). Files are read and written as
+numpy arrays: avatars need no PyTorch (ψ comes from the embedder, an ONNX graph for the bundled model; see
+liveavatar.engines.embedder).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
 from liveavatar.avatar_checks import CHECKSUM_KEY, check_avatar, content_checksum
 from liveavatar.errors import AvatarError, InputError
@@ -53,7 +55,7 @@ class Avatar:
     thumbnail: np.ndarray
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    generator_weights: dict[str, torch.Tensor] | None = None
+    generator_weights: dict[str, Any] | None = None  # name → float32 array (numpy, or torch fresh from finetune)
 
     @property
     def is_finetuned(self) -> bool:
@@ -83,11 +85,15 @@ def build_avatar(
     checkpoint: Checkpoint,
     name: str | None = None,
     progress: Progress | None = None,
+    embedder=None,
 ) -> Avatar:
-    """Detects, crops, rasterizes and embeds each portrait, averages ê and projects ψ = P·ê."""
+    """Detects, crops, rasterizes and embeds each portrait, averages ê and projects ψ = P·ê.
+
+    embedder: anything with `psi(crops, landmark_images) → 1×L` (liveavatar.engines.embedder); by default the
+    checkpoint's own, created here (ONNX Runtime for the bundled model) and closed when done.
+    """
     import cv2
 
-    from liveavatar.models.tensors import to_tensor
     from liveavatar.render.rasterize import rasterize_landmarks
 
     paths = [Path(p) for p in portraits]
@@ -107,12 +113,16 @@ def build_avatar(
         if note:
             notes.append(f"{path.name}: {note}")
     report("computing the embedding", len(paths) / (len(paths) + 1))
-    model = checkpoint.model
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        frames = to_tensor(np.stack(crops), device)[None]  # 1×K×3×S×S
-        landmark_images = to_tensor(np.stack(marks), device)[None]
-        psi = model.psi(frames, landmark_images)[0].float().cpu().numpy()
+    own = embedder is None
+    if own:
+        from liveavatar.engines.embedder import create_embedder
+
+        embedder = create_embedder(checkpoint)
+    try:
+        psi = embedder.psi(np.stack(crops), np.stack(marks))[0]  # K×S×S×3 uint8 RGB each → L float32
+    finally:
+        if own:
+            embedder.close()
     image, crop_tf, crop, points = first
     report("done", 1.0)
     return Avatar(
@@ -134,7 +144,7 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     """Writes atomically: a failure never leaves a partial file under the real name."""
     import cv2
     from safetensors import SafetensorError
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
     path = Path(path)
     if not path.parent.is_dir():
@@ -143,15 +153,17 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     if not ok:
         raise AvatarError(f"cannot encode the portrait of {avatar.name}")
     tensors = {
-        "psi": torch.from_numpy(np.ascontiguousarray(avatar.psi, dtype=np.float32)),
-        "crop": torch.from_numpy(np.ascontiguousarray(avatar.crop)),
-        "landmarks": torch.from_numpy(np.ascontiguousarray(avatar.landmarks, dtype=np.float32)),
-        "portrait_jpeg": torch.from_numpy(jpeg.reshape(-1).copy()),
-        "crop_matrix": torch.from_numpy(np.ascontiguousarray(avatar.crop_matrix, dtype=np.float64)),
-        "thumbnail": torch.from_numpy(np.ascontiguousarray(avatar.thumbnail)),
+        "psi": np.ascontiguousarray(avatar.psi, dtype=np.float32),
+        "crop": np.ascontiguousarray(avatar.crop),
+        "landmarks": np.ascontiguousarray(avatar.landmarks, dtype=np.float32),
+        "portrait_jpeg": jpeg.reshape(-1).copy(),
+        "crop_matrix": np.ascontiguousarray(avatar.crop_matrix, dtype=np.float64),
+        "thumbnail": np.ascontiguousarray(avatar.thumbnail),
     }
     for key, value in (avatar.generator_weights or {}).items():
-        tensors[f"generator.{key}"] = value.detach().cpu().float().contiguous()
+        if hasattr(value, "detach"):  # a torch tensor fresh from fine-tuning
+            value = value.detach().cpu().float().numpy()
+        tensors[f"generator.{key}"] = np.ascontiguousarray(value, dtype=np.float32)
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
@@ -162,7 +174,7 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
         "sources": json.dumps(avatar.sources),
         "notes": json.dumps(avatar.notes),
     }
-    metadata[CHECKSUM_KEY] = content_checksum({k: v.numpy() for k, v in tensors.items()}, metadata)
+    metadata[CHECKSUM_KEY] = content_checksum(tensors, metadata)
     tmp = path.with_name(path.name + ".partial")
     try:
         save_file(tensors, str(tmp), metadata=metadata)
@@ -188,10 +200,10 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
     if path.stat().st_size > MAX_FILE_BYTES:
         raise AvatarError(f"{path} is {path.stat().st_size / 2**20:.0f} MB, larger than any avatar; not an avatar file")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="np") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:  # TypeError: a dtype numpy lacks (bfloat16)
         raise AvatarError(f"{path} is not a readable avatar file ({exc})") from exc
     if meta.get("format") != FORMAT:
         raise AvatarError(f"{path} is not a LiveAvatar avatar (format {printable(meta.get('format'))[:40]!r})")
@@ -206,10 +218,7 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
             "not with the "
             f"loaded checkpoint {checkpoint_sha256[:12]}…; rebuild it with `liveavatar avatar` and this checkpoint"
         )
-    try:
-        arrays = {k: v.numpy() for k, v in tensors.items()}
-    except TypeError as exc:  # a dtype numpy has no equivalent for (bfloat16): never written by LiveAvatar
-        raise AvatarError(f"avatar {path} is damaged: it holds an array of an unexpected type ({exc})") from None
+    arrays = tensors
     fields = check_avatar(path, arrays, meta)
     generator = {k[len("generator.") :]: v for k, v in tensors.items() if k.startswith("generator.")}
     return Avatar(

@@ -57,6 +57,19 @@ def main(argv: list[str] | None = None) -> int:
         # printable: messages quote file contents (names, metadata), which must not drive the terminal
         print(f"liveavatar {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        # Training, fine-tuning, evaluation, export and the PyTorch engines need the train extra; the rest never
+        # imports torch (tests/test_torchless.py), so this is the one line those verbs give without it.
+        from liveavatar.optional import TORCH_EXTRA_HINT
+
+        print(
+            f"liveavatar {args.command}: error: this needs PyTorch, which is not installed; install the train extra: "
+            f"{TORCH_EXTRA_HINT}",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print(f"liveavatar {args.command}: interrupted", file=sys.stderr)
         return 130

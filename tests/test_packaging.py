@@ -28,3 +28,25 @@ def test_the_bundled_model_is_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     patterns = config["package-data"]["liveavatar.assets"]
     assert "*.safetensors" in patterns and "*.md" in patterns
+
+
+def test_the_bundled_graphs_are_package_data():
+    """The runtime has no PyTorch to export them with: a wheel without them could not build an avatar."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["liveavatar.assets"]
+    shipped = sorted(
+        p.relative_to(ROOT / "liveavatar" / "assets") for p in (ROOT / "liveavatar/assets/lite-onnx").iterdir()
+    )
+    assert shipped, "liveavatar/assets/lite-onnx is empty: run tools/export_bundled_graphs.py"
+    for path in shipped:
+        # setuptools globs do not cross folders: "*.json" covers assets/x.json, not assets/lite-onnx/x.json.
+        covered = any(path.match(p) and len(path.parts) == len(Path(p).parts) for p in patterns)
+        assert covered, f"{path} is not covered by package-data {patterns}"
+
+
+def test_torch_is_not_a_runtime_requirement():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [r.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip().lower() for r in project["dependencies"]]
+    assert "torch" not in names and "onnxscript" not in names
+    assert any(r.startswith("torch") for r in project["optional-dependencies"]["train"])
+    assert any("train" in r for r in project["optional-dependencies"]["dev"])

@@ -231,7 +231,7 @@ def test_finetune_makes_an_avatar_with_its_own_generator(trained: Path, portrait
     assert not np.allclose(avatar.psi, reference.psi)  # ψ′ moved away from P·ê
     generator = plain.model.generator
     tuned = type(generator)(plain.config, spectral=False)
-    tuned.load_state_dict(avatar.generator_weights)
+    tuned.load_state_dict({k: torch.from_numpy(v) for k, v in avatar.generator_weights.items()})  # numpy on disk
     y = torch.rand(1, 3, 64, 64) * 2 - 1
     psi = torch.from_numpy(avatar.psi)[None]
     with torch.no_grad():

@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
 
     def _load_model(self) -> None:
         """Finds and loads the checkpoint on a worker thread; then the gallery and the cameras."""
-        from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+        from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
 
         wanted = self.options.checkpoint
         remembered = self.settings.get_str("checkpoint")
@@ -391,7 +391,7 @@ class MainWindow(QMainWindow):
             path = wanted
             if path is None and remembered and Path(remembered).is_file():
                 path = Path(remembered)  # the model the user opened last time
-            return load_checkpoint(resolve_checkpoint(path), discriminator=False)
+            return open_checkpoint(resolve_checkpoint(path))
 
         self.loader.submit(work, on_done=self._model_loaded, on_failed=self._model_failed, name="load model")
         self.loader.submit(lambda task: _find_sources(), on_done=self._sources_found, name="list cameras")

@@ -23,10 +23,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from liveavatar.avatar import build_avatar, save_avatar
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
 
     check_output_file(args.out, "-o", args.force, needed_bytes=4 << 20)
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     with tqdm(total=100, desc="avatar", unit="%", leave=False) as bar:
 
         def progress(what: str, fraction: float) -> None:

@@ -12,7 +12,11 @@ from liveavatar.errors import InputError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time the generator on each engine against the PyTorch reference")
-    p.add_argument("--preset", default=None, help="lite, paper or tiny (random weights; default lite)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="lite, paper or tiny (random weights; default lite; without PyTorch: the bundled model)",
+    )
     p.add_argument("--checkpoint", type=Path, help="time this checkpoint's model instead of random weights")
     p.add_argument(
         "--engines",
@@ -33,10 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from liveavatar.engines.bench import BENCH_ENGINES, format_report, run_bench
+    from liveavatar.engines.bench import BENCH_ENGINES, format_report, run_bench, run_graph_bench
     from liveavatar.engines.ort_engine import default_threads
+    from liveavatar.optional import torch_available
 
     if args.list:
         print("\n".join(BENCH_ENGINES))
@@ -55,32 +58,48 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.out, "--out", force=True)  # a report: replacing the last one is expected
     if args.portraits is not None and not args.portraits.is_dir():
         raise InputError(f"--portraits {args.portraits} is not a folder")
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        from liveavatar.errors import DeviceUnavailableError
-
-        raise DeviceUnavailableError("--device cuda: this PyTorch build sees no CUDA GPU; use --device cpu")
-    model, config, sha, weights = _model(args)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
-    report = run_bench(
-        config,
-        model,
-        sha,
-        weights,
-        engines,
+    common = dict(
         frames=args.frames,
         batch=args.batch,
-        device=device,
         threads=args.threads or default_threads(),
         portraits_dir=args.portraits,
         max_seconds=args.max_seconds,
         say=say,
     )
+    if torch_available():
+        model, config, sha, weights = _model(args)
+        report = run_bench(config, model, sha, weights, engines, device=_device(args), **common)
+    else:  # the runtime without the train extra: ONNX Runtime on the shipped (or cached) graphs
+        report = run_graph_bench(_graph_checkpoint(args), engines, device=args.device or "cpu", **common)
     text = json.dumps(report.to_dict(), indent=2)
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(text if args.json else "\n" + format_report(report))
     return 0
+
+
+def _device(args: argparse.Namespace) -> str:
+    import torch
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        from liveavatar.errors import DeviceUnavailableError
+
+        raise DeviceUnavailableError("--device cuda: this PyTorch build sees no CUDA GPU; use --device cpu")
+    return device
+
+
+def _graph_checkpoint(args: argparse.Namespace):
+    """Without PyTorch there are no random weights to time: the bundled model (or --checkpoint) it is."""
+    from liveavatar.config import preset
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+
+    try:
+        expected = preset(args.preset) if args.preset else None
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return open_checkpoint(resolve_checkpoint(args.checkpoint), expected=expected)
 
 
 def _model(args: argparse.Namespace):

@@ -21,10 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from liveavatar.engines.cache import cached_generator_onnx
     from liveavatar.engines.tensorrt_engine import TensorRTEngine, import_tensorrt
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
 
     import_tensorrt()  # before loading anything: the usual answer here is "not installed"
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     state = None
     if args.avatar is not None:
         from liveavatar.avatar import load_avatar

@@ -42,7 +42,7 @@ def default_portrait() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.paths import require_file
 
     if args.frames < 1:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.out}: the demo writes MP4; name the file .mp4")
     if args.driver is not None:
         require_file(args.driver, "driving video", "give a video file with a face in it")
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     print(render_demo(checkpoint, args.portrait or default_portrait(), args.driver, args.frames, args.out, args.engine))
     return 0
 

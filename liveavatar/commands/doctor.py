@@ -81,7 +81,7 @@ def check_engines() -> dict[str, Any]:
         "ok": True,
         "available": [name for name, why in rows if why is None],
         "unavailable": {name: why for name, why in rows if why is not None},
-        "auto_picks": next(name for name, why in rows if why is None),
+        "auto_picks": next((name for name, why in rows if why is None), None),
     }
 
 
@@ -110,10 +110,19 @@ def check_mediapipe() -> dict[str, Any]:
 
 
 def check_gpu() -> dict[str, Any]:
-    import torch
-
-    result: dict[str, Any] = {"ok": torch.cuda.is_available(), "cuda": torch.cuda.is_available(), "gpus": []}
-    for i in range(torch.cuda.device_count()):
+    try:
+        import torch
+    except ImportError:  # the runtime does not need it; only the GPU query below does
+        torch = None
+    cuda = torch is not None and torch.cuda.is_available()
+    result: dict[str, Any] = {"ok": cuda, "cuda": cuda, "gpus": []}
+    if torch is None:
+        result["note"] = (
+            "PyTorch is not installed, so no GPU was queried: the ONNX Runtime CPU engine runs (GPU engines need "
+            "onnxruntime-gpu, or the train extra with a CUDA build of torch)"
+        )
+    gpu_count = torch.cuda.device_count() if cuda else 0
+    for i in range(gpu_count):
         free, total = torch.cuda.mem_get_info(i)
         result["gpus"].append(
             {
@@ -122,7 +131,7 @@ def check_gpu() -> dict[str, Any]:
                 "free_gib": round(free / 2**30, 1),
             }
         )
-    if not result["cuda"]:
+    if torch is not None and not cuda:
         result["note"] = (
             "no CUDA GPU visible to PyTorch: the CPU engines run (the lite model in real time on a fast CPU)"
         )
@@ -255,7 +264,11 @@ def render(report: dict[str, Any]) -> str:
 
     e = report["engines"]
     if "available" in e:
-        head("engines", True, f"available: {', '.join(e['available'])}; auto uses {e['auto_picks']}")
+        head(
+            "engines",
+            bool(e["available"]),
+            f"available: {', '.join(e['available']) or 'none'}; auto uses {e['auto_picks'] or 'nothing'}",
+        )
         for why in e["unavailable"].values():
             lines.append(f"     not available: {why}")
     else:

@@ -85,10 +85,10 @@ def _renderer(args: argparse.Namespace):
     from liveavatar.avatar import build_avatar, load_avatar
     from liveavatar.commands.demo import output_size
     from liveavatar.engines.registry import create_engine
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.pipeline.posing import PoseRenderer
 
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     if args.source.suffix.lower() == ".avatar":
         avatar = load_avatar(args.source, checkpoint.sha256)
     else:

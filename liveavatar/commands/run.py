@@ -192,14 +192,13 @@ class _ConsoleObserver(RunnerObserver):
 def machine_summary() -> dict:
     import os
 
-    import torch
-
+    torch = sys.modules.get("torch")  # only when a torch engine ran: the ONNX Runtime path never imports it
     return {
         "system": f"{platform.system()} {platform.release()}",
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads() if torch else None,
+        "gpu": torch.cuda.get_device_name(0) if torch and torch.cuda.is_available() else None,
         "python": platform.python_version(),
     }
 
@@ -207,7 +206,7 @@ def machine_summary() -> dict:
 def run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import load_avatar
     from liveavatar.errors import DeviceUnavailableError
-    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.paths import require_file
     from liveavatar.pipeline.runner import Runner
 
@@ -215,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     if args.stats_json is not None and not args.stats_json.parent.is_dir():
         raise InputError(f"--stats-json {args.stats_json}: folder {args.stats_json.parent} does not exist")
     require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
-    checkpoint = load_checkpoint(resolve_checkpoint(args.checkpoint), discriminator=False)
+    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     avatar = load_avatar(args.avatar, checkpoint.sha256)
 
     observer = _ConsoleObserver(None, args.quiet)

@@ -9,10 +9,12 @@ avatars and exported graphs so a ψ is never fed to a generator it was not compu
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from liveavatar.config import GeneratorConfig
+
+if TYPE_CHECKING:  # the layout itself is plain data: avatars and the ONNX runtime use it without torch
+    import torch
 
 LAYOUT_VERSION = 1
 

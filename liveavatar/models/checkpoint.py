@@ -6,27 +6,33 @@ Tensors: every weight of E, P, G (and D when present) with spectral norm folded,
   num_videos, training (JSON summary of the run that produced it: steps, losses used, data, wall time).
 Loading checks the format and its version before anything else and names both sides on a mismatch;
 `migrate` is where a future version 2 would upgrade version-1 files.
+
+`open_checkpoint` reads only the header and the file's hash (no PyTorch): what the runtime needs, since
+avatars and frames come from ONNX graphs. Its `Checkpoint.model` is built on first use, which needs torch
+(the `train` extra) and says so in one line when it is missing. `load_checkpoint` builds the model at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch.nn.utils import parametrize
 
 from liveavatar.config import MAX_PARAMETERS, ModelConfig
 from liveavatar.errors import CheckpointError
 from liveavatar.jsonlimits import parse_json
 from liveavatar.models.adain_layout import LAYOUT_VERSION
-from liveavatar.models.blocks import folded_state_dict
-from liveavatar.models.talking_head import TalkingHead
+
+if TYPE_CHECKING:
+    import torch
+
+    from liveavatar.models.talking_head import TalkingHead
 
 FORMAT = "liveavatar-checkpoint"
 FORMAT_VERSION = 1
@@ -36,11 +42,29 @@ BUNDLED_NAME = "lite.safetensors"
 
 @dataclass
 class Checkpoint:
+    """A checkpoint's config and identity; the PyTorch model comes from `loader` on first use of `model`."""
+
     config: ModelConfig
-    model: TalkingHead
+    _model: TalkingHead | None = field(default=None, repr=False)
     training: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     path: Path | None = None
+    loader: Callable[[], TalkingHead] | None = field(default=None, repr=False, compare=False)
+    # The app's worker threads may ask for the model at once (an avatar build and an engine export).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def model(self) -> TalkingHead:
+        with self._lock:
+            if self._model is None:
+                if self.loader is None:
+                    raise CheckpointError(f"checkpoint {self.path} was opened without a way to load its weights")
+                self._model = self.loader()
+            return self._model
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._model is not None
 
 
 def file_sha256(path: Path) -> str:
@@ -53,6 +77,11 @@ def file_sha256(path: Path) -> str:
 
 def save_checkpoint(path: str | Path, model: TalkingHead, training: dict[str, Any] | None = None) -> str:
     """Writes the model (spectral norm folded; `model` itself is untouched) atomically; returns sha256."""
+    import torch
+    from safetensors.torch import save_file
+
+    from liveavatar.models.blocks import folded_state_dict
+
     path = Path(path)
     tensors = {k: v.to("cpu", torch.float32).contiguous() for k, v in folded_state_dict(model).items()}
     metadata = {
@@ -83,7 +112,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     try:
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="np") as f:  # the header only: no tensor is read
             meta = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint {path} is not a readable safetensors file ({exc})") from exc
@@ -117,15 +146,17 @@ def load_checkpoint(
     discriminator: bool = True,
     device: str | torch.device = "cpu",
 ) -> Checkpoint:
-    """Loads a checkpoint. `spectral=True` rebuilds spectral-norm parametrisations (for fine-tuning)."""
+    """Loads a checkpoint with its PyTorch model. `spectral=True` rebuilds spectral-norm parametrisations
+    (for fine-tuning). Needs torch; the runtime uses `open_checkpoint`."""
+    from liveavatar.optional import import_torch
+
+    import_torch(f"loading the PyTorch model of checkpoint {Path(path).name}")
+    from safetensors.torch import load_file
+
+    from liveavatar.models.talking_head import TalkingHead
+
     path = Path(path)
-    meta = read_metadata(path)
-    config, num_videos, training = checked_metadata(path, meta)
-    if expected is not None and config != expected:
-        raise CheckpointError(
-            f"checkpoint {path} holds preset {config.preset!r} with a different model config than expected "
-            f"(expected preset {expected.preset!r}); checkpoint: {config.to_json()}; expected: {expected.to_json()}"
-        )
+    config, num_videos, training = _header(path, expected)
     try:
         tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError) as exc:
@@ -181,12 +212,41 @@ def checked_metadata(path: Path, meta: dict[str, str]) -> tuple[ModelConfig, int
     return config, int(text), training
 
 
+def open_checkpoint(path: str | Path, expected: ModelConfig | None = None) -> Checkpoint:
+    """The checkpoint's config, hash and training summary without PyTorch; `.model` loads it when first used
+    (G, E and P only, on the CPU), which needs torch and says so when it is missing."""
+    path = Path(path)
+    config, _, training = _header(path, expected)
+    return Checkpoint(
+        config,
+        None,
+        training,
+        file_sha256(path),
+        path,
+        loader=lambda: load_checkpoint(path, expected, discriminator=False).model,
+    )
+
+
+def _header(path: Path, expected: ModelConfig | None) -> tuple[ModelConfig, int, dict[str, Any]]:
+    """The checked metadata (config, video count, training summary), refused if the config is not `expected`."""
+    config, num_videos, training = checked_metadata(path, read_metadata(path))
+    if expected is not None and config != expected:
+        raise CheckpointError(
+            f"checkpoint {path} holds preset {config.preset!r} with a different model config than expected "
+            f"(expected preset {expected.preset!r}); checkpoint: {config.to_json()}; expected: {expected.to_json()}"
+        )
+    return config, num_videos, training
+
+
 def load_folded_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
     """Loads folded weights into `model`, which may carry spectral-norm parametrisations.
 
     For a parametrised layer the folded W becomes the unnormalised original (its σ is ≈ 1 already) and
     the power iteration is run to convergence so σ is estimated from the real weight, not random u, v.
     """
+    import torch
+    from torch.nn.utils import parametrize
+
     remapped = {}
     parametrized = {}
     for name, module in model.named_modules():

@@ -1,0 +1,97 @@
+"""Reading what an exported graph says about itself: no PyTorch, so the runtime can check graphs too.
+
+engines.onnx_export writes the metadata (model.metadata_props, keys prefixed "liveavatar."); see its
+docstring for the keys. `read_graph_info` reads and checks them, `check_matches` compares them with the
+model in use; `frame_difference` is how every parity check counts uint8 levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from liveavatar.config import ModelConfig
+from liveavatar.engines.base import EngineError
+from liveavatar.models.adain_layout import LAYOUT_VERSION
+
+GRAPH_FORMAT_VERSION = 1
+PREFIX = "liveavatar."
+
+
+@dataclass(frozen=True)
+class GraphInfo:
+    """What an exported graph says about itself (read from its metadata)."""
+
+    path: Path
+    graph: str  # "generator" | "embedder"
+    preset: str
+    image_size: int
+    psi_size: int
+    precision: str  # "fp32" | "fp16"
+    checkpoint_sha256: str
+    weights_sha256: str
+    adain_layout_version: int
+    format_version: int
+
+
+def read_graph_info(path: str | Path, graph: str = "generator") -> GraphInfo:
+    """Reads and checks an exported graph's metadata; EngineError for a missing, corrupt or foreign file."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise EngineError(f"ONNX file {path} does not exist; export it with `liveavatar export`")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends: the file is not an ONNX model
+        raise EngineError(f"{path} is not a readable ONNX file ({type(exc).__name__}); export it again") from exc
+    meta = {p.key[len(PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(PREFIX)}
+    if meta.get("graph") != graph:
+        raise EngineError(
+            f"{path} is not a LiveAvatar {graph} graph (it says {meta.get('graph')!r}); "
+            "export one with `liveavatar export --checkpoint CKPT --out DIR`"
+        )
+    try:
+        info = GraphInfo(
+            path=path,
+            graph=graph,
+            preset=meta["preset"],
+            image_size=int(meta["image_size"]),
+            psi_size=int(meta["psi_size"]),
+            precision=meta["precision"],
+            checkpoint_sha256=meta["checkpoint_sha256"],
+            weights_sha256=meta["weights_sha256"],
+            adain_layout_version=int(meta["adain_layout_version"]),
+            format_version=int(meta["graph_format_version"]),
+        )
+    except (KeyError, ValueError) as exc:
+        raise EngineError(f"{path} has incomplete LiveAvatar metadata ({exc!r}); export it again") from exc
+    if info.format_version != GRAPH_FORMAT_VERSION or info.adain_layout_version != LAYOUT_VERSION:
+        raise EngineError(
+            f"{path} was exported by another LiveAvatar version (graph format {info.format_version}, AdaIN layout "
+            f"{info.adain_layout_version}; this one uses {GRAPH_FORMAT_VERSION} and {LAYOUT_VERSION}); export it again"
+        )
+    return info
+
+
+def check_matches(info: GraphInfo, config: ModelConfig, psi_size: int, checkpoint_sha256: str | None = None) -> None:
+    """EngineError unless the graph was exported for this preset (and, when given, this checkpoint)."""
+    if info.preset != config.preset or info.image_size != config.image_size or info.psi_size != psi_size:
+        raise EngineError(
+            f"{info.path} was exported from preset {info.preset!r} ({info.image_size}px, ψ {info.psi_size}), but the "
+            f"model in use is preset {config.preset!r} ({config.image_size}px, ψ {psi_size}); "
+            "export the graph from the checkpoint the avatar was built with"
+        )
+    if checkpoint_sha256 and info.checkpoint_sha256 != checkpoint_sha256:
+        raise EngineError(
+            f"{info.path} was exported from checkpoint {info.checkpoint_sha256[:12]}…, not {checkpoint_sha256[:12]}…; "
+            "export it again from the checkpoint in use"
+        )
+
+
+def frame_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
+    """(max, mean) absolute difference of two uint8 frame batches, in 0..255 levels."""
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return int(diff.max()), float(diff.mean())
