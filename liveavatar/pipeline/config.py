@@ -61,7 +61,8 @@ class SinkSpec:
     path, one stream per port).
 
     vcam: width×height at fps (even sizes). record: `path` (.mp4), `fps` (None: the source's).
-    http: `port` on `host` (localhost by default). preview: an OpenCV window.
+    http: `port` on `host` (localhost by default), readable only with the random token in its address unless
+    `token` is False (sinks/http.py). preview: an OpenCV window.
     """
 
     kind: SinkKind
@@ -71,6 +72,7 @@ class SinkSpec:
     width: int = DEFAULT_OUTPUT_SIZE[0]
     height: int = DEFAULT_OUTPUT_SIZE[1]
     fps: float | None = None
+    token: bool = True
 
     @property
     def key(self) -> str:

@@ -460,7 +460,8 @@ class Runner:
             return
         except Exception as exc:  # noqa: BLE001 - a bug in one sink must not stop the others closing
             self._error(f"closing {key} failed: {exc}", traceback.format_exc(), source=key)
-        self._set_state(SinkState(key, "closed", self._sink_states.get(key, SinkState(key, "closed")).detail))
+        detail = getattr(sink, "saved_detail", "") or self._sink_states.get(key, SinkState(key, "closed")).detail
+        self._set_state(SinkState(key, "closed", detail))
 
     def _on_sink_quit(self, key: str) -> None:
         """A sink asked to end the run (the preview window was closed)."""
@@ -678,9 +679,10 @@ def _ema(average: float, sample: float, alpha: float = 0.1) -> float:
 def _precheck_sink(spec: SinkSpec) -> None:
     """Input errors a sink can have, checked without opening anything."""
     if spec.kind == "record":
+        from liveavatar.sinks.record import check_destination
+
         assert spec.path is not None
-        if not spec.path.parent.is_dir():
-            raise InputError(f"cannot record to {spec.path}: folder {spec.path.parent} does not exist")
+        check_destination(spec.path)
     if spec.kind == "http":
         from liveavatar.sinks.http import check_port
 
