@@ -116,10 +116,10 @@ def partial_name(path: Path) -> Path:
 def check_destination(path: Path) -> None:
     """Raises InputError unless a recording can start at path: a .mp4 name, an existing writable folder,
     not a folder itself, MIN_FREE_BYTES free."""
-    if path.suffix.lower() != ".mp4":
-        raise InputError(f"cannot record to {path}: recordings are MP4, name the file .mp4")
     if path.is_dir():
         raise InputError(f"cannot record to {path}: it is a folder; name a file inside it, e.g. {path / 'out.mp4'}")
+    if path.suffix.lower() != ".mp4":
+        raise InputError(f"cannot record to {path}: recordings are MP4, name the file .mp4")
     folder = path.parent
     if not folder.is_dir():
         if folder.exists():
