@@ -156,7 +156,7 @@ def parse_source(text: str, realtime: bool = True, loop: bool = False) -> Source
     """`webcam[:N[:WxH@FPS]]`, `scripted`, an image file or a video file → SourceSpec."""
     text = text.strip()
     if text == "scripted":
-        return SourceSpec("scripted", fps=25.0)
+        return SourceSpec("scripted", realtime=realtime, loop=loop, fps=25.0)
     if text == "webcam" or text.startswith("webcam:"):
         parts = text.split(":")
         try:
