@@ -453,6 +453,9 @@ def test_low_free_space_stops_the_recording_cleanly_and_refuses_to_start(small_d
     sink.open()
     for i in range(25):
         sink.send(_frame(i, 320, 240, noise=True), wait=True)
+    deadline = time.monotonic() + 30
+    while sink.written < 25 and time.monotonic() < deadline:
+        time.sleep(0.02)
     _fill(small_disk, 2 * 2**20 - 1)  # under the floor: the next check stops the recording
     for i in range(25, 100):
         sink.send(_frame(i, 320, 240, noise=True), wait=True)

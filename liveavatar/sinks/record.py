@@ -178,6 +178,7 @@ class RecordSink:
         self._stream = None
         self._thread: threading.Thread | None = None
         self._error: str | None = None
+        self._stopped_cleanly = False
         self._closed = False
 
     # ---------------------------------------------------------------- opening
@@ -245,6 +246,7 @@ class RecordSink:
                     self._check_space()
                     next_check = self.written + frames_per_check
         except Exception as exc:  # noqa: BLE001 - reported; the live path goes on without the recorder
+            self._stopped_cleanly = isinstance(exc, DiskFull)  # space is left to finish the file whole
             self._error = self._failure_message(exc)
             log.warning("%s", self._error)
             self.report(SinkState(self.key, "failed", self._error))
@@ -291,8 +293,8 @@ class RecordSink:
         finish_error = self._finish_container()
         if self._error is None and finish_error is not None:
             self._error = self._failure_message(finish_error)
-        if self._error is None:
-            self.kept = self.written
+        if finish_error is None and (self._error is None or self._stopped_cleanly):
+            self.kept = self.written  # the encoder was flushed and the trailer written: every frame is in
         try:
             if self.kept == 0:
                 self._discard()
