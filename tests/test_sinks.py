@@ -315,6 +315,29 @@ def test_recorder_keeps_every_frame_in_h264_and_tags_the_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
 
 
+def test_without_an_h264_encoder_the_recorder_falls_back_to_mpeg4_and_says_so(tmp_path, monkeypatch, caplog):
+    import av
+
+    real_codec = av.codec.Codec
+
+    def no_x264(name, mode="r"):
+        if name == "libx264":
+            raise av.codec.codec.UnknownCodecError(name)
+        return real_codec(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", no_x264)  # an FFmpeg build without libx264
+    out = tmp_path / "fallback.mp4"
+    sink = RecordSink(out, 96, 64, 25.0, lambda s: None, lossless=True)
+    assert sink.open() == f"{out} (MPEG-4 Part 2 (no H.264 encoder in this FFmpeg))"
+    assert "no H.264 encoder" in caplog.text
+    for i in range(10):
+        sink.send(_frame(i, 96, 64), wait=True)
+    sink.close()
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+    assert [_index_of(f) for f in _read_video(out)] == list(range(10))
+
+
 def test_recorder_in_live_mode_fills_gaps_to_keep_real_time(tmp_path):
     out = tmp_path / "live.mp4"
     sink = RecordSink(out, 320, 240, 10.0, lambda s: None)

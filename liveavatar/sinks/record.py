@@ -274,7 +274,8 @@ class RecordSink:
             raise DiskFull(f"only {free / 2**20:.0f} MB left")
 
     def _failure_message(self, exc: Exception) -> str:
-        seconds = self.kept / self.fps
+        # A low-space stop still finishes the file whole; after a failed write only whole fragments count.
+        seconds = (self.written if isinstance(exc, DiskFull) else self.kept) / self.fps
         if isinstance(exc, DiskFull) or getattr(exc, "errno", None) == errno.ENOSPC:
             what = f"the disk is full ({exc})" if isinstance(exc, DiskFull) else "the disk is full"
         else:
