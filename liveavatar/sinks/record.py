@@ -87,7 +87,10 @@ class _FileSink:
                 self.error = exc
 
     def close(self) -> None:
-        os.close(self.fd)
+        try:
+            os.close(self.fd)  # network file systems may report a deferred write error only here
+        except OSError as exc:
+            self.error = self.error or exc
 
 
 class DiskFull(Exception):
@@ -351,8 +354,8 @@ class RecordSink:
             self._container = None
         if self._file is not None:
             self._file.fsync()
-            error = error or self._file.error
             self._file.close()
+            error = error or self._file.error
             self._file = None
         return error
 
