@@ -358,3 +358,21 @@ def test_sigterm_closes_the_app_and_finalises_its_recording(
     capture = cv2.VideoCapture(str(recording))
     assert capture.read()[0] and capture.get(cv2.CAP_PROP_FRAME_COUNT) >= 10
     capture.release()
+
+
+def test_a_recordings_folder_that_cannot_be_made_is_one_line_and_the_run_goes_on(
+    qtbot, app, data_dir, tiny_checkpoint, avatar_files, driving, tmp_path
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1], source=str(driving / CLIP))
+    wait_running(qtbot, window)
+    window.settings.set("outputs/record_dir", str(blocker / "recordings"))
+    row = window.outputs_panel.record
+    row.button.click()
+    qtbot.waitUntil(lambda: row.state.text().startswith("Recording failed"), timeout=10_000)
+    assert f"cannot create the recordings folder {blocker / 'recordings'}" in row.state.text()
+    assert "\n" not in row.state.text() and "Error(" not in row.state.text() and not row.button.isChecked()
+    shown = window.frames_shown
+    qtbot.waitUntil(lambda: window.frames_shown >= shown + 5, timeout=20_000)  # the live view goes on
+    close_cleanly(qtbot, window)

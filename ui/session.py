@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from liveavatar.avatar import Avatar
-from liveavatar.errors import LiveAvatarError
+from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.pipeline.config import (
     DEFAULT_HTTP_PORT,
@@ -294,7 +294,12 @@ class LiveSession(QObject):
 
     def start_recording(self, path: Path) -> None:
         def work(runner) -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot create the recordings folder {path.parent} ({exc.strerror}); choose another one"
+                ) from None
             runner.start_recording(path)
 
         self._sink_task(work, "record")
