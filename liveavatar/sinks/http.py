@@ -30,6 +30,7 @@ import hmac
 import logging
 import secrets
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -79,8 +80,6 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         """A client that went away mid-reply is normal: one debug line, not socketserver's traceback."""
-        import sys
-
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError):  # BrokenPipe, ConnectionReset, timeouts
             log.debug("stream client %s:%s went away (%s)", *client_address[:2], exc)
