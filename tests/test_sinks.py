@@ -180,6 +180,11 @@ def test_http_stream_is_private_to_its_owner():
     token = sink.token
     assert len(token) >= 20 and f"?token={token}" in opened and sink.stream_url in opened
     assert HttpSink("127.0.0.1", port, lambda s: None).token != token  # a fresh one per stream
+    kept = "Kept-token_0123456789"
+    assert HttpSink("127.0.0.1", port, lambda s: None, token=kept).url.endswith(f"/?token={kept}")  # the app's
+    for bad in ("short", "has space in it 0123", "x" * 129):
+        with pytest.raises(InputError, match="stream token"):
+            HttpSink("127.0.0.1", port, lambda s: None, token=bad)
     feeder = _Feeder(sink, 3000, noise=False)
     feeder.start()
     try:

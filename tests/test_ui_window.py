@@ -266,6 +266,7 @@ def test_stream_shows_its_address_and_serves_frames(qtbot, app, data_dir, tiny_c
     panel.copy_address.click()
     assert app.clipboard().text() == panel.address
     token = panel.address.split("?token=")[1]
+    assert token == window.settings.get_str("outputs/http_token")  # kept: OBS's source survives a restart
     with pytest.raises(urllib.error.HTTPError, match="403"):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/frame.jpg", timeout=10)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/frame.jpg?token={token}", timeout=10) as response:

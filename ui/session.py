@@ -70,6 +70,7 @@ class LiveSession(QObject):
         self.vcam_on = False
         self.http_on = False
         self.http_port = DEFAULT_HTTP_PORT
+        self.http_token: bool | str = True  # the main window sets the one kept in the settings
         self._lock = threading.Lock()
         self._current: tuple | None = None  # (Runner, RunnerBridge) of the run that is going, under the lock
         self._bridge: RunnerBridge | None = None  # the bridge of the newest run (GUI thread)
@@ -185,7 +186,8 @@ class LiveSession(QObject):
         with self._lock:
             self._current = (runner, bridge)
         # Outputs that were on come back on; each one's failure is its own (reported as a sink state).
-        for spec in ([vcam] if vcam else []) + ([SinkSpec("http", port=http)] if http else []):
+        stream = [SinkSpec("http", port=http, token=self.http_token)] if http else []
+        for spec in ([vcam] if vcam else []) + stream:
             try:
                 runner.add_sink(spec)
             except LiveAvatarError:
@@ -289,8 +291,8 @@ class LiveSession(QObject):
         if port is not None:
             self.http_port = port
         self.http_on = on
-        port = self.http_port
-        self._sink_task(lambda runner: runner.set_http(on, port), "http")
+        port, token = self.http_port, self.http_token
+        self._sink_task(lambda runner: runner.set_http(on, port, token), "http")
 
     def start_recording(self, path: Path) -> None:
         def work(runner) -> None:

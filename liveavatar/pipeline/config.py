@@ -61,8 +61,9 @@ class SinkSpec:
     path, one stream per port).
 
     vcam: width×height at fps (even sizes). record: `path` (.mp4), `fps` (None: the source's).
-    http: `port` on `host` (localhost by default), readable only with the random token in its address unless
-    `token` is False (sinks/http.py). preview: an OpenCV window.
+    http: `port` on `host` (localhost by default), readable only with the token in its address (sinks/http.py):
+    `token` True makes a fresh random one, a string is the token to use (the app keeps one, so an OBS source
+    survives restarts), False serves without one. preview: an OpenCV window.
     """
 
     kind: SinkKind
@@ -72,7 +73,7 @@ class SinkSpec:
     width: int = DEFAULT_OUTPUT_SIZE[0]
     height: int = DEFAULT_OUTPUT_SIZE[1]
     fps: float | None = None
-    token: bool = True
+    token: bool | str = True
 
     @property
     def key(self) -> str:

@@ -29,7 +29,7 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     add_sink(SinkSpec) -> key       # opens it now (raises LiveAvatarError, also reported as a SinkState)
     remove_sink(key)                # closes it now (a recording is finalised)
     start_recording(path) -> key    stop_recording(key=None)
-    set_vcam(on, spec=None)         set_http(on, port=8765) -> key | None
+    set_vcam(on, spec=None)         set_http(on, port=8765, token=True) -> key | None
     sink_states() -> dict[key, SinkState]      stats() -> RunStats      engine_name, engine_skipped
 
 Also for a UI: liveavatar.capture.list_cameras() (the source menu), liveavatar.sinks.vcam.vcam_fix() (the
@@ -402,9 +402,9 @@ class Runner:
         self.remove_sink("vcam")
         return None
 
-    def set_http(self, on: bool, port: int = 8765) -> str | None:
+    def set_http(self, on: bool, port: int = 8765, token: bool | str = True) -> str | None:
         if on:
-            return self.add_sink(SinkSpec("http", port=port))
+            return self.add_sink(SinkSpec("http", port=port, token=token))
         with self._lock:
             keys = [k for k in self._sinks if k.startswith("http:")]
         for k in keys:

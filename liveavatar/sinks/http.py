@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import hmac
 import logging
+import re
 import secrets
 import socket
 import sys
@@ -163,13 +164,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HttpSink:
-    def __init__(self, host: str, port: int, report: Report, token: bool = True) -> None:
+    def __init__(self, host: str, port: int, report: Report, token: bool | str = True) -> None:
+        """token: True for a fresh random token, a string to use that one (URL-safe), False for none."""
         self.host, self.port = host, port
         self.key = f"http:{port}"
         self.report = report
         self.dropped = 0  # frames the encoder skipped because a newer one was waiting
         self.stopped = False
-        self.token = secrets.token_urlsafe(16) if token else ""
+        if isinstance(token, str) and not (16 <= len(token) <= 128 and re.fullmatch(r"[\w-]+", token)):
+            raise InputError("a stream token must be 16 to 128 letters, digits, '-' or '_'")
+        self.token = token if isinstance(token, str) else secrets.token_urlsafe(16) if token else ""
         self.query = f"?token={self.token}" if self.token else ""
         self.url = f"http://{host}:{port}/{self.query}"  # the page; the stream is stream_url
         self.stream_url = f"http://{host}:{port}/stream.mjpg{self.query}"
