@@ -77,6 +77,12 @@ def _count_frames(path: Path) -> tuple[int, tuple[int, int]]:
     return count, size
 
 
+def _token_query(runner, port: int) -> str:
+    """?token=… of a running stream, read from the address the runner reports for it."""
+    detail = runner.sink_states()[f"http:{port}"].detail
+    return "?" + detail.split()[0].split("?", 1)[1]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -140,7 +146,7 @@ def test_shutdown_under_load_leaves_no_thread_and_a_whole_file(driving, checkpoi
     runner = Runner(config, checkpoint, avatar, observer)
     runner.start()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/stream.mjpg")
+    conn.request("GET", f"/stream.mjpg{_token_query(runner, port)}")
     response = conn.getresponse()
     assert response.status == 200
     response.read(5000)  # a client is attached and reading
@@ -348,7 +354,7 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
         assert "stopped sending frames" in observer.errors[0].message and not observer.errors[0].fatal
         # While the camera is away the stream still serves the last frame.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/frame.jpg")
+        conn.request("GET", f"/frame.jpg{_token_query(runner, port)}")
         response = conn.getresponse()
         assert response.status == 200 and len(response.read()) > 1000
         conn.close()

@@ -7,6 +7,7 @@ import platform
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -97,3 +98,28 @@ def test_demo_refusals(checkpoint_path, tmp_path, capsys, monkeypatch):
     assert main(["demo", "--out", str(tmp_path / "d.mp4")]) == 2
     assert "no trained checkpoint" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+    assert main(["demo", "--out", str(tmp_path)]) == 2  # a folder given as the output
+    assert "it is a folder" in capsys.readouterr().err
+
+
+def test_a_failed_demo_leaves_an_existing_out_untouched(checkpoint_path, portraits, tmp_path, capsys):
+    """No command deletes a file it did not write: a demo whose engine cannot start, or whose driving video
+    shows no face, keeps the user's file at --out byte for byte and leaves nothing of its own."""
+    out = tmp_path / "mine.mp4"
+    out.write_bytes(b"the user's own video")
+    faceless = tmp_path / "noface.mp4"
+    writer = cv2.VideoWriter(str(faceless), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (160, 120))
+    for i in range(10):
+        writer.write(np.full((120, 160, 3), 20 * i, np.uint8))
+    writer.release()
+    base = ["demo", "--checkpoint", str(checkpoint_path), "--frames", "8", "--out", str(out)]
+    base += ["--portrait", str(portraits / "painting_mona_lisa.jpg")]
+    for extra, message in ((["--engine", "bogus"], "unknown engine 'bogus'"), (["--driver", str(faceless)], "no face")):
+        assert main(base + extra) == 2, extra
+        assert message in capsys.readouterr().err
+        assert out.read_bytes() == b"the user's own video"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.mp4", "noface.mp4"]
+    assert main(base + ["--engine", "torch"]) == 0  # a demo that works does not replace it either
+    line = capsys.readouterr().out
+    assert f"→ {tmp_path / 'mine-1.mp4'} ({out} already exists" in line
+    assert out.read_bytes() == b"the user's own video" and (tmp_path / "mine-1.mp4").stat().st_size > 1000

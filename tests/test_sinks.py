@@ -5,7 +5,10 @@ mocked: no v4l2loopback device exists here) and its real missing-device error.""
 from __future__ import annotations
 
 import http.client
+import os
 import socket
+import struct
+import subprocess
 import threading
 import time
 
@@ -17,7 +20,7 @@ from liveavatar.disclosure import GENERATOR_TAG, draw_ai_mark, mark_box
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
 from liveavatar.pipeline.events import SinkState
 from liveavatar.sinks.http import BOUNDARY, HttpSink, check_port
-from liveavatar.sinks.mp4tags import _boxes, _shift_chunk_offsets, read_tags, write_tags
+from liveavatar.sinks.mp4tags import read_tags
 from liveavatar.sinks.record import RecordSink
 from liveavatar.types import Frame
 
@@ -100,14 +103,15 @@ def test_http_stream_two_clients_one_stalled(tmp_path):
         # The stalled client asks for the stream with a tiny receive buffer and never reads it: the
         # server's writes to it block once the buffers are full (noise frames are ~150 kB of JPEG).
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.sendall(b"GET /stream.mjpg HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        stalled.sendall(f"GET /stream.mjpg{sink.query} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
         feeder.start()
         time.sleep(0.5)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/stream.mjpg")
+        conn.request("GET", f"/stream.mjpg{sink.query}")
         response = conn.getresponse()
         assert response.status == 200
         assert response.getheader("Content-Type") == f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+        assert response.getheader("Access-Control-Allow-Origin") is None  # no web page may read it
         images = _read_mjpeg(response, 20)
         conn.close()
         feeder.done.set()
@@ -133,21 +137,21 @@ def test_http_stream_read_by_opencv_and_single_frames():
     feeder = _Feeder(sink, 3000, noise=False)
     feeder.start()
     try:
-        cap = cv2.VideoCapture(f"http://127.0.0.1:{port}/stream.mjpg", cv2.CAP_FFMPEG)
+        cap = cv2.VideoCapture(sink.stream_url, cv2.CAP_FFMPEG)
         assert cap.isOpened()
         ok, bgr = cap.read()
         cap.release()
         assert ok and bgr.shape == (480, 640, 3)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("GET", "/frame.jpg")
+        conn.request("GET", f"/frame.jpg{sink.query}")
         response = conn.getresponse()
         assert response.status == 200 and response.getheader("Content-Type") == "image/jpeg"
         image = cv2.imdecode(np.frombuffer(response.read(), np.uint8), cv2.IMREAD_COLOR)
         assert image.shape == (480, 640, 3)
-        conn.request("GET", "/")
+        conn.request("GET", sink.url.removeprefix(f"http://127.0.0.1:{port}"))
         page = conn.getresponse().read().decode()
-        assert "/stream.mjpg" in page
-        conn.request("GET", "/nothing")
+        assert f"/stream.mjpg{sink.query}" in page  # the page passes its token on to the stream
+        conn.request("GET", f"/nothing{sink.query}")
         assert conn.getresponse().status == 404
         conn.close()
     finally:
@@ -155,6 +159,115 @@ def test_http_stream_read_by_opencv_and_single_frames():
         sink.close()
         feeder.join(10)
     assert _sink_threads() == []
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_http_stream_is_private_to_its_owner():
+    """Only a request that names this computer (Host), comes from no foreign page (Origin) and carries the
+    stream's token is served: a web page in the user's browser or a DNS-rebinding site gets a 403."""
+    port = _free_port()
+    sink = HttpSink("127.0.0.1", port, lambda state: None)
+    opened = sink.open()
+    token = sink.token
+    assert len(token) >= 20 and f"?token={token}" in opened and sink.stream_url in opened
+    assert HttpSink("127.0.0.1", port, lambda s: None).token != token  # a fresh one per stream
+    kept = "Kept-token_0123456789"
+    assert HttpSink("127.0.0.1", port, lambda s: None, token=kept).url.endswith(f"/?token={kept}")  # the app's
+    for bad in ("short", "has space in it 0123", "x" * 129):
+        with pytest.raises(InputError, match="stream token"):
+            HttpSink("127.0.0.1", port, lambda s: None, token=bad)
+    feeder = _Feeder(sink, 3000, noise=False)
+    feeder.start()
+    try:
+        status, body = _get(port, f"/frame.jpg?token={token}")
+        assert status == 200 and cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost"):
+            assert _get(port, f"/frame.jpg?token={token}", {"Host": host})[0] == 200, host
+        assert _get(port, f"/?token={token}", {"Origin": f"http://localhost:{port}"})[0] == 200  # its own page
+        refusals = [
+            ("/frame.jpg", {}, "token"),
+            ("/stream.mjpg", {}, "token"),
+            ("/", {}, "token"),
+            ("/frame.jpg?token=wrong", {}, "token"),
+            (f"/frame.jpg?token={token[:-1]}", {}, "token"),
+            (f"/frame.jpg?token={token}", {"Host": f"evil.example:{port}"}, "Host"),  # DNS rebinding
+            (f"/frame.jpg?token={token}", {"Host": f"127.0.0.1:{port + 1}"}, "Host"),
+            (f"/frame.jpg?token={token}", {"Origin": "https://evil.example"}, "evil.example"),
+            (f"/stream.mjpg?token={token}", {"Origin": "null"}, "null"),
+        ]
+        for path, headers, reason in refusals:
+            status, body = _get(port, path, headers)
+            assert status == 403 and reason in body.decode() and b"\xff\xd8" not in body, (path, headers)
+        with socket.create_connection(("127.0.0.1", port)) as raw:  # no Host header at all
+            raw.sendall(f"GET /frame.jpg?token={token} HTTP/1.0\r\n\r\n".encode())
+            assert raw.recv(64).startswith(b"HTTP/1.0 403")
+    finally:
+        feeder.done.set()
+        sink.close()
+        feeder.join(10)
+    assert _sink_threads() == []
+
+
+def test_http_stream_without_token_when_asked_still_checks_host():
+    port = _free_port()
+    sink = HttpSink("127.0.0.1", port, lambda state: None, token=False)
+    assert sink.open().startswith(f"http://127.0.0.1:{port}/  (MJPEG: http://127.0.0.1:{port}/stream.mjpg)")
+    feeder = _Feeder(sink, 3000, noise=False)
+    feeder.start()
+    try:
+        assert _get(port, "/frame.jpg")[0] == 200
+        assert _get(port, "/frame.jpg", {"Host": f"evil.example:{port}"})[0] == 403
+        assert _get(port, "/frame.jpg", {"Origin": "https://evil.example"})[0] == 403
+    finally:
+        feeder.done.set()
+        sink.close()
+        feeder.join(10)
+
+
+def test_http_clients_that_go_away_are_quiet(caplog, capfd):
+    """Clients that hang up mid-reply (a closed OBS source, a reloaded page) leave no traceback on the
+    console, at most a debug line each; a burst of clients is queued by a big listen backlog."""
+    import logging
+
+    port = _free_port()
+    sink = HttpSink("127.0.0.1", port, lambda state: None)
+    sink.open()
+    assert sink._server.request_queue_size >= 64
+    feeder = _Feeder(sink, 3000, noise=True)  # ~150 kB frames: a reply takes many writes
+    feeder.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="liveavatar.sinks.http"):
+            for path in ("/frame.jpg", "/stream.mjpg", "/"):
+                for _ in range(5):
+                    s = socket.create_connection(("127.0.0.1", port))
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+                    s.sendall(f"GET {path}{sink.query} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+                    s.close()  # before the reply: the server's writes meet a reset connection
+            time.sleep(0.5)
+            burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+            for s in burst:
+                s.sendall(f"GET /frame.jpg{sink.query} HTTP/1.0\r\nHost: localhost\r\n\r\n".encode())
+            replies = [s.recv(12) for s in burst]
+            for s in burst:
+                s.close()
+    finally:
+        feeder.done.set()
+        sink.close()
+        feeder.join(10)
+    assert replies == [b"HTTP/1.0 200"] * 40
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err
+    went_away = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert 1 <= len(went_away) <= 15 and all(r.levelno == logging.DEBUG for r in caplog.records)
 
 
 def test_http_port_in_use_is_a_clear_error():
@@ -183,20 +296,51 @@ def _read_all(path) -> list[np.ndarray]:
         frames.append(bgr)
 
 
-def test_recorder_keeps_every_frame_and_tags_the_file(tmp_path):
+def test_recorder_keeps_every_frame_in_h264_and_tags_the_file(tmp_path):
+    import av
+
     out = tmp_path / "rec.mp4"
     sink = RecordSink(out, 320, 240, 25.0, lambda s: None, lossless=True)
-    sink.open()
+    assert sink.open() == f"{out} (H.264)"
     for i in range(40):
         sink.send(_frame(i, 640, 480), wait=True)  # another size: fitted into 320×240
-    assert not out.exists()  # written under a temporary name until finalised
+    assert not out.exists()  # written under a name of its own until finalised
+    (partial,) = tmp_path.iterdir()
+    assert partial.name.startswith(f"rec.{os.getpid()}-") and partial.name.endswith(".partial.mp4")
     sink.close()
+    assert sink.saved == out
     frames = _read_video(out)
     assert len(frames) == 40
     assert frames[0].shape == (240, 320, 3)
     assert [_index_of(f, 0.5) for f in frames[::13]] == [0, 13, 26, 39]
-    assert read_tags(out)["©cmt"] == GENERATOR_TAG
+    assert read_tags(out)["©cmt"] == GENERATOR_TAG and read_tags(out)["desc"] == GENERATOR_TAG
+    with av.open(str(out)) as container:  # what ffprobe shows
+        assert container.metadata["comment"] == GENERATOR_TAG
+        assert container.streams.video[0].codec_context.name == "h264"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec.mp4"]
+
+
+def test_without_an_h264_encoder_the_recorder_falls_back_to_mpeg4_and_says_so(tmp_path, monkeypatch, caplog):
+    import av
+
+    real_codec = av.codec.Codec
+
+    def no_x264(name, mode="r"):
+        if name == "libx264":
+            raise av.codec.codec.UnknownCodecError(name)
+        return real_codec(name, mode)
+
+    monkeypatch.setattr(av.codec, "Codec", no_x264)  # an FFmpeg build without libx264
+    out = tmp_path / "fallback.mp4"
+    sink = RecordSink(out, 96, 64, 25.0, lambda s: None, lossless=True)
+    assert sink.open() == f"{out} (MPEG-4 Part 2 (no H.264 encoder in this FFmpeg))"
+    assert "no H.264 encoder" in caplog.text
+    for i in range(10):
+        sink.send(_frame(i, 96, 64), wait=True)
+    sink.close()
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+    assert [_index_of(f) for f in _read_video(out)] == list(range(10))
 
 
 def test_recorder_in_live_mode_fills_gaps_to_keep_real_time(tmp_path):
@@ -222,39 +366,140 @@ def test_recorder_never_blocks_and_counts_drops(tmp_path):
     assert sink.dropped == 100 - sink._queue.maxsize
 
 
-def test_recorder_errors_leave_no_file(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
-        RecordSink(tmp_path / "no" / "x.mp4", 64, 64, 25.0, lambda s: None).open()
+def test_recorder_refusals_leave_no_file(tmp_path):
+    def refused(path, message):
+        with pytest.raises(InputError, match=message):
+            RecordSink(path, 64, 64, 25.0, lambda s: None).open()
+
+    refused(tmp_path / "no" / "x.mp4", "folder .* does not exist")
+    (tmp_path / "folder.mp4").mkdir()
+    refused(tmp_path / "folder.mp4", "it is a folder; name a file inside it")
+    (tmp_path / "file").write_bytes(b"x")
+    refused(tmp_path / "file" / "x.mp4", "is not a folder")
+    refused(tmp_path / "x.avi", "name the file .mp4")
     empty = RecordSink(tmp_path / "empty.mp4", 64, 64, 25.0, lambda s: None)
     empty.open()
     with pytest.raises(LiveAvatarError, match="nothing was recorded"):
         empty.close()
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.mp4"]
 
 
-def test_tags_in_a_faststart_file_keep_it_playable(tmp_path):
-    """moov before mdat: adding tags grows moov, so every chunk offset must move with the media data."""
-    src = tmp_path / "plain.mp4"
-    sink = RecordSink(src, 96, 64, 25.0, lambda s: None, lossless=True)
+def test_recorder_abort_throws_away_only_its_own_file(tmp_path):
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"the user's file")
+    sink = RecordSink(out, 64, 64, 25.0, lambda s: None, lossless=True)
     sink.open()
-    for i in range(12):
-        sink.send(_frame(i, 96, 64), wait=True)
-    sink.close()
-    expected = _read_all(src)
-    buf = src.read_bytes()
-    top = {t: (o, s) for t, o, h, s in _boxes(buf, 0, len(buf))}
-    (mo, ms), (do, _) = top[b"moov"], top[b"mdat"]
-    assert mo > do  # OpenCV writes moov last
-    moov = bytearray(buf[mo : mo + ms])
-    _shift_chunk_offsets(moov, ms)  # the media data moves back by the size of moov
-    faststart = tmp_path / "fast.mp4"
-    faststart.write_bytes(buf[:do] + bytes(moov) + buf[do:mo])
-    got = _read_all(faststart)
-    assert len(got) == 12 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
-    write_tags(faststart, {"©cmt": "tagged", "desc": "x" * 1000})
-    assert read_tags(faststart)["©cmt"] == "tagged"
-    got = _read_all(faststart)
-    assert len(got) == 12 and all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+    for i in range(30):
+        sink.send(_frame(i, 64, 64), wait=True)
+    sink.abort()
+    assert out.read_bytes() == b"the user's file" and list(tmp_path.iterdir()) == [out]
+
+
+def test_two_writers_to_one_path_never_share_a_file_nor_overwrite(tmp_path):
+    """Two recorders to the same name at once (two runs, say): each writes its own partial file, the first
+    to finish gets the name, the second NAME-1.mp4, and a file that was there before is never touched."""
+    out = tmp_path / "same.mp4"
+    first, second = (RecordSink(out, 96, 64, 25.0, lambda s: None, lossless=True) for _ in range(2))
+    first.open()
+    second.open()
+    assert first.tmp != second.tmp
+    threads = [
+        threading.Thread(target=lambda s=s, base=base: [s.send(_frame(base + i, 96, 64), wait=True) for i in range(60)])
+        for s, base in ((first, 0), (second, 100))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    first.close()
+    second.close()
+    assert (first.saved, second.saved) == (out, tmp_path / "same-1.mp4")
+    for sink, base in ((first, 0), (second, 100)):
+        frames = _read_video(sink.saved)
+        assert len(frames) == 60 and [_index_of(f) for f in (frames[0], frames[-1])] == [base, base + 59]
+    third = RecordSink(out, 96, 64, 25.0, lambda s: None, lossless=True)
+    third.open()
+    third.send(_frame(7, 96, 64), wait=True)
+    before = out.read_bytes()
+    third.close()
+    assert third.saved == tmp_path / "same-2.mp4" and out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same-1.mp4", "same-2.mp4", "same.mp4"]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real small disk: a tmpfs of 8 MiB mounted for this test (needs root and mount rights)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'}): no full-disk test")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(folder, leave: int) -> None:
+    """Fills folder's disk until `leave` bytes are free."""
+    import shutil
+
+    with open(folder / "ballast", "wb") as f:
+        free = shutil.disk_usage(folder).free
+        f.write(b"\0" * max(0, free - leave))
+
+
+def test_a_full_disk_stops_the_recording_with_an_error_and_keeps_what_fit(small_disk, monkeypatch):
+    import liveavatar.sinks.record as record
+
+    monkeypatch.setattr(record, "MIN_FREE_BYTES", 0)  # let the disk really fill: the write itself fails
+    states = []
+    out = small_disk / "full.mp4"
+    sink = RecordSink(out, 320, 240, 5.0, states.append, lossless=True)  # 5 fps: a fragment every 5 frames
+    sink.open()
+    _fill(small_disk, 2_500_000)  # noise frames are ~150 kB each in H.264: a few fragments fit
+    for i in range(250):
+        sink.send(_frame(i, 320, 240, noise=True), wait=True)
+    deadline = time.monotonic() + 30
+    while not states and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [s.status for s in states] == ["failed"] and "the disk is full" in states[0].detail  # while recording
+    with pytest.raises(LiveAvatarError, match=r"the disk is full.*recorded are in .*full\.mp4"):
+        sink.close()
+    frames = _read_video(out)
+    assert 0 < sink.kept <= len(frames) < 250  # the whole fragments that fit, and they play
+    assert [_index_of(f) for f in frames[: sink.kept : 10]] == list(range(0, sink.kept, 10))
+    assert sorted(p.name for p in small_disk.iterdir()) == ["ballast", "full.mp4"]
+
+
+def test_low_free_space_stops_the_recording_cleanly_and_refuses_to_start(small_disk, monkeypatch):
+    import liveavatar.sinks.record as record
+
+    monkeypatch.setattr(record, "MIN_FREE_BYTES", 2 * 2**20)
+    monkeypatch.setattr(record, "SPACE_CHECK_S", 0.2)
+    states = []
+    out = small_disk / "low.mp4"
+    sink = RecordSink(out, 320, 240, 25.0, states.append, lossless=True)
+    sink.open()
+    for i in range(25):
+        sink.send(_frame(i, 320, 240, noise=True), wait=True)
+    deadline = time.monotonic() + 30
+    while sink.written < 25 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _fill(small_disk, 2 * 2**20 - 1)  # under the floor: the next check stops the recording
+    for i in range(25, 100):
+        sink.send(_frame(i, 320, 240, noise=True), wait=True)
+    with pytest.raises(LiveAvatarError, match="the disk is full .*MB left"):
+        sink.close()
+    assert states and states[0].status == "failed"
+    frames = _read_video(out)
+    assert len(frames) == sink.kept >= 25  # stopped before the disk was full: the file was finished cleanly
+    with pytest.raises(InputError, match="MB free on its disk"):
+        RecordSink(small_disk / "again.mp4", 64, 64, 25.0, lambda s: None).open()
+
+
+def test_a_read_only_folder_is_refused_before_recording(small_disk):
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    with pytest.raises(InputError, match="not writable"):
+        RecordSink(small_disk / "x.mp4", 64, 64, 25.0, lambda s: None).open()
 
 
 def test_ai_mark_is_small_and_in_the_corner():

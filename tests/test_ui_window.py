@@ -242,6 +242,7 @@ def test_missing_virtual_camera_shows_the_fix(qtbot, app, data_dir, tiny_checkpo
 
 def test_stream_shows_its_address_and_serves_frames(qtbot, app, data_dir, tiny_checkpoint, avatar_files, driving):
     import socket
+    import urllib.error
     import urllib.request
 
     window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1], source=str(driving / CLIP))
@@ -260,8 +261,15 @@ def test_stream_shows_its_address_and_serves_frames(qtbot, app, data_dir, tiny_c
     panel.port.setValue(port)
     row.button.click()
     qtbot.waitUntil(lambda: f"http://127.0.0.1:{port}/" in row.state.text(), timeout=10_000)
-    assert panel.address == f"http://127.0.0.1:{port}/" and panel.copy_address.isVisible()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/frame.jpg", timeout=10) as response:
+    # The address to paste into OBS carries the stream's token; without it the stream is refused.
+    assert panel.address.startswith(f"http://127.0.0.1:{port}/?token=") and panel.copy_address.isVisible()
+    panel.copy_address.click()
+    assert app.clipboard().text() == panel.address
+    token = panel.address.split("?token=")[1]
+    assert token == window.settings.get_str("outputs/http_token")  # kept: OBS's source survives a restart
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/frame.jpg", timeout=10)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/frame.jpg?token={token}", timeout=10) as response:
         jpeg = np.frombuffer(response.read(), np.uint8)
     assert cv2.imdecode(jpeg, cv2.IMREAD_COLOR).shape == (720, 1280, 3)
     row.button.click()
@@ -320,3 +328,52 @@ def test_settings_and_names_persist_across_runs(qtbot, app, data_dir, tiny_check
     assert again.gallery.count() == 1 and again.gallery.current_id() != second
     qtbot.waitUntil(lambda: not path.exists(), timeout=5_000)
     close_cleanly(qtbot, again)
+
+
+def test_sigterm_closes_the_app_and_finalises_its_recording(
+    qtbot, app, data_dir, tiny_checkpoint, avatar_files, driving
+):
+    """A real SIGTERM to this process, handled as the app installs it: the window closes as if the user
+    closed it, and the recording that was running is saved and plays."""
+    import os
+    import signal
+
+    from liveavatar.ui.app import close_on_stop_signals
+
+    window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1], source=str(driving / CLIP))
+    restore = close_on_stop_signals(window)
+    try:
+        wait_running(qtbot, window)
+        window.outputs_panel.record.button.click()
+        qtbot.waitUntil(lambda: window.outputs_panel.record.state.text().startswith("Recording"), timeout=10_000)
+        shown = window.frames_shown
+        qtbot.waitUntil(lambda: window.frames_shown >= shown + 10, timeout=20_000)
+        os.kill(os.getpid(), signal.SIGTERM)
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert not window.worker_threads_busy() and liveavatar_threads() == []
+    (recording,) = (data_dir / "recordings").iterdir()
+    assert ".partial" not in recording.name
+    capture = cv2.VideoCapture(str(recording))
+    assert capture.read()[0] and capture.get(cv2.CAP_PROP_FRAME_COUNT) >= 10
+    capture.release()
+
+
+def test_a_recordings_folder_that_cannot_be_made_is_one_line_and_the_run_goes_on(
+    qtbot, app, data_dir, tiny_checkpoint, avatar_files, driving, tmp_path
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1], source=str(driving / CLIP))
+    wait_running(qtbot, window)
+    window.settings.set("outputs/record_dir", str(blocker / "recordings"))
+    row = window.outputs_panel.record
+    row.button.click()
+    qtbot.waitUntil(lambda: row.state.text().startswith("Recording failed"), timeout=10_000)
+    assert f"cannot create the recordings folder {blocker / 'recordings'}" in row.state.text()
+    assert "\n" not in row.state.text() and "Error(" not in row.state.text() and not row.button.isChecked()
+    shown = window.frames_shown
+    qtbot.waitUntil(lambda: window.frames_shown >= shown + 5, timeout=20_000)  # the live view goes on
+    close_cleanly(qtbot, window)

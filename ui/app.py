@@ -99,6 +99,7 @@ def run_app(options, screenshot: Path | None = None, after_frames: int = 30) -> 
     from .main_window import MainWindow
 
     window = MainWindow(options)
+    restore_signals = close_on_stop_signals(window)
     outcome: dict[str, str] = {}
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
@@ -106,10 +107,40 @@ def run_app(options, screenshot: Path | None = None, after_frames: int = 30) -> 
     window.show()
     if screenshot is not None:
         QTimer.singleShot(int(SCREENSHOT_TIMEOUT_S * 1000), lambda: _give_up(window, outcome, after_frames))
-    app.exec()
+    try:
+        app.exec()
+    finally:
+        restore_signals()
     if screenshot is not None and "error" in outcome:
         raise ScreenshotError(outcome["error"])
     return 0
+
+
+def close_on_stop_signals(window):
+    """SIGTERM and SIGHUP (a logout, `kill`, a service manager) close the window as the user would: the run
+    stops, a recording is finalised, and the app quits. Returns the function that puts the old handlers back."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    from liveavatar.stopsignals import STOP_SIGNALS
+
+    def handler(signum: int, frame: object) -> None:
+        QTimer.singleShot(0, window.close)  # from the event loop, not from inside whatever Python was running
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    # Python runs a signal handler only when the interpreter gets control; Qt's event loop is C++, so a
+    # timer hands control back five times a second.
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(200)
+
+    def restore() -> None:
+        wake.stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
 
 
 def _arrange_screenshot(window, path: Path, after_frames: int, outcome: dict) -> None:

@@ -349,6 +349,7 @@ class MainWindow(QMainWindow):
         self.session.vcam_on = st.get_bool("outputs/vcam")
         self.session.http_on = st.get_bool("outputs/http")
         self.session.http_port = st.get_int("outputs/http_port", 8765)
+        self.session.http_token = _stream_token(st)
         self.outputs_panel.port.setValue(self.session.http_port)
         self.outputs_panel.vcam.set_on(self.session.vcam_on)
         self.outputs_panel.http.set_on(self.session.http_on)
@@ -856,6 +857,19 @@ def _find_sources():
 
     cameras = [(f"webcam:{c.index}", c.name or f"Camera {c.index}") for c in list_cameras() if not c.virtual]
     return cameras, engine_availability()
+
+
+def _stream_token(settings) -> str:
+    """The stream's token, made once and kept in the settings: the address pasted into OBS stays valid
+    across restarts (delete outputs/http_token from settings.ini to make a new one)."""
+    import re
+    import secrets
+
+    token = settings.get_str("outputs/http_token")
+    if not (16 <= len(token) <= 128 and re.fullmatch(r"[\w-]+", token)):
+        token = secrets.token_urlsafe(16)
+        settings.set("outputs/http_token", token)
+    return token
 
 
 def _background(kind: str, colour: tuple[int, int, int]) -> Background:

@@ -25,7 +25,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from liveavatar.avatar import Avatar
-from liveavatar.errors import LiveAvatarError
+from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.pipeline.camera_preview import CameraPreview
@@ -79,6 +79,7 @@ class LiveSession(QObject):
         self.vcam_on = False
         self.http_on = False
         self.http_port = DEFAULT_HTTP_PORT
+        self.http_token: bool | str = True  # the main window sets the one kept in the settings
         self._lock = threading.Lock()
         self._current: tuple | None = None  # (Runner or CameraPreview, RunnerBridge) going now, under the lock
         self._bridge: RunnerBridge | None = None  # the bridge of the newest run (GUI thread)
@@ -215,7 +216,8 @@ class LiveSession(QObject):
         with self._lock:
             self._current = (runner, bridge)
         # Outputs that were on come back on; each one's failure is its own (reported as a sink state).
-        for spec in ([vcam] if vcam else []) + ([SinkSpec("http", port=http)] if http else []):
+        stream = [SinkSpec("http", port=http, token=self.http_token)] if http else []
+        for spec in ([vcam] if vcam else []) + stream:
             try:
                 runner.add_sink(spec)
             except LiveAvatarError:
@@ -327,12 +329,17 @@ class LiveSession(QObject):
         if port is not None:
             self.http_port = port
         self.http_on = on
-        port = self.http_port
-        self._sink_task(lambda runner: runner.set_http(on, port), "http")
+        port, token = self.http_port, self.http_token
+        self._sink_task(lambda runner: runner.set_http(on, port, token), "http")
 
     def start_recording(self, path: Path) -> None:
         def work(runner) -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot create the recordings folder {path.parent} ({exc.strerror}); choose another one"
+                ) from None
             runner.start_recording(path)
 
         self._sink_task(work, "record")

@@ -13,13 +13,12 @@ random weights are never shown as a result.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 from pathlib import Path
 
 import numpy as np
 
-from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.errors import InputError
 
 DEMO_HEIGHT = 720
 
@@ -44,17 +43,18 @@ def default_portrait() -> Path:
 def run(args: argparse.Namespace) -> int:
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.paths import require_file
+    from liveavatar.sinks.record import check_destination
+    from liveavatar.stopsignals import stop_signals_as_interrupt
 
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
-    if not args.out.parent.is_dir():
-        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
-    if args.out.suffix.lower() != ".mp4":
-        raise InputError(f"{args.out}: the demo writes MP4; name the file .mp4")
+    check_destination(args.out)
     if args.driver is not None:
         require_file(args.driver, "driving video", "give a video file with a face in it")
-    checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
-    print(render_demo(checkpoint, args.portrait or default_portrait(), args.driver, args.frames, args.out, args.engine))
+    with stop_signals_as_interrupt():
+        checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
+        portrait = args.portrait or default_portrait()
+        print(render_demo(checkpoint, portrait, args.driver, args.frames, args.out, args.engine))
     return 0
 
 
@@ -110,37 +110,34 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
     )
     runner = Runner(config, checkpoint, avatar, observer)
     start = time.perf_counter()
-    finished = False
     try:
         runner.start()  # raises for bad input (an unknown engine, say) before any frame is rendered
-        while not runner.wait(0.2):
-            pass
-        finished = True
-    except KeyboardInterrupt:
-        runner.stop("interrupted")
-        runner.wait()
-        finished = True
-    finally:
-        if finished:
-            recorder.close()
-        else:  # the run itself failed: report its error, not the empty recording's, and leave no file
-            with contextlib.suppress(LiveAvatarError):
-                recorder.close()
-            out.unlink(missing_ok=True)
+        try:
+            while not runner.wait(0.2):
+                pass
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: keep what was rendered
+            runner.stop("interrupted")
+            runner.wait()
+        fatal = [e.message for e in observer.errors if e.fatal]
+        if fatal:
+            raise InputError(f"the demo failed: {fatal[0]}")
+        if driver is not None and observer.faces_seen == 0:
+            raise InputError(f"{driver}: no face found in any frame of the driving video")
+        if observer.frames == 0:
+            raise InputError("the demo rendered no frame")
+    except BaseException:
+        # The run failed: throw away our own partial file, report the run's error (not the empty
+        # recording's), and leave `out` as it was, whether or not it existed before.
+        recorder.abort()
+        raise
+    recorder.close()
     elapsed = time.perf_counter() - start
-    fatal = [e.message for e in observer.errors if e.fatal]
-    if fatal:
-        out.unlink(missing_ok=True)
-        raise InputError(f"the demo failed: {fatal[0]}")
-    if driver is not None and observer.faces_seen == 0:
-        out.unlink(missing_ok=True)
-        raise InputError(f"{driver}: no face found in any frame of the driving video")
-    if observer.frames == 0:
-        out.unlink(missing_ok=True)
-        raise InputError("the demo rendered no frame")
+    saved = f"{recorder.saved}" + (
+        f" ({out} already exists: nothing is ever overwritten)" if recorder.saved != out else ""
+    )
     stats = runner.stats()
     return (
-        f"demo: {observer.frames} frames → {out} | rasterize {stats.stages['rasterize'].p50:.2f} ms, "
+        f"demo: {observer.frames} frames → {saved} | rasterize {stats.stages['rasterize'].p50:.2f} ms, "
         f"generator ({runner.engine_name}) {stats.stages['infer'].p50:.1f} ms median | "
         f"{observer.frames / elapsed:.1f} fps overall"
     )

@@ -3,7 +3,8 @@ into a virtual camera, a recording, an HTTP stream and/or a preview window (seve
 
 Everything a user can get wrong (the avatar, its checkpoint, the source, a port, a record folder) is
 checked before anything starts; a missing virtual camera is reported with its fix and the other sinks
-run on. Ctrl-C stops cleanly: every sink is closed and every recording finalised.
+run on. Ctrl-C, SIGTERM and SIGHUP stop cleanly: every sink is closed and every recording finalised. A
+recording that failed (disk full, write error) makes the run exit non-zero, whatever else went well.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import json
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from liveavatar.errors import InputError
+from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.pipeline.events import RunnerObserver
 from liveavatar.text import printable
 
@@ -63,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-ai-mark",
         action="store_true",
         help="do NOT put the small 'AI' mark on output frames (it tells viewers the video is generated)",
+    )
+    p.add_argument(
+        "--http-no-token",
+        action="store_true",
+        help="serve --sink http without the random token in its address (any local program can then read it)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(handler=run)
@@ -118,6 +125,8 @@ def build_config(args: argparse.Namespace):
             "no --sink given and no display for a preview; add e.g. --sink record:out.mp4 or --sink http:8765"
         )
     sinks = tuple(parse_sink(t) for t in texts)
+    if args.http_no_token:
+        sinks = tuple(replace(s, token=False) if s.kind == "http" else s for s in sinks)
     keys = [s.key for s in sinks]
     if len(set(keys)) != len(keys):
         raise InputError(f"the same sink is given twice: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
@@ -154,6 +163,14 @@ class _ConsoleObserver(RunnerObserver):
         self.message = ""
         self.fatal: list[str] = []
         self.faces_seen = 0  # frames with a tracked driver face: a run that never saw one failed
+        self.failed_recordings: dict[str, str] = {}  # key → why
+        self._said: set[str] = set()
+
+    def _print_once(self, text: str) -> None:
+        """A failure reaches us as a sink state and again as an error: one line is enough."""
+        if text not in self._said:
+            self._said.add(text)
+            self._print(text)
 
     def _print(self, text: str) -> None:
         text = printable(text)  # messages may quote an avatar's name or other file contents
@@ -177,9 +194,17 @@ class _ConsoleObserver(RunnerObserver):
         if state.status == "running":
             self._print(f"{state.key}: {state.detail}")
         elif state.status == "closed" and state.key.startswith("record:"):
-            self._print(f"{state.key}: saved {state.detail}")
+            asked = state.key[len("record:") :]
+            taken = f" ({asked} already exists: nothing is ever overwritten)" if state.detail != asked else ""
+            self._print(f"{state.key}: saved {state.detail}{taken}")
+        elif state.status == "failed":
+            if state.key.startswith("record:"):
+                self.failed_recordings[state.key] = state.detail
+            self._print_once(f"warning: {state.detail}")
 
     def on_error(self, error) -> None:
+        if not error.fatal and f"warning: {error.message}" in self._said:
+            return
         self._print(("error: " if error.fatal else "note: ") + error.message)
         if error.fatal:
             self.fatal.append(error.message)
@@ -204,6 +229,13 @@ def machine_summary() -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from liveavatar.stopsignals import stop_signals_as_interrupt
+
+    with stop_signals_as_interrupt():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import load_avatar
     from liveavatar.errors import DeviceUnavailableError
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
@@ -245,8 +277,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         while not runner.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        runner.stop("interrupted (Ctrl-C)")
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM / SIGHUP (stopsignals)
+        runner.stop(f"stopped by {exc.args[0]}" if exc.args else "interrupted (Ctrl-C)")
         runner.wait()
     stats = runner.stats()
     if args.stats_json is not None:
@@ -269,6 +301,8 @@ def run(args: argparse.Namespace) -> int:
         f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | skipped to stay live: "
         + stats.dropped_text(),
     )
+    if observer.failed_recordings:
+        raise LiveAvatarError("; ".join(observer.failed_recordings.values()))
     if stats.frames and not observer.faces_seen:  # said even under --quiet: the output showed no driving
         print(
             f"run: error: no face was seen in any of the {stats.frames} frames of {config.source.describe()}; "

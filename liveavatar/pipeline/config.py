@@ -62,7 +62,9 @@ class SinkSpec:
     path, one stream per port).
 
     vcam: width×height at fps (even sizes). record: `path` (.mp4), `fps` (None: the source's).
-    http: `port` on `host` (localhost by default). preview: an OpenCV window.
+    http: `port` on `host` (localhost by default), readable only with the token in its address (sinks/http.py):
+    `token` True makes a fresh random one, a string is the token to use (the app keeps one, so an OBS source
+    survives restarts), False serves without one. preview: an OpenCV window.
     """
 
     kind: SinkKind
@@ -72,6 +74,7 @@ class SinkSpec:
     width: int = DEFAULT_OUTPUT_SIZE[0]
     height: int = DEFAULT_OUTPUT_SIZE[1]
     fps: float | None = None
+    token: bool | str = True
 
     @property
     def key(self) -> str:
@@ -168,7 +171,7 @@ def parse_source(text: str, realtime: bool = True, loop: bool = False) -> Source
     """`webcam[:N[:WxH@FPS]]`, `scripted`, an image file or a video file → SourceSpec."""
     text = text.strip()
     if text == "scripted":
-        return SourceSpec("scripted", fps=25.0)
+        return SourceSpec("scripted", realtime=realtime, loop=loop, fps=25.0)
     if text == "webcam" or text.startswith("webcam:"):
         parts = text.split(":")
         try:

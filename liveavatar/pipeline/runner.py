@@ -32,7 +32,7 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     add_sink(SinkSpec) -> key       # opens it now (raises LiveAvatarError, also reported as a SinkState)
     remove_sink(key)                # closes it now (a recording is finalised)
     start_recording(path) -> key    stop_recording(key=None)
-    set_vcam(on, spec=None)         set_http(on, port=8765) -> key | None
+    set_vcam(on, spec=None)         set_http(on, port=8765, token=True) -> key | None
     sink_states() -> dict[key, SinkState]      stats() -> RunStats      engine_name, engine_skipped
 
 Also for a UI: liveavatar.capture.list_cameras() (the source menu), liveavatar.sinks.vcam.vcam_fix() (the
@@ -434,9 +434,9 @@ class Runner:
         self.remove_sink("vcam")
         return None
 
-    def set_http(self, on: bool, port: int = 8765) -> str | None:
+    def set_http(self, on: bool, port: int = 8765, token: bool | str = True) -> str | None:
         if on:
-            return self.add_sink(SinkSpec("http", port=port))
+            return self.add_sink(SinkSpec("http", port=port, token=token))
         with self._lock:
             keys = [k for k in self._sinks if k.startswith("http:")]
         for k in keys:
@@ -494,7 +494,8 @@ class Runner:
             return
         except Exception as exc:  # noqa: BLE001 - a bug in one sink must not stop the others closing
             self._error(f"closing {key} failed: {exc}", traceback.format_exc(), source=key)
-        self._set_state(SinkState(key, "closed", self._sink_states.get(key, SinkState(key, "closed")).detail))
+        detail = getattr(sink, "saved_detail", "") or self._sink_states.get(key, SinkState(key, "closed")).detail
+        self._set_state(SinkState(key, "closed", detail))
 
     def _on_sink_quit(self, key: str) -> None:
         """A sink asked to end the run (the preview window was closed)."""
@@ -716,9 +717,10 @@ def _ema(average: float, sample: float, alpha: float = 0.1) -> float:
 def _precheck_sink(spec: SinkSpec) -> None:
     """Input errors a sink can have, checked without opening anything."""
     if spec.kind == "record":
+        from liveavatar.sinks.record import check_destination
+
         assert spec.path is not None
-        if not spec.path.parent.is_dir():
-            raise InputError(f"cannot record to {spec.path}: folder {spec.path.parent} does not exist")
+        check_destination(spec.path)
     if spec.kind == "http":
         from liveavatar.sinks.http import check_port
 

@@ -28,7 +28,7 @@ def create_sink(
     if spec.kind == "http":
         from liveavatar.sinks.http import HttpSink
 
-        return HttpSink(spec.host, spec.port, report)
+        return HttpSink(spec.host, spec.port, report, token=spec.token)
     if spec.kind == "preview":
         from liveavatar.sinks.preview import PreviewSink
 

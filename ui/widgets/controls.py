@@ -404,6 +404,7 @@ class OutputsPanel(QGroupBox):
                 row.set_state(f"Recording failed: {state.detail}", "error")
             elif state.status == "closed" and state.key == self._recording:
                 self._recording = None
+                path = state.detail or path  # the recorder picks NAME-1.mp4 when NAME.mp4 exists
                 row.set_on(False)
                 row.set_state(f"Saved {Path(path).name}")
                 return path
