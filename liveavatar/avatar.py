@@ -188,6 +188,23 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     return path
 
 
+def _built_with_another(avatar: str, built_with: str, loaded: str) -> str:
+    return (
+        f"avatar {avatar} was built with checkpoint {built_with[:12]}…, not with the loaded checkpoint "
+        f"{loaded[:12]}…; rebuild it with `liveavatar avatar` and this checkpoint"
+    )
+
+
+def check_fits_checkpoint(avatar: Avatar, checkpoint_sha256: str, image_size: int) -> None:
+    """THE avatar ↔ checkpoint compatibility rule for a loaded avatar: built with this checkpoint (when both
+    hashes are known) and cropped at this model's size. load_avatar applies the hash part before reading
+    the arrays; ψ's length is checked against the engine (pipeline.avatars), which knows it."""
+    if avatar.checkpoint_sha256 and checkpoint_sha256 and avatar.checkpoint_sha256 != checkpoint_sha256:
+        raise AvatarError(_built_with_another(avatar.name, avatar.checkpoint_sha256, checkpoint_sha256))
+    if avatar.landmarks.shape != (68, 2) or avatar.crop.shape[:2] != (image_size, image_size):
+        raise AvatarError(f"avatar {avatar.name} has {avatar.crop.shape[0]} px crops; this model needs {image_size}")
+
+
 def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avatar:
     """Loads an avatar; with `checkpoint_sha256`, refuses one built with another checkpoint."""
     from safetensors import SafetensorError, safe_open
@@ -214,9 +231,7 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
         )
     if checkpoint_sha256 is not None and meta.get("checkpoint_sha256") != checkpoint_sha256:
         raise AvatarError(
-            f"avatar {path} was built with checkpoint {printable(meta.get('checkpoint_sha256', '?'))[:12]}…, "
-            "not with the "
-            f"loaded checkpoint {checkpoint_sha256[:12]}…; rebuild it with `liveavatar avatar` and this checkpoint"
+            _built_with_another(str(path), printable(meta.get("checkpoint_sha256", "?")), checkpoint_sha256)
         )
     arrays = tensors
     fields = check_avatar(path, arrays, meta)

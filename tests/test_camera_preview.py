@@ -8,9 +8,9 @@ import time
 import pytest
 
 from liveavatar.errors import InputError
+from liveavatar.live.events import RecordingObserver
+from liveavatar.live.spec import SourceSpec
 from liveavatar.pipeline.camera_preview import THREAD_NAME, CameraPreview
-from liveavatar.pipeline.config import SourceSpec
-from liveavatar.pipeline.events import RecordingObserver
 
 CLIP = "lp_d0_man_greenscreen.mp4"
 

@@ -11,7 +11,7 @@ import pytest
 
 from liveavatar.capture import ImageSource, ScriptedSource, VideoFileSource, WebcamSource, open_source
 from liveavatar.errors import DeviceUnavailableError, InputError
-from liveavatar.pipeline.config import SourceSpec, parse_background, parse_sink, parse_source
+from liveavatar.live.spec import SourceSpec, parse_background, parse_sink, parse_source
 from liveavatar.types import FaceLandmarks
 
 CLIP = "lp_d0_man_greenscreen.mp4"  # 78 frames, 512×512, 25 fps

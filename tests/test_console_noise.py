@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from liveavatar.pipeline.events import Percentiles, RunStats
+from liveavatar.live.events import Percentiles, RunStats
 
 CLIP = "lp_d0_man_greenscreen.mp4"
 QT_TIMER_WARNING = "Timers cannot be stopped from another thread"

@@ -11,6 +11,7 @@ import torch
 
 from liveavatar.avatar import build_avatar, save_avatar
 from liveavatar.config import PRESETS
+from liveavatar.engines.registry import create_engine
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
@@ -48,7 +49,7 @@ def test_set_expression_takes_effect_on_the_next_frame(checkpoint, avatar):
     portrait's rest landmarks on every following frame, and with gains back at 1 it moves again."""
     observer = RecordingObserver()
     config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", duration_s=60.0)
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     rest = rasterize_landmarks(avatar.landmarks, checkpoint.config.image_size)
     runner.start()
     try:
@@ -150,7 +151,7 @@ def test_the_runner_reports_a_wrong_neutral_once_per_capture(checkpoint, avatar)
     observer = RecordingObserver()
     config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", lossless=True)
     source = _SmilingSource(np.asarray(avatar.landmarks, np.float32))
-    runner = Runner(config, checkpoint, avatar, observer, source=source)
+    runner = Runner(config, checkpoint, avatar, observer, source=source, engine_factory=create_engine)
     runner.start()
     assert runner.wait(60)
     notes = [e for e in observer.errors if e.source == "calibration"]

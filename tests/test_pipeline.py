@@ -20,6 +20,7 @@ from liveavatar.avatar import build_avatar, save_avatar
 from liveavatar.capture import SourceLost, VideoFileSource
 from liveavatar.config import PRESETS
 from liveavatar.disclosure import mark_box
+from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
@@ -98,7 +99,7 @@ def test_a_clip_through_the_whole_runner_into_a_recording(driving, checkpoint, a
     out = tmp_path / "out.mp4"
     observer = RecordingObserver()
     config = _config(parse_source(str(driving / CLIP), realtime=False), [parse_sink(f"record:{out}")], lossless=True)
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
     assert runner.wait(120)
     assert observer.stopped == "source ended"
@@ -126,7 +127,7 @@ def test_duration_in_an_offline_run_is_exact(driving, checkpoint, avatar, tmp_pa
     config = _config(
         parse_source(str(driving / CLIP), realtime=False), [parse_sink(f"record:{out}")], lossless=True, duration_s=1.0
     )
-    runner = Runner(config, checkpoint, avatar, RecordingObserver())
+    runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
     runner.start()
     assert runner.wait(60)
     assert runner.stop_reason == "duration reached"
@@ -143,7 +144,7 @@ def test_shutdown_under_load_leaves_no_thread_and_a_whole_file(driving, checkpoi
         parse_source(str(driving / CLIP), realtime=False, loop=True),
         [parse_sink(f"record:{out}"), parse_sink(f"http:{port}")],
     )
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", f"/stream.mjpg{_token_query(runner, port)}")
@@ -186,7 +187,7 @@ def test_switching_avatars_takes_effect_on_the_next_frames(driving, checkpoint, 
                 switched_at.append(report.index)
 
     config = _config(parse_source(str(driving / CLIP), realtime=False), lossless=True, duration_s=2.0)
-    runner = Runner(config, checkpoint, avatar, Switcher())
+    runner = Runner(config, checkpoint, avatar, Switcher(), engine_factory=create_engine)
     runner_box.append(runner)
     runner.start()
     runner.add_avatar(other_avatar)  # prepared ahead (as the app does when an avatar is loaded)
@@ -204,12 +205,12 @@ def test_a_finetuned_avatar_gets_its_own_engine(checkpoint, avatar):
     tuned = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in generator.items()}
     finetuned = replace(avatar, name="tuned", generator_weights=tuned)
     config = _config(parse_source("scripted"))
-    runner = Runner(config, checkpoint, avatar, RecordingObserver())
+    runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
     runner.start()
     try:
         runner.add_avatar(finetuned)
-        base = runner._prepare(avatar)
-        own = runner._prepare(finetuned)
+        base = runner._avatars.prepare(avatar)
+        own = runner._avatars.prepare(finetuned)
         assert own.own_engine and own.engine is not base.engine
         from liveavatar.render.rasterize import rasterize_landmarks
 
@@ -223,7 +224,7 @@ def test_controls_while_running(checkpoint, avatar):
     """Background, mirror and mode change between frames; the AI mark is there unless turned off."""
     observer = RecordingObserver()
     config = _config(parse_source("scripted"), duration_s=30.0)
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
     try:
         _wait_frames(observer, 3)
@@ -345,7 +346,9 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
         _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=30.0),
         reconnect_interval_s=0.8,
     )
-    runner = Runner(config, checkpoint, avatar, observer, source=_FlakyCamera(driving / CLIP))
+    runner = Runner(
+        config, checkpoint, avatar, observer, source=_FlakyCamera(driving / CLIP), engine_factory=create_engine
+    )
     runner.start()
     try:
         deadline = time.monotonic() + 30
@@ -375,7 +378,7 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
 
 def test_bad_input_is_refused_before_anything_starts(driving, checkpoint, avatar, tmp_path):
     def refused(config, error, match, avatar=avatar):
-        runner = Runner(config, checkpoint, avatar, RecordingObserver())
+        runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
         with pytest.raises(error, match=match):
             runner.start()
         assert _threads() == []
@@ -403,7 +406,7 @@ def test_a_missing_virtual_camera_leaves_the_other_sinks_running(driving, checkp
         lossless=True,
         duration_s=0.4,
     )
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
     assert runner.wait(60)
     failed = [s for s in observer.sink_states if s.status == "failed"]
@@ -485,19 +488,26 @@ def test_absolute_mode_uses_the_driver_landmarks_and_calibrate_recaptures_the_ne
         processor.close()
 
 
-def test_processing_starts_just_in_time_for_the_inference(checkpoint, avatar):
+def test_processing_starts_just_in_time_for_the_inference(checkpoint):
     """Live mode: after inference takes a frame, processing of the next one waits until it would end
     just as inference frees up (so the frame it tracks is the newest); offline runs never wait."""
-    live = Runner(_config(parse_source("scripted")), checkpoint, avatar)
+    from liveavatar.pipeline.live_loop import LiveLoop
+
+    def loop(lossless: bool) -> LiveLoop:
+        config = _config(parse_source("scripted"), lossless=lossless)
+        size = checkpoint.config.image_size
+        return LiveLoop(config, size, lambda *a: None, lambda *a: None, lambda *a: None, lambda: None)
+
+    live = loop(lossless=False)
     live._render_ms, live._process_ms = 200.0, 20.0
-    live._work_slot.taken_at = time.monotonic()
+    live.work_slot.taken_at = time.monotonic()
     start = time.monotonic()
     live._wait_until_just_in_time()
     waited = time.monotonic() - start
     assert 0.1 < waited < 0.5  # 200 - 20 - (3 + 40) ms = 137 ms after the take (never over 250 ms)
-    offline = Runner(_config(parse_source("scripted"), lossless=True), checkpoint, avatar)
+    offline = loop(lossless=True)
     offline._render_ms, offline._process_ms = 200.0, 20.0
-    offline._work_slot.taken_at = time.monotonic()
+    offline.work_slot.taken_at = time.monotonic()
     start = time.monotonic()
     offline._wait_until_just_in_time()
     assert time.monotonic() - start < 0.05

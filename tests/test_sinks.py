@@ -18,7 +18,7 @@ import pytest
 
 from liveavatar.disclosure import GENERATOR_TAG, draw_ai_mark, mark_box
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
-from liveavatar.pipeline.events import SinkState
+from liveavatar.live.events import SinkState
 from liveavatar.sinks.http import BOUNDARY, HttpSink, check_port
 from liveavatar.sinks.mp4tags import read_tags
 from liveavatar.sinks.record import RecordSink

@@ -72,7 +72,7 @@ def test_bridge_keeps_only_the_latest_frame(qtbot):
     newest report, and a count of the replaced ones; nothing reaches the GUI after detach()."""
     from PySide6.QtCore import QObject, QThread, Slot
 
-    from liveavatar.pipeline.events import FrameReport
+    from liveavatar.live.events import FrameReport
     from liveavatar.ui.bridge import RunnerBridge
 
     class Receiver(QObject):  # lives on the GUI thread, like the window: the emit from a worker is queued

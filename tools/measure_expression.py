@@ -33,7 +33,7 @@ from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_poin
 from liveavatar.landmarks.smoothing import OneEuroFilter, OneEuroParams
 from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.landmarks.tracker import FaceTracker, detect_portrait
-from liveavatar.pipeline.config import EXPRESSION_SMOOTHING, POSE_SMOOTHING
+from liveavatar.live.spec import EXPRESSION_SMOOTHING, POSE_SMOOTHING
 from liveavatar.render.align import face_crop
 
 CLIPS = (

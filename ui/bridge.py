@@ -16,7 +16,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from liveavatar.pipeline.events import FrameReport, RunnerError, RunnerObserver, RunStats, SinkState
+from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, RunStats, SinkState
 
 
 class RunnerBridge(QObject):

@@ -37,8 +37,8 @@ from PySide6.QtWidgets import (
 
 from liveavatar.errors import LiveAvatarError
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.pipeline.config import CHROMA_GREEN, Background, parse_source
-from liveavatar.pipeline.events import FrameReport, RunnerError, RunStats, SinkState
+from liveavatar.live.events import FrameReport, RunnerError, RunStats, SinkState
+from liveavatar.live.spec import CHROMA_GREEN, Background, parse_source
 
 from .editor import PoseEditor
 from .library import AvatarLibrary

@@ -27,9 +27,8 @@ from PySide6.QtCore import QObject, Signal
 from liveavatar.avatar import Avatar
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.models.checkpoint import Checkpoint
-from liveavatar.pipeline.camera_preview import CameraPreview
-from liveavatar.pipeline.config import (
+from liveavatar.live.events import FrameReport, RunnerError, SinkState
+from liveavatar.live.spec import (
     DEFAULT_HTTP_PORT,
     DEFAULT_OUTPUT_SIZE,
     Background,
@@ -38,7 +37,8 @@ from liveavatar.pipeline.config import (
     SinkSpec,
     SourceSpec,
 )
-from liveavatar.pipeline.events import FrameReport, RunnerError, SinkState
+from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.pipeline.camera_preview import CameraPreview
 
 from .bridge import RunnerBridge
 from .tasks import Task, TaskPool
@@ -179,6 +179,7 @@ class LiveSession(QObject):
         )
 
     def _restart_work(self, task: Task, checkpoint, options: LiveOptions, avatar, bridge, vcam, http, preview):
+        from liveavatar.engines.registry import create_engine
         from liveavatar.pipeline.runner import Runner
 
         self._stop_current()
@@ -207,7 +208,7 @@ class LiveSession(QObject):
             output_size=options.output_size,
             expression=options.expression,
         )
-        runner = Runner(config, checkpoint, avatar, bridge.observer)
+        runner = Runner(config, checkpoint, avatar, bridge.observer, engine_factory=create_engine)
         try:
             runner.start()  # raises LiveAvatarError before any thread starts
         except BaseException:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if args.engine not in ENGINE_CHOICES:
             raise InputError(f"engine {args.engine!r}: choose one of {', '.join(ENGINE_CHOICES)}")
     if args.source is not None:
-        from liveavatar.pipeline.config import parse_source
+        from liveavatar.live.spec import parse_source
 
         spec = parse_source(args.source)
         if spec.path is not None:

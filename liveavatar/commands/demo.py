@@ -67,6 +67,7 @@ def output_size(portrait_shape: tuple[int, ...], height: int = DEMO_HEIGHT) -> t
 
 def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, out: Path, engine: str) -> str:
     from liveavatar.avatar import build_avatar
+    from liveavatar.engines.registry import create_engine
     from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, SinkSpec, parse_source
     from liveavatar.sinks.base import fit_frame
     from liveavatar.sinks.preview import display_available
@@ -108,7 +109,7 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
         lossless=True,  # offline: every frame rendered, exactly `frames` of them
         duration_s=frames / fps,
     )
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     start = time.perf_counter()
     try:
         runner.start()  # raises for bad input (an unknown engine, say) before any frame is rendered

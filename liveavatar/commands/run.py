@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.pipeline.events import RunnerObserver
+from liveavatar.live.events import RunnerObserver
 from liveavatar.text import printable
 
 
@@ -106,7 +106,7 @@ def expression_controls(args: argparse.Namespace):
 
 def build_config(args: argparse.Namespace):
     """The RunnerConfig the arguments describe; raises InputError on anything malformed."""
-    from liveavatar.pipeline.config import (
+    from liveavatar.live.spec import (
         DEFAULT_OUTPUT_SIZE,
         RunnerConfig,
         parse_background,
@@ -237,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import load_avatar
+    from liveavatar.engines.registry import create_engine
     from liveavatar.errors import DeviceUnavailableError
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.paths import require_file
@@ -250,17 +251,14 @@ def _run(args: argparse.Namespace) -> int:
     avatar = load_avatar(args.avatar, checkpoint.sha256)
 
     observer = _ConsoleObserver(None, args.quiet)
-    runner = Runner(config, checkpoint, avatar, observer)
+    runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     try:
         runner.start()
     except BaseException:
         observer.on_stopped("failed")
         raise
     if observer.bar is not None and config.lossless:
-        total = getattr(runner._source, "frame_count", None)
-        if total and config.duration_s:
-            total = min(total, round(config.duration_s * runner._source_fps()))
-        observer.bar.total = total
+        observer.bar.total = runner.expected_frames()
     states = runner.sink_states()
     if states and all(s.status == "failed" for s in states.values()):
         runner.stop("no sink could open")

@@ -1,10 +1,19 @@
 """The live path: latest-frame slots, the per-frame stages, and the Runner that wires them to threads.
 
 See liveavatar.pipeline.runner for the Runner API (used by `liveavatar run`, `liveavatar demo` and the
-desktop app's Qt bridge) and liveavatar.pipeline.events for what an observer receives.
+desktop app's Qt bridge) and liveavatar.live.events for what an observer receives.
 """
 
-from liveavatar.pipeline.config import (
+from liveavatar.live.events import (
+    FrameReport,
+    Percentiles,
+    RecordingObserver,
+    RunnerError,
+    RunnerObserver,
+    RunStats,
+    SinkState,
+)
+from liveavatar.live.spec import (
     Background,
     RunnerConfig,
     SinkSpec,
@@ -13,15 +22,6 @@ from liveavatar.pipeline.config import (
     parse_background,
     parse_sink,
     parse_source,
-)
-from liveavatar.pipeline.events import (
-    FrameReport,
-    Percentiles,
-    RecordingObserver,
-    RunnerError,
-    RunnerObserver,
-    RunStats,
-    SinkState,
 )
 from liveavatar.pipeline.runner import Runner
 

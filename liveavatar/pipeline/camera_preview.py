@@ -21,8 +21,8 @@ import time
 import traceback
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.pipeline.config import SourceSpec, TrackingConfig
-from liveavatar.pipeline.events import FrameReport, RunnerError, RunnerObserver
+from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver
+from liveavatar.live.spec import SourceSpec, TrackingConfig
 
 THREAD_NAME = "liveavatar-camera-preview"
 JOIN_TIMEOUT_S = 10.0

@@ -11,7 +11,7 @@ import numpy as np
 
 from liveavatar.avatar import Avatar
 from liveavatar.landmarks.posing import PoseSettings, pose_points
-from liveavatar.pipeline.config import Background
+from liveavatar.live.spec import Background
 from liveavatar.pipeline.stages import Composer
 from liveavatar.render.rasterize import rasterize_landmarks
 

@@ -24,7 +24,7 @@ from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_points
 from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.landmarks.stability import MotionSmoother
-from liveavatar.pipeline.config import Background, Mode, TrackingConfig
+from liveavatar.live.spec import Background, Mode, TrackingConfig
 from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.rasterize import rasterize_landmarks

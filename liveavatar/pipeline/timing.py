@@ -7,7 +7,7 @@ from collections import deque
 
 import numpy as np
 
-from liveavatar.pipeline.events import Percentiles
+from liveavatar.live.events import Percentiles
 
 WINDOW = 300  # frames: ~10 s at 30 fps, enough for a stable p95 and short enough to follow changes
 

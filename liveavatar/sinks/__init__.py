@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from liveavatar.pipeline.config import SinkSpec
+from liveavatar.live.spec import SinkSpec
 from liveavatar.sinks.base import Report, Sink, fit_frame
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from liveavatar.pipeline.events import SinkState
+from liveavatar.live.events import SinkState
 from liveavatar.types import Frame
 
 Report = Callable[[SinkState], None]
@@ -24,6 +24,8 @@ Report = Callable[[SinkState], None]
 class Sink(Protocol):
     key: str
     dropped: int  # frames this sink let go (live mode only)
+    saved_detail: str  # after close(): what it saved, for the closed state ("" when nothing to say)
+    pumped_on_main_thread: bool  # True: the main thread must call pump() (a window opened there)
 
     def open(self) -> str:
         """Opens the device/file/socket; returns what it serves, for the user (an address, a path)."""
@@ -34,6 +36,20 @@ class Sink(Protocol):
     def close(self) -> None:
         """Stops the sink's threads and finalises what it wrote; safe to call twice."""
         ...
+
+    def pump(self) -> None:
+        """Drives a window from the main thread; a no-op for sinks without one."""
+        ...
+
+
+class SinkDefaults:
+    """What most sinks share: nothing saved to name when closed, no window for the main thread to pump."""
+
+    saved_detail = ""
+    pumped_on_main_thread = False
+
+    def pump(self) -> None:
+        return None
 
 
 def fit_frame(image: np.ndarray, width: int, height: int) -> np.ndarray:

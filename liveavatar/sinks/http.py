@@ -39,8 +39,8 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 
 from liveavatar.errors import InputError
-from liveavatar.pipeline.slots import CLOSED, LatestSlot
-from liveavatar.sinks.base import Report
+from liveavatar.live.slots import CLOSED, LatestSlot
+from liveavatar.sinks.base import Report, SinkDefaults
 from liveavatar.types import Frame
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client went away (or was cut off at close)
 
 
-class HttpSink:
+class HttpSink(SinkDefaults):
     def __init__(self, host: str, port: int, report: Report, token: bool | str = True) -> None:
         """token: True for a fresh random token, a string to use that one (URL-safe), False for none."""
         self.host, self.port = host, port

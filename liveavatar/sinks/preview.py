@@ -22,8 +22,8 @@ from collections.abc import Callable
 import cv2
 
 from liveavatar.errors import DeviceUnavailableError
-from liveavatar.pipeline.slots import CLOSED, LatestSlot
-from liveavatar.sinks.base import Report
+from liveavatar.live.slots import CLOSED, LatestSlot
+from liveavatar.sinks.base import Report, SinkDefaults
 from liveavatar.types import Frame
 
 WINDOW = "LiveAvatar (q to quit)"
@@ -36,7 +36,7 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-class PreviewSink:
+class PreviewSink(SinkDefaults):
     key = "preview"
 
     def __init__(self, report: Report, on_quit: Callable[[str], None] | None = None) -> None:

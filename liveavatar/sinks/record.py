@@ -39,8 +39,8 @@ from pathlib import Path
 
 from liveavatar.disclosure import GENERATOR_TAG
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.pipeline.events import SinkState
-from liveavatar.sinks.base import Report, fit_frame
+from liveavatar.live.events import SinkState
+from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def link_to_free_name(tmp: Path, path: Path) -> Path:
     raise LiveAvatarError(f"cannot save {path}: {path.stem}-1 … -9999{path.suffix} all exist")
 
 
-class RecordSink:
+class RecordSink(SinkDefaults):
     def __init__(self, path: Path, width: int, height: int, fps: float, report: Report, lossless: bool = False):
         self.path = Path(path)
         self.key = f"record:{self.path}"

@@ -14,9 +14,9 @@ import platform
 import threading
 
 from liveavatar.errors import DeviceUnavailableError
-from liveavatar.pipeline.events import SinkState
-from liveavatar.pipeline.slots import CLOSED, LatestSlot
-from liveavatar.sinks.base import Report, fit_frame
+from liveavatar.live.events import SinkState
+from liveavatar.live.slots import CLOSED, LatestSlot
+from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
 
 LINUX_FIX = (
@@ -61,7 +61,7 @@ def open_camera(width: int, height: int, fps: float, device: str | None = None):
         raise missing_device_error(str(exc).splitlines()[0] if str(exc) else "no backend") from None
 
 
-class VcamSink:
+class VcamSink(SinkDefaults):
     key = "vcam"
 
     def __init__(self, width: int, height: int, fps: float, report: Report, device: str | None = None) -> None:

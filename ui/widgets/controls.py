@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from liveavatar.pipeline.events import RunStats, SinkState
+from liveavatar.live.events import RunStats, SinkState
 
 OUTPUT_SIZES = ((1280, 720), (1920, 1080), (960, 540), (640, 360), (720, 720), (640, 480))
 BACKGROUNDS = (

@@ -2,7 +2,7 @@
 
 `show_frame` only stores the image and asks for a repaint; Qt merges repaint requests, so however many
 frames arrive between two paints only the newest is drawn (nothing queues). The image array is wrapped
-in a QImage without a copy: the runner hands out arrays it never writes again (pipeline.events).
+in a QImage without a copy: the runner hands out arrays it never writes again (live/events.py).
 """
 
 from __future__ import annotations
