@@ -150,6 +150,17 @@ def _time_engine(
     return per_frame
 
 
+def _runtime_available(name: str) -> None:
+    """Raises EngineUnavailable with the engine table's reason when a bench engine's runtime is missing here."""
+    from liveavatar.engines.base import EngineUnavailable
+    from liveavatar.engines.registry import ENGINE_TABLE
+
+    entry = ENGINE_TABLE.get(name)
+    reason = entry.why_not() if entry is not None else None
+    if reason:
+        raise EngineUnavailable(reason)
+
+
 def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: Path, threads: int | None, say: Say):
     """Builds the engine a bench name stands for, or raises EngineUnavailable/LiveAvatarError saying why not."""
     from liveavatar.engines.base import EngineUnavailable
@@ -176,6 +187,7 @@ def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: 
         precision = "fp32" if name == "onnxruntime" else "fp16"
         if name != "onnxruntime" and device != "cuda":
             raise EngineUnavailable(f"{name} needs a CUDA device")
+        _runtime_available(name)
         path = workdir / f"generator-{precision}.onnx"
         if not path.exists():
             say(f"  exporting the {precision} graph for {name} …")
@@ -372,17 +384,15 @@ def run_graph_bench(
     )
 
     def make(name: str) -> GeneratorEngine:
+        if name != "onnxruntime-cuda" or device == "cuda":
+            _runtime_available(name)
         if name == "onnxruntime":
             return OrtEngine(cached_generator_onnx(checkpoint, None, "fp32", say), threads=threads)
         if name == "onnxruntime-cuda":
             if device != "cuda":
                 raise EngineUnavailable("onnxruntime-cuda needs --device cuda")
             return OrtEngine(cached_generator_onnx(checkpoint, None, "fp16", say), device="cuda")
-        if name == "tensorrt":
-            from liveavatar.engines.tensorrt_engine import import_tensorrt
-
-            import_tensorrt()  # says what is missing (TensorRT buffers live in torch CUDA memory)
-        raise EngineUnavailable(NO_TORCH)
+        raise EngineUnavailable(NO_TORCH)  # TensorRT's buffers live in torch CUDA memory; torch engines
 
     for name in engines:
         result, _ = _measure(name, lambda name=name: make(name), images, psi, frames, batch, max_seconds, say)

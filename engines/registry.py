@@ -1,6 +1,9 @@
 """Engine registry: build an engine by name, or `auto` with fallback that says why each faster one was skipped.
 
-Order for `auto`: TensorRT → ONNX Runtime CUDA → PyTorch CUDA → ONNX Runtime CPU → PyTorch CPU.
+One table, ENGINES: an entry per engine (name, why it cannot run here, how to create it), in `auto`'s order:
+TensorRT → ONNX Runtime CUDA → PyTorch CUDA → ONNX Runtime CPU → PyTorch CPU. `create_engine` (auto),
+`engine_availability` (doctor, the app's engine menu) and the bench all iterate it: adding an engine is one
+entry here.
 The reasons (`EngineChoice.skipped`, one line each, "<engine>: <why>") are what `liveavatar doctor` and
 the app show. ONNX graphs of the bundled model ship with the package; any other checkpoint's come from the
 user's cache (exported on first use, see engines.cache). PyTorch is optional (the `train` extra): without it
@@ -22,9 +25,6 @@ if TYPE_CHECKING:
 
 NO_TORCH = f"PyTorch is not installed ({TORCH_EXTRA_HINT})"
 
-AUTO_ORDER = ("tensorrt", "onnxruntime-cuda", "torch-cuda", "onnxruntime", "torch")
-ENGINE_CHOICES = ("auto", *AUTO_ORDER)
-
 
 @dataclass
 class EngineChoice:
@@ -42,12 +42,17 @@ def _tensorrt(checkpoint, state, say) -> GeneratorEngine:
 
 def _onnxruntime_cuda(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.cache import cached_generator_onnx
-    from liveavatar.engines.ort_engine import OrtEngine, cuda_provider_available
+    from liveavatar.engines.ort_engine import OrtEngine
 
-    _require_onnxruntime()
-    if not cuda_provider_available():
-        raise EngineUnavailable("no CUDA provider in this onnxruntime (pip install onnxruntime-gpu)")
+    _can_run(_onnxruntime_cuda_missing)
     return OrtEngine(cached_generator_onnx(checkpoint, state, "fp16", say), device="cuda")
+
+
+def _can_run(why_not: Callable[[], str | None]) -> None:
+    """Raises EngineUnavailable with the table's reason, so creating and listing say the same."""
+    reason = why_not()
+    if reason:
+        raise EngineUnavailable(reason)
 
 
 def _require_torch():
@@ -59,12 +64,10 @@ def _require_torch():
 
 
 def _torch_cuda(checkpoint, state, say) -> GeneratorEngine:
-    torch = _require_torch()
+    _can_run(_torch_cuda_missing)
     from liveavatar.engines.cache import generator_for
     from liveavatar.engines.torch_engine import CUDA_DEFAULT, TorchEngine
 
-    if not torch.cuda.is_available():
-        raise EngineUnavailable("this PyTorch build sees no CUDA GPU")
     return TorchEngine(generator_for(checkpoint, state), "cuda", CUDA_DEFAULT)
 
 
@@ -88,16 +91,76 @@ def _require_onnxruntime() -> None:
     try:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
-        raise EngineUnavailable("onnxruntime is not installed (pip install onnxruntime)") from exc
+        raise EngineUnavailable(NO_ONNXRUNTIME) from exc
 
 
-_FACTORIES: dict[str, Callable] = {
-    "tensorrt": _tensorrt,
-    "onnxruntime-cuda": _onnxruntime_cuda,
-    "torch-cuda": _torch_cuda,
-    "onnxruntime": _onnxruntime,
-    "torch": _torch,
-}
+NO_ONNXRUNTIME = "onnxruntime is not installed (pip install onnxruntime)"
+
+
+def _tensorrt_missing() -> str | None:
+    from liveavatar.engines.tensorrt_engine import import_tensorrt
+
+    try:
+        import_tensorrt()
+    except EngineUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def _onnxruntime_missing() -> str | None:
+    try:
+        _require_onnxruntime()
+    except EngineUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def _onnxruntime_cuda_missing() -> str | None:
+    missing = _onnxruntime_missing()
+    if missing:
+        return missing
+    from liveavatar.engines.ort_engine import cuda_provider_available
+
+    return None if cuda_provider_available() else "no CUDA provider (pip install onnxruntime-gpu)"
+
+
+def _torch_missing() -> str | None:
+    try:
+        _require_torch()
+    except EngineUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def _torch_cuda_missing() -> str | None:
+    missing = _torch_missing()
+    if missing:
+        return missing
+    import torch
+
+    return None if torch.cuda.is_available() else "this PyTorch build sees no CUDA GPU"
+
+
+@dataclass(frozen=True)
+class EngineEntry:
+    """One engine. why_not(): None when it can run here, else why not (cheap: builds nothing);
+    create(checkpoint, generator_state, say): the engine, or EngineUnavailable / LiveAvatarError."""
+
+    name: str
+    why_not: Callable[[], str | None]
+    create: Callable[[Checkpoint, dict[str, Any] | None, Callable[[str], None] | None], GeneratorEngine]
+
+
+ENGINES: tuple[EngineEntry, ...] = (
+    EngineEntry("tensorrt", _tensorrt_missing, _tensorrt),
+    EngineEntry("onnxruntime-cuda", _onnxruntime_cuda_missing, _onnxruntime_cuda),
+    EngineEntry("torch-cuda", _torch_cuda_missing, _torch_cuda),
+    EngineEntry("onnxruntime", _onnxruntime_missing, _onnxruntime),
+    EngineEntry("torch", _torch_missing, _torch),
+)
+ENGINE_TABLE = {entry.name: entry for entry in ENGINES}
+AUTO_ORDER = tuple(entry.name for entry in ENGINES)
+ENGINE_CHOICES = ("auto", *AUTO_ORDER)
 
 
 def create_engine(
@@ -117,16 +180,16 @@ def create_engine(
         raise EngineUnavailable(f"unknown engine {choice!r}; choose one of {', '.join(ENGINE_CHOICES)}")
     if choice != "auto":
         try:
-            return EngineChoice(_FACTORIES[choice](checkpoint, generator_state, say))
+            return EngineChoice(ENGINE_TABLE[choice].create(checkpoint, generator_state, say))
         except EngineUnavailable as exc:
             raise EngineUnavailable(_reason(choice, exc)) from exc
     skipped: list[str] = []
     problem: LiveAvatarError | None = None  # the last failure that is not just "this runtime is missing"
-    for name in AUTO_ORDER:
+    for entry in ENGINES:
         try:
-            return EngineChoice(_FACTORIES[name](checkpoint, generator_state, say), skipped)
+            return EngineChoice(entry.create(checkpoint, generator_state, say), skipped)
         except LiveAvatarError as exc:
-            skipped.append(_reason(name, exc))
+            skipped.append(_reason(entry.name, exc))
             if not isinstance(exc, EngineUnavailable):
                 problem = exc
     if problem is not None:  # e.g. an avatar's weights that fit no engine: that is what to fix
@@ -140,42 +203,9 @@ def _reason(name: str, exc: Exception) -> str:
 
 
 def engine_availability() -> list[tuple[str, str | None]]:
-    """(engine, None if it can run here else why not) for each engine, without building anything."""
+    """(engine, None if it can run here else "<engine>: why not") for each engine, without building anything."""
     rows: list[tuple[str, str | None]] = []
-    try:
-        from liveavatar.engines.tensorrt_engine import import_tensorrt
-
-        import_tensorrt()
-        rows.append(("tensorrt", None))
-    except EngineUnavailable as exc:
-        rows.append(("tensorrt", _reason("tensorrt", exc)))
-    try:
-        _require_onnxruntime()
-        from liveavatar.engines.ort_engine import cuda_provider_available
-
-        has_ort = True
-        cuda_ort = cuda_provider_available()
-    except EngineUnavailable:
-        has_ort = cuda_ort = False
-    no_ort = "onnxruntime is not installed (pip install onnxruntime)"
-    rows.append(
-        (
-            "onnxruntime-cuda",
-            None
-            if cuda_ort
-            else f"onnxruntime-cuda: {no_ort if not has_ort else 'no CUDA provider (pip install onnxruntime-gpu)'}",
-        )
-    )
-    try:
-        torch = _require_torch()
-    except EngineUnavailable as exc:
-        rows.append(("torch-cuda", f"torch-cuda: {exc}"))
-        rows.append(("onnxruntime", None if has_ort else f"onnxruntime: {no_ort}"))
-        rows.append(("torch", f"torch: {exc}"))
-        return rows
-    rows.append(
-        ("torch-cuda", None if torch.cuda.is_available() else "torch-cuda: this PyTorch build sees no CUDA GPU")
-    )
-    rows.append(("onnxruntime", None if has_ort else f"onnxruntime: {no_ort}"))
-    rows.append(("torch", None))
+    for entry in ENGINES:
+        why_not = entry.why_not()
+        rows.append((entry.name, None if why_not is None else _reason(entry.name, Exception(why_not))))
     return rows

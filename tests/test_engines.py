@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from liveavatar.engines.base import EngineError, EngineInputError, EngineUnavailable, GeneratorEngine
-from liveavatar.engines.registry import AUTO_ORDER, create_engine, engine_availability
+from liveavatar.engines.registry import AUTO_ORDER, ENGINES, create_engine, engine_availability
 from liveavatar.errors import AvatarError, LiveAvatarError
 
 pytest.register_assert_rewrite("engine_catalog")
@@ -116,6 +116,12 @@ def test_auto_picks_the_fastest_engine_here_and_says_why_the_others_were_skipped
     assert len(choice.skipped) == AUTO_ORDER.index(expected)
     for line, name in zip(choice.skipped, unavailable, strict=False):
         assert line.startswith(f"{name}:") and len(line) > len(name) + 10, line
+    # One table: auto skips an engine for exactly the reason doctor and the app list for it.
+    listed = dict(engine_availability())
+    assert [name for name, _ in engine_availability()] == list(AUTO_ORDER) == [e.name for e in ENGINES]
+    for line in choice.skipped:
+        reason = listed[line.split(":")[0]]
+        assert reason is None or line == reason, line  # None: it could run but failed (e.g. a TensorRT build)
     if expected == "onnxruntime":
         assert any("pip install" in line for line in choice.skipped)
 
