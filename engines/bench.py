@@ -22,8 +22,6 @@ Bench engine names (`--engines`, comma-separated):
 
 from __future__ import annotations
 
-import os
-import platform
 import re
 import tempfile
 import time
@@ -38,6 +36,7 @@ import numpy as np
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import GeneratorEngine
 from liveavatar.errors import LiveAvatarError
+from liveavatar.machine import describe_machine
 
 if TYPE_CHECKING:
     from liveavatar.models.talking_head import TalkingHead
@@ -91,46 +90,6 @@ class BenchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def machine_info(device: str) -> dict[str, Any]:
-    import sys
-
-    from liveavatar.engines.ort_engine import available_cores
-
-    torch = sys.modules.get("torch")  # imported by the torch engines; the ONNX-only bench never imports it
-    info: dict[str, Any] = {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "cores_available": available_cores(),
-        "torch_threads": torch.get_num_threads() if torch else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__ if torch else None,
-        "numpy": np.__version__,
-        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-    }
-    try:
-        import onnxruntime
-
-        info["onnxruntime"] = onnxruntime.__version__
-    except ImportError:
-        info["onnxruntime"] = None
-    if device == "cuda" and torch is not None:
-        info["gpu"] = torch.cuda.get_device_name(0)
-        info["cuda"] = torch.version.cuda
-        info["cudnn_benchmark"] = torch.backends.cudnn.benchmark
-        info["tf32_convolutions"] = torch.backends.cudnn.allow_tf32
-    return info
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _time_engine(
@@ -259,7 +218,7 @@ def run_bench(
         frames=frames,
         weights=weights,
         landmarks=samples.source,
-        machine=machine_info(device),
+        machine=describe_machine(device),
         embedder_ms_per_portrait=embedder_ms(model, crops, images, device),
     )
     order = [REFERENCE] + [e for e in engines if e != REFERENCE]
@@ -379,7 +338,7 @@ def run_graph_bench(
         frames=frames,
         weights=f"{checkpoint.path} ({checkpoint.sha256[:12]}…), ONNX graphs; no PyTorch reference",
         landmarks=samples.source,
-        machine=machine_info(device),
+        machine=describe_machine(device),
         embedder_ms_per_portrait=float(np.median(times)),
     )
 

@@ -8,7 +8,6 @@ threads of the pipeline, which costs more than the microseconds spinning saves a
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -16,16 +15,10 @@ import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
+from liveavatar.machine import available_cores
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 MAX_DEFAULT_THREADS = 4
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def default_threads() -> int:

@@ -31,6 +31,7 @@ from liveavatar.errors import AvatarError, InputError
 from liveavatar.imageio import read_image
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.paths import require_file
 from liveavatar.text import printable
 
 FORMAT = "liveavatar-avatar"
@@ -209,11 +210,7 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
     """Loads an avatar; with `checkpoint_sha256`, refuses one built with another checkpoint."""
     from safetensors import SafetensorError, safe_open
 
-    path = Path(path)
-    if path.is_dir():
-        raise AvatarError(f"avatar {path} is a folder; pass one .avatar file made by `liveavatar avatar`")
-    if not path.is_file():
-        raise AvatarError(f"avatar {path} does not exist")
+    path = require_file(Path(path), "avatar", "pass one .avatar file made by `liveavatar avatar`", AvatarError)
     if path.stat().st_size > MAX_FILE_BYTES:
         raise AvatarError(f"{path} is {path.stat().st_size / 2**20:.0f} MB, larger than any avatar; not an avatar file")
     try:

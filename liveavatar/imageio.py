@@ -20,7 +20,7 @@ import numpy as np
 from liveavatar.errors import InputError
 from liveavatar.imageheader import HeaderError, read_header
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})  # THE list: sources, gallery
 MAX_MEGAPIXELS = 50.0
 MAX_MEGAPIXELS_ENV = "LIVEAVATAR_MAX_IMAGE_MEGAPIXELS"
 MAX_FILE_BYTES = 512 * 1024 * 1024  # larger than any photograph; reading it whole would be the problem

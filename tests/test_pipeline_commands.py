@@ -99,7 +99,7 @@ def test_demo_refusals(checkpoint_path, tmp_path, capsys, monkeypatch):
     assert "no trained checkpoint" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     assert main(["demo", "--out", str(tmp_path)]) == 2  # a folder given as the output
-    assert "it is a folder" in capsys.readouterr().err
+    assert "is a folder; name a file in it" in capsys.readouterr().err
 
 
 def test_a_failed_demo_leaves_an_existing_out_untouched(checkpoint_path, portraits, tmp_path, capsys):

@@ -373,9 +373,9 @@ def test_recorder_refusals_leave_no_file(tmp_path):
 
     refused(tmp_path / "no" / "x.mp4", "folder .* does not exist")
     (tmp_path / "folder.mp4").mkdir()
-    refused(tmp_path / "folder.mp4", "it is a folder; name a file inside it")
+    refused(tmp_path / "folder.mp4", "is a folder; name a file in it")
     (tmp_path / "file").write_bytes(b"x")
-    refused(tmp_path / "file" / "x.mp4", "is not a folder")
+    refused(tmp_path / "file" / "x.mp4", "is a file, not a folder")
     refused(tmp_path / "x.avi", "name the file .mp4")
     empty = RecordSink(tmp_path / "empty.mp4", 64, 64, 25.0, lambda s: None)
     empty.open()
@@ -492,13 +492,13 @@ def test_low_free_space_stops_the_recording_cleanly_and_refuses_to_start(small_d
     assert states and states[0].status == "failed"
     frames = _read_video(out)
     assert len(frames) == sink.kept >= 25  # stopped before the disk was full: the file was finished cleanly
-    with pytest.raises(InputError, match="MB free on its disk"):
+    with pytest.raises(InputError, match="only .* MB free in .*free some space"):
         RecordSink(small_disk / "again.mp4", 64, 64, 25.0, lambda s: None).open()
 
 
 def test_a_read_only_folder_is_refused_before_recording(small_disk):
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    with pytest.raises(InputError, match="not writable"):
+    with pytest.raises(InputError, match="cannot write in .*choose a folder you can write to"):
         RecordSink(small_disk / "x.mp4", 64, 64, 25.0, lambda s: None).open()
 
 

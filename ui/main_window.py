@@ -16,8 +16,10 @@ AvatarLibrary (the gallery), on worker threads.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
@@ -36,9 +38,10 @@ from PySide6.QtWidgets import (
 )
 
 from liveavatar.errors import LiveAvatarError
+from liveavatar.imageio import IMAGE_SUFFIXES
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.live.events import FrameReport, RunnerError, RunStats, SinkState
-from liveavatar.live.spec import CHROMA_GREEN, Background, parse_source
+from liveavatar.live.spec import CHROMA_GREEN, Background, parse_colour, parse_size, parse_source
 
 from .editor import PoseEditor
 from .library import AvatarLibrary
@@ -50,7 +53,7 @@ from .tasks import TaskPool
 from .widgets.controls import EnginePanel, LookPanel, OutputsPanel, SourcePanel, stats_line, stats_tooltip
 from .widgets.expression import ExpressionPanel
 from .widgets.frame_view import FrameView
-from .widgets.gallery import IMAGE_SUFFIXES, GalleryView
+from .widgets.gallery import GalleryView
 from .widgets.help import HelpOverlay
 from .widgets.status import StatusArea
 
@@ -77,6 +80,9 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("F1 or ?", "Show this help"),
     ("Ctrl+Q", "Quit"),
 ]
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -310,6 +316,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ settings
 
+    def _restore_setting(self, key: str, default: str, parse: Callable[[str], T]) -> T:
+        """A stored value read with the core's parser; an unreadable one is said, and the default used."""
+        text = self.settings.get_str(key, default)
+        try:
+            return parse(text)
+        except LiveAvatarError as exc:
+            self.status.post(f"saved setting {key}: {exc}; using {default}", "error")
+            return parse(default)
+
     def _restore(self) -> None:
         st = self.settings
         geometry = st.get_bytes("window/geometry")
@@ -319,8 +334,8 @@ class MainWindow(QMainWindow):
         if splitter is not None:
             self.views.restoreState(splitter)
         background = st.get_str("look/background", "portrait")
-        colour = _parse_colour(st.get_str("look/colour", "#202020"))
-        size = _parse_size(st.get_str("look/output_size", "1280x720"))
+        colour = self._restore_setting("look/colour", "#202020", lambda text: parse_colour(text, "colour"))
+        size = self._restore_setting("look/output_size", "1280x720", lambda text: parse_size(text, "size")[:2])
         mode = st.get_str("look/mode", "relative")
         mode = mode if mode in ("relative", "absolute") else "relative"
         mirror = st.get_bool("look/mirror")
@@ -878,21 +893,3 @@ def _background(kind: str, colour: tuple[int, int, int]) -> Background:
     if kind == "colour":
         return Background("colour", tuple(colour))
     return Background("portrait")
-
-
-def _parse_colour(text: str) -> tuple[int, int, int]:
-    try:
-        text = text.lstrip("#")
-        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
-    except (ValueError, IndexError):
-        return (32, 32, 32)
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-        if 16 <= w <= 7680 and 16 <= h <= 4320 and w % 2 == 0 and h % 2 == 0:
-            return w, h
-    except ValueError:
-        pass
-    return (1280, 720)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
-    check_destination(args.out)
+    check_destination(args.out, "--out")
     if args.driver is not None:
         require_file(args.driver, "driving video", "give a video file with a face in it")
     with stop_signals_as_interrupt():

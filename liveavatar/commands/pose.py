@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 
 from liveavatar.errors import InputError
+from liveavatar.outputs import check_output_file
+from liveavatar.paths import require_file
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SWEEP_FRAMES = 50
@@ -53,10 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--frames {args.frames}: use 2 to 2000")
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps:g}: use 1 to 120")
-    if not args.out.parent.is_dir():
-        raise InputError(f"{args.out}: folder {args.out.parent} does not exist")
-    if not args.source.is_file():
-        raise InputError(f"{args.source} does not exist; give a portrait image or an avatar file")
+    check_output_file(args.out, "--out", force=True)
+    require_file(args.source, "source", "give a portrait image or an avatar file")
 
     renderer = _renderer(args)
     try:

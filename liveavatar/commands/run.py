@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import RunnerObserver
+from liveavatar.machine import describe_machine
 from liveavatar.text import printable
 
 
@@ -214,20 +214,6 @@ class _ConsoleObserver(RunnerObserver):
             self.bar.close()
 
 
-def machine_summary() -> dict:
-    import os
-
-    torch = sys.modules.get("torch")  # only when a torch engine ran: the ONNX Runtime path never imports it
-    return {
-        "system": f"{platform.system()} {platform.release()}",
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads() if torch else None,
-        "gpu": torch.cuda.get_device_name(0) if torch and torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     from liveavatar.stopsignals import stop_signals_as_interrupt
 
@@ -240,12 +226,13 @@ def _run(args: argparse.Namespace) -> int:
     from liveavatar.engines.registry import create_engine
     from liveavatar.errors import DeviceUnavailableError
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+    from liveavatar.outputs import check_output_file
     from liveavatar.paths import require_file
     from liveavatar.pipeline.runner import Runner
 
     config = build_config(args)
-    if args.stats_json is not None and not args.stats_json.parent.is_dir():
-        raise InputError(f"--stats-json {args.stats_json}: folder {args.stats_json.parent} does not exist")
+    if args.stats_json is not None:
+        check_output_file(args.stats_json, "--stats-json", force=True)
     require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
     checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     avatar = load_avatar(args.avatar, checkpoint.sha256)
@@ -290,7 +277,7 @@ def _run(args: argparse.Namespace) -> int:
             "every_frame": config.lossless,
             "wall_s": round(time.monotonic() - started, 2),
             "stop_reason": runner.stop_reason,
-            "machine": machine_summary(),
+            "machine": describe_machine(),
             **stats.as_dict(),
         }
         args.stats_json.write_text(json.dumps(summary, indent=2) + "\n")

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import threading
 import time
+from enum import Enum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
-class _Closed:
+class _Closed(Enum):
+    """The end-of-stream marker; an enum member so a type checker narrows `item is CLOSED`."""
+
+    CLOSED = "CLOSED"
+
     def __repr__(self) -> str:
         return "CLOSED"
 
 
-CLOSED = _Closed()
+CLOSED = _Closed.CLOSED
 
 
 class LatestSlot(Generic[T]):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from liveavatar.errors import InputError
+from liveavatar.imageio import IMAGE_SUFFIXES
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.smoothing import OneEuroParams
 
@@ -22,7 +23,6 @@ SinkKind = Literal["vcam", "record", "http", "preview"]
 Mode = Literal["relative", "absolute"]
 MODES: tuple[Mode, ...] = ("relative", "absolute")
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_OUTPUT_SIZE = (1280, 720)
 DEFAULT_FPS = 30.0
 DEFAULT_HTTP_PORT = 8765
@@ -224,5 +224,13 @@ def parse_background(text: str) -> Background:
     if text == "green":
         return Background("colour", CHROMA_GREEN)
     if re.fullmatch(r"#[0-9a-f]{6}", text):
-        return Background("colour", (int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)))
+        return Background("colour", parse_colour(text, "background"))
     raise InputError(f"background {text!r}: use portrait, green, or a colour written #RRGGBB, e.g. #202020")
+
+
+def parse_colour(text: str, what: str) -> tuple[int, int, int]:
+    """`#RRGGBB` → (r, g, b)."""
+    text = text.strip().lower()
+    if not re.fullmatch(r"#[0-9a-f]{6}", text):
+        raise InputError(f"{what} {text!r}: write a colour as #RRGGBB, e.g. #202020")
+    return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)

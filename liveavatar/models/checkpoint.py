@@ -28,6 +28,7 @@ from liveavatar.config import MAX_PARAMETERS, ModelConfig
 from liveavatar.errors import CheckpointError
 from liveavatar.jsonlimits import parse_json
 from liveavatar.models.adain_layout import LAYOUT_VERSION
+from liveavatar.paths import require_file
 
 if TYPE_CHECKING:
     import torch
@@ -104,11 +105,7 @@ def save_checkpoint(path: str | Path, model: TalkingHead, training: dict[str, An
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
-    path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a folder; pass the .safetensors file inside it")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+    path = require_file(Path(path), "checkpoint", "pass a checkpoint .safetensors file", CheckpointError)
     try:
         from safetensors import safe_open
 

@@ -177,9 +177,11 @@ class LiveLoop:
             self.capture_slot.close()
 
     def _duration_reached(self, index: int) -> bool:
+        duration_s = self.config.duration_s
+        assert duration_s is not None
         if self.config.lossless:  # offline: the duration is in the source's time, so frame counts are exact
-            return index >= round(self.config.duration_s * self._source_fps)
-        return time.monotonic() - self.t0 >= self.config.duration_s
+            return index >= round(duration_s * self._source_fps)
+        return time.monotonic() - self.t0 >= duration_s
 
     def _reconnect(self, source: FrameSource) -> bool:
         while not self.stop_event.wait(self.config.reconnect_interval_s):
@@ -305,10 +307,6 @@ class LiveLoop:
                 landmark_image=work.driven.landmark_image,
             ),
         )
-
-
-def _ema(average: float, sample: float, alpha: float = 0.1) -> float:
-    return sample if average == 0.0 else average + alpha * (sample - average)
 
 
 def _ema(average: float, sample: float, alpha: float = 0.1) -> float:

@@ -40,6 +40,7 @@ from pathlib import Path
 from liveavatar.disclosure import GENERATOR_TAG
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import SinkState
+from liveavatar.outputs import check_output_file
 from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
 
@@ -116,26 +117,13 @@ def partial_name(path: Path) -> Path:
     return path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(3)}.partial{path.suffix}")
 
 
-def check_destination(path: Path) -> None:
-    """Raises InputError unless a recording can start at path: a .mp4 name, an existing writable folder,
-    not a folder itself, MIN_FREE_BYTES free."""
-    if path.is_dir():
-        raise InputError(f"cannot record to {path}: it is a folder; name a file inside it, e.g. {path / 'out.mp4'}")
-    if path.suffix.lower() != ".mp4":
-        raise InputError(f"cannot record to {path}: recordings are MP4, name the file .mp4")
-    folder = path.parent
-    if not folder.is_dir():
-        if folder.exists():
-            raise InputError(f"cannot record to {path}: {folder} is not a folder")
-        raise InputError(f"cannot record to {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"cannot record to {path}: folder {folder} is not writable; choose another folder")
-    free = shutil.disk_usage(folder).free
-    if free < MIN_FREE_BYTES:
-        raise InputError(
-            f"cannot record to {path}: only {free / 2**20:.0f} MB free on its disk "
-            f"(a recording needs at least {MIN_FREE_BYTES / 2**20:.0f} MB); free some space or choose another folder"
-        )
+def check_destination(path: Path, flag: str = "recording") -> None:
+    """Raises InputError unless a recording can start at path: a .mp4 name, and liveavatar.outputs' rules
+    for any file we write (not a folder, an existing writable folder, MIN_FREE_BYTES free). An existing
+    file is fine: a recording never replaces it (link_to_free_name picks NAME-1.mp4)."""
+    if path.suffix.lower() != ".mp4" and not path.is_dir():
+        raise InputError(f"{flag} {path}: recordings are MP4, name the file .mp4")
+    check_output_file(path, flag, force=True, needed_bytes=MIN_FREE_BYTES)
 
 
 def link_to_free_name(tmp: Path, path: Path) -> Path:

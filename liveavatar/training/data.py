@@ -20,6 +20,7 @@ import torch
 
 from liveavatar.errors import InputError
 from liveavatar.imageio import decode_image
+from liveavatar.models.tensors import unit_from_uint8
 from liveavatar.training.shards import DATASET_FORMAT, FORMAT_VERSION, read_json, read_shard
 
 Part = Literal["train", "held_out", "all"]
@@ -150,11 +151,6 @@ def landmark_images(points: np.ndarray, size: int) -> np.ndarray:
     )
 
 
-def _to_unit(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 …×3×S×S → float32 in [-1, 1]."""
-    return images_u8.float().div_(127.5).sub_(1.0)
-
-
 @dataclass(frozen=True)
 class Episodes:
     """A batch of K-shot episodes: video (B), frames (B×(K+1)) numbers within the video;
@@ -225,7 +221,7 @@ class MemoryFrames:
     def episode_batch(self, episodes: Episodes) -> tuple[torch.Tensor, torch.Tensor]:
         """→ frames, landmark images: B×(K+1)×3×S×S float32 in [-1, 1] on the store's device."""
         rows = (self.start[episodes.video][:, None] + episodes.frames).to(self.frames.device)
-        return _to_unit(self.frames[rows]), _to_unit(self.landmarks[rows])
+        return unit_from_uint8(self.frames[rows]), unit_from_uint8(self.landmarks[rows])
 
 
 class ShardFrames:
@@ -247,7 +243,7 @@ class ShardFrames:
         parts = list(self._pool.map(self._one, episodes.video.tolist(), episodes.frames.tolist()))
         frames = torch.from_numpy(np.stack([p[0] for p in parts])).permute(0, 1, 4, 2, 3)  # B×(K+1)×3×S×S
         marks = torch.from_numpy(np.stack([p[1] for p in parts])).permute(0, 1, 4, 2, 3)
-        return _to_unit(frames.to(self.device)), _to_unit(marks.to(self.device))
+        return unit_from_uint8(frames.to(self.device)), unit_from_uint8(marks.to(self.device))
 
     def close(self) -> None:
         self._pool.shutdown()

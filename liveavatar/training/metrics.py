@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from liveavatar.models.tensors import unit_from_uint8
 from liveavatar.training.losses import ssim
 
 # mediapipe's face detector needs faces of ~100 px; small model outputs (tiny: 64 px) are enlarged first.
@@ -29,7 +30,7 @@ def image_metrics(generated: np.ndarray, real: np.ndarray) -> dict[str, np.ndarr
     mse = ((g - r) ** 2).flatten(1).mean(1)
     psnr = torch.where(mse > 0, 10 * torch.log10(255.0**2 / mse.clamp_min(1e-12)), torch.full_like(mse, 100.0))
     l1 = (g - r).abs().flatten(1).mean(1) / 255.0
-    s = ssim(g.float() / 127.5 - 1, r.float() / 127.5 - 1).double()
+    s = ssim(unit_from_uint8(g), unit_from_uint8(r)).double()
     return {"ssim": s.numpy(), "psnr": psnr.numpy(), "l1": l1.numpy()}
 
 

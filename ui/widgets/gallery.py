@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from liveavatar.imageio import IMAGE_SUFFIXES
+
 from ..store import GalleryEntry
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMB = 84
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def thumbnail_icon(thumbnail: np.ndarray | None, usable: bool = True) -> QIcon:
