@@ -8,7 +8,7 @@ Conventions at every boundary (see docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,13 +36,3 @@ class FaceLandmarks:
     image_size: tuple[int, int]  # (width, height) of the image the points refer to
     mesh: np.ndarray | None = None
     irises: np.ndarray | None = None
-
-
-@dataclass
-class StageTimings:
-    """Milliseconds spent per stage for one frame, in pipeline order."""
-
-    ms: dict[str, float] = field(default_factory=dict)
-
-    def add(self, stage: str, milliseconds: float) -> None:
-        self.ms[stage] = self.ms.get(stage, 0.0) + milliseconds

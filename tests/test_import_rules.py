@@ -120,3 +120,12 @@ def test_the_import_reader_sees_imports_inside_functions(tmp_path):
     source.write_text("def f():\n    from liveavatar.pipeline.runner import Runner\n    from . import base\n")
     found = _imports(source, "liveavatar.sinks")
     assert "liveavatar.pipeline.runner" in found and "liveavatar.sinks.base" in found
+
+
+def test_the_apps_module_map_names_every_module():
+    """ui/__init__.py is the map of the app; a module missing from it is a module nobody finds."""
+    ui = ROOT / "ui"
+    text = (ui / "__init__.py").read_text(encoding="utf-8")
+    modules = [p.name for p in sorted(ui.glob("*.py")) if p.name != "__init__.py"]
+    assert len(modules) >= 10
+    assert [name for name in modules if name not in text] == []

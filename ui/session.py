@@ -126,11 +126,6 @@ class LiveSession(QObject):
         bridge = self._bridge
         return bridge.take_frame() if bridge is not None else None
 
-    @property
-    def frames_replaced(self) -> int:
-        bridge = self._bridge
-        return bridge.replaced if bridge is not None else 0
-
     # ------------------------------------------------------------------ run lifecycle
 
     def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:

@@ -45,9 +45,6 @@ class AdaINLayout:
             for e in self.entries
         }
 
-    def describe(self) -> list[dict[str, int | str]]:
-        return [{"name": e.name, "channels": e.channels, "offset": e.offset} for e in self.entries]
-
 
 def layout_for(cfg: GeneratorConfig) -> AdaINLayout:
     """Every AdaIN layer of the generator in forward order: residual blocks, then up blocks."""

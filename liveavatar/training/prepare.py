@@ -41,7 +41,6 @@ from liveavatar.training.shards import (
 # Track at most this many frames per sampled frame: long videos are tracked at a stride, not whole.
 TRACKED_PER_SAMPLE = 4
 SMOOTHING_ALPHA = 0.2  # CropBoxSmoother's weight of the newest box, per frame at the source frame rate
-REASONS = ("unreadable", "too short", "no face", "error")
 
 
 @dataclass(frozen=True)
