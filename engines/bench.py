@@ -141,7 +141,7 @@ def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: 
         )
         return TorchEngine(generator, device, options)
     if name in ("onnxruntime", "onnxruntime-cuda", "tensorrt"):
-        from liveavatar.engines.onnx_export import export_generator
+        from liveavatar.engines.graph_writer import export_generator
 
         precision = "fp32" if name == "onnxruntime" else "fp16"
         if name != "onnxruntime" and device != "cuda":
@@ -197,7 +197,7 @@ def run_bench(
     """Times each engine in `engines` after the eager reference; max_seconds caps each engine's timed loop."""
     import torch
 
-    from liveavatar.engines.onnx_export import frame_difference, psi_for
+    from liveavatar.engines.graph_writer import frame_difference, psi_for
     from liveavatar.engines.samples import landmark_samples
 
     if threads:

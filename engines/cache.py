@@ -66,7 +66,7 @@ def generator_for(checkpoint, generator_state: Mapping[str, Any] | None):
 # wrapper) must not reuse a graph exported by the old code for the same weights.
 _GRAPH_SOURCES = (
     ("liveavatar.models", ("blocks.py", "generator.py", "adain_layout.py")),
-    ("liveavatar.engines", ("graphs.py", "onnx_export.py")),
+    ("liveavatar.engines", ("graphs.py", "graph_writer.py")),
 )
 
 
@@ -86,7 +86,7 @@ def code_fingerprint() -> str:
 
 def state_sha256(state: Mapping[str, Any]) -> str:
     """A hash of weights (names, shapes and float32 values; torch tensors or numpy arrays alike): tells
-    fine-tuned generators apart. onnx_export.weights_sha256(module) is this hash of module.state_dict()."""
+    fine-tuned generators apart. graph_writer.weights_sha256(module) is this hash of module.state_dict()."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -152,7 +152,7 @@ def cached_generator_onnx(
     say(f"exporting the {checkpoint.config.preset} {what} to ONNX ({precision}) → {path} (once per model) …")
     start = time.perf_counter()
     try:
-        from liveavatar.engines.onnx_export import export_generator
+        from liveavatar.engines.graph_writer import export_generator
 
         export_generator(generator, checkpoint.config, path, checkpoint.sha256, precision)
         if precision == "fp32":
@@ -179,7 +179,7 @@ def _checked(path: Path, checkpoint, psi_size: int, weights: str | None, precisi
 
 def _check_parity(path: Path, generator) -> None:
     """A quick ORT-vs-PyTorch check of a freshly cached graph on synthetic landmark images."""
-    from liveavatar.engines.onnx_export import frame_difference, reference_frames
+    from liveavatar.engines.graph_writer import frame_difference, reference_frames
     from liveavatar.engines.ort_engine import OrtEngine
     from liveavatar.engines.samples import synthetic_landmark_images
 

@@ -19,7 +19,7 @@ from liveavatar.engines.base import EngineError
 
 
 class OrtEmbedder:
-    """E + P from an exported embedder graph (engines.onnx_export.export_embedder) on the CPU."""
+    """E + P from an exported embedder graph (engines.graph_writer.export_embedder) on the CPU."""
 
     name = "onnxruntime-cpu"
 

@@ -1,4 +1,5 @@
-"""`liveavatar export` / tools/export_onnx.py: a checkpoint's graphs, checked against PyTorch before success.
+"""THE ONNX export (`liveavatar export`, tools/export_onnx.py, tools/export_bundled_graphs.py): a checkpoint's
+graphs, written by engines.graph_writer and checked against PyTorch before success.
 
 Parity is measured on real landmark images (mediapipe on the shared portraits → face_crop → the one
 rasterizer; synthetic ones from a real face's geometry when mediapipe or the portraits are missing) with the
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from liveavatar.engines.base import EngineError
-from liveavatar.engines.onnx_export import (
+from liveavatar.engines.graph_writer import (
     export_embedder,
     export_generator,
     frame_difference,

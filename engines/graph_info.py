@@ -1,6 +1,6 @@
 """Reading what an exported graph says about itself: no PyTorch, so the runtime can check graphs too.
 
-engines.onnx_export writes the metadata (model.metadata_props, keys prefixed "liveavatar."); see its
+engines.graph_writer writes the metadata (model.metadata_props, keys prefixed "liveavatar."); see its
 docstring for the keys. `read_graph_info` reads and checks them, `check_matches` compares them with the
 model in use; `frame_difference` is how every parity check counts uint8 levels.
 """

@@ -55,7 +55,7 @@ def session_options(threads: int | None = None, optimization: str = "all", spinn
 
 
 class OrtEngine:
-    """Runs a generator graph exported by engines.onnx_export (uint8 RGB in and out).
+    """Runs a generator graph exported by engines.graph_writer (uint8 RGB in and out).
 
     expected: the model the avatar belongs to; a graph from another preset is refused (EngineError).
     io_binding: bind the output to a buffer allocated once (on the device for CUDA) instead of letting

@@ -1,6 +1,6 @@
 """TensorRT engine (optional: `pip install 'liveavatar[tensorrt]'`, NVIDIA GPU): built from the exported graph.
 
-Precision: fp16 is the fp16 ONNX graph (engines.onnx_export, instance norm and AdaIN statistics in fp32)
+Precision: fp16 is the fp16 ONNX graph (engines.graph_writer, instance norm and AdaIN statistics in fp32)
 in a strongly typed network, so TensorRT keeps exactly the types the graph states. TensorRT 11 only has
 strongly typed networks (BuilderFlag.FP16 is gone); on TensorRT 10 we ask for one with the
 STRONGLY_TYPED flag rather than BuilderFlag.FP16, because that flag lets the builder run the norm's

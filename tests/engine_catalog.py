@@ -82,7 +82,7 @@ def catalog_paths(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def catalog(catalog_paths) -> dict[str, Case]:
-    from liveavatar.engines.onnx_export import psi_for, reference_frames
+    from liveavatar.engines.graph_writer import psi_for, reference_frames
 
     cases = {}
     samples = landmark_inputs(64)
@@ -108,7 +108,7 @@ def run_frames(engine, images: np.ndarray, psi: np.ndarray) -> np.ndarray:
 
 
 def assert_close(frames: np.ndarray, expected: np.ndarray, precision: str, what: str) -> None:
-    from liveavatar.engines.onnx_export import frame_difference
+    from liveavatar.engines.graph_writer import frame_difference
 
     assert frames.shape == expected.shape and frames.dtype == np.uint8, f"{what}: {frames.shape} {frames.dtype}"
     worst, mean = frame_difference(frames, expected)

@@ -43,7 +43,7 @@ def test_the_manifest_names_the_shipped_checkpoint_and_every_file():
 
 def test_each_graph_says_it_holds_the_shipped_weights(checkpoint):
     from liveavatar.engines.graph_info import read_graph_info
-    from liveavatar.engines.onnx_export import weights_sha256
+    from liveavatar.engines.graph_writer import weights_sha256
 
     for (graph, precision), name in FILES.items():
         info = read_graph_info(GRAPHS_DIR / name, graph)
@@ -55,7 +55,7 @@ def test_each_graph_says_it_holds_the_shipped_weights(checkpoint):
 def test_the_shipped_graphs_match_pytorch(checkpoint):
     """Real faces from the shared portraits when present (else the real-face template), as at export."""
     from liveavatar.engines.embedder import OrtEmbedder
-    from liveavatar.engines.onnx_export import EmbedderIO, frame_difference, reference_frames
+    from liveavatar.engines.graph_writer import EmbedderIO, frame_difference, reference_frames
     from liveavatar.engines.ort_engine import OrtEngine
     from liveavatar.engines.samples import landmark_samples
 

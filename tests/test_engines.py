@@ -150,7 +150,7 @@ def test_auto_exports_once_and_says_so(catalog_paths, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_finetuned_avatar_weights_get_their_own_graph(catalog, engine_cache):
     from liveavatar.engines.cache import cached_generator_onnx
-    from liveavatar.engines.onnx_export import reference_frames
+    from liveavatar.engines.graph_writer import reference_frames
     from liveavatar.engines.ort_engine import OrtEngine
 
     case = catalog["tiny"]

@@ -195,7 +195,7 @@ def test_vgg_content_loss_from_local_weight_files(data: Path, tmp_path: Path):
 
 
 def test_split_export_loads_back(trained: Path, tmp_path: Path):
-    from liveavatar.training.export import load_discriminator, split_checkpoint
+    from liveavatar.training.shipping import load_discriminator, split_checkpoint
 
     main, disc_path = split_checkpoint(trained / "checkpoint.safetensors", tmp_path / "tiny.safetensors")
     small = load_checkpoint(main)

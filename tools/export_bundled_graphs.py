@@ -3,7 +3,7 @@
     python tools/export_bundled_graphs.py        (needs the train extra: PyTorch, onnxscript)
 
 Run it whenever liveavatar/assets/lite.safetensors, the networks (liveavatar/models) or the export code
-(liveavatar/engines/graphs.py, onnx_export.py) change (tests/test_bundled_graphs.py checks that they still match). The
+(liveavatar/engines/graphs.py, graph_writer.py) change (tests/test_bundled_graphs.py checks that they still match). The
 graphs come from the project's own export (engines.export.export_checkpoint: generator fp32 and fp16,
 embedder + projection), each checked against PyTorch on real faces from the shared portraits before it is
 kept; the manifest records the checkpoint's sha256, each file's sha256, the export code's fingerprint, the
@@ -39,7 +39,7 @@ def main() -> int:
     from liveavatar.engines.bundled import FILES, GRAPHS_DIR, MANIFEST
     from liveavatar.engines.cache import code_fingerprint
     from liveavatar.engines.export import export_checkpoint
-    from liveavatar.engines.onnx_export import OPSET
+    from liveavatar.engines.graph_writer import OPSET
     from liveavatar.models.checkpoint import bundled_checkpoint, file_sha256, load_checkpoint
 
     path = bundled_checkpoint()

@@ -64,7 +64,7 @@ fi
 "$PY" - "$RUN_DIR" "$OUT_DIR" "$PRESET" <<'PYEOF'
 import shutil, sys
 from pathlib import Path
-from liveavatar.training.export import split_checkpoint
+from liveavatar.training.shipping import split_checkpoint
 run, out, preset = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 main, disc = split_checkpoint(run / "checkpoint.safetensors", out / f"{preset}.safetensors")
 for name in ("log.csv", "run.json"):

@@ -48,7 +48,7 @@ class FinetuneResult:
 
 def find_discriminator(checkpoint: Checkpoint, path: Path | None) -> Discriminator | None:
     """D for fine-tuning: the checkpoint's own, else the given or sibling `_discriminator` file, else None."""
-    from liveavatar.training.export import discriminator_path_for, load_discriminator
+    from liveavatar.training.shipping import discriminator_path_for, load_discriminator
 
     if checkpoint.model.discriminator is not None:
         return copy.deepcopy(checkpoint.model.discriminator)
