@@ -31,6 +31,22 @@ def driving(shared_data: Path) -> Path:
     return shared_data / "driving"
 
 
+@pytest.fixture(scope="session")
+def checkpoint_path(tmp_path_factory) -> Path:
+    """A tiny-preset checkpoint with random weights (seed 0, no discriminator): fast, for tests of the
+    plumbing rather than of the pictures. Shared by every test module; none of them writes to it."""
+    import torch
+
+    from liveavatar.config import PRESETS
+    from liveavatar.models.checkpoint import save_checkpoint
+    from liveavatar.models.talking_head import TalkingHead
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
+    return path
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.imageio)."""
     import cv2

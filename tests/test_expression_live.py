@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from liveavatar.avatar import build_avatar, save_avatar
-from liveavatar.config import PRESETS
 from liveavatar.engines.registry import create_engine
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
-from liveavatar.models.talking_head import TalkingHead
+from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
-
-
-@pytest.fixture(scope="module")
-def checkpoint_path(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,10 @@ from conftest import read_rgb
 
 from liveavatar.avatar import build_avatar, save_avatar
 from liveavatar.capture import SourceLost, VideoFileSource
-from liveavatar.config import PRESETS
 from liveavatar.disclosure import mark_box
 from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
-from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
-from liveavatar.models.talking_head import TalkingHead
+from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.pipeline import (
     Background,
     RecordingObserver,
@@ -39,14 +37,6 @@ from liveavatar.sinks.mp4tags import read_tags
 
 CLIP = "lp_d0_man_greenscreen.mp4"  # 78 frames at 25 fps, one face throughout
 SIZE = (320, 240)
-
-
-@pytest.fixture(scope="module")
-def checkpoint_path(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import json
 import platform
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import liveavatar.models.checkpoint as checkpoint_module
 from liveavatar.cli import main
-from liveavatar.config import PRESETS
-from liveavatar.models.checkpoint import save_checkpoint
-from liveavatar.models.talking_head import TalkingHead
 from liveavatar.sinks.mp4tags import read_tags
-
-
-@pytest.fixture(scope="module")
-def checkpoint_path(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
-    return path
 
 
 def test_doctor_json_reports_every_part(capsys):

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from liveavatar.config import PRESETS
 from liveavatar.disclosure import mark_box
 from liveavatar.landmarks.calibration import mouth_gap
 from liveavatar.landmarks.posing import PoseSettings, parse_pose, pose_points
 from liveavatar.landmarks.retarget import eye_openness
 from liveavatar.landmarks.scripted import FaceRig
-from liveavatar.models.checkpoint import save_checkpoint
-from liveavatar.models.talking_head import TalkingHead
 from liveavatar.sinks.mp4tags import read_tags
 from liveavatar.types import FaceLandmarks
 
@@ -99,14 +94,6 @@ def test_settings_are_validated_and_parsed():
         parse_pose("yaw=left")
     half = PoseSettings().blend(PoseSettings(yaw=20, smile=1), 0.5)
     assert half == PoseSettings(yaw=10, smile=0.5)
-
-
-@pytest.fixture(scope="module")
-def checkpoint_path(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
-    return path
 
 
 def test_cli_pose_writes_a_marked_still_and_a_tagged_sweep(portraits, checkpoint_path, tmp_path, capsys):
