@@ -285,7 +285,13 @@ def test_closing_during_a_build_and_a_recording_leaves_nothing_running_or_broken
     window = open_window(qtbot, data_dir, tiny_checkpoint, avatar_files[:1], source=str(driving / CLIP))
     wait_running(qtbot, window)
     window.outputs_panel.record.button.click()
-    qtbot.waitUntil(lambda: window.outputs_panel.record.state.text().startswith("Recording"), timeout=10_000)
+    qtbot.waitUntil(lambda: window.outputs_panel.record.state.text().startswith("Recording to"), timeout=10_000)
+    # The row says "Recording" as soon as the file is open, before any frame has reached it; a recording
+    # closed in that instant holds nothing and is rightly not saved. Frames shown from now on were rendered
+    # after the recorder joined the fan-out (the preview keeps only the newest frame, never a backlog), so a
+    # few of them mean frames are in the file: the race this test used to lose under load.
+    shown = window.frames_shown
+    qtbot.waitUntil(lambda: window.frames_shown >= shown + 3, timeout=START_TIMEOUT_MS)
     window.add_portraits([portraits / "painting_mona_lisa.jpg", portraits / "photo_grace_hopper.jpg"])
     assert window.library.building
     close_cleanly(qtbot, window)
@@ -345,7 +351,7 @@ def test_sigterm_closes_the_app_and_finalises_its_recording(
     try:
         wait_running(qtbot, window)
         window.outputs_panel.record.button.click()
-        qtbot.waitUntil(lambda: window.outputs_panel.record.state.text().startswith("Recording"), timeout=10_000)
+        qtbot.waitUntil(lambda: window.outputs_panel.record.state.text().startswith("Recording to"), timeout=10_000)
         shown = window.frames_shown
         qtbot.waitUntil(lambda: window.frames_shown >= shown + 10, timeout=20_000)
         os.kill(os.getpid(), signal.SIGTERM)

@@ -143,7 +143,7 @@ class FaceTracker:
             if low_confidence:
                 confidence = min(confidence, LOW_DETECTION_CONFIDENCE)
             if self.mode == "video":
-                _spend_first_projection_warning(self._face_mesh_cls)
+                _spend_first_projection_warning(self._face_mesh_cls, self.irises)
             with _native_stderr_silenced():
                 mesh = self._face_mesh_cls(
                     static_image_mode=self.mode == "image",
@@ -230,11 +230,11 @@ class FaceTracker:
 
 _STDERR_LOCK = threading.Lock()
 _FIRST_PROJECTION_LOCK = threading.Lock()
-_first_projection_spent = False
+_first_projection_spent: set[bool] = set()  # the refine_landmarks settings whose warnings are spent
 
 
-def _spend_first_projection_warning(face_mesh_cls: Any) -> None:
-    """Once per process, runs the face mesh on the sample portrait with native stderr silenced.
+def _spend_first_projection_warning(face_mesh_cls: Any, refine_landmarks: bool) -> None:
+    """Once per process and mesh kind, runs the face mesh on the sample portrait with native stderr silenced.
 
     mediapipe logs "Using NORM_RECT without IMAGE_DIMENSIONS is only supported for the square ROI" the
     first time any graph in the process projects landmarks, i.e. on the first frame that shows a face.
@@ -243,13 +243,13 @@ def _spend_first_projection_warning(face_mesh_cls: Any) -> None:
     own face-mesh graph (the legacy solution never passes IMAGE_DIMENSIONS), which nothing we call can
     change; the landmarks are what that solution gives everyone. Spending the one-time warning here, on a
     known face, keeps stderr untouched afterwards. Without the sample (no matplotlib), the graph's own
-    first-frame window is all that is silenced.
+    first-frame window is all that is silenced. The refined mesh (irises) has a warning of its own on its
+    first face ("Feedback manager requires a model with a single signature"), so each kind is spent apart.
     """
-    global _first_projection_spent
     with _FIRST_PROJECTION_LOCK:
-        if _first_projection_spent:
+        if refine_landmarks in _first_projection_spent:
             return
-        _first_projection_spent = True
+        _first_projection_spent.add(refine_landmarks)
         from liveavatar.errors import LiveAvatarError
         from liveavatar.sample import sample_portrait
 
@@ -260,7 +260,7 @@ def _spend_first_projection_warning(face_mesh_cls: Any) -> None:
         if bgr is None:
             return
         with _native_stderr_silenced():
-            with face_mesh_cls(static_image_mode=True, max_num_faces=1, refine_landmarks=False) as mesh:
+            with face_mesh_cls(static_image_mode=True, max_num_faces=1, refine_landmarks=refine_landmarks) as mesh:
                 mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
