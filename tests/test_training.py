@@ -252,6 +252,12 @@ def test_eval_reports_finite_metrics_and_reproduces_them(trained: Path, data: Pa
         assert all(np.isfinite(s[m]) for m in ("ssim", "psnr", "l1"))
         assert s["landmark_error"] is None or np.isfinite(s["landmark_error"])
     assert (tmp_path / "a" / "sheet.png").is_file()
+    warp = metrics["self_reenactment"]["warp"]  # the training-free baseline row, on the smallest K
+    assert warp["videos"] == 1 and warp["frames"] == 3
+    # the first frame's own pixels moved to the later frames' landmarks beat a tiny model trained for seconds
+    assert warp["ssim"] > metrics["self_reenactment"]["1"]["ssim"]
+    assert warp["face_found"] == 1.0 and warp["landmark_error"] < 0.1
+    assert {"r_mouth", "r_yaw", "mouth_range_ratio"} <= set(warp)
     assert cli([*argv, "--out", str(tmp_path / "b"), "--finetune-steps", "2"]) == 0
     assert cli([*argv, "--out", str(tmp_path / "a")]) == 2  # no overwrite without --force
     assert cli([*argv, "--out", str(tmp_path / "a"), "--force"]) == 0
