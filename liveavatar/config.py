@@ -6,6 +6,13 @@ Presets:
   docs/ARCHITECTURE.md for where it departs from the paper: narrower widths, up-attention at 32×32 and a
   pixel-shuffle head instead of full-resolution convolutions).
 - `tiny`: 64×64, a few thousand parameters per block; for tests, trains in seconds.
+- `warp`: portrait-faithful (issue 9): the avatar's own crop is moved every frame by a thin-plate spline
+  from the portrait's landmarks to the driven ones, and a lite-sized AdaIN(ψ) generator that sees the
+  landmark image and the warped crop paints RGB plus a soft mask; output = mask·warped + (1 − mask)·painted.
+  Identity comes from the pixels, the network adds what a warp cannot (mouth inside, eyelids, disocclusions).
+  No self-attention: the warped crop already carries the face's global layout.
+- `warp-tiny`: the same at 64×64 for tests.
+The paper's presets keep `warp` = None and stay the pure G(y, ψ).
 """
 
 from __future__ import annotations
@@ -49,6 +56,16 @@ class DiscriminatorConfig:
 
 
 @dataclass(frozen=True)
+class WarpConfig:
+    """The thin-plate-spline warp of the `warp` presets (liveavatar/models/warp.py)."""
+
+    anchors: int = 3  # fixed points per side of the crop's border, keeping the background still
+    coarse: int = 64  # side of the grid the backward map is solved on, then upsampled
+    newton_steps: int = 3
+    regularization: float = 1e-3  # λ on the spline's kernel: closed-mouth inner lips coincide, λ keeps L invertible
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     preset: str
     image_size: int
@@ -56,9 +73,13 @@ class ModelConfig:
     embedder: EmbedderConfig
     discriminator: DiscriminatorConfig
     embedding_dim: int = EMBEDDING_DIM
+    warp: WarpConfig | None = None  # set: G sees (landmark image, warped crop) and outputs RGB + mask
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.warp is None:
+            del data["warp"]  # the paper's presets keep the config JSON they always had (checkpoint headers)
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -73,6 +94,7 @@ class ModelConfig:
                 embedder=_tuples(EmbedderConfig, data["embedder"]),
                 discriminator=_tuples(DiscriminatorConfig, data["discriminator"]),
                 embedding_dim=int(data.get("embedding_dim", EMBEDDING_DIM)),
+                warp=_tuples(WarpConfig, data["warp"]) if data.get("warp") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"model config is incomplete or malformed ({exc!r})") from exc
@@ -132,6 +154,25 @@ PRESETS: dict[str, ModelConfig] = {
         embedding_dim=EMBEDDING_DIM,
     ),
 }
+PRESETS["warp"] = dataclasses.replace(
+    PRESETS["lite"],
+    preset="warp",
+    generator=GeneratorConfig(
+        down_channels=(16, 32, 64, 128),
+        res_blocks=2,
+        up_channels=(64, 32, 16),
+        attn_down_size=0,
+        attn_up_size=0,
+        pixel_shuffle_head=True,
+    ),
+    warp=WarpConfig(),
+)
+PRESETS["warp-tiny"] = dataclasses.replace(
+    PRESETS["tiny"],
+    preset="warp-tiny",
+    generator=dataclasses.replace(PRESETS["tiny"].generator, attn_down_size=0, attn_up_size=0),
+    warp=WarpConfig(coarse=32),
+)
 
 
 def preset(name: str) -> ModelConfig:

@@ -94,10 +94,10 @@ class TpsWarp(nn.Module):
         self.size = size
         self.coarse = min(coarse, size)
         self.steps = steps
-        self.register_buffer("anchors", torch.as_tensor(border_anchors(anchors), dtype=torch.float32), persistent=False)
-        c = (torch.arange(self.coarse, dtype=torch.float32) + 0.5) / self.coarse
-        grid = torch.stack(torch.meshgrid(c, c, indexing="xy"), dim=-1).reshape(1, -1, 2)  # 1×G²×2, (x, y)
-        self.register_buffer("cells", grid, persistent=False)
+        # Constants, not buffers: the warp has no state, so checkpoints (which list every buffer) stay as they are.
+        self._anchors = border_anchors(anchors).astype(np.float32)  # K×2 unit coordinates
+        c = (np.arange(self.coarse, dtype=np.float32) + 0.5) / self.coarse
+        self._cells = np.stack(np.meshgrid(c, c, indexing="xy"), axis=-1).reshape(1, -1, 2)  # 1×G²×2, (x, y)
 
     def displacement(self, q: torch.Tensor, src: torch.Tensor, coeff: torch.Tensor) -> torch.Tensor:
         """u(q) = f(q) − q at unit points q (N×M×2) for centres src (N×n×2) and coefficients (N×(n+3)×2)."""
@@ -130,12 +130,12 @@ class TpsWarp(nn.Module):
         self, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         batch = texture.shape[0]
-        ring = self.anchors.expand(batch, -1, -1)
+        ring = torch.as_tensor(self._anchors, device=source.device)[None].expand(batch, -1, -1)
         src = torch.cat([to_unit(source, self.size), ring], dim=1)  # N×n×2
         dst = torch.cat([to_unit(driven, self.size), ring], dim=1)
         rhs = torch.cat([dst - src, torch.zeros_like(src[:, :3])], dim=1)  # N×(n+3)×2
         coeff = inverse @ rhs
-        p = self.cells.expand(batch, -1, -1)
+        p = torch.as_tensor(self._cells, device=source.device).expand(batch, -1, -1)
         q = p - self.displacement(p, src, coeff)  # first-order guess, exact for a pure translation
         for _ in range(self.steps):
             q = self.newton_step(q, p, src, coeff)

@@ -43,6 +43,7 @@ class CrossSettings:
     stride: int = 2
     max_portraits: int | None = None
     max_drivers: int | None = None
+    rows: tuple[str, ...] = ("model", "warp")  # which renderers run (warp alone: comparing warp variants)
 
 
 def kind_of(path: Path) -> str:
@@ -142,6 +143,40 @@ def generator_renderer(model, psi: np.ndarray, size: int, device: torch.device) 
     return render
 
 
+def model_renderer(model, psi: np.ndarray, crop: np.ndarray, points: np.ndarray, device: torch.device) -> Render:
+    """The checkpoint's model: G(y, ψ) for the paper's presets; warp + G + composite for the `warp` presets,
+    with the crop (S×S×3 uint8) as texture and its 68 landmarks (crop pixels) as the spline's source."""
+    from liveavatar.models.tensors import to_images, to_tensor
+    from liveavatar.models.warp import tps_inverse
+    from liveavatar.models.warp_head import render_frame
+    from liveavatar.training.data import landmark_images
+
+    size = model.config.image_size
+    if model.warp is None:
+        return generator_renderer(model, psi, size, device)
+    w = model.config.warp
+    texture = to_tensor(crop[None], device)
+    source = torch.from_numpy(np.asarray(points, np.float32))[None].to(device)
+    inverse = torch.from_numpy(tps_inverse(points, size, w.anchors, w.regularization))[None].to(device)
+    psi_t = torch.from_numpy(np.asarray(psi, np.float32))[None].to(device)
+
+    def render(driven: np.ndarray) -> np.ndarray:
+        driven = np.asarray(driven, np.float32)
+        marks = landmark_images(driven, size)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(marks), 16):
+                y = to_tensor(marks[start : start + 16], device)
+                d = torch.from_numpy(driven[start : start + 16]).to(device)
+                frame, _, _ = render_frame(
+                    model.generator, model.warp, y, psi_t.expand(len(y), -1), texture, source, inverse, d
+                )
+                out.append(to_images(frame))
+        return np.concatenate(out)
+
+    return render
+
+
 def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ["identity_median", "identity_same_share", "identity_face_found", "face_found"]
     keys += [f"r_{s}" for s in SIGNALS] + ["mouth_range_ratio"]
@@ -188,10 +223,11 @@ def cross_reenact(
                 skipped.append({"portrait": portrait.name, "skipped": str(exc)})
                 continue
             reference = describer.describe(avatar.crop) if describer else None
-            renderers = {
-                "model": generator_renderer(checkpoint.model, avatar.psi, size, device),
-                "warp": warp_renderer(avatar.crop, avatar.landmarks),
-            }
+            renderers = {}
+            if "model" in settings.rows:
+                renderers["model"] = model_renderer(checkpoint.model, avatar.psi, avatar.crop, avatar.landmarks, device)
+            if "warp" in settings.rows:
+                renderers["warp"] = warp_renderer(avatar.crop, avatar.landmarks)
             for path, kept, _ in clips:
                 if kept is None:
                     continue

@@ -26,6 +26,8 @@ import torch
 from liveavatar.errors import InputError
 from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.models.tensors import to_images, to_tensor
+from liveavatar.models.warp import tps_inverse
+from liveavatar.models.warp_head import render_frame
 from liveavatar.training.cross_eval import retrack, warp_renderer
 from liveavatar.training.data import VideoRecord, decode_video, landmark_images, open_dataset
 from liveavatar.training.expression import SIGNALS, follow_measures
@@ -102,10 +104,25 @@ def evaluate(
         frames, points = decode_video(record, size)
         videos.append(_Video(record, frames, landmark_images(points, size), points))
 
-    def generate(generator, psi: torch.Tensor, marks: np.ndarray) -> np.ndarray:
+    def generate(generator, psi: torch.Tensor, source: _Video, driver: _Video, drivers: np.ndarray) -> np.ndarray:
+        """Frames of `source`'s avatar driven by `driver`'s frames `drivers` (warp presets: frame 0 is the texture)."""
         with torch.inference_mode():
-            y = to_tensor(marks, device)
-            return to_images(generator(y, psi.expand(len(y), -1)))
+            y = to_tensor(driver.marks[drivers], device)
+            if model.warp is None:
+                return to_images(generator(y, psi.expand(len(y), -1)))
+            w = checkpoint.config.warp
+            points = source.points[0]
+            frame, _, _ = render_frame(
+                generator,
+                model.warp,
+                y,
+                psi.expand(len(y), -1),
+                to_tensor(source.frames[:1], device),
+                torch.from_numpy(points)[None].to(device),
+                torch.from_numpy(tps_inverse(points, size, w.anchors, w.regularization))[None].to(device),
+                torch.from_numpy(driver.points[drivers]).to(device),
+            )
+            return to_images(frame)
 
     def avatar(video: _Video, k: int):
         """(generator, ψ) made from the first k frames: meta-learned, or fine-tuned on them."""
@@ -174,7 +191,7 @@ def evaluate(
                 generator, psi = avatar(video, k)
                 if k == biggest:
                     avatars[video.record.key] = (generator, psi)
-                fake = generate(generator, psi, video.marks[drivers])
+                fake = generate(generator, psi, video, video, drivers)
                 per_video.append({"row": "model", **measure(video, k, drivers, fake)})
                 if k == min(settings.shots):
                     # the training-free baseline: the first frame's pixels moved to each driving frame's landmarks
@@ -190,7 +207,7 @@ def evaluate(
             driver = by_key[keys[(i + 1) % len(keys)]]
             drivers = _drivers(len(driver.frames), 0, settings.frames_per_video)
             generator, psi = avatars[key]
-            fake = generate(generator, psi, driver.marks[drivers])
+            fake = generate(generator, psi, by_key[key], driver, drivers)
             errors = [landmark_error(tracker, f, driver.points[d]) for f, d in zip(fake, drivers, strict=True)]
             cross.append(
                 {
