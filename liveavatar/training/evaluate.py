@@ -139,6 +139,7 @@ def evaluate(
             FinetuneSettings(steps=settings.finetune_steps),
             disc,
             device=device,
+            points=video.points[:k],
         )
         generator = copy.deepcopy(model.generator)
         generator.load_state_dict(result.generator_weights)
