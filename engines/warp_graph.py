@@ -115,3 +115,99 @@ class WarpFrameSession:
         feeds = {**self.avatar, "landmarks": landmarks, "driven": np.asarray(driven, np.float32)}
         feeds["psi"] = np.repeat(self.avatar["psi"], n, axis=0)
         return self.session.run(None, feeds)[0]
+
+
+def bench_warp(
+    model: TalkingHead,
+    frames: int,
+    threads: int,
+    say,
+    lite: TalkingHead | None = None,
+    max_seconds: float | None = None,
+) -> dict:
+    """ms per frame (batch 1, as live) of the warp preset's whole frame graph on ONNX Runtime's CPU provider,
+    and, side by side in the same run and threads, of `lite`'s generator graph; the landmarks are Grace
+    Hopper's (the photo matplotlib ships), driven by a small head and mouth motion."""
+    import tempfile
+    import time
+
+    import matplotlib.cbook
+
+    from liveavatar.avatar import prepare_portrait
+    from liveavatar.engines.onnx_export import export_generator
+    from liveavatar.engines.ort_engine import session_options
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    size = model.config.image_size
+    portrait = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    _, _, crop, points, _ = prepare_portrait(portrait, size)
+    w = model.config.warp
+    from liveavatar.models.warp import tps_inverse
+
+    inverse = tps_inverse(points, size, w.anchors, w.regularization)
+    motion = [points + np.float32([np.sin(i / 5) * 3, 0]) for i in range(16)]
+    for i, d in enumerate(motion):
+        d[[56, 57, 58, 65, 66, 67], 1] += 4 * (1 + np.sin(i / 3))
+    marks = np.stack([rasterize_landmarks(d, size) for d in motion])
+    driven = np.stack(motion).astype(np.float32)
+
+    def timed(call) -> list[float]:
+        call(0)  # warm-up: first runs allocate
+        out, deadline = [], time.perf_counter() + (max_seconds or float("inf"))
+        for i in range(frames):
+            if i >= 5 and time.perf_counter() > deadline:
+                break
+            start = time.perf_counter()
+            call(i % len(marks))
+            out.append((time.perf_counter() - start) * 1000)
+        return out
+
+    def row(name: str, ms: list[float]) -> dict:
+        median = float(np.median(ms))
+        return {
+            "graph": name,
+            "frames": len(ms),
+            "median_ms": median,
+            "p90_ms": float(np.percentile(ms, 90)),
+            "fps": 1000 / median,
+        }
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        say(f"exporting the {model.config.preset} frame graph")
+        path = export_warp_frame(model, points, Path(tmp) / "warp_frame.onnx")
+        session = WarpFrameSession(path, threads)
+        session.set_avatar(np.zeros(model.psi_size, np.float32), crop, points, inverse)
+        rows.append(
+            row(
+                f"{model.config.preset} (warp + G + composite)",
+                timed(lambda i: session(marks[i : i + 1], driven[i : i + 1])),
+            )
+        )
+        if lite is not None:
+            import onnxruntime as ort
+
+            say(f"exporting the {lite.config.preset} generator graph")
+            g_path = export_generator(lite.generator, lite.config, Path(tmp) / "lite.onnx", "bench")
+            g = ort.InferenceSession(str(g_path), session_options(threads), providers=["CPUExecutionProvider"])
+            psi = np.zeros((1, lite.psi_size), np.float32)
+            lite_marks = np.stack(
+                [rasterize_landmarks(d * lite.config.image_size / size, lite.config.image_size) for d in motion]
+            )
+            rows.append(
+                row(
+                    f"{lite.config.preset} (G)",
+                    timed(lambda i: g.run(None, {"landmarks": lite_marks[i : i + 1], "psi": psi})),
+                )
+            )
+    return {"engine": "onnxruntime (CPU)", "threads": threads, "rows": rows}
+
+
+def format_warp_bench(report: dict) -> str:
+    lines = [
+        f"ONNX Runtime CPU, {report['threads']} threads, batch 1",
+        f"{'graph':<40} {'median ms':>9} {'p90 ms':>7} {'fps':>6}",
+    ]
+    for r in report["rows"]:
+        lines.append(f"{r['graph']:<40} {r['median_ms']:>9.1f} {r['p90_ms']:>7.1f} {r['fps']:>6.1f}")
+    return "\n".join(lines)

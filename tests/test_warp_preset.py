@@ -86,3 +86,17 @@ def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, p
     diff = np.abs(frames.astype(int) - expected.astype(int))
     assert diff.max() <= 2 and (diff > 0).mean() < 0.01
     assert not np.array_equal(frames[0], frames[2])  # the driven points reach the output
+
+
+@pytest.mark.slow
+def test_bench_times_the_warp_frame_graph_beside_lite(tmp_path) -> None:
+    pytest.importorskip("onnxruntime")
+    import json
+
+    from liveavatar.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--preset", "warp-tiny", "--frames", "3", "--threads", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["graph"].split()[0] for r in rows] == ["warp-tiny", "lite"]
+    assert all(r["frames"] == 3 and r["median_ms"] > 0 and r["fps"] > 0 for r in rows)

@@ -12,7 +12,12 @@ from liveavatar.errors import InputError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="time the generator on each engine against the PyTorch reference")
-    p.add_argument("--preset", default=None, help="lite, paper or tiny (random weights; default lite)")
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="lite, paper, tiny, warp or warp-tiny (random weights; default lite); warp presets time their "
+        "frame graph beside lite's generator on ONNX Runtime",
+    )
     p.add_argument("--checkpoint", type=Path, help="time this checkpoint's model instead of random weights")
     p.add_argument(
         "--engines",
@@ -60,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise DeviceUnavailableError("--device cuda: this PyTorch build sees no CUDA GPU; use --device cpu")
     model, config, sha, weights = _model(args)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
+    if config.warp is not None:
+        return _bench_warp(args, model)
     report = run_bench(
         config,
         model,
@@ -78,6 +85,26 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(text if args.json else "\n" + format_report(report))
+    return 0
+
+
+def _bench_warp(args: argparse.Namespace, model) -> int:
+    """warp presets: their one frame graph beside lite's generator graph, both on ONNX Runtime's CPU provider."""
+    import torch
+
+    from liveavatar.config import preset
+    from liveavatar.engines.ort_engine import default_threads
+    from liveavatar.engines.warp_graph import bench_warp, format_warp_bench
+    from liveavatar.models.talking_head import TalkingHead
+
+    torch.manual_seed(0)
+    lite = TalkingHead(preset("lite"), num_videos=1, spectral=True, discriminator=False).fold_spectral_norm().eval()
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
+    report = bench_warp(model, args.frames, args.threads or default_threads(), say, lite, args.max_seconds)
+    text = json.dumps(report, indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text if args.json else "\n" + format_warp_bench(report))
     return 0
 
 
