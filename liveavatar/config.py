@@ -60,8 +60,8 @@ class WarpConfig:
     """The thin-plate-spline warp of the `warp` presets (liveavatar/models/warp.py)."""
 
     anchors: int = 3  # fixed points per side of the crop's border, keeping the background still
-    # side of the grid the backward map is solved on, then upsampled: 32 (8 px cells at 256) costs about a
-    # fifth of 64 per frame (measured on the shared 2-core VM, relative to G's time) and the spline is smooth
+    # side of the grid the backward map is solved on, then upsampled: 32 (8 px cells at 256) took 0.08× G's
+    # time per frame, 64 took 0.45× (docs/ARCHITECTURE.md); the spline is smooth enough for 8 px cells
     coarse: int = 32
     newton_steps: int = 3
     regularization: float = 1e-3  # λ on the spline's kernel: closed-mouth inner lips coincide, λ keeps L invertible

@@ -100,3 +100,11 @@ def test_bench_times_the_warp_frame_graph_beside_lite(tmp_path) -> None:
     rows = json.loads(out.read_text())["rows"]
     assert [r["graph"].split()[0] for r in rows] == ["warp-tiny", "lite"]
     assert all(r["frames"] == 3 and r["median_ms"] > 0 and r["fps"] > 0 for r in rows)
+
+
+def test_train_and_bench_accept_the_warp_presets() -> None:
+    from liveavatar.cli import build_parser
+
+    for name in ("warp", "warp-tiny"):
+        args = build_parser().parse_args(["train", "--preset", name, "--data", "d", "--out", "o"])
+        assert args.preset == name
