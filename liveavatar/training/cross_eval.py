@@ -251,6 +251,8 @@ def cross_reenact(
                     }
                     if describer is not None:
                         entry.update(summarize_identity(identity_distances(describer, reference, images)))
+                        if reference is None:  # the portrait itself defeats dlib: no distance, and say why
+                            entry["identity_note"] = "dlib finds no face on the portrait's crop"
                     pairs.append(entry)
                     row_images.append(images[widest])
                 sheet.append(row_images)
