@@ -8,6 +8,9 @@ An avatar file is a safetensors file (format "liveavatar-avatar", version 1) hol
   crop_matrix         2×3 float64: portrait (as stored) → crop affine
   thumbnail           128×128×3 uint8 RGB
   generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper), float32
+  warp_inverse        (n+3)×(n+3) float32, `warp` presets only: the thin-plate spline's L⁻¹ over `landmarks`
+                      and the crop's border anchors (liveavatar/models/warp.py); `crop` is the texture it moves.
+                      Derived from `landmarks`, so a warp avatar written without it still loads (recomputed).
 and metadata: format, format_version, name, preset, checkpoint_sha256, adain_layout_version, sources,
 notes (what the tracker said about each portrait), content_sha256 (liveavatar.avatar_checks).
 An avatar only works with the checkpoint it was built with; loading checks the hash, and every array's
@@ -57,6 +60,7 @@ class Avatar:
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     generator_weights: dict[str, Any] | None = None  # name → float32 array (numpy, or torch fresh from finetune)
+    warp_inverse: np.ndarray | None = None
 
     @property
     def is_finetuned(self) -> bool:
@@ -125,6 +129,12 @@ def build_avatar(
         if own:
             embedder.close()
     image, crop_tf, crop, points = first
+    warp_inverse = None
+    if checkpoint.config.warp is not None:
+        from liveavatar.models.warp import tps_inverse
+
+        w = checkpoint.config.warp
+        warp_inverse = tps_inverse(points, size, w.anchors, w.regularization)
     report("done", 1.0)
     return Avatar(
         name=name or paths[0].stem,
@@ -138,6 +148,7 @@ def build_avatar(
         thumbnail=cv2.resize(crop, (THUMBNAIL_SIZE, THUMBNAIL_SIZE), interpolation=cv2.INTER_AREA),
         sources=[str(p) for p in paths],
         notes=notes,
+        warp_inverse=warp_inverse,
     )
 
 
@@ -161,6 +172,8 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
         "crop_matrix": np.ascontiguousarray(avatar.crop_matrix, dtype=np.float64),
         "thumbnail": np.ascontiguousarray(avatar.thumbnail),
     }
+    if avatar.warp_inverse is not None:
+        tensors["warp_inverse"] = np.ascontiguousarray(avatar.warp_inverse, dtype=np.float32)
     for key, value in (avatar.generator_weights or {}).items():
         if hasattr(value, "detach"):  # a torch tensor fresh from fine-tuning
             value = value.detach().cpu().float().numpy()
@@ -246,4 +259,17 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
         sources=fields["sources"],
         notes=fields["notes"],
         generator_weights=generator or None,
+        warp_inverse=arrays.get("warp_inverse"),
     )
+
+
+def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
+    """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks."""
+    from liveavatar.models.warp import tps_inverse
+
+    w = checkpoint.config.warp
+    if w is None:
+        raise AvatarError(f"checkpoint preset {checkpoint.config.preset!r} has no warp")
+    if avatar.warp_inverse is not None:
+        return avatar.warp_inverse
+    return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)

@@ -23,6 +23,8 @@ from liveavatar.text import printable
 
 CHECKSUM_KEY = "content_sha256"
 REQUIRED = ("psi", "crop", "landmarks", "portrait_jpeg", "crop_matrix", "thumbnail")
+OPTIONAL = ("warp_inverse",)  # warp presets only (liveavatar/avatar.py)
+MAX_WARP_POINTS = 68 + 4 * 64  # the landmarks and up to 64 border anchors per side
 GENERATOR_PREFIX = "generator."
 THUMBNAIL_SHAPE = (128, 128, 3)
 MIN_CROP, MAX_CROP = 16, 1024
@@ -63,7 +65,7 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
     missing = [k for k in REQUIRED if k not in arrays]
     if missing:
         raise fail(f"it has no {', '.join(missing)}")
-    unknown = [k for k in arrays if k not in REQUIRED and not k.startswith(GENERATOR_PREFIX)]
+    unknown = [k for k in arrays if k not in REQUIRED + OPTIONAL and not k.startswith(GENERATOR_PREFIX)]
     if unknown:
         raise fail(f"it holds unknown arrays {printable(unknown[:5])}")
 
@@ -99,6 +101,13 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
     if singular.min() < 1e-4 or singular.max() > 1e4:
         raise fail("crop_matrix is not invertible (it maps the portrait onto a line or a point)")
     array("thumbnail", np.uint8, THUMBNAIL_SHAPE)
+    if "warp_inverse" in arrays:  # warp presets: the spline's L⁻¹ over the landmarks and border anchors
+        inverse = array("warp_inverse", np.float32, (None, None))
+        n = inverse.shape[0]
+        if inverse.shape[1] != n or not len(landmarks) + 3 <= n <= MAX_WARP_POINTS + 3:
+            raise fail(f"warp_inverse is {inverse.shape[0]}×{inverse.shape[1]}, not square over the landmarks")
+        if not np.isfinite(inverse).all():
+            raise fail("warp_inverse holds NaN or infinite values")
     jpeg = array("portrait_jpeg", np.uint8, (None,))
     try:
         header = read_header(memoryview(jpeg))

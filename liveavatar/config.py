@@ -6,6 +6,13 @@ Presets:
   docs/ARCHITECTURE.md for where it departs from the paper: narrower widths, up-attention at 32×32 and a
   pixel-shuffle head instead of full-resolution convolutions).
 - `tiny`: 64×64, a few thousand parameters per block; for tests, trains in seconds.
+- `warp`: portrait-faithful (issue 9): the avatar's own crop is moved every frame by a thin-plate spline
+  from the portrait's landmarks to the driven ones, and a lite-sized AdaIN(ψ) generator that sees the
+  landmark image and the warped crop paints RGB plus a soft mask; output = mask·warped + (1 − mask)·painted.
+  Identity comes from the pixels, the network adds what a warp cannot (mouth inside, eyelids, disocclusions).
+  No self-attention: the warped crop already carries the face's global layout.
+- `warp-tiny`: the same at 64×64 for tests.
+The paper's presets keep `warp` = None and stay the pure G(y, ψ).
 """
 
 from __future__ import annotations
@@ -49,6 +56,18 @@ class DiscriminatorConfig:
 
 
 @dataclass(frozen=True)
+class WarpConfig:
+    """The thin-plate-spline warp of the `warp` presets (liveavatar/models/warp.py)."""
+
+    anchors: int = 3  # fixed points per side of the crop's border, keeping the background still
+    # side of the grid the backward map is solved on, then upsampled: 32 (8 px cells at 256) took 0.08× G's
+    # time per frame, 64 took 0.45× (docs/ARCHITECTURE.md); the spline is smooth enough for 8 px cells
+    coarse: int = 32
+    newton_steps: int = 3
+    regularization: float = 1e-3  # λ on the spline's kernel: closed-mouth inner lips coincide, λ keeps L invertible
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     preset: str
     image_size: int
@@ -56,9 +75,13 @@ class ModelConfig:
     embedder: EmbedderConfig
     discriminator: DiscriminatorConfig
     embedding_dim: int = EMBEDDING_DIM
+    warp: WarpConfig | None = None  # set: G sees (landmark image, warped crop) and outputs RGB + mask
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.warp is None:
+            del data["warp"]  # the paper's presets keep the config JSON they always had (checkpoint headers)
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -77,6 +100,7 @@ class ModelConfig:
                 embedder=_tuples(EmbedderConfig, data["embedder"]),
                 discriminator=_tuples(DiscriminatorConfig, data["discriminator"]),
                 embedding_dim=_field(data, "embedding_dim", int, EMBEDDING_DIM),
+                warp=_tuples(WarpConfig, data["warp"]) if data.get("warp") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"model config is incomplete or malformed ({exc})") from None
@@ -106,6 +130,14 @@ class ModelConfig:
         for name, value in (("generator.res_blocks", g.res_blocks),):
             if not (isinstance(value, int) and 0 <= value <= MAX_BLOCKS):
                 problems.append(f"{name} {value!r} is not in [0, {MAX_BLOCKS}]")
+        w = self.warp
+        if w is not None and not (
+            isinstance(w.anchors, int) and 0 <= w.anchors <= 64
+            and isinstance(w.coarse, int) and 2 <= w.coarse <= MAX_IMAGE_SIZE
+            and isinstance(w.newton_steps, int) and 0 <= w.newton_steps <= 16
+            and isinstance(w.regularization, (int, float)) and 0 <= w.regularization <= 1e3
+        ):  # fmt: skip
+            problems.append(f"warp {w} is out of range (anchors 0–64, coarse 2–{MAX_IMAGE_SIZE}, newton_steps 0–16)")
         if not isinstance(g.pixel_shuffle_head, bool):
             problems.append(f"generator.pixel_shuffle_head must be true or false, got {g.pixel_shuffle_head!r}")
         for name, value in (
@@ -175,9 +207,10 @@ def _field(data: dict[str, Any], name: str, kind: type, default: Any = None) -> 
     if name not in data and default is not None:
         return default
     value = data[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    accepted = (int, float) if kind is float else kind  # JSON writes 1e-3 as a float, 1.0 as 1.0, 0 as 0
+    if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
         raise ValueError(f"{name} must be {kind.__name__}, not {type(value).__name__} {str(value)[:40]!r}")
-    return value
+    return kind(value) if kind is float else value
 
 
 def _tuples(kind: type, data: dict[str, Any]) -> Any:
@@ -193,11 +226,14 @@ def _tuples(kind: type, data: dict[str, Any]) -> Any:
     for name, annotation in fields.items():
         value = data[name]
         if annotation.startswith("tuple"):
-            if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            # a list from JSON, or a tuple from to_dict() in-process
+            if not isinstance(value, list | tuple) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
                 raise ValueError(f"{kind.__name__}.{name} must be a list of integers, not {str(value)[:40]!r}")
             value = tuple(value)
         else:
-            values[name] = _field(data, name, bool if annotation == "bool" else int)
+            values[name] = _field(data, name, {"bool": bool, "float": float}.get(annotation, int))
             continue
         values[name] = value
     return kind(**values)
@@ -248,6 +284,25 @@ PRESETS: dict[str, ModelConfig] = {
         embedding_dim=EMBEDDING_DIM,
     ),
 }
+PRESETS["warp"] = dataclasses.replace(
+    PRESETS["lite"],
+    preset="warp",
+    generator=GeneratorConfig(
+        down_channels=(16, 32, 64, 128),
+        res_blocks=2,
+        up_channels=(64, 32, 16),
+        attn_down_size=0,
+        attn_up_size=0,
+        pixel_shuffle_head=True,
+    ),
+    warp=WarpConfig(),
+)
+PRESETS["warp-tiny"] = dataclasses.replace(
+    PRESETS["tiny"],
+    preset="warp-tiny",
+    generator=dataclasses.replace(PRESETS["tiny"].generator, attn_down_size=0, attn_up_size=0),
+    warp=WarpConfig(),
+)
 
 
 def preset(name: str) -> ModelConfig:

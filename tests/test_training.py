@@ -252,6 +252,12 @@ def test_eval_reports_finite_metrics_and_reproduces_them(trained: Path, data: Pa
         assert all(np.isfinite(s[m]) for m in ("ssim", "psnr", "l1"))
         assert s["landmark_error"] is None or np.isfinite(s["landmark_error"])
     assert (tmp_path / "a" / "sheet.png").is_file()
+    warp = metrics["self_reenactment"]["warp"]  # the training-free baseline row, on the smallest K
+    assert warp["videos"] == 1 and warp["frames"] == 3
+    # the first frame's own pixels moved to the later frames' landmarks beat a tiny model trained for seconds
+    assert warp["ssim"] > metrics["self_reenactment"]["1"]["ssim"]
+    assert warp["face_found"] == 1.0 and warp["landmark_error"] < 0.1
+    assert {"r_mouth", "r_yaw", "mouth_range_ratio"} <= set(warp)
     assert cli([*argv, "--out", str(tmp_path / "b"), "--finetune-steps", "2"]) == 0
     assert cli([*argv, "--out", str(tmp_path / "a")]) == 2  # no overwrite without --force
     assert cli([*argv, "--out", str(tmp_path / "a"), "--force"]) == 0
@@ -378,3 +384,23 @@ def test_gpu_script_runs_end_to_end_on_cpu(data: Path, tmp_path: Path):
     names = sorted(p.name for p in (tmp_path / "out").iterdir() if p.is_file())
     assert names == ["log.csv", "run.json", "samples.png", "tiny.safetensors", "tiny_discriminator.safetensors"]
     assert load_checkpoint(tmp_path / "out" / "tiny.safetensors").training["steps"] == 2
+
+
+def test_warp_preset_trains_fine_tunes_and_evaluates(data: Path, tmp_path: Path):
+    """warp-tiny: the loop runs on warped episodes and learns, and eval and finetune accept its checkpoint."""
+    run = tmp_path / "warp"
+    train(tiny(data, run, preset="warp-tiny", steps=30, lr_g=2e-3, lr_d=2e-3, sample_every=30))
+    l1 = log_column(run, "l1")
+    assert len(l1) == 30 and np.mean(l1[-5:]) < np.mean(l1[:5])
+    checkpoint = load_checkpoint(run / "checkpoint.safetensors")
+    assert checkpoint.config.preset == "warp-tiny" and checkpoint.config.warp is not None
+    from liveavatar.imageio import read_image
+
+    grid = read_image(run / "samples" / "step_00000030.png")
+    assert grid.shape[1] == 5 * 64  # shot | landmarks | real | generated | warped shot
+    argv = ["eval", "--checkpoint", str(run / "checkpoint.safetensors"), "--data", str(data)]
+    argv += ["--shots", "1", "--frames-per-video", "3", "--finetune-steps", "2", "--out", str(tmp_path / "e")]
+    assert cli(argv) == 0
+    metrics = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    model, warp = metrics["self_reenactment"]["1"], metrics["self_reenactment"]["warp"]
+    assert model["frames"] == 3 and np.isfinite(model["ssim"]) and np.isfinite(warp["ssim"])

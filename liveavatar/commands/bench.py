@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--preset",
         default=None,
-        help="lite, paper or tiny (random weights; default lite; without PyTorch: the bundled model)",
+        help="lite, paper, tiny, warp or warp-tiny (random weights; default lite; without PyTorch: the bundled "
+        "model); warp presets time their frame graph beside lite's generator on ONNX Runtime",
     )
     p.add_argument("--checkpoint", type=Path, help="time this checkpoint's model instead of random weights")
     p.add_argument(
@@ -69,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if torch_available():
         model, config, sha, weights = _model(args)
+        if config.warp is not None:
+            return _bench_warp(args, model)
         report = run_bench(config, model, sha, weights, engines, device=_device(args), **common)
     else:  # the runtime without the train extra: ONNX Runtime on the shipped (or cached) graphs
         report = run_graph_bench(_graph_checkpoint(args), engines, device=args.device or "cpu", **common)
@@ -76,6 +79,26 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.write_text(text + "\n")
     print(text if args.json else "\n" + format_report(report))
+    return 0
+
+
+def _bench_warp(args: argparse.Namespace, model) -> int:
+    """warp presets: their one frame graph beside lite's generator graph, both on ONNX Runtime's CPU provider."""
+    import torch
+
+    from liveavatar.config import preset
+    from liveavatar.engines.ort_engine import default_threads
+    from liveavatar.engines.warp_graph import bench_warp, format_warp_bench
+    from liveavatar.models.talking_head import TalkingHead
+
+    torch.manual_seed(0)
+    lite = TalkingHead(preset("lite"), num_videos=1, spectral=True, discriminator=False).fold_spectral_norm().eval()
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
+    report = bench_warp(model, args.frames, args.threads or default_threads(), say, lite, args.max_seconds)
+    text = json.dumps(report, indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text if args.json else "\n" + format_warp_bench(report))
     return 0
 
 

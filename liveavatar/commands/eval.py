@@ -13,10 +13,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Self-reenactment (the first K frames of a held-out video make the avatar, later frames "
         "drive it): SSIM, PSNR, L1 against the real frames and landmark error (mediapipe on the generated "
         "frames vs the driving landmarks, / inter-ocular distance); cross-reenactment landmark error. "
-        "Writes REPORT_DIR/metrics.json and sheet.png; deterministic.",
+        "Writes REPORT_DIR/metrics.json and sheet.png; deterministic. With --portraits and --drivers: every "
+        "portrait driven by every clip, the model beside the training-free warp: identity distance (dlib "
+        "descriptor, the `eval` extra), face-found rate, Pearson r of mouth, eyes, yaw, pitch, roll between "
+        "driver and output, mouth range; photos and paintings apart. Writes cross_metrics.json and cross_sheet.png.",
     )
     p.add_argument("--checkpoint", type=Path, help="model to evaluate (default: the bundled model)")
-    p.add_argument("--data", type=Path, required=True, help="dataset folder written by `liveavatar prepare`")
+    p.add_argument("--data", type=Path, help="dataset folder written by `liveavatar prepare` (self-reenactment)")
+    p.add_argument("--portraits", type=Path, help="folder of portraits for cross-reenactment (with --drivers)")
+    p.add_argument("--drivers", type=Path, help="folder of driving clips for cross-reenactment (with --portraits)")
+    p.add_argument("--frames-per-clip", type=int, default=48, help="driving frames per clip (default 48)")
+    p.add_argument("--max-portraits", type=int, help="use at most this many portraits")
+    p.add_argument("--max-drivers", type=int, help="use at most this many driving clips")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument("--shots", default="1,8", help="K values, comma-separated (default 1,8)")
     p.add_argument("--finetune-steps", type=int, default=0, help="fine-tune G on the K shots first (default 0)")
@@ -39,6 +47,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.finetune_steps < 0 or (args.max_videos is not None and args.max_videos < 1) or args.frames_per_video < 1:
         raise InputError("--finetune-steps must be ≥ 0, --max-videos and --frames-per-video ≥ 1")
+    if (args.portraits is None) != (args.drivers is None):
+        raise InputError("--portraits and --drivers go together: a folder of portraits and a folder of clips")
+    if args.data is None and args.portraits is None:
+        raise InputError("nothing to evaluate: give --data DATA_DIR, or --portraits DIR --drivers DIR, or both")
+    if args.frames_per_clip < 3 or any(v is not None and v < 1 for v in (args.max_portraits, args.max_drivers)):
+        raise InputError("--frames-per-clip must be ≥ 3, --max-portraits and --max-drivers ≥ 1")
+    if args.portraits is not None:
+        _cross(args)
+    if args.data is None:
+        return 0
     shots = parse_shots(args.shots)
     check_output_folder(args.out, "--out", needed_bytes=16 << 20)  # before the work, not after it
     settings = EvalSettings(
@@ -53,3 +71,31 @@ def run(args: argparse.Namespace) -> int:
     print(format_metrics(metrics, shots))
     print(f"wrote {args.out / 'metrics.json'} and {args.out / 'sheet.png'}")
     return 0
+
+
+def _cross(args: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from liveavatar.errors import InputError
+    from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
+    from liveavatar.training.cross_eval import CROSS_SHEET_FILE, CrossSettings, cross_reenact, format_cross
+
+    report_file = args.out / "cross_metrics.json"
+    if report_file.exists() and not args.force:
+        raise InputError(f"{report_file} already exists; choose another --out or add --force to replace it")
+    device = torch.device(args.device)
+    path = resolve_checkpoint(args.checkpoint)
+    checkpoint = load_checkpoint(path, discriminator=False, device=device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = CrossSettings(
+        frames_per_clip=args.frames_per_clip, max_portraits=args.max_portraits, max_drivers=args.max_drivers
+    )
+    report = cross_reenact(checkpoint, args.portraits, args.drivers, settings, args.out, device)
+    report = {"checkpoint": str(path), "checkpoint_sha256": checkpoint.sha256, **report}
+    tmp = report_file.with_name(report_file.name + ".partial")
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.replace(report_file)
+    print(format_cross(report))
+    print(f"wrote {report_file} and {args.out / CROSS_SHEET_FILE}")

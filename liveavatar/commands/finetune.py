@@ -59,12 +59,19 @@ def run(args: argparse.Namespace) -> int:
     training = load_checkpoint(path, spectral=True)
     disc = find_discriminator(training, args.discriminator)
     size = plain.config.image_size
-    frames, marks, notes = portrait_shots(list(args.portraits), size)
+    frames, marks, notes, points = portrait_shots(list(args.portraits), size)
     base = build_avatar(args.portraits, plain, name=args.name or args.out.stem)
     settings = FinetuneSettings(steps=args.steps, lr_g=5e-5 * args.lr_scale, lr_d=2e-4 * args.lr_scale)
     with tqdm(total=args.steps, desc="fine-tune", unit="step", disable=None) as bar:
         result = finetune(
-            training, frames, marks, settings, disc, device=device, progress=lambda what, fraction: bar.update(1)
+            training,
+            frames,
+            marks,
+            settings,
+            disc,
+            device=device,
+            progress=lambda what, fraction: bar.update(1),
+            points=points,
         )
     summary = finetune_summary(result, settings, len(frames))
     note = f"fine-tuned {args.steps} steps on {len(frames)} portrait(s)" + (

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="K-shot episodes as in Zakharov et al. (2019). Several GPUs or machines: launch the same "
         "command with torchrun (e.g. torchrun --nproc_per_node 8 -m liveavatar train ...).",
     )
-    p.add_argument("--preset", choices=("lite", "paper", "tiny"), default="lite")
+    p.add_argument("--preset", choices=("lite", "paper", "tiny", "warp", "warp-tiny"), default="lite")
     p.add_argument("--data", required=True, help="dataset folder written by `liveavatar prepare`")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs and sample grids go here")
     p.add_argument("--steps", type=int, default=100_000, help="total steps (a resumed run continues to this)")

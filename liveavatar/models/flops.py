@@ -19,6 +19,20 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _warp_frame(model: TalkingHead, landmarks: torch.Tensor, psi: torch.Tensor) -> None:
+    import numpy as np
+
+    from liveavatar.models.warp import tps_inverse
+    from liveavatar.models.warp_head import render_frame
+
+    s, w = model.config.image_size, model.config.warp
+    c = np.linspace(0.3, 0.7, 9) * s
+    points = np.stack(np.meshgrid(c, c), axis=-1).reshape(-1, 2)[:68].astype(np.float32)  # 68 spread points
+    inverse = torch.from_numpy(tps_inverse(points, s, w.anchors, w.regularization))[None]
+    source = torch.from_numpy(points)[None]
+    render_frame(model.generator, model.warp, landmarks, psi, torch.zeros(1, 3, s, s), source, inverse, source)
+
+
 def model_summary(cfg: ModelConfig) -> dict[str, Any]:
     model = TalkingHead(cfg, num_videos=1, spectral=False).eval()
     s = cfg.image_size
@@ -26,7 +40,10 @@ def model_summary(cfg: ModelConfig) -> dict[str, Any]:
     psi = torch.zeros(1, model.psi_size)
     with torch.inference_mode():
         with FlopCounterMode(display=False) as g_count:
-            model.generator(landmarks, psi)
+            if model.warp is None:
+                model.generator(landmarks, psi)
+            else:  # warp presets: the whole frame graph (spline, grid_sample, G on 6 channels, composite)
+                _warp_frame(model, landmarks, psi)
         with FlopCounterMode(display=False) as e_count:
             model.psi(torch.zeros(1, 1, 3, s, s), torch.zeros(1, 1, 3, s, s))
     return {

@@ -1,6 +1,8 @@
 """Generator G(y, ψ) of Zakharov et al. (2019), §3.2, and the projection P (ψ = P·ê).
 
-G maps a landmark image y (B×3×S×S, [-1, 1]) to a frame x̂ (B×3×S×S, [-1, 1], RGB). Person-specific
+G maps a landmark image y (B×3×S×S, [-1, 1]) to a frame x̂ (B×3×S×S, [-1, 1], RGB). In the `warp` presets it
+sees the landmark image and the warped crop stacked (B×6×S×S) and returns RGB plus a mask (B×4×S×S, [-1, 1];
+liveavatar/models/warp_head.py composites them). Person-specific
 information enters only through ψ, an explicit input sliced by the named AdaIN layout, so one exported
 graph serves every avatar and switching avatars swaps a vector, not a network.
 """
@@ -25,7 +27,8 @@ class Generator(nn.Module):
         size = cfg.image_size
         self.down = nn.ModuleList()
         self.down_attn_at = -1
-        in_ch = 3
+        in_ch = 6 if cfg.warp else 3
+        out_ch_final = 4 if cfg.warp else 3
         for i, out_ch in enumerate(g.down_channels):
             self.down.append(ResBlockDown(in_ch, out_ch, instance_norm=True, spectral=spectral, first=i == 0))
             size //= 2
@@ -47,7 +50,7 @@ class Generator(nn.Module):
         if size != expected:
             raise ValueError(f"generator reaches {size}×{size}, expected {expected} for image size {cfg.image_size}")
         self.pixel_shuffle = g.pixel_shuffle_head
-        self.head = conv(in_ch, 3 * 4 if g.pixel_shuffle_head else 3, 3, spectral)
+        self.head = conv(in_ch, out_ch_final * 4 if g.pixel_shuffle_head else out_ch_final, 3, spectral)
 
     def forward(self, landmarks: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
         p = self.layout.split(psi)
@@ -62,9 +65,9 @@ class Generator(nn.Module):
             h = block(h, (*p[f"up{i}.norm1"], *p[f"up{i}.norm2"]))  # B×C_up_i×2s×2s
             if i == self.up_attn_at:
                 h = self.up_attn(h)
-        h = self.head(F.relu(adain(h, *p["head.norm"])))  # B×3(·4)×…
+        h = self.head(F.relu(adain(h, *p["head.norm"])))  # B×C(·4)×…, C = 3 (RGB) or 4 (RGB + mask)
         if self.pixel_shuffle:
-            h = F.pixel_shuffle(h, 2)  # B×3×S×S
+            h = F.pixel_shuffle(h, 2)  # B×C×S×S
         return torch.tanh(h)
 
 

@@ -14,6 +14,7 @@ from liveavatar.models.blocks import fold_spectral_norm
 from liveavatar.models.discriminator import Discriminator
 from liveavatar.models.embedder import Embedder
 from liveavatar.models.generator import Generator, Projection
+from liveavatar.models.warp_head import make_warp
 
 
 class TalkingHead(nn.Module):
@@ -24,6 +25,8 @@ class TalkingHead(nn.Module):
         self.generator = Generator(cfg, spectral)
         self.projection = Projection(cfg.embedding_dim, self.generator.layout.size)
         self.discriminator = Discriminator(cfg, num_videos, spectral) if discriminator else None
+        # warp presets: the spline that moves the avatar's crop (no weights; see models/warp_head.py)
+        self.warp = make_warp(cfg) if cfg.warp is not None else None
 
     @property
     def psi_size(self) -> int:

@@ -223,6 +223,10 @@ class MemoryFrames:
         rows = (self.start[episodes.video][:, None] + episodes.frames).to(self.frames.device)
         return unit_from_uint8(self.frames[rows]), unit_from_uint8(self.landmarks[rows])
 
+    def episode_points(self, episodes: Episodes) -> torch.Tensor:
+        """→ B×(K+1)×68×2 float32 (CPU): the landmarks of the episode's frames, crop pixels (warp presets)."""
+        return self.points[self.start[episodes.video][:, None] + episodes.frames]
+
 
 class ShardFrames:
     """Decodes each episode's frames from its shard when asked: for datasets too large to hold decoded

@@ -26,11 +26,18 @@ import torch
 from liveavatar.errors import InputError
 from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.models.tensors import to_images, to_tensor
+from liveavatar.models.warp import tps_inverse
+from liveavatar.models.warp_head import render_frame
+from liveavatar.training.cross_eval import retrack, warp_renderer
 from liveavatar.training.data import VideoRecord, decode_video, landmark_images, open_dataset
+from liveavatar.training.expression import SIGNALS, follow_measures
 from liveavatar.training.finetune import FinetuneSettings, find_discriminator, finetune
-from liveavatar.training.metrics import image_metrics, landmark_error, mean_or_none
+from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
+from liveavatar.training.metrics import image_metrics, inter_ocular, landmark_error, mean_or_none
 
 METRICS_FILE = "metrics.json"
+FOLLOW_KEYS = (*(f"r_{s}" for s in SIGNALS), "mouth_range_ratio")
+IDENTITY_KEYS = ("identity_median", "identity_same_share", "identity_face_found")
 SHEET_FILE = "sheet.png"
 
 
@@ -50,6 +57,11 @@ class _Video:
     frames: np.ndarray  # N×S×S×3 uint8
     marks: np.ndarray  # N×S×S×3 uint8 landmark images
     points: np.ndarray  # N×68×2
+
+
+def normalized_error(found: np.ndarray, target: np.ndarray) -> float:
+    """Mean distance of found to target 68 points over the target's inter-ocular distance."""
+    return float(np.linalg.norm(found - target, axis=1).mean() / max(inter_ocular(target), 1e-6))
 
 
 def _drivers(count: int, k: int, wanted: int) -> np.ndarray:
@@ -92,10 +104,25 @@ def evaluate(
         frames, points = decode_video(record, size)
         videos.append(_Video(record, frames, landmark_images(points, size), points))
 
-    def generate(generator, psi: torch.Tensor, marks: np.ndarray) -> np.ndarray:
+    def generate(generator, psi: torch.Tensor, source: _Video, driver: _Video, drivers: np.ndarray) -> np.ndarray:
+        """Frames of `source`'s avatar driven by `driver`'s frames `drivers` (warp presets: frame 0 is the texture)."""
         with torch.inference_mode():
-            y = to_tensor(marks, device)
-            return to_images(generator(y, psi.expand(len(y), -1)))
+            y = to_tensor(driver.marks[drivers], device)
+            if model.warp is None:
+                return to_images(generator(y, psi.expand(len(y), -1)))
+            w = checkpoint.config.warp
+            points = source.points[0]
+            frame, _, _ = render_frame(
+                generator,
+                model.warp,
+                y,
+                psi.expand(len(y), -1),
+                to_tensor(source.frames[:1], device),
+                torch.from_numpy(points)[None].to(device),
+                torch.from_numpy(tps_inverse(points, size, w.anchors, w.regularization))[None].to(device),
+                torch.from_numpy(driver.points[drivers]).to(device),
+            )
+            return to_images(frame)
 
     def avatar(video: _Video, k: int):
         """(generator, ψ) made from the first k frames: meta-learned, or fine-tuned on them."""
@@ -112,6 +139,7 @@ def evaluate(
             FinetuneSettings(steps=settings.finetune_steps),
             disc,
             device=device,
+            points=video.points[:k],
         )
         generator = copy.deepcopy(model.generator)
         generator.load_state_dict(result.generator_weights)
@@ -121,33 +149,55 @@ def evaluate(
     sheet_rows: list[list[np.ndarray]] = []
     biggest = max(settings.shots)
     avatars: dict[str, Any] = {}
+    skip_identity = unavailable_reason()
+    describer = None if skip_identity else FaceDescriber()
+    references: dict[str, Any] = {}
+
+    def measure(video: _Video, k: int, drivers: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
+        """Image, landmark, identity and expression-following measures of one video's generated frames."""
+        real = video.frames[drivers]
+        scores = image_metrics(fake, real)
+        found = retrack(tracker, fake)
+        errors = [
+            None if f is None else normalized_error(f, video.points[d]) for f, d in zip(found, drivers, strict=True)
+        ]
+        row = {
+            "video": video.record.key,
+            "person": video.record.person,
+            "shots": k,
+            "frames": len(drivers),
+            "ssim": float(scores["ssim"].mean()),
+            "psnr": float(scores["psnr"].mean()),
+            "l1": float(scores["l1"].mean()),
+            "landmark_error": mean_or_none(errors),
+            "face_found": sum(e is not None for e in errors) / len(errors),
+            **follow_measures([video.points[d] for d in drivers], found),
+        }
+        if describer is not None:
+            key = video.record.key
+            if key not in references:
+                references[key] = describer.describe(video.frames[0])
+            row.update(summarize_identity(identity_distances(describer, references[key], fake)))
+        return row
+
     with FaceTracker("image", max_faces=1) as tracker:
         for video in tqdm(videos, desc="eval", unit="video", disable=None):
             for k in sorted(settings.shots):
                 drivers = _drivers(len(video.frames), k, settings.frames_per_video)
                 if len(drivers) == 0:
-                    per_video.append({"video": video.record.key, "shots": k, "skipped": "too few frames"})
+                    per_video.append(
+                        {"video": video.record.key, "shots": k, "row": "model", "skipped": "too few frames"}
+                    )
                     continue
                 generator, psi = avatar(video, k)
                 if k == biggest:
                     avatars[video.record.key] = (generator, psi)
-                fake = generate(generator, psi, video.marks[drivers])
-                real = video.frames[drivers]
-                scores = image_metrics(fake, real)
-                errors = [landmark_error(tracker, f, video.points[d]) for f, d in zip(fake, drivers, strict=True)]
-                per_video.append(
-                    {
-                        "video": video.record.key,
-                        "person": video.record.person,
-                        "shots": k,
-                        "frames": len(drivers),
-                        "ssim": float(scores["ssim"].mean()),
-                        "psnr": float(scores["psnr"].mean()),
-                        "l1": float(scores["l1"].mean()),
-                        "landmark_error": mean_or_none(errors),
-                        "face_found": sum(e is not None for e in errors) / len(errors),
-                    }
-                )
+                fake = generate(generator, psi, video, video, drivers)
+                per_video.append({"row": "model", **measure(video, k, drivers, fake)})
+                if k == min(settings.shots):
+                    # the training-free baseline: the first frame's pixels moved to each driving frame's landmarks
+                    warped = warp_renderer(video.frames[0], video.points[0])(video.points[drivers])
+                    per_video.append({"row": "warp", **measure(video, k, drivers, warped)})
                 if k == biggest and len(sheet_rows) < 6:
                     d = drivers[len(drivers) // 2]
                     sheet_rows.append([video.frames[0], video.marks[d], video.frames[d], fake[len(drivers) // 2]])
@@ -158,7 +208,7 @@ def evaluate(
             driver = by_key[keys[(i + 1) % len(keys)]]
             drivers = _drivers(len(driver.frames), 0, settings.frames_per_video)
             generator, psi = avatars[key]
-            fake = generate(generator, psi, driver.marks[drivers])
+            fake = generate(generator, psi, by_key[key], driver, drivers)
             errors = [landmark_error(tracker, f, driver.points[d]) for f, d in zip(fake, drivers, strict=True)]
             cross.append(
                 {
@@ -172,14 +222,21 @@ def evaluate(
             if i < len(sheet_rows):
                 sheet_rows[i].append(fake[len(drivers) // 2])
 
-    summary = {}
+    measures = ("ssim", "psnr", "l1", "landmark_error", "face_found", *FOLLOW_KEYS, *IDENTITY_KEYS)
+    summary: dict[str, Any] = {}
     for k in sorted(settings.shots):
-        rows = [r for r in per_video if r["shots"] == k and "skipped" not in r]
+        rows = [r for r in per_video if r["shots"] == k and r.get("row") == "model" and "skipped" not in r]
         summary[str(k)] = {
             "videos": len(rows),
             "frames": sum(r["frames"] for r in rows),
-            **{m: mean_or_none([r[m] for r in rows]) for m in ("ssim", "psnr", "l1", "landmark_error", "face_found")},
+            **{m: mean_or_none([r.get(m) for r in rows]) for m in measures},
         }
+    baseline = [r for r in per_video if r.get("row") == "warp"]
+    summary["warp"] = {
+        "videos": len(baseline),
+        "frames": sum(r["frames"] for r in baseline),
+        **{m: mean_or_none([r.get(m) for r in baseline]) for m in measures},
+    }
     metrics = {
         "checkpoint": str(checkpoint_path),
         "checkpoint_sha256": checkpoint.sha256,
@@ -188,6 +245,7 @@ def evaluate(
         "data": dataset.describe(settings.part),  # type: ignore[arg-type]
         "settings": {**settings.__dict__, "shots": list(settings.shots)},
         "self_reenactment": summary,
+        "identity": skip_identity or "dlib ResNet face descriptor, distance to the video's first frame",
         "cross_reenactment": {
             "pairs": len(cross),
             "landmark_error": mean_or_none([c["landmark_error"] for c in cross]),
@@ -228,12 +286,19 @@ def format_metrics(metrics: dict[str, Any], shots: Sequence[int]) -> str:
         return "n/a" if v is None else format(v, fmt)
 
     lines = [f"{'K':>3} {'videos':>6} {'SSIM':>6} {'PSNR':>6} {'L1':>6} {'LM err':>7} {'face':>5}"]
-    for k in shots:
+    lines[0] += f" {'id med':>6} {'<0.6':>5} {'r mouth':>7} {'r eyes':>6} {'r yaw':>5} {'mouth×':>6}"
+    for k in [*shots, "warp"]:
         s = metrics["self_reenactment"][str(k)]
         lines.append(
             f"{k:>3} {s['videos']:>6} {f(s['ssim'], '.3f'):>6} {f(s['psnr'], '.2f'):>6} {f(s['l1'], '.3f'):>6} "
-            f"{f(s['landmark_error'], '.3f'):>7} {f(s['face_found'], '.0%'):>5}"
+            f"{f(s['landmark_error'], '.3f'):>7} {f(s['face_found'], '.0%'):>5} "
+            f"{f(s.get('identity_median'), '.3f'):>6} {f(s.get('identity_same_share'), '.0%'):>5} "
+            f"{f(s.get('r_mouth'), '.2f'):>7} {f(s.get('r_eyes'), '.2f'):>6} {f(s.get('r_yaw'), '.2f'):>5} "
+            f"{f(s.get('mouth_range_ratio'), '.2f'):>6}"
         )
+    lines[-1] += "  (training-free baseline: the first frame moved by the TPS)"
+    if not metrics.get("identity", "dlib").startswith("dlib"):
+        lines.append(metrics["identity"])
     c = metrics["cross_reenactment"]
     lines.append(
         f"cross-reenactment: {c['pairs']} pairs, landmark error {f(c['landmark_error'], '.3f')}, "

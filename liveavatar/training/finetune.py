@@ -24,6 +24,8 @@ from liveavatar.models.blocks import folded_state_dict
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.models.discriminator import Discriminator
 from liveavatar.models.tensors import to_tensor
+from liveavatar.models.warp import tps_inverse_torch
+from liveavatar.models.warp_head import composite
 from liveavatar.training.losses import ContentLoss, LossWeights, feature_matching, hinge_d
 
 Progress = Callable[[str, float], None]
@@ -67,10 +69,12 @@ def finetune(
     content: ContentLoss | None = None,
     device: str | torch.device = "cpu",
     progress: Progress | None = None,
+    points: np.ndarray | None = None,
 ) -> FinetuneResult:
-    """frames, landmark_images: K×S×S×3 uint8 RGB at the model's size. The checkpoint's weights are not
-    changed (its E and P are only moved to `device`); load it with spectral=True so G and D keep spectral
-    norm while they train, as in meta-learning."""
+    """frames, landmark_images: K×S×S×3 uint8 RGB at the model's size; points: their K×68×2 landmarks (crop
+    pixels), needed by warp presets, whose G sees the first frame warped to each shot's landmarks. The
+    checkpoint's weights are not changed (its E and P are only moved to `device`); load it with
+    spectral=True so G and D keep spectral norm while they train, as in meta-learning."""
     report = progress or (lambda what, fraction: None)
     device = torch.device(device)
     model = checkpoint.model
@@ -92,8 +96,20 @@ def finetune(
         opt_d = torch.optim.Adam([*d_params, w_prime], lr=settings.lr_d, betas=settings.betas)
     history: list[dict[str, float]] = []
     k = len(x)
+    warped = None
+    if model.warp is not None:
+        if points is None:
+            raise ValueError("warp presets fine-tune with the shots' landmarks (points=)")
+        cfg = model.config
+        p = torch.from_numpy(np.asarray(points, np.float32)).to(device)  # K×68×2
+        with torch.no_grad():
+            inverse = tps_inverse_torch(p[:1], cfg.image_size, cfg.warp.anchors, cfg.warp.regularization)
+            warped, _ = model.warp(x[:1].expand(k, -1, -1, -1), p[:1].expand(k, -1, -1), inverse.expand(k, -1, -1), p)
     for step in range(settings.steps):
-        fake = generator(y, psi.expand(k, -1))  # K×3×S×S
+        if warped is None:
+            fake = generator(y, psi.expand(k, -1))  # K×3×S×S
+        else:
+            fake, _ = composite(generator(torch.cat([y, warped], dim=1), psi.expand(k, -1)), warped)
         loss, parts = content(fake, x)
         row = {"content": float(loss.detach())}
         if disc is not None:
@@ -135,15 +151,17 @@ def finetune_summary(result: FinetuneResult, settings: FinetuneSettings, k: int)
     }
 
 
-def portrait_shots(paths: list[Path], size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Portraits → (K×S×S×3 uint8 RGB crops, K×S×S×3 landmark images, tracker notes), cropped like avatars."""
+def portrait_shots(paths: list[Path], size: int) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Portraits → (K×S×S×3 uint8 RGB crops, K×S×S×3 landmark images, tracker notes, K×68×2 crop landmarks),
+    cropped like avatars."""
     from liveavatar.avatar import prepare_portrait
     from liveavatar.render.rasterize import rasterize_landmarks
 
-    crops, marks, notes = [], [], []
+    crops, marks, notes, all_points = [], [], [], []
     for path in paths:
         _, _, crop, points, note = prepare_portrait(path, size)
         crops.append(crop)
         marks.append(rasterize_landmarks(points, size))
         notes.append(note)
-    return np.stack(crops), np.stack(marks), notes
+        all_points.append(points)
+    return np.stack(crops), np.stack(marks), notes, np.stack(all_points)

@@ -49,6 +49,8 @@ from liveavatar.config import preset as preset_config
 from liveavatar.errors import CheckpointError, InputError, LiveAvatarError
 from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
+from liveavatar.models.warp import tps_inverse_torch
+from liveavatar.models.warp_head import composite
 from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
 from liveavatar.training.losses import (
     LossWeights,
@@ -231,6 +233,16 @@ def _clear_run_dir(out: Path) -> None:
             path.unlink()
 
 
+def recolour(frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Identity augmentation of warp presets: one random per-channel gain and offset per episode (all its
+    frames alike), so the painted parts follow the texture's colours instead of the training people's.
+    frames: B×(K+1)×3×S×S in [-1, 1]."""
+    batch = frames.shape[0]
+    gain = 1 + (torch.rand(batch, 1, 3, 1, 1, generator=generator) - 0.5) * 0.4  # ×0.8 … ×1.2 per channel
+    offset = (torch.rand(batch, 1, 3, 1, 1, generator=generator) - 0.5) * 0.2
+    return ((frames + 1) * gain.to(frames.device) - 1 + offset.to(frames.device)).clamp(-1, 1)
+
+
 def _open_frames(s: TrainSettings, videos, size: int, device: torch.device):
     frames = sum(v.frames for v in videos)
     decoded_bytes = frames * size * size * 3 * 2  # frames + landmark images, uint8
@@ -240,6 +252,8 @@ def _open_frames(s: TrainSettings, videos, size: int, device: torch.device):
     if preload == "memory":
         return MemoryFrames(videos, size, device, threads=s.loader_threads, progress=s.progress)
     if preload == "shards":
+        if preset_config(s.preset).warp is not None:
+            raise InputError(f"preset {s.preset} trains from frames held in memory; use --preload memory")
         return ShardFrames(videos, size, device, threads=s.loader_threads)
     raise InputError(f"--preload must be auto, memory or shards, got {s.preload!r}")
 
@@ -402,15 +416,29 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
         while step < s.steps:
             episodes: Episodes = sample_episodes(store.counts, s.batch, k, episode_generator(s.seed, ctx.rank, step))
             frames, marks = store.episode_batch(episodes)  # B×(K+1)×3×S×S each, [-1, 1]
+            if model.warp is not None:
+                frames = recolour(frames, episode_generator(s.seed + 1, ctx.rank, step))
             src_x, src_y = frames[:, :k], marks[:, :k]  # the K shots
             x, y = frames[:, k], marks[:, k]  # the target frame and its landmark image
             vid = episodes.video.to(device)
+            warped = None
+            if model.warp is not None:
+                # warp presets: the first shot's pixels moved to the target's landmarks (fp32, outside autocast;
+                # the spline has no weights), so G only has to learn what the warp cannot show.
+                points = store.episode_points(episodes).to(device)  # B×(K+1)×68×2
+                with torch.no_grad():
+                    inverse = tps_inverse_torch(points[:, 0], cfg.image_size, cfg.warp.anchors, cfg.warp.regularization)
+                    warped, _ = model.warp(frames[:, 0], points[:, 0], inverse, points[:, k])  # B×3×S×S
 
             # Generator side: E, P, G minimise L_CNT + L_ADV + L_MCH; D is frozen but passes gradients to x̂.
             disc.requires_grad_(False)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 e_hat = model.embedder(src_x, src_y)  # B×512
-                fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
+                if warped is None:
+                    fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
+                else:
+                    painted = model.generator(torch.cat([y, warped.to(y.dtype)], dim=1), model.projection(e_hat))
+                    fake, _ = composite(painted.float(), warped)  # B×3×S×S
                 fake_scores, fake_feats = disc(fake, y, vid)
                 with torch.no_grad():
                     _, real_feats = disc.features(x, y)
@@ -478,7 +506,10 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
                     bar.write(f"step {step}/{s.steps}  " + "  ".join(f"{n} {v:.4g}" for n, v in values.items()))
                 sums, interval_start, interval_steps = {}, now, 0
             if ctx.main and s.sample_every and (step % s.sample_every == 0 or step == 1):
-                save_grid(s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake])
+                save_grid(
+                    s.out / "samples" / f"step_{step:08d}.png",
+                    [src_x[:, 0], y, x, fake, *([] if warped is None else [warped])],
+                )
 
             if stopping:
                 stopped_by = "signal" if stop.received is not None else "time"
@@ -490,7 +521,9 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
         save(step, wall_before + wall, stopped_by)
 
     if ctx.main and s.sample_every and step > start_step:
-        save_grid(s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake])
+        save_grid(
+            s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake, *([] if warped is None else [warped])]
+        )
     digests = [weights_digest(model)]
     if ctx.world > 1:
         gathered: list[str | None] = [None] * ctx.world

@@ -1,0 +1,213 @@
+"""The `warp` presets' per-frame graph: export to ONNX and run on ONNX Runtime (liveavatar/models/warp_head.py).
+
+warp_frame.onnx (opset 18, weights inside, one file):
+  landmarks N×S×S×3 uint8 RGB, psi N×L float32, texture 1×S×S×3 uint8 RGB (the avatar's crop),
+  source 1×68×2 float32 and inverse 1×n×n float32 (the avatar's landmarks and spline L⁻¹),
+  driven N×68×2 float32 (crop pixels) → frame N×S×S×3 uint8 RGB.
+Everything per avatar is an input, never a constant, so one graph serves every avatar of a checkpoint, as
+the paper's generator graph does; the warp, grid_sample and composite run inside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from liveavatar.engines.graphs import to_uint8_images, to_unit_range
+from liveavatar.models.talking_head import TalkingHead
+from liveavatar.models.warp_head import render_frame
+
+INPUTS = ["landmarks", "psi", "texture", "source", "inverse", "driven"]
+
+
+class WarpFrameIO(nn.Module):
+    def __init__(self, model: TalkingHead):
+        super().__init__()
+        if model.warp is None:
+            raise ValueError(f"preset {model.config.preset!r} is not a warp preset")
+        self.generator = model.generator
+        self.warp = model.warp
+
+    def forward(self, landmarks, psi, texture, source, inverse, driven) -> torch.Tensor:
+        y = to_unit_range(landmarks, torch.float32)  # N×3×S×S
+        t = to_unit_range(texture, torch.float32)  # 1×3×S×S
+        frame, _, _ = render_frame(self.generator, self.warp, y, psi, t, source, inverse, driven)
+        return to_uint8_images(frame)  # N×S×S×3 uint8
+
+
+def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tuple[torch.Tensor, ...]:
+    """Inputs of the right shapes and kinds: landmark images drawn from `points` (68×2 crop pixels)."""
+    from liveavatar.models.warp import tps_inverse
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    cfg = model.config
+    size = cfg.image_size
+    mark = torch.from_numpy(rasterize_landmarks(points, size))[None].expand(batch, -1, -1, -1).contiguous()
+    texture = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8))
+    inverse = tps_inverse(points, size, cfg.warp.anchors, cfg.warp.regularization)
+    source = torch.from_numpy(np.asarray(points, np.float32))[None]
+    driven = source.expand(batch, -1, -1).contiguous()
+    psi = torch.zeros(batch, model.psi_size)
+    return mark, psi, texture, source, torch.from_numpy(inverse)[None], driven
+
+
+def export_warp_frame(model: TalkingHead, points: np.ndarray, path: Path) -> Path:
+    """Writes the per-frame graph (batch dynamic) to `path`, atomically."""
+    import onnx
+
+    from liveavatar.engines.onnx_export import OPSET, _quiet_exporter
+
+    module = WarpFrameIO(model).eval()
+    args = example_inputs(model, points, batch=2)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    dynamic = ({0: batch}, {0: batch}, None, None, None, {0: batch})
+    with _quiet_exporter(), torch.inference_mode(False), torch.no_grad():
+        program = torch.onnx.export(
+            module,
+            args,
+            dynamo=True,
+            opset_version=OPSET,
+            input_names=INPUTS,
+            output_names=["frame"],
+            dynamic_shapes=dynamic,
+            external_data=False,
+            optimize=True,
+            verbose=False,
+        )
+    onnx.checker.check_model(program.model_proto)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        onnx.save_model(program.model_proto, str(tmp), save_as_external_data=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+class WarpFrameSession:
+    """ONNX Runtime (CPU) on warp_frame.onnx: set the avatar once, then one call per frame."""
+
+    def __init__(self, path: Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.avatar: dict[str, np.ndarray] = {}
+
+    def set_avatar(self, psi: np.ndarray, texture: np.ndarray, source: np.ndarray, inverse: np.ndarray) -> None:
+        """ψ (L,), the crop S×S×3 uint8 RGB, its 68×2 landmarks and L⁻¹: what stays fixed between frames."""
+        self.avatar = {
+            "psi": np.asarray(psi, np.float32)[None],
+            "texture": np.ascontiguousarray(texture, np.uint8)[None],
+            "source": np.asarray(source, np.float32)[None],
+            "inverse": np.asarray(inverse, np.float32)[None],
+        }
+
+    def __call__(self, landmarks: np.ndarray, driven: np.ndarray) -> np.ndarray:
+        """N×S×S×3 uint8 landmark images and N×68×2 driven points → N×S×S×3 uint8 RGB frames."""
+        n = len(landmarks)
+        feeds = {**self.avatar, "landmarks": landmarks, "driven": np.asarray(driven, np.float32)}
+        feeds["psi"] = np.repeat(self.avatar["psi"], n, axis=0)
+        return self.session.run(None, feeds)[0]
+
+
+def bench_warp(
+    model: TalkingHead,
+    frames: int,
+    threads: int,
+    say,
+    lite: TalkingHead | None = None,
+    max_seconds: float | None = None,
+) -> dict:
+    """ms per frame (batch 1, as live) of the warp preset's whole frame graph on ONNX Runtime's CPU provider,
+    and, side by side in the same run and threads, of `lite`'s generator graph; the landmarks are Grace
+    Hopper's (the photo matplotlib ships), driven by a small head and mouth motion."""
+    import tempfile
+    import time
+
+    import matplotlib.cbook
+
+    from liveavatar.avatar import prepare_portrait
+    from liveavatar.engines.onnx_export import export_generator
+    from liveavatar.engines.ort_engine import session_options
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    size = model.config.image_size
+    portrait = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    _, _, crop, points, _ = prepare_portrait(portrait, size)
+    w = model.config.warp
+    from liveavatar.models.warp import tps_inverse
+
+    inverse = tps_inverse(points, size, w.anchors, w.regularization)
+    motion = [points + np.float32([np.sin(i / 5) * 3, 0]) for i in range(16)]
+    for i, d in enumerate(motion):
+        d[[56, 57, 58, 65, 66, 67], 1] += 4 * (1 + np.sin(i / 3))
+    marks = np.stack([rasterize_landmarks(d, size) for d in motion])
+    driven = np.stack(motion).astype(np.float32)
+
+    def timed(call) -> list[float]:
+        call(0)  # warm-up: first runs allocate
+        out, deadline = [], time.perf_counter() + (max_seconds or float("inf"))
+        for i in range(frames):
+            if i >= 5 and time.perf_counter() > deadline:
+                break
+            start = time.perf_counter()
+            call(i % len(marks))
+            out.append((time.perf_counter() - start) * 1000)
+        return out
+
+    def row(name: str, ms: list[float]) -> dict:
+        median = float(np.median(ms))
+        return {
+            "graph": name,
+            "frames": len(ms),
+            "median_ms": median,
+            "p90_ms": float(np.percentile(ms, 90)),
+            "fps": 1000 / median,
+        }
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        say(f"exporting the {model.config.preset} frame graph")
+        path = export_warp_frame(model, points, Path(tmp) / "warp_frame.onnx")
+        session = WarpFrameSession(path, threads)
+        session.set_avatar(np.zeros(model.psi_size, np.float32), crop, points, inverse)
+        rows.append(
+            row(
+                f"{model.config.preset} (warp + G + composite)",
+                timed(lambda i: session(marks[i : i + 1], driven[i : i + 1])),
+            )
+        )
+        if lite is not None:
+            import onnxruntime as ort
+
+            say(f"exporting the {lite.config.preset} generator graph")
+            g_path = export_generator(lite.generator, lite.config, Path(tmp) / "lite.onnx", "bench")
+            g = ort.InferenceSession(str(g_path), session_options(threads), providers=["CPUExecutionProvider"])
+            psi = np.zeros((1, lite.psi_size), np.float32)
+            lite_marks = np.stack(
+                [rasterize_landmarks(d * lite.config.image_size / size, lite.config.image_size) for d in motion]
+            )
+            rows.append(
+                row(
+                    f"{lite.config.preset} (G)",
+                    timed(lambda i: g.run(None, {"landmarks": lite_marks[i : i + 1], "psi": psi})),
+                )
+            )
+    return {"engine": "onnxruntime (CPU)", "threads": threads, "rows": rows}
+
+
+def format_warp_bench(report: dict) -> str:
+    lines = [
+        f"ONNX Runtime CPU, {report['threads']} threads, batch 1",
+        f"{'graph':<40} {'median ms':>9} {'p90 ms':>7} {'fps':>6}",
+    ]
+    for r in report["rows"]:
+        lines.append(f"{r['graph']:<40} {r['median_ms']:>9.1f} {r['p90_ms']:>7.1f} {r['fps']:>6.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""Thin-plate-spline warp of an avatar's texture from the portrait's landmarks to the driven ones.
+
+Training-free: it moves the portrait's own pixels, so identity survives; it cannot open a mouth or close an
+eye, which is what the generator of the `warp` presets paints on top (see liveavatar/models/warp_head.py).
+
+Spaces and shapes: points are (x, y) in crop pixels with pixel centres at integers (OpenCV's convention);
+textures are N×C×S×S. Internally points are unit coordinates u = (x + 0.5) / S, so grid_sample's
+normalised coordinate (align_corners=False) is simply 2u − 1.
+
+The forward spline f maps the portrait (source) to the driven face: f(q) = q + a₀ + A·q + Σᵢ wᵢ U(|q − sᵢ|),
+U(r) = r² log r². Its linear system L depends only on the source points (plus fixed anchors on the crop's
+border that keep the background still), so L⁻¹ is computed ONCE per avatar (`tps_inverse`) and the
+per-frame coefficients are one matrix product, [w; a] = L⁻¹ · [d − s; 0]: no linear solve in the exported
+graph (ONNX has none). grid_sample needs the backward map (driven pixel p → source point q with f(q) = p);
+a first-order guess q = p − u(p) and a few Newton steps with f's analytic Jacobian on a coarse grid find
+it, and the coarse map is upsampled to S×S. Everything is opset-16 ONNX (MatMul, Log, Resize, GridSample).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Anchors: 4 corners and 4 edge midpoints of the crop per side, in unit coordinates; they never move.
+BORDER_ANCHORS = 3  # points per side → 4·(3 − 1) = 8 anchors
+
+
+def border_anchors(per_side: int = BORDER_ANCHORS) -> np.ndarray:
+    """Fixed points on the crop's border (unit coordinates), K×2 float64; none when per_side is 0."""
+    if per_side <= 0:
+        return np.zeros((0, 2))
+    t = np.linspace(0.0, 1.0, per_side)
+    ring = [(x, 0.0) for x in t] + [(x, 1.0) for x in t] + [(0.0, y) for y in t[1:-1]] + [(1.0, y) for y in t[1:-1]]
+    return np.asarray(ring, dtype=np.float64)
+
+
+def to_unit(points: np.ndarray | torch.Tensor, size: int):
+    """Crop pixels (pixel centres at integers) → unit coordinates in [0, 1] across the crop."""
+    return (points + 0.5) / size
+
+
+def _kernel(r2):
+    # U(r) = r² log r²; the epsilon keeps 0·log 0 at 0 instead of NaN, in numpy, torch and ONNX alike.
+    return r2 * (r2 + 1e-12).log() if isinstance(r2, torch.Tensor) else r2 * np.log(r2 + 1e-12)
+
+
+def tps_inverse(
+    points: np.ndarray, size: int, anchors: int = BORDER_ANCHORS, regularization: float = 0.0
+) -> np.ndarray:
+    """Portrait landmarks (P×2 crop pixels) → L⁻¹, (P+K+3)×(P+K+3) float32; once per avatar (numpy only).
+
+    `regularization` λ adds λ·I to the kernel block: 0 interpolates the landmarks exactly, larger values
+    trade exactness for smoothness (what one noisy landmark can do to its neighbourhood).
+    """
+    src = np.concatenate([to_unit(np.asarray(points, np.float64), size), border_anchors(anchors)])
+    n = len(src)
+    r2 = ((src[:, None, :] - src[None, :, :]) ** 2).sum(-1)
+    system = np.zeros((n + 3, n + 3))
+    system[:n, :n] = _kernel(r2) + regularization * np.eye(n)
+    system[:n, n] = 1.0
+    system[:n, n + 1 :] = src
+    system[n, :n] = 1.0
+    system[n + 1 :, :n] = src.T
+    return np.linalg.inv(system).astype(np.float32)
+
+
+def tps_inverse_torch(points: torch.Tensor, size: int, anchors: int = BORDER_ANCHORS, regularization: float = 0.0):
+    """Batched `tps_inverse` for training (N×P×2 → N×(P+K+3)×(P+K+3)), differentiable-free, on points' device."""
+    batch = points.shape[0]
+    ring = torch.as_tensor(border_anchors(anchors), dtype=torch.float64, device=points.device)
+    src = torch.cat([to_unit(points.double(), size), ring.expand(batch, -1, -1)], dim=1)
+    n = src.shape[1]
+    r2 = ((src[:, :, None, :] - src[:, None, :, :]) ** 2).sum(-1)
+    system = torch.zeros(batch, n + 3, n + 3, dtype=torch.float64, device=points.device)
+    system[:, :n, :n] = _kernel(r2) + regularization * torch.eye(n, dtype=torch.float64, device=points.device)
+    system[:, :n, n] = 1.0
+    system[:, :n, n + 1 :] = src
+    system[:, n, :n] = 1.0
+    system[:, n + 1 :, :n] = src.transpose(1, 2)
+    return torch.linalg.inv(system).float()
+
+
+class TpsWarp(nn.Module):
+    """texture (N×C×S×S), source points, L⁻¹, driven points (N×P×2 crop pixels) → warped texture, grid.
+
+    `coarse` is the side of the grid the backward map is solved on (then upsampled bilinearly to S);
+    `steps` the Newton steps. The grid returned is grid_sample's (N×S×S×2, normalised, x first).
+    """
+
+    def __init__(self, size: int, anchors: int = BORDER_ANCHORS, coarse: int = 64, steps: int = 4):
+        super().__init__()
+        self.size = size
+        self.coarse = min(coarse, size)
+        self.steps = steps
+        # Constants, not buffers: the warp has no state, so checkpoints (which list every buffer) stay as they are.
+        self._anchors = border_anchors(anchors).astype(np.float32)  # K×2 unit coordinates
+        c = (np.arange(self.coarse, dtype=np.float32) + 0.5) / self.coarse
+        self._cells = np.stack(np.meshgrid(c, c, indexing="xy"), axis=-1).reshape(1, -1, 2)  # 1×G²×2, (x, y)
+
+    def displacement(self, q: torch.Tensor, src: torch.Tensor, coeff: torch.Tensor) -> torch.Tensor:
+        """u(q) = f(q) − q at unit points q (N×M×2) for centres src (N×n×2) and coefficients (N×(n+3)×2)."""
+        n = src.shape[1]
+        r2 = ((q[:, :, None, :] - src[:, None, :, :]) ** 2).sum(-1)  # N×M×n
+        affine = coeff[:, n : n + 1] + q @ coeff[:, n + 1 :]  # N×M×2: a₀ + A·q
+        return _kernel(r2) @ coeff[:, :n] + affine
+
+    def newton_step(self, q: torch.Tensor, p: torch.Tensor, src: torch.Tensor, coeff: torch.Tensor) -> torch.Tensor:
+        """One Newton step towards f(q) = p with f's analytic 2×2 Jacobian (closed-form inverse, no solve op).
+
+        A plain fixed-point q ← p − u(q) diverges where the map stretches by more than 2 (a mouth opening
+        pulls the inner lips, which coincide on a closed-mouth portrait, apart); Newton does not.
+        """
+        n = src.shape[1]
+        diff = q[:, :, None, :] - src[:, None, :, :]  # N×M×n×2
+        r2 = (diff**2).sum(-1)
+        weights = coeff[:, :n]  # N×n×2
+        residual = p - (q + _kernel(r2) @ weights + coeff[:, n : n + 1] + q @ coeff[:, n + 1 :])  # N×M×2
+        slope = 2 * ((r2 + 1e-12).log() + 1)  # dU/dq = 2(q − s)(log r² + 1)
+        dx = (diff[..., 0] * slope) @ weights + coeff[:, n + 1 : n + 2]  # N×M×2: ∂u/∂x (for u_x, u_y)
+        dy = (diff[..., 1] * slope) @ weights + coeff[:, n + 2 : n + 3]  # ∂u/∂y
+        a, c = 1 + dx[..., 0], dx[..., 1]  # ∂f_x/∂x, ∂f_y/∂x
+        b, e = dy[..., 0], 1 + dy[..., 1]  # ∂f_x/∂y, ∂f_y/∂y
+        det = (a * e - b * c).clamp_min(0.05)  # a fold (det ≤ 0) has no inverse: take a bounded step instead
+        rx, ry = residual[..., 0], residual[..., 1]
+        return q + torch.stack([(e * rx - b * ry) / det, (a * ry - c * rx) / det], dim=-1)
+
+    def forward(
+        self, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = texture.shape[0]
+        ring = torch.as_tensor(self._anchors, device=source.device)[None].expand(batch, -1, -1)
+        src = torch.cat([to_unit(source, self.size), ring], dim=1)  # N×n×2
+        dst = torch.cat([to_unit(driven, self.size), ring], dim=1)
+        rhs = torch.cat([dst - src, torch.zeros_like(src[:, :3])], dim=1)  # N×(n+3)×2
+        coeff = inverse @ rhs
+        p = torch.as_tensor(self._cells, device=source.device).expand(batch, -1, -1)
+        q = p - self.displacement(p, src, coeff)  # first-order guess, exact for a pure translation
+        for _ in range(self.steps):
+            q = self.newton_step(q, p, src, coeff)
+        g = self.coarse
+        shift = (q - p).reshape(batch, g, g, 2).permute(0, 3, 1, 2)  # N×2×G×G, backward displacement
+        if g != self.size:
+            shift = F.interpolate(shift, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        c = (torch.arange(self.size, dtype=texture.dtype, device=texture.device) + 0.5) / self.size
+        base = torch.stack(torch.meshgrid(c, c, indexing="xy"), dim=0)[None]  # 1×2×S×S
+        grid = ((base + shift) * 2 - 1).permute(0, 2, 3, 1)  # N×S×S×2
+        warped = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return warped, grid

@@ -1,0 +1,299 @@
+"""Cross-reenactment of portraits by driving clips: identity kept, expression followed (`eval --portraits --drivers`).
+
+Every portrait in a folder becomes an avatar of the checkpoint; every clip in a folder drives it the way the
+live path does (mediapipe in video mode on the clip's frames, the first tracked frame as the neutral,
+relative-motion retargeting onto the portrait's landmarks). Each pair is rendered by two rows:
+  model   the checkpoint's generator, G(rasterized landmarks, ψ)
+  warp    the training-free baseline: the portrait's crop moved along the retargeted landmarks by the
+          thin-plate spline (liveavatar/models/warp.py), no network at all
+and measured: identity distance of each output frame to the portrait's crop (liveavatar/training/identity.py),
+and how the output follows the driver (mediapipe re-tracked on the output; liveavatar/training/expression.py).
+Portraits are grouped by the kind their file name starts with (photo_, painting_, statue_, …), so photos
+and paintings are reported separately. A contact sheet (portrait | driver | model | warp, at the frame where
+the driver's mouth is widest) is written next to the report, for looking at; it shows real people's faces
+and stays out of the repository.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.training.expression import SIGNALS, follow_measures
+from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".mov", ".webm", ".avi", ".mkv"}
+CROSS_SHEET_FILE = "cross_sheet.png"
+ROWS = ("model", "warp")
+
+Render = Callable[[np.ndarray], np.ndarray]  # driven points (T×68×2 crop pixels) → T×S×S×3 uint8 RGB
+
+
+@dataclass(frozen=True)
+class CrossSettings:
+    frames_per_clip: int = 48  # consecutive-ish frames (every `stride`-th), enough for r over time
+    stride: int = 2
+    max_portraits: int | None = None
+    max_drivers: int | None = None
+    rows: tuple[str, ...] = ("model", "warp")  # which renderers run (warp alone: comparing warp variants)
+
+
+def kind_of(path: Path) -> str:
+    """'photo', 'painting', 'statue', … from the file name's first word; 'other' without one."""
+    head = path.stem.split("_", 1)[0].lower()
+    return head if head.isalpha() and "_" in path.stem else "other"
+
+
+def _files(folder: Path, suffixes: set[str], what: str, limit: int | None) -> list[Path]:
+    if not folder.is_dir():
+        raise InputError(f"--{what}: {folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
+    if not files:
+        raise InputError(f"--{what}: {folder} has no {'images' if what == 'portraits' else 'video clips'}")
+    return files[:limit] if limit else files
+
+
+def read_clip(path: Path, frames: int, stride: int) -> list[np.ndarray]:
+    """Up to `frames` RGB frames of a clip, every `stride`-th from the start (bounded: never the whole clip)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    out: list[np.ndarray] = []
+    index = 0
+    try:
+        while len(out) < frames and index < frames * stride:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if index % stride == 0:
+                out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            index += 1
+    finally:
+        capture.release()
+    return out
+
+
+def track_driver(frames: Sequence[np.ndarray]) -> list[Any]:
+    """mediapipe (video mode) landmarks of each driver frame; None where no face is found."""
+    from liveavatar.landmarks.tracker import FaceTracker
+
+    with FaceTracker("video", max_faces=1) as tracker:
+        return [tracker.track(np.ascontiguousarray(f)).landmarks for f in frames]
+
+
+def retrack(tracker, images: np.ndarray) -> list[np.ndarray | None]:
+    """68×2 points mediapipe finds on each output image (enlarged when small), None where it finds none."""
+    import cv2
+
+    from liveavatar.training.metrics import MIN_TRACKING_SIZE
+
+    out: list[np.ndarray | None] = []
+    for image in images:
+        scale = max(1.0, MIN_TRACKING_SIZE / image.shape[0])
+        big = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else image
+        found = tracker.track(np.ascontiguousarray(big)).landmarks
+        out.append(None if found is None else (found.points68 + 0.5) / scale - 0.5)
+    return out
+
+
+def warp_renderer(crop: np.ndarray, points: np.ndarray, regularization: float = 1e-3) -> Render:
+    """The training-free baseline: the crop (S×S×3 uint8) moved from `points` to the driven points by the TPS."""
+    from liveavatar.models.tensors import to_images, to_tensor
+    from liveavatar.models.warp import TpsWarp, tps_inverse
+
+    size = crop.shape[0]
+    warp = TpsWarp(size)
+    texture = to_tensor(crop[None])
+    source = torch.from_numpy(np.asarray(points, np.float32))[None]
+    inverse = torch.from_numpy(tps_inverse(points, size, regularization=regularization))[None]
+
+    def render(driven: np.ndarray) -> np.ndarray:
+        out = []
+        with torch.inference_mode():
+            for d in driven:
+                warped, _ = warp(texture, source, inverse, torch.from_numpy(np.asarray(d, np.float32))[None])
+                out.append(to_images(warped)[0])
+        return np.stack(out)
+
+    return render
+
+
+def generator_renderer(model, psi: np.ndarray, size: int, device: torch.device) -> Render:
+    """The paper's G(y, ψ): rasterized driven landmarks through the checkpoint's generator."""
+    from liveavatar.models.tensors import to_images, to_tensor
+    from liveavatar.training.data import landmark_images
+
+    def render(driven: np.ndarray) -> np.ndarray:
+        marks = landmark_images(np.asarray(driven, np.float32), size)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(marks), 16):
+                y = to_tensor(marks[start : start + 16], device)
+                out.append(to_images(model.generator(y, torch.from_numpy(psi)[None].to(device).expand(len(y), -1))))
+        return np.concatenate(out)
+
+    return render
+
+
+def model_renderer(model, psi: np.ndarray, crop: np.ndarray, points: np.ndarray, device: torch.device) -> Render:
+    """The checkpoint's model: G(y, ψ) for the paper's presets; warp + G + composite for the `warp` presets,
+    with the crop (S×S×3 uint8) as texture and its 68 landmarks (crop pixels) as the spline's source."""
+    from liveavatar.models.tensors import to_images, to_tensor
+    from liveavatar.models.warp import tps_inverse
+    from liveavatar.models.warp_head import render_frame
+    from liveavatar.training.data import landmark_images
+
+    size = model.config.image_size
+    if model.warp is None:
+        return generator_renderer(model, psi, size, device)
+    w = model.config.warp
+    texture = to_tensor(crop[None], device)
+    source = torch.from_numpy(np.asarray(points, np.float32))[None].to(device)
+    inverse = torch.from_numpy(tps_inverse(points, size, w.anchors, w.regularization))[None].to(device)
+    psi_t = torch.from_numpy(np.asarray(psi, np.float32))[None].to(device)
+
+    def render(driven: np.ndarray) -> np.ndarray:
+        driven = np.asarray(driven, np.float32)
+        marks = landmark_images(driven, size)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(marks), 16):
+                y = to_tensor(marks[start : start + 16], device)
+                d = torch.from_numpy(driven[start : start + 16]).to(device)
+                frame, _, _ = render_frame(
+                    model.generator, model.warp, y, psi_t.expand(len(y), -1), texture, source, inverse, d
+                )
+                out.append(to_images(frame))
+        return np.concatenate(out)
+
+    return render
+
+
+def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ["identity_median", "identity_same_share", "identity_face_found", "face_found"]
+    keys += [f"r_{s}" for s in SIGNALS] + ["mouth_range_ratio"]
+    summary: dict[str, Any] = {"pairs": len(rows)}
+    for key in keys:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        summary[key] = float(np.median(values)) if values else None
+    return summary
+
+
+def cross_reenact(
+    checkpoint, portraits: Path, drivers: Path, settings: CrossSettings, out: Path, device: torch.device
+) -> dict[str, Any]:
+    """Every portrait × every clip, model and warp rows; returns the report's "cross_portraits" section."""
+    from tqdm import tqdm
+
+    from liveavatar.avatar import build_avatar
+    from liveavatar.landmarks.retarget import Retargeter, driver_points
+    from liveavatar.landmarks.tracker import FaceTracker
+    from liveavatar.render.align import face_crop
+
+    portrait_files = _files(portraits, IMAGE_SUFFIXES, "portraits", settings.max_portraits)
+    driver_files = _files(drivers, VIDEO_SUFFIXES, "drivers", settings.max_drivers)
+    size = checkpoint.config.image_size
+    skip_identity = unavailable_reason()
+    describer = None if skip_identity else FaceDescriber()
+    clips = []
+    for path in tqdm(driver_files, desc="tracking drivers", unit="clip", disable=None):
+        frames = read_clip(path, settings.frames_per_clip, settings.stride)
+        marks = track_driver(frames)
+        kept = [(f, m) for f, m in zip(frames, marks, strict=True) if m is not None]
+        if len(kept) < 3:
+            clips.append((path, None, f"mediapipe found a face in {len(kept)} of {len(frames)} frames"))
+            continue
+        clips.append((path, kept, None))
+    skipped = [{"driver": p.name, "skipped": why} for p, k, why in clips if k is None]
+    pairs: list[dict[str, Any]] = []
+    sheet: list[list[np.ndarray]] = []
+    with FaceTracker("image", max_faces=1) as tracker:
+        for portrait in tqdm(portrait_files, desc="cross-reenactment", unit="portrait", disable=None):
+            try:
+                avatar = build_avatar([portrait], checkpoint)
+            except LiveAvatarError as exc:
+                skipped.append({"portrait": portrait.name, "skipped": str(exc)})
+                continue
+            reference = describer.describe(avatar.crop) if describer else None
+            renderers = {}
+            if "model" in settings.rows:
+                renderers["model"] = model_renderer(checkpoint.model, avatar.psi, avatar.crop, avatar.landmarks, device)
+            if "warp" in settings.rows:
+                renderers["warp"] = warp_renderer(avatar.crop, avatar.landmarks)
+            for path, kept, _ in clips:
+                if kept is None:
+                    continue
+                retarget = Retargeter(avatar.landmarks, size)
+                retarget.set_neutral(driver_points(kept[0][1]))
+                driven = np.stack([retarget(driver_points(m)) for _, m in kept])
+                driver_pts = [m.points68 for _, m in kept]
+                widest = int(np.argmax([m.points68[66, 1] - m.points68[62, 1] for _, m in kept]))
+                row_images = [avatar.crop, face_crop(kept[widest][1].points68, size).warp(kept[widest][0])]
+                for row, render in renderers.items():
+                    images = render(driven)
+                    found = retrack(tracker, images)
+                    entry: dict[str, Any] = {
+                        "row": row,
+                        "portrait": portrait.name,
+                        "kind": kind_of(portrait),
+                        "driver": path.name,
+                        "frames": len(images),
+                        "face_found": sum(f is not None for f in found) / len(found),
+                        **follow_measures(driver_pts, found),
+                    }
+                    if describer is not None:
+                        entry.update(summarize_identity(identity_distances(describer, reference, images)))
+                        if reference is None:  # the portrait itself defeats dlib: no distance, and say why
+                            entry["identity_note"] = "dlib finds no face on the portrait's crop"
+                    pairs.append(entry)
+                    row_images.append(images[widest])
+                sheet.append(row_images)
+    by_group: dict[str, dict[str, Any]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for p in pairs:
+        groups[(p["row"], p["kind"])].append(p)
+        groups[(p["row"], "all")].append(p)
+    for (row, kind), rows in sorted(groups.items()):
+        by_group.setdefault(row, {})[kind] = _summarize(rows)
+    if sheet:
+        from liveavatar.imageio import write_image
+
+        write_image(out / CROSS_SHEET_FILE, np.concatenate([np.concatenate(r, axis=1) for r in sheet[:16]], axis=0))
+    return {
+        "portraits": str(portraits),
+        "drivers": str(drivers),
+        "settings": settings.__dict__,
+        "identity": skip_identity or "dlib ResNet face descriptor, distance to the portrait's aligned crop",
+        "summary": by_group,
+        "pairs": pairs,
+        "skipped": skipped,
+        "columns_of_sheet": "portrait crop | driver (widest mouth) | " + " | ".join(ROWS),
+    }
+
+
+def format_cross(report: dict[str, Any]) -> str:
+    def f(v: float | None, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    head = f"{'row':<6} {'kind':<9} {'pairs':>5} {'id med':>6} {'<0.6':>5} {'face':>5} "
+    head += " ".join(f"{'r ' + s:>7}" for s in SIGNALS) + f" {'mouth×':>6}"
+    lines = [head]
+    for row, kinds in report["summary"].items():
+        for kind, s in kinds.items():
+            lines.append(
+                f"{row:<6} {kind:<9} {s['pairs']:>5} {f(s['identity_median'], '.3f'):>6} "
+                f"{f(s['identity_same_share'], '.0%'):>5} {f(s['face_found'], '.0%'):>5} "
+                + " ".join(f"{f(s['r_' + sig], '.2f'):>7}" for sig in SIGNALS)
+                + f" {f(s['mouth_range_ratio'], '.2f'):>6}"
+            )
+    if not report["identity"].startswith("dlib"):
+        lines.append(report["identity"])
+    return "\n".join(lines)

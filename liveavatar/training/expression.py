@@ -1,0 +1,74 @@
+"""How an output follows its driver: per-frame expression and pose signals from 68 landmarks, and their r.
+
+Signals (all from 68×2 points, so they apply to the driver's tracked points and to mediapipe re-tracked on
+the output alike; each is normalised so a bigger face does not read as a bigger expression):
+  mouth  inner-lip gap (61–67, 62–66, 63–65) / inter-ocular distance (outer eye corners 36, 45)
+  eyes   eyelid gap (37–41, 38–40, 43–47, 44–46) / eye width (36–39, 42–45), both eyes averaged
+  roll   angle of the line through the eye centres, radians
+  yaw    (nose tip to left jaw end − nose tip to right jaw end) / their sum: 0 frontal, ± turning
+  pitch  nose tip's distance below the eye line / chin's distance below it (in the face's rotated frame)
+Yaw and pitch are monotonic proxies, not angles; Pearson r over time is unchanged by a monotonic-ish
+linear rescaling, which is all "follows the driver" asks. The mouth range is compared directly (both
+sides are in eye distances): the output's 5–95 % spread over the driver's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+SIGNALS = ("mouth", "eyes", "yaw", "pitch", "roll")
+
+
+def expression_signals(points: np.ndarray) -> dict[str, float]:
+    p = np.asarray(points, np.float64)
+    iod = max(float(np.linalg.norm(p[45] - p[36])), 1e-6)
+    mouth = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod
+    eyes = []
+    for lids, (c0, c1) in (((37, 41, 38, 40), (36, 39)), ((43, 47, 44, 46), (42, 45))):
+        gap = (np.linalg.norm(p[lids[0]] - p[lids[1]]) + np.linalg.norm(p[lids[2]] - p[lids[3]])) / 2
+        eyes.append(gap / max(float(np.linalg.norm(p[c1] - p[c0])), 1e-6))
+    right_eye, left_eye = p[36:42].mean(0), p[42:48].mean(0)
+    axis = left_eye - right_eye
+    roll = math.atan2(axis[1], axis[0])
+    cos, sin = math.cos(-roll), math.sin(-roll)
+    rot = np.array([[cos, -sin], [sin, cos]])
+    mid = (right_eye + left_eye) / 2
+    nose, chin = rot @ (p[30] - mid), rot @ (p[8] - mid)
+    to_left, to_right = np.linalg.norm(p[16] - p[30]), np.linalg.norm(p[0] - p[30])
+    return {
+        "mouth": float(mouth),
+        "eyes": float(np.mean(eyes)),
+        "yaw": float((to_left - to_right) / max(to_left + to_right, 1e-6)),
+        "pitch": float(nose[1] / chin[1]) if abs(chin[1]) > 1e-6 else 0.0,
+        "roll": roll,
+    }
+
+
+def pearson(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Pearson r; None with fewer than 3 pairs or when either side does not vary (r is undefined)."""
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if len(x) < 3 or x.std() < 1e-9 or y.std() < 1e-9:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def follow_measures(
+    driver: Sequence[np.ndarray | None], output: Sequence[np.ndarray | None]
+) -> dict[str, float | None]:
+    """r per signal over the frames where both sides have landmarks, and the output's mouth range / driver's."""
+    both = [(d, o) for d, o in zip(driver, output, strict=True) if d is not None and o is not None]
+    pairs = [(expression_signals(d), expression_signals(o)) for d, o in both]
+    result: dict[str, float | None] = {}
+    for s in SIGNALS:
+        result[f"r_{s}"] = pearson([d[s] for d, _ in pairs], [o[s] for _, o in pairs])
+    result["mouth_range_ratio"] = None
+    if len(pairs) >= 3:
+        spread = []
+        for side in (0, 1):
+            mouth = [x[side]["mouth"] for x in pairs]
+            spread.append(np.percentile(mouth, 95) - np.percentile(mouth, 5))
+        result["mouth_range_ratio"] = float(spread[1] / spread[0]) if spread[0] > 1e-6 else None
+    return result
