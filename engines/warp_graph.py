@@ -58,7 +58,7 @@ def export_warp_frame(model: TalkingHead, points: np.ndarray, path: Path) -> Pat
     """Writes the per-frame graph (batch dynamic) to `path`, atomically."""
     import onnx
 
-    from liveavatar.engines.onnx_export import OPSET, _quiet_exporter
+    from liveavatar.engines.graph_writer import OPSET, _quiet_exporter
 
     module = WarpFrameIO(model).eval()
     args = example_inputs(model, points, batch=2)
@@ -134,7 +134,7 @@ def bench_warp(
     import matplotlib.cbook
 
     from liveavatar.avatar import prepare_portrait
-    from liveavatar.engines.onnx_export import export_generator
+    from liveavatar.engines.graph_writer import export_generator
     from liveavatar.engines.ort_engine import session_options
     from liveavatar.render.rasterize import rasterize_landmarks
 
