@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import cv2
@@ -21,36 +20,10 @@ TIMEOUT_MS = 60_000
 NOISE = ("propagateSizeHints", "NORM_RECT", "killTimer", "Timers cannot", "W0000", "Traceback")
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    import torch
+import test_ui_window as window_tests  # noqa: E402 - its fixtures and helpers are shared here
 
-    from liveavatar.config import PRESETS
-    from liveavatar.models.checkpoint import save_checkpoint
-    from liveavatar.models.talking_head import TalkingHead
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2), {})
-    return path
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    folder = tmp_path / "data"
-    monkeypatch.setenv("LIVEAVATAR_DATA_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
-def app(qapp):
-    from liveavatar.ui.app import make_application
-
-    return make_application()
-
-
-def liveavatar_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("liveavatar-") and t.is_alive()]
+app, data_dir, tiny_checkpoint = window_tests.app, window_tests.data_dir, window_tests.tiny_checkpoint
+liveavatar_threads = window_tests.liveavatar_threads
 
 
 def open_window(qtbot, checkpoint: Path, source: str):

@@ -22,17 +22,10 @@ START_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    import torch
-
-    from liveavatar.config import PRESETS
-    from liveavatar.models.checkpoint import save_checkpoint
-    from liveavatar.models.talking_head import TalkingHead
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2), {})
-    return path
+def tiny_checkpoint(checkpoint_path) -> Path:
+    """conftest's tiny random-weight checkpoint, under the name this module's tests (and those that import
+    them) use."""
+    return checkpoint_path
 
 
 @pytest.fixture(scope="module")
