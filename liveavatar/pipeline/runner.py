@@ -38,7 +38,7 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     source_fps, expected_frames()   # the source's frame rate; frames a lossless run will render, if known
 
 Also for a UI: liveavatar.capture.list_cameras() (the source menu), liveavatar.sinks.vcam.vcam_fix() (the
-virtual camera's fix for this OS), liveavatar.commands.doctor.collect() (every check, as a dict), and
+virtual camera's fix for this OS), liveavatar.engines.health.collect() (every check of `doctor`, as a dict), and
 liveavatar.pipeline.camera_preview.CameraPreview (the camera and its tracked face before any avatar exists).
 
 Observer (liveavatar.live.events.RunnerObserver), called from worker threads, must not block:

@@ -75,10 +75,11 @@ def _drivers(count: int, k: int, wanted: int) -> np.ndarray:
 def evaluate(
     checkpoint_path: str | Path, data: str | Path, out: str | Path, settings: EvalSettings, force: bool = False
 ) -> dict[str, Any]:
+    """Self- and cross-reenactment of the dataset's `settings.part` videos (module docstring); writes
+    metrics.json (atomically) and sheet.png into `out` and returns the metrics."""
     from tqdm import tqdm
 
     from liveavatar.landmarks.tracker import FaceTracker
-    from liveavatar.training.runlog import image_grid
 
     out = Path(out)
     if (out / METRICS_FILE).exists() and not force:
@@ -87,30 +88,80 @@ def evaluate(
         raise InputError(f"--shots must be positive numbers, got {settings.shots}")
     device = torch.device(settings.device)
     checkpoint = load_checkpoint(checkpoint_path, discriminator=False, device=device)
-    model = checkpoint.model
-    size = checkpoint.config.image_size
     dataset = open_dataset(data)
     records = sorted(dataset.select(settings.part), key=lambda v: v.key)  # type: ignore[arg-type]
     if not records:
         raise InputError(f"{data}: the split has no {settings.part} persons; prepare with --held-out-fraction > 0")
     records = records[: settings.max_videos] if settings.max_videos else records
-    tuning = tuned_disc = None
-    if settings.finetune_steps:
-        tuning = load_checkpoint(checkpoint_path, spectral=True, device=device)
-        tuned_disc = find_discriminator(tuning, None)
+    evaluator = _Evaluator(checkpoint, checkpoint_path, settings, device)
     started = time.monotonic()
-    videos = []
-    for record in records:
-        frames, points = decode_video(record, size)
-        videos.append(_Video(record, frames, landmark_images(points, size), points))
+    videos = [_decode(record, checkpoint.config.image_size) for record in records]
 
-    def generate(generator, psi: torch.Tensor, source: _Video, driver: _Video, drivers: np.ndarray) -> np.ndarray:
+    with FaceTracker("image", max_faces=1) as tracker:
+        evaluator.tracker = tracker
+        per_video: list[dict[str, Any]] = []
+        sheet_rows: list[list[np.ndarray]] = []
+        avatars: dict[str, Any] = {}  # video key → (generator, ψ) of the largest K, for cross-reenactment
+        for video in tqdm(videos, desc="eval", unit="video", disable=None):
+            per_video += _self_reenact(evaluator, video, avatars, sheet_rows)
+        cross = _cross_reenact(evaluator, videos, avatars, sheet_rows)
+
+    metrics = {
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_sha256": checkpoint.sha256,
+        "preset": checkpoint.config.preset,
+        "training": checkpoint.training,
+        "data": dataset.describe(settings.part),  # type: ignore[arg-type]
+        "settings": {**settings.__dict__, "shots": list(settings.shots)},
+        "self_reenactment": _summarize(per_video, settings.shots),
+        "identity": evaluator.skip_identity or "dlib ResNet face descriptor, distance to the video's first frame",
+        "cross_reenactment": {
+            "pairs": len(cross),
+            "landmark_error": mean_or_none([c["landmark_error"] for c in cross]),
+            "face_found": mean_or_none([c["face_found"] for c in cross]),
+        },
+        "per_video": per_video,
+        "cross_pairs": cross,
+        "seconds": round(time.monotonic() - started, 1),
+        "columns_of_sheet": "first shot | driving landmarks | real frame | generated"
+        + (" | cross-reenacted (next person's avatar)" if cross else ""),
+    }
+    _write_results(out, metrics, sheet_rows)
+    return metrics
+
+
+def _decode(record: VideoRecord, size: int) -> _Video:
+    frames, points = decode_video(record, size)
+    return _Video(record, frames, landmark_images(points, size), points)
+
+
+class _Evaluator:
+    """The checkpoint's avatars, their generated frames and the measures of those frames, for one run of
+    `evaluate`. `tracker` (mediapipe, image mode) is set while the run's FaceTracker is open."""
+
+    def __init__(self, checkpoint: Any, checkpoint_path: str | Path, settings: EvalSettings, device: torch.device):
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model
+        self.size = checkpoint.config.image_size
+        self.settings = settings
+        self.device = device
+        self.tuning = self.tuned_disc = None
+        if settings.finetune_steps:
+            self.tuning = load_checkpoint(checkpoint_path, spectral=True, device=device)
+            self.tuned_disc = find_discriminator(self.tuning, None)
+        self.skip_identity = unavailable_reason()
+        self.describer = None if self.skip_identity else FaceDescriber()
+        self.references: dict[str, Any] = {}  # video key → identity descriptor of its first frame
+        self.tracker: Any = None
+
+    def generate(self, generator, psi: torch.Tensor, source: _Video, driver: _Video, drivers: np.ndarray) -> np.ndarray:
         """Frames of `source`'s avatar driven by `driver`'s frames `drivers` (warp presets: frame 0 is the texture)."""
+        model, device, size = self.model, self.device, self.size
         with torch.inference_mode():
             y = to_tensor(driver.marks[drivers], device)
             if model.warp is None:
                 return to_images(generator(y, psi.expand(len(y), -1)))
-            w = checkpoint.config.warp
+            w = self.checkpoint.config.warp
             points = source.points[0]
             frame, _, _ = render_frame(
                 generator,
@@ -124,40 +175,32 @@ def evaluate(
             )
             return to_images(frame)
 
-    def avatar(video: _Video, k: int):
+    def avatar(self, video: _Video, k: int):
         """(generator, ψ) made from the first k frames: meta-learned, or fine-tuned on them."""
-        if tuning is None:
+        if self.tuning is None:
             with torch.inference_mode():
-                x = to_tensor(video.frames[:k], device)[None]
-                y = to_tensor(video.marks[:k], device)[None]
-                return model.generator, model.psi(x, y)
-        disc = None if tuned_disc is None else copy.deepcopy(tuned_disc)
+                x = to_tensor(video.frames[:k], self.device)[None]
+                y = to_tensor(video.marks[:k], self.device)[None]
+                return self.model.generator, self.model.psi(x, y)
+        disc = None if self.tuned_disc is None else copy.deepcopy(self.tuned_disc)
         result = finetune(
-            tuning,
+            self.tuning,
             video.frames[:k],
             video.marks[:k],
-            FinetuneSettings(steps=settings.finetune_steps),
+            FinetuneSettings(steps=self.settings.finetune_steps),
             disc,
-            device=device,
+            device=self.device,
             points=video.points[:k],
         )
-        generator = copy.deepcopy(model.generator)
+        generator = copy.deepcopy(self.model.generator)
         generator.load_state_dict(result.generator_weights)
-        return generator.eval(), torch.from_numpy(result.psi)[None].to(device)
+        return generator.eval(), torch.from_numpy(result.psi)[None].to(self.device)
 
-    per_video: list[dict[str, Any]] = []
-    sheet_rows: list[list[np.ndarray]] = []
-    biggest = max(settings.shots)
-    avatars: dict[str, Any] = {}
-    skip_identity = unavailable_reason()
-    describer = None if skip_identity else FaceDescriber()
-    references: dict[str, Any] = {}
-
-    def measure(video: _Video, k: int, drivers: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
+    def measure(self, video: _Video, k: int, drivers: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
         """Image, landmark, identity and expression-following measures of one video's generated frames."""
         real = video.frames[drivers]
         scores = image_metrics(fake, real)
-        found = retrack(tracker, fake)
+        found = retrack(self.tracker, fake)
         errors = [
             None if f is None else normalized_error(f, video.points[d]) for f, d in zip(found, drivers, strict=True)
         ]
@@ -173,58 +216,73 @@ def evaluate(
             "face_found": sum(e is not None for e in errors) / len(errors),
             **follow_measures([video.points[d] for d in drivers], found),
         }
-        if describer is not None:
+        if self.describer is not None:
             key = video.record.key
-            if key not in references:
-                references[key] = describer.describe(video.frames[0])
-            row.update(summarize_identity(identity_distances(describer, references[key], fake)))
+            if key not in self.references:
+                self.references[key] = self.describer.describe(video.frames[0])
+            row.update(summarize_identity(identity_distances(self.describer, self.references[key], fake)))
         return row
 
-    with FaceTracker("image", max_faces=1) as tracker:
-        for video in tqdm(videos, desc="eval", unit="video", disable=None):
-            for k in sorted(settings.shots):
-                drivers = _drivers(len(video.frames), k, settings.frames_per_video)
-                if len(drivers) == 0:
-                    per_video.append(
-                        {"video": video.record.key, "shots": k, "row": "model", "skipped": "too few frames"}
-                    )
-                    continue
-                generator, psi = avatar(video, k)
-                if k == biggest:
-                    avatars[video.record.key] = (generator, psi)
-                fake = generate(generator, psi, video, video, drivers)
-                per_video.append({"row": "model", **measure(video, k, drivers, fake)})
-                if k == min(settings.shots):
-                    # the training-free baseline: the first frame's pixels moved to each driving frame's landmarks
-                    warped = warp_renderer(video.frames[0], video.points[0])(video.points[drivers])
-                    per_video.append({"row": "warp", **measure(video, k, drivers, warped)})
-                if k == biggest and len(sheet_rows) < 6:
-                    d = drivers[len(drivers) // 2]
-                    sheet_rows.append([video.frames[0], video.marks[d], video.frames[d], fake[len(drivers) // 2]])
-        cross = []
-        keys = [v.record.key for v in videos if v.record.key in avatars]
-        by_key = {v.record.key: v for v in videos}
-        for i, key in enumerate(keys if len(keys) >= 2 else []):
-            driver = by_key[keys[(i + 1) % len(keys)]]
-            drivers = _drivers(len(driver.frames), 0, settings.frames_per_video)
-            generator, psi = avatars[key]
-            fake = generate(generator, psi, by_key[key], driver, drivers)
-            errors = [landmark_error(tracker, f, driver.points[d]) for f, d in zip(fake, drivers, strict=True)]
-            cross.append(
-                {
-                    "source": key,
-                    "driver": driver.record.key,
-                    "frames": len(drivers),
-                    "landmark_error": mean_or_none(errors),
-                    "face_found": sum(e is not None for e in errors) / len(errors),
-                }
-            )
-            if i < len(sheet_rows):
-                sheet_rows[i].append(fake[len(drivers) // 2])
 
+def _self_reenact(
+    ev: _Evaluator, video: _Video, avatars: dict[str, Any], sheet_rows: list[list[np.ndarray]]
+) -> list[dict[str, Any]]:
+    """Rows of one video driven by its own later frames, per K (and the warp baseline at the smallest K).
+    Keeps the largest K's avatar in `avatars` and adds a row to the sheet (at most six)."""
+    shots = ev.settings.shots
+    rows: list[dict[str, Any]] = []
+    for k in sorted(shots):
+        drivers = _drivers(len(video.frames), k, ev.settings.frames_per_video)
+        if len(drivers) == 0:
+            rows.append({"video": video.record.key, "shots": k, "row": "model", "skipped": "too few frames"})
+            continue
+        generator, psi = ev.avatar(video, k)
+        if k == max(shots):
+            avatars[video.record.key] = (generator, psi)
+        fake = ev.generate(generator, psi, video, video, drivers)
+        rows.append({"row": "model", **ev.measure(video, k, drivers, fake)})
+        if k == min(shots):
+            # the training-free baseline: the first frame's pixels moved to each driving frame's landmarks
+            warped = warp_renderer(video.frames[0], video.points[0])(video.points[drivers])
+            rows.append({"row": "warp", **ev.measure(video, k, drivers, warped)})
+        if k == max(shots) and len(sheet_rows) < 6:
+            d = drivers[len(drivers) // 2]
+            sheet_rows.append([video.frames[0], video.marks[d], video.frames[d], fake[len(drivers) // 2]])
+    return rows
+
+
+def _cross_reenact(
+    ev: _Evaluator, videos: list[_Video], avatars: dict[str, Any], sheet_rows: list[list[np.ndarray]]
+) -> list[dict[str, Any]]:
+    """Each video's avatar driven by the next video's landmarks (landmark error only); one sheet column."""
+    cross = []
+    keys = [v.record.key for v in videos if v.record.key in avatars]
+    by_key = {v.record.key: v for v in videos}
+    for i, key in enumerate(keys if len(keys) >= 2 else []):
+        driver = by_key[keys[(i + 1) % len(keys)]]
+        drivers = _drivers(len(driver.frames), 0, ev.settings.frames_per_video)
+        generator, psi = avatars[key]
+        fake = ev.generate(generator, psi, by_key[key], driver, drivers)
+        errors = [landmark_error(ev.tracker, f, driver.points[d]) for f, d in zip(fake, drivers, strict=True)]
+        cross.append(
+            {
+                "source": key,
+                "driver": driver.record.key,
+                "frames": len(drivers),
+                "landmark_error": mean_or_none(errors),
+                "face_found": sum(e is not None for e in errors) / len(errors),
+            }
+        )
+        if i < len(sheet_rows):
+            sheet_rows[i].append(fake[len(drivers) // 2])
+    return cross
+
+
+def _summarize(per_video: list[dict[str, Any]], shots: Sequence[int]) -> dict[str, Any]:
+    """Means of every measure over the videos, per K and for the warp baseline."""
     measures = ("ssim", "psnr", "l1", "landmark_error", "face_found", *FOLLOW_KEYS, *IDENTITY_KEYS)
     summary: dict[str, Any] = {}
-    for k in sorted(settings.shots):
+    for k in sorted(shots):
         rows = [r for r in per_video if r["shots"] == k and r.get("row") == "model" and "skipped" not in r]
         summary[str(k)] = {
             "videos": len(rows),
@@ -237,38 +295,23 @@ def evaluate(
         "frames": sum(r["frames"] for r in baseline),
         **{m: mean_or_none([r.get(m) for r in baseline]) for m in measures},
     }
-    metrics = {
-        "checkpoint": str(checkpoint_path),
-        "checkpoint_sha256": checkpoint.sha256,
-        "preset": checkpoint.config.preset,
-        "training": checkpoint.training,
-        "data": dataset.describe(settings.part),  # type: ignore[arg-type]
-        "settings": {**settings.__dict__, "shots": list(settings.shots)},
-        "self_reenactment": summary,
-        "identity": skip_identity or "dlib ResNet face descriptor, distance to the video's first frame",
-        "cross_reenactment": {
-            "pairs": len(cross),
-            "landmark_error": mean_or_none([c["landmark_error"] for c in cross]),
-            "face_found": mean_or_none([c["face_found"] for c in cross]),
-        },
-        "per_video": per_video,
-        "cross_pairs": cross,
-        "seconds": round(time.monotonic() - started, 1),
-        "columns_of_sheet": "first shot | driving landmarks | real frame | generated"
-        + (" | cross-reenacted (next person's avatar)" if cross else ""),
-    }
+    return summary
+
+
+def _write_results(out: Path, metrics: dict[str, Any], sheet_rows: list[list[np.ndarray]]) -> None:
+    """sheet.png (rows padded with black to the widest) and metrics.json, written last and atomically."""
+    from liveavatar.imageio import write_image
+    from liveavatar.training.runlog import image_grid
+
     out.mkdir(parents=True, exist_ok=True)
     if sheet_rows:
         width = max(len(r) for r in sheet_rows)
         rows = [r + [np.zeros_like(r[0])] * (width - len(r)) for r in sheet_rows]
         columns = [to_tensor(np.stack([r[c] for r in rows])) for c in range(width)]
-        from liveavatar.imageio import write_image
-
         write_image(out / SHEET_FILE, image_grid(columns, rows=len(rows)))
     tmp = out / (METRICS_FILE + ".partial")
     tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     tmp.replace(out / METRICS_FILE)
-    return metrics
 
 
 def parse_shots(text: str) -> tuple[int, ...]:

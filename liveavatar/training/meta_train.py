@@ -3,8 +3,9 @@
 One episode: K frames x_s of video i with their landmark images y_s → ê = E(x_s, y_s) (mean over K);
 another frame x_t of the same video is the target: x̂ = G(y_t, P·ê). The generator side (E, P, G) and the
 discriminator (D, including W, w0, b) take one Adam step each per iteration, with the losses of
-training.losses. `train` is the whole loop, top to bottom; the helpers around it set up devices and
-processes, and save and restore state.
+training.losses. `_train` is the whole loop, top to bottom; the named steps it calls (`_set_up`,
+`_train_step`, `_log_interval`, `_save`, `_finish`) and the helpers around them set up devices and
+processes, take one step of each optimizer, log, and save and restore state.
 
 Run folder (RUN_DIR):
   checkpoint.safetensors  the model (save_checkpoint: spectral norm folded), every --checkpoint-every steps,
@@ -292,9 +293,98 @@ def train(s: TrainSettings) -> TrainResult:
             dist.destroy_process_group()
 
 
+@dataclass
+class _Run:
+    """Everything the loop works with, made once by `_set_up` (and restored from resume.pt for --resume)."""
+
+    cfg: Any  # the preset's ModelConfig
+    dataset: Any  # PreparedDataset
+    videos: list[Any]  # the training VideoRecords
+    content: torch.nn.Module  # L_CNT
+    model: TalkingHead
+    g_params: list[torch.nn.Parameter]  # E, P, G
+    d_params: list[torch.nn.Parameter]  # D
+    opt_g: torch.optim.Adam
+    opt_d: torch.optim.Adam
+    store: MemoryFrames | ShardFrames
+    use_amp: bool
+    log: ScalarLog | None  # rank 0 only
+    info: dict[str, Any]  # run.json
+    start_step: int = 0
+    wall_before: float = 0.0  # seconds of earlier invocations
+
+
+@dataclass
+class _Step:
+    """What one training step leaves behind: its losses (0-d tensors) and the images of its sample grid."""
+
+    scalars: dict[str, torch.Tensor]
+    sample_columns: list[torch.Tensor]  # source | landmark image | target | generated [| warped], B×3×S×S each
+
+
+@dataclass
+class _Interval:
+    """Loss sums since the last log line, for means over --log-every steps."""
+
+    start: float
+    steps: int = 0
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def add(self, scalars: dict[str, torch.Tensor]) -> None:
+        self.steps += 1
+        for name, value in scalars.items():
+            self.sums[name] = self.sums.get(name, 0) + value.detach().float()
+
+
 def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
+    """The loop: one step of E/P/G and of D, logging, samples and checkpoints, until the steps, the time
+    budget or a signal end it."""
     from tqdm import tqdm
 
+    run = _set_up(s, ctx)
+    if ctx.main:
+        (s.out / RUN_INFO).write_text(json.dumps({**run.info, "status": "running"}, indent=2) + "\n")
+    started = time.monotonic()
+    interval = _Interval(started)
+    step, stopped_by = run.start_step, "steps"
+    last: _Step | None = None
+    bar = tqdm(
+        total=s.steps,
+        initial=run.start_step,
+        desc=f"train {s.preset}",
+        unit="step",
+        disable=None if (ctx.main and s.progress) else True,
+    )
+    with _StopSignal() as stop:
+        while step < s.steps:
+            last = _train_step(run, s, ctx, step)
+            step += 1
+            interval.add(last.scalars)
+            bar.update(1)
+            out_of_time = s.minutes is not None and time.monotonic() - started >= s.minutes * 60
+            stopping = any_process(stop.received is not None or out_of_time, ctx)
+            if step % s.log_every == 0 or step == s.steps or stopping:
+                interval = _log_interval(run, s, ctx, step, interval, bar, started)
+            if ctx.main and s.sample_every and (step % s.sample_every == 0 or step == 1):
+                save_grid(s.out / "samples" / f"step_{step:08d}.png", last.sample_columns)
+
+            if stopping:
+                stopped_by = "signal" if stop.received is not None else "time"
+                break
+            if step % s.checkpoint_every == 0 and step < s.steps:
+                _save(run, s, ctx, step, run.wall_before + time.monotonic() - started, None)
+        bar.close()
+        wall = time.monotonic() - started
+        _save(run, s, ctx, step, run.wall_before + wall, stopped_by)
+
+    if ctx.main and s.sample_every and step > run.start_step and last is not None:
+        save_grid(s.out / "samples" / f"step_{step:08d}.png", last.sample_columns)
+    return _finish(run, s, ctx, step, stopped_by, wall)
+
+
+def _set_up(s: TrainSettings, ctx: Distributed) -> _Run:
+    """Checks settings, data and run folder (before creating anything), then builds the networks and
+    optimizers (seeded alike in every process, restored for --resume) and opens the frames."""
     if s.batch < 1 or s.k < 1 or s.steps < 1:
         raise InputError("--batch, --k and --steps must be at least 1")
     cfg = preset_config(s.preset)
@@ -323,12 +413,10 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(s.seed)  # identical initial weights in every process
     model = TalkingHead(cfg, num_videos=len(videos), spectral=True, discriminator=True).to(device).train()
-    disc = model.discriminator
     g_params = [*model.embedder.parameters(), *model.projection.parameters(), *model.generator.parameters()]
-    d_params = list(disc.parameters())
+    d_params = list(model.discriminator.parameters())
     opt_g = torch.optim.Adam(g_params, lr=s.lr_g, betas=s.betas)
     opt_d = torch.optim.Adam(d_params, lr=s.lr_d, betas=s.betas)
-    losses_info = describe_losses(content)
     start_step, wall_before = 0, 0.0
     if state is not None:
         if state["num_videos"] != len(videos):
@@ -344,207 +432,201 @@ def _train(s: TrainSettings, ctx: Distributed) -> TrainResult:
                 file=sys.stderr,
             )
     store = _open_frames(s, videos, cfg.image_size, device)
-    k, w = s.k, s.weights
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     log = ScalarLog(s.out, start_step) if ctx.main else None
     info = {
         "preset": s.preset,
         "settings": {k_: str(v) if isinstance(v, Path) else v for k_, v in asdict(s).items()},
-        "losses": losses_info,
+        "losses": describe_losses(content),
         "data": dataset.describe("train"),
-        "device": device_name,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "world_size": ctx.world,
         "amp": "bf16" if use_amp else "off",
         "torch": torch.__version__,
         "tensorboard": bool(log and log.tensorboard),
     }
-
-    def training_summary(step: int, wall: float, stopped_by: str | None) -> dict[str, Any]:
-        return {
-            "steps": step,
-            "preset": s.preset,
-            "batch": s.batch,
-            "k": k,
-            "world_size": ctx.world,
-            "lr_g": s.lr_g,
-            "lr_d": s.lr_d,
-            "amp": info["amp"],
-            "losses": losses_info,
-            "data": info["data"],
-            "device": device_name,
-            "wall_seconds": round(wall, 1),
-            "stopped_by": stopped_by,
-        }
-
-    def save(step: int, wall: float, stopped_by: str | None) -> None:
-        if ctx.main:
-            save_checkpoint(s.out / CHECKPOINT, model, training_summary(step, wall, stopped_by))
-            _atomic_torch_save(
-                {
-                    "format": RESUME_FORMAT,
-                    "version": RESUME_VERSION,
-                    "preset": s.preset,
-                    "config": cfg.to_json(),
-                    "step": step,
-                    "wall_seconds": wall,
-                    "world_size": ctx.world,
-                    "num_videos": len(videos),
-                    "data_fingerprint": dataset.fingerprint,
-                    "model": model.state_dict(),
-                    "opt_g": opt_g.state_dict(),
-                    "opt_d": opt_d.state_dict(),
-                },
-                s.out / RESUME,
-            )
-        if ctx.world > 1:
-            dist.barrier()
-
-    if ctx.main:
-        (s.out / RUN_INFO).write_text(json.dumps({**info, "status": "running"}, indent=2) + "\n")
-    started = time.monotonic()
-    interval_start, interval_steps = started, 0
-    sums: dict[str, torch.Tensor] = {}
-    step, stopped_by = start_step, "steps"
-    bar = tqdm(
-        total=s.steps,
-        initial=start_step,
-        desc=f"train {s.preset}",
-        unit="step",
-        disable=None if (ctx.main and s.progress) else True,
+    return _Run(
+        cfg=cfg,
+        dataset=dataset,
+        videos=videos,
+        content=content,
+        model=model,
+        g_params=g_params,
+        d_params=d_params,
+        opt_g=opt_g,
+        opt_d=opt_d,
+        store=store,
+        use_amp=use_amp,
+        log=log,
+        info=info,
+        start_step=start_step,
+        wall_before=wall_before,
     )
-    with _StopSignal() as stop:
-        while step < s.steps:
-            episodes: Episodes = sample_episodes(store.counts, s.batch, k, episode_generator(s.seed, ctx.rank, step))
-            frames, marks = store.episode_batch(episodes)  # B×(K+1)×3×S×S each, [-1, 1]
-            if model.warp is not None:
-                frames = recolour(frames, episode_generator(s.seed + 1, ctx.rank, step))
-            src_x, src_y = frames[:, :k], marks[:, :k]  # the K shots
-            x, y = frames[:, k], marks[:, k]  # the target frame and its landmark image
-            vid = episodes.video.to(device)
-            warped = None
-            if model.warp is not None:
-                # warp presets: the first shot's pixels moved to the target's landmarks (fp32, outside autocast;
-                # the spline has no weights), so G only has to learn what the warp cannot show.
-                points = store.episode_points(episodes).to(device)  # B×(K+1)×68×2
-                with torch.no_grad():
-                    inverse = tps_inverse_torch(points[:, 0], cfg.image_size, cfg.warp.anchors, cfg.warp.regularization)
-                    warped, _ = model.warp(frames[:, 0], points[:, 0], inverse, points[:, k])  # B×3×S×S
 
-            # Generator side: E, P, G minimise L_CNT + L_ADV + L_MCH; D is frozen but passes gradients to x̂.
-            disc.requires_grad_(False)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                e_hat = model.embedder(src_x, src_y)  # B×512
-                if warped is None:
-                    fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
-                else:
-                    painted = model.generator(torch.cat([y, warped.to(y.dtype)], dim=1), model.projection(e_hat))
-                    fake, _ = composite(painted.float(), warped)  # B×3×S×S
-                fake_scores, fake_feats = disc(fake, y, vid)
-                with torch.no_grad():
-                    _, real_feats = disc.features(x, y)
-            cnt, cnt_parts = content(fake, x)
-            adv = -fake_scores.float().mean()
-            fm = feature_matching(real_feats, fake_feats)
-            mch = embedding_match(e_hat, disc.video_embeddings(vid))
-            loss_g = cnt + adv + w.fm * fm + w.mch * mch
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            average_gradients(g_params, ctx)
-            opt_g.step()
-            disc.requires_grad_(True)
 
-            # Discriminator side: hinge on the real target and this step's x̂, W_i pulled toward ê.
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                real_scores, _ = disc(x, y, vid)
-                fake_scores_d, _ = disc(fake.detach(), y, vid)
-            loss_d = hinge_d(real_scores, fake_scores_d)
-            mch_w = embedding_match(disc.video_embeddings(vid), e_hat)
-            opt_d.zero_grad(set_to_none=True)
-            (loss_d + w.mch * mch_w).backward()
-            average_gradients(d_params, ctx)
-            opt_d.step()
-            step += 1
-            interval_steps += 1
-            bar.update(1)
+def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _Step:
+    """One optimizer step of the generator side, then one of the discriminator, on step `step`'s episodes."""
+    model, disc, k, w, device = run.model, run.model.discriminator, s.k, s.weights, ctx.device
+    episodes: Episodes = sample_episodes(run.store.counts, s.batch, k, episode_generator(s.seed, ctx.rank, step))
+    frames, marks = run.store.episode_batch(episodes)  # B×(K+1)×3×S×S each, [-1, 1]
+    if model.warp is not None:
+        frames = recolour(frames, episode_generator(s.seed + 1, ctx.rank, step))
+    src_x, src_y = frames[:, :k], marks[:, :k]  # the K shots
+    x, y = frames[:, k], marks[:, k]  # the target frame and its landmark image
+    vid = episodes.video.to(device)
+    warped = None
+    if model.warp is not None:
+        # warp presets: the first shot's pixels moved to the target's landmarks (fp32, outside autocast;
+        # the spline has no weights), so G only has to learn what the warp cannot show.
+        points = run.store.episode_points(episodes).to(device)  # B×(K+1)×68×2
+        warp = run.cfg.warp
+        with torch.no_grad():
+            inverse = tps_inverse_torch(points[:, 0], run.cfg.image_size, warp.anchors, warp.regularization)
+            warped, _ = model.warp(frames[:, 0], points[:, 0], inverse, points[:, k])  # B×3×S×S
 
-            scalars = {
-                "loss_g": loss_g,
-                "content": cnt,
-                **cnt_parts,
-                "adv": adv,
-                "fm": fm,
-                "mch": mch,
-                "loss_d": loss_d,
-                "d_real": real_scores.float().mean(),
-                "d_fake": fake_scores_d.float().mean(),
-            }
-            for name, value in scalars.items():
-                sums[name] = sums.get(name, 0) + value.detach().float()
-            out_of_time = s.minutes is not None and time.monotonic() - started >= s.minutes * 60
-            stopping = any_process(stop.received is not None or out_of_time, ctx)
-            if step % s.log_every == 0 or step == s.steps or stopping:
-                names = list(sums)
-                means = torch.stack([sums[n] for n in names]) / interval_steps
-                if ctx.world > 1:
-                    dist.all_reduce(means)
-                    means /= ctx.world
-                now = time.monotonic()
-                rate = interval_steps / max(now - interval_start, 1e-9)
-                values = dict(zip(names, means.tolist(), strict=True))
-                if not all(map(math.isfinite, values.values())):
-                    # Saving now would overwrite the last good checkpoint with NaNs: stop without saving.
-                    bar.close()
-                    raise TrainingDiverged(
-                        f"losses became non-finite by step {step} ({values}); the checkpoint in {s.out} is from "
-                        f"the last save before that; resume it with lower rates (--lr-scale) or another --seed"
-                    )
-                values.update(
-                    steps_per_s=rate, episodes_per_s=rate * s.batch * ctx.world, wall_s=wall_before + now - started
-                )
-                if log is not None:
-                    log.write(step, values)
-                    bar.write(f"step {step}/{s.steps}  " + "  ".join(f"{n} {v:.4g}" for n, v in values.items()))
-                sums, interval_start, interval_steps = {}, now, 0
-            if ctx.main and s.sample_every and (step % s.sample_every == 0 or step == 1):
-                save_grid(
-                    s.out / "samples" / f"step_{step:08d}.png",
-                    [src_x[:, 0], y, x, fake, *([] if warped is None else [warped])],
-                )
+    # Generator side: E, P, G minimise L_CNT + L_ADV + L_MCH; D is frozen but passes gradients to x̂.
+    disc.requires_grad_(False)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.use_amp):
+        e_hat = model.embedder(src_x, src_y)  # B×512
+        if warped is None:
+            fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
+        else:
+            painted = model.generator(torch.cat([y, warped.to(y.dtype)], dim=1), model.projection(e_hat))
+            fake, _ = composite(painted.float(), warped)  # B×3×S×S
+        fake_scores, fake_feats = disc(fake, y, vid)
+        with torch.no_grad():
+            _, real_feats = disc.features(x, y)
+    cnt, cnt_parts = run.content(fake, x)
+    adv = -fake_scores.float().mean()
+    fm = feature_matching(real_feats, fake_feats)
+    mch = embedding_match(e_hat, disc.video_embeddings(vid))
+    loss_g = cnt + adv + w.fm * fm + w.mch * mch
+    run.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    average_gradients(run.g_params, ctx)
+    run.opt_g.step()
+    disc.requires_grad_(True)
 
-            if stopping:
-                stopped_by = "signal" if stop.received is not None else "time"
-                break
-            if step % s.checkpoint_every == 0 and step < s.steps:
-                save(step, wall_before + time.monotonic() - started, None)
+    # Discriminator side: hinge on the real target and this step's x̂, W_i pulled toward ê.
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=run.use_amp):
+        real_scores, _ = disc(x, y, vid)
+        fake_scores_d, _ = disc(fake.detach(), y, vid)
+    loss_d = hinge_d(real_scores, fake_scores_d)
+    mch_w = embedding_match(disc.video_embeddings(vid), e_hat)
+    run.opt_d.zero_grad(set_to_none=True)
+    (loss_d + w.mch * mch_w).backward()
+    average_gradients(run.d_params, ctx)
+    run.opt_d.step()
+
+    scalars = {
+        "loss_g": loss_g,
+        "content": cnt,
+        **cnt_parts,
+        "adv": adv,
+        "fm": fm,
+        "mch": mch,
+        "loss_d": loss_d,
+        "d_real": real_scores.float().mean(),
+        "d_fake": fake_scores_d.float().mean(),
+    }
+    return _Step(scalars, [src_x[:, 0], y, x, fake, *([] if warped is None else [warped])])
+
+
+def _log_interval(
+    run: _Run, s: TrainSettings, ctx: Distributed, step: int, interval: _Interval, bar: Any, started: float
+) -> _Interval:
+    """Writes the interval's mean losses (over processes too) and throughput; stops the run on NaN losses.
+    Returns the next, empty interval."""
+    names = list(interval.sums)
+    means = torch.stack([interval.sums[n] for n in names]) / interval.steps
+    if ctx.world > 1:
+        dist.all_reduce(means)
+        means /= ctx.world
+    now = time.monotonic()
+    rate = interval.steps / max(now - interval.start, 1e-9)
+    values = dict(zip(names, means.tolist(), strict=True))
+    if not all(map(math.isfinite, values.values())):
+        # Saving now would overwrite the last good checkpoint with NaNs: stop without saving.
         bar.close()
-        wall = time.monotonic() - started
-        save(step, wall_before + wall, stopped_by)
-
-    if ctx.main and s.sample_every and step > start_step:
-        save_grid(
-            s.out / "samples" / f"step_{step:08d}.png", [src_x[:, 0], y, x, fake, *([] if warped is None else [warped])]
+        raise TrainingDiverged(
+            f"losses became non-finite by step {step} ({values}); the checkpoint in {s.out} is from "
+            f"the last save before that; resume it with lower rates (--lr-scale) or another --seed"
         )
-    digests = [weights_digest(model)]
+    values.update(steps_per_s=rate, episodes_per_s=rate * s.batch * ctx.world, wall_s=run.wall_before + now - started)
+    if run.log is not None:
+        run.log.write(step, values)
+        bar.write(f"step {step}/{s.steps}  " + "  ".join(f"{n} {v:.4g}" for n, v in values.items()))
+    return _Interval(now)
+
+
+def _training_summary(
+    run: _Run, s: TrainSettings, ctx: Distributed, step: int, wall: float, stopped_by: str | None
+) -> dict[str, Any]:
+    """The `training` entry of the checkpoint's metadata."""
+    return {
+        "steps": step,
+        "preset": s.preset,
+        "batch": s.batch,
+        "k": s.k,
+        "world_size": ctx.world,
+        "lr_g": s.lr_g,
+        "lr_d": s.lr_d,
+        "amp": run.info["amp"],
+        "losses": run.info["losses"],
+        "data": run.info["data"],
+        "device": run.info["device"],
+        "wall_seconds": round(wall, 1),
+        "stopped_by": stopped_by,
+    }
+
+
+def _save(run: _Run, s: TrainSettings, ctx: Distributed, step: int, wall: float, stopped_by: str | None) -> None:
+    """checkpoint.safetensors and resume.pt (rank 0), each written atomically; every process waits for it."""
+    if ctx.main:
+        save_checkpoint(s.out / CHECKPOINT, run.model, _training_summary(run, s, ctx, step, wall, stopped_by))
+        _atomic_torch_save(
+            {
+                "format": RESUME_FORMAT,
+                "version": RESUME_VERSION,
+                "preset": s.preset,
+                "config": run.cfg.to_json(),
+                "step": step,
+                "wall_seconds": wall,
+                "world_size": ctx.world,
+                "num_videos": len(run.videos),
+                "data_fingerprint": run.dataset.fingerprint,
+                "model": run.model.state_dict(),
+                "opt_g": run.opt_g.state_dict(),
+                "opt_d": run.opt_d.state_dict(),
+            },
+            s.out / RESUME,
+        )
+    if ctx.world > 1:
+        dist.barrier()
+
+
+def _finish(run: _Run, s: TrainSettings, ctx: Distributed, step: int, stopped_by: str, wall: float) -> TrainResult:
+    """Checks that every process holds the same weights, writes the final run.json, closes files."""
+    digests = [weights_digest(run.model)]
     if ctx.world > 1:
         gathered: list[str | None] = [None] * ctx.world
         dist.all_gather_object(gathered, digests[0])
         digests = [str(d) for d in gathered]
-    rate = (step - start_step) / max(wall, 1e-9)
+    rate = (step - run.start_step) / max(wall, 1e-9)
     if ctx.main:
-        info.update(
+        run.info.update(
             status="finished",
             steps=step,
             stopped_by=stopped_by,
-            wall_seconds=round(wall_before + wall, 1),
+            wall_seconds=round(run.wall_before + wall, 1),
             steps_per_second=round(rate, 3),
             episodes_per_second=round(rate * s.batch * ctx.world, 2),
             weights_sha256_per_process=digests,
         )
-        (s.out / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
-        if log is not None:
-            log.close()
+        (s.out / RUN_INFO).write_text(json.dumps(run.info, indent=2) + "\n")
+        if run.log is not None:
+            run.log.close()
     if len(set(digests)) != 1:
         raise RuntimeError(f"processes ended with different weights: {digests}")  # a bug, not a user error
-    if isinstance(store, ShardFrames):
-        store.close()
+    if isinstance(run.store, ShardFrames):
+        run.store.close()
     return TrainResult(s.out, s.out / CHECKPOINT, step, stopped_by, wall, rate)
