@@ -93,7 +93,16 @@ def _quiet_exporter():
             logger.setLevel(level)
 
 
-def _export(module: torch.nn.Module, args: tuple, names: tuple[list[str], list[str]], path: Path, meta: dict[str, str]):
+def write_graph(
+    module: torch.nn.Module,
+    args: tuple,
+    names: tuple[list[str], list[str]],
+    path: Path,
+    meta: dict[str, str],
+    batched: tuple[int, ...] | None = None,
+) -> None:
+    """Exports `module` (dynamo, opset OPSET) with a dynamic batch on the inputs at `batched` (all by
+    default; per-avatar inputs stay fixed), adds `meta` as graph metadata, checks it and writes it atomically."""
     try:
         import onnx
         import onnxscript  # noqa: F401  (the dynamo exporter needs it; fail here with a clear message)
@@ -108,7 +117,7 @@ def _export(module: torch.nn.Module, args: tuple, names: tuple[list[str], list[s
             opset_version=OPSET,
             input_names=names[0],
             output_names=names[1],
-            dynamic_shapes=({0: batch}, {0: batch}),
+            dynamic_shapes=tuple({0: batch} if batched is None or i in batched else None for i in range(len(args))),
             external_data=False,
             optimize=True,
             verbose=False,
@@ -155,7 +164,7 @@ def export_generator(
     s, size = config.image_size, generator.layout.size
     args = (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, size))
     meta = _metadata("generator", config, checkpoint_sha256, weights, size, precision)
-    _export(module.eval(), args, (["landmarks", "psi"], ["frame"]), path, meta)
+    write_graph(module.eval(), args, (["landmarks", "psi"], ["frame"]), path, meta)
     return path
 
 
@@ -167,7 +176,7 @@ def export_embedder(model: TalkingHead, path: str | Path, checkpoint_sha256: str
     s = config.image_size
     args = (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, s, s, 3, dtype=torch.uint8))
     meta = _metadata("embedder", config, checkpoint_sha256, weights_sha256(model.embedder), model.psi_size, "fp32")
-    _export(EmbedderIO(model).eval(), args, (["portraits", "landmarks"], ["psi"]), path, meta)
+    write_graph(EmbedderIO(model).eval(), args, (["portraits", "landmarks"], ["psi"]), path, meta)
     return path
 
 

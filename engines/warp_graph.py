@@ -55,36 +55,13 @@ def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tu
 
 
 def export_warp_frame(model: TalkingHead, points: np.ndarray, path: Path) -> Path:
-    """Writes the per-frame graph (batch dynamic) to `path`, atomically."""
-    import onnx
-
-    from liveavatar.engines.graph_writer import OPSET, _quiet_exporter
+    """Writes the per-frame graph (batch dynamic; the avatar's texture, points and spline fixed) to `path`,
+    atomically."""
+    from liveavatar.engines.graph_writer import write_graph
 
     module = WarpFrameIO(model).eval()
     args = example_inputs(model, points, batch=2)
-    batch = torch.export.Dim("batch", min=1, max=64)
-    dynamic = ({0: batch}, {0: batch}, None, None, None, {0: batch})
-    with _quiet_exporter(), torch.inference_mode(False), torch.no_grad():
-        program = torch.onnx.export(
-            module,
-            args,
-            dynamo=True,
-            opset_version=OPSET,
-            input_names=INPUTS,
-            output_names=["frame"],
-            dynamic_shapes=dynamic,
-            external_data=False,
-            optimize=True,
-            verbose=False,
-        )
-    onnx.checker.check_model(program.model_proto)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        onnx.save_model(program.model_proto, str(tmp), save_as_external_data=False)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_graph(module, args, (list(INPUTS), ["frame"]), path, {}, batched=(0, 1, 5))
     return path
 
 
