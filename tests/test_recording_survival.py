@@ -23,6 +23,7 @@ from liveavatar.avatar import build_avatar, save_avatar
 from liveavatar.config import PRESETS
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
+from liveavatar.sinks.record import playable_frames
 
 STARTUP_TIMEOUT_S = 180.0  # a cold start imports torch and mediapipe on a busy 2-core machine
 
@@ -80,22 +81,6 @@ class _Run:
             self.proc.wait(30)
 
 
-def _decoded(path: Path) -> tuple[int, float]:
-    """(frames that decode, seconds they cover) of a recording, read with PyAV (FFmpeg, as players do)."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.codec_context.framerate)
-        frames = 0
-        try:
-            for _ in container.decode(video=0):
-                frames += 1
-        except av.error.InvalidDataError:
-            pass  # a fragment cut short by the kill: everything before it was counted
-    return frames, frames / rate
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_finalises_the_recording_like_ctrl_c(run_files, tmp_path, stop):
@@ -112,7 +97,7 @@ def test_a_stop_signal_finalises_the_recording_like_ctrl_c(run_files, tmp_path, 
         run.kill()
     assert code == 0, stderr
     assert f"stopped by {stop.name}" in stdout and f"record:{out}: saved {out}" in stderr
-    frames, seconds = _decoded(out)
+    frames, seconds = playable_frames(out)
     assert frames > 0 and recorded_for - 2.0 <= seconds <= recorded_for + 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stopped.mp4"]
 
@@ -131,7 +116,7 @@ def test_sigkill_14_s_into_a_recording_keeps_at_least_12_s(run_files, tmp_path):
     assert not out.exists(), run.err  # never finalised: the data is in its partial file, which plays
     (partial,) = tmp_path.iterdir()
     assert re.fullmatch(r"killed\.\d+-[0-9a-f]{6}\.partial\.mp4", partial.name)
-    frames, seconds = _decoded(partial)
+    frames, seconds = playable_frames(partial)
     assert seconds >= 12.0, f"{frames} frames, {seconds:.1f} s"
 
 
@@ -169,7 +154,7 @@ def test_a_disk_that_fills_stops_the_recording_the_stream_goes_on_and_the_run_fa
         last = stderr.strip().splitlines()[-1]
         assert last.startswith("liveavatar run: error: recording to") and "the disk is full" in last
         assert f"recorded are in {out}" in last and "saved" not in stderr
-        frames, seconds = _decoded(out)
+        frames, seconds = playable_frames(out)
         assert frames > 0 and seconds >= 1.0
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
@@ -189,7 +174,7 @@ def test_two_runs_recording_to_one_path_keep_both(run_files, tmp_path):
     assert saved == ["same-1.mp4", "same.mp4"]
     assert sum("already exists: nothing is ever overwritten" in err for _, _, err in results) == 1
     for name in saved:
-        frames, seconds = _decoded(tmp_path / name)
+        frames, seconds = playable_frames(tmp_path / name)
         assert seconds >= 2.0, (name, frames)
 
 

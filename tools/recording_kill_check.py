@@ -22,20 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-
-def decoded_seconds(path: Path) -> tuple[int, float]:
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or stream.codec_context.framerate)
-        frames = 0
-        try:
-            for _ in container.decode(video=0):
-                frames += 1
-        except av.error.InvalidDataError:
-            pass  # the fragment the kill cut short
-    return frames, frames / rate
+from liveavatar.sinks.record import playable_frames
 
 
 def one_try(avatar: Path, folder: Path, sig: signal.Signals, after: float, size: str) -> tuple[float, int, float]:
@@ -62,7 +49,7 @@ def one_try(avatar: Path, folder: Path, sig: signal.Signals, after: float, size:
     left = [p for p in folder.iterdir() if p.name.startswith(out.stem)]
     if not left:
         return recorded, 0, 0.0
-    frames, seconds = decoded_seconds(left[0])
+    frames, seconds = playable_frames(left[0])
     for p in left:
         p.unlink()
     return recorded, frames, seconds

@@ -358,3 +358,20 @@ class RecordSink(SinkDefaults):
             self._file.close()
             self._file = None
         self.tmp.unlink(missing_ok=True)
+
+
+def playable_frames(path: Path) -> tuple[int, float]:
+    """(frames that decode, seconds they cover) of a recording, read with PyAV (FFmpeg, as players do); a
+    fragment cut short by a kill ends the count, everything before it counts. For checks and tools."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.codec_context.framerate)
+        frames = 0
+        try:
+            for _ in container.decode(video=0):
+                frames += 1
+        except av.error.InvalidDataError:
+            pass
+    return frames, frames / rate
