@@ -65,6 +65,12 @@ class WarpConfig:
     coarse: int = 32
     newton_steps: int = 3
     regularization: float = 1e-3  # λ on the spline's kernel: closed-mouth inner lips coincide, λ keeps L invertible
+    # side G paints at (0: the image size). The warped texture carries the detail at full size; G's RGB and
+    # mask are upsampled onto it, so painting at half size costs a quarter of G's time for a soft mouth.
+    paint_size: int = 0
+    # True: G also sees where the driven mouth is open (the inner lips' polygon, 68-point marks 60–67) and
+    # the warped pixels there are never used: a warp can only stretch lips over a cavity it never saw.
+    mouth_inside: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,11 @@ class ModelConfig:
     discriminator: DiscriminatorConfig
     embedding_dim: int = EMBEDDING_DIM
     warp: WarpConfig | None = None  # set: G sees (landmark image, warped crop) and outputs RGB + mask
+
+    @property
+    def generator_size(self) -> int:
+        """The side G works at: the image size, or a warp preset's paint size."""
+        return self.warp.paint_size if self.warp is not None and self.warp.paint_size else self.image_size
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -136,8 +147,14 @@ class ModelConfig:
             and isinstance(w.coarse, int) and 2 <= w.coarse <= MAX_IMAGE_SIZE
             and isinstance(w.newton_steps, int) and 0 <= w.newton_steps <= 16
             and isinstance(w.regularization, (int, float)) and 0 <= w.regularization <= 1e3
+            and isinstance(w.paint_size, int) and (w.paint_size == 0 or MIN_IMAGE_SIZE <= w.paint_size <= size)
+            and (w.paint_size == 0 or _power_of_two(size / w.paint_size))
+            and isinstance(w.mouth_inside, bool)
         ):  # fmt: skip
-            problems.append(f"warp {w} is out of range (anchors 0–64, coarse 2–{MAX_IMAGE_SIZE}, newton_steps 0–16)")
+            problems.append(
+                f"warp {w} is out of range (anchors 0–64, coarse 2–{MAX_IMAGE_SIZE}, newton_steps 0–16, "
+                f"paint_size 0 or the image size divided by a power of two, at least {MIN_IMAGE_SIZE})"
+            )
         if not isinstance(g.pixel_shuffle_head, bool):
             problems.append(f"generator.pixel_shuffle_head must be true or false, got {g.pixel_shuffle_head!r}")
         for name, value in (
@@ -149,12 +166,13 @@ class ModelConfig:
             if not (isinstance(value, int) and 0 <= value <= MAX_IMAGE_SIZE):
                 problems.append(f"{name} {value!r} is not in [0, {MAX_IMAGE_SIZE}]")
         if not problems:
-            reached = size >> len(g.down_channels) << len(g.up_channels)
-            expected = size // 2 if g.pixel_shuffle_head else size
-            if size >> len(g.down_channels) < 1 or reached != expected:
+            g_size = self.generator_size
+            reached = g_size >> len(g.down_channels) << len(g.up_channels)
+            expected = g_size // 2 if g.pixel_shuffle_head else g_size
+            if g_size >> len(g.down_channels) < 1 or reached != expected:
                 problems.append(
                     f"the generator's {len(g.down_channels)} down and {len(g.up_channels)} up blocks do not lead back "
-                    f"to {expected}×{expected} from {size}×{size}"
+                    f"to {expected}×{expected} from {g_size}×{g_size}"
                 )
             for name in ("embedder.channels", "discriminator.channels"):
                 if size >> (len(named[name]) + 1) < 1:
@@ -197,6 +215,12 @@ class ModelConfig:
 # Bounds of a config read from a file: far above the presets (paper: 256 px, widths ≤ 512, 6 blocks), far
 # below what would exhaust memory before the weights are even compared.
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
+
+
+def _power_of_two(ratio: float) -> bool:
+    return ratio.is_integer() and int(ratio) & (int(ratio) - 1) == 0
+
+
 MAX_WIDTH = 2048
 MAX_BLOCKS = 12
 MAX_PARAMETERS = 500_000_000  # 2 GB of float32; the paper preset holds ~0.1 G
@@ -295,13 +319,13 @@ PRESETS["warp"] = dataclasses.replace(
         attn_up_size=0,
         pixel_shuffle_head=True,
     ),
-    warp=WarpConfig(),
+    warp=WarpConfig(paint_size=128, mouth_inside=True),
 )
 PRESETS["warp-tiny"] = dataclasses.replace(
     PRESETS["tiny"],
     preset="warp-tiny",
     generator=dataclasses.replace(PRESETS["tiny"].generator, attn_down_size=0, attn_up_size=0),
-    warp=WarpConfig(),
+    warp=WarpConfig(paint_size=32, mouth_inside=True),
 )
 
 

@@ -8,9 +8,10 @@ import torch
 
 from liveavatar.avatar import build_avatar, load_avatar, save_avatar, warp_inverse_of
 from liveavatar.config import PRESETS, ModelConfig
+from liveavatar.errors import CheckpointError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
-from liveavatar.models.warp_head import composite
+from liveavatar.models.warp_head import mouth_inside, paint
 
 
 def test_paper_presets_keep_their_config_and_warp_presets_round_trip() -> None:
@@ -21,19 +22,72 @@ def test_paper_presets_keep_their_config_and_warp_presets_round_trip() -> None:
         cfg = PRESETS[name]
         assert cfg.warp is not None and ModelConfig.from_dict(cfg.to_dict()) == cfg
         g = TalkingHead(cfg, discriminator=False).generator
-        y = torch.zeros(2, 6, cfg.image_size, cfg.image_size)  # landmark image + warped crop
+        p = cfg.generator_size
+        assert p == cfg.image_size // 2  # both paint at half size and upsample onto the warped texture
+        y = torch.zeros(2, 7, p, p)  # landmark image + warped crop + the mouth's inside
         psi = torch.zeros(2, g.layout.size)
-        assert g(y, psi).shape == (2, 4, cfg.image_size, cfg.image_size)  # RGB + mask
+        assert g(y, psi).shape == (2, 4, p, p)  # RGB + mask
 
 
-def test_composite_takes_the_warp_where_the_mask_is_one_and_the_painting_where_it_is_zero() -> None:
+def test_a_paint_size_that_does_not_divide_the_image_is_refused() -> None:
+    cfg = PRESETS["warp"].to_dict()
+    cfg["warp"]["paint_size"] = 96
+    with pytest.raises(CheckpointError, match="paint_size"):
+        ModelConfig.from_dict(cfg)
+
+
+class _FixedGenerator(torch.nn.Module):
+    """Stands in for G in the composite rule's test: returns a chosen B×4×p×p output."""
+
+    def __init__(self, out: torch.Tensor, output_size: int, mouth: bool) -> None:
+        super().__init__()
+        self.out, self.image_size, self.output_size, self.mouth_inside = out, out.shape[-1], output_size, mouth
+
+    def forward(self, x: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        assert x.shape[1] == (7 if self.mouth_inside else 6) and x.shape[-1] == self.image_size
+        return self.out
+
+
+def _lips(box: tuple[float, float, float, float]) -> torch.Tensor:
+    """68 points with the inner lips (60–67) on an octagon inside box (x0, y0, x1, y1); the rest at 0."""
+    x0, y0, x1, y1 = box
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    pts = torch.zeros(1, 68, 2)
+    ring = [(x0, ym), (xm - 2, y0), (xm, y0), (xm + 2, y0), (x1, ym), (xm + 2, y1), (xm, y1), (xm - 2, y1)]
+    pts[0, 60:68] = torch.tensor(ring)
+    return pts
+
+
+def test_the_open_mouths_inside_is_the_inner_lips_polygon_and_empty_when_closed() -> None:
+    inside = mouth_inside(_lips((10, 10, 20, 16)), 32, 32)[0, 0]
+    assert inside[13, 15] == 1 and inside[13, 8] == 0 and inside[18, 15] == 0 and inside[13, 21] == 0
+    assert 30 <= int(inside.sum()) <= 60  # an octagon of about 10 × 6 pixels
+    half = mouth_inside(_lips((10, 10, 20, 16)), 32, 16)[0, 0]
+    assert half[6, 7] == 1 and 5 <= int(half.sum()) <= 18  # the same mouth on a half-size grid
+    closed = _lips((10, 13, 20, 13))  # upper and lower inner lips coincide
+    assert int(mouth_inside(closed, 32, 32).sum()) == 0
+
+
+def test_paint_takes_the_warp_where_the_mask_is_one_and_the_painting_where_it_is_zero() -> None:
     warped = torch.rand(1, 3, 8, 8) * 2 - 1
     painted = torch.rand(1, 3, 8, 8) * 2 - 1
     mask = torch.zeros(1, 1, 8, 8) - 1
     mask[..., :4] = 1  # left half: keep the portrait's pixels
-    frame, m = composite(torch.cat([painted, mask], 1), warped)
+    g = _FixedGenerator(torch.cat([painted, mask], 1), 8, mouth=False)
+    frame, m = paint(g, torch.zeros(1, 3, 8, 8), warped, torch.zeros(1, 68, 2), torch.zeros(1, 4))
     assert torch.equal(frame[..., :4], warped[..., :4]) and torch.equal(frame[..., 4:], painted[..., 4:])
     assert float(m.min()) == 0 and float(m.max()) == 1
+
+
+def test_paint_never_uses_the_warped_pixels_inside_an_open_mouth_and_upsamples_its_painting() -> None:
+    warped = torch.rand(1, 3, 32, 32) * 2 - 1
+    everywhere_warp = torch.cat([torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 16, 16)], 1)  # mask 1
+    g = _FixedGenerator(everywhere_warp, 32, mouth=True)
+    driven = _lips((8, 8, 24, 20))
+    frame, m = paint(g, torch.zeros(1, 3, 32, 32), warped, driven, torch.zeros(1, 4))
+    assert frame.shape == (1, 3, 32, 32) and m.shape == (1, 1, 32, 32)
+    assert float(m[0, 0, 14, 16]) < 0.05 and abs(float(frame[0, 0, 14, 16])) < 0.05  # G's (zero) painting
+    assert float(m[0, 0, 2, 2]) == 1 and torch.equal(frame[..., :4, :4], warped[..., :4, :4])
 
 
 @pytest.fixture(scope="module")

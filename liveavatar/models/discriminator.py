@@ -19,7 +19,7 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig, num_videos: int, spectral: bool = True):
         super().__init__()
         d = cfg.discriminator
-        self.trunk = DownTrunk(cfg.image_size, d.channels, d.attn_size, spectral)
+        self.trunk = DownTrunk(cfg.image_size, d.channels, d.attn_size, spectral, cfg.generator_size)
         self.final = ResBlock(d.channels[-1], spectral)
         self.to_embedding = nn.Linear(d.channels[-1], cfg.embedding_dim, bias=False)
         self.video_embeddings = nn.Embedding(max(num_videos, 1), cfg.embedding_dim)  # W, one row per video

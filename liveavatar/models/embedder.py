@@ -17,14 +17,17 @@ class DownTrunk(nn.Module):
     """Residual downsampling trunk over a (frame, landmark image) pair with self-attention at one size.
 
     Shared shape for E and for D's V; returns the final features and every block's output (D uses
-    them for the feature-matching loss).
+    them for the feature-matching loss). `work_size` below `image_size` average-pools the inputs first:
+    the warp presets' E and D see what their G paints at (ModelConfig.generator_size), a quarter of the
+    pixels, which is most of what a training step costs on a CPU.
     """
 
-    def __init__(self, image_size: int, channels: tuple[int, ...], attn_size: int, spectral: bool):
+    def __init__(self, image_size: int, channels: tuple[int, ...], attn_size: int, spectral: bool, work_size: int = 0):
         super().__init__()
         self.blocks = nn.ModuleList()
         self.attn_at = -1
-        in_ch, size = 6, image_size
+        self.pool = image_size // work_size if work_size and work_size < image_size else 1
+        in_ch, size = 6, image_size // self.pool
         for i, out_ch in enumerate(channels):
             self.blocks.append(ResBlockDown(in_ch, out_ch, instance_norm=False, spectral=spectral, first=i == 0))
             size //= 2
@@ -35,6 +38,8 @@ class DownTrunk(nn.Module):
 
     def forward(self, frames: torch.Tensor, landmarks: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         h = torch.cat([frames, landmarks], dim=1)  # N×6×S×S
+        if self.pool > 1:
+            h = F.avg_pool2d(h, self.pool)  # N×6×(S/pool)×(S/pool)
         features = []
         for i, block in enumerate(self.blocks):
             h = block(h)  # N×C_i×S/2^(i+1)×…
@@ -48,7 +53,7 @@ class Embedder(nn.Module):
     def __init__(self, cfg: ModelConfig, spectral: bool = True):
         super().__init__()
         e: EmbedderConfig = cfg.embedder
-        self.trunk = DownTrunk(cfg.image_size, e.channels, e.attn_size, spectral)
+        self.trunk = DownTrunk(cfg.image_size, e.channels, e.attn_size, spectral, cfg.generator_size)
         self.out = linear(e.channels[-1], cfg.embedding_dim, spectral=spectral)
 
     def embed_frames(self, frames: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:

@@ -22,12 +22,15 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig, spectral: bool = True):
         super().__init__()
         g = cfg.generator
-        self.image_size = cfg.image_size
+        self.image_size = cfg.generator_size  # a warp preset's G may paint below the output size
+        self.output_size = cfg.image_size
+        self.mouth_inside = bool(cfg.warp and cfg.warp.mouth_inside)  # warp presets: see models/warp_head.py
         self.layout: AdaINLayout = layout_for(g)
-        size = cfg.image_size
+        size = self.image_size
         self.down = nn.ModuleList()
         self.down_attn_at = -1
-        in_ch = 6 if cfg.warp else 3
+        # warp presets: landmark image + warped crop (+ the open mouth's inside, 1 channel) in, RGB + mask out
+        in_ch = (7 if cfg.warp.mouth_inside else 6) if cfg.warp else 3
         out_ch_final = 4 if cfg.warp else 3
         for i, out_ch in enumerate(g.down_channels):
             self.down.append(ResBlockDown(in_ch, out_ch, instance_norm=True, spectral=spectral, first=i == 0))
@@ -46,11 +49,17 @@ class Generator(nn.Module):
                 self.up_attn_at = i
             in_ch = out_ch
         self.up_attn = SelfAttention(g.up_channels[self.up_attn_at], spectral) if self.up_attn_at >= 0 else None
-        expected = cfg.image_size // 2 if g.pixel_shuffle_head else cfg.image_size
+        expected = self.image_size // 2 if g.pixel_shuffle_head else self.image_size
         if size != expected:
-            raise ValueError(f"generator reaches {size}×{size}, expected {expected} for image size {cfg.image_size}")
+            raise ValueError(f"generator reaches {size}×{size}, expected {expected} for image size {self.image_size}")
         self.pixel_shuffle = g.pixel_shuffle_head
         self.head = conv(in_ch, out_ch_final * 4 if g.pixel_shuffle_head else out_ch_final, 3, spectral)
+        if cfg.warp is not None:
+            # The mask starts near 1 (tanh(2) → 0.98): an untrained warp preset shows the warped portrait, and
+            # training moves the mask off the warp only where painting pays. PixelShuffle(2) takes output
+            # channel c from head channels 4c…4c+3, so the mask (channel 3) is the head's last 4 (or last 1).
+            with torch.no_grad():
+                self.head.bias[-4 if g.pixel_shuffle_head else -1 :] = 2.0
 
     def forward(self, landmarks: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
         p = self.layout.split(psi)

@@ -1,8 +1,14 @@
 """One frame of the `warp` presets: move the portrait's pixels, paint only what they cannot show.
 
   warped  = grid_sample(texture, TPS(portrait landmarks → driven landmarks))     (liveavatar/models/warp.py)
-  rgb, m  = G([landmark image, warped], ψ)        G: the AdaIN generator, 6 channels in, RGB + mask out
-  output  = m·warped + (1 − m)·rgb                 m ∈ [0, 1] per pixel, (tanh + 1) / 2 of G's 4th channel
+  inside  = the driven inner lips' polygon (68-point marks 60–67), filled: where the mouth is open
+  rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
+  output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − inside)
+
+Why the mouth's inside is forced to G's paint: the warp can only stretch the portrait's lips over a cavity
+it never saw (a red smear; the face tracker then reads a closed mouth). Why G paints at half size: the
+warped texture keeps the portrait's detail at full size, and what G adds (a mouth's inside, eyelids, a
+mask's soft edge) survives a 2× bilinear upsampling, for a quarter of G's time.
 
 Per avatar (computed once, stored in the avatar file): ψ, the texture (the aligned portrait crop), the
 portrait's 68 landmarks in crop pixels and the spline's L⁻¹ (liveavatar.models.warp.tps_inverse). Per frame:
@@ -13,6 +19,7 @@ uint8 RGB images at its boundary (as engines.graphs.GeneratorIO does for the pap
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from liveavatar.config import ModelConfig
 from liveavatar.models.generator import Generator
@@ -25,10 +32,57 @@ def make_warp(cfg: ModelConfig) -> TpsWarp:
     return TpsWarp(cfg.image_size, anchors=cfg.warp.anchors, coarse=cfg.warp.coarse, steps=cfg.warp.newton_steps)
 
 
-def composite(generated: torch.Tensor, warped: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """G's B×4×S×S output ([-1, 1]) and the warped texture (B×3×S×S) → (frame B×3×S×S, mask B×1×S×S)."""
+INNER_LIPS = slice(60, 68)  # the 68-point scheme's inner lip contour, clockwise from the left corner
+
+
+def mouth_inside(driven: torch.Tensor, image_size: int, size: int) -> torch.Tensor:
+    """Driven 68-point landmarks (B×68×2, crop pixels of an image_size crop) → B×1×size×size, 1 inside the
+    inner lips' polygon (pixel centres, even-odd rule) and 0 outside; all 0 for a closed mouth.
+
+    Elementwise ops only (no rasteriser), so it runs inside the exported graph from the `driven` input."""
+    lips = (driven[:, INNER_LIPS].float() + 0.5) * (size / image_size) - 0.5  # B×8×2 in this grid's pixels
+    x0, y0 = lips[..., 0, None, None], lips[..., 1, None, None]  # B×8×1×1: edge starts
+    nxt = torch.roll(lips, -1, dims=1)
+    x1, y1 = nxt[..., 0, None, None], nxt[..., 1, None, None]  # edge ends
+    c = torch.arange(size, dtype=lips.dtype, device=lips.device)  # pixel centres (at integers, as the points)
+    py, px = c[None, None, :, None], c[None, None, None, :]
+    straddles = (y0 > py) != (y1 > py)  # B×8×size×size: the edge crosses this pixel row
+    dy = torch.where((y1 - y0).abs() < 1e-6, torch.full_like(y0, 1e-6), y1 - y0)
+    crosses = straddles & (px < x0 + (py - y0) * (x1 - x0) / dy)  # a ray to the right crosses the edge
+    parity = torch.prod(1 - 2 * crosses.to(lips.dtype), dim=1, keepdim=True)  # −1 after an odd count
+    return (1 - parity) * 0.5
+
+
+def paint(
+    generator: Generator,
+    landmarks: torch.Tensor,
+    warped: torch.Tensor,
+    driven: torch.Tensor,
+    psi: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Landmark images and warped textures (B×3×S×S, [-1, 1]), driven points (B×68×2), ψ (B×L) → (frame
+    B×3×S×S, mask B×1×S×S: 1 where the frame is the warped texture). The one place G meets the warp, for
+    training, fine-tuning, evaluation and the exported graph alike."""
+    size, paint_size = generator.output_size, generator.image_size
+    y, w = landmarks, warped.to(landmarks.dtype)
+    if paint_size != size:
+        # average pooling, not strided sampling: thin landmark lines survive as fainter lines
+        y, w = F.avg_pool2d(y, size // paint_size), F.avg_pool2d(w, size // paint_size)
+    inputs = [y, w]
+    inside = None
+    if generator.mouth_inside:
+        inside = mouth_inside(driven, size, paint_size).to(y.dtype)
+        inputs.append(inside * 2 - 1)
+    generated = generator(torch.cat(inputs, dim=1), psi).float()  # B×4×p×p
     mask = (generated[:, 3:4] + 1) * 0.5
-    return mask * warped + (1 - mask) * generated[:, :3], mask
+    if inside is not None:
+        mask = mask * (1 - inside.float())
+    rgb = generated[:, :3]
+    if paint_size != size:
+        up = torch.cat([rgb, mask], dim=1)
+        up = F.interpolate(up, size=(size, size), mode="bilinear", align_corners=False)
+        rgb, mask = up[:, :3], up[:, 3:4]
+    return mask * warped.float() + (1 - mask) * rgb, mask
 
 
 def render_frame(
@@ -48,5 +102,5 @@ def render_frame(
     source = source.expand(batch, -1, -1)
     inverse = inverse.expand(batch, -1, -1)
     warped, _ = warp(texture, source, inverse, driven)
-    frame, mask = composite(generator(torch.cat([landmarks, warped], dim=1), psi), warped)
+    frame, mask = paint(generator, landmarks, warped, driven, psi)
     return frame, warped, mask

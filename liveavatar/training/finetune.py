@@ -25,7 +25,7 @@ from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.models.discriminator import Discriminator
 from liveavatar.models.tensors import to_tensor
 from liveavatar.models.warp import tps_inverse_torch
-from liveavatar.models.warp_head import composite
+from liveavatar.models.warp_head import paint
 from liveavatar.training.losses import ContentLoss, LossWeights, feature_matching, hinge_d
 
 Progress = Callable[[str, float], None]
@@ -109,7 +109,7 @@ def finetune(
         if warped is None:
             fake = generator(y, psi.expand(k, -1))  # K×3×S×S
         else:
-            fake, _ = composite(generator(torch.cat([y, warped], dim=1), psi.expand(k, -1)), warped)
+            fake, _ = paint(generator, y, warped, p, psi.expand(k, -1))
         loss, parts = content(fake, x)
         row = {"content": float(loss.detach())}
         if disc is not None:

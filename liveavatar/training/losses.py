@@ -31,6 +31,7 @@ class LossWeights:
     ssim: float = 5.0
     fm: float = 10.0
     mch: float = 80.0
+    mouth: float = 10.0  # warp presets: L1 again inside the target's mouth box (mouth_l1)
 
 
 # MS-SSIM's per-scale weights (Wang et al. 2003), finest first.
@@ -146,3 +147,26 @@ def describe_losses(content: ContentLoss) -> dict[str, object]:
         "embedding_match": w["mch"],
         "discriminator": "hinge + embedding match",
     }
+
+
+MOUTH = slice(48, 68)  # the 68-point scheme's outer and inner lips
+
+
+def mouth_l1(fake: torch.Tensor, real: torch.Tensor, points: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
+    """L1 of two B×3×S×S frames inside each target's mouth box (B×68×2 crop pixels; the lips' bounding box
+    grown by `margin` of its size per side), averaged over the box's pixels.
+
+    Why: the mouth's inside is what the warp presets' G must paint, and it covers ~2 % of the crop, so the
+    whole-frame L1 barely notices a grey mouth where teeth should be; this term weighs the box as a frame.
+    """
+    size = fake.shape[-1]
+    lips = points[:, MOUTH].float()
+    low, high = lips.amin(1), lips.amax(1)  # B×2
+    grow = (high - low) * margin + 2
+    low, high = low - grow, high + grow
+    c = torch.arange(size, device=fake.device, dtype=torch.float32)
+    in_x = (c[None] >= low[:, :1]) & (c[None] <= high[:, :1])  # B×S
+    in_y = (c[None] >= low[:, 1:]) & (c[None] <= high[:, 1:])
+    box = (in_y[:, :, None] & in_x[:, None, :]).float()[:, None]  # B×1×S×S
+    diff = (fake.float() - real.float()).abs() * box
+    return diff.sum() / (box.sum() * fake.shape[1]).clamp_min(1)

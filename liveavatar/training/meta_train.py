@@ -51,7 +51,7 @@ from liveavatar.errors import CheckpointError, InputError, LiveAvatarError
 from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.models.warp import tps_inverse_torch
-from liveavatar.models.warp_head import composite
+from liveavatar.models.warp_head import paint
 from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
 from liveavatar.training.losses import (
     LossWeights,
@@ -60,6 +60,7 @@ from liveavatar.training.losses import (
     embedding_match,
     feature_matching,
     hinge_d,
+    mouth_l1,
 )
 from liveavatar.training.runlog import ScalarLog, save_grid
 
@@ -490,8 +491,7 @@ def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _St
         if warped is None:
             fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
         else:
-            painted = model.generator(torch.cat([y, warped.to(y.dtype)], dim=1), model.projection(e_hat))
-            fake, _ = composite(painted.float(), warped)  # B×3×S×S
+            fake, _ = paint(model.generator, y, warped, points[:, k], model.projection(e_hat))  # B×3×S×S
         fake_scores, fake_feats = disc(fake, y, vid)
         with torch.no_grad():
             _, real_feats = disc.features(x, y)
@@ -500,6 +500,9 @@ def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _St
     fm = feature_matching(real_feats, fake_feats)
     mch = embedding_match(e_hat, disc.video_embeddings(vid))
     loss_g = cnt + adv + w.fm * fm + w.mch * mch
+    if warped is not None:
+        cnt_parts["mouth"] = mouth_l1(fake, x, points[:, k])
+        loss_g = loss_g + w.mouth * cnt_parts["mouth"]
     run.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     average_gradients(run.g_params, ctx)
