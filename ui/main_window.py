@@ -410,7 +410,8 @@ class MainWindow(QMainWindow):
             return open_checkpoint(resolve_checkpoint(path))
 
         self.loader.submit(work, on_done=self._model_loaded, on_failed=self._model_failed, name="load model")
-        self.loader.submit(lambda task: _find_sources(), on_done=self._sources_found, name="list cameras")
+        probe_vcam = not self.session.vcam_on
+        self.loader.submit(lambda task: _find_sources(probe_vcam), on_done=self._sources_found, name="list cameras")
 
     def _model_loaded(self, checkpoint) -> None:
         self.checkpoint = checkpoint
@@ -454,12 +455,14 @@ class MainWindow(QMainWindow):
             self._load_model()
 
     def _sources_found(self, found) -> None:
-        cameras, availability = found
+        cameras, availability, vcam_problem = found
         self._sources_loaded = True
         self._cameras = cameras
         current = self._source_text or (cameras[0][0] if cameras else None)
         self.source_panel.set_sources(cameras, self._recent, current)
         self.engine_panel.set_engines(availability, self.session.options.engine)
+        if vcam_problem and not self.session.vcam_on:  # said before it is asked for, as doctor says it
+            self.outputs_panel.show_vcam_unavailable(vcam_problem)
         if not self._source_text and cameras:
             self.set_source(cameras[0][0])
 
@@ -865,13 +868,18 @@ class MainWindow(QMainWindow):
         return any(p.busy or p.active_threads() for p in pools)
 
 
-def _find_sources():
-    """(cameras as (value, label), engine availability): worker thread (probing cameras can be slow)."""
-    from liveavatar.capture import list_cameras
-    from liveavatar.engines.registry import engine_availability
+def _find_sources(probe_vcam: bool):
+    """(cameras as (value, label), engine availability, why the virtual camera cannot open or None), all
+    from doctor's checks (liveavatar.engines.health): worker thread (probing cameras can be slow).
+    probe_vcam: False while the virtual camera is meant to be on, so the probe never contends with it."""
+    from liveavatar.engines import health
 
-    cameras = [(f"webcam:{c.index}", c.name or f"Camera {c.index}") for c in list_cameras() if not c.virtual]
-    return cameras, engine_availability()
+    cameras = [
+        (c["source"], c["name"] or f"Camera {c['source'].split(':')[1]}")
+        for c in health.check_cameras()["cameras"]
+        if not c["virtual"]
+    ]
+    return cameras, health.engine_rows(), health.virtual_camera_problem() if probe_vcam else None
 
 
 def _stream_token(settings) -> str:

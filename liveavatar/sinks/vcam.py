@@ -40,20 +40,31 @@ def vcam_fix(system: str | None = None) -> str:
     return "install a virtual camera supported by pyvirtualcam (v4l2loopback on Linux, OBS elsewhere)"
 
 
-def missing_device_error(detail: str, system: str | None = None) -> DeviceUnavailableError:
-    return DeviceUnavailableError(f"no virtual camera device ({detail.strip()}); to get one, {vcam_fix(system)}")
+class VirtualCameraUnavailable(DeviceUnavailableError):
+    """No virtual camera opens here. The message is the one line users see (the sink's failure in `run` and
+    the app, the app's output row); `detail` (what is missing) and `fix` (what to do) are its two halves,
+    which `liveavatar doctor` prints apart (liveavatar.engines.health.check_virtual_camera)."""
+
+    def __init__(self, message: str, detail: str, fix: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.fix = fix
+
+
+def missing_device_error(detail: str, system: str | None = None) -> VirtualCameraUnavailable:
+    what, fix = f"no virtual camera device ({detail.strip()})", vcam_fix(system)
+    return VirtualCameraUnavailable(f"{what}; to get one, {fix}", what, fix)
 
 
 def open_camera(width: int, height: int, fps: float, device: str | None = None):
-    """A pyvirtualcam.Camera taking RGB frames, or DeviceUnavailableError saying how to get one."""
+    """A pyvirtualcam.Camera taking RGB frames, or VirtualCameraUnavailable saying how to get one."""
     try:
         import pyvirtualcam
     except ImportError:
         from liveavatar.install_hint import pip_install
 
-        raise DeviceUnavailableError(
-            f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
-        ) from None
+        fix = f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
+        raise VirtualCameraUnavailable(fix, "pyvirtualcam is not installed", fix) from None
     try:
         return pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device)
     except RuntimeError as exc:
