@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -252,7 +253,7 @@ def run_bench(
         for name in order:
             result, out = _measure(
                 name,
-                lambda name=name: _make_engine(name, model, checkpoint_sha256, device, Path(tmp), threads, say),
+                partial(_make_engine, name, model, checkpoint_sha256, device, Path(tmp), threads, say),
                 images,
                 psi,
                 frames,
@@ -379,7 +380,7 @@ def run_graph_bench(
         raise EngineUnavailable(NO_TORCH)  # TensorRT's buffers live in torch CUDA memory; torch engines
 
     for name in engines:
-        result, _ = _measure(name, lambda name=name: make(name), images, psi, frames, batch, max_seconds, say)
+        result, _ = _measure(name, partial(make, name), images, psi, frames, batch, max_seconds, say)
         say(_line(result))
         report.engines.append(result)
     return report

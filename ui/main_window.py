@@ -41,7 +41,7 @@ from liveavatar.errors import LiveAvatarError
 from liveavatar.imageio import IMAGE_SUFFIXES
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.live.events import FrameReport, RunnerError, RunStats, SinkState
-from liveavatar.live.spec import CHROMA_GREEN, Background, parse_colour, parse_size, parse_source
+from liveavatar.live.spec import CHROMA_GREEN, Background, Mode, parse_colour, parse_size, parse_source
 
 from .editor import PoseEditor
 from .library import AvatarLibrary
@@ -224,7 +224,6 @@ class MainWindow(QMainWindow):
         side_layout.addStretch(1)
         help_button = QPushButton("Keyboard shortcuts (F1)")
         help_button.setObjectName("flat")
-        help_button.clicked.connect(lambda: self.help.toggle())
         side_layout.addWidget(help_button)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -234,6 +233,7 @@ class MainWindow(QMainWindow):
         scroll.setFixedWidth(320)
         root.addWidget(scroll)
         self.help = HelpOverlay(SHORTCUTS, central)
+        help_button.clicked.connect(self.help.toggle)
         self._set_model_dependent_enabled(False)
 
     def _build_actions(self) -> None:
@@ -260,7 +260,7 @@ class MainWindow(QMainWindow):
         action(["R"], self.outputs_panel.record.button.click)
         action(["S"], self.outputs_panel.http.button.click)
         action(["Ctrl+O"], self.add_portraits_dialog)
-        action(["F2"], lambda: self.gallery.currentItem() and self.gallery.editItem(self.gallery.currentItem()))
+        action(["F2"], self._rename_current)
         action(["F1", "?"], lambda: self.help.toggle())
         action(["Ctrl+Q"], self.close)
 
@@ -336,8 +336,7 @@ class MainWindow(QMainWindow):
         background = st.get_str("look/background", "portrait")
         colour = self._restore_setting("look/colour", "#202020", lambda text: parse_colour(text, "colour"))
         size = self._restore_setting("look/output_size", "1280x720", lambda text: parse_size(text, "size")[:2])
-        mode = st.get_str("look/mode", "relative")
-        mode = mode if mode in ("relative", "absolute") else "relative"
+        mode: Mode = "absolute" if st.get_str("look/mode", "relative") == "absolute" else "relative"
         mirror = st.get_bool("look/mirror")
         landmarks = st.get_bool("look/landmarks", True)
         self.look_panel.set_values(size, background, colour, mirror, mode, landmarks)
@@ -495,9 +494,7 @@ class MainWindow(QMainWindow):
         self.loader.submit(
             lambda task: load_avatar(path, sha),
             on_done=done,
-            on_failed=lambda exc, tr: self.status.post(
-                str(exc), "error", tr if not isinstance(exc, LiveAvatarError) else ""
-            ),
+            on_failed=lambda exc, tr: self._post_error(exc, tr),
         )
 
     # ------------------------------------------------------------------ avatars
@@ -536,6 +533,15 @@ class MainWindow(QMainWindow):
         ids = self.gallery.ids()
         if n <= len(ids):
             self.choose_avatar(ids[n - 1])
+
+    def _post_error(self, exc: Exception, trace: str) -> None:
+        """A worker's failure in the status area: the user's own problem in one line, a bug with its trace."""
+        self.status.post(str(exc), "error", trace if not isinstance(exc, LiveAvatarError) else "")
+
+    def _rename_current(self) -> None:
+        item = self.gallery.currentItem()
+        if item is not None:
+            self.gallery.editItem(item)
 
     def add_portraits_dialog(self) -> None:
         if self.checkpoint is None:
@@ -662,7 +668,7 @@ class MainWindow(QMainWindow):
                 self.expression_panel.edit.setChecked(False)
                 return
             self._pose_changed(self.expression_panel.pose())
-        elif self.last_report is not None:
+        elif self.last_report is not None and self.last_report.output is not None:
             self.avatar_view.caption = self.last_report.avatar
             self.avatar_view.show_frame(self.last_report.output)
 
@@ -899,5 +905,5 @@ def _background(kind: str, colour: tuple[int, int, int]) -> Background:
     if kind == "green":
         return Background("colour", CHROMA_GREEN)
     if kind == "colour":
-        return Background("colour", tuple(colour))
+        return Background("colour", colour)
     return Background("portrait")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -131,6 +131,7 @@ class EnginePanel(QGroupBox):
         self.combo.clear()
         self.combo.addItem("Automatic (fastest available)", "auto")
         model = self.combo.model()
+        assert isinstance(model, QStandardItemModel)  # QComboBox's own model: its items can be disabled
         for name, reason in availability:
             self.combo.addItem(name if reason is None else f"{name} (unavailable)", name)
             if reason is not None:
