@@ -17,11 +17,15 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import RunnerObserver
 from liveavatar.machine import describe_machine
 from liveavatar.text import printable
+
+if TYPE_CHECKING:
+    from liveavatar.live.spec import RunnerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -155,7 +159,7 @@ def build_config(args: argparse.Namespace):
     )
 
 
-def check_devices(config) -> None:
+def check_devices(config: RunnerConfig) -> None:
     """The machine's parts the run needs, asked of liveavatar.engines.health (doctor's checks) before the
     engine, the source or any sink opens: a webcam that is not there, and a virtual camera that cannot open
     when it is the only output, are refused with health's one line and its fix (DeviceUnavailableError).
