@@ -138,7 +138,7 @@ def format_machine(machine: dict[str, Any], engines: dict[str, Any]) -> list[str
     return [
         f"machine: {m['cpu']}, {m['cores_available']}/{m['cores']} cores"
         + (f", torch threads {m['torch_threads']}" if m.get("torch_threads") is not None else "")
-        + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU in use")
+        + (f", GPU {m['gpu']}" if m.get("gpu") else "")  # known once torch is loaded; the engines say the rest
         + f", load average {m['load_average_1min']}",
         *engine_lines(engines),
     ]
