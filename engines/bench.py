@@ -28,6 +28,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,8 @@ class BenchReport:
     machine: dict[str, Any]
     embedder_ms_per_portrait: float
     engines: list[EngineResult] = field(default_factory=list)
+    # doctor's engine check on this machine (liveavatar.engines.health.check_engines): what can run, why not
+    engines_here: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,14 +113,35 @@ def _time_engine(
 
 
 def _runtime_available(name: str) -> None:
-    """Raises EngineUnavailable with the engine table's reason when a bench engine's runtime is missing here."""
+    """Raises EngineUnavailable with doctor's reason (liveavatar.engines.health) when the runtime of a bench
+    engine named like a live engine (onnxruntime, onnxruntime-cuda, tensorrt) is missing here."""
     from liveavatar.engines.base import EngineUnavailable
-    from liveavatar.engines.registry import ENGINE_TABLE
+    from liveavatar.engines.health import engine_rows
 
-    entry = ENGINE_TABLE.get(name)
-    reason = entry.why_not() if entry is not None else None
+    reason = dict(engine_rows()).get(name)
     if reason:
         raise EngineUnavailable(reason)
+
+
+def engines_here() -> dict[str, Any]:
+    """doctor's engine section for this machine (the report's engines_here)."""
+    from liveavatar.engines.health import check_engines
+
+    return check_engines()
+
+
+def format_machine(machine: dict[str, Any], engines: dict[str, Any]) -> list[str]:
+    """The machine and the engines that can run on it, in the words `liveavatar doctor` uses for engines."""
+    from liveavatar.engines.health import engine_lines
+
+    m = machine
+    return [
+        f"machine: {m['cpu']}, {m['cores_available']}/{m['cores']} cores"
+        + (f", torch threads {m['torch_threads']}" if m.get("torch_threads") is not None else "")
+        + (f", GPU {m['gpu']}" if m.get("gpu") else "")  # known once torch is loaded; the engines say the rest
+        + f", load average {m['load_average_1min']}",
+        *engine_lines(engines),
+    ]
 
 
 def _make_engine(name: str, model: TalkingHead, sha: str, device: str, workdir: Path, threads: int | None, say: Say):
@@ -220,6 +244,7 @@ def run_bench(
         landmarks=samples.source,
         machine=describe_machine(device),
         embedder_ms_per_portrait=embedder_ms(model, crops, images, device),
+        engines_here=engines_here(),
     )
     order = [REFERENCE] + [e for e in engines if e != REFERENCE]
     reference_frames = None
@@ -228,7 +253,7 @@ def run_bench(
         for name in order:
             result, out = _measure(
                 name,
-                lambda name=name: _make_engine(name, model, checkpoint_sha256, device, Path(tmp), threads, say),
+                partial(_make_engine, name, model, checkpoint_sha256, device, Path(tmp), threads, say),
                 images,
                 psi,
                 frames,
@@ -340,6 +365,7 @@ def run_graph_bench(
         landmarks=samples.source,
         machine=describe_machine(device),
         embedder_ms_per_portrait=float(np.median(times)),
+        engines_here=engines_here(),
     )
 
     def make(name: str) -> GeneratorEngine:
@@ -354,7 +380,7 @@ def run_graph_bench(
         raise EngineUnavailable(NO_TORCH)  # TensorRT's buffers live in torch CUDA memory; torch engines
 
     for name in engines:
-        result, _ = _measure(name, lambda name=name: make(name), images, psi, frames, batch, max_seconds, say)
+        result, _ = _measure(name, partial(make, name), images, psi, frames, batch, max_seconds, say)
         say(_line(result))
         report.engines.append(result)
     return report
@@ -386,9 +412,7 @@ def format_report(report: BenchReport) -> str:
     lines = [
         f"preset {report.preset} on {report.device}, batch {report.batch}, {report.frames} frames",
         f"weights: {report.weights}",
-        f"machine: {m['cpu']}, {m['cores_available']}/{m['cores']} cores, torch threads {m['torch_threads']}"
-        + (f", GPU {m['gpu']}" if "gpu" in m else "")
-        + f", load average {m['load_average_1min']}",
+        *format_machine(m, report.engines_here),
         f"landmark images: {report.landmarks}",
         f"embedder (E + P): {report.embedder_ms_per_portrait:.1f} ms per portrait",
         "ms are per frame; speed is relative to PyTorch eager fp32 on the same device in this run; "

@@ -74,11 +74,11 @@ def code_fingerprint() -> str:
     """Hash of the sources the exported graph is made from, and of torch's version (the exporter; read from
     its package metadata, so finding a cached graph does not import torch)."""
     import hashlib
-    import importlib
+    import importlib.resources
 
     digest = hashlib.sha256((torch_version() or "none").encode())
     for package, names in _GRAPH_SOURCES:
-        folder = Path(importlib.import_module(package).__file__).parent
+        folder = importlib.resources.files(package)  # the package's own folder, wherever package-dir put it
         for name in names:
             digest.update((folder / name).read_bytes())
     return digest.hexdigest()[:8]

@@ -1,7 +1,9 @@
 """The machine's health, as data: cameras, the virtual camera, engines, mediapipe's face models, the GPU,
 a display that really answers, the model checkpoint. One home for the checks that `liveavatar doctor`
-prints and that `run`, `bench` and the desktop app can call (`collect()` → a dict of sections, each with
-"ok" and a one-line "fix" or None).
+prints (`collect()` → a dict of sections, each with "ok" and a one-line "fix" or None) and that the other
+callers ask one at a time: `run` (camera_problem, virtual_camera_problem, before anything opens), `bench`
+(check_engines: which engines can run here, and why not) and the desktop app (check_cameras for its source
+menu, engine_rows for its engine menu, virtual_camera_problem for its output row).
 
 It lives in `liveavatar.engines` because the engine check reads the engine table, and the layers allow
 only the CLI and what sits above the core (engines, ui) to reach engines; the desktop app (ui) may import
@@ -27,6 +29,9 @@ MEDIAPIPE_MODELS = (
 )
 
 
+NO_CAMERA_FIX = "no camera found: plug one in (or close the app holding it); a video file works as --source too"
+
+
 def check_cameras() -> dict[str, Any]:
     from liveavatar.capture import list_cameras
 
@@ -35,16 +40,53 @@ def check_cameras() -> dict[str, Any]:
     return {
         "ok": bool(real),
         "cameras": [{"source": f"webcam:{c.index}", "name": c.name, "virtual": c.virtual} for c in cameras],
-        "fix": None
-        if real
-        else "no camera found: plug one in (or close the app holding it); a video file works as --source too",
+        "fix": None if real else NO_CAMERA_FIX,
     }
 
 
+def camera_problem(index: int) -> str | None:
+    """Why `webcam:index` cannot be a source here, as one line with the fix, or None when it is there or
+    cannot be told without opening cameras. Only Linux lists cameras without opening them (/sys); elsewhere
+    the listing opens every index, which the source's own open does anyway, naming the cameras it finds."""
+    if platform.system() != "Linux":
+        return None
+    section = check_cameras()
+    found = [c["source"] for c in section["cameras"]]
+    if f"webcam:{index}" in found:
+        return None
+    if not found:
+        return f"webcam {index}: {NO_CAMERA_FIX}"
+    names = ", ".join(f"{c['source']} ({c['name']})" for c in section["cameras"])
+    return f"webcam {index} is not on this machine (cameras found: {names}); choose one with --source webcam:N"
+
+
+def _open_virtual_camera_briefly() -> tuple[str, str]:
+    """(device, backend) of the virtual camera, opened and closed again; VirtualCameraUnavailable when none
+    opens. Opening is the one check that covers the module, the device and the rights to it."""
+    from liveavatar.sinks.vcam import open_camera
+
+    camera = open_camera(640, 480, 30.0)
+    try:
+        return camera.device, camera.backend
+    finally:
+        camera.close()
+
+
+def virtual_camera_problem() -> str | None:
+    """Why no virtual camera opens here (the line the vcam sink itself fails with: what is missing; to get
+    one, the fix), or None when one opens. For `run` before anything opens, and the app's output row."""
+    from liveavatar.sinks.vcam import VirtualCameraUnavailable
+
+    try:
+        _open_virtual_camera_briefly()
+    except VirtualCameraUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def check_virtual_camera() -> dict[str, Any]:
-    """Opens the virtual camera for a moment: the one check that covers the module, the device and rights."""
-    from liveavatar.errors import DeviceUnavailableError
-    from liveavatar.sinks.vcam import open_camera, vcam_fix
+    """Opens the virtual camera for a moment; "detail" says what is missing, "fix" what to do."""
+    from liveavatar.sinks.vcam import VirtualCameraUnavailable
 
     result: dict[str, Any] = {"ok": False, "device": None, "backend": None, "fix": None, "detail": None}
     if platform.system() == "Linux":
@@ -54,33 +96,43 @@ def check_virtual_camera() -> dict[str, Any]:
             loaded = None
         result["v4l2loopback_loaded"] = loaded
     try:
-        camera = open_camera(640, 480, 30.0)
-    except DeviceUnavailableError as exc:
-        text = str(exc)
-        if text.startswith("the virtual camera needs pyvirtualcam"):
-            result["detail"], result["fix"] = "pyvirtualcam is not installed", text
-        else:
-            # "no virtual camera device (<what pyvirtualcam's backends said>); to get one, <fix>"
-            result["detail"] = text.split("; to get one, ")[0]
-            result["fix"] = vcam_fix()
+        device, backend = _open_virtual_camera_briefly()
+    except VirtualCameraUnavailable as exc:
+        result.update(detail=exc.detail, fix=exc.fix)
         return result
-    try:
-        result.update(ok=True, device=camera.device, backend=camera.backend)
-    finally:
-        camera.close()
+    result.update(ok=True, device=device, backend=backend)
     return result
 
 
-def check_engines() -> dict[str, Any]:
+def engine_rows() -> list[tuple[str, str | None]]:
+    """(engine, None when it can run here, else "<engine>: why not") in auto's order, building nothing: the
+    engine table's own answer (engines/registry.py), which doctor summarises, the app's engine menu lists
+    and bench skips by."""
     from liveavatar.engines.registry import engine_availability
 
-    rows = engine_availability()
+    return engine_availability()
+
+
+def check_engines() -> dict[str, Any]:
+    rows = engine_rows()
     return {
         "ok": True,
         "available": [name for name, why in rows if why is None],
         "unavailable": {name: why for name, why in rows if why is not None},
         "auto_picks": next((name for name, why in rows if why is None), None),
     }
+
+
+def engine_lines(section: dict[str, Any]) -> list[str]:
+    """check_engines' section as doctor prints it (bench prints the same lines)."""
+    if "available" not in section:  # the check itself failed
+        return ["[--] engines: ", f"     fix: {section['fix']}"] if section.get("fix") else ["[--] engines: "]
+    lines = [
+        f"[{'ok' if section['available'] else '--'}] engines: available: {', '.join(section['available']) or 'none'}; "
+        f"auto uses {section['auto_picks'] or 'nothing'}"
+    ]
+    lines += [f"     not available: {why}" for why in section["unavailable"].values()]
+    return lines
 
 
 def check_mediapipe() -> dict[str, Any]:

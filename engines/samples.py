@@ -82,7 +82,8 @@ def real_landmark_samples(size: int, count: int, portraits_dir: Path) -> Landmar
     from liveavatar.render.rasterize import rasterize_landmarks
 
     paths = sorted(p for p in portraits_dir.iterdir() if p.suffix.lower() in PORTRAIT_SUFFIXES)
-    images, crops = [], []
+    images: list[np.ndarray] = []
+    crops: list[np.ndarray] = []
     with FaceTracker("image", max_faces=1) as tracker:
         for path in paths:
             if len(images) == count:

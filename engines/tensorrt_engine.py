@@ -23,11 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 from liveavatar.models.checkpoint import file_sha256
+
+if TYPE_CHECKING:
+    import torch  # imported where a TensorRT engine is built: the runtime has no torch
 
 MAX_BATCH = 4
 WORKSPACE_BYTES = 4 << 30
@@ -116,7 +120,7 @@ def read_plan(path: Path, key: PlanKey) -> bytes | None:
         return None
 
 
-def load_or_build(runtime, folder: Path, key: PlanKey, build: Callable[[], bytes], say) -> tuple[object, Path]:
+def load_or_build(runtime, folder: Path, key: PlanKey, build: Callable[[], bytes], say) -> tuple[Any, Path]:
     """The deserialized engine for `key`: from the cache when a plan for exactly this key loads, else built.
 
     Plans cached for another GPU, TensorRT version or precision are named in a message and left alone
@@ -235,7 +239,7 @@ class TensorRTEngine:
         self._stream = torch.cuda.Stream()
         self._torch = torch
         self._buffers: dict[int, tuple] = {}
-        self._graphs: dict[int, object] = {}
+        self._graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.cuda_graph = cuda_graph
         self.max_batch = max_batch
         self.image_size = info.image_size

@@ -135,7 +135,7 @@ class ImageSource:
     """A still image, delivered again and again at `fps` (a frozen driver: useful for checks and demos)."""
 
     live = False
-    frame_count = None
+    frame_count: int | None = None
 
     def __init__(self, path: Path, fps: float = 30.0, realtime: bool = True) -> None:
         from liveavatar.imageio import read_image
@@ -177,7 +177,7 @@ class ScriptedSource:
         self.name = "scripted performance"
         self.fps = fps
         self.loop = loop
-        self.frame_count = len(self.performance)
+        self.frame_count: int | None = len(self.performance)
         self._size = base.image_size
         self._pacer = _Pacer(fps) if realtime else None
         self._index = 0
@@ -248,7 +248,7 @@ class WebcamSource:
     """An OpenCV camera by index, at a requested size and fps (the camera may choose others)."""
 
     live = True
-    frame_count = None
+    frame_count: int | None = None
 
     def __init__(self, device: int, width: int | None = None, height: int | None = None, fps: float | None = None):
         self.device = device

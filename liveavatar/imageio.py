@@ -67,7 +67,7 @@ def decode_image(data: np.ndarray | bytes, what: str) -> np.ndarray:
     if data.size == 0:
         raise InputError(f"{what}: empty file; use a JPEG or PNG photo or painting")
     try:
-        header = read_header(memoryview(data.reshape(-1)))
+        header = read_header(data.reshape(-1).data)  # the array's bytes, not a copy
     except HeaderError as exc:
         raise InputError(f"{what}: not an image LiveAvatar can read ({exc}); use a JPEG or PNG photo") from None
     cap = max_pixels()

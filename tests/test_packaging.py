@@ -50,3 +50,21 @@ def test_torch_is_not_a_runtime_requirement():
     assert "torch" not in names and "onnxscript" not in names
     assert any(r.startswith("torch") for r in project["optional-dependencies"]["train"])
     assert any("train" in r for r in project["optional-dependencies"]["dev"])
+
+
+def test_the_type_check_sees_the_installed_layout(tmp_path):
+    """tools/typecheck.py rebuilds package-dir's layout for mypy: every module lands under its installed name,
+    and mypy's messages point back at the checkout's files."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("typecheck", ROOT / "tools" / "typecheck.py")
+    typecheck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(typecheck)
+    _, package_dir = _declared()
+    layout = typecheck.build_layout(tmp_path / "layout")
+    for name, folder in package_dir.items():
+        installed = layout.joinpath(*name.split("."))
+        assert sorted(p.name for p in installed.glob("*.py")) == sorted(p.name for p in (ROOT / folder).glob("*.py"))
+    assert (layout / "liveavatar" / "engines" / "health.py").resolve() == ROOT / "engines" / "health.py"
+    assert typecheck.checkout_path("liveavatar/ui/session.py:3: error: x") == "ui/session.py:3: error: x"
+    assert typecheck.checkout_path("liveavatar/capture.py:3: error: x") == "liveavatar/capture.py:3: error: x"

@@ -50,7 +50,10 @@ def make_application(argv: list[str] | None = None):
     from .widgets.theme import STYLESHEET
 
     check_qt_binding()
-    app = QApplication.instance()
+    existing = QApplication.instance()
+    if existing is not None and not isinstance(existing, QApplication):
+        raise RuntimeError(f"a {type(existing).__name__} already runs in this process; the app needs a QApplication")
+    app = existing
     if app is None:
         restore_qt_variables()  # `import cv2` pointed Qt at OpenCV's Qt 5 plugin folder
         app = QApplication(argv if argv is not None else [sys.argv[0]])

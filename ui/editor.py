@@ -7,9 +7,14 @@ avatar, checkpoint, engine or output size changes. Callbacks arrive on the GUI t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 
 from liveavatar.landmarks.posing import PoseSettings
+
+if TYPE_CHECKING:
+    from liveavatar.pipeline.posing import PoseRenderer
 
 from .tasks import TaskPool
 
@@ -24,7 +29,7 @@ class PoseEditor(QObject):
         self.last = None  # the last PosedFrame
         self.renders = 0
         self._target: tuple | None = None  # (checkpoint, avatar, engine, output size, background)
-        self._renderer = None
+        self._renderer: PoseRenderer | None = None
         self._renderer_key: tuple | None = None
         self._busy = False
         self._pending: PoseSettings | None = None
@@ -50,14 +55,15 @@ class PoseEditor(QObject):
 
         checkpoint, avatar, engine, (width, height), background = target
         key = (id(checkpoint), id(avatar), engine, width, height)
-        if self._renderer_key != key:
-            if self._renderer is not None:
-                self._renderer.engine.close()
+        renderer = self._renderer
+        if renderer is None or self._renderer_key != key:
+            if renderer is not None:
+                renderer.engine.close()
                 self._renderer = None
             choice = create_engine(engine, checkpoint, avatar.generator_weights)
-            self._renderer = PoseRenderer(avatar, choice.engine, width, height)
+            renderer = self._renderer = PoseRenderer(avatar, choice.engine, width, height)
             self._renderer_key = key
-        return self._renderer.render(pose, background)
+        return renderer.render(pose, background)
 
     def _done(self, frame) -> None:
         self._busy = False

@@ -92,7 +92,7 @@ class AvatarLibrary(QObject):
             work,
             on_done=self._built,
             on_failed=self._build_failed,
-            on_progress=self.build_progress,
+            on_progress=self.build_progress.emit,
             on_cancelled=lambda: self._build_over(False),
             name=f"build {label}",
         )
@@ -107,7 +107,7 @@ class AvatarLibrary(QObject):
         self.entries[entry.id] = entry
         self.order.append(entry.id)
         self.added.emit(entry)
-        for note in entry.avatar.notes:
+        for note in entry.avatar.notes if entry.avatar is not None else ():  # a built entry has its avatar
             self.message.emit(note, "info", "")
         self._build_over(True)
 

@@ -41,7 +41,7 @@ from liveavatar.errors import LiveAvatarError
 from liveavatar.imageio import IMAGE_SUFFIXES
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.live.events import FrameReport, RunnerError, RunStats, SinkState
-from liveavatar.live.spec import CHROMA_GREEN, Background, parse_colour, parse_size, parse_source
+from liveavatar.live.spec import CHROMA_GREEN, Background, Mode, parse_colour, parse_size, parse_source
 
 from .editor import PoseEditor
 from .library import AvatarLibrary
@@ -224,7 +224,6 @@ class MainWindow(QMainWindow):
         side_layout.addStretch(1)
         help_button = QPushButton("Keyboard shortcuts (F1)")
         help_button.setObjectName("flat")
-        help_button.clicked.connect(lambda: self.help.toggle())
         side_layout.addWidget(help_button)
         scroll = QScrollArea()
         scroll.setWidget(side)
@@ -234,6 +233,7 @@ class MainWindow(QMainWindow):
         scroll.setFixedWidth(320)
         root.addWidget(scroll)
         self.help = HelpOverlay(SHORTCUTS, central)
+        help_button.clicked.connect(self.help.toggle)
         self._set_model_dependent_enabled(False)
 
     def _build_actions(self) -> None:
@@ -260,7 +260,7 @@ class MainWindow(QMainWindow):
         action(["R"], self.outputs_panel.record.button.click)
         action(["S"], self.outputs_panel.http.button.click)
         action(["Ctrl+O"], self.add_portraits_dialog)
-        action(["F2"], lambda: self.gallery.currentItem() and self.gallery.editItem(self.gallery.currentItem()))
+        action(["F2"], self._rename_current)
         action(["F1", "?"], lambda: self.help.toggle())
         action(["Ctrl+Q"], self.close)
 
@@ -336,8 +336,7 @@ class MainWindow(QMainWindow):
         background = st.get_str("look/background", "portrait")
         colour = self._restore_setting("look/colour", "#202020", lambda text: parse_colour(text, "colour"))
         size = self._restore_setting("look/output_size", "1280x720", lambda text: parse_size(text, "size")[:2])
-        mode = st.get_str("look/mode", "relative")
-        mode = mode if mode in ("relative", "absolute") else "relative"
+        mode: Mode = "absolute" if st.get_str("look/mode", "relative") == "absolute" else "relative"
         mirror = st.get_bool("look/mirror")
         landmarks = st.get_bool("look/landmarks", True)
         self.look_panel.set_values(size, background, colour, mirror, mode, landmarks)
@@ -410,7 +409,8 @@ class MainWindow(QMainWindow):
             return open_checkpoint(resolve_checkpoint(path))
 
         self.loader.submit(work, on_done=self._model_loaded, on_failed=self._model_failed, name="load model")
-        self.loader.submit(lambda task: _find_sources(), on_done=self._sources_found, name="list cameras")
+        probe_vcam = not self.session.vcam_on
+        self.loader.submit(lambda task: _find_sources(probe_vcam), on_done=self._sources_found, name="list cameras")
 
     def _model_loaded(self, checkpoint) -> None:
         self.checkpoint = checkpoint
@@ -454,12 +454,14 @@ class MainWindow(QMainWindow):
             self._load_model()
 
     def _sources_found(self, found) -> None:
-        cameras, availability = found
+        cameras, availability, vcam_problem = found
         self._sources_loaded = True
         self._cameras = cameras
         current = self._source_text or (cameras[0][0] if cameras else None)
         self.source_panel.set_sources(cameras, self._recent, current)
         self.engine_panel.set_engines(availability, self.session.options.engine)
+        if vcam_problem and not self.session.vcam_on:  # said before it is asked for, as doctor says it
+            self.outputs_panel.show_vcam_unavailable(vcam_problem)
         if not self._source_text and cameras:
             self.set_source(cameras[0][0])
 
@@ -492,9 +494,7 @@ class MainWindow(QMainWindow):
         self.loader.submit(
             lambda task: load_avatar(path, sha),
             on_done=done,
-            on_failed=lambda exc, tr: self.status.post(
-                str(exc), "error", tr if not isinstance(exc, LiveAvatarError) else ""
-            ),
+            on_failed=lambda exc, tr: self._post_error(exc, tr),
         )
 
     # ------------------------------------------------------------------ avatars
@@ -533,6 +533,15 @@ class MainWindow(QMainWindow):
         ids = self.gallery.ids()
         if n <= len(ids):
             self.choose_avatar(ids[n - 1])
+
+    def _post_error(self, exc: Exception, trace: str) -> None:
+        """A worker's failure in the status area: the user's own problem in one line, a bug with its trace."""
+        self.status.post(str(exc), "error", trace if not isinstance(exc, LiveAvatarError) else "")
+
+    def _rename_current(self) -> None:
+        item = self.gallery.currentItem()
+        if item is not None:
+            self.gallery.editItem(item)
 
     def add_portraits_dialog(self) -> None:
         if self.checkpoint is None:
@@ -659,7 +668,7 @@ class MainWindow(QMainWindow):
                 self.expression_panel.edit.setChecked(False)
                 return
             self._pose_changed(self.expression_panel.pose())
-        elif self.last_report is not None:
+        elif self.last_report is not None and self.last_report.output is not None:
             self.avatar_view.caption = self.last_report.avatar
             self.avatar_view.show_frame(self.last_report.output)
 
@@ -865,13 +874,18 @@ class MainWindow(QMainWindow):
         return any(p.busy or p.active_threads() for p in pools)
 
 
-def _find_sources():
-    """(cameras as (value, label), engine availability): worker thread (probing cameras can be slow)."""
-    from liveavatar.capture import list_cameras
-    from liveavatar.engines.registry import engine_availability
+def _find_sources(probe_vcam: bool):
+    """(cameras as (value, label), engine availability, why the virtual camera cannot open or None), all
+    from doctor's checks (liveavatar.engines.health): worker thread (probing cameras can be slow).
+    probe_vcam: False while the virtual camera is meant to be on, so the probe never contends with it."""
+    from liveavatar.engines import health
 
-    cameras = [(f"webcam:{c.index}", c.name or f"Camera {c.index}") for c in list_cameras() if not c.virtual]
-    return cameras, engine_availability()
+    cameras = [
+        (c["source"], c["name"] or f"Camera {c['source'].split(':')[1]}")
+        for c in health.check_cameras()["cameras"]
+        if not c["virtual"]
+    ]
+    return cameras, health.engine_rows(), health.virtual_camera_problem() if probe_vcam else None
 
 
 def _stream_token(settings) -> str:
@@ -891,5 +905,5 @@ def _background(kind: str, colour: tuple[int, int, int]) -> Background:
     if kind == "green":
         return Background("colour", CHROMA_GREEN)
     if kind == "colour":
-        return Background("colour", tuple(colour))
+        return Background("colour", colour)
     return Background("portrait")

@@ -178,10 +178,10 @@ class LiveSession(QObject):
         from liveavatar.pipeline.runner import Runner
 
         self._stop_current()
-        if bridge is None:
+        source = options.source
+        if bridge is None or source is None:  # nothing to start (a bridge is made only when a source is chosen)
             return None
         task.progress("starting", 0.0)  # a cancelled task (window closing) ends here
-        source = options.source
         if source.kind == "video":
             source = replace(source, loop=True, realtime=True)
         if preview:

@@ -30,9 +30,12 @@ class AppSettings:
         return bool(value)
 
     def get_int(self, key: str, default: int = 0) -> int:
+        value = self._q.value(key, default)  # an int, or the text an INI file holds
+        if not isinstance(value, (int, float, str)):
+            return default
         try:
-            return int(self._q.value(key, default))
-        except (TypeError, ValueError):
+            return int(value)
+        except ValueError:
             return default
 
     def get_bytes(self, key: str) -> QByteArray | None:

@@ -38,12 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liveavatar.engines.bench import BENCH_ENGINES, format_report, run_bench, run_graph_bench
+    from liveavatar.engines.bench import (
+        BENCH_ENGINES,
+        engines_here,
+        format_machine,
+        format_report,
+        run_bench,
+        run_graph_bench,
+    )
     from liveavatar.engines.ort_engine import default_threads
+    from liveavatar.machine import describe_machine
     from liveavatar.optional import torch_available
 
-    if args.list:
-        print("\n".join(BENCH_ENGINES))
+    if args.list:  # the names, then this machine and what can run on it, as doctor checks it
+        print("\n".join([*BENCH_ENGINES, "", *format_machine(describe_machine(), engines_here())]))
         return 0
     if args.frames < 1 or args.batch < 1:
         raise InputError(f"--frames and --batch must be at least 1, got {args.frames} and {args.batch}")

@@ -39,6 +39,8 @@ def collect() -> dict[str, Any]:
 
 
 def render(report: dict[str, Any]) -> str:
+    from liveavatar.engines.health import engine_lines
+
     lines = [f"system: {report['system']}"]
 
     def head(name: str, ok: bool, text: str) -> None:
@@ -68,18 +70,7 @@ def render(report: dict[str, Any]) -> str:
             lines.append("     the v4l2loopback kernel module is not loaded")
     fix(v)
 
-    e = report["engines"]
-    if "available" in e:
-        head(
-            "engines",
-            bool(e["available"]),
-            f"available: {', '.join(e['available']) or 'none'}; auto uses {e['auto_picks'] or 'nothing'}",
-        )
-        for why in e["unavailable"].values():
-            lines.append(f"     not available: {why}")
-    else:
-        head("engines", False, "")
-        fix(e)
+    lines += engine_lines(report["engines"])  # bench prints the same lines
 
     m = report["mediapipe"]
     head("mediapipe", m["ok"], f"{m.get('version')} with face models" if m["ok"] else f"missing {m.get('missing')}")

@@ -2,9 +2,11 @@
 into a virtual camera, a recording, an HTTP stream and/or a preview window (several at once).
 
 Everything a user can get wrong (the avatar, its checkpoint, the source, a port, a record folder) is
-checked before anything starts; a missing virtual camera is reported with its fix and the other sinks
-run on. Ctrl-C, SIGTERM and SIGHUP stop cleanly: every sink is closed and every recording finalised. A
-recording that failed (disk full, write error) makes the run exit non-zero, whatever else went well.
+checked before anything starts, and so are the machine's parts the run needs (a webcam, a virtual camera
+that is the only output: doctor's checks, liveavatar.engines.health); a missing virtual camera beside
+other outputs is reported with its fix and the other sinks run on. Ctrl-C, SIGTERM and SIGHUP stop
+cleanly: every sink is closed and every recording finalised. A recording that failed (disk full, write
+error) makes the run exit non-zero, whatever else went well.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import RunnerObserver
 from liveavatar.machine import describe_machine
 from liveavatar.text import printable
+
+if TYPE_CHECKING:
+    from liveavatar.live.spec import RunnerConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -153,6 +159,24 @@ def build_config(args: argparse.Namespace):
     )
 
 
+def check_devices(config: RunnerConfig) -> None:
+    """The machine's parts the run needs, asked of liveavatar.engines.health (doctor's checks) before the
+    engine, the source or any sink opens: a webcam that is not there, and a virtual camera that cannot open
+    when it is the only output, are refused with health's one line and its fix (DeviceUnavailableError).
+    A virtual camera beside other outputs is left to the runner, which reports it and runs the others on."""
+    from liveavatar.engines import health
+    from liveavatar.errors import DeviceUnavailableError
+
+    if config.source.kind == "webcam":
+        problem = health.camera_problem(config.source.device)
+        if problem:
+            raise DeviceUnavailableError(problem)
+    if config.sinks and all(s.kind == "vcam" for s in config.sinks):
+        problem = health.virtual_camera_problem()
+        if problem:
+            raise DeviceUnavailableError(problem)
+
+
 class _ConsoleObserver(RunnerObserver):
     """Prints sink states and errors as they happen; a tqdm line with frames, fps and latency."""
 
@@ -236,6 +260,7 @@ def _run(args: argparse.Namespace) -> int:
     require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
     checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     avatar = load_avatar(args.avatar, checkpoint.sha256)
+    check_devices(config)
 
     observer = _ConsoleObserver(None, args.quiet)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Literal
+from typing import Any, Literal
 
 from liveavatar.errors import InputError
 
@@ -82,7 +82,7 @@ class ExpressionControls:
     def from_dict(cls, data: dict) -> ExpressionControls:
         """From a stored dict (settings); unknown keys are ignored, bad values raise InputError."""
         known = {f.name for f in fields(cls)}
-        values = {}
+        values: dict[str, Any] = {}  # gains' numbers and the region's name; __post_init__ checks each
         for key, value in data.items():
             if key not in known:
                 continue

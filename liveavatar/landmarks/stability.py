@@ -28,15 +28,16 @@ class MotionSmoother:
 
     def __call__(self, motion: Motion, t: float, radius: float) -> Motion:
         """The smoothed motion at time t; radius: the driver face's radius in pixels (Retargeter.face_radius)."""
-        with_irises = motion.iris_residual is not None
+        irises = motion.iris_residual
+        with_irises = irises is not None
         if self._with_irises is not None and with_irises != self._with_irises:
             self._expression.reset()  # the sample's shape changes when irises come or go
         self._with_irises = with_irises
         pose = np.r_[motion.rotation * radius, (motion.scale - 1) * radius, motion.shift]
         pose = self._pose(pose, t)
         parts = [motion.residual.ravel()]
-        if with_irises:
-            parts.append(motion.iris_residual.ravel())
+        if irises is not None:
+            parts.append(irises.ravel())
         expression = self._expression(np.concatenate(parts), t)
         return replace(
             motion,

@@ -33,6 +33,7 @@ import secrets
 import socket
 import sys
 import threading
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -190,11 +191,12 @@ class HttpSink(SinkDefaults):
 
     def open(self) -> str:
         try:
-            self._server = _Server((self.host, self.port), self)
+            server = self._server = _Server((self.host, self.port), self)
         except OSError:
             check_port(self.host, self.port)  # gives the exact message
             raise
-        for name, target in (("serve", self._serve), ("encode", self._encode)):
+        serve = partial(server.serve_forever, poll_interval=0.2)
+        for name, target in (("serve", serve), ("encode", self._encode)):
             thread = threading.Thread(target=target, name=f"liveavatar-http{self.port}-{name}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -211,9 +213,6 @@ class HttpSink(SinkDefaults):
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 return "refused: wrong or missing token; use the full address LiveAvatar shows (with ?token=)"
         return ""
-
-    def _serve(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
 
     def _encode(self) -> None:
         while True:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import platform
 import threading
+from typing import TYPE_CHECKING
 
 from liveavatar.errors import DeviceUnavailableError
 from liveavatar.live.events import SinkState
 from liveavatar.live.slots import CLOSED, LatestSlot
 from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
+
+if TYPE_CHECKING:
+    import pyvirtualcam
 
 LINUX_FIX = (
     'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="LiveAvatar"'
@@ -40,20 +44,31 @@ def vcam_fix(system: str | None = None) -> str:
     return "install a virtual camera supported by pyvirtualcam (v4l2loopback on Linux, OBS elsewhere)"
 
 
-def missing_device_error(detail: str, system: str | None = None) -> DeviceUnavailableError:
-    return DeviceUnavailableError(f"no virtual camera device ({detail.strip()}); to get one, {vcam_fix(system)}")
+class VirtualCameraUnavailable(DeviceUnavailableError):
+    """No virtual camera opens here. The message is the one line users see (the sink's failure in `run` and
+    the app, the app's output row); `detail` (what is missing) and `fix` (what to do) are its two halves,
+    which `liveavatar doctor` prints apart (liveavatar.engines.health.check_virtual_camera)."""
+
+    def __init__(self, message: str, detail: str, fix: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+        self.fix = fix
 
 
-def open_camera(width: int, height: int, fps: float, device: str | None = None):
-    """A pyvirtualcam.Camera taking RGB frames, or DeviceUnavailableError saying how to get one."""
+def missing_device_error(detail: str, system: str | None = None) -> VirtualCameraUnavailable:
+    what, fix = f"no virtual camera device ({detail.strip()})", vcam_fix(system)
+    return VirtualCameraUnavailable(f"{what}; to get one, {fix}", what, fix)
+
+
+def open_camera(width: int, height: int, fps: float, device: str | None = None) -> pyvirtualcam.Camera:
+    """A pyvirtualcam.Camera taking RGB frames, or VirtualCameraUnavailable saying how to get one."""
     try:
         import pyvirtualcam
     except ImportError:
         from liveavatar.install_hint import pip_install
 
-        raise DeviceUnavailableError(
-            f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
-        ) from None
+        fix = f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
+        raise VirtualCameraUnavailable(fix, "pyvirtualcam is not installed", fix) from None
     try:
         return pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device)
     except RuntimeError as exc:
@@ -72,20 +87,19 @@ class VcamSink(SinkDefaults):
         self.report = report
         self.dropped = 0
         self._slot: LatestSlot[Frame] = LatestSlot("vcam")
-        self._camera = None
+        self._camera: pyvirtualcam.Camera | None = None
         self._thread: threading.Thread | None = None
 
     def open(self) -> str:
-        self._camera = open_camera(self.width, self.height, self.fps, self.device)
-        self._thread = threading.Thread(target=self._loop, name="liveavatar-vcam", daemon=True)
+        camera = self._camera = open_camera(self.width, self.height, self.fps, self.device)
+        self._thread = threading.Thread(target=self._loop, args=(camera,), name="liveavatar-vcam", daemon=True)
         self._thread.start()
-        return f"{self._camera.device} ({self._camera.backend}, {self.width}x{self.height} at {self.fps:g} fps)"
+        return f"{camera.device} ({camera.backend}, {self.width}x{self.height} at {self.fps:g} fps)"
 
     def send(self, frame: Frame, wait: bool = False) -> None:
         self._slot.put(frame)
 
-    def _loop(self) -> None:
-        cam = self._camera
+    def _loop(self, cam: pyvirtualcam.Camera) -> None:
         image = None
         try:
             while True:

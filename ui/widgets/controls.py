@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QStandardItemModel
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -126,11 +126,12 @@ class EnginePanel(QGroupBox):
         self.combo.activated.connect(lambda i: self.engine_chosen.emit(self.combo.itemData(i)))
 
     def set_engines(self, availability: list[tuple[str, str | None]], current: str) -> None:
-        """availability: (engine, None or why it cannot run here), as engines.registry reports it."""
+        """availability: (engine, None or why it cannot run here), as engines.health.engine_rows reports it."""
         self.combo.blockSignals(True)
         self.combo.clear()
         self.combo.addItem("Automatic (fastest available)", "auto")
         model = self.combo.model()
+        assert isinstance(model, QStandardItemModel)  # QComboBox's own model: its items can be disabled
         for name, reason in availability:
             self.combo.addItem(name if reason is None else f"{name} (unavailable)", name)
             if reason is not None:
@@ -367,6 +368,12 @@ class OutputsPanel(QGroupBox):
         row.set_state(f"{prefix}: {message}", "error")
         if kind == "http":
             self.copy_address.hide()
+
+    def show_vcam_unavailable(self, problem: str) -> None:
+        """What the virtual camera row says when no virtual camera can open here (found before it is turned
+        on, by liveavatar.engines.health): the same line a failed attempt shows; the button stays usable, so
+        loading the module and clicking again works."""
+        self.vcam.set_state(f"Not available: {problem}", "error")
 
     def show_sink_state(self, state: SinkState) -> str | None:
         """Shows a sink's state on its row; returns the path of a recording that was just saved, else None."""

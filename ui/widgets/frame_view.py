@@ -81,7 +81,7 @@ class FrameView(QWidget):
             target = self.image_rect()
             p.drawImage(target, self._image)
             if self.show_landmarks and self._points is not None:
-                self._paint_landmarks(p, target)
+                self._paint_landmarks(p, target, self._image)
             self.frames_painted += 1
         elif self.placeholder:
             p.setPen(QColor("#9aa4b2"))
@@ -114,9 +114,10 @@ class FrameView(QWidget):
             p.setPen(QColor("#ffffff") if i == 0 else QColor("#c8d0da"))
             p.drawText(QPointF(box.left() + pad, box.top() + pad + metrics.ascent() + i * metrics.height()), text)
 
-    def _paint_landmarks(self, p: QPainter, target: QRectF) -> None:
-        sx = target.width() / self._image.width()
-        sy = target.height() / self._image.height()
+    def _paint_landmarks(self, p: QPainter, target: QRectF, image: QImage) -> None:
+        """The landmarks over `image` drawn into target (their coordinates are the image's pixels)."""
+        sx = target.width() / image.width()
+        sy = target.height() / image.height()
         pts = [QPointF(target.left() + x * sx, target.top() + y * sy) for x, y in np.asarray(self._points)[:, :2]]
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         for part in PARTS.values():

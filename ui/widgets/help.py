@@ -28,15 +28,21 @@ class HelpOverlay(QWidget):
         if self.isVisible():
             self.hide()
         else:
-            self.setGeometry(self.parentWidget().rect())
+            self._fit_parent()
             self.show()
             self.raise_()
             self.setFocus()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         if obj is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
-            self.setGeometry(self.parentWidget().rect())
+            self._fit_parent()
         return False
+
+    def _fit_parent(self) -> None:
+        """Covers the whole window it helps with (an overlay without a parent keeps its own size)."""
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         self.hide()
