@@ -36,6 +36,7 @@ from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.paths import require_file
 from liveavatar.text import printable
+from liveavatar.types import WarpAvatar
 
 FORMAT = "liveavatar-avatar"
 FORMAT_VERSION = 1
@@ -131,7 +132,7 @@ def build_avatar(
     image, crop_tf, crop, points = first
     warp_inverse = None
     if checkpoint.config.warp is not None:
-        from liveavatar.models.warp import tps_inverse
+        from liveavatar.models.tps_system import tps_inverse
 
         w = checkpoint.config.warp
         warp_inverse = tps_inverse(points, size, w.anchors, w.regularization)
@@ -265,7 +266,7 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
 
 def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
     """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks."""
-    from liveavatar.models.warp import tps_inverse
+    from liveavatar.models.tps_system import tps_inverse
 
     w = checkpoint.config.warp
     if w is None:
@@ -273,3 +274,15 @@ def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
     if avatar.warp_inverse is not None:
         return avatar.warp_inverse
     return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+
+
+def warp_avatar_of(avatar: Avatar, checkpoint: Checkpoint) -> WarpAvatar | None:
+    """What a `warp` checkpoint's engine needs of this avatar (its crop, landmarks and L⁻¹), or None for the
+    paper's presets, whose generator sees the landmark image and ψ only."""
+    if checkpoint.config.warp is None:
+        return None
+    return WarpAvatar(
+        texture=np.ascontiguousarray(avatar.crop, np.uint8),
+        source=np.ascontiguousarray(avatar.landmarks, np.float32),
+        inverse=np.ascontiguousarray(warp_inverse_of(avatar, checkpoint), np.float32),
+    )
