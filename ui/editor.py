@@ -45,6 +45,7 @@ class PoseEditor(QObject):
         self.pool.submit(lambda task: self._render(target, pose), on_done=self._done, on_failed=self._failed)
 
     def _render(self, target: tuple, pose: PoseSettings):
+        from liveavatar.avatar import warp_avatar_of
         from liveavatar.engines.registry import create_engine
         from liveavatar.pipeline.posing import PoseRenderer
 
@@ -55,7 +56,8 @@ class PoseEditor(QObject):
                 self._renderer.engine.close()
                 self._renderer = None
             choice = create_engine(engine, checkpoint, avatar.generator_weights)
-            self._renderer = PoseRenderer(avatar, choice.engine, width, height)
+            warp = warp_avatar_of(avatar, checkpoint)
+            self._renderer = PoseRenderer(avatar, choice.engine, width, height, warp=warp)
             self._renderer_key = key
         return self._renderer.render(pose, background)
 
