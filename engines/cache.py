@@ -186,8 +186,8 @@ def cached_generator_onnx(
 def _export_warp_frame(checkpoint, generator, path: Path) -> None:
     """A `warp` preset's frame graph, checked against PyTorch on the real-face template driven by the
     scripted performance (what `auto` exports on first use; `liveavatar export` checks on real faces)."""
-    from liveavatar.engines.samples import TEMPLATE_68, synthetic_points
-    from liveavatar.engines.warp_graph import export_warp_frame, smooth_texture, warp_frame_difference
+    from liveavatar.engines.samples import TEMPLATE_68, smooth_texture, synthetic_points
+    from liveavatar.engines.warp_graph import export_warp_frame, warp_frame_difference
 
     model = checkpoint.model
     size = checkpoint.config.image_size

@@ -134,8 +134,8 @@ def export_checkpoint(
 
 def _export_warp_frame(checkpoint, samples, psi: np.ndarray, path: Path) -> tuple[int, float]:
     """Writes a warp checkpoint's frame graph and returns its frames' (max, mean) difference from PyTorch."""
-    from liveavatar.engines.samples import synthetic_points
-    from liveavatar.engines.warp_graph import export_warp_frame, smooth_texture, warp_frame_difference
+    from liveavatar.engines.samples import smooth_texture, synthetic_points
+    from liveavatar.engines.warp_graph import export_warp_frame, warp_frame_difference
 
     model = checkpoint.model
     size = checkpoint.config.image_size

@@ -111,14 +111,6 @@ def reference_warp_frames(
         )
 
 
-def smooth_texture(size: int) -> np.ndarray:
-    """A deterministic S×S×3 uint8 RGB texture without edges, for parity checks without a real face: where a
-    texture has sharp edges, float round-off in the sampling grid alone moves a pixel by many levels."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    channels = [np.sin(2 * np.pi * (x + k / 3)) * np.cos(2 * np.pi * (y - k / 5)) for k in range(3)]
-    return np.ascontiguousarray((127.5 + 100 * np.stack(channels, axis=-1)).round().astype(np.uint8))
-
-
 def warp_frame_difference(
     path: Path,
     model: TalkingHead,

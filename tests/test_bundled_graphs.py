@@ -78,8 +78,8 @@ def test_the_shipped_graphs_match_pytorch(checkpoint):
     assert np.abs(psi - expected_psi).max() <= EMBEDDER_MAX_RELATIVE * max(float(np.abs(expected_psi).max()), 1.0)
 
     if checkpoint.config.warp is not None:  # the whole frame graph, checked as at export
-        from liveavatar.engines.samples import synthetic_points
-        from liveavatar.engines.warp_graph import smooth_texture, warp_frame_difference
+        from liveavatar.engines.samples import smooth_texture, synthetic_points
+        from liveavatar.engines.warp_graph import warp_frame_difference
 
         motion = synthetic_points(checkpoint.config.image_size, 4)
         driven = samples.points[0] + (motion - motion[0])
@@ -177,3 +177,8 @@ def test_a_warp_checkpoint_becomes_the_bundled_model_with_one_command(
     assert ran.returncode == 0, ran.stderr[-2000:]
     assert "engine onnxruntime-cpu" in ran.stderr and frame_count(tmp_path / "out.mp4") > 0
     assert not (tmp_path / "cache").exists()  # the shipped graphs ran: nothing was exported
+    timed = liveavatar("bench", "--frames", "3", "--engines", "onnxruntime,tensorrt", "--json")
+    assert timed.returncode == 0, timed.stderr[-2000:]
+    rows = {row["engine"]: row for row in json.loads(timed.stdout)["engines"]}
+    assert rows["onnxruntime"]["status"] == "ok" and rows["onnxruntime"]["frames"] == 3
+    assert rows["tensorrt"]["reason"].startswith("the warp presets' frame graph")
