@@ -249,3 +249,45 @@ def test_pose_renders_what_render_frame_renders(warp_checkpoint, warp_avatar, wa
     out = tmp_path / "posed.png"
     argv = ["pose", str(avatar_file), "--checkpoint", str(warp_checkpoint_path), "--yaw", "15", "-o", str(out)]
     assert main(argv + ["--engine", "torch"]) == 0 and out.is_file()
+
+
+# ---- avatars of the model bundled before ---------------------------------------------------------
+
+
+def test_an_avatar_of_the_old_model_says_how_to_rebuild_it(
+    checkpoint_path, warp_checkpoint_path, warp_checkpoint, portraits, tmp_path, capsys
+):
+    """A `tiny` avatar (the paper's G, as `lite` avatars are) against a warp checkpoint: refused in one line
+    that names the model it was built with and the command that rebuilds it, by run, load and the gallery."""
+    from liveavatar.avatar import check_fits_checkpoint, load_avatar
+    from liveavatar.cli import main
+    from liveavatar.errors import AvatarError
+    from liveavatar.ui.store import AvatarStore
+
+    portrait = portraits / "photo_grace_hopper.jpg"
+    old = build_avatar([portrait], load_checkpoint(checkpoint_path, discriminator=False))
+    path = save_avatar(old, tmp_path / "hopper.avatar")
+    command = f"liveavatar avatar {portrait} -o {path} --force"
+    with pytest.raises(AvatarError) as refused:
+        load_avatar(path, warp_checkpoint.sha256)
+    message = str(refused.value)
+    assert "(the tiny model)" in message and message.endswith(f"rebuild it from its portrait: {command}")
+    with pytest.raises(AvatarError, match=f"rebuild it from its portrait: liveavatar avatar {portrait} -o "):
+        check_fits_checkpoint(old, warp_checkpoint.sha256, 64)
+
+    argv = ["run", "--checkpoint", str(warp_checkpoint_path), "--avatar", str(path), "--source", "scripted"]
+    assert main(argv + ["--sink", f"record:{tmp_path / 'x.mp4'}", "--duration", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(command) and "Traceback" not in "\n".join(err)
+    assert not (tmp_path / "x.mp4").exists()
+
+    # The command it names works, and its avatar then runs with the warp model.
+    rebuilt = command.split()[2:] + ["--checkpoint", str(warp_checkpoint_path)]
+    assert main(["avatar", *rebuilt]) == 0
+    assert load_avatar(path, warp_checkpoint.sha256).warp_inverse is not None
+
+    store = AvatarStore(tmp_path / "gallery")
+    store.add(old)
+    (entry,) = store.load_all(warp_checkpoint.sha256)
+    assert not entry.usable and "another model (the tiny model" in entry.problem
+    assert entry.problem.endswith(f"liveavatar avatar {portrait} -o photo_grace_hopper.avatar")
