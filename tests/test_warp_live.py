@@ -291,3 +291,24 @@ def test_an_avatar_of_the_old_model_says_how_to_rebuild_it(
     (entry,) = store.load_all(warp_checkpoint.sha256)
     assert not entry.usable and "another model (the tiny model" in entry.problem
     assert entry.problem.endswith(f"liveavatar avatar {portrait} -o photo_grace_hopper.avatar")
+
+
+@pytest.mark.slow
+def test_the_app_drives_a_warp_avatar(qtbot, qapp, tmp_path, monkeypatch, warp_checkpoint_path, warp_avatar, driving):
+    """The desktop app (offscreen Qt), a warp checkpoint and its avatar, a real clip: the live view shows the
+    portrait's own pixels moved, not a painting from ψ."""
+    from test_ui_window import close_cleanly, open_window, wait_running
+
+    from liveavatar.ui.app import make_application
+
+    make_application()
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("LIVEAVATAR_DATA_DIR", str(data_dir))
+    avatar_file = save_avatar(warp_avatar, tmp_path / "mona.avatar")
+    window = open_window(qtbot, data_dir, warp_checkpoint_path, [avatar_file], source=str(driving / CLIP))
+    wait_running(qtbot, window, frames=8)
+    report = window.last_report
+    assert report.landmarks is not None and report.face.shape == (64, 64, 3)
+    assert correlation(report.face, warp_avatar.crop) > WARP_MIN_R
+    assert window.engine_panel.using.text().endswith("torch-cpu</b>")
+    close_cleanly(qtbot, window)
