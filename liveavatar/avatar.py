@@ -301,15 +301,24 @@ def _sources(meta: dict[str, str]) -> list[str]:
 
 
 def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
-    """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks."""
-    from liveavatar.models.tps_system import tps_inverse
+    """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks.
+    One over another number of anchors than this checkpoint's warp (a file not made by `liveavatar avatar`
+    for it) is refused before it reaches the frame graph, whose L⁻¹ input has a fixed size."""
+    from liveavatar.models.tps_system import border_anchors, tps_inverse
 
     w = checkpoint.config.warp
     if w is None:
         raise AvatarError(f"checkpoint preset {checkpoint.config.preset!r} has no warp")
-    if avatar.warp_inverse is not None:
-        return avatar.warp_inverse
-    return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+    if avatar.warp_inverse is None:
+        return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+    n = len(avatar.landmarks) + len(border_anchors(w.anchors)) + 3
+    if avatar.warp_inverse.shape != (n, n):
+        raise AvatarError(
+            f"avatar {avatar.name}: its warp_inverse is {avatar.warp_inverse.shape[0]}×{avatar.warp_inverse.shape[1]}, "
+            f"this model's spline needs {n}×{n}; rebuild it from its portrait: "
+            + rebuild_command(avatar.sources, f"{avatar.name}.avatar")
+        )
+    return avatar.warp_inverse
 
 
 def warp_avatar_of(avatar: Avatar, checkpoint: Checkpoint) -> WarpAvatar | None:

@@ -312,3 +312,17 @@ def test_the_app_drives_a_warp_avatar(qtbot, qapp, tmp_path, monkeypatch, warp_c
     assert correlation(report.face, warp_avatar.crop) > WARP_MIN_R
     assert window.engine_panel.using.text().endswith("torch-cpu</b>")
     close_cleanly(qtbot, window)
+
+
+def test_a_warp_avatar_whose_spline_does_not_fit_the_model_is_refused(warp_checkpoint, warp_avatar):
+    """A crafted or foreign warp_inverse never reaches the graph's fixed-size input: one line, and the fix."""
+    from dataclasses import replace
+
+    from liveavatar.errors import AvatarError
+    from liveavatar.models.tps_system import border_anchors
+
+    n = 68 + len(border_anchors(warp_checkpoint.config.warp.anchors)) + 3
+    assert warp_avatar_of(warp_avatar, warp_checkpoint).inverse.shape == (n, n)
+    odd = replace(warp_avatar, warp_inverse=np.eye(40, dtype=np.float32))
+    with pytest.raises(AvatarError, match=rf"warp_inverse is 40×40, this model's spline needs {n}×{n}; rebuild it"):
+        warp_avatar_of(odd, warp_checkpoint)
