@@ -86,13 +86,14 @@ def infer_each(engine, checkpoint, avatar, points) -> np.ndarray:
 @pytest.mark.parametrize("engine_name", ("onnxruntime", "torch"))
 def test_engines_render_what_render_frame_renders(engine_name, warp_checkpoint, warp_avatar, engine_cache):
     engine = create_engine(engine_name, warp_checkpoint, say=lambda m: None).engine
-    assert engine.needs_warp and engine.image_size == 64
+    s = warp_checkpoint.config.image_size
+    assert engine.needs_warp and engine.image_size == s
     points = driven_points(warp_avatar)
     frames = infer_each(engine, warp_checkpoint, warp_avatar, points)
     engine.close()
     expected = reference(warp_checkpoint, warp_avatar, points)
     diff = np.abs(frames.astype(int) - expected.astype(int))
-    assert frames.shape == (3, 64, 64, 3) and frames.dtype == np.uint8
+    assert frames.shape == (3, s, s, 3) and frames.dtype == np.uint8
     # torch: batch 1 against batch 3 (other kernels) rounds a few values the other way; ORT: also fused ops
     assert diff.max() <= (1 if engine_name == "torch" else 2) and (diff > 0).mean() < 0.01
     # The driven points reach the pixels: the moved head is not the rest pose.
@@ -103,13 +104,14 @@ def test_engines_render_what_render_frame_renders(engine_name, warp_checkpoint, 
 def test_a_warp_engine_refuses_frames_without_the_avatar_or_the_driven_points(warp_checkpoint, warp_avatar):
     engine = create_engine("torch", warp_checkpoint).engine
     warp = warp_avatar_of(warp_avatar, warp_checkpoint)
-    image = rasterize_landmarks(warp_avatar.landmarks, 64)[None]
+    s = warp_checkpoint.config.image_size
+    image = rasterize_landmarks(warp_avatar.landmarks, s)[None]
     psi = warp_avatar.psi[None]
     with pytest.raises(EngineInputError, match="needs the avatar's texture"):
         engine.infer(image, psi)
     with pytest.raises(EngineInputError, match=r"driven landmarks must be 1×68×2"):
         engine.infer(image, psi, warp, np.zeros((2, 68, 2), np.float32))
-    with pytest.raises(EngineInputError, match=r"texture must be 64×64×3"):
+    with pytest.raises(EngineInputError, match=rf"texture must be {s}×{s}×3"):
         engine.infer(image, psi, warp.__class__(warp.texture[:32], warp.source, warp.inverse), warp.source[None])
 
 
@@ -273,7 +275,7 @@ def test_an_avatar_of_the_old_model_says_how_to_rebuild_it(
     message = str(refused.value)
     assert "(the tiny model)" in message and message.endswith(f"rebuild it from its portrait: {command}")
     with pytest.raises(AvatarError, match=f"rebuild it from its portrait: liveavatar avatar {portrait} -o "):
-        check_fits_checkpoint(old, warp_checkpoint.sha256, 64)
+        check_fits_checkpoint(old, warp_checkpoint.sha256, warp_checkpoint.config.image_size)
 
     argv = ["run", "--checkpoint", str(warp_checkpoint_path), "--avatar", str(path), "--source", "scripted"]
     assert main(argv + ["--sink", f"record:{tmp_path / 'x.mp4'}", "--duration", "1"]) == 2
@@ -308,7 +310,7 @@ def test_the_app_drives_a_warp_avatar(qtbot, qapp, tmp_path, monkeypatch, warp_c
     window = open_window(qtbot, data_dir, warp_checkpoint_path, [avatar_file], source=str(driving / CLIP))
     wait_running(qtbot, window, frames=8)
     report = window.last_report
-    assert report.landmarks is not None and report.face.shape == (64, 64, 3)
+    assert report.landmarks is not None and report.face.shape == warp_avatar.crop.shape
     assert correlation(report.face, warp_avatar.crop) > WARP_MIN_R
     assert window.engine_panel.using.text().endswith("torch-cpu</b>")
     close_cleanly(qtbot, window)
