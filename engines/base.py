@@ -3,6 +3,10 @@
 Boundary (validated by `check_inputs`, trusted inside):
   landmark_images: N×S×S×3 uint8 RGB, the rasterizer's output;
   psi:             N×L float32, one avatar's ψ per row;
+  warp, driven:    engines of `warp` checkpoints only (engine.needs_warp), None otherwise:
+                   warp   the avatar's WarpAvatar (liveavatar.types: crop S×S×3 uint8 RGB, its 68×2 crop-pixel
+                          landmarks, the spline's L⁻¹), fixed between frames;
+                   driven N×68×2 float32, the driven landmarks in crop pixels the landmark images were drawn from;
   returns          N×S×S×3 uint8 RGB frames.
 """
 
@@ -13,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
+from liveavatar.types import WarpAvatar
 
 
 class EngineUnavailable(LiveAvatarError):
@@ -33,13 +38,26 @@ class GeneratorEngine(Protocol):
     image_size: int
     psi_size: int
     last_ms: float  # wall time of the last infer call
+    needs_warp: bool  # True for a `warp` checkpoint's frame graph: infer wants `warp` and `driven`
 
-    def infer(self, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray: ...
+    def infer(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> np.ndarray: ...
 
     def close(self) -> None: ...
 
 
-def check_inputs(engine: GeneratorEngine, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray:
+def check_inputs(
+    engine: GeneratorEngine,
+    landmark_images: np.ndarray,
+    psi: np.ndarray,
+    warp: WarpAvatar | None = None,
+    driven: np.ndarray | None = None,
+) -> np.ndarray:
     """Validates one infer call's arguments before they reach native code; returns ψ as C-contiguous float32."""
     s, size = engine.image_size, engine.psi_size
     if (
@@ -61,4 +79,28 @@ def check_inputs(engine: GeneratorEngine, landmark_images: np.ndarray, psi: np.n
         )
     if not np.issubdtype(psi.dtype, np.floating):
         raise EngineInputError(f"{engine.name}: ψ must be float32, got {psi.dtype}")
+    if getattr(engine, "needs_warp", False):
+        check_warp_inputs(engine, landmark_images.shape[0], warp, driven)
+    elif warp is not None or driven is not None:
+        raise EngineInputError(f"{engine.name}: this model has no warp; pass no warp inputs or driven landmarks")
     return np.ascontiguousarray(psi, dtype=np.float32)
+
+
+def check_warp_inputs(engine: GeneratorEngine, batch: int, warp: WarpAvatar | None, driven: np.ndarray | None) -> None:
+    """The avatar's texture, landmarks and L⁻¹ and the driven landmarks of a warp checkpoint's engine."""
+    s = engine.image_size
+    if warp is None or driven is None:
+        raise EngineInputError(
+            f"{engine.name}: a warp model needs the avatar's texture, landmarks and spline (warp=) and the driven "
+            "landmarks (driven=) with every frame"
+        )
+    if warp.texture.dtype != np.uint8 or warp.texture.shape != (s, s, 3):
+        raise EngineInputError(f"{engine.name}: the texture must be {s}×{s}×3 uint8 RGB, got {warp.texture.shape}")
+    if warp.source.shape != (68, 2):
+        raise EngineInputError(f"{engine.name}: the avatar's landmarks must be 68×2, got {warp.source.shape}")
+    n = warp.inverse.shape[0] if warp.inverse.ndim == 2 else -1
+    if warp.inverse.shape != (n, n):
+        raise EngineInputError(f"{engine.name}: the spline's L⁻¹ must be square, got {warp.inverse.shape}")
+    if not isinstance(driven, np.ndarray) or driven.shape != (batch, 68, 2):
+        got = getattr(driven, "shape", type(driven).__name__)
+        raise EngineInputError(f"{engine.name}: driven landmarks must be {batch}×68×2 crop pixels, got {got}")

@@ -38,6 +38,7 @@ from liveavatar.config import ModelConfig
 from liveavatar.engines.base import GeneratorEngine
 from liveavatar.errors import LiveAvatarError
 from liveavatar.machine import describe_machine
+from liveavatar.types import WarpAvatar
 
 if TYPE_CHECKING:
     from liveavatar.models.talking_head import TalkingHead
@@ -96,7 +97,13 @@ class BenchReport:
 
 
 def _time_engine(
-    engine: GeneratorEngine, images: np.ndarray, psi: np.ndarray, frames: int, batch: int, max_seconds: float | None
+    engine: GeneratorEngine,
+    images: np.ndarray,
+    psi: np.ndarray,
+    frames: int,
+    batch: int,
+    max_seconds: float | None,
+    warp: WarpInputs | None = None,
 ) -> list[float]:
     """Milliseconds per frame of `frames // batch` calls (fewer, but at least MIN_CALLS, past max_seconds)."""
     per_frame = []
@@ -107,18 +114,34 @@ def _time_engine(
             break
         idx = [(call * batch + j) % n for j in range(batch)]
         start = time.perf_counter()
-        engine.infer(images[idx], psi[idx])
+        engine.infer(images[idx], psi[idx], *_warp_args(warp, idx))
         per_frame.append((time.perf_counter() - start) * 1000.0 / batch)
     return per_frame
 
 
-def _runtime_available(name: str) -> None:
-    """Raises EngineUnavailable with doctor's reason (liveavatar.engines.health) when the runtime of a bench
-    engine named like a live engine (onnxruntime, onnxruntime-cuda, tensorrt) is missing here."""
+@dataclass(frozen=True)
+class WarpInputs:
+    """A warp checkpoint's per-avatar inputs and the driven points each landmark image was drawn from."""
+
+    avatar: WarpAvatar
+    points: np.ndarray  # N×68×2 float32 crop pixels, one row per landmark image
+
+
+def _warp_args(warp: WarpInputs | None, idx) -> tuple:
+    return () if warp is None else (warp.avatar, warp.points[idx])
+
+
+def _runtime_available(name: str, config: ModelConfig | None = None) -> None:
+    """Raises EngineUnavailable with doctor's reason (liveavatar.engines.health) when a bench engine's runtime
+    is missing here (or, given the model's config, cannot run that model: TensorRT and the warp presets)."""
     from liveavatar.engines.base import EngineUnavailable
     from liveavatar.engines.health import engine_rows
+    from liveavatar.engines.registry import ENGINE_TABLE
 
     reason = dict(engine_rows()).get(name)
+    entry = ENGINE_TABLE.get(name)
+    if entry is not None and config is not None:
+        reason = entry.fits(config) or reason
     if reason:
         raise EngineUnavailable(reason)
 
@@ -285,6 +308,7 @@ def _measure(
     batch: int,
     max_seconds: float | None,
     say: Say,
+    warp: WarpInputs | None = None,
 ) -> tuple[EngineResult, np.ndarray | None]:
     """Builds one engine, renders the parity frames (batch 1 each), warms up and times it."""
     say(f"{name}: preparing …")
@@ -295,11 +319,13 @@ def _measure(
     try:
         engine = make()
         # One frame per call for the parity frames: every engine takes batch 1.
-        out = np.concatenate([engine.infer(images[i : i + 1], psi[i : i + 1]) for i in range(len(images))])
+        out = np.concatenate(
+            [engine.infer(images[i : i + 1], psi[i : i + 1], *_warp_args(warp, [i])) for i in range(len(images))]
+        )
         for _ in range(WARMUP_CALLS):
-            engine.infer(images[:batch], psi[:batch])
+            engine.infer(images[:batch], psi[:batch], *_warp_args(warp, slice(0, batch)))
         result.setup_s = round(time.perf_counter() - start, 2)
-        times = _time_engine(engine, images, psi, frames, batch, max_seconds)
+        times = _time_engine(engine, images, psi, frames, batch, max_seconds, warp)
         result.frames = len(times) * batch
     except LiveAvatarError as exc:
         result.status, result.reason = "skipped", str(exc)
@@ -336,12 +362,17 @@ def run_graph_bench(
     from liveavatar.engines.ort_engine import OrtEngine
     from liveavatar.engines.registry import NO_TORCH
     from liveavatar.engines.samples import landmark_samples
+    from liveavatar.render.rasterize import rasterize_landmarks
 
     config = checkpoint.config
     samples = landmark_samples(config.image_size, NUM_SAMPLES, portraits_dir)
     say(f"landmark images: {samples.source}")
     images = samples.images
     crops = samples.crops if samples.crops is not None else images
+    warp = None
+    if config.warp is not None:  # the first face is the avatar, moved by the scripted performance
+        warp = _warp_inputs(config, samples)
+        images = np.stack([rasterize_landmarks(p, config.image_size) for p in warp.points])
     embedder = create_embedder(checkpoint)
     try:
         times = []
@@ -370,20 +401,35 @@ def run_graph_bench(
 
     def make(name: str) -> GeneratorEngine:
         if name != "onnxruntime-cuda" or device == "cuda":
-            _runtime_available(name)
+            _runtime_available(name, config)
         if name == "onnxruntime":
             return OrtEngine(cached_generator_onnx(checkpoint, None, "fp32", say), threads=threads)
         if name == "onnxruntime-cuda":
             if device != "cuda":
                 raise EngineUnavailable("onnxruntime-cuda needs --device cuda")
-            return OrtEngine(cached_generator_onnx(checkpoint, None, "fp16", say), device="cuda")
+            precision = "fp16" if config.warp is None else "fp32"  # the warp frame graph is fp32 only
+            return OrtEngine(cached_generator_onnx(checkpoint, None, precision, say), device="cuda")
         raise EngineUnavailable(NO_TORCH)  # TensorRT's buffers live in torch CUDA memory; torch engines
 
     for name in engines:
-        result, _ = _measure(name, partial(make, name), images, psi, frames, batch, max_seconds, say)
+        result, _ = _measure(name, partial(make, name), images, psi, frames, batch, max_seconds, say, warp)
         say(_line(result))
         report.engines.append(result)
     return report
+
+
+def _warp_inputs(config: ModelConfig, samples) -> WarpInputs:
+    """A warp checkpoint's avatar (the first sample's crop and landmarks) and driven points: its landmarks
+    moved as the scripted performance moves (turns, nods, blinks, mouth)."""
+    from liveavatar.engines.samples import smooth_texture, synthetic_points
+    from liveavatar.models.tps_system import tps_inverse
+
+    size = config.image_size
+    source = np.asarray(samples.points[0], np.float32)
+    motion = synthetic_points(size, len(samples.images))
+    texture = samples.crops[0] if samples.crops is not None else smooth_texture(size)
+    inverse = tps_inverse(source, size, config.warp.anchors, config.warp.regularization)
+    return WarpInputs(WarpAvatar(texture, source, inverse), (source + motion - motion[0]).astype(np.float32))
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,7 +1,8 @@
 """The user's engine cache: exported ONNX graphs and TensorRT plans, so `auto` exports once per model.
 
 Layout under cache_root() (LIVEAVATAR_CACHE, else $XDG_CACHE_HOME/liveavatar, else ~/.cache/liveavatar):
-  onnx/<preset>-<key>-<code>/generator-<precision>.onnx
+  onnx/<preset>-<key>-<code>/generator-<precision>.onnx     the paper's presets (G)
+  onnx/<preset>-<key>-<code>/warp_frame-fp32.onnx          `warp` presets: the whole frame (engines.warp_graph)
                                                    key: the checkpoint's sha256 (first 16 hex digits), or
                                                    "ft-" + the generator weights' hash for a fine-tuned avatar;
                                                    code: what the exported graph is made from besides the
@@ -68,16 +69,22 @@ _GRAPH_SOURCES = (
     ("liveavatar.models", ("blocks.py", "generator.py", "adain_layout.py")),
     ("liveavatar.engines", ("graphs.py", "graph_writer.py")),
 )
+# A `warp` preset's frame graph is also traced from the spline, the composite and its wrapper.
+_WARP_SOURCES = (
+    ("liveavatar.models", ("warp.py", "tps_system.py", "warp_head.py")),
+    ("liveavatar.engines", ("warp_graph.py",)),
+)
 
 
-def code_fingerprint() -> str:
-    """Hash of the sources the exported graph is made from, and of torch's version (the exporter; read from
-    its package metadata, so finding a cached graph does not import torch)."""
+def code_fingerprint(graph: str = "generator") -> str:
+    """Hash of the sources the exported graph (`graph`: "generator" or "warp_frame") is made from, and of
+    torch's version (the exporter; read from its package metadata, so finding a cached graph does not
+    import torch)."""
     import hashlib
     import importlib.resources
 
     digest = hashlib.sha256((torch_version() or "none").encode())
-    for package, names in _GRAPH_SOURCES:
+    for package, names in _GRAPH_SOURCES + (_WARP_SOURCES if graph == "warp_frame" else ()):
         folder = importlib.resources.files(package)  # the package's own folder, wherever package-dir put it
         for name in names:
             digest.update((folder / name).read_bytes())
@@ -102,8 +109,10 @@ def state_sha256(state: Mapping[str, Any]) -> str:
 
 def model_key(checkpoint, generator_state: Mapping[str, Any] | None) -> tuple[str, str | None]:
     """(cache folder name, weights hash to check or None when the checkpoint hash identifies the weights)."""
+    from liveavatar.engines.graph_info import frame_graph
+
     preset = checkpoint.config.preset
-    code = code_fingerprint()
+    code = code_fingerprint(frame_graph(checkpoint.config))
     if checkpoint.sha256 and generator_state is None:
         return f"{preset}-{checkpoint.sha256[:16]}-{code}", None
     weights = state_sha256(generator_state if generator_state is not None else checkpoint.model.generator.state_dict())
@@ -117,32 +126,39 @@ def cached_generator_onnx(
     say: Say | None = None,
     root: Path | None = None,
 ) -> Path:
-    """The generator graph for this checkpoint (and avatar weights): shipped with the package for the bundled
-    model, else from the cache, else exported on first use (which needs PyTorch and says so)."""
+    """The graph an engine runs every frame for this checkpoint (and avatar weights): the paper's G, or for a
+    `warp` preset its whole frame graph (fp32 only). Shipped with the package for the bundled model, else
+    from the cache, else exported on first use (which needs PyTorch and says so)."""
     from liveavatar.engines.bundled import bundled_graph
+    from liveavatar.engines.graph_info import frame_graph
     from liveavatar.models.adain_layout import layout_for
 
     say = say or say_stderr
+    graph = frame_graph(checkpoint.config)
+    if graph == "warp_frame" and precision != "fp32":
+        raise EngineError(f"the {checkpoint.config.preset} frame graph is exported in fp32 only, not {precision}")
     if generator_state is None:
-        shipped = bundled_graph(checkpoint.sha256, "generator", precision)
+        shipped = bundled_graph(checkpoint.sha256, graph, precision)
         if shipped is not None:
             return shipped
     psi_size = layout_for(checkpoint.config.generator).size
     folder, weights = model_key(checkpoint, generator_state)
     cache = (root or cache_root()) / "onnx"
-    path = cache / folder / f"generator-{precision}.onnx"
+    file_name = f"{graph}-{precision}.onnx"
+    path = cache / folder / file_name
     if path.exists():
         try:
             return _checked(path, checkpoint, psi_size, weights, precision)
         except LiveAvatarError as exc:
             say(f"cached ONNX graph is unusable ({exc}); exporting it again")
-    what = "fine-tuned generator" if generator_state is not None else "generator"
+    what = {"generator": "generator", "warp_frame": "frame graph"}[graph]
+    what = f"fine-tuned {what}" if generator_state is not None else what
     try:
         import_torch(f"exporting the {checkpoint.config.preset} {what} of this checkpoint to ONNX (once)")
     except LiveAvatarError:
         # Exported earlier by another torch or source version: usable, since it cannot be exported again here.
         stem = folder.rsplit("-", 1)[0]
-        for other in sorted(cache.glob(f"{stem}-*/generator-{precision}.onnx")):
+        for other in sorted(cache.glob(f"{stem}-*/{file_name}")):
             try:
                 return _checked(other, checkpoint, psi_size, weights, precision)
             except LiveAvatarError:
@@ -152,11 +168,14 @@ def cached_generator_onnx(
     say(f"exporting the {checkpoint.config.preset} {what} to ONNX ({precision}) → {path} (once per model) …")
     start = time.perf_counter()
     try:
-        from liveavatar.engines.graph_writer import export_generator
+        if graph == "warp_frame":
+            _export_warp_frame(checkpoint, generator, path)
+        else:
+            from liveavatar.engines.graph_writer import export_generator
 
-        export_generator(generator, checkpoint.config, path, checkpoint.sha256, precision)
-        if precision == "fp32":
-            _check_parity(path, generator)
+            export_generator(generator, checkpoint.config, path, checkpoint.sha256, precision)
+            if precision == "fp32":
+                _check_parity(path, generator)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -164,11 +183,28 @@ def cached_generator_onnx(
     return path
 
 
+def _export_warp_frame(checkpoint, generator, path: Path) -> None:
+    """A `warp` preset's frame graph, checked against PyTorch on the real-face template driven by the
+    scripted performance (what `auto` exports on first use; `liveavatar export` checks on real faces)."""
+    from liveavatar.engines.samples import TEMPLATE_68, smooth_texture, synthetic_points
+    from liveavatar.engines.warp_graph import export_warp_frame, warp_frame_difference
+
+    model = checkpoint.model
+    size = checkpoint.config.image_size
+    export_warp_frame(model, TEMPLATE_68 * size, path, checkpoint.sha256, generator)
+    rng = np.random.default_rng(0)
+    psi = (0.1 * rng.standard_normal((1, model.psi_size))).astype(np.float32)
+    points = synthetic_points(size, PARITY_SAMPLES)
+    worst, _ = warp_frame_difference(path, model, points, smooth_texture(size), psi, generator)
+    if worst > PARITY_MAX_LEVELS:
+        raise EngineError(f"the exported graph {path} differs from PyTorch by {worst} levels; please report this")
+
+
 def _checked(path: Path, checkpoint, psi_size: int, weights: str | None, precision: str) -> Path:
     """`path` if it holds this checkpoint's (or these weights') generator at `precision`, else EngineError."""
-    from liveavatar.engines.graph_info import check_matches, read_graph_info
+    from liveavatar.engines.graph_info import check_matches, frame_graph, read_graph_info
 
-    info = read_graph_info(path)
+    info = read_graph_info(path, frame_graph(checkpoint.config))
     check_matches(info, checkpoint.config, psi_size, checkpoint.sha256 or None)
     if weights is not None and info.weights_sha256 != weights:
         raise EngineError(f"{path} holds other generator weights")

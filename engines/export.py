@@ -7,6 +7,9 @@ rasterizer; synthetic ones from a real face's geometry when mediapipe or the por
   generator fp32 (ONNX Runtime)  vs PyTorch eager fp32: uint8 levels, at most FP32_MAX_LEVELS
   embedder (ONNX Runtime)        vs PyTorch: ψ max abs difference relative to ψ's scale
   generator fp16 (ONNX Runtime)  vs PyTorch fp32: mean uint8 levels, at most FP16_MAX_MEAN_LEVELS
+A `warp` checkpoint exports its whole frame graph instead of G (warp_frame.onnx, fp32 only: engines.warp_graph),
+checked the same way as fp32 G: the first real face's crop is the texture, driven through the scripted
+performance's motion (turns, nods, blinks, mouth), one frame per call as live.
 A graph that fails is deleted, so no unchecked file is left behind.
 """
 
@@ -56,7 +59,8 @@ def export_checkpoint(
     portraits_dir: Path | None = None,
     say=print,
 ) -> ExportReport:
-    """Exports generator.onnx (+ generator-fp16.onnx, embedder.onnx) to out_dir and checks them."""
+    """Exports generator.onnx (+ generator-fp16.onnx, embedder.onnx) to out_dir and checks them; for a `warp`
+    checkpoint warp_frame.onnx (+ embedder.onnx), and `fp16` is said to be skipped."""
     from liveavatar.engines.ort_engine import OrtEngine
 
     start = time.perf_counter()
@@ -68,7 +72,8 @@ def export_checkpoint(
     report.landmarks = samples.source
     say(f"parity inputs: {samples.source}")
     psi = psi_for(model, samples.images, samples.crops)
-    expected = reference_frames(model.generator, samples.images, psi)
+    # G alone cannot run a warp preset's frame (it needs the warped texture): its graph is checked whole.
+    expected = reference_frames(model.generator, samples.images, psi) if config.warp is None else None
     written: list[Path] = []
 
     def export_and_compare(file_name: str, precision: str) -> tuple[int, float]:
@@ -78,13 +83,24 @@ def export_checkpoint(
         return frame_difference(_run(OrtEngine(path), samples.images, psi), expected)
 
     try:
-        say(f"exporting the generator ({config.preset}, fp32) …")
-        worst, mean = export_and_compare("generator.onnx", "fp32")
+        if config.warp is not None:
+            say(f"exporting the frame graph ({config.preset}: warp, G, composite; fp32) …")
+            path = out_dir / "warp_frame.onnx"
+            written.append(path)
+            worst, mean = _export_warp_frame(checkpoint, samples, psi[:1], path)
+            kind = "warp frame"
+            if fp16:
+                say("no fp16 graph for warp presets: their frame graph is exported in fp32 only")
+                fp16 = False
+        else:
+            say(f"exporting the generator ({config.preset}, fp32) …")
+            worst, mean = export_and_compare("generator.onnx", "fp32")
+            kind = "generator"
         report.generator_max_levels, report.generator_mean_levels = worst, mean
-        report.checks.append(f"generator fp32, ONNX Runtime vs PyTorch: max abs diff {worst} levels (mean {mean:.4f})")
+        report.checks.append(f"{kind} fp32, ONNX Runtime vs PyTorch: max abs diff {worst} levels (mean {mean:.4f})")
         say(report.checks[-1])
         if worst > FP32_MAX_LEVELS:
-            raise EngineError(f"exported generator differs from PyTorch by {worst} levels (limit {FP32_MAX_LEVELS})")
+            raise EngineError(f"exported {kind} differs from PyTorch by {worst} levels (limit {FP32_MAX_LEVELS})")
         if embedder:
             say("exporting the embedder + projection …")
             path = export_embedder(model, out_dir / "embedder.onnx", checkpoint.sha256)
@@ -114,6 +130,20 @@ def export_checkpoint(
     report.files = written
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _export_warp_frame(checkpoint, samples, psi: np.ndarray, path: Path) -> tuple[int, float]:
+    """Writes a warp checkpoint's frame graph and returns its frames' (max, mean) difference from PyTorch."""
+    from liveavatar.engines.samples import smooth_texture, synthetic_points
+    from liveavatar.engines.warp_graph import export_warp_frame, warp_frame_difference
+
+    model = checkpoint.model
+    size = checkpoint.config.image_size
+    export_warp_frame(model, samples.points[0], path, checkpoint.sha256)
+    motion = synthetic_points(size, PARITY_SAMPLES)
+    driven = samples.points[0] + (motion - motion[0])  # the first face, moved as the scripted performance moves
+    texture = samples.crops[0] if samples.crops is not None else smooth_texture(size)
+    return warp_frame_difference(path, model, driven, texture, psi)
 
 
 def _run(engine, images: np.ndarray, psi: np.ndarray) -> np.ndarray:

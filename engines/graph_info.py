@@ -15,6 +15,7 @@ import numpy as np
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import EngineError
 from liveavatar.models.adain_layout import LAYOUT_VERSION
+from liveavatar.text import printable
 
 GRAPH_FORMAT_VERSION = 1
 PREFIX = "liveavatar."
@@ -25,7 +26,7 @@ class GraphInfo:
     """What an exported graph says about itself (read from its metadata)."""
 
     path: Path
-    graph: str  # "generator" | "embedder"
+    graph: str  # "generator" | "embedder" | "warp_frame" (a `warp` checkpoint's whole frame: engines.warp_graph)
     preset: str
     image_size: int
     psi_size: int
@@ -36,8 +37,14 @@ class GraphInfo:
     format_version: int
 
 
-def read_graph_info(path: str | Path, graph: str = "generator") -> GraphInfo:
-    """Reads and checks an exported graph's metadata; EngineError for a missing, corrupt or foreign file."""
+def frame_graph(config: ModelConfig) -> str:
+    """The graph an engine runs every frame for this model: the paper's G, or a `warp` preset's frame graph."""
+    return "generator" if config.warp is None else "warp_frame"
+
+
+def read_graph_info(path: str | Path, graph: str | tuple[str, ...] = "generator") -> GraphInfo:
+    """Reads and checks an exported graph's metadata; EngineError for a missing, corrupt or foreign file.
+    `graph`: the kind expected, or the kinds accepted."""
     import onnx
 
     path = Path(path)
@@ -48,15 +55,17 @@ def read_graph_info(path: str | Path, graph: str = "generator") -> GraphInfo:
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not an ONNX model
         raise EngineError(f"{path} is not a readable ONNX file ({type(exc).__name__}); export it again") from exc
     meta = {p.key[len(PREFIX) :]: p.value for p in model.metadata_props if p.key.startswith(PREFIX)}
-    if meta.get("graph") != graph:
+    kinds = (graph,) if isinstance(graph, str) else graph
+    if meta.get("graph") not in kinds:
         raise EngineError(
-            f"{path} is not a LiveAvatar {graph} graph (it says {meta.get('graph')!r}); "
+            f"{path} is not a LiveAvatar {kinds[0]} graph{''.join(f' (nor a {k} graph)' for k in kinds[1:])} "
+            f"(it says {printable(meta.get('graph'))!r}); "
             "export one with `liveavatar export --checkpoint CKPT --out DIR`"
         )
     try:
         info = GraphInfo(
             path=path,
-            graph=graph,
+            graph=meta["graph"],
             preset=meta["preset"],
             image_size=int(meta["image_size"]),
             psi_size=int(meta["psi_size"]),

@@ -46,6 +46,10 @@ GENERATOR_INPUTS = "landmarks: N×S×S×3 uint8 RGB 0..255 (rasterize_landmarks)
 GENERATOR_OUTPUTS = "frame: N×S×S×3 uint8 RGB 0..255"
 EMBEDDER_INPUTS = "portraits: K×S×S×3 uint8 RGB 0..255 (face crops); landmarks: K×S×S×3 uint8 RGB 0..255"
 EMBEDDER_OUTPUTS = "psi: 1×L float32 (ψ = P·mean_k E(x_k, y_k))"
+WARP_FRAME_INPUTS = (
+    "landmarks: N×S×S×3 uint8 RGB; psi: N×L float32; texture: 1×S×S×3 uint8 RGB (the avatar's crop); "
+    "source: 1×68×2 float32 crop pixels; inverse: 1×n×n float32 (the spline's L⁻¹); driven: N×68×2 float32 crop pixels"
+)
 
 Say = Callable[[str], None]
 
@@ -57,10 +61,14 @@ def weights_sha256(module: torch.nn.Module) -> str:
     return state_sha256(module.state_dict())
 
 
-def _metadata(graph: str, config: ModelConfig, checkpoint_sha256: str, weights: str, psi_size: int, precision: str):
-    inputs, outputs = (
-        (GENERATOR_INPUTS, GENERATOR_OUTPUTS) if graph == "generator" else (EMBEDDER_INPUTS, EMBEDDER_OUTPUTS)
-    )
+def graph_metadata(
+    graph: str, config: ModelConfig, checkpoint_sha256: str, weights: str, psi_size: int, precision: str
+):
+    inputs, outputs = {
+        "generator": (GENERATOR_INPUTS, GENERATOR_OUTPUTS),
+        "embedder": (EMBEDDER_INPUTS, EMBEDDER_OUTPUTS),
+        "warp_frame": (WARP_FRAME_INPUTS, GENERATOR_OUTPUTS),
+    }[graph]
     return {
         "graph": graph,
         "graph_format_version": str(GRAPH_FORMAT_VERSION),
@@ -163,7 +171,7 @@ def export_generator(
         module = GeneratorIO(generator, torch.float32)
     s, size = config.image_size, generator.layout.size
     args = (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, size))
-    meta = _metadata("generator", config, checkpoint_sha256, weights, size, precision)
+    meta = graph_metadata("generator", config, checkpoint_sha256, weights, size, precision)
     write_graph(module.eval(), args, (["landmarks", "psi"], ["frame"]), path, meta)
     return path
 
@@ -175,7 +183,7 @@ def export_embedder(model: TalkingHead, path: str | Path, checkpoint_sha256: str
     config = model.config
     s = config.image_size
     args = (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, s, s, 3, dtype=torch.uint8))
-    meta = _metadata("embedder", config, checkpoint_sha256, weights_sha256(model.embedder), model.psi_size, "fp32")
+    meta = graph_metadata("embedder", config, checkpoint_sha256, weights_sha256(model.embedder), model.psi_size, "fp32")
     write_graph(EmbedderIO(model).eval(), args, (["portraits", "landmarks"], ["psi"]), path, meta)
     return path
 

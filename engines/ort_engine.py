@@ -1,5 +1,9 @@
 """ONNX Runtime engine: the exported generator graph on the CPU, or on CUDA with onnxruntime-gpu.
 
+The same engine runs a `warp` preset's frame graph (engines.warp_graph: the spline warp, grid_sample, G and
+the composite in one graph): its metadata says which, and `needs_warp` tells the caller to hand over the
+avatar's WarpAvatar and the driven landmarks with every frame.
+
 Session settings are chosen for a live app on few cores: a fixed, small intra-op pool (the capture,
 landmark and UI threads need cores too), no inter-op parallelism (the graph is a chain), all graph
 optimisations, and no spin-waiting: ORT's workers otherwise busy-wait between runs and starve the other
@@ -16,6 +20,7 @@ import numpy as np
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
 from liveavatar.machine import available_cores
+from liveavatar.types import WarpAvatar
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 MAX_DEFAULT_THREADS = 4
@@ -55,7 +60,8 @@ def session_options(threads: int | None = None, optimization: str = "all", spinn
 
 
 class OrtEngine:
-    """Runs a generator graph exported by engines.graph_writer (uint8 RGB in and out).
+    """Runs a generator graph exported by engines.graph_writer, or a `warp` preset's frame graph exported by
+    engines.warp_graph (uint8 RGB in and out).
 
     expected: the model the avatar belongs to; a graph from another preset is refused (EngineError).
     io_binding: bind the output to a buffer allocated once (on the device for CUDA) instead of letting
@@ -78,7 +84,7 @@ class OrtEngine:
 
         if device not in ("cpu", "cuda"):
             raise ValueError(f"device must be cpu or cuda, got {device!r}")
-        info = read_graph_info(onnx_path, "generator")
+        info = read_graph_info(onnx_path, ("generator", "warp_frame"))
         if expected is not None:
             check_matches(info, expected[0], expected[1])
         providers: list = ["CPUExecutionProvider"]
@@ -105,6 +111,7 @@ class OrtEngine:
         self.device = device
         self.image_size = info.image_size
         self.psi_size = info.psi_size
+        self.needs_warp = info.graph == "warp_frame"
         self.threads = threads or default_threads()
         suffix = "" if info.precision == "fp32" else f"-{info.precision}"
         self.name = f"onnxruntime-{device}{suffix}"
@@ -114,21 +121,33 @@ class OrtEngine:
         )
         self._outputs: dict[int, np.ndarray] = {}
 
-    def infer(self, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray:
-        psi = check_inputs(self, landmark_images, psi)
-        images = np.ascontiguousarray(landmark_images)
+    def infer(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> np.ndarray:
+        psi = check_inputs(self, landmark_images, psi, warp, driven)
+        feeds = {"landmarks": np.ascontiguousarray(landmark_images), "psi": psi}
+        if warp is not None and driven is not None:  # a warp frame graph (check_inputs made sure)
+            feeds["texture"] = warp.texture[None]  # 1×S×S×3 uint8 RGB
+            feeds["source"] = np.ascontiguousarray(warp.source, np.float32)[None]  # 1×68×2
+            feeds["inverse"] = np.ascontiguousarray(warp.inverse, np.float32)[None]  # 1×n×n
+            feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×68×2 crop pixels
         start = time.perf_counter()
         if self._binding is None:
-            frames = self.session.run(["frame"], {"landmarks": images, "psi": psi})[0]
+            frames = self.session.run(["frame"], feeds)[0]
         else:
-            frames = self._run_bound(images, psi)
+            frames = self._run_bound(feeds)
         self.last_ms = (time.perf_counter() - start) * 1000.0
         return frames
 
-    def _run_bound(self, images: np.ndarray, psi: np.ndarray) -> np.ndarray:
+    def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         binding = self._binding
-        binding.bind_cpu_input("landmarks", images)
-        binding.bind_cpu_input("psi", psi)
+        for name, value in feeds.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(value))
+        images = feeds["landmarks"]
         if self.device == "cuda":
             binding.bind_output("frame", "cuda")
             self.session.run_with_iobinding(binding)

@@ -8,6 +8,9 @@ The reasons (`EngineChoice.skipped`, one line each, "<engine>: <why>") are what 
 the app show. ONNX graphs of the bundled model ship with the package; any other checkpoint's come from the
 user's cache (exported on first use, see engines.cache). PyTorch is optional (the `train` extra): without it
 the torch engines are listed as unavailable with the install command, and nothing here imports it.
+Checkpoints of the `warp` presets run their whole frame graph (engines.warp_graph) on ONNX Runtime (CPU and
+CUDA, fp32) and PyTorch (render_frame, the reference); TensorRT is listed as unavailable for them, with why
+(`EngineEntry.fits`), since their graph has never been built or checked on TensorRT.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from liveavatar.errors import LiveAvatarError
 from liveavatar.optional import TORCH_EXTRA_HINT
 
 if TYPE_CHECKING:
+    from liveavatar.config import ModelConfig
     from liveavatar.models.checkpoint import Checkpoint
 
 NO_TORCH = f"PyTorch is not installed ({TORCH_EXTRA_HINT})"
@@ -32,10 +36,21 @@ class EngineChoice:
     skipped: list[str] = field(default_factory=list)  # "tensorrt: not installed (pip install ...)", ...
 
 
+NO_WARP_TENSORRT = (
+    "the warp presets' frame graph (spline warp, grid_sample, G) has not been built or checked on TensorRT "
+    "yet; onnxruntime-cuda runs it on the GPU"
+)
+
+
+def _no_warp(config: ModelConfig) -> str | None:
+    return NO_WARP_TENSORRT if config.warp is not None else None
+
+
 def _tensorrt(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.cache import cached_generator_onnx
     from liveavatar.engines.tensorrt_engine import TensorRTEngine, import_tensorrt
 
+    _can_run(lambda: _no_warp(checkpoint.config))
     import_tensorrt()  # fail fast with the install hint before exporting anything
     return TensorRTEngine(cached_generator_onnx(checkpoint, state, "fp16", say), "fp16", say=say)
 
@@ -45,7 +60,8 @@ def _onnxruntime_cuda(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.ort_engine import OrtEngine
 
     _can_run(_onnxruntime_cuda_missing)
-    return OrtEngine(cached_generator_onnx(checkpoint, state, "fp16", say), device="cuda")
+    precision = "fp16" if checkpoint.config.warp is None else "fp32"  # the warp frame graph is fp32 only
+    return OrtEngine(cached_generator_onnx(checkpoint, state, precision, say), device="cuda")
 
 
 def _can_run(why_not: Callable[[], str | None]) -> None:
@@ -68,7 +84,18 @@ def _torch_cuda(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.cache import generator_for
     from liveavatar.engines.torch_engine import CUDA_DEFAULT, TorchEngine
 
+    if checkpoint.config.warp is not None:
+        return _torch_warp(checkpoint, state, "cuda")
     return TorchEngine(generator_for(checkpoint, state), "cuda", CUDA_DEFAULT)
+
+
+def _torch_warp(checkpoint, state, device: str) -> GeneratorEngine:
+    """A warp checkpoint's frame in PyTorch eager fp32 (the reference), with a fine-tuned avatar's G if any."""
+    from liveavatar.engines.cache import generator_for
+    from liveavatar.engines.torch_engine import TorchWarpEngine
+
+    generator = generator_for(checkpoint, state) if state is not None else None
+    return TorchWarpEngine(checkpoint.model, device, generator)
 
 
 def _onnxruntime(checkpoint, state, say) -> GeneratorEngine:
@@ -84,6 +111,8 @@ def _torch(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.cache import generator_for
     from liveavatar.engines.torch_engine import TorchEngine
 
+    if checkpoint.config.warp is not None:
+        return _torch_warp(checkpoint, state, "cpu")
     return TorchEngine(generator_for(checkpoint, state), "cpu")
 
 
@@ -144,15 +173,17 @@ def _torch_cuda_missing() -> str | None:
 @dataclass(frozen=True)
 class EngineEntry:
     """One engine. why_not(): None when it can run here, else why not (cheap: builds nothing);
-    create(checkpoint, generator_state, say): the engine, or EngineUnavailable / LiveAvatarError."""
+    create(checkpoint, generator_state, say): the engine, or EngineUnavailable / LiveAvatarError;
+    fits(config): None when it can run this model, else why not (create says the same)."""
 
     name: str
     why_not: Callable[[], str | None]
     create: Callable[[Checkpoint, dict[str, Any] | None, Callable[[str], None] | None], GeneratorEngine]
+    fits: Callable[[ModelConfig], str | None] = lambda config: None
 
 
 ENGINES: tuple[EngineEntry, ...] = (
-    EngineEntry("tensorrt", _tensorrt_missing, _tensorrt),
+    EngineEntry("tensorrt", _tensorrt_missing, _tensorrt, _no_warp),
     EngineEntry("onnxruntime-cuda", _onnxruntime_cuda_missing, _onnxruntime_cuda),
     EngineEntry("torch-cuda", _torch_cuda_missing, _torch_cuda),
     EngineEntry("onnxruntime", _onnxruntime_missing, _onnxruntime),
@@ -202,10 +233,26 @@ def _reason(name: str, exc: Exception) -> str:
     return message if message.startswith(f"{name}:") or message.startswith(f"{name}-") else f"{name}: {message}"
 
 
-def engine_availability() -> list[tuple[str, str | None]]:
-    """(engine, None if it can run here else "<engine>: why not") for each engine, without building anything."""
+def engine_availability(config: ModelConfig | None = None) -> list[tuple[str, str | None]]:
+    """(engine, None if it can run here else "<engine>: why not") for each engine, without building anything.
+
+    config: the model to run (default: the bundled model's, read from its header, when the build has one):
+    an engine that cannot run that model (TensorRT and the warp presets) is listed with why."""
+    if config is None:
+        config = _bundled_config()
     rows: list[tuple[str, str | None]] = []
     for entry in ENGINES:
-        why_not = entry.why_not()
+        why_not = (entry.fits(config) if config is not None else None) or entry.why_not()
         rows.append((entry.name, None if why_not is None else _reason(entry.name, Exception(why_not))))
     return rows
+
+
+def _bundled_config() -> ModelConfig | None:
+    """The bundled checkpoint's model config from its header (no weights read, no PyTorch), or None."""
+    from liveavatar.models.checkpoint import bundled_checkpoint, checked_metadata, read_metadata
+
+    try:
+        path = bundled_checkpoint()
+        return None if path is None else checked_metadata(path, read_metadata(path))[0]
+    except LiveAvatarError:
+        return None

@@ -43,6 +43,7 @@ class LandmarkSamples:
     images: np.ndarray  # N×S×S×3 uint8 RGB landmark images
     crops: np.ndarray | None  # N×S×S×3 uint8 RGB face crops the images were drawn from (None: synthetic)
     source: str  # one line for reports: "6 real faces from …" or "synthetic (why)"
+    points: np.ndarray | None = None  # N×68×2 float32 crop pixels the images were drawn from
 
     @property
     def real(self) -> bool:
@@ -57,16 +58,22 @@ def default_portraits_dir() -> Path | None:
     return folder if folder.is_dir() else None
 
 
-def synthetic_landmark_images(size: int, count: int) -> np.ndarray:
-    """count × size×size×3 uint8 RGB: the template face through the scripted performance's loop."""
+def synthetic_points(size: int, count: int) -> np.ndarray:
+    """count × 68×2 float32 crop pixels: the template face through the scripted performance's loop."""
     from liveavatar.landmarks.scripted import ScriptedPerformance
-    from liveavatar.render.rasterize import rasterize_landmarks
     from liveavatar.types import FaceLandmarks
 
     base = FaceLandmarks(points68=TEMPLATE_68 * size, image_size=(size, size))
     performance = ScriptedPerformance(base, fps=25.0)
     step = max(1, len(performance) // max(count, 1))
-    return np.stack([rasterize_landmarks(performance.frame(i * step).points68, size) for i in range(count)])
+    return np.stack([performance.frame(i * step).points68 for i in range(count)]).astype(np.float32)
+
+
+def synthetic_landmark_images(size: int, count: int) -> np.ndarray:
+    """count × size×size×3 uint8 RGB: the template face through the scripted performance's loop."""
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    return np.stack([rasterize_landmarks(points, size) for points in synthetic_points(size, count)])
 
 
 def real_landmark_samples(size: int, count: int, portraits_dir: Path) -> LandmarkSamples:
@@ -84,6 +91,7 @@ def real_landmark_samples(size: int, count: int, portraits_dir: Path) -> Landmar
     paths = sorted(p for p in portraits_dir.iterdir() if p.suffix.lower() in PORTRAIT_SUFFIXES)
     images: list[np.ndarray] = []
     crops: list[np.ndarray] = []
+    points: list[np.ndarray] = []
     with FaceTracker("image", max_faces=1) as tracker:
         for path in paths:
             if len(images) == count:
@@ -96,15 +104,19 @@ def real_landmark_samples(size: int, count: int, portraits_dir: Path) -> Landmar
             if found.landmarks is None:
                 continue
             crop = face_crop(found.landmarks.points68, size)
-            images.append(rasterize_landmarks(crop.points_to_crop(found.landmarks.points68), size))
+            points.append(crop.points_to_crop(found.landmarks.points68).astype(np.float32))
+            images.append(rasterize_landmarks(points[-1], size))
             crops.append(crop.warp(portrait))
     if not images:
         raise LookupError(f"no face found in the portraits of {portraits_dir}")
-    return LandmarkSamples(np.stack(images), np.stack(crops), f"{len(images)} real faces from {portraits_dir}")
+    source = f"{len(images)} real faces from {portraits_dir}"
+    return LandmarkSamples(np.stack(images), np.stack(crops), source, np.stack(points))
 
 
 def landmark_samples(size: int, count: int, portraits_dir: Path | None = None) -> LandmarkSamples:
     """Real landmark images when mediapipe and portraits are at hand, else synthetic ones, saying why."""
+    from liveavatar.render.rasterize import rasterize_landmarks
+
     folder = portraits_dir or default_portraits_dir()
     if folder is None:
         why = "no portraits folder (set LIVEAVATAR_SHARED_DATA)"
@@ -115,5 +127,14 @@ def landmark_samples(size: int, count: int, portraits_dir: Path | None = None) -
             why = f"mediapipe is not installed ({exc.name})"
         except LookupError as exc:
             why = str(exc)
-    images = synthetic_landmark_images(size, count)
-    return LandmarkSamples(images, None, f"{count} synthetic landmark images (real-face template; {why})")
+    points = synthetic_points(size, count)
+    images = np.stack([rasterize_landmarks(p, size) for p in points])
+    return LandmarkSamples(images, None, f"{count} synthetic landmark images (real-face template; {why})", points)
+
+
+def smooth_texture(size: int) -> np.ndarray:
+    """A deterministic S×S×3 uint8 RGB texture without edges, for parity checks without a real face: where a
+    texture has sharp edges, float round-off in the sampling grid alone moves a pixel by many levels."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    channels = [np.sin(2 * np.pi * (x + k / 3)) * np.cos(2 * np.pi * (y - k / 5)) for k in range(3)]
+    return np.ascontiguousarray((127.5 + 100 * np.stack(channels, axis=-1)).round().astype(np.uint8))

@@ -245,6 +245,7 @@ class TensorRTEngine:
         self.image_size = info.image_size
         self.psi_size = info.psi_size
         self.name = f"tensorrt-{precision}"
+        self.needs_warp = False  # the paper's G only: `warp` checkpoints are refused by the registry
         self.last_ms = 0.0
 
     def _bound(self, n: int):
@@ -265,8 +266,8 @@ class TensorRTEngine:
             ctx.set_tensor_address(name, tensor.data_ptr())
         return images, psi, frames
 
-    def infer(self, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray:
-        psi = check_inputs(self, landmark_images, psi)
+    def infer(self, landmark_images: np.ndarray, psi: np.ndarray, warp=None, driven=None) -> np.ndarray:
+        psi = check_inputs(self, landmark_images, psi, warp, driven)
         n = len(landmark_images)
         if n > self.max_batch:
             raise EngineError(f"{self.name}: batch {n} is larger than the engine's {self.max_batch}")

@@ -7,6 +7,9 @@ for a 1-frame-at-a-time live path, where kernel launches rather than FLOPs set t
   cuda_graph           capture the whole forward once per batch size and replay it: one launch per frame;
   compile              torch.compile with the given mode (e.g. "max-autotune", which also uses CUDA graphs).
 The uint8 → float conversion and the rounding back run on the device, inside the captured graph.
+
+TorchWarpEngine is the reference for `warp` checkpoints: their whole frame (spline warp, grid_sample, G,
+composite: models.warp_head.render_frame, wrapped by engines.warp_graph.WarpFrameIO), eager fp32.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 from liveavatar.engines.base import EngineUnavailable, check_inputs
 from liveavatar.engines.graphs import GeneratorIO, reduced_precision
 from liveavatar.models.generator import Generator
+from liveavatar.types import WarpAvatar
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -71,11 +75,18 @@ class TorchEngine:
         self.image_size = generator.image_size
         self.psi_size = generator.layout.size
         self.name = f"torch-{self.device.type}{options.suffix()}"
+        self.needs_warp = False
         self.last_ms = 0.0
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
-    def infer(self, landmark_images: np.ndarray, psi: np.ndarray) -> np.ndarray:
-        psi = check_inputs(self, landmark_images, psi)
+    def infer(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> np.ndarray:
+        psi = check_inputs(self, landmark_images, psi, warp, driven)
         start = time.perf_counter()
         with torch.inference_mode():
             images = torch.from_numpy(np.ascontiguousarray(landmark_images))
@@ -118,3 +129,57 @@ class TorchEngine:
         self._graphs.clear()
         self.module = None
         self._forward = None
+
+
+class TorchWarpEngine:
+    """A `warp` checkpoint's frame in PyTorch eager fp32, on the CPU or CUDA.
+
+    model: the checkpoint's TalkingHead (its warp and G); generator: a fine-tuned avatar's G instead of the
+    model's. The caller's modules are copied before moving to another device, never moved.
+    """
+
+    def __init__(self, model, device: str = "cpu", generator: Generator | None = None):
+        from liveavatar.engines.warp_graph import WarpFrameIO
+
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise EngineUnavailable("torch-cuda: this PyTorch build sees no CUDA GPU")
+        module = WarpFrameIO(model, generator).eval()
+        if next(module.parameters()).device != self.device:
+            module = copy.deepcopy(module)
+        self.module = module.to(self.device)
+        self.image_size = model.config.image_size
+        self.psi_size = module.generator.layout.size
+        self.name = f"torch-{self.device.type}"
+        self.needs_warp = True
+        self.last_ms = 0.0
+
+    def infer(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> np.ndarray:
+        psi = check_inputs(self, landmark_images, psi, warp, driven)
+        assert warp is not None and driven is not None  # check_inputs: a warp engine gets both
+
+        def tensor(array: np.ndarray, dtype=None) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(array, dtype)).to(self.device)
+
+        start = time.perf_counter()
+        with torch.inference_mode():
+            frames = self.module(
+                tensor(landmark_images),  # N×S×S×3 uint8 RGB
+                tensor(psi),  # N×L
+                tensor(warp.texture)[None],  # 1×S×S×3 uint8 RGB
+                tensor(warp.source, np.float32)[None],  # 1×68×2 crop pixels
+                tensor(warp.inverse, np.float32)[None],  # 1×n×n
+                tensor(driven, np.float32),  # N×68×2 crop pixels
+            )
+            out = frames.cpu().numpy()  # synchronises with the device
+        self.last_ms = (time.perf_counter() - start) * 1000.0
+        return out
+
+    def close(self) -> None:
+        self.module = None

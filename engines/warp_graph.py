@@ -5,7 +5,10 @@ warp_frame.onnx (opset 18, weights inside, one file):
   source 1×68×2 float32 and inverse 1×n×n float32 (the avatar's landmarks and spline L⁻¹),
   driven N×68×2 float32 (crop pixels) → frame N×S×S×3 uint8 RGB.
 Everything per avatar is an input, never a constant, so one graph serves every avatar of a checkpoint, as
-the paper's generator graph does; the warp, grid_sample and composite run inside it.
+the paper's generator graph does; the warp, grid_sample and composite run inside it. The graph carries the
+same metadata as the generator graphs (engines.graph_writer; graph "warp_frame"), so the engines and the
+cache check it the same way. Live, engines.ort_engine.OrtEngine runs it (the ONNX Runtime engines) and
+engines.torch_engine.TorchWarpEngine runs WarpFrameIO (the PyTorch reference).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from torch import nn
 
 from liveavatar.engines.graphs import to_uint8_images, to_unit_range
+from liveavatar.models.generator import Generator
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.models.warp_head import render_frame
 
@@ -24,11 +28,14 @@ INPUTS = ["landmarks", "psi", "texture", "source", "inverse", "driven"]
 
 
 class WarpFrameIO(nn.Module):
-    def __init__(self, model: TalkingHead):
+    """`render_frame` with uint8 RGB images at its boundary. generator: a fine-tuned avatar's G in place of
+    the checkpoint's (the warp has no weights, so it is always the model's)."""
+
+    def __init__(self, model: TalkingHead, generator: Generator | None = None):
         super().__init__()
         if model.warp is None:
             raise ValueError(f"preset {model.config.preset!r} is not a warp preset")
-        self.generator = model.generator
+        self.generator = generator if generator is not None else model.generator
         self.warp = model.warp
 
     def forward(self, landmarks, psi, texture, source, inverse, driven) -> torch.Tensor:
@@ -40,7 +47,7 @@ class WarpFrameIO(nn.Module):
 
 def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tuple[torch.Tensor, ...]:
     """Inputs of the right shapes and kinds: landmark images drawn from `points` (68×2 crop pixels)."""
-    from liveavatar.models.warp import tps_inverse
+    from liveavatar.models.tps_system import tps_inverse
     from liveavatar.render.rasterize import rasterize_landmarks
 
     cfg = model.config
@@ -54,15 +61,82 @@ def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tu
     return mark, psi, texture, source, torch.from_numpy(inverse)[None], driven
 
 
-def export_warp_frame(model: TalkingHead, points: np.ndarray, path: Path) -> Path:
-    """Writes the per-frame graph (batch dynamic; the avatar's texture, points and spline fixed) to `path`,
-    atomically."""
-    from liveavatar.engines.graph_writer import write_graph
+def export_warp_frame(
+    model: TalkingHead,
+    points: np.ndarray,
+    path: Path,
+    checkpoint_sha256: str = "",
+    generator: Generator | None = None,
+) -> Path:
+    """Writes the per-frame graph to `path`, atomically, with its metadata (checkpoint_sha256: the checkpoint
+    it came from; generator: a fine-tuned avatar's G). Batch dynamic for the per-frame inputs (landmarks, ψ,
+    driven); the per-avatar ones (texture, source, L⁻¹) have batch 1. `points` (68×2 crop pixels) only
+    shape the example inputs: any face's landmarks give the same graph."""
+    from liveavatar.engines.graph_writer import graph_metadata, weights_sha256, write_graph
 
-    module = WarpFrameIO(model).eval()
+    module = WarpFrameIO(model, generator).eval()
     args = example_inputs(model, points, batch=2)
-    write_graph(module, args, (list(INPUTS), ["frame"]), path, {}, batched=(0, 1, 5))
-    return path
+    meta = graph_metadata(
+        "warp_frame", model.config, checkpoint_sha256, weights_sha256(module.generator), model.psi_size, "fp32"
+    )
+    write_graph(module, args, (list(INPUTS), ["frame"]), Path(path), meta, batched=(0, 1, 5))
+    return Path(path)
+
+
+def reference_warp_frames(
+    model: TalkingHead,
+    landmarks: np.ndarray,
+    psi: np.ndarray,
+    texture: np.ndarray,
+    source: np.ndarray,
+    inverse: np.ndarray,
+    driven: np.ndarray,
+    generator: Generator | None = None,
+) -> np.ndarray:
+    """The PyTorch eager fp32 frames the exported graph is compared with (the graph's inputs, numpy, one
+    avatar: texture S×S×3, source 68×2, inverse n×n; landmarks, psi and driven with a batch) → N×S×S×3 uint8."""
+    t = torch.from_numpy
+    with torch.inference_mode():
+        return (
+            WarpFrameIO(model, generator)
+            .eval()(
+                t(np.ascontiguousarray(landmarks)),
+                t(np.ascontiguousarray(psi, np.float32)),
+                t(np.ascontiguousarray(texture))[None],
+                t(np.ascontiguousarray(source, np.float32))[None],
+                t(np.ascontiguousarray(inverse, np.float32))[None],
+                t(np.ascontiguousarray(driven, np.float32)),
+            )
+            .numpy()
+        )
+
+
+def warp_frame_difference(
+    path: Path,
+    model: TalkingHead,
+    points: np.ndarray,
+    texture: np.ndarray,
+    psi: np.ndarray,
+    generator: Generator | None = None,
+) -> tuple[int, float]:
+    """(max, mean) uint8 levels between the graph at `path` on ONNX Runtime (one frame per call, as live) and
+    PyTorch eager fp32. The avatar is points[0] (68×2 crop pixels) with `texture` (S×S×3 uint8 RGB) and ψ
+    (1×L); it is driven by every row of `points` (N×68×2), each drawn by the one rasterizer."""
+    from liveavatar.engines.graph_info import frame_difference
+    from liveavatar.models.tps_system import tps_inverse
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    cfg = model.config
+    size = cfg.image_size
+    driven = np.ascontiguousarray(points, np.float32)
+    marks = np.stack([rasterize_landmarks(p, size) for p in driven])
+    inverse = tps_inverse(driven[0], size, cfg.warp.anchors, cfg.warp.regularization)
+    psi = np.repeat(np.asarray(psi, np.float32).reshape(1, -1), len(driven), axis=0)
+    session = WarpFrameSession(path)
+    session.set_avatar(psi[0], texture, driven[0], inverse)
+    frames = np.concatenate([session(marks[i : i + 1], driven[i : i + 1]) for i in range(len(driven))])
+    expected = reference_warp_frames(model, marks, psi, texture, driven[0], inverse, driven, generator)
+    return frame_difference(frames, expected)
 
 
 class WarpFrameSession:
@@ -119,7 +193,7 @@ def bench_warp(
     portrait = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
     _, _, crop, points, _ = prepare_portrait(portrait, size)
     w = model.config.warp
-    from liveavatar.models.warp import tps_inverse
+    from liveavatar.models.tps_system import tps_inverse
 
     inverse = tps_inverse(points, size, w.anchors, w.regularization)
     motion = [points + np.float32([np.sin(i / 5) * 3, 0]) for i in range(16)]

@@ -36,6 +36,7 @@ from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.paths import require_file
 from liveavatar.text import printable
+from liveavatar.types import WarpAvatar
 
 FORMAT = "liveavatar-avatar"
 FORMAT_VERSION = 1
@@ -131,7 +132,7 @@ def build_avatar(
     image, crop_tf, crop, points = first
     warp_inverse = None
     if checkpoint.config.warp is not None:
-        from liveavatar.models.warp import tps_inverse
+        from liveavatar.models.tps_system import tps_inverse
 
         w = checkpoint.config.warp
         warp_inverse = tps_inverse(points, size, w.anchors, w.regularization)
@@ -202,10 +203,25 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     return path
 
 
-def _built_with_another(avatar: str, built_with: str, loaded: str) -> str:
+def rebuild_command(sources: Sequence[str], out: str, force: bool = False) -> str:
+    """The command that rebuilds an avatar from the portrait(s) it was built from (as recorded in the file;
+    PORTRAIT when it recorded none) for the model in use. A bundled model's successor makes old avatars
+    unusable (they hold another model's ψ), and this is what the user types then."""
+    portraits = " ".join(_shell_word(printable(s)[:200]) for s in sources[:4]) or "PORTRAIT"
+    return f"liveavatar avatar {portraits} -o {_shell_word(out)}" + (" --force" if force else "")
+
+
+def _shell_word(text: str) -> str:
+    return text if text and all(c.isalnum() or c in "/._-+:@%" for c in text) else "'" + text.replace("'", "") + "'"
+
+
+def _built_with_another(
+    avatar: str, preset: str, built_with: str, loaded: str, sources: Sequence[str], out: str, force: bool = False
+) -> str:
+    model = f" (the {printable(preset)[:40]} model)" if preset else ""
     return (
-        f"avatar {avatar} was built with checkpoint {built_with[:12]}…, not with the loaded checkpoint "
-        f"{loaded[:12]}…; rebuild it with `liveavatar avatar` and this checkpoint"
+        f"avatar {avatar} was built with checkpoint {built_with[:12]}…{model}, not with the model in use "
+        f"({loaded[:12]}…); rebuild it from its portrait: {rebuild_command(sources, out, force)}"
     )
 
 
@@ -214,7 +230,16 @@ def check_fits_checkpoint(avatar: Avatar, checkpoint_sha256: str, image_size: in
     hashes are known) and cropped at this model's size. load_avatar applies the hash part before reading
     the arrays; ψ's length is checked against the engine (pipeline.avatars), which knows it."""
     if avatar.checkpoint_sha256 and checkpoint_sha256 and avatar.checkpoint_sha256 != checkpoint_sha256:
-        raise AvatarError(_built_with_another(avatar.name, avatar.checkpoint_sha256, checkpoint_sha256))
+        raise AvatarError(
+            _built_with_another(
+                avatar.name,
+                avatar.preset,
+                avatar.checkpoint_sha256,
+                checkpoint_sha256,
+                avatar.sources,
+                f"{avatar.name}.avatar",
+            )
+        )
     if avatar.landmarks.shape != (68, 2) or avatar.crop.shape[:2] != (image_size, image_size):
         raise AvatarError(f"avatar {avatar.name} has {avatar.crop.shape[0]} px crops; this model needs {image_size}")
 
@@ -240,8 +265,11 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
             f"this LiveAvatar reads {FORMAT_VERSION}"
         )
     if checkpoint_sha256 is not None and meta.get("checkpoint_sha256") != checkpoint_sha256:
+        built_with = printable(meta.get("checkpoint_sha256", "?"))
+        preset, sources = meta.get("preset", ""), _sources(meta)
+        # The same file name, replaced (--force): the old one cannot be used with this model anyway.
         raise AvatarError(
-            _built_with_another(str(path), printable(meta.get("checkpoint_sha256", "?")), checkpoint_sha256)
+            _built_with_another(str(path), preset, built_with, checkpoint_sha256, sources, str(path), force=True)
         )
     arrays = tensors
     fields = check_avatar(path, arrays, meta)
@@ -263,13 +291,43 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
     )
 
 
+def _sources(meta: dict[str, str]) -> list[str]:
+    """The portraits an avatar file says it was built from, for messages only (untrusted: [] when odd)."""
+    try:
+        sources = json.loads(meta.get("sources", "[]")[:4096])
+    except ValueError:
+        return []
+    return [s for s in sources if isinstance(s, str)] if isinstance(sources, list) else []
+
+
 def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
-    """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks."""
-    from liveavatar.models.warp import tps_inverse
+    """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks.
+    One over another number of anchors than this checkpoint's warp (a file not made by `liveavatar avatar`
+    for it) is refused before it reaches the frame graph, whose L⁻¹ input has a fixed size."""
+    from liveavatar.models.tps_system import border_anchors, tps_inverse
 
     w = checkpoint.config.warp
     if w is None:
         raise AvatarError(f"checkpoint preset {checkpoint.config.preset!r} has no warp")
-    if avatar.warp_inverse is not None:
-        return avatar.warp_inverse
-    return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+    if avatar.warp_inverse is None:
+        return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+    n = len(avatar.landmarks) + len(border_anchors(w.anchors)) + 3
+    if avatar.warp_inverse.shape != (n, n):
+        raise AvatarError(
+            f"avatar {avatar.name}: its warp_inverse is {avatar.warp_inverse.shape[0]}×{avatar.warp_inverse.shape[1]}, "
+            f"this model's spline needs {n}×{n}; rebuild it from its portrait: "
+            + rebuild_command(avatar.sources, f"{avatar.name}.avatar")
+        )
+    return avatar.warp_inverse
+
+
+def warp_avatar_of(avatar: Avatar, checkpoint: Checkpoint) -> WarpAvatar | None:
+    """What a `warp` checkpoint's engine needs of this avatar (its crop, landmarks and L⁻¹), or None for the
+    paper's presets, whose generator sees the landmark image and ψ only."""
+    if checkpoint.config.warp is None:
+        return None
+    return WarpAvatar(
+        texture=np.ascontiguousarray(avatar.crop, np.uint8),
+        source=np.ascontiguousarray(avatar.landmarks, np.float32),
+        inverse=np.ascontiguousarray(warp_inverse_of(avatar, checkpoint), np.float32),
+    )

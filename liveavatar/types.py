@@ -36,3 +36,18 @@ class FaceLandmarks:
     image_size: tuple[int, int]  # (width, height) of the image the points refer to
     mesh: np.ndarray | None = None
     irises: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class WarpAvatar:
+    """What the frame graph of a `warp` checkpoint needs of one avatar, fixed from frame to frame.
+
+    texture: S×S×3 uint8 RGB, the avatar's aligned crop (the pixels the spline moves);
+    source:  68×2 float32, the crop's landmarks in crop pixels (where the spline starts);
+    inverse: n×n float32, the spline's L⁻¹ over `source` and the crop's border anchors (n = 68 + K + 3).
+    Per frame the engine gets the driven 68×2 crop-pixel landmarks beside the landmark image and ψ.
+    """
+
+    texture: np.ndarray
+    source: np.ndarray
+    inverse: np.ndarray

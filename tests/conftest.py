@@ -47,6 +47,23 @@ def checkpoint_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def warp_checkpoint_path(tmp_path_factory) -> Path:
+    """A warp-tiny checkpoint with random weights (seed 0, no discriminator): the live path of the `warp`
+    presets (spline warp, G, composite) at 64 px. Built through TalkingHead, never by hand, so it follows
+    the model's changes. Shared by every test module; none of them writes to it."""
+    import torch
+
+    from liveavatar.config import PRESETS
+    from liveavatar.models.checkpoint import save_checkpoint
+    from liveavatar.models.talking_head import TalkingHead
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("warp_ckpt") / "warp-tiny.safetensors"
+    save_checkpoint(path, TalkingHead(PRESETS["warp-tiny"], num_videos=2, discriminator=False))
+    return path
+
+
 def read_rgb(path: Path) -> np.ndarray:
     """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.imageio)."""
     import cv2

@@ -1,4 +1,4 @@
-"""The ONNX graphs shipped in liveavatar/assets/lite-onnx: they belong to the shipped checkpoint, they match
+"""The ONNX graphs shipped in liveavatar/assets/NAME-onnx: they belong to the shipped checkpoint, they match
 PyTorch, and the runtime uses them instead of exporting anything.
 
 When this fails after a change to the checkpoint, the networks or the export code, re-export them with
@@ -7,14 +7,19 @@ When this fails after a change to the checkpoint, the networks or the export cod
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from liveavatar.engines.bundled import FILES, GRAPHS_DIR, bundled_graph, read_manifest
+from liveavatar.engines.bundled import bundled_graph, files_for, graphs_dir, read_manifest
 from liveavatar.engines.export import EMBEDDER_MAX_RELATIVE, FP16_MAX_MEAN_LEVELS, FP32_MAX_LEVELS
 from liveavatar.models.checkpoint import bundled_checkpoint, file_sha256, load_checkpoint, open_checkpoint
 
+REPO = Path(__file__).resolve().parents[1]
 REEXPORT = "re-export them with `python tools/export_bundled_graphs.py`"
+GRAPHS_DIR = graphs_dir()
+FILES = files_for(open_checkpoint(bundled_checkpoint()).config) if bundled_checkpoint() else {}
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +52,9 @@ def test_each_graph_says_it_holds_the_shipped_weights(checkpoint):
 
     for (graph, precision), name in FILES.items():
         info = read_graph_info(GRAPHS_DIR / name, graph)
-        assert (info.preset, info.precision, info.checkpoint_sha256) == ("lite", precision, checkpoint.sha256)
-        module = checkpoint.model.generator if graph == "generator" else checkpoint.model.embedder
+        expected = (checkpoint.config.preset, precision, checkpoint.sha256)
+        assert (info.preset, info.precision, info.checkpoint_sha256) == expected
+        module = checkpoint.model.embedder if graph == "embedder" else checkpoint.model.generator
         assert info.weights_sha256 == weights_sha256(module), f"{name} holds other weights; {REEXPORT}"
 
 
@@ -71,6 +77,17 @@ def test_the_shipped_graphs_match_pytorch(checkpoint):
     assert psi.shape == expected_psi.shape == (1, model.psi_size)
     assert np.abs(psi - expected_psi).max() <= EMBEDDER_MAX_RELATIVE * max(float(np.abs(expected_psi).max()), 1.0)
 
+    if checkpoint.config.warp is not None:  # the whole frame graph, checked as at export
+        from liveavatar.engines.samples import smooth_texture, synthetic_points
+        from liveavatar.engines.warp_graph import warp_frame_difference
+
+        motion = synthetic_points(checkpoint.config.image_size, 4)
+        driven = samples.points[0] + (motion - motion[0])
+        texture = samples.crops[0] if samples.crops is not None else smooth_texture(checkpoint.config.image_size)
+        path = bundled_graph(checkpoint.sha256, "warp_frame")
+        worst, _ = warp_frame_difference(path, model, driven, texture, expected_psi)
+        assert worst <= FP32_MAX_LEVELS, f"the warp frame graph differs by {worst} levels; {REEXPORT}"
+        return
     rows = np.repeat(expected_psi, len(samples.images), axis=0)
     expected = reference_frames(model.generator, samples.images, rows)
     for precision in ("fp32", "fp16"):
@@ -86,18 +103,89 @@ def test_the_shipped_graphs_match_pytorch(checkpoint):
 
 def test_the_runtime_takes_the_shipped_graphs_and_exports_nothing(tmp_path):
     from liveavatar.engines.cache import cached_generator_onnx
+    from liveavatar.engines.graph_info import frame_graph
 
     checkpoint = open_checkpoint(bundled_checkpoint())
+    graph = frame_graph(checkpoint.config)
     said: list[str] = []
-    for precision in ("fp32", "fp16"):
+    for precision in [p for g, p in FILES if g == graph]:
         path = cached_generator_onnx(checkpoint, None, precision, said.append, root=tmp_path)
-        assert path == GRAPHS_DIR / FILES[("generator", precision)]
+        assert path == GRAPHS_DIR / FILES[(graph, precision)]
     assert not checkpoint.model_loaded and said == [] and not any(tmp_path.iterdir())
 
 
 def test_shipped_graphs_serve_only_the_checkpoint_they_came_from():
     sha = read_manifest()["checkpoint_sha256"]
     assert bundled_graph(sha, "embedder") == GRAPHS_DIR / "embedder.onnx"
-    assert bundled_graph("0" * 64, "generator") is None
+    assert bundled_graph("0" * 64, "generator") is None and bundled_graph("0" * 64, "warp_frame") is None
     assert bundled_graph("", "generator") is None
     assert bundled_graph(sha, "generator", "bf16") is None
+
+
+@pytest.mark.slow
+def test_a_warp_checkpoint_becomes_the_bundled_model_with_one_command(
+    warp_checkpoint_path, checkpoint_path, portraits, driving, tmp_path
+):
+    """tools/export_bundled_graphs.py --checkpoint into a scratch assets folder: the old model goes, the warp
+    model and its checked graphs come, and the runtime (torch blocked) builds an avatar and runs it from them."""
+    import importlib.util
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from test_torchless import NO_TORCH, TIMEOUT_S, _env, frame_count
+
+    from liveavatar.engines.bundled import graphs_dir_for
+
+    assets = tmp_path / "assets"
+    (assets / "lite-onnx").mkdir(parents=True)  # the model bundled before: it must go, with its graphs
+    shutil.copy(checkpoint_path, assets / "lite.safetensors")
+    (assets / "lite-onnx" / "manifest.json").write_text("{}")
+    (assets / "lite_discriminator.safetensors").write_bytes(b"D")
+    spec = importlib.util.spec_from_file_location("export_bundled_graphs", REPO / "tools/export_bundled_graphs.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main(["--checkpoint", str(warp_checkpoint_path), "--assets", str(assets)]) == 0
+
+    graphs = graphs_dir_for(assets / "warp-tiny.safetensors")
+    assert sorted(p.name for p in assets.iterdir()) == ["warp-tiny-onnx", "warp-tiny.safetensors"]
+    assert sorted(p.name for p in graphs.iterdir()) == ["embedder.onnx", "manifest.json", "warp_frame.onnx"]
+    manifest = json.loads((graphs / "manifest.json").read_text())
+    assert manifest["preset"] == "warp-tiny" and manifest["checkpoint"] == "warp-tiny.safetensors"
+    assert manifest["checkpoint_sha256"] == file_sha256(assets / "warp-tiny.safetensors")
+    assert {(f["graph"], f["precision"]) for f in manifest["files"].values()} == {
+        ("warp_frame", "fp32"),
+        ("embedder", "fp32"),
+    }
+    assert manifest["parity"]["checks"][0].startswith("warp frame fp32, ONNX Runtime vs PyTorch: max abs diff")
+
+    use_assets = f"import liveavatar.models.checkpoint as c, pathlib; c.BUNDLED_DIR = pathlib.Path({str(assets)!r})\n"
+    script = NO_TORCH + use_assets + "from liveavatar.cli import main\ncode = main(sys.argv[1:])\n"
+    script += "assert 'torch' not in sys.modules\nsys.exit(code)\n"
+    env = _env(tmp_path)
+
+    def liveavatar(*args: str) -> subprocess.CompletedProcess:
+        run = [sys.executable, "-c", script, *args]
+        return subprocess.run(run, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_S)
+
+    built = liveavatar("avatar", str(portraits / "painting_mona_lisa.jpg"), "-o", "mona.avatar")
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "preset warp-tiny" in built.stdout
+    from liveavatar.avatar import load_avatar
+    from liveavatar.models.tps_system import tps_inverse
+
+    built_avatar = load_avatar(tmp_path / "mona.avatar")
+    warp = open_checkpoint(assets / "warp-tiny.safetensors").config.warp
+    expected = tps_inverse(built_avatar.landmarks, 64, warp.anchors, warp.regularization)
+    assert built_avatar.warp_inverse is not None and np.allclose(built_avatar.warp_inverse, expected)
+    clip = str(driving / "lp_d0_man_greenscreen.mp4")
+    ran = liveavatar("run", "--avatar", "mona.avatar", "--source", clip, "--sink", "record:out.mp4", "--duration", "2")
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "engine onnxruntime-cpu" in ran.stderr and frame_count(tmp_path / "out.mp4") > 0
+    assert not (tmp_path / "cache").exists()  # the shipped graphs ran: nothing was exported
+    timed = liveavatar("bench", "--frames", "3", "--engines", "onnxruntime,tensorrt", "--json")
+    assert timed.returncode == 0, timed.stderr[-2000:]
+    rows = {row["engine"]: row for row in json.loads(timed.stdout)["engines"]}
+    assert rows["onnxruntime"]["status"] == "ok" and rows["onnxruntime"]["frames"] == 3
+    assert rows["tensorrt"]["reason"].startswith("the warp presets' frame graph")

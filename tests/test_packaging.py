@@ -34,10 +34,12 @@ def test_the_bundled_graphs_are_package_data():
     """The runtime has no PyTorch to export them with: a wheel without them could not build an avatar."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     patterns = config["package-data"]["liveavatar.assets"]
-    shipped = sorted(
-        p.relative_to(ROOT / "liveavatar" / "assets") for p in (ROOT / "liveavatar/assets/lite-onnx").iterdir()
-    )
-    assert shipped, "liveavatar/assets/lite-onnx is empty: run tools/export_bundled_graphs.py"
+    from liveavatar.engines.bundled import graphs_dir
+
+    folder = graphs_dir()
+    assert folder is not None and folder.is_dir(), "no bundled model's graphs: run tools/export_bundled_graphs.py"
+    shipped = sorted(p.relative_to(ROOT / "liveavatar" / "assets") for p in folder.iterdir())
+    assert shipped, f"{folder} is empty: run tools/export_bundled_graphs.py"
     for path in shipped:
         # setuptools globs do not cross folders: "*.json" covers assets/x.json, not assets/lite-onnx/x.json.
         covered = any(path.match(p) and len(path.parts) == len(Path(p).parts) for p in patterns)

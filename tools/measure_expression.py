@@ -225,19 +225,24 @@ def step_lag(baseline, neutral: np.ndarray, target: np.ndarray, fps: float = 30.
     return results
 
 
-def rendered_measures(clip: dict, outs: dict, target_avatar, engine) -> dict:
-    """Generated frames re-tracked with mediapipe: eye openness, mouth gap and gaze vs the driver's."""
+def rendered_measures(clip: dict, outs: dict, target_avatar, engine, warp=None) -> dict:
+    """Generated frames re-tracked with mediapipe: eye openness, mouth gap and gaze vs the driver's.
+    warp: the avatar's WarpAvatar when the model is a `warp` preset (liveavatar.avatar.warp_avatar_of)."""
     from liveavatar.render.rasterize import rasterize_landmarks
 
     psi = np.ascontiguousarray(target_avatar.psi, np.float32).reshape(1, -1)
 
+    def render(points: np.ndarray) -> np.ndarray:
+        driven = np.asarray(points, np.float32)[None] if warp is not None else None  # 1×68×2 crop pixels
+        return engine.infer(rasterize_landmarks(points, SIZE)[None], psi, warp, driven)[0]
+
     def track_generated(points_seq):
         opens, mouths, gazes, ok = [], [], [], []
         with FaceTracker("video", max_faces=1, irises=True) as tracker:
-            rest = engine.infer(rasterize_landmarks(target_avatar.landmarks, SIZE)[None], psi)[0]
+            rest = render(target_avatar.landmarks)
             r = tracker.track(rest).landmarks
             for p in points_seq:
-                face = engine.infer(rasterize_landmarks(p, SIZE)[None], psi)[0]
+                face = render(p)
                 lm = tracker.track(face).landmarks
                 ok.append(lm is not None)
                 if lm is None:
@@ -337,7 +342,7 @@ def main() -> int:
     report["step_lag_frames_at_30fps"] = step_lag(baseline, neutral, targets[PORTRAITS[1]])
 
     if args.render_frames:
-        from liveavatar.avatar import build_avatar
+        from liveavatar.avatar import build_avatar, warp_avatar_of
         from liveavatar.engines.registry import create_engine
         from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
 
@@ -351,7 +356,8 @@ def main() -> int:
             new = track_clip(path, args.render_frames, irises=True)
             target = np.asarray(avatar.landmarks, np.float64)
             outs = {"before": before(baseline, old, target), "after": after(new, target)[0]}
-            report["rendered"][f"{clip_name} → {portrait}"] = rendered_measures(new, outs, avatar, engine)
+            warp = warp_avatar_of(avatar, checkpoint)
+            report["rendered"][f"{clip_name} → {portrait}"] = rendered_measures(new, outs, avatar, engine, warp)
         engine.close()
 
     print_tables(report)

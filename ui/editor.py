@@ -50,6 +50,7 @@ class PoseEditor(QObject):
         self.pool.submit(lambda task: self._render(target, pose), on_done=self._done, on_failed=self._failed)
 
     def _render(self, target: tuple, pose: PoseSettings):
+        from liveavatar.avatar import warp_avatar_of
         from liveavatar.engines.registry import create_engine
         from liveavatar.pipeline.posing import PoseRenderer
 
@@ -61,7 +62,8 @@ class PoseEditor(QObject):
                 renderer.engine.close()
                 self._renderer = None
             choice = create_engine(engine, checkpoint, avatar.generator_weights)
-            renderer = self._renderer = PoseRenderer(avatar, choice.engine, width, height)
+            warp = warp_avatar_of(avatar, checkpoint)
+            renderer = self._renderer = PoseRenderer(avatar, choice.engine, width, height, warp=warp)
             self._renderer_key = key
         return renderer.render(pose, background)
 

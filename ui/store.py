@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from liveavatar.avatar import Avatar, load_avatar, save_avatar
+from liveavatar.avatar import Avatar, load_avatar, rebuild_command, save_avatar
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.jsonlimits import parse_json
 
@@ -122,9 +122,11 @@ class AvatarStore:
                 avatar.name = name
                 problem = ""
                 if checkpoint_sha256 and avatar.checkpoint_sha256 != checkpoint_sha256:
+                    model = f"the {avatar.preset} model, " if avatar.preset else ""
                     problem = (
-                        f"{name} was built with another model ({avatar.checkpoint_sha256[:12]}…); "
-                        "add its portrait again to rebuild it for this one"
+                        f"{name} was built with another model ({model}{avatar.checkpoint_sha256[:12]}…); "
+                        "add its portrait again to rebuild it for this one, or run "
+                        + rebuild_command(avatar.sources, f"{name}.avatar")
                     )
                 result.append(GalleryEntry(item["id"], path, name, avatar, problem))
             if index != self._read_index():

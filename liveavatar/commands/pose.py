@@ -82,7 +82,7 @@ def _describe(settings) -> str:
 
 
 def _renderer(args: argparse.Namespace):
-    from liveavatar.avatar import build_avatar, load_avatar
+    from liveavatar.avatar import build_avatar, load_avatar, warp_avatar_of
     from liveavatar.commands.demo import output_size
     from liveavatar.engines.registry import create_engine
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
@@ -95,7 +95,8 @@ def _renderer(args: argparse.Namespace):
         avatar = build_avatar([args.source], checkpoint)
     engine = create_engine(args.engine, checkpoint, avatar.generator_weights).engine
     width, height = output_size(avatar.portrait.shape, 720)
-    return PoseRenderer(avatar, engine, width, height, ai_mark=not args.no_ai_mark)
+    warp = warp_avatar_of(avatar, checkpoint)
+    return PoseRenderer(avatar, engine, width, height, ai_mark=not args.no_ai_mark, warp=warp)
 
 
 def _sweep(renderer, start, target, args: argparse.Namespace) -> None:

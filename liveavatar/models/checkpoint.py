@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 FORMAT = "liveavatar-checkpoint"
 FORMAT_VERSION = 1
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets"
-BUNDLED_NAME = "lite.safetensors"
+DISCRIMINATOR_SUFFIX = "_discriminator"  # NAME_discriminator.safetensors: D, split off for fine-tuning only
 
 
 @dataclass
@@ -275,9 +275,18 @@ def load_folded_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], 
 
 
 def bundled_checkpoint() -> Path | None:
-    """The model shipped in the package, if this build has one."""
-    path = BUNDLED_DIR / BUNDLED_NAME
-    return path if path.is_file() else None
+    """The model shipped in the package, if this build has one: the one NAME.safetensors in the assets
+    (besides its NAME_discriminator.safetensors). tools/export_bundled_graphs.py --checkpoint swaps it; two
+    models there is a broken build, said in one line."""
+    found = sorted(
+        p for p in BUNDLED_DIR.glob("*.safetensors") if p.is_file() and not p.stem.endswith(DISCRIMINATOR_SUFFIX)
+    )
+    if len(found) > 1:
+        raise CheckpointError(
+            f"this build ships {len(found)} models ({', '.join(p.name for p in found)}) in {BUNDLED_DIR}; keep one "
+            "(python tools/export_bundled_graphs.py --checkpoint CKPT swaps the bundled model)"
+        )
+    return found[0] if found else None
 
 
 def resolve_checkpoint(path: str | Path | None) -> Path:

@@ -14,6 +14,8 @@ per-frame coefficients are one matrix product, [w; a] = L⁻¹ · [d − s; 0]: 
 graph (ONNX has none). grid_sample needs the backward map (driven pixel p → source point q with f(q) = p);
 a first-order guess q = p − u(p) and a few Newton steps with f's analytic Jacobian on a coarse grid find
 it, and the coarse map is upsampled to S×S. Everything is opset-16 ONNX (MatMul, Log, Resize, GridSample).
+The system and its inverse are numpy only (liveavatar/models/tps_system.py), so avatars are built without
+PyTorch; this module re-exports them.
 """
 
 from __future__ import annotations
@@ -23,47 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Anchors: 4 corners and 4 edge midpoints of the crop per side, in unit coordinates; they never move.
-BORDER_ANCHORS = 3  # points per side → 4·(3 − 1) = 8 anchors
-
-
-def border_anchors(per_side: int = BORDER_ANCHORS) -> np.ndarray:
-    """Fixed points on the crop's border (unit coordinates), K×2 float64; none when per_side is 0."""
-    if per_side <= 0:
-        return np.zeros((0, 2))
-    t = np.linspace(0.0, 1.0, per_side)
-    ring = [(x, 0.0) for x in t] + [(x, 1.0) for x in t] + [(0.0, y) for y in t[1:-1]] + [(1.0, y) for y in t[1:-1]]
-    return np.asarray(ring, dtype=np.float64)
-
-
-def to_unit(points: np.ndarray | torch.Tensor, size: int):
-    """Crop pixels (pixel centres at integers) → unit coordinates in [0, 1] across the crop."""
-    return (points + 0.5) / size
+from liveavatar.models.tps_system import (  # noqa: F401  (re-exported: the torch-free half of the spline)
+    BORDER_ANCHORS,
+    border_anchors,
+    to_unit,
+    tps_inverse,
+)
 
 
 def _kernel(r2):
     # U(r) = r² log r²; the epsilon keeps 0·log 0 at 0 instead of NaN, in numpy, torch and ONNX alike.
     return r2 * (r2 + 1e-12).log() if isinstance(r2, torch.Tensor) else r2 * np.log(r2 + 1e-12)
-
-
-def tps_inverse(
-    points: np.ndarray, size: int, anchors: int = BORDER_ANCHORS, regularization: float = 0.0
-) -> np.ndarray:
-    """Portrait landmarks (P×2 crop pixels) → L⁻¹, (P+K+3)×(P+K+3) float32; once per avatar (numpy only).
-
-    `regularization` λ adds λ·I to the kernel block: 0 interpolates the landmarks exactly, larger values
-    trade exactness for smoothness (what one noisy landmark can do to its neighbourhood).
-    """
-    src = np.concatenate([to_unit(np.asarray(points, np.float64), size), border_anchors(anchors)])
-    n = len(src)
-    r2 = ((src[:, None, :] - src[None, :, :]) ** 2).sum(-1)
-    system = np.zeros((n + 3, n + 3))
-    system[:n, :n] = _kernel(r2) + regularization * np.eye(n)
-    system[:n, n] = 1.0
-    system[:n, n + 1 :] = src
-    system[n, :n] = 1.0
-    system[n + 1 :, :n] = src.T
-    return np.linalg.inv(system).astype(np.float32)
 
 
 def tps_inverse_torch(points: torch.Tensor, size: int, anchors: int = BORDER_ANCHORS, regularization: float = 0.0):

@@ -2,7 +2,9 @@
 
 A plain avatar renders on the run's base engine (ψ is an input of the graph, so switching is a vector swap);
 a fine-tuned avatar carries its own generator weights and gets an engine of its own, which is closed when
-the avatar is removed. Engines come from the factory the runner was given (the CLI and the app pass
+the avatar is removed. For a `warp` checkpoint the prepared avatar also carries what its frame graph moves
+(WarpAvatar: the crop, its landmarks and the spline's L⁻¹), which is an input too, so avatars still share
+one engine. Engines come from the factory the runner was given (the CLI and the app pass
 liveavatar.engines.registry.create_engine), so the pipeline never imports an engine runtime itself.
 Thread-safe: the app prepares avatars on worker threads while the run goes on.
 """
@@ -16,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from liveavatar.avatar import Avatar, check_fits_checkpoint
+from liveavatar.avatar import Avatar, check_fits_checkpoint, warp_avatar_of
 from liveavatar.errors import AvatarError
 from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.types import WarpAvatar
 
 if TYPE_CHECKING:  # types only: engines sit above the core and are reached through the factory
     from liveavatar.engines.base import GeneratorEngine
@@ -44,6 +47,7 @@ class PreparedAvatar:
     engine: GeneratorEngine
     own_engine: bool  # True for a fine-tuned avatar: its engine is closed when it is removed
     psi: np.ndarray  # 1×L float32, ready for the engine
+    warp: WarpAvatar | None = None  # `warp` checkpoints: handed to the engine with every frame's driven points
 
 
 class AvatarEngines:
@@ -94,7 +98,12 @@ class AvatarEngines:
                 f"avatar {avatar.name} has ψ of size {psi.shape[1]}; this model needs {engine.psi_size} "
                 "(built for another preset): rebuild it with this checkpoint"
             )
-        prepared = PreparedAvatar(avatar, engine, own, psi)
+        warp = warp_avatar_of(avatar, self.checkpoint)
+        if engine.needs_warp != (warp is not None):  # both come from this checkpoint: a bug, not the user's
+            if own:
+                engine.close()
+            raise AvatarError(f"engine {engine.name} and checkpoint preset {self.checkpoint.config.preset!r} disagree")
+        prepared = PreparedAvatar(avatar, engine, own, psi, warp)
         with self._lock:
             self._prepared[id(avatar)] = prepared
         return prepared

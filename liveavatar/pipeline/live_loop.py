@@ -270,7 +270,9 @@ class LiveLoop:
         timings = work.timings
         prepared = work.avatar
         start = time.perf_counter()
-        face = prepared.engine.infer(work.driven.landmark_image[None], prepared.psi)[0]
+        # A warp checkpoint's graph also moves the avatar's crop to the driven points (68×2 crop pixels).
+        driven = work.driven.points[None] if prepared.warp is not None else None
+        face = prepared.engine.infer(work.driven.landmark_image[None], prepared.psi, prepared.warp, driven)[0]
         timings["infer"] = (time.perf_counter() - start) * 1000
 
         start = time.perf_counter()

@@ -14,6 +14,7 @@ from liveavatar.landmarks.posing import PoseSettings, pose_points
 from liveavatar.live.spec import Background
 from liveavatar.pipeline.stages import Composer
 from liveavatar.render.rasterize import rasterize_landmarks
+from liveavatar.types import WarpAvatar
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,15 @@ class PosedFrame:
 
 
 class PoseRenderer:
-    """One avatar, one engine (GeneratorEngine), output width×height. Not thread-safe."""
+    """One avatar, one engine (GeneratorEngine), output width×height. Not thread-safe.
+    warp: the avatar's WarpAvatar (liveavatar.avatar.warp_avatar_of) when the engine runs a `warp` checkpoint."""
 
-    def __init__(self, avatar: Avatar, engine, width: int, height: int, ai_mark: bool = True) -> None:
+    def __init__(
+        self, avatar: Avatar, engine, width: int, height: int, ai_mark: bool = True, warp: WarpAvatar | None = None
+    ) -> None:
         self.avatar = avatar
         self.engine = engine
+        self.warp = warp
         self.ai_mark = ai_mark
         self.size = avatar.crop.shape[0]
         self._psi = np.ascontiguousarray(avatar.psi, np.float32).reshape(1, -1)
@@ -41,6 +46,7 @@ class PoseRenderer:
     def render(self, settings: PoseSettings, background: Background | None = None) -> PosedFrame:
         points = pose_points(self.avatar.landmarks, settings, self.size)
         image = rasterize_landmarks(points, self.size)
-        face = self.engine.infer(image[None], self._psi)[0]
+        driven = points[None].astype(np.float32) if self.warp is not None else None  # 1×68×2 crop pixels
+        face = self.engine.infer(image[None], self._psi, self.warp, driven)[0]
         output = self._composer.compose(face, self.avatar, background or Background(), False, self.ai_mark)
         return PosedFrame(points, image, face, output)

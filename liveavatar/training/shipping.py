@@ -19,10 +19,14 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from liveavatar.errors import CheckpointError
-from liveavatar.models.checkpoint import Checkpoint, file_sha256, load_folded_state, read_metadata
+from liveavatar.models.checkpoint import (
+    DISCRIMINATOR_SUFFIX,
+    Checkpoint,
+    file_sha256,
+    load_folded_state,
+    read_metadata,
+)
 from liveavatar.models.discriminator import Discriminator
-
-DISCRIMINATOR_SUFFIX = "_discriminator"
 
 
 def discriminator_path_for(checkpoint: Path) -> Path:
