@@ -424,11 +424,12 @@ def _warp_inputs(config: ModelConfig, samples) -> WarpInputs:
     from liveavatar.engines.samples import smooth_texture, synthetic_points
     from liveavatar.models.tps_system import tps_inverse
 
-    size = config.image_size
+    size, warp = config.image_size, config.warp
+    assert warp is not None  # called for warp presets only
     source = np.asarray(samples.points[0], np.float32)
     motion = synthetic_points(size, len(samples.images))
     texture = samples.crops[0] if samples.crops is not None else smooth_texture(size)
-    inverse = tps_inverse(source, size, config.warp.anchors, config.warp.regularization)
+    inverse = tps_inverse(source, size, warp.anchors, warp.regularization)
     return WarpInputs(WarpAvatar(texture, source, inverse), (source + motion - motion[0]).astype(np.float32))
 
 
