@@ -133,11 +133,12 @@ def build_content_loss(
     return ContentLoss(weights, vgg19, vggface)
 
 
-def describe_losses(content: ContentLoss) -> dict[str, object]:
-    """What the run's metadata records about its losses."""
+def describe_losses(content: ContentLoss, warp: bool = False) -> dict[str, object]:
+    """What the run's metadata records about its losses (`warp`: the warp presets' mouth term too)."""
     w = asdict(content.weights)
     used = {t: w["ssim" if t == "ms_ssim" else t] for t in content.terms}
     return {
+        **({"mouth_l1": w["mouth"]} if warp else {}),
         "content": used,
         "content_kind": "paper (VGG)"
         if content.vgg19 is not None or content.vggface is not None

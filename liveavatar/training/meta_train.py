@@ -437,7 +437,7 @@ def _set_up(s: TrainSettings, ctx: Distributed) -> _Run:
     info = {
         "preset": s.preset,
         "settings": {k_: str(v) if isinstance(v, Path) else v for k_, v in asdict(s).items()},
-        "losses": describe_losses(content),
+        "losses": describe_losses(content, warp=cfg.warp is not None),
         "data": dataset.describe("train"),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "world_size": ctx.world,
