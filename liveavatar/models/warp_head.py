@@ -3,7 +3,8 @@
   warped  = grid_sample(texture, TPS(portrait landmarks → driven landmarks))     (liveavatar/models/warp.py)
   inside  = the driven inner lips' polygon (68-point marks 60–67), filled: where the mouth is open
   rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
-  output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − inside)
+  output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − inside
+                                                   drawn at the image size and anti-aliased over 3×3 pixels)
 
 Why the mouth's inside is forced to G's paint: the warp can only stretch the portrait's lips over a cavity
 it never saw (a red smear; the face tracker then reads a closed mouth). Why G paints at half size: the
@@ -74,14 +75,15 @@ def paint(
         inside = mouth_inside(driven, size, paint_size).to(y.dtype)
         inputs.append(inside * 2 - 1)
     generated = generator(torch.cat(inputs, dim=1), psi).float()  # B×4×p×p
-    mask = (generated[:, 3:4] + 1) * 0.5
-    if inside is not None:
-        mask = mask * (1 - inside.float())
-    rgb = generated[:, :3]
+    mask, rgb = (generated[:, 3:4] + 1) * 0.5, generated[:, :3]
     if paint_size != size:
-        up = torch.cat([rgb, mask], dim=1)
-        up = F.interpolate(up, size=(size, size), mode="bilinear", align_corners=False)
+        up = F.interpolate(torch.cat([rgb, mask], dim=1), size=(size, size), mode="bilinear", align_corners=False)
         rgb, mask = up[:, :3], up[:, 3:4]
+    if inside is not None:
+        # The lips' edge at full size, anti-aliased over 3×3 pixels: the paint-size polygon, upsampled, drew
+        # the open mouth's outline as a staircase of 2-pixel steps.
+        edge = F.avg_pool2d(mouth_inside(driven, size, size), 3, stride=1, padding=1, count_include_pad=False)
+        mask = mask * (1 - edge)
     return mask * warped.float() + (1 - mask) * rgb, mask
 
 
