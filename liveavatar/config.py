@@ -174,9 +174,9 @@ class ModelConfig:
                     f"the generator's {len(g.down_channels)} down and {len(g.up_channels)} up blocks do not lead back "
                     f"to {expected}×{expected} from {g_size}×{g_size}"
                 )
-            for name in ("embedder.channels", "discriminator.channels"):
-                if size >> (len(named[name]) + 1) < 1:
-                    problems.append(f"{name} has more down blocks than a {size}×{size} image allows")
+            for name in ("embedder.channels", "discriminator.channels"):  # E and D work at G's size too
+                if g_size >> (len(named[name]) + 1) < 1:
+                    problems.append(f"{name} has more down blocks than a {g_size}×{g_size} image allows")
             params = self.estimated_parameters()
             if params > MAX_PARAMETERS:
                 problems.append(
