@@ -24,6 +24,7 @@ from liveavatar.types import FaceLandmarks
 # mediapipe's detector and mesh run on 128-192 px inputs, so detail beyond this adds nothing but
 # conversion time; huge photos (e.g. 3511×3511) are shrunk for detection and points scaled back.
 MAX_DETECTION_SIDE = 1280
+SILENCED_FRAMES_MAX = 150  # ~5 s of camera: beyond it a warning may show rather than hide other output
 PORTRAIT_MAX_FACES = 16  # faces counted in a portrait (a group photo gets an honest count)
 LOW_DETECTION_CONFIDENCE = 0.2
 # Iris centres in mediapipe's refined mesh: the subject's right (next to mesh 33/133), then left.
@@ -131,7 +132,8 @@ class FaceTracker:
         self.min_tracking_confidence = min_tracking_confidence
         self.irises = irises
         self._meshes: dict[bool, Any] = {}  # low_confidence → mediapipe FaceMesh, built on first use
-        self._unstarted: set[bool] = set()  # meshes whose graph has not run yet (it logs when it starts)
+        # meshes whose graph has not yet seen a face → frames still silenced (it logs when its models load)
+        self._unstarted: dict[bool, int] = {}
         self._closed = False
 
     def _mesh(self, low_confidence: bool) -> Any:
@@ -153,7 +155,7 @@ class FaceTracker:
                     min_tracking_confidence=self.min_tracking_confidence,
                 )
             self._meshes[low_confidence] = mesh
-            self._unstarted.add(low_confidence)
+            self._unstarted[low_confidence] = SILENCED_FRAMES_MAX
         return mesh
 
     def track(self, image_rgb: np.ndarray) -> TrackResult:
@@ -203,12 +205,16 @@ class FaceTracker:
         if attempt.grayscale:
             image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         mesh = self._mesh(attempt.low_confidence)
-        if attempt.low_confidence in self._unstarted:
-            # The graph starts, and logs its warnings, on its first frame (and on its first detection,
-            # which is that frame for a face in view).
+        left = self._unstarted.get(attempt.low_confidence, 0)
+        if left:
+            # The graph starts, and logs its warnings, on its first frame, and the landmark and iris models
+            # load, logging theirs ("Feedback manager …"), on its first detection: for a camera that starts
+            # on an empty room (or a clip on a faceless frame), that is a later frame. So frames stay
+            # silenced until the first face, for at most SILENCED_FRAMES_MAX frames.
             with _native_stderr_silenced():
                 result = mesh.process(image)
-            self._unstarted.discard(attempt.low_confidence)
+            found = bool(result.multi_face_landmarks)
+            self._unstarted[attempt.low_confidence] = 0 if found else left - 1
         else:
             result = mesh.process(image)
         if not result.multi_face_landmarks:
