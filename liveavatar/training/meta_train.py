@@ -288,7 +288,13 @@ def train(s: TrainSettings) -> TrainResult:
     """Runs (or resumes) meta-learning as described in the module docstring; returns where it ended."""
     ctx = init_distributed(s.device)
     try:
-        return _train(s, ctx)
+        result = _train(s, ctx)
+        if ctx.world > 1:
+            # Every process reaches the end before any tears the group down: a gloo process that destroyed
+            # its group while its peer still talked to it aborted ("terminate called without an active
+            # exception", SIGABRT) in one CI rehearsal of the two-process test.
+            dist.barrier()
+        return result
     finally:
         if ctx.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
