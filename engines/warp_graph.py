@@ -23,6 +23,7 @@ from liveavatar.engines.graphs import to_uint8_images, to_unit_range
 from liveavatar.models.generator import Generator
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.models.warp_head import render_frame
+from liveavatar.types import WarpAvatar
 
 INPUTS = ["landmarks", "psi", "texture", "source", "inverse", "driven"]
 
@@ -123,6 +124,7 @@ def warp_frame_difference(
     PyTorch eager fp32. The avatar is points[0] (68×2 crop pixels) with `texture` (S×S×3 uint8 RGB) and ψ
     (1×L); it is driven by every row of `points` (N×68×2), each drawn by the one rasterizer."""
     from liveavatar.engines.graph_info import frame_difference
+    from liveavatar.engines.ort_engine import OrtEngine
     from liveavatar.models.tps_system import tps_inverse
     from liveavatar.render.rasterize import rasterize_landmarks
 
@@ -132,40 +134,13 @@ def warp_frame_difference(
     marks = np.stack([rasterize_landmarks(p, size) for p in driven])
     inverse = tps_inverse(driven[0], size, cfg.warp.anchors, cfg.warp.regularization)
     psi = np.repeat(np.asarray(psi, np.float32).reshape(1, -1), len(driven), axis=0)
-    session = WarpFrameSession(path)
-    session.set_avatar(psi[0], texture, driven[0], inverse)
-    frames = np.concatenate([session(marks[i : i + 1], driven[i : i + 1]) for i in range(len(driven))])
+    engine = OrtEngine(path)
+    avatar = WarpAvatar(np.ascontiguousarray(texture, np.uint8), driven[0], inverse)
+    frames = np.concatenate(
+        [engine.infer(marks[i : i + 1], psi[i : i + 1], avatar, driven[i : i + 1]) for i in range(len(driven))]
+    )
     expected = reference_warp_frames(model, marks, psi, texture, driven[0], inverse, driven, generator)
     return frame_difference(frames, expected)
-
-
-class WarpFrameSession:
-    """ONNX Runtime (CPU) on warp_frame.onnx: set the avatar once, then one call per frame."""
-
-    def __init__(self, path: Path, threads: int | None = None):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.avatar: dict[str, np.ndarray] = {}
-
-    def set_avatar(self, psi: np.ndarray, texture: np.ndarray, source: np.ndarray, inverse: np.ndarray) -> None:
-        """ψ (L,), the crop S×S×3 uint8 RGB, its 68×2 landmarks and L⁻¹: what stays fixed between frames."""
-        self.avatar = {
-            "psi": np.asarray(psi, np.float32)[None],
-            "texture": np.ascontiguousarray(texture, np.uint8)[None],
-            "source": np.asarray(source, np.float32)[None],
-            "inverse": np.asarray(inverse, np.float32)[None],
-        }
-
-    def __call__(self, landmarks: np.ndarray, driven: np.ndarray) -> np.ndarray:
-        """N×S×S×3 uint8 landmark images and N×68×2 driven points → N×S×S×3 uint8 RGB frames."""
-        n = len(landmarks)
-        feeds = {**self.avatar, "landmarks": landmarks, "driven": np.asarray(driven, np.float32)}
-        feeds["psi"] = np.repeat(self.avatar["psi"], n, axis=0)
-        return self.session.run(None, feeds)[0]
 
 
 def bench_warp(
@@ -186,7 +161,7 @@ def bench_warp(
 
     from liveavatar.avatar import prepare_portrait
     from liveavatar.engines.graph_writer import export_generator
-    from liveavatar.engines.ort_engine import session_options
+    from liveavatar.engines.ort_engine import OrtEngine, session_options
     from liveavatar.render.rasterize import rasterize_landmarks
 
     size = model.config.image_size
@@ -227,12 +202,13 @@ def bench_warp(
     with tempfile.TemporaryDirectory() as tmp:
         say(f"exporting the {model.config.preset} frame graph")
         path = export_warp_frame(model, points, Path(tmp) / "warp_frame.onnx")
-        session = WarpFrameSession(path, threads)
-        session.set_avatar(np.zeros(model.psi_size, np.float32), crop, points, inverse)
+        engine = OrtEngine(path, threads=threads)  # the live engine, with the options lite's G gets below
+        avatar = WarpAvatar(crop, np.asarray(points, np.float32), inverse)
+        warp_psi = np.zeros((1, model.psi_size), np.float32)
         rows.append(
             row(
                 f"{model.config.preset} (warp + G + composite)",
-                timed(lambda i: session(marks[i : i + 1], driven[i : i + 1])),
+                timed(lambda i: engine.infer(marks[i : i + 1], warp_psi, avatar, driven[i : i + 1])),
             )
         )
         if lite is not None:

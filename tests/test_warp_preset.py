@@ -12,6 +12,7 @@ from liveavatar.errors import CheckpointError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.models.warp_head import mouth_inside, paint
+from liveavatar.types import WarpAvatar
 
 
 def test_paper_presets_keep_their_config_and_warp_presets_round_trip() -> None:
@@ -113,7 +114,8 @@ def test_avatar_file_stores_the_spline_and_old_files_recompute_it(warp_checkpoin
 
 def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, portraits, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
-    from liveavatar.engines.warp_graph import WarpFrameIO, WarpFrameSession, export_warp_frame
+    from liveavatar.engines.ort_engine import OrtEngine
+    from liveavatar.engines.warp_graph import WarpFrameIO, export_warp_frame
     from liveavatar.render.rasterize import rasterize_landmarks
 
     model = warp_checkpoint.model
@@ -123,9 +125,8 @@ def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, p
     driven[1, 48:68, 1] += 2.0  # lips move
     driven[2] += 1.5  # the head moves
     marks = np.stack([rasterize_landmarks(d, 64) for d in driven])
-    session = WarpFrameSession(path)
-    session.set_avatar(avatar.psi, avatar.crop, avatar.landmarks, avatar.warp_inverse)
-    frames = session(marks, driven)
+    warp = WarpAvatar(avatar.crop, avatar.landmarks, avatar.warp_inverse)
+    frames = OrtEngine(path).infer(marks, np.repeat(avatar.psi[None], 3, axis=0), warp, driven)
     t = torch.from_numpy
     with torch.inference_mode():
         expected = WarpFrameIO(model)(
