@@ -160,14 +160,24 @@ class Episodes:
     frames: torch.Tensor
 
 
-def sample_episodes(counts: Sequence[int], batch: int, k: int, generator: torch.Generator) -> Episodes:
+def sample_episodes(
+    counts: Sequence[int],
+    batch: int,
+    k: int,
+    generator: torch.Generator,
+    target_weights: Sequence[torch.Tensor] | None = None,
+) -> Episodes:
     """Draws `batch` episodes: a video uniformly, then a target and K other frames of it (with repeats
-    only when the video has K frames or fewer besides the target)."""
+    only when the video has K frames or fewer besides the target). target_weights: per video, one weight
+    per frame for drawing the target (None: uniform)."""
     video = torch.randint(len(counts), (batch,), generator=generator)
     rows = []
     for v in video.tolist():
         n = counts[v]
         perm = torch.randperm(n, generator=generator)
+        if target_weights is not None:
+            target = torch.multinomial(target_weights[v], 1, generator=generator)
+            perm = torch.cat([target, perm[perm != target]])
         sources = perm[1 + torch.arange(k) % (n - 1)]
         rows.append(torch.cat([sources, perm[:1]]))
     return Episodes(video, torch.stack(rows))

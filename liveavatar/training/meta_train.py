@@ -52,6 +52,7 @@ from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.models.warp import tps_inverse_torch
 from liveavatar.models.warp_head import paint
+from liveavatar.training.augment import grey, mirror_and_scale, open_mouth_weights, recolour
 from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
 from liveavatar.training.losses import (
     LossWeights,
@@ -235,16 +236,6 @@ def _clear_run_dir(out: Path) -> None:
             path.unlink()
 
 
-def recolour(frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Identity augmentation of warp presets: one random per-channel gain and offset per episode (all its
-    frames alike), so the painted parts follow the texture's colours instead of the training people's.
-    frames: B×(K+1)×3×S×S in [-1, 1]."""
-    batch = frames.shape[0]
-    gain = 1 + (torch.rand(batch, 1, 3, 1, 1, generator=generator) - 0.5) * 0.4  # ×0.8 … ×1.2 per channel
-    offset = (torch.rand(batch, 1, 3, 1, 1, generator=generator) - 0.5) * 0.2
-    return ((frames + 1) * gain.to(frames.device) - 1 + offset.to(frames.device)).clamp(-1, 1)
-
-
 def _open_frames(s: TrainSettings, videos, size: int, device: torch.device):
     frames = sum(v.frames for v in videos)
     decoded_bytes = frames * size * size * 3 * 2  # frames + landmark images, uint8
@@ -319,6 +310,7 @@ class _Run:
     info: dict[str, Any]  # run.json
     start_step: int = 0
     wall_before: float = 0.0  # seconds of earlier invocations
+    target_weights: list[torch.Tensor] | None = None  # warp presets: per video, per frame (open mouths drawn more)
 
 
 @dataclass
@@ -467,16 +459,31 @@ def _set_up(s: TrainSettings, ctx: Distributed) -> _Run:
         info=info,
         start_step=start_step,
         wall_before=wall_before,
+        target_weights=_open_mouth_targets(store) if cfg.warp is not None else None,
     )
+
+
+def _open_mouth_targets(store: MemoryFrames | ShardFrames) -> list[torch.Tensor]:
+    """Per training video, the target frames' sampling weights (augment.open_mouth_weights)."""
+    points = store.points.numpy()  # warp presets train from MemoryFrames (see _open_frames)
+    return [open_mouth_weights(points[a : a + n]) for a, n in zip(store.start.tolist(), store.counts, strict=True)]
 
 
 def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _Step:
     """One optimizer step of the generator side, then one of the discriminator, on step `step`'s episodes."""
     model, disc, k, w, device = run.model, run.model.discriminator, s.k, s.weights, ctx.device
-    episodes: Episodes = sample_episodes(run.store.counts, s.batch, k, episode_generator(s.seed, ctx.rank, step))
+    episodes: Episodes = sample_episodes(
+        run.store.counts, s.batch, k, episode_generator(s.seed, ctx.rank, step), run.target_weights
+    )
     frames, marks = run.store.episode_batch(episodes)  # B×(K+1)×3×S×S each, [-1, 1]
     if model.warp is not None:
-        frames = recolour(frames, episode_generator(s.seed + 1, ctx.rank, step))
+        # Identity augmentation (training/augment.py): the points move with the frames, and the
+        # landmark images are drawn again from them.
+        augmenting = episode_generator(s.seed + 1, ctx.rank, step)
+        frames = grey(recolour(frames, augmenting), augmenting)
+        points = run.store.episode_points(episodes)  # B×(K+1)×68×2
+        frames, points, marks = mirror_and_scale(frames, points, augmenting)
+        points = points.to(device)
     src_x, src_y = frames[:, :k], marks[:, :k]  # the K shots
     x, y = frames[:, k], marks[:, k]  # the target frame and its landmark image
     vid = episodes.video.to(device)
@@ -484,7 +491,6 @@ def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _St
     if model.warp is not None:
         # warp presets: the first shot's pixels moved to the target's landmarks (fp32, outside autocast;
         # the spline has no weights), so G only has to learn what the warp cannot show.
-        points = run.store.episode_points(episodes).to(device)  # B×(K+1)×68×2
         warp = run.cfg.warp
         with torch.no_grad():
             inverse = tps_inverse_torch(points[:, 0], run.cfg.image_size, warp.anchors, warp.regularization)
