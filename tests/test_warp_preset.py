@@ -11,7 +11,8 @@ from liveavatar.config import PRESETS, ModelConfig
 from liveavatar.errors import CheckpointError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
-from liveavatar.models.warp_head import mouth_inside, paint
+from liveavatar.models.warp import TpsWarp, tps_inverse
+from liveavatar.models.warp_head import mouth_inside, paint, warp_portrait
 from liveavatar.types import WarpAvatar
 
 
@@ -89,6 +90,41 @@ def test_paint_never_uses_the_warped_pixels_inside_an_open_mouth_and_upsamples_i
     assert frame.shape == (1, 3, 32, 32) and m.shape == (1, 1, 32, 32)
     assert float(m[0, 0, 14, 16]) < 0.05 and abs(float(frame[0, 0, 14, 16])) < 0.05  # G's (zero) painting
     assert float(m[0, 0, 2, 2]) == 1 and torch.equal(frame[..., :4, :4], warped[..., :4, :4])
+
+
+def test_only_the_newly_opened_part_of_a_mouth_is_forced_to_the_painting() -> None:
+    """A portrait smiling with its teeth shown: where its own open mouth lands (kept), G's mask decides
+    and keeps the warped teeth; only the part of the driven mouth the portrait never showed is painted."""
+    size = 32
+    warped = torch.rand(1, 3, size, size) * 2 - 1
+    everywhere_warp = torch.cat([torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 16, 16)], 1)  # mask 1
+    g = _FixedGenerator(everywhere_warp, size, mouth=True)
+    driven = _lips((8, 8, 24, 22))  # opened wider than the portrait's own mouth below
+    kept = mouth_inside(_lips((8, 8, 24, 14)), size, size)  # the portrait's own (moved) open mouth
+    frame, m = paint(g, torch.zeros(1, 3, size, size), warped, driven, torch.zeros(1, 4), kept)
+    assert float(m[0, 0, 11, 16]) == 1 and torch.equal(frame[0, :, 11, 16], warped[0, :, 11, 16])  # teeth kept
+    assert float(m[0, 0, 17, 16]) < 0.05  # newly opened: painted
+    # without kept (a closed portrait), the whole open mouth is painted, as before
+    _, m_closed = paint(g, torch.zeros(1, 3, size, size), warped, driven, torch.zeros(1, 4))
+    assert float(m_closed[0, 0, 11, 16]) < 0.05
+
+
+def test_warp_portrait_moves_the_portraits_own_mouth_with_its_pixels() -> None:
+    size = 64
+    torch.manual_seed(0)
+    source = _lips((20, 30, 44, 38)) * 2 - torch.tensor([20.0, 30.0])  # an open mouth low in the crop
+    source[0, :60] = torch.rand(60, 2) * 50 + 7  # the other points anywhere inside the crop
+    source[0, 60:68] = _lips((20, 40, 44, 50))[0, 60:68]
+    shift = torch.tensor([3.0, -5.0])
+    warp = TpsWarp(size, anchors=0, coarse=size)
+    inverse = torch.from_numpy(tps_inverse(source[0].numpy(), size, anchors=0))[None].float()
+    texture = torch.rand(1, 3, size, size) * 2 - 1
+    warped, kept = warp_portrait(warp, texture, source, inverse, source + shift)
+    own = mouth_inside(source, size, size)[0, 0]
+    moved = torch.roll(own, shifts=(-5, 3), dims=(0, 1))
+    inner = (moved == 1) & (torch.roll(own, shifts=(-4, 3), dims=(0, 1)) == 1) & (torch.roll(own, (-6, 3), (0, 1)) == 1)
+    assert kept.shape == (1, 1, size, size) and warped.shape == (1, 3, size, size)
+    assert float(kept[0, 0][inner].min()) > 0.99 and float(kept[0, 0][moved == 0].max()) < 0.51
 
 
 @pytest.fixture(scope="module")

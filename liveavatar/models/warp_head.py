@@ -3,13 +3,17 @@
   warped  = grid_sample(texture, TPS(portrait landmarks → driven landmarks))     (liveavatar/models/warp.py)
   inside  = the driven inner lips' polygon (68-point marks 60–67), filled: where the mouth is open
   rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
-  output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − inside
-                                                   drawn at the image size and anti-aliased over 3×3 pixels)
+  output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − new)
+  new     = inside (drawn at the image size, anti-aliased over 3×3 pixels) minus kept, clamped to [0, 1]
+  kept    = the portrait's own open mouth (its inner lips' polygon), moved by the same warp
 
-Why the mouth's inside is forced to G's paint: the warp can only stretch the portrait's lips over a cavity
-it never saw (a red smear; the face tracker then reads a closed mouth). Why G paints at half size: the
-warped texture keeps the portrait's detail at full size, and what G adds (a mouth's inside, eyelids, a
-mask's soft edge) survives a 2× bilinear upsampling, for a quarter of G's time.
+Why a newly opened mouth is forced to G's paint: the warp can only stretch the portrait's lips over a cavity
+it never saw (a red smear; the face tracker then reads a closed mouth). Where the portrait's own mouth is
+open (a smile showing teeth) the warp does show what is inside, so there G's mask decides, as everywhere
+else: forcing it too replaced a smiling portrait's own teeth by a blurred painting at rest.
+
+Why G paints at half size: the warped texture keeps the portrait's detail at full size, and what G adds
+(a mouth's inside, eyelids, a mask's soft edge) survives a 2× bilinear upsampling, for a quarter of G's time.
 
 Per avatar (computed once, stored in the avatar file): ψ, the texture (the aligned portrait crop), the
 portrait's 68 landmarks in crop pixels and the spline's L⁻¹ (liveavatar.models.warp.tps_inverse). Per frame:
@@ -54,16 +58,30 @@ def mouth_inside(driven: torch.Tensor, image_size: int, size: int) -> torch.Tens
     return (1 - parity) * 0.5
 
 
+def warp_portrait(
+    warp: TpsWarp, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """texture B×3×S×S, its landmarks `source` B×68×2, the spline's L⁻¹, driven B×68×2 → (warped texture
+    B×3×S×S, kept B×1×S×S: the portrait's own open mouth moved by the same warp, 0…1). One grid_sample
+    moves both, as four channels."""
+    size = texture.shape[-1]
+    own = mouth_inside(source, size, size).to(texture.dtype)
+    moved, _ = warp(torch.cat([texture, own], dim=1), source, inverse, driven)
+    return moved[:, :3], moved[:, 3:4]
+
+
 def paint(
     generator: Generator,
     landmarks: torch.Tensor,
     warped: torch.Tensor,
     driven: torch.Tensor,
     psi: torch.Tensor,
+    kept: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Landmark images and warped textures (B×3×S×S, [-1, 1]), driven points (B×68×2), ψ (B×L) → (frame
-    B×3×S×S, mask B×1×S×S: 1 where the frame is the warped texture). The one place G meets the warp, for
-    training, fine-tuning, evaluation and the exported graph alike."""
+    """Landmark images and warped textures (B×3×S×S, [-1, 1]), driven points (B×68×2), ψ (B×L), kept
+    (warp_portrait's B×1×S×S, or None: the portrait's mouth is closed) → (frame B×3×S×S, mask B×1×S×S: 1
+    where the frame is the warped texture). The one place G meets the warp, for training, fine-tuning,
+    evaluation and the exported graph alike."""
     size, paint_size = generator.output_size, generator.image_size
     y, w = landmarks, warped.to(landmarks.dtype)
     if paint_size != size:
@@ -83,7 +101,8 @@ def paint(
         # The lips' edge at full size, anti-aliased over 3×3 pixels: the paint-size polygon, upsampled, drew
         # the open mouth's outline as a staircase of 2-pixel steps.
         edge = F.avg_pool2d(mouth_inside(driven, size, size), 3, stride=1, padding=1, count_include_pad=False)
-        mask = mask * (1 - edge)
+        new = edge if kept is None else (edge - kept.float()).clamp(0, 1)
+        mask = mask * (1 - new)
     return mask * warped.float() + (1 - mask) * rgb, mask
 
 
@@ -103,6 +122,6 @@ def render_frame(
     texture = texture.expand(batch, -1, -1, -1)
     source = source.expand(batch, -1, -1)
     inverse = inverse.expand(batch, -1, -1)
-    warped, _ = warp(texture, source, inverse, driven)
-    frame, mask = paint(generator, landmarks, warped, driven, psi)
+    warped, kept = warp_portrait(warp, texture, source, inverse, driven)
+    frame, mask = paint(generator, landmarks, warped, driven, psi, kept)
     return frame, warped, mask

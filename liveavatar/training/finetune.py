@@ -25,7 +25,7 @@ from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.models.discriminator import Discriminator
 from liveavatar.models.tensors import to_tensor
 from liveavatar.models.warp import tps_inverse_torch
-from liveavatar.models.warp_head import paint
+from liveavatar.models.warp_head import paint, warp_portrait
 from liveavatar.training.losses import ContentLoss, LossWeights, feature_matching, hinge_d
 
 Progress = Callable[[str, float], None]
@@ -104,12 +104,14 @@ def finetune(
         p = torch.from_numpy(np.asarray(points, np.float32)).to(device)  # K×68×2
         with torch.no_grad():
             inverse = tps_inverse_torch(p[:1], cfg.image_size, cfg.warp.anchors, cfg.warp.regularization)
-            warped, _ = model.warp(x[:1].expand(k, -1, -1, -1), p[:1].expand(k, -1, -1), inverse.expand(k, -1, -1), p)
+            warped, kept = warp_portrait(
+                model.warp, x[:1].expand(k, -1, -1, -1), p[:1].expand(k, -1, -1), inverse.expand(k, -1, -1), p
+            )
     for step in range(settings.steps):
         if warped is None:
             fake = generator(y, psi.expand(k, -1))  # K×3×S×S
         else:
-            fake, _ = paint(generator, y, warped, p, psi.expand(k, -1))
+            fake, _ = paint(generator, y, warped, p, psi.expand(k, -1), kept)
         loss, parts = content(fake, x)
         row = {"content": float(loss.detach())}
         if disc is not None:

@@ -51,7 +51,7 @@ from liveavatar.errors import CheckpointError, InputError, LiveAvatarError
 from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.models.warp import tps_inverse_torch
-from liveavatar.models.warp_head import paint
+from liveavatar.models.warp_head import paint, warp_portrait
 from liveavatar.training.augment import grey, mirror_and_scale, open_mouth_weights, recolour
 from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
 from liveavatar.training.losses import (
@@ -494,7 +494,7 @@ def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _St
         warp = run.cfg.warp
         with torch.no_grad():
             inverse = tps_inverse_torch(points[:, 0], run.cfg.image_size, warp.anchors, warp.regularization)
-            warped, _ = model.warp(frames[:, 0], points[:, 0], inverse, points[:, k])  # B×3×S×S
+            warped, kept = warp_portrait(model.warp, frames[:, 0], points[:, 0], inverse, points[:, k])
 
     # Generator side: E, P, G minimise L_CNT + L_ADV + L_MCH; D is frozen but passes gradients to x̂.
     disc.requires_grad_(False)
@@ -503,7 +503,7 @@ def _train_step(run: _Run, s: TrainSettings, ctx: Distributed, step: int) -> _St
         if warped is None:
             fake = model.generator(y, model.projection(e_hat))  # B×3×S×S
         else:
-            fake, _ = paint(model.generator, y, warped, points[:, k], model.projection(e_hat))  # B×3×S×S
+            fake, _ = paint(model.generator, y, warped, points[:, k], model.projection(e_hat), kept)  # B×3×S×S
         fake_scores, fake_feats = disc(fake, y, vid)
         with torch.no_grad():
             _, real_feats = disc.features(x, y)
