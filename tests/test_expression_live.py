@@ -145,3 +145,34 @@ def test_the_runner_reports_a_wrong_neutral_once_per_capture(checkpoint, avatar)
     notes = [e for e in observer.errors if e.source == "calibration"]
     assert len(notes) == 1 and not notes[0].fatal
     assert notes[0].message.startswith("the neutral pose looks wrong (you were smiling when it was captured)")
+
+
+@pytest.mark.parametrize("mouth_rest", [True, False])
+def test_the_live_processor_adapts_the_mouth_rest_unless_turned_off(avatar, mouth_rest):
+    """Calibrated with the mouth open (scripted points: the portrait's own face, lower lip and chin
+    dropped by 0.2 eye distances), the driver closes its mouth, then opens it as at calibration: with
+    TrackingConfig.mouth_rest the avatar's mouth opens that far; without, it stays at its rest."""
+    from liveavatar.pipeline import TrackingConfig
+    from liveavatar.pipeline.stages import Processor
+    from liveavatar.types import FaceLandmarks
+
+    rest = np.asarray(avatar.landmarks, np.float32)
+    iod = float(np.linalg.norm(rest[36:42].mean(0) - rest[42:48].mean(0)))
+    opened = rest.copy()
+    opened[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.2 * iod
+    opened[[7, 8, 9], 1] += 0.12 * iod
+
+    def gap(points: np.ndarray) -> float:  # inner lips' opening beyond the portrait's, in eye distances
+        lower, upper = [67, 66, 65], [61, 62, 63]
+        return float(np.mean((points[lower, 1] - points[upper, 1]) - (rest[lower, 1] - rest[upper, 1]))) / iod
+
+    image = np.zeros((256, 256, 3), np.uint8)
+    processor = Processor(TrackingConfig(neutral_frames=2, mouth_rest=mouth_rest), 256)
+    gaps = []
+    for i, points in enumerate([opened, opened, rest, opened]):
+        driven, _ = processor.process(image, FaceLandmarks(points, (256, 256)), i / 25, avatar, "relative")
+        gaps.append(gap(driven.points))
+    assert gaps[1] == pytest.approx(0.0, abs=1e-3)  # at the neutral: the portrait's mouth
+    assert gaps[3] == pytest.approx(0.2 if mouth_rest else 0.0, abs=0.01)
+    assert ("settles once you close yours" in processor.neutral_warning) == mouth_rest
+    assert ("press Calibrate" in processor.neutral_warning) == (not mouth_rest)

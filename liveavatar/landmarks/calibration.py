@@ -4,6 +4,9 @@ Relative retargeting transfers everything *relative to* the neutral, so a neutra
 driver smiled makes every later rest look like a frown on the portrait, and one captured turned away
 makes every frontal look a turn. These checks compare simple, pose-free ratios (in eye distances) of the
 driver's neutral with the portrait's rest face and say what looks wrong, in words a user can act on.
+A neutral captured with the mouth open is no longer wrong for the whole session: the retargeter's
+adaptive mouth rest takes the driver's first closed mouth as the opening's zero, so the user is only
+told why the avatar's mouth stays shut until then (unless that adaptive rest is turned off).
 """
 
 from __future__ import annotations
@@ -42,12 +45,19 @@ def yaw_degrees(points3: np.ndarray) -> float | None:
     return math.degrees(math.atan2(float(d[2]), float(np.hypot(d[0], d[1]))))
 
 
-def neutral_problems(neutral: np.ndarray, portrait: np.ndarray) -> list[str]:
-    """neutral: the driver's 68×3 neutral points; portrait: its 68×2 rest landmarks. → what looks wrong."""
+def mouth_was_open(neutral: np.ndarray, portrait: np.ndarray) -> bool:
+    """The neutral's inner lips well apart, and wider apart than the portrait's at rest."""
+    return mouth_gap(neutral) > max(OPEN_MOUTH, mouth_gap(portrait) + 0.1)
+
+
+def neutral_problems(neutral: np.ndarray, portrait: np.ndarray, mouth_rest: bool = True) -> list[str]:
+    """neutral: the driver's 68×3 neutral points; portrait: its 68×2 rest landmarks. → what looks wrong.
+    mouth_rest: whether the retargeter adapts the mouth's rest (Retargeter's mouth_rest); an open mouth is
+    a problem only when it does not."""
     problems = []
     if mouth_width(neutral) > SMILE_RATIO * mouth_width(portrait):
         problems.append("you were smiling")
-    if mouth_gap(neutral) > max(OPEN_MOUTH, mouth_gap(portrait) + 0.1):
+    if not mouth_rest and mouth_was_open(neutral, portrait):
         problems.append("your mouth was open")
     yaw = yaw_degrees(neutral)
     if yaw is not None and abs(yaw) > TURNED_DEG:
@@ -55,12 +65,17 @@ def neutral_problems(neutral: np.ndarray, portrait: np.ndarray) -> list[str]:
     return problems
 
 
-def neutral_warning(neutral: np.ndarray, portrait: np.ndarray) -> str:
-    """One line for the user, or "" when the neutral looks fine."""
-    problems = neutral_problems(neutral, portrait)
-    if not problems:
-        return ""
-    return (
-        f"the neutral pose looks wrong ({' and '.join(problems)} when it was captured): the avatar will "
-        "look off at rest; face the camera with a relaxed face and press Calibrate"
-    )
+def neutral_warning(neutral: np.ndarray, portrait: np.ndarray, mouth_rest: bool = True) -> str:
+    """One line for the user, or "" when the neutral looks fine (mouth_rest as in neutral_problems)."""
+    problems = neutral_problems(neutral, portrait, mouth_rest)
+    lines = []
+    if problems:
+        lines.append(
+            f"the neutral pose looks wrong ({' and '.join(problems)} when it was captured): the avatar will "
+            "look off at rest; face the camera with a relaxed face and press Calibrate"
+        )
+    if mouth_rest and mouth_was_open(neutral, portrait):
+        lines.append(
+            "your mouth was open when the neutral was captured: the avatar's mouth settles once you close yours"
+        )
+    return "; ".join(lines)

@@ -12,6 +12,12 @@ measure() (driver → Motion):
    driver) it is the in-plane rotation.
 2. Expression: the current frame with the head pose undone, minus the neutral: a per-point residual in
    the neutral's frame (a blink, an open mouth, a raised brow); likewise the iris centres when tracked.
+   The mouth's opening alone has an adaptive zero (mouth_rest): a neutral captured with the mouth open
+   would otherwise make that opening the avatar's closed mouth for the whole session. Once the driver's
+   inner lips come closer together than at the neutral (by more than tracker noise), the most closed
+   mouth seen since the neutral becomes the opening's rest, and the opening is measured from there: the
+   lips and jaw points move back along the neutral's down axis by that closing, each by its share of a
+   mouth opening (MOUTH_OPENING_SHARE). Widths, smiles and everything else stay relative to the neutral.
 
 apply() (Motion, ExpressionControls → portrait points):
 3. The neutral is mapped onto the portrait by a 2D similarity (scale k, rotation Φ) fitted on the same
@@ -67,6 +73,25 @@ LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
 EYE_CORNERS = ((36, 39), (42, 45))
 EYE_POINTS = (np.arange(36, 42), np.arange(42, 48))
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+# How far each point moves along the face's down axis when the inner lips part by 1 (0 for points that
+# do not follow the mouth's opening). Regressed on mediapipe tracks of three clips (lp_d18, lp_d6, lp_d9:
+# 288 frames, each against its most closed frame; r 0.8-0.97 for the moving points), then made symmetric
+# and exact where it matters: the upper inner lip measured 0.02-0.03 (0 here), the lower 1.01-1.06 (1,
+# so the inner lips' separation changes by exactly the opening). The lower outer lip moves slightly
+# more than the inner (it rolls out), the chin less (0.67), the jaw outline less towards the ears, the
+# mouth corners about a third.
+MOUTH_OPENING_SHARE = np.zeros(68)
+MOUTH_OPENING_SHARE[3:14] = [0.1, 0.2, 0.25, 0.4, 0.6, 0.65, 0.6, 0.4, 0.25, 0.2, 0.1]
+MOUTH_OPENING_SHARE[[48, 54, 60, 64]] = 0.3
+MOUTH_OPENING_SHARE[55:60] = [0.75, 1.1, 1.15, 1.1, 0.75]
+MOUTH_OPENING_SHARE[65:68] = 1.0
+# Inner-lip openings in eye distances (eye centres, as calibration.py). A neutral whose gap is under
+# MOUTH_CLOSED_GAP has its mouth closed: mediapipe reads closed lips as 0.003-0.025 on the first frames
+# of lp_d18, lp_d6, lp_d9 and followyouremoji (against 0.16-0.18 on two clips that start mid-sentence),
+# and such a neutral keeps its zero. A closing smaller than MOUTH_REST_NOISE is tracker noise: the gap
+# on a held-closed mouth wanders by ~0.01 (lp_d18's closed stretches).
+MOUTH_CLOSED_GAP = 0.05
+MOUTH_REST_NOISE = 0.02
 OPENNESS_MAX = 1.6  # a driver opening wide does not stretch a portrait's eyes beyond this
 # mediapipe's lids rarely meet on a real blink: the gap bottoms out at ~this fraction of the open gap
 # (measured in docs/EXPRESSION.md), so openness is rescaled to make that read as fully closed.
@@ -163,6 +188,12 @@ def rotation_matrix(v: np.ndarray) -> np.ndarray:
     return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
 
 
+def lip_opening(points: np.ndarray, down: np.ndarray) -> float:
+    """Mean separation of the inner lip pairs (lower − upper) along `down` (a unit 2-vector): the mouth's
+    opening in the points' pixels. points: 68×2+ (or a residual of them: then the opening's change)."""
+    return float(np.mean([(points[lower, :2] - points[upper, :2]) @ down for upper, lower in INNER_LIP_PAIRS]))
+
+
 def eye_openness(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Per eye (right, left): lid gap of `points` over that of `reference` (68×2+ each, same frame),
     measured along the reference's gap; 1 as open as the reference, 0 closed."""
@@ -206,16 +237,23 @@ class Retargeter:
 
     target: the portrait's 68×2 landmarks (avatar crop pixels). crop_size: that crop's side (for limits).
     Call set_neutral() before the first __call__ (the runner does, from the first tracked frames).
+    mouth_rest: the adaptive zero of the mouth's opening (module docstring, step 2); False measures the
+    opening from the neutral, as before it existed. Stateful: measure() lowers the rest as the driver's
+    mouth closes, so one Retargeter follows one driver stream in time order.
     """
 
-    def __init__(self, target: np.ndarray, crop_size: int, limits: RetargetLimits | None = None) -> None:
+    def __init__(
+        self, target: np.ndarray, crop_size: int, limits: RetargetLimits | None = None, mouth_rest: bool = True
+    ) -> None:
         if target.shape != (68, 2):
             raise ValueError(f"target must be 68×2 landmarks, got {target.shape}")
         self.target = np.asarray(target, np.float64)
         self.crop_size = crop_size
         self.limits = limits or RetargetLimits()
+        self.mouth_rest = mouth_rest
         self._neutral: np.ndarray | None = None
         self._neutral_irises: np.ndarray | None = None
+        self._rest_closing = 0.0
 
     @property
     def neutral(self) -> np.ndarray | None:
@@ -260,6 +298,20 @@ class Retargeter:
         self._phi3[:2, :2] = phi
         if self._neutral_irises is not None:
             self._iris_depth = k * (self._neutral_irises[:, 2] - n[RIGID, 2].mean())
+        # The mouth's opening, measured along the neutral's own down axis (driver pixels, neutral's frame).
+        across_n = n[45, :2] - n[36, :2]
+        self._neutral_down = np.array([-across_n[1], across_n[0]]) / max(float(np.hypot(*across_n)), 1e-6)
+        self._neutral_opening = lip_opening(n, self._neutral_down)
+        iod = float(np.linalg.norm(n[36:42, :2].mean(0) - n[42:48, :2].mean(0)))
+        self._rest_noise = MOUTH_REST_NOISE * iod
+        self._rest_adapts = self._neutral_opening > MOUTH_CLOSED_GAP * iod
+        self._rest_closing = 0.0  # how far (≤ 0, driver px) the rest's lips are closer than the neutral's
+
+    @property
+    def mouth_rest_closing(self) -> float:
+        """How much closer (driver pixels, in the neutral's frame; ≤ 0) the inner lips of the mouth's
+        current rest are than the neutral's: 0 while the opening is still measured from the neutral."""
+        return self._rest_closing
 
     def measure(self, driver: np.ndarray, irises: np.ndarray | None = None) -> Motion:
         """driver: 68×3 points of the current frame (irises: its 2×3 iris centres) → Motion."""
@@ -274,6 +326,8 @@ class Retargeter:
         undone = ((d[:, :dims] - t) @ r) / s
         residual = np.zeros((68, 3))
         residual[:, :dims] = undone - n[:, :dims]
+        if self.mouth_rest:
+            self._rebase_mouth(residual)
         r3 = np.eye(3)
         r3[:dims, :dims] = r
         shift = d[RIGID, :2].mean(0) - n[RIGID, :2].mean(0)
@@ -283,6 +337,23 @@ class Retargeter:
             iris_residual[:, :dims] = ((np.asarray(irises, np.float64)[:, :dims] - t) @ r) / s
             iris_residual[:, :dims] -= self._neutral_irises[:, :dims]
         return Motion(rotation_vector(r3), s, shift, residual, iris_residual)
+
+    def _rebase_mouth(self, residual: np.ndarray) -> None:
+        """Moves the mouth's opening zero (in place on the 68×3 residual) to the most closed mouth seen.
+
+        Only a neutral whose lips are apart (MOUTH_CLOSED_GAP) has a closing to find; a closed neutral
+        keeps the residual untouched, exactly as with mouth_rest off. The rest never goes past lips
+        touching (a tracker's lips that cross on one frame must not exaggerate every later opening) and
+        only ever lowers: opening the mouth again is motion to carry, not a new zero. Each mouth point
+        then moves back by its share (MOUTH_OPENING_SHARE) of the rest's closing, along the neutral's
+        down axis only, so a smile or pucker on the rest frame is not taken into the zero."""
+        if not self._rest_adapts:
+            return
+        closing = lip_opening(residual, self._neutral_down)  # driver px; < 0 when closer than the neutral
+        if closing < -self._rest_noise or self._rest_closing < 0:
+            self._rest_closing = max(min(self._rest_closing, closing), -self._neutral_opening)
+        if self._rest_closing < 0:
+            residual[:, :2] -= np.outer(MOUTH_OPENING_SHARE * self._rest_closing, self._neutral_down)
 
     def apply(self, motion: Motion, controls: ExpressionControls | None = None) -> Retargeted:
         """Motion → portrait landmarks (and irises when the motion has them), with the controls' gains."""

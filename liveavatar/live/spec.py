@@ -111,12 +111,14 @@ class TrackingConfig:
     largest); hold_s: how long the last pose is held after the face is lost; fade_s: then how long the
     glide to the neutral pose takes. smoothing: the driver's own points (absolute mode, the overlay);
     pose_smoothing and expression_smoothing: relative mode's two filters. irises: track the irises
-    (mediapipe's refined mesh) for gaze."""
+    (mediapipe's refined mesh) for gaze. mouth_rest: relative mode's adaptive mouth rest (the driver's
+    most closed mouth since the neutral is the opening's zero; see Retargeter), off: the neutral's."""
 
     smoothing: OneEuroParams = field(default_factory=OneEuroParams)
     pose_smoothing: OneEuroParams = field(default_factory=lambda: POSE_SMOOTHING)
     expression_smoothing: OneEuroParams = field(default_factory=lambda: EXPRESSION_SMOOTHING)
     irises: bool = True
+    mouth_rest: bool = True
     max_faces: int = 2
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5

@@ -107,10 +107,10 @@ class Processor:
         if r is None:
             if len(self._retargeters) > 16:
                 self._retargeters.clear()
-            r = self._retargeters[key] = Retargeter(avatar.landmarks, self.size)
+            r = self._retargeters[key] = Retargeter(avatar.landmarks, self.size, mouth_rest=self.cfg.mouth_rest)
         if self._neutral is not None and r.neutral is not self._neutral:
             r.set_neutral(self._neutral, self._neutral_iris)
-            self.neutral_warning = neutral_warning(self._neutral, avatar.landmarks)
+            self.neutral_warning = neutral_warning(self._neutral, avatar.landmarks, self.cfg.mouth_rest)
         return r
 
     def process(
