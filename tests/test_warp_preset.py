@@ -125,6 +125,11 @@ def test_warp_portrait_moves_the_portraits_own_mouth_with_its_pixels() -> None:
     inner = (moved == 1) & (torch.roll(own, shifts=(-4, 3), dims=(0, 1)) == 1) & (torch.roll(own, (-6, 3), (0, 1)) == 1)
     assert kept.shape == (1, 1, size, size) and warped.shape == (1, 3, size, size)
     assert float(kept[0, 0][inner].min()) > 0.99 and float(kept[0, 0][moved == 0].max()) < 0.51
+    # Opened far wider than the portrait's own mouth, its teeth would be stretched into streaks: not kept.
+    wide = source + shift
+    wide[0, 65:68, 1] += 3 * (source[0, 65:68, 1] - source[0, 61:64, 1].flip(0))
+    _, kept_wide = warp_portrait(warp, texture, source, inverse, wide)
+    assert float(kept_wide.max()) == 0
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,14 @@
   rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
   output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − new)
   new     = inside (drawn at the image size, anti-aliased over 3×3 pixels) minus kept, clamped to [0, 1]
-  kept    = the portrait's own open mouth (its inner lips' polygon), moved by the same warp
+  kept    = the portrait's own open mouth (its inner lips' polygon), moved by the same warp, faded out as
+            the driven mouth opens past it (1 up to the portrait's own opening, 0 from twice it)
 
 Why a newly opened mouth is forced to G's paint: the warp can only stretch the portrait's lips over a cavity
 it never saw (a red smear; the face tracker then reads a closed mouth). Where the portrait's own mouth is
 open (a smile showing teeth) the warp does show what is inside, so there G's mask decides, as everywhere
-else: forcing it too replaced a smiling portrait's own teeth by a blurred painting at rest.
+else: forcing it too replaced a smiling portrait's own teeth by a blurred painting at rest. Opened much
+wider than the portrait's, though, those teeth are stretched into rings and streaks, so kept fades out.
 
 Why G paints at half size: the warped texture keeps the portrait's detail at full size, and what G adds
 (a mouth's inside, eyelids, a mask's soft edge) survives a 2× bilinear upsampling, for a quarter of G's time.
@@ -62,12 +64,20 @@ def warp_portrait(
     warp: TpsWarp, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """texture B×3×S×S, its landmarks `source` B×68×2, the spline's L⁻¹, driven B×68×2 → (warped texture
-    B×3×S×S, kept B×1×S×S: the portrait's own open mouth moved by the same warp, 0…1). One grid_sample
-    moves both, as four channels."""
+    B×3×S×S, kept B×1×S×S: the portrait's own open mouth moved by the same warp, 0…1, faded out as the
+    driven lips part beyond the portrait's own: 1 up to its opening, 0 from twice it). One grid_sample moves
+    both, as four channels."""
     size = texture.shape[-1]
     own = mouth_inside(source, size, size).to(texture.dtype)
     moved, _ = warp(torch.cat([texture, own], dim=1), source, inverse, driven)
-    return moved[:, :3], moved[:, 3:4]
+    stretch = lip_gap(driven) / lip_gap(source).clamp(min=1e-3)  # B: how many times the portrait's opening
+    fade = (2 - stretch).clamp(0, 1).to(moved.dtype)[:, None, None, None]
+    return moved[:, :3], moved[:, 3:4] * fade
+
+
+def lip_gap(points: torch.Tensor) -> torch.Tensor:
+    """B×68×2 → B: the inner lips' mean gap (pairs 61–67, 62–66, 63–65), in the points' pixels."""
+    return (points[:, [67, 66, 65]] - points[:, [61, 62, 63]]).float().norm(dim=-1).mean(dim=1)
 
 
 def paint(
