@@ -71,3 +71,25 @@ def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     assert bgr is not None, f"cannot read {path}"
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def track_driver_points(path: Path, limit: int = 150) -> np.ndarray:
+    """N×68×3 driver points (retarget.driver_points) of the frames of a clip that mediapipe tracks in video
+    mode, up to `limit` of them."""
+    import cv2
+
+    from liveavatar.landmarks.retarget import driver_points
+    from liveavatar.landmarks.tracker import FaceTracker
+
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    with FaceTracker("video", max_faces=1) as tracker:
+        while len(frames) < limit:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            result = tracker.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if result.landmarks is not None:
+                frames.append(driver_points(result.landmarks))
+    capture.release()
+    return np.array(frames)

@@ -6,14 +6,13 @@ that starts mid-sentence, tracked by mediapipe and retargeted onto a tracked pai
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
-from conftest import read_rgb
+from conftest import read_rgb, track_driver_points
 from test_expression import NEUTRAL3, PORTRAIT, _roll
 
 from liveavatar.landmarks.calibration import mouth_gap, neutral_warning
-from liveavatar.landmarks.retarget import MOUTH_REST_NOISE, Retargeter, driver_points
+from liveavatar.landmarks.retarget import MOUTH_REST_NOISE, Retargeter
 from liveavatar.training.expression import follow_measures
 
 UPPER_INNER, LOWER_INNER = [61, 62, 63], [67, 66, 65]  # pairs: 61-67, 62-66, 63-65
@@ -179,24 +178,6 @@ def test_the_open_mouth_note_says_what_now_happens():
     assert neutral_warning(CLOSED_DRIVER, CLOSED_PORTRAIT) == ""
 
 
-def _track(path) -> np.ndarray:
-    """N×68×3 driver points of every frame mediapipe tracks (video mode), up to 150."""
-    from liveavatar.landmarks.tracker import FaceTracker
-
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    with FaceTracker("video", max_faces=1) as tracker:
-        while len(frames) < 150:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            result = tracker.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            if result.landmarks is not None:
-                frames.append(driver_points(result.landmarks))
-    capture.release()
-    return np.array(frames)
-
-
 @pytest.mark.parametrize("clip", ["styletalk_happy_woman_2.mp4", "aniportrait_theresa_may.mp4"])
 def test_a_clip_that_starts_mid_sentence_drives_the_whole_mouth(driving, portraits, clip):
     """Held-out clips whose first frame has the mouth open (as `eval`'s cross-reenactment takes its
@@ -207,7 +188,7 @@ def test_a_clip_that_starts_mid_sentence_drives_the_whole_mouth(driving, portrai
 
     face, _ = detect_portrait(read_rgb(portraits / "painting_mona_lisa.jpg"), "painting_mona_lisa.jpg")
     target = face_crop(face.points68, 256).points_to_crop(face.points68)
-    driver = _track(driving / clip)
+    driver = track_driver_points(driving / clip)
     assert len(driver) >= 80
     assert mouth_gap(driver[0]) > 0.1  # the clip does start with the mouth open
     measures = {}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import pytest
-from conftest import read_rgb
+from conftest import read_rgb, track_driver_points
 
-from liveavatar.landmarks.retarget import RIGID, Retargeter, driver_points, umeyama
+from liveavatar.landmarks.retarget import RIGID, Retargeter, umeyama
 
 
 def _iod(p: np.ndarray) -> float:
@@ -143,24 +142,13 @@ def test_mouth_motion_is_scaled_to_the_portrait_mouth():
     ],
 )
 def test_portrait_driven_by_another_person(driving, portraits, clip, portrait):
-    from liveavatar.landmarks.tracker import FaceTracker, detect_portrait
+    from liveavatar.landmarks.tracker import detect_portrait
     from liveavatar.render.align import face_crop
 
     face, _ = detect_portrait(read_rgb(portraits / portrait), portrait)
     target = face_crop(face.points68, 256).points_to_crop(face.points68)
-    capture = cv2.VideoCapture(str(driving / clip))
-    frames = []
-    with FaceTracker("video", max_faces=1) as tracker:
-        while len(frames) < 150:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            result = tracker.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            if result.landmarks is not None:
-                frames.append(driver_points(result.landmarks))
-    capture.release()
-    assert len(frames) >= 100
-    driver = np.array(frames)
+    driver = track_driver_points(driving / clip)
+    assert len(driver) >= 100
     rt = Retargeter(target, 256)
     rt.set_neutral(driver[:5].mean(0))
     out = np.array([rt(d) for d in driver])
