@@ -109,6 +109,20 @@ def test_only_the_newly_opened_part_of_a_mouth_is_forced_to_the_painting() -> No
     assert float(m_closed[0, 0, 11, 16]) < 0.05
 
 
+def test_the_painting_is_as_grey_as_the_portrait() -> None:
+    """G paints in colour (its training people are); on a black-and-white portrait the painted mouth must
+    be grey too, and on a colour portrait G's colours stay."""
+    size = 32
+    red = torch.cat([torch.ones(1, 1, 16, 16), -torch.ones(1, 2, 16, 16), -torch.ones(1, 1, 16, 16)], 1)  # mask 0
+    g = _FixedGenerator(red, size, mouth=False)
+    grey_texture = (torch.rand(1, 1, size, size) * 2 - 1).expand(1, 3, size, size)
+    frame, _ = paint(g, torch.zeros(1, 3, size, size), grey_texture, torch.zeros(1, 68, 2), torch.zeros(1, 4))
+    assert float((frame.amax(1) - frame.amin(1)).max()) < 1e-5  # grey: R = G = B
+    colour_texture = torch.rand(1, 3, size, size) * 2 - 1
+    frame, _ = paint(g, torch.zeros(1, 3, size, size), colour_texture, torch.zeros(1, 68, 2), torch.zeros(1, 4))
+    assert torch.allclose(frame[0, :, 5, 5], torch.tensor([1.0, -1.0, -1.0]))  # G's red
+
+
 def test_warp_portrait_moves_the_portraits_own_mouth_with_its_pixels() -> None:
     size = 64
     torch.manual_seed(0)

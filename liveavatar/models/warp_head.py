@@ -3,7 +3,8 @@
   warped  = grid_sample(texture, TPS(portrait landmarks → driven landmarks))     (liveavatar/models/warp.py)
   inside  = the driven inner lips' polygon (68-point marks 60–67), filled: where the mouth is open
   rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
-  output  = m'·warped + (1 − m')·rgb               m' = (tanh + 1) / 2 of G's 4th channel, times (1 − new)
+  output  = m'·warped + (1 − m')·rgb'              m' = (tanh + 1) / 2 of G's 4th channel, times (1 − new);
+                                                   rgb' = rgb desaturated as far as the portrait is grey
   new     = inside (drawn at the image size, anti-aliased over 3×3 pixels) minus kept, clamped to [0, 1]
   kept    = the portrait's own open mouth (its inner lips' polygon), moved by the same warp, faded out as
             the driven mouth opens past it (1 up to the portrait's own opening, 0 from twice it)
@@ -113,7 +114,22 @@ def paint(
         edge = F.avg_pool2d(mouth_inside(driven, size, size), 3, stride=1, padding=1, count_include_pad=False)
         new = edge if kept is None else (edge - kept.float()).clamp(0, 1)
         mask = mask * (1 - new)
+    rgb = match_saturation(rgb, warped.float())
     return mask * warped.float() + (1 - mask) * rgb, mask
+
+
+GREY_CHROMA = 0.04  # mean chroma (max − min channel, 0…1) under which a texture counts as partly grey
+
+
+def match_saturation(painted: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
+    """Painted RGB (B×3×S×S, [-1, 1]) desaturated towards its luma as far as the portrait is grey: a black-
+    and-white photo, a pencil drawing or a marble head got a red mouth from G, whose training people are
+    all in colour (grey episodes only teach it so much). Colour portraits (mean chroma ≥ GREY_CHROMA of the
+    warped texture) keep G's colours."""
+    luma = (painted * painted.new_tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
+    chroma = (warped.amax(1) - warped.amin(1)).mean(dim=(1, 2)) / 2  # B, 0…1
+    keep = (chroma / GREY_CHROMA).clamp(0, 1)[:, None, None, None]
+    return painted - (1 - keep) * (painted - luma)  # exactly G's colours where keep is 1
 
 
 def render_frame(
