@@ -12,12 +12,12 @@ from liveavatar.training.augment import (
     MIRROR_68,
     grey,
     mirror_and_scale,
-    mouth_openness,
     move_frames,
     move_points,
     open_mouth_weights,
 )
 from liveavatar.training.data import landmark_images, sample_episodes
+from liveavatar.training.expression import mouth_opening
 
 SIZE = 128
 
@@ -99,7 +99,7 @@ def test_open_mouths_are_drawn_as_targets_more_often() -> None:
     opened = closed.copy()
     opened[[65, 66, 67], 1] += 0.4 * np.linalg.norm(closed[45] - closed[36])  # lower inner lip drops
     points = np.stack([closed] * 9 + [opened])
-    assert mouth_openness(points)[-1] > mouth_openness(points)[0] + 0.39
+    assert mouth_opening(points)[-1] > mouth_opening(points)[0] + 0.39
     weights = open_mouth_weights(points)
     g = torch.Generator().manual_seed(1)
     episodes = sample_episodes([10], 2000, 1, g, [weights])

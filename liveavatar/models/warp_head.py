@@ -105,6 +105,8 @@ def paint(
         inputs.append(inside * 2 - 1)
     generated = generator(torch.cat(inputs, dim=1), psi).float()  # B×4×p×p
     mask, rgb = (generated[:, 3:4] + 1) * 0.5, generated[:, :3]
+    # At the paint size: a per-pixel linear blend commutes with the bilinear upsampling, on a quarter of the pixels.
+    rgb = match_saturation(rgb, warped.float())
     if paint_size != size:
         up = F.interpolate(torch.cat([rgb, mask], dim=1), size=(size, size), mode="bilinear", align_corners=False)
         rgb, mask = up[:, :3], up[:, 3:4]
@@ -114,7 +116,6 @@ def paint(
         edge = F.avg_pool2d(mouth_inside(driven, size, size), 3, stride=1, padding=1, count_include_pad=False)
         new = edge if kept is None else (edge - kept.float()).clamp(0, 1)
         mask = mask * (1 - new)
-    rgb = match_saturation(rgb, warped.float())
     return mask * warped.float() + (1 - mask) * rgb, mask
 
 
@@ -122,7 +123,7 @@ GREY_CHROMA = 0.04  # mean chroma (max − min channel, 0…1) under which a tex
 
 
 def match_saturation(painted: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
-    """Painted RGB (B×3×S×S, [-1, 1]) desaturated towards its luma as far as the portrait is grey: a black-
+    """Painted RGB (B×3×p×p, [-1, 1], any size) desaturated towards its luma as far as the portrait is grey: a black-
     and-white photo, a pencil drawing or a marble head got a red mouth from G, whose training people are
     all in colour (grey episodes only teach it so much). Colour portraits (mean chroma ≥ GREY_CHROMA of the
     warped texture) keep G's colours."""

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from liveavatar.models.tensors import unit_from_uint8
+from liveavatar.training.data import landmark_images
+from liveavatar.training.expression import mouth_opening
 
 # 68-point index of each point's mirror image (the subject's right eye ↔ left eye, and so on).
 MIRROR_68 = np.array(
@@ -100,8 +102,6 @@ def mirror_and_scale(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """An episode batch (frames B×N×3×S×S in [-1, 1], points B×N×68×2 crop pixels) → the moved frames,
     points and freshly drawn landmark images (B×N×3×S×S in [-1, 1]), each episode under its own transform."""
-    from liveavatar.training.data import landmark_images
-
     b, n, _, size, _ = frames.shape
     mirror, scale, shift = random_similarity(b, generator)
     moved_points = move_points(points.float().cpu(), size, mirror, scale, shift)
@@ -110,17 +110,10 @@ def mirror_and_scale(
     return move_frames(frames, mirror, scale, shift), moved_points.to(points.device), marks.to(frames.device)
 
 
-def mouth_openness(points: np.ndarray) -> np.ndarray:
-    """N×68×2 → N: the inner lips' mean gap (pairs 61–67, 62–66, 63–65) over the outer eye-corner distance."""
-    gap = np.linalg.norm(points[:, [67, 66, 65]] - points[:, [61, 62, 63]], axis=-1).mean(1)
-    eyes = np.linalg.norm(points[:, 45] - points[:, 36], axis=-1)
-    return gap / np.maximum(eyes, 1e-6)
-
-
 def open_mouth_weights(points: np.ndarray) -> torch.Tensor:
     """N×68×2 → N sampling weights for target frames: a wide-open mouth (openness ≥ 0.5) is drawn 9× as
     often as a closed one. Such frames are rare in talking clips (1.6 % of the training frames open wider
     than 0.3) and they are what the warp cannot show; with these weights a quarter of the targets open
     wider than 0.2."""
-    openness = mouth_openness(points)
+    openness = mouth_opening(points)
     return torch.from_numpy(1 + 20 * np.clip(openness - 0.1, 0, 0.4)).float()

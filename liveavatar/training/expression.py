@@ -22,10 +22,16 @@ import numpy as np
 SIGNALS = ("mouth", "eyes", "yaw", "pitch", "roll")
 
 
+def mouth_opening(points: np.ndarray) -> np.ndarray:
+    """…×68×2 → …: the "mouth" signal, inner-lip gap / inter-ocular distance (one frame or a stack)."""
+    p = np.asarray(points, np.float64)
+    gap = np.linalg.norm(p[..., [67, 66, 65], :] - p[..., [61, 62, 63], :], axis=-1).mean(-1)
+    return gap / np.maximum(np.linalg.norm(p[..., 45, :] - p[..., 36, :], axis=-1), 1e-6)
+
+
 def expression_signals(points: np.ndarray) -> dict[str, float]:
     p = np.asarray(points, np.float64)
-    iod = max(float(np.linalg.norm(p[45] - p[36])), 1e-6)
-    mouth = np.mean([np.linalg.norm(p[a] - p[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / iod
+    mouth = mouth_opening(p)
     eyes = []
     for lids, (c0, c1) in (((37, 41, 38, 40), (36, 39)), ((43, 47, 44, 46), (42, 45))):
         gap = (np.linalg.norm(p[lids[0]] - p[lids[1]]) + np.linalg.norm(p[lids[2]] - p[lids[3]])) / 2
