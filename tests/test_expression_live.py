@@ -176,3 +176,40 @@ def test_the_live_processor_adapts_the_mouth_rest_unless_turned_off(avatar, mout
     assert gaps[3] == pytest.approx(0.2 if mouth_rest else 0.0, abs=0.01)
     assert ("settles once you close yours" in processor.neutral_warning) == mouth_rest
     assert ("press Calibrate" in processor.neutral_warning) == (not mouth_rest)
+
+
+@pytest.mark.parametrize("carried", [True, False])
+def test_switching_avatars_keeps_the_drivers_mouth_rest(avatar, carried, monkeypatch):
+    """Calibrated with the mouth open, the driver closes it on avatar A, then opens it as at calibration on
+    avatar B: B's mouth opens as A's would have. The rest is the driver's, found once for the session
+    (carried=False shows what an avatar switch did before: B waited for the next closing)."""
+    import dataclasses
+
+    from liveavatar.landmarks.retarget import Retargeter
+    from liveavatar.pipeline import TrackingConfig
+    from liveavatar.pipeline.stages import Processor
+    from liveavatar.types import FaceLandmarks
+
+    rest = np.asarray(avatar.landmarks, np.float32)
+    iod = float(np.linalg.norm(rest[36:42].mean(0) - rest[42:48].mean(0)))
+    opened = rest.copy()
+    opened[[55, 56, 57, 58, 59, 65, 66, 67], 1] += 0.2 * iod
+    opened[[7, 8, 9], 1] += 0.12 * iod
+    other = dataclasses.replace(avatar, landmarks=rest.copy())  # another avatar: its own retargeter
+
+    def gap(points: np.ndarray) -> float:
+        lower, upper = [67, 66, 65], [61, 62, 63]
+        return float(np.mean((points[lower, 1] - points[upper, 1]) - (rest[lower, 1] - rest[upper, 1]))) / iod
+
+    if not carried:  # the switch as it was: nothing handed over
+        monkeypatch.setattr(Retargeter, "continue_mouth_rest", lambda self, other: None)
+    image = np.zeros((256, 256, 3), np.uint8)
+    processor = Processor(TrackingConfig(neutral_frames=2), 256)
+    frames = [(opened, avatar), (opened, avatar), (rest, avatar), (opened, other), (opened, avatar)]
+    gaps = []
+    for i, (points, shown) in enumerate(frames):
+        driven, _ = processor.process(image, FaceLandmarks(points, (256, 256)), i / 25, shown, "relative")
+        gaps.append(gap(driven.points))
+    assert gaps[2] == pytest.approx(0.0, abs=0.01)  # closed on A: A's own mouth
+    assert gaps[3] == pytest.approx(0.2 if carried else 0.0, abs=0.01)  # opened on B
+    assert gaps[4] == pytest.approx(0.2, abs=0.01)  # and back on A, which found the rest itself

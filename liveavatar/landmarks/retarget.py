@@ -313,6 +313,14 @@ class Retargeter:
         current rest are than the neutral's: 0 while the opening is still measured from the neutral."""
         return self._rest_closing
 
+    def continue_mouth_rest(self, other: Retargeter) -> None:
+        """Takes over the mouth rest `other` has found when both measure from the same neutral array.
+
+        The rest is the driver's most closed mouth, not the portrait's: switching avatars mid-session must
+        not put the new avatar's mouth back on the open neutral until the driver happens to close again."""
+        if self._neutral is not None and other.neutral is self._neutral and self._rest_adapts:
+            self._rest_closing = min(self._rest_closing, other.mouth_rest_closing)
+
     def measure(self, driver: np.ndarray, irises: np.ndarray | None = None) -> Motion:
         """driver: 68×3 points of the current frame (irises: its 2×3 iris centres) → Motion."""
         if self._neutral is None:

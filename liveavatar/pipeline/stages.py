@@ -71,6 +71,7 @@ class Processor:
         self._neutral: np.ndarray | None = None
         self._calibrate = threading.Event()
         self._retargeters: dict[int, Retargeter] = {}  # per avatar (id of its landmarks array)
+        self._retargeting: Retargeter | None = None  # the one the last frame used
         self._last: np.ndarray | None = None  # the last points drawn
         self._lost_at: float | None = None
         self._lost_from: np.ndarray | None = None
@@ -111,6 +112,9 @@ class Processor:
         if self._neutral is not None and r.neutral is not self._neutral:
             r.set_neutral(self._neutral, self._neutral_iris)
             self.neutral_warning = neutral_warning(self._neutral, avatar.landmarks, self.cfg.mouth_rest)
+        if self._retargeting is not None and self._retargeting is not r:
+            r.continue_mouth_rest(self._retargeting)  # an avatar switch: the driver's mouth rest goes along
+        self._retargeting = r
         return r
 
     def process(
