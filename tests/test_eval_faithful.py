@@ -64,9 +64,21 @@ def test_follow_measures_see_a_follower_and_a_statue(face: np.ndarray) -> None:
     still = follow_measures(driver, statue)
     assert still["r_mouth"] is None  # a constant output has no correlation, not r = 0
     assert still["mouth_range_ratio"] == pytest.approx(0.0, abs=1e-9)
+    assert follows["driver_mouth_still"] is False
     missing = follow_measures(driver, [None] * len(driver))
     assert missing["r_mouth"] is None and missing["mouth_range_ratio"] is None
     assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_a_driver_whose_mouth_stays_shut_has_no_mouth_r(face: np.ndarray) -> None:
+    """Tracker wobble on a closed mouth correlates with anything by chance: it must not count as following."""
+    wobble = [0.0, 0.012, 0.004, 0.018, 0.002, 0.015, 0.007, 0.01]
+    driver = [_open_mouth(face, a) for a in wobble]
+    echo = [_open_mouth(face, a) for a in wobble]  # would score r = 1 on pure noise
+    measures = follow_measures(driver, echo)
+    assert measures["driver_mouth_still"] is True
+    assert measures["r_mouth"] is None and measures["mouth_range_ratio"] is None
+    assert measures["r_yaw"] is None  # the other signals are measured as before (constant here: undefined)
 
 
 def test_identity_summary_counts_frames_without_a_face_against_the_model() -> None:

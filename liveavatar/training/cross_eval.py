@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.training.expression import SIGNALS, follow_measures
+from liveavatar.training.expression import SIGNALS, STILL_MOUTH_SPREAD, follow_measures
 from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -184,6 +184,7 @@ def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
         summary[key] = float(np.median(values)) if values else None
+    summary["mouth_still_pairs"] = sum(bool(r.get("driver_mouth_still")) for r in rows)
     return summary
 
 
@@ -294,6 +295,12 @@ def format_cross(report: dict[str, Any]) -> str:
                 + " ".join(f"{f(s['r_' + sig], '.2f'):>7}" for sig in SIGNALS)
                 + f" {f(s['mouth_range_ratio'], '.2f'):>6}"
             )
+    still = sorted({p["driver"] for p in report["pairs"] if p.get("driver_mouth_still")})
+    if still:
+        lines.append(
+            f"r mouth and mouth× leave out {', '.join(still)}: the driver's mouth does not open "
+            f"(5–95 % spread under {STILL_MOUTH_SPREAD} eye distances), so they would measure tracker noise"
+        )
     if not report["identity"].startswith("dlib"):
         lines.append(report["identity"])
     return "\n".join(lines)
