@@ -499,3 +499,17 @@ def test_without_a_gpu_tensorrt_is_listed_for_the_warp_model_with_the_papers_rea
     choice = create_engine("auto", checkpoint, say=lambda m: None)
     assert choice.skipped[0] == warp_row and choice.engine.needs_warp
     choice.engine.close()
+
+
+def test_build_engine_builds_the_warp_model_in_fp32_by_default(fake_tensorrt, bundled_warp, monkeypatch, capsys):
+    import functools
+
+    from liveavatar.engines import tensorrt_engine
+
+    cpu_engine = functools.partial(tensorrt_engine.TensorRTEngine, device="cpu")  # no GPU here
+    monkeypatch.setattr(tensorrt_engine, "TensorRTEngine", cpu_engine)
+    assert cli_main(["build-engine"]) == 0
+    assert "tensorrt-fp32: ready at" in capsys.readouterr().out
+    assert fake_tensorrt.builds[0]["onnx"] == str(bundled_warp[1])
+    assert cli_main(["build-engine", "--precision", "fp16"]) != 0  # the warp graph has no fp16 export
+    assert "fp32 only" in capsys.readouterr().err

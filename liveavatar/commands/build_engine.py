@@ -1,7 +1,8 @@
 """`liveavatar build-engine`: build (or check) the TensorRT engine ahead of time, into the engine cache.
 
 Building takes minutes the first time on a GPU; doing it here keeps the first live start fast. Without
-TensorRT or a GPU it says what is missing and exits with 2.
+TensorRT or a GPU it says what is missing and exits with 2. The paper's presets build from the fp16 graph,
+the `warp` presets (the bundled model) from their fp32 frame graph, their only export.
 """
 
 from __future__ import annotations
