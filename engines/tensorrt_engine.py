@@ -343,14 +343,14 @@ class TensorRTEngine:
         return torch.empty(shape, dtype=getattr(torch, tensor.dtype), device=self._device)
 
     def _bound(self, n: int) -> dict:
-        """Device buffers for batch n (the per-avatar ones shared by every n), with the context's input shapes
-        and every tensor's address set to them by name."""
+        """Device buffers for batch n (the per-avatar ones shared by every n), with every tensor's address set
+        to them by name, and the shapes of the inputs the graph leaves dynamic (the others are in the plan)."""
         if n not in self._buffers:
             self._buffers[n] = {t.name: self._empty(t, n) for t in (*self._inputs, self._output)}
             self._buffers[n].update(self._avatar_buffers)
         buffers = self._buffers[n]
         ctx = self._context
-        for tensor in self._inputs:
+        for tensor in (t for t in self._inputs if None in t.shape):
             if not ctx.set_input_shape(tensor.name, tuple(buffers[tensor.name].shape)):
                 raise EngineError(
                     f"{self.name}: TensorRT refused shape {tuple(buffers[tensor.name].shape)} for {tensor.name}"

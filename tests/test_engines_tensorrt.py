@@ -282,7 +282,8 @@ class FakeContext:
         feeds = {}
         for meta in self.session.get_inputs():
             dtype = np.uint8 if meta.type == "tensor(uint8)" else np.float32
-            feeds[meta.name] = memory(self.addresses[meta.name], self.shapes[meta.name], dtype).copy()
+            shape = self.shapes.get(meta.name) or tuple(self.graph_shapes[meta.name])  # static: the plan's own
+            feeds[meta.name] = memory(self.addresses[meta.name], shape, dtype).copy()
         frame = self.session.run(["frame"], feeds)[0]
         memory(self.addresses["frame"], frame.shape, np.uint8)[...] = frame
         self.runs.append(dict(self.addresses))
@@ -415,6 +416,7 @@ def test_warp_frames_are_the_graphs_and_the_avatar_is_uploaded_only_when_it_chan
     assert all(
         set(run) == {"landmarks", "psi", "texture", "source", "inverse", "driven", "frame"} for run in context.runs
     )
+    assert set(context.shapes) == {"landmarks", "psi", "driven"}  # the graph fixes the avatar's: nothing to set
     one, two = context.runs[0], context.runs[3]  # batch 1 and batch 2: own per-frame buffers, one avatar's
     assert [one[n] == two[n] for n in ("texture", "source", "inverse")] == [True] * 3
     assert [one[n] == two[n] for n in ("landmarks", "psi", "driven", "frame")] == [False] * 4
