@@ -515,3 +515,35 @@ def test_build_engine_builds_the_warp_model_in_fp32_by_default(fake_tensorrt, bu
     assert fake_tensorrt.builds[0]["onnx"] == str(bundled_warp[1])
     assert cli_main(["build-engine", "--precision", "fp16"]) != 0  # the warp graph has no fp16 export
     assert "fp32 only" in capsys.readouterr().err
+
+
+def _real_tensorrt_and_gpu() -> bool:
+    if not HAS_TENSORRT:
+        return False
+    try:
+        import_tensorrt()
+    except EngineUnavailable:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _real_tensorrt_and_gpu(), reason="needs TensorRT and a CUDA GPU (none here)")
+def test_real_tensorrt_renders_the_warp_frames_onnx_runtime_renders(bundled_warp, tmp_path):
+    """On a machine with TensorRT: the shipped frame graph's plan gives ONNX Runtime CPU's frames (fp32 both;
+    a few levels for kernel differences), through the CUDA-graph replay and across an avatar switch."""
+    from liveavatar.engines.ort_engine import OrtEngine
+    from liveavatar.engines.tensorrt_engine import TensorRTEngine
+
+    checkpoint, path = bundled_warp
+    config = checkpoint.config
+    engine = TensorRTEngine(path, "fp32", cache_dir=tmp_path, say=lambda m: None)
+    reference = OrtEngine(path)
+    first, second = warp_avatar(config, 0.0, seed=1), warp_avatar(config, 3.0, seed=2)
+    for avatar, batch, seed in [(first, 1, 10), (first, 1, 11), (first, 1, 12), (second, 1, 13), (second, 2, 14)]:
+        marks, psi, driven = frame_inputs(config, avatar, batch, seed)
+        frames = engine.infer(marks, psi, avatar, driven)
+        expected = reference.infer(marks, psi, avatar, driven)
+        diff = np.abs(frames.astype(int) - expected.astype(int))
+        assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (batch, seed, int(diff.max()))
+    engine.close()
+    reference.close()
