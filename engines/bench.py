@@ -133,7 +133,7 @@ def _warp_args(warp: WarpInputs | None, idx) -> tuple:
 
 def _runtime_available(name: str, config: ModelConfig | None = None) -> None:
     """Raises EngineUnavailable with doctor's reason (liveavatar.engines.health) when a bench engine's runtime
-    is missing here (or, given the model's config, cannot run that model: TensorRT and the warp presets)."""
+    is missing here (or, given the model's config, the registry's `fits` refuses that model)."""
     from liveavatar.engines.base import EngineUnavailable
     from liveavatar.engines.health import engine_rows
     from liveavatar.engines.registry import ENGINE_TABLE

@@ -24,14 +24,16 @@ from liveavatar.models.talking_head import TalkingHead
 
 
 def to_unit_range(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """N×S×S×3 uint8 → N×3×S×S in [-1, 1]; the permuted view is channels-last in memory, as convs like."""
-    return images.permute(0, 3, 1, 2).to(dtype) * (1.0 / 127.5) - 1.0
+    """N×S×S×3 uint8 → N×3×S×S in [-1, 1]; the permuted view is channels-last in memory, as convs like.
+    Cast first, then permute: TensorRT takes uint8 only at a network's inputs and outputs, so in the exported
+    graph nothing but a Cast may touch the uint8 tensor (tests/test_tensorrt_ops.py)."""
+    return images.to(dtype).permute(0, 3, 1, 2) * (1.0 / 127.5) - 1.0
 
 
 def to_uint8_images(frames: torch.Tensor) -> torch.Tensor:
     """N×3×S×S in [-1, 1] → N×S×S×3 uint8, rounded the way liveavatar.models.tensors.to_images rounds."""
     scaled = ((frames.float().clamp(-1.0, 1.0) + 1.0) * 127.5).round()
-    return scaled.to(torch.uint8).permute(0, 2, 3, 1)
+    return scaled.permute(0, 2, 3, 1).to(torch.uint8)  # the Cast last, for TensorRT (see to_unit_range)
 
 
 class GeneratorIO(nn.Module):

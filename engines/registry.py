@@ -8,9 +8,10 @@ The reasons (`EngineChoice.skipped`, one line each, "<engine>: <why>") are what 
 the app show. ONNX graphs of the bundled model ship with the package; any other checkpoint's come from the
 user's cache (exported on first use, see engines.cache). PyTorch is optional (the `train` extra): without it
 the torch engines are listed as unavailable with the install command, and nothing here imports it.
-Checkpoints of the `warp` presets run their whole frame graph (engines.warp_graph) on ONNX Runtime (CPU and
-CUDA, fp32) and PyTorch (render_frame, the reference); TensorRT is listed as unavailable for them, with why
-(`EngineEntry.fits`), since their graph has never been built or checked on TensorRT.
+Checkpoints of the `warp` presets run their whole frame graph (engines.warp_graph, fp32) on TensorRT and ONNX
+Runtime (CPU and CUDA), from the same shipped or cached graph, and on PyTorch (render_frame, the reference).
+TensorRT's warp path is written to its API and its ops are checked against the ONNX parser's documented
+support (tests/test_tensorrt_ops.py), but it has not run on a real TensorRT: no machine here has one.
 """
 
 from __future__ import annotations
@@ -36,23 +37,18 @@ class EngineChoice:
     skipped: list[str] = field(default_factory=list)  # "tensorrt: not installed (pip install ...)", ...
 
 
-NO_WARP_TENSORRT = (
-    "the warp presets' frame graph (spline warp, grid_sample, G) has not been built or checked on TensorRT "
-    "yet; onnxruntime-cuda runs it on the GPU"
-)
-
-
-def _no_warp(config: ModelConfig) -> str | None:
-    return NO_WARP_TENSORRT if config.warp is not None else None
+def gpu_precision(config: ModelConfig) -> str:
+    """The graph the GPU engines run: G in fp16, a warp preset's frame graph in fp32 (its only export)."""
+    return "fp16" if config.warp is None else "fp32"
 
 
 def _tensorrt(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.cache import cached_generator_onnx
     from liveavatar.engines.tensorrt_engine import TensorRTEngine, import_tensorrt
 
-    _can_run(lambda: _no_warp(checkpoint.config))
     import_tensorrt()  # fail fast with the install hint before exporting anything
-    return TensorRTEngine(cached_generator_onnx(checkpoint, state, "fp16", say), "fp16", say=say)
+    precision = gpu_precision(checkpoint.config)
+    return TensorRTEngine(cached_generator_onnx(checkpoint, state, precision, say), precision, say=say)
 
 
 def _onnxruntime_cuda(checkpoint, state, say) -> GeneratorEngine:
@@ -60,7 +56,7 @@ def _onnxruntime_cuda(checkpoint, state, say) -> GeneratorEngine:
     from liveavatar.engines.ort_engine import OrtEngine
 
     _can_run(_onnxruntime_cuda_missing)
-    precision = "fp16" if checkpoint.config.warp is None else "fp32"  # the warp frame graph is fp32 only
+    precision = gpu_precision(checkpoint.config)
     return OrtEngine(cached_generator_onnx(checkpoint, state, precision, say), device="cuda")
 
 
@@ -183,7 +179,7 @@ class EngineEntry:
 
 
 ENGINES: tuple[EngineEntry, ...] = (
-    EngineEntry("tensorrt", _tensorrt_missing, _tensorrt, _no_warp),
+    EngineEntry("tensorrt", _tensorrt_missing, _tensorrt),
     EngineEntry("onnxruntime-cuda", _onnxruntime_cuda_missing, _onnxruntime_cuda),
     EngineEntry("torch-cuda", _torch_cuda_missing, _torch_cuda),
     EngineEntry("onnxruntime", _onnxruntime_missing, _onnxruntime),
@@ -237,7 +233,7 @@ def engine_availability(config: ModelConfig | None = None) -> list[tuple[str, st
     """(engine, None if it can run here else "<engine>: why not") for each engine, without building anything.
 
     config: the model to run (default: the bundled model's, read from its header, when the build has one):
-    an engine that cannot run that model (TensorRT and the warp presets) is listed with why."""
+    an engine whose `fits` refuses that model is listed with why (every engine runs every preset today)."""
     if config is None:
         config = _bundled_config()
     rows: list[tuple[str, str | None]] = []

@@ -188,4 +188,6 @@ def test_a_warp_checkpoint_becomes_the_bundled_model_with_one_command(
     assert timed.returncode == 0, timed.stderr[-2000:]
     rows = {row["engine"]: row for row in json.loads(timed.stdout)["engines"]}
     assert rows["onnxruntime"]["status"] == "ok" and rows["onnxruntime"]["frames"] == 3
-    assert rows["tensorrt"]["reason"].startswith("the warp presets' frame graph")
+    # TensorRT runs the warp model where it is installed; without torch (and here without TensorRT) it cannot.
+    assert rows["tensorrt"]["status"] == "skipped"
+    assert rows["tensorrt"]["reason"].startswith(("tensorrt: not installed", "tensorrt: its buffers live in PyTorch"))

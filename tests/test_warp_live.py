@@ -8,6 +8,8 @@ paper's tiny G's does not (r ≈ 0.05); and engines must give what models.warp_h
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -123,17 +125,20 @@ def test_a_paper_engine_refuses_warp_inputs(checkpoint_path, warp_checkpoint, wa
         engine.infer(np.zeros((1, 64, 64, 3), np.uint8), np.zeros((1, 320), np.float32), warp, warp.source[None])
 
 
-def test_tensorrt_is_listed_unavailable_for_warp_models_and_auto_says_why(
+def test_tensorrt_is_listed_for_warp_models_as_for_the_papers_and_auto_says_why_it_is_skipped(
     warp_checkpoint, checkpoint_path, engine_cache
 ):
+    """No model-specific refusal: TensorRT runs the warp frame graph where it can run at all (the engine on a
+    fake TensorRT: tests/test_engines_tensorrt.py); here it is missing, for the same reason for both models."""
     listed = dict(engine_availability(warp_checkpoint.config))
-    assert listed["tensorrt"].startswith("tensorrt: the warp presets' frame graph")
-    assert dict(engine_availability(load_checkpoint(checkpoint_path).config))["tensorrt"] != listed["tensorrt"]
-    with pytest.raises(EngineUnavailable, match="tensorrt: the warp presets' frame graph"):
+    assert listed["tensorrt"] == dict(engine_availability(load_checkpoint(checkpoint_path).config))["tensorrt"]
+    if listed["tensorrt"] is None:
+        pytest.skip("TensorRT and a GPU are here")
+    with pytest.raises(EngineUnavailable, match=f"^{re.escape(listed['tensorrt'])}$"):
         create_engine("tensorrt", warp_checkpoint)
     choice = create_engine("auto", warp_checkpoint, say=lambda m: None)
     assert choice.engine.name == "onnxruntime-cpu" and choice.engine.needs_warp
-    assert choice.skipped[0].startswith("tensorrt: the warp presets' frame graph")
+    assert choice.skipped[0] == listed["tensorrt"]
     choice.engine.close()
 
 

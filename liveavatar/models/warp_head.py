@@ -54,7 +54,9 @@ def mouth_inside(driven: torch.Tensor, image_size: int, size: int) -> torch.Tens
     x1, y1 = nxt[..., 0, None, None], nxt[..., 1, None, None]  # edge ends
     c = torch.arange(size, dtype=lips.dtype, device=lips.device)  # pixel centres (at integers, as the points)
     py, px = c[None, None, :, None], c[None, None, None, :]
-    straddles = (y0 > py) != (y1 > py)  # B×8×size×size: the edge crosses this pixel row
+    # B×8×size×size: the edge crosses this pixel row. A xor, not `!=`: exported, `!=` of booleans is an Equal
+    # of booleans, which TensorRT's ONNX parser does not take (tests/test_tensorrt_ops.py).
+    straddles = torch.logical_xor(y0 > py, y1 > py)
     dy = torch.where((y1 - y0).abs() < 1e-6, torch.full_like(y0, 1e-6), y1 - y0)
     crosses = straddles & (px < x0 + (py - y0) * (x1 - x0) / dy)  # a ray to the right crosses the edge
     parity = torch.prod(1 - 2 * crosses.to(lips.dtype), dim=1, keepdim=True)  # −1 after an odd count
