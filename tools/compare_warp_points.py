@@ -22,11 +22,12 @@ Measured against the real target crop: SSIM in the face region (inside the conve
 points, dilated by FACE_DILATE px) and over the whole crop; mouth and eye opening of mediapipe re-tracked on
 the output (image mode) against the target's tracked points (Pearson r over the clip's targets, and the
 output's 5-95 % spread over the target's); the normalised landmark error of the re-tracked output (all 68,
-lips 48-67, eyes 36-47); how far the warp carries each of the 68 points from where it should (px); folded
-triangles (pwa); and the per-frame warp time (all variants timed frame by frame in the same run, CPU).
-Prints a table of medians over clips and writes report.json and sheet.png (source | target | each variant,
-at the widest-mouth and the most-closed-eye frame of the first --sheet-clips clips) to --out. The sheet
-shows real people's faces: look at it, never commit it.
+lips 48-67, eyes 36-47); how far the warp carries each of the 68 points from where it should (px); the
+folded area (pwa); and the per-frame warp time (all variants timed frame by frame in the same run, CPU, torch
+threads as default; wall clock and the process's CPU time, which other processes on the cores do not inflate).
+Prints a table of medians over clips and writes report.json and sheet.png to --out (source | target | each
+variant, at the widest-mouth and the most-closed-eye frame of the first --sheet-clips clips, and at the frame
+where the triangles fold most). The sheet shows real people's faces: look at it, never commit it.
 """
 
 from __future__ import annotations
@@ -274,6 +275,7 @@ def measure_clip(
 
     outputs: dict[str, list[np.ndarray]] = {v: [] for v in variants}
     times: dict[str, list[float]] = {v: [] for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
     transfer: dict[str, list[float]] = {v: [] for v in variants}
     order = list(renderers)
     for k, (target, t68) in enumerate(zip(target_meshes, targets68, strict=True)):
@@ -281,9 +283,10 @@ def measure_clip(
         # frame so none is always first after the cache-cold gap between frames.
         for v in order[k % len(order) :] + order[: k % len(order)]:
             render, idx = renderers[v]
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             image, backward = render(target[idx])
             times[v].append(time.perf_counter() - start)
+            cpu[v].append(time.process_time() - start_cpu)
             outputs[v].append(image)
             transfer[v].append(transfer_error(backward, t68, source68))
     outputs["none"] = [source_crop] * len(target_crops)
@@ -308,6 +311,7 @@ def measure_clip(
         entry.update(landmark_errors(found, targets68))
         if v in variants:
             entry["ms_per_frame"] = [1000 * t for t in times[v]]
+            entry["cpu_ms_per_frame"] = [1000 * t for t in cpu[v]]
             entry["transfer_px"] = float(np.mean(transfer[v]))
             entry["points"] = int(len(renderers[v][1]))
         if v == "pwa":
@@ -315,14 +319,20 @@ def measure_clip(
             entry["triangles"] = int(len(pwa_triangles(source_mesh)))
         result["variants"][v] = entry
     sheet = []
-    for frame in dict.fromkeys((widest, closed)):  # both extremes, once if they are the same frame
+    shown = [widest, closed]
+    if "pwa" in variants:  # and where the triangles fold most, if they fold at all: what a turn does to the outline
+        folds = result["variants"]["pwa"]["folded_px2"]
+        if max(folds) > 1:
+            shown.append(chosen[int(np.argmax(folds))])
+    for frame in dict.fromkeys(shown):  # each frame once, where the extremes coincide
         k = chosen.index(frame)
         sheet.append(np.concatenate([source_crop, target_crops[k], *(outputs[v][k] for v in variants)], axis=1))
     return result, sheet, None
 
 
 def summarize(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Medians over clips per variant; times are the median over every timed frame of every clip."""
+    """Medians over clips per variant; times are the median over every timed frame of every clip (wall clock,
+    and the process's CPU time over all its threads, which other processes taking the cores do not inflate)."""
     keys = ("ssim_face", "ssim_all", "r_mouth", "mouth_range_ratio", "r_eyes", "eyes_range_ratio", "err68")
     keys += ("err_lips", "err_eyes", "face_found", "transfer_px")
     summary: dict[str, dict[str, Any]] = {}
@@ -333,7 +343,8 @@ def summarize(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             values = [e[key] for e in entries if e.get(key) is not None]
             row[key] = float(np.median(values)) if values else None
         if "ms_per_frame" in entries[0]:
-            row["ms_per_frame"] = float(np.median([t for e in entries for t in e["ms_per_frame"]]))
+            for key in ("ms_per_frame", "cpu_ms_per_frame"):
+                row[key] = float(np.median([t for e in entries for t in e[key]]))
             row["points"] = entries[0]["points"]
         if v == "pwa":
             folds = [f for e in entries for f in e["folded_px2"]]
@@ -361,6 +372,7 @@ def format_table(summary: dict[str, dict[str, Any]], clips: int) -> str:
         ("err_eyes", "err eyes", ".3f"),
         ("transfer_px", "carry px", ".2f"),
         ("ms_per_frame", "ms/frame", ".1f"),
+        ("cpu_ms_per_frame", "CPU ms", ".1f"),
     )
     lines = [f"medians over {clips} clips", "| variant | " + " | ".join(c[1] for c in cols) + " |"]
     lines.append("|" + "---|" * (len(cols) + 1))
