@@ -394,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--split", type=Path, default=DEFAULT_SPLIT, help=f'JSON with the "held_out" names (default {DEFAULT_SPLIT})'
     )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS, help="warps to compare (all)")
     parser.add_argument("--names", nargs="*", help="clip names (file stems) instead of the split's held_out list")
     parser.add_argument("--targets", type=int, default=16, help="target frames per clip (default 16)")
     parser.add_argument("--max-frames", type=int, default=300, help="frames read from each clip's start (300)")
@@ -420,7 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     clips, skipped, sheet = [], [], []
     with FaceTracker("image", max_faces=1) as tracker:
         for path in paths:
-            result, rows, why = measure_clip(path, args.max_frames, args.targets, tracker, args.coarse, args.steps)
+            result, rows, why = measure_clip(
+                path, args.max_frames, args.targets, tracker, args.coarse, args.steps, args.variants
+            )
             if result is None:
                 skipped.append({"clip": path.name, "skipped": why})
                 print(f"{path.name}: skipped, {why}", flush=True)
@@ -446,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "face_region": f"convex hull of the target's 68 points dilated by {FACE_DILATE} px",
             "torch_threads": torch.get_num_threads(),
-            "sheet_columns": "source | target | " + " | ".join(VARIANTS),
+            "sheet_columns": "source | target | " + " | ".join(args.variants),
         },
         "summary": summary,
         "clips": clips,
