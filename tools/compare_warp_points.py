@@ -24,7 +24,8 @@ the output (image mode) against the target's tracked points (Pearson r over the 
 output's 5-95 % spread over the target's); the normalised landmark error of the re-tracked output (all 68,
 lips 48-67, eyes 36-47); how far the warp carries each of the 68 points from where it should (px); the
 folded area (pwa); and the per-frame warp time (all variants timed frame by frame in the same run, CPU, torch
-threads as default; wall clock and the process's CPU time, which other processes on the cores do not inflate).
+threads as default; wall clock and the process's CPU time. On cores another job shares, both are inflated: the
+wall clock by preemption, the CPU time by torch's threads spinning while a sibling is preempted).
 Prints a table of medians over clips and writes report.json and sheet.png to --out (source | target | each
 variant, at the widest-mouth and the most-closed-eye frame of the first --sheet-clips clips, and at the frame
 where the triangles fold most). The sheet shows real people's faces: look at it, never commit it.
@@ -332,7 +333,7 @@ def measure_clip(
 
 def summarize(clips: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Medians over clips per variant; times are the median over every timed frame of every clip (wall clock,
-    and the process's CPU time over all its threads, which other processes taking the cores do not inflate)."""
+    and the process's CPU time over all its threads; both inflated on shared cores, see the module docstring)."""
     keys = ("ssim_face", "ssim_all", "r_mouth", "mouth_range_ratio", "r_eyes", "eyes_range_ratio", "err68")
     keys += ("err_lips", "err_eyes", "face_found", "transfer_px")
     summary: dict[str, dict[str, Any]] = {}
