@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from liveavatar.config import WarpConfig
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.training.expression import SIGNALS, STILL_MOUTH_SPREAD, follow_measures
 from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
@@ -104,16 +105,20 @@ def retrack(tracker, images: np.ndarray) -> list[np.ndarray | None]:
     return out
 
 
-def warp_renderer(crop: np.ndarray, points: np.ndarray, regularization: float = 1e-3) -> Render:
-    """The training-free baseline: the crop (S×S×3 uint8) moved from `points` to the driven points by the TPS."""
+def warp_renderer(crop: np.ndarray, points: np.ndarray, spline: WarpConfig | None = None) -> Render:
+    """The training-free baseline: the crop (S×S×3 uint8) moved from `points` to the driven points by the TPS.
+
+    spline: the evaluated checkpoint's warp settings (anchors, grid, Newton steps, λ), so the baseline moves
+    pixels exactly as the model's own warp does; None (the paper's presets) takes WarpConfig's defaults."""
     from liveavatar.models.tensors import to_images, to_tensor
     from liveavatar.models.warp import TpsWarp, tps_inverse
 
     size = crop.shape[0]
-    warp = TpsWarp(size)
+    s = spline or WarpConfig()
+    warp = TpsWarp(size, anchors=s.anchors, coarse=s.coarse, steps=s.newton_steps)
     texture = to_tensor(crop[None])
     source = torch.from_numpy(np.asarray(points, np.float32))[None]
-    inverse = torch.from_numpy(tps_inverse(points, size, regularization=regularization))[None]
+    inverse = torch.from_numpy(tps_inverse(points, size, s.anchors, s.regularization))[None]
 
     def render(driven: np.ndarray) -> np.ndarray:
         out = []
@@ -228,7 +233,7 @@ def cross_reenact(
             if "model" in settings.rows:
                 renderers["model"] = model_renderer(checkpoint.model, avatar.psi, avatar.crop, avatar.landmarks, device)
             if "warp" in settings.rows:
-                renderers["warp"] = warp_renderer(avatar.crop, avatar.landmarks)
+                renderers["warp"] = warp_renderer(avatar.crop, avatar.landmarks, checkpoint.config.warp)
             for path, kept, _ in clips:
                 if kept is None:
                     continue

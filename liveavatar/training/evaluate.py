@@ -243,7 +243,8 @@ def _self_reenact(
         rows.append({"row": "model", **ev.measure(video, k, drivers, fake)})
         if k == min(shots):
             # the training-free baseline: the first frame's pixels moved to each driving frame's landmarks
-            warped = warp_renderer(video.frames[0], video.points[0])(video.points[drivers])
+            spline = ev.model.config.warp  # the model's own spline (None: WarpConfig's defaults)
+            warped = warp_renderer(video.frames[0], video.points[0], spline)(video.points[drivers])
             rows.append({"row": "warp", **ev.measure(video, k, drivers, warped)})
         if k == max(shots) and len(sheet_rows) < 6:
             d = drivers[len(drivers) // 2]
