@@ -131,9 +131,7 @@ class OrtEngine:
         psi = check_inputs(self, landmark_images, psi, warp, driven)
         feeds = {"landmarks": np.ascontiguousarray(landmark_images), "psi": psi}
         if warp is not None and driven is not None:  # a warp frame graph (check_inputs made sure)
-            feeds["texture"] = warp.texture[None]  # 1×S×S×3 uint8 RGB
-            feeds["source"] = np.ascontiguousarray(warp.source, np.float32)[None]  # 1×68×2
-            feeds["inverse"] = np.ascontiguousarray(warp.inverse, np.float32)[None]  # 1×n×n
+            feeds.update(warp.graph_inputs())
             feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×68×2 crop pixels
         start = time.perf_counter()
         if self._binding is None:

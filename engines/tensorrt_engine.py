@@ -361,11 +361,7 @@ class TensorRTEngine:
 
     def _upload_avatar(self, warp: WarpAvatar) -> None:
         """Copies a new avatar's texture, landmarks and L⁻¹ into their device buffers (on the engine's stream)."""
-        arrays: dict[str, np.ndarray] = {
-            "texture": np.ascontiguousarray(warp.texture, np.uint8)[None],  # 1×S×S×3 uint8 RGB
-            "source": np.ascontiguousarray(warp.source, np.float32)[None],  # 1×68×2 crop pixels
-            "inverse": np.ascontiguousarray(warp.inverse, np.float32)[None],  # 1×n×n
-        }
+        arrays = warp.graph_inputs()
         for name, buffer in self._avatar_buffers.items():
             if arrays[name].shape != tuple(buffer.shape):  # e.g. L⁻¹ of another preset's anchors
                 raise EngineInputError(

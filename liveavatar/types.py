@@ -51,3 +51,12 @@ class WarpAvatar:
     texture: np.ndarray
     source: np.ndarray
     inverse: np.ndarray
+
+    def graph_inputs(self) -> dict[str, np.ndarray]:
+        """The frame graph's per-avatar inputs by name, batch 1: texture 1×S×S×3 uint8 RGB, source 1×68×2 and
+        inverse 1×n×n float32 (views, no copies, when the arrays already have those types)."""
+        return {
+            "texture": np.ascontiguousarray(self.texture, np.uint8)[None],
+            "source": np.ascontiguousarray(self.source, np.float32)[None],
+            "inverse": np.ascontiguousarray(self.inverse, np.float32)[None],
+        }

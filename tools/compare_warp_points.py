@@ -48,13 +48,13 @@ import torch.nn.functional as F
 
 from liveavatar.config import preset
 from liveavatar.landmarks.mesh68 import MESH_POINTS, MESH_TO_68
-from liveavatar.models.tensors import to_images, to_tensor
+from liveavatar.models.tensors import to_images, to_tensor, unit_from_uint8
 from liveavatar.models.tps_system import border_anchors
 from liveavatar.models.warp import TpsWarp, tps_inverse
 from liveavatar.render.align import face_crop
 from liveavatar.training.cross_eval import VIDEO_SUFFIXES, read_clip, retrack, track_driver
-from liveavatar.training.expression import expression_signals, follow_measures, mouth_opening, pearson
-from liveavatar.training.losses import _gaussian_window  # the window image_metrics' SSIM uses, for a masked mean
+from liveavatar.training.expression import expression_signals, follow_measures, mouth_opening, pearson, spread
+from liveavatar.training.losses import ssim_map
 from liveavatar.training.metrics import image_metrics, inter_ocular
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,15 +191,8 @@ def face_mask(points68: np.ndarray) -> np.ndarray:
 def ssim_pair(output: np.ndarray, target: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
     """(SSIM inside `mask`, SSIM over the crop) of two S×S×3 uint8 RGB images, with image_metrics' SSIM
     (Gaussian 11 px, σ 1.5, valid region, channel mean): its map is S−10 square, so the mask is cut by 5."""
-    a = torch.from_numpy(output).permute(2, 0, 1)[None].double() / 255
-    b = torch.from_numpy(target).permute(2, 0, 1)[None].double() / 255
-    w = _gaussian_window(3, a.device).double()
-    mu_a, mu_b = F.conv2d(a, w, groups=3), F.conv2d(b, w, groups=3)
-    var_a, var_b = F.conv2d(a * a, w, groups=3) - mu_a**2, F.conv2d(b * b, w, groups=3) - mu_b**2
-    cov = F.conv2d(a * b, w, groups=3) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    smap = s[0].mean(0).numpy()
+    a, b = (unit_from_uint8(torch.from_numpy(x).permute(2, 0, 1)[None]) for x in (output, target))
+    smap = ssim_map(a, b)[0].mean(0).double().numpy()
     half = (SIZE - smap.shape[0]) // 2
     inside = mask[half : SIZE - half, half : SIZE - half]
     overall = float(image_metrics(output[None], target[None])["ssim"][0])
@@ -210,9 +203,8 @@ def range_ratio(target: Sequence[float], output: Sequence[float]) -> float | Non
     """The output's 5-95 % spread over the target's (1: the output opens as far as the target does)."""
     if len(target) < 3:
         return None
-    spread_t = np.percentile(target, 95) - np.percentile(target, 5)
-    spread_o = np.percentile(output, 95) - np.percentile(output, 5)
-    return float(spread_o / spread_t) if spread_t > 1e-6 else None
+    spread_t = spread(target)
+    return spread(output) / spread_t if spread_t > 1e-6 else None
 
 
 def landmark_errors(found: Sequence[np.ndarray | None], targets68: Sequence[np.ndarray]) -> dict[str, float | None]:

@@ -48,6 +48,12 @@ def _gaussian_window(channels: int, device: torch.device) -> torch.Tensor:
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean SSIM of two N×C×H×W batches in [-1, 1] (Gaussian window 11, σ 1.5, valid region) → N."""
+    return ssim_map(a, b).flatten(1).mean(1)
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """SSIM at every valid window position of two N×C×H×W batches in [-1, 1] → N×C×(H−10)×(W−10), for
+    means over a region (tools/compare_warp_points.py: the face) as well as over the whole image."""
     a, b = (a.float() + 1) / 2, (b.float() + 1) / 2
     c = a.shape[1]
     w = _gaussian_window(c, a.device)
@@ -56,8 +62,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     var_b = F.conv2d(b * b, w, groups=c) - mu_b**2
     cov = F.conv2d(a * b, w, groups=c) - mu_a * mu_b
     c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return s.flatten(1).mean(1)
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
 
 
 def ms_ssim_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
