@@ -8,6 +8,8 @@ Boundary (validated by `check_inputs`, trusted inside):
                           landmarks, the spline's L⁻¹), fixed between frames;
                    driven N×68×2 float32, the driven landmarks in crop pixels the landmark images were drawn from;
   returns          N×S×S×3 uint8 RGB frames.
+Engines of `warp` checkpoints also have `infer_layers` (same arguments): the frames with the layers the
+full-resolution composite needs (liveavatar.types.WarpLayers: the graph's outputs WARP_OUTPUTS).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
 from liveavatar.types import WarpAvatar
+
+WARP_OUTPUTS = ("frame", "flow", "paint")  # a warp frame graph's outputs, in WarpLayers' order
 
 
 class EngineUnavailable(LiveAvatarError):

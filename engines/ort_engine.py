@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from liveavatar.config import ModelConfig
-from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
+from liveavatar.engines.base import WARP_OUTPUTS, EngineError, EngineInputError, EngineUnavailable, check_inputs
 from liveavatar.machine import available_cores
-from liveavatar.types import WarpAvatar
+from liveavatar.types import WarpAvatar, WarpLayers
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
 MAX_DEFAULT_THREADS = 4
@@ -107,6 +107,12 @@ class OrtEngine:
             raise EngineUnavailable(
                 "onnxruntime-cuda: the CUDA provider failed to start (CUDA/cuDNN libraries missing?)"
             )
+        outputs = tuple(o.name for o in self.session.get_outputs())
+        if info.graph == "warp_frame" and outputs != WARP_OUTPUTS:
+            raise EngineError(
+                f"{info.path} is a warp frame graph with outputs {list(outputs)}, from an older LiveAvatar; this "
+                f"one needs {list(WARP_OUTPUTS)}: export it again (liveavatar export)"
+            )
         self.info = info
         self.device = device
         self.image_size = info.image_size
@@ -128,35 +134,52 @@ class OrtEngine:
         warp: WarpAvatar | None = None,
         driven: np.ndarray | None = None,
     ) -> np.ndarray:
+        if self.needs_warp:
+            return self.infer_layers(landmark_images, psi, warp, driven).frames
         psi = check_inputs(self, landmark_images, psi, warp, driven)
-        feeds = {"landmarks": np.ascontiguousarray(landmark_images), "psi": psi}
-        if warp is not None and driven is not None:  # a warp frame graph (check_inputs made sure)
-            feeds.update(warp.graph_inputs())
-            feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×68×2 crop pixels
-        start = time.perf_counter()
-        if self._binding is None:
-            frames = self.session.run(["frame"], feeds)[0]
-        else:
-            frames = self._run_bound(feeds)
-        self.last_ms = (time.perf_counter() - start) * 1000.0
-        return frames
+        return self._run({"landmarks": np.ascontiguousarray(landmark_images), "psi": psi}, ["frame"])[0]
 
-    def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    def infer_layers(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> WarpLayers:
+        """A warp frame graph's frames with the layers the full-resolution composite needs (WarpLayers)."""
+        psi = check_inputs(self, landmark_images, psi, warp, driven)
+        if not self.needs_warp or warp is None or driven is None:
+            raise EngineInputError(f"{self.name}: only a warp model's frame graph has layers")
+        feeds = {"landmarks": np.ascontiguousarray(landmark_images), "psi": psi, **warp.graph_inputs()}
+        feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×68×2 crop pixels
+        return WarpLayers(*self._run(feeds, list(WARP_OUTPUTS)))
+
+    def _run(self, feeds: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+        start = time.perf_counter()
+        outputs = self.session.run(names, feeds) if self._binding is None else self._run_bound(feeds, names)
+        self.last_ms = (time.perf_counter() - start) * 1000.0
+        return outputs
+
+    def _run_bound(self, feeds: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         binding = self._binding
+        binding.clear_binding_outputs()
         for name, value in feeds.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(value))
-        images = feeds["landmarks"]
         if self.device == "cuda":
-            binding.bind_output("frame", "cuda")
+            for name in names:
+                binding.bind_output(name, "cuda")
             self.session.run_with_iobinding(binding)
-            return binding.copy_outputs_to_cpu()[0]
-        n = len(images)
+            return binding.copy_outputs_to_cpu()
+        n = len(feeds["landmarks"])
         out = self._outputs.get(n)
         if out is None:
             out = self._outputs[n] = np.empty((n, self.image_size, self.image_size, 3), np.uint8)
         binding.bind_output("frame", "cpu", 0, np.uint8, list(out.shape), out.ctypes.data)
+        for name in names[1:]:  # the layers' shapes come from the graph: ORT allocates them
+            binding.bind_output(name, "cpu")
         self.session.run_with_iobinding(binding)
-        return out.copy()  # the caller may keep the frame while the next run overwrites the buffer
+        # a copy of the frame: the caller may keep it while the next run overwrites the buffer
+        return [out.copy(), *binding.copy_outputs_to_cpu()[1:]]
 
     def close(self) -> None:
         self._binding = None

@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from liveavatar.engines.base import EngineError, EngineInputError, EngineUnavailable, check_inputs
+from liveavatar.engines.base import WARP_OUTPUTS, EngineError, EngineInputError, EngineUnavailable, check_inputs
 from liveavatar.models.checkpoint import file_sha256
-from liveavatar.types import WarpAvatar
+from liveavatar.types import WarpAvatar, WarpLayers
 
 if TYPE_CHECKING:
     import torch  # imported where a TensorRT engine is built: the runtime has no torch
@@ -57,7 +57,7 @@ WORKSPACE_BYTES = 4 << 30
 INSTALL_HINT = "pip install 'liveavatar[tensorrt]' on a machine with an NVIDIA GPU and driver"
 PER_FRAME = ("landmarks", "psi", "driven")  # handed over with every infer call
 PER_AVATAR = ("texture", "source", "inverse")  # a WarpAvatar's fields: fixed between frames, kept on the device
-OUTPUT = "frame"
+GENERATOR_OUTPUTS = ("frame",)  # the paper's G; a warp frame graph has WARP_OUTPUTS
 Shape = tuple[int, ...]
 Profile = dict[str, tuple[Shape, Shape, Shape]]  # input name → (min, opt, max) shape
 
@@ -71,8 +71,9 @@ class GraphTensor:
     dtype: str  # numpy name: "uint8" (RGB images) or "float32"
 
 
-def graph_tensors(onnx_path: Path) -> tuple[list[GraphTensor], GraphTensor]:
-    """The graph's inputs (in its order) and its one output `frame`, read from the ONNX file (no weights)."""
+def graph_tensors(onnx_path: Path) -> tuple[list[GraphTensor], list[GraphTensor]]:
+    """The graph's inputs and outputs (in its order), read from the ONNX file (no weights): G's one output
+    `frame`, or a warp frame graph's WARP_OUTPUTS."""
     import onnx
 
     model = onnx.load(str(onnx_path), load_external_data=False)
@@ -85,12 +86,13 @@ def graph_tensors(onnx_path: Path) -> tuple[list[GraphTensor], GraphTensor]:
     inputs = [spec(v) for v in model.graph.input]
     outputs = [spec(v) for v in model.graph.output]
     unknown = [t.name for t in inputs if t.name not in PER_FRAME + PER_AVATAR]
-    if unknown or [t.name for t in outputs] != [OUTPUT]:
+    if unknown or tuple(t.name for t in outputs) not in (GENERATOR_OUTPUTS, WARP_OUTPUTS):
         raise EngineError(
             f"{onnx_path} has inputs {[t.name for t in inputs]} and outputs {[t.name for t in outputs]}; "
-            f"a LiveAvatar graph has inputs among {PER_FRAME + PER_AVATAR} and one output {OUTPUT!r}"
+            f"a LiveAvatar graph has inputs among {PER_FRAME + PER_AVATAR} and outputs {list(GENERATOR_OUTPUTS)} "
+            f"or {list(WARP_OUTPUTS)}"
         )
-    return inputs, outputs[0]
+    return inputs, outputs
 
 
 def profile_shapes(inputs: list[GraphTensor], max_batch: int) -> Profile:
@@ -306,7 +308,7 @@ class TensorRTEngine:
             raise EngineError(
                 f"{info.path} is an {info.precision} graph; a {precision} TensorRT engine needs the {precision} export"
             )
-        inputs, output = graph_tensors(info.path)
+        inputs, outputs = graph_tensors(info.path)
         folder = (cache_dir or cache_root()) / "tensorrt"
         key = current_key(file_sha256(info.path), precision, max_batch, trt.__version__)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
@@ -324,8 +326,8 @@ class TensorRTEngine:
         self._device = torch.device(device)
         self._stream = torch.cuda.Stream() if self._device.type == "cuda" else None
         self._inputs = inputs
-        self._output = output
-        self._buffers: dict[int, dict[str, torch.Tensor]] = {}  # batch → per-frame inputs and the output
+        self._outputs = outputs
+        self._buffers: dict[int, dict[str, torch.Tensor]] = {}  # batch → per-frame inputs and the outputs
         self._avatar_buffers = {t.name: self._empty(t, 1) for t in inputs if t.name in PER_AVATAR}
         self._avatar: WarpAvatar | None = None  # the avatar whose arrays _avatar_buffers hold
         self._graphs: dict[int, torch.cuda.CUDAGraph] = {}
@@ -346,7 +348,7 @@ class TensorRTEngine:
         """Device buffers for batch n (the per-avatar ones shared by every n), with every tensor's address set
         to them by name, and the shapes of the inputs the graph leaves dynamic (the others are in the plan)."""
         if n not in self._buffers:
-            self._buffers[n] = {t.name: self._empty(t, n) for t in (*self._inputs, self._output)}
+            self._buffers[n] = {t.name: self._empty(t, n) for t in (*self._inputs, *self._outputs)}
             self._buffers[n].update(self._avatar_buffers)
         buffers = self._buffers[n]
         ctx = self._context
@@ -379,6 +381,24 @@ class TensorRTEngine:
         warp: WarpAvatar | None = None,
         driven: np.ndarray | None = None,
     ) -> np.ndarray:
+        return self._execute(landmark_images, psi, warp, driven)[0]
+
+    def infer_layers(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> WarpLayers:
+        """A warp frame graph's frames with the layers the full-resolution composite needs (WarpLayers)."""
+        if not self.needs_warp:
+            raise EngineInputError(f"{self.name}: only a warp model's frame graph has layers")
+        return WarpLayers(*self._execute(landmark_images, psi, warp, driven))
+
+    def _execute(
+        self, landmark_images: np.ndarray, psi: np.ndarray, warp: WarpAvatar | None, driven: np.ndarray | None
+    ) -> list[np.ndarray]:
+        """One run: every output of the graph, in its order, copied to the host."""
         psi = check_inputs(self, landmark_images, psi, warp, driven)
         n = len(landmark_images)
         if n > self.max_batch:
@@ -402,9 +422,10 @@ class TensorRTEngine:
                 raise EngineError(f"{self.name}: TensorRT failed to run the engine")
             elif self.cuda_graph:
                 self._graphs[n] = self._capture()
-            out = buffers[OUTPUT].to("cpu", copy=True)  # a copy: the next call overwrites the buffer
+            # copies: the next call overwrites the buffers
+            out = [buffers[t.name].to("cpu", copy=True) for t in self._outputs]
         self.last_ms = (time.perf_counter() - start) * 1000.0
-        return out.numpy()
+        return [o.numpy() for o in out]
 
     def _capture(self):
         """Captures one enqueue (shapes already set and run once, as TensorRT asks) as a CUDA graph."""

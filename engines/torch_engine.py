@@ -24,7 +24,7 @@ import torch
 from liveavatar.engines.base import EngineUnavailable, check_inputs
 from liveavatar.engines.graphs import GeneratorIO, reduced_precision
 from liveavatar.models.generator import Generator
-from liveavatar.types import WarpAvatar
+from liveavatar.types import WarpAvatar, WarpLayers
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -161,6 +161,15 @@ class TorchWarpEngine:
         warp: WarpAvatar | None = None,
         driven: np.ndarray | None = None,
     ) -> np.ndarray:
+        return self.infer_layers(landmark_images, psi, warp, driven).frames
+
+    def infer_layers(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> WarpLayers:
         psi = check_inputs(self, landmark_images, psi, warp, driven)
         assert warp is not None and driven is not None  # check_inputs: a warp engine gets both
 
@@ -169,7 +178,7 @@ class TorchWarpEngine:
 
         start = time.perf_counter()
         with torch.inference_mode():
-            frames = self.module(
+            outputs = self.module(
                 tensor(landmark_images),  # N×S×S×3 uint8 RGB
                 tensor(psi),  # N×L
                 tensor(warp.texture)[None],  # 1×S×S×3 uint8 RGB
@@ -177,9 +186,9 @@ class TorchWarpEngine:
                 tensor(warp.inverse, np.float32)[None],  # 1×n×n
                 tensor(driven, np.float32),  # N×68×2 crop pixels
             )
-            out = frames.cpu().numpy()  # synchronises with the device
+            layers = WarpLayers(*(o.cpu().numpy() for o in outputs))  # synchronises with the device
         self.last_ms = (time.perf_counter() - start) * 1000.0
-        return out
+        return layers
 
     def close(self) -> None:
         self.module = None

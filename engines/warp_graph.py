@@ -3,7 +3,11 @@
 warp_frame.onnx (opset 18, weights inside, one file):
   landmarks N×S×S×3 uint8 RGB, psi N×L float32, texture 1×S×S×3 uint8 RGB (the avatar's crop),
   source 1×68×2 float32 and inverse 1×n×n float32 (the avatar's landmarks and spline L⁻¹),
-  driven N×68×2 float32 (crop pixels) → frame N×S×S×3 uint8 RGB.
+  driven N×68×2 float32 (crop pixels) → frame N×S×S×3 uint8 RGB (the composite at the crop's size),
+  flow N×G×G×2 float32 (the spline's backward map on its coarse grid: for each cell centre of the driven crop,
+  the displacement in crop pixels, x first, to the portrait point it shows) and paint N×S×S×4 uint8 (G's
+  colours, RGB, and A = 255·(1 − mask): how much of them covers the moved portrait). flow and paint are what
+  the full-resolution composite (liveavatar.render.full_resolution) needs to move the whole portrait.
 Everything per avatar is an input, never a constant, so one graph serves every avatar of a checkpoint, as
 the paper's generator graph does; the warp, grid_sample and composite run inside it. The graph carries the
 same metadata as the generator graphs (engines.graph_writer; graph "warp_frame"), so the engines and the
@@ -19,11 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from liveavatar.engines.base import WARP_OUTPUTS
 from liveavatar.engines.graphs import to_uint8_images, to_unit_range
 from liveavatar.models.generator import Generator
 from liveavatar.models.talking_head import TalkingHead
-from liveavatar.models.warp_head import render_frame
-from liveavatar.types import WarpAvatar
+from liveavatar.models.warp_head import render_layers
+from liveavatar.types import WarpAvatar, WarpLayers
 
 INPUTS = ["landmarks", "psi", "texture", "source", "inverse", "driven"]
 
@@ -39,11 +44,15 @@ class WarpFrameIO(nn.Module):
         self.generator = generator if generator is not None else model.generator
         self.warp = model.warp
 
-    def forward(self, landmarks, psi, texture, source, inverse, driven) -> torch.Tensor:
+    def forward(self, landmarks, psi, texture, source, inverse, driven) -> tuple[torch.Tensor, ...]:
         y = to_unit_range(landmarks, torch.float32)  # N×3×S×S
         t = to_unit_range(texture, torch.float32)  # 1×3×S×S
-        frame, _, _ = render_frame(self.generator, self.warp, y, psi, t, source, inverse, driven)
-        return to_uint8_images(frame)  # N×S×S×3 uint8
+        layers = render_layers(self.generator, self.warp, y, psi, t, source, inverse, driven)
+        size = t.shape[-1]
+        flow = (layers.shift * size).permute(0, 2, 3, 1)  # N×G×G×2 crop pixels
+        alpha = (1 - layers.mask) * 2 - 1  # [-1, 1] like the colours, so one conversion rounds both
+        paint = to_uint8_images(torch.cat([layers.rgb, alpha], dim=1))  # N×S×S×4
+        return to_uint8_images(layers.frame), flow.contiguous(), paint  # frame N×S×S×3 uint8
 
 
 def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tuple[torch.Tensor, ...]:
@@ -80,7 +89,7 @@ def export_warp_frame(
     meta = graph_metadata(
         "warp_frame", model.config, checkpoint_sha256, weights_sha256(module.generator), model.psi_size, "fp32"
     )
-    write_graph(module, args, (list(INPUTS), ["frame"]), Path(path), meta, batched=(0, 1, 5))
+    write_graph(module, args, (list(INPUTS), list(WARP_OUTPUTS)), Path(path), meta, batched=(0, 1, 5))
     return Path(path)
 
 
@@ -93,23 +102,20 @@ def reference_warp_frames(
     inverse: np.ndarray,
     driven: np.ndarray,
     generator: Generator | None = None,
-) -> np.ndarray:
-    """The PyTorch eager fp32 frames the exported graph is compared with (the graph's inputs, numpy, one
-    avatar: texture S×S×3, source 68×2, inverse n×n; landmarks, psi and driven with a batch) → N×S×S×3 uint8."""
+) -> WarpLayers:
+    """The PyTorch eager fp32 layers the exported graph is compared with (the graph's inputs, numpy, one
+    avatar: texture S×S×3, source 68×2, inverse n×n; landmarks, psi and driven with a batch)."""
     t = torch.from_numpy
     with torch.inference_mode():
-        return (
-            WarpFrameIO(model, generator)
-            .eval()(
-                t(np.ascontiguousarray(landmarks)),
-                t(np.ascontiguousarray(psi, np.float32)),
-                t(np.ascontiguousarray(texture))[None],
-                t(np.ascontiguousarray(source, np.float32))[None],
-                t(np.ascontiguousarray(inverse, np.float32))[None],
-                t(np.ascontiguousarray(driven, np.float32)),
-            )
-            .numpy()
+        outputs = WarpFrameIO(model, generator).eval()(
+            t(np.ascontiguousarray(landmarks)),
+            t(np.ascontiguousarray(psi, np.float32)),
+            t(np.ascontiguousarray(texture))[None],
+            t(np.ascontiguousarray(source, np.float32))[None],
+            t(np.ascontiguousarray(inverse, np.float32))[None],
+            t(np.ascontiguousarray(driven, np.float32)),
         )
+    return WarpLayers(*(o.numpy() for o in outputs))
 
 
 def warp_frame_difference(
@@ -121,8 +127,9 @@ def warp_frame_difference(
     generator: Generator | None = None,
 ) -> tuple[int, float]:
     """(max, mean) uint8 levels between the graph at `path` on ONNX Runtime (one frame per call, as live) and
-    PyTorch eager fp32. The avatar is points[0] (68×2 crop pixels) with `texture` (S×S×3 uint8 RGB) and ψ
-    (1×L); it is driven by every row of `points` (N×68×2), each drawn by the one rasterizer."""
+    PyTorch eager fp32, over its uint8 outputs (the frames and the paint layer). The avatar is points[0]
+    (68×2 crop pixels) with `texture` (S×S×3 uint8 RGB) and ψ (1×L); it is driven by every row of `points`
+    (N×68×2), each drawn by the one rasterizer."""
     from liveavatar.engines.graph_info import frame_difference
     from liveavatar.engines.ort_engine import OrtEngine
     from liveavatar.models.tps_system import tps_inverse
@@ -136,11 +143,11 @@ def warp_frame_difference(
     psi = np.repeat(np.asarray(psi, np.float32).reshape(1, -1), len(driven), axis=0)
     engine = OrtEngine(path)
     avatar = WarpAvatar(np.ascontiguousarray(texture, np.uint8), driven[0], inverse)
-    frames = np.concatenate(
-        [engine.infer(marks[i : i + 1], psi[i : i + 1], avatar, driven[i : i + 1]) for i in range(len(driven))]
-    )
+    got = [engine.infer_layers(marks[i : i + 1], psi[i : i + 1], avatar, driven[i : i + 1]) for i in range(len(driven))]
     expected = reference_warp_frames(model, marks, psi, texture, driven[0], inverse, driven, generator)
-    return frame_difference(frames, expected)
+    frames = frame_difference(np.concatenate([g.frames for g in got]), expected.frames)
+    paint = frame_difference(np.concatenate([g.paint for g in got]), expected.paint)
+    return max(frames[0], paint[0]), max(frames[1], paint[1])
 
 
 def bench_warp(

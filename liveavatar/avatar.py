@@ -1,10 +1,11 @@
 """Avatars: portrait(s) of one person → ψ, cached in a file with everything the live path needs.
 
-An avatar file is a safetensors file (format "liveavatar-avatar", version 1) holding:
+An avatar file is a safetensors file (format "liveavatar-avatar", version 2) holding:
   psi                 L float32: ψ = P·ê, ê averaged over the portraits
   crop                S×S×3 uint8 RGB: the first portrait's aligned face crop
   landmarks           68×2 float32: that crop's landmarks, in crop pixels (the retargeting target)
-  portrait_jpeg       uint8 bytes: the first portrait (long side ≤ 1280) for paste-back backgrounds
+  portrait_image      uint8 bytes: the first portrait as a PNG (lossless), at its own size up to PORTRAIT_MAX_SIDE:
+                      the pixels the full-resolution output moves (liveavatar.render.full_resolution)
   crop_matrix         2×3 float64: portrait (as stored) → crop affine
   thumbnail           128×128×3 uint8 RGB
   generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper), float32
@@ -39,9 +40,13 @@ from liveavatar.text import printable
 from liveavatar.types import WarpAvatar
 
 FORMAT = "liveavatar-avatar"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the portrait at its own size (≤ 2048 px), lossless; 1 stored a ≤ 1280 px JPEG
 THUMBNAIL_SIZE = 128
-PORTRAIT_MAX_SIDE = 1280
+# The portrait is stored, moved and shown at its own size up to this long side. The largest output is 1920×1080:
+# a portrait shown whole in it needs at most 1920 of its pixels along its long side, so more would never reach
+# a frame, while every app session keeps each avatar's portrait in memory (2048² RGB is 12 MB) and `pose`
+# writes stills at the stored size.
+PORTRAIT_MAX_SIDE = 2048
 MAX_FILE_BYTES = 1 << 30  # a fine-tuned paper-preset avatar is ~300 MB
 
 Progress = Callable[[str, float], None]  # (what is happening, fraction done 0..1)
@@ -162,14 +167,16 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
-    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(avatar.portrait, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    # PNG: lossless, so the output at rest is the portrait pixel for pixel (JPEG at 92 moved it by ~40 dB)
+    bgr = cv2.cvtColor(avatar.portrait, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         raise AvatarError(f"cannot encode the portrait of {avatar.name}")
     tensors = {
         "psi": np.ascontiguousarray(avatar.psi, dtype=np.float32),
         "crop": np.ascontiguousarray(avatar.crop),
         "landmarks": np.ascontiguousarray(avatar.landmarks, dtype=np.float32),
-        "portrait_jpeg": jpeg.reshape(-1).copy(),
+        "portrait_image": encoded.reshape(-1).copy(),
         "crop_matrix": np.ascontiguousarray(avatar.crop_matrix, dtype=np.float64),
         "thumbnail": np.ascontiguousarray(avatar.thumbnail),
     }
@@ -261,8 +268,8 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
         raise AvatarError(f"{path} is not a LiveAvatar avatar (format {printable(meta.get('format'))[:40]!r})")
     if meta.get("format_version") != str(FORMAT_VERSION):
         raise AvatarError(
-            f"avatar {path} has format version {printable(meta.get('format_version'))[:20]}; "
-            f"this LiveAvatar reads {FORMAT_VERSION}"
+            f"avatar {path} has format version {printable(meta.get('format_version'))[:20]}; this LiveAvatar reads "
+            f"{FORMAT_VERSION}: rebuild it from its portrait: {rebuild_command(_sources(meta), str(path), force=True)}"
         )
     if checkpoint_sha256 is not None and meta.get("checkpoint_sha256") != checkpoint_sha256:
         built_with = printable(meta.get("checkpoint_sha256", "?"))

@@ -22,7 +22,7 @@ from liveavatar.jsonlimits import parse_json
 from liveavatar.text import printable
 
 CHECKSUM_KEY = "content_sha256"
-REQUIRED = ("psi", "crop", "landmarks", "portrait_jpeg", "crop_matrix", "thumbnail")
+REQUIRED = ("psi", "crop", "landmarks", "portrait_image", "crop_matrix", "thumbnail")
 OPTIONAL = ("warp_inverse",)  # warp presets only (liveavatar/avatar.py)
 MAX_WARP_POINTS = 68 + 4 * 64  # the landmarks and up to 64 border anchors per side
 GENERATOR_PREFIX = "generator."
@@ -31,7 +31,7 @@ MIN_CROP, MAX_CROP = 16, 1024
 MAX_PSI_SIZE = 1 << 20
 PSI_LIMIT = 1e3  # |ψ| of real avatars stays below ~1 (0.33 for the bundled model's Grace Hopper)
 MAX_NAME = 200
-MAX_PORTRAIT_SIDE = 2048  # avatars store their portrait at ≤ 1280 px (liveavatar.avatar.PORTRAIT_MAX_SIDE)
+MAX_PORTRAIT_SIDE = 2048  # avatars store their portrait at ≤ 2048 px (liveavatar.avatar.PORTRAIT_MAX_SIDE)
 MAX_LIST = 1000
 _SHA256 = re.compile(r"[0-9a-f]{6,64}")  # a SHA-256 in hex, or a prefix of one
 
@@ -108,19 +108,19 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
             raise fail(f"warp_inverse is {inverse.shape[0]}×{inverse.shape[1]}, not square over the landmarks")
         if not np.isfinite(inverse).all():
             raise fail("warp_inverse holds NaN or infinite values")
-    jpeg = array("portrait_jpeg", np.uint8, (None,))
+    encoded = array("portrait_image", np.uint8, (None,))
     try:
-        header = read_header(memoryview(jpeg))
+        header = read_header(memoryview(encoded))
     except HeaderError as exc:
         raise fail(f"its portrait is not an image ({exc})") from None
     if max(header.width, header.height) > MAX_PORTRAIT_SIDE:
-        # save_avatar stores ≤ 1280 px; the gallery keeps every portrait in memory, so a crafted 50 MP one
+        # save_avatar stores ≤ 2048 px; the gallery keeps every portrait in memory, so a crafted 50 MP one
         # per file would add up
         raise fail(
             f"its portrait is {header.width}×{header.height}, larger than the {MAX_PORTRAIT_SIDE} px an avatar stores"
         )
     try:
-        portrait = decode_image(jpeg, f"the portrait in avatar {path}")
+        portrait = decode_image(encoded, f"the portrait in avatar {path}")
     except LiveAvatarError as exc:
         raise fail(str(exc)) from None
     for key, value in arrays.items():

@@ -39,6 +39,28 @@ class FaceLandmarks:
 
 
 @dataclass(frozen=True)
+class WarpLayers:
+    """What a `warp` checkpoint's frame graph gives for N frames (S: the crop's side, G: the warp's coarse grid).
+
+    frames: N×S×S×3 uint8 RGB, the composite at the crop's size (what `infer` returns);
+    flow:   N×G×G×2 float32, the spline's backward map: for each coarse cell centre of the driven crop (cell
+            (i, j) centred at crop pixel ((j + 0.5)·S/G − 0.5, (i + 0.5)·S/G − 0.5)), the displacement (x, y)
+            in crop pixels to the portrait point shown there; 0 where nothing moves;
+    paint:  N×S×S×4 uint8, G's colours (RGB) and how much of them covers the moved portrait (A, 0–255).
+    The full-resolution composite (liveavatar.render.full_resolution) moves the whole portrait by `flow` and
+    lays `paint` over it, so the output keeps the portrait's own pixels at the output's resolution.
+    """
+
+    frames: np.ndarray
+    flow: np.ndarray
+    paint: np.ndarray
+
+    def __getitem__(self, i: int) -> WarpLayers:
+        """Frame i's layers, each keeping a batch of 1."""
+        return WarpLayers(self.frames[i : i + 1], self.flow[i : i + 1], self.paint[i : i + 1])
+
+
+@dataclass(frozen=True)
 class WarpAvatar:
     """What the frame graph of a `warp` checkpoint needs of one avatar, fixed from frame to frame.
 

@@ -395,16 +395,16 @@ BAD_AVATARS = {
     "portrait bomb": (
         lambda t: {
             **t,
-            "portrait_jpeg": torch.frombuffer(bytearray(png_declaring(100_000, 100_000)), dtype=torch.uint8),
+            "portrait_image": torch.frombuffer(bytearray(png_declaring(100_000, 100_000)), dtype=torch.uint8),
         },
         "100000×100000",
     ),
     "portrait 3000 px": (
-        lambda t: {**t, "portrait_jpeg": torch.from_numpy(_jpeg(np.zeros((100, 3000, 3), np.uint8)))},
+        lambda t: {**t, "portrait_image": torch.from_numpy(_jpeg(np.zeros((100, 3000, 3), np.uint8)))},
         "its portrait is 3000×100",
     ),
     "portrait pickle": (
-        lambda t: {**t, "portrait_jpeg": torch.frombuffer(bytearray(pickle_bytes()), dtype=torch.uint8)},
+        lambda t: {**t, "portrait_image": torch.frombuffer(bytearray(pickle_bytes()), dtype=torch.uint8)},
         "not an image",
     ),
     "no psi": (lambda t: {k: v for k, v in t.items() if k != "psi"}, "it has no psi"),

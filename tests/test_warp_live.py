@@ -20,6 +20,7 @@ from liveavatar.engines.registry import create_engine, engine_availability
 from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
+from liveavatar.types import WarpLayers
 
 CLIP = "lp_d0_man_greenscreen.mp4"  # 78 frames at 25 fps, one face throughout
 PORTRAIT = "painting_mona_lisa.jpg"
@@ -62,8 +63,8 @@ def driven_points(avatar, count: int = 3) -> np.ndarray:
     return points
 
 
-def reference(checkpoint, avatar, points, generator=None) -> np.ndarray:
-    """PyTorch eager fp32 through render_frame: what every engine must give."""
+def reference(checkpoint, avatar, points, generator=None):
+    """PyTorch eager fp32 through render_layers (WarpLayers): what every engine must give."""
     from liveavatar.engines.warp_graph import reference_warp_frames
 
     warp = warp_avatar_of(avatar, checkpoint)
@@ -73,13 +74,13 @@ def reference(checkpoint, avatar, points, generator=None) -> np.ndarray:
     return reference_warp_frames(model, marks, psi, warp.texture, warp.source, warp.inverse, points, generator)
 
 
-def infer_each(engine, checkpoint, avatar, points) -> np.ndarray:
+def infer_each(engine, checkpoint, avatar, points) -> WarpLayers:
     """One frame per call, as live."""
     warp = warp_avatar_of(avatar, checkpoint)
     psi = avatar.psi[None].astype(np.float32)
     size = checkpoint.config.image_size
-    frames = [engine.infer(rasterize_landmarks(p, size)[None], psi, warp, p[None]) for p in points]
-    return np.concatenate(frames)
+    layers = [engine.infer_layers(rasterize_landmarks(p, size)[None], psi, warp, p[None]) for p in points]
+    return WarpLayers(*(np.concatenate([getattr(x, name) for x in layers]) for name in ("frames", "flow", "paint")))
 
 
 # ---- engines ------------------------------------------------------------------------------------
@@ -89,15 +90,26 @@ def infer_each(engine, checkpoint, avatar, points) -> np.ndarray:
 def test_engines_render_what_render_frame_renders(engine_name, warp_checkpoint, warp_avatar, engine_cache):
     engine = create_engine(engine_name, warp_checkpoint, say=lambda m: None).engine
     s = warp_checkpoint.config.image_size
+    warp = warp_avatar_of(warp_avatar, warp_checkpoint)
     assert engine.needs_warp and engine.image_size == s
     points = driven_points(warp_avatar)
-    frames = infer_each(engine, warp_checkpoint, warp_avatar, points)
+    layers = infer_each(engine, warp_checkpoint, warp_avatar, points)
+    frames = engine.infer(rasterize_landmarks(points[0], s)[None], warp_avatar.psi[None], warp, points[:1])
     engine.close()
+    assert np.array_equal(frames[0], layers.frames[0])  # infer's frames are infer_layers' frames
+    frames = layers.frames
     expected = reference(warp_checkpoint, warp_avatar, points)
-    diff = np.abs(frames.astype(int) - expected.astype(int))
     assert frames.shape == (3, s, s, 3) and frames.dtype == np.uint8
-    # torch: batch 1 against batch 3 (other kernels) rounds a few values the other way; ORT: also fused ops
-    assert diff.max() <= (1 if engine_name == "torch" else 2) and (diff > 0).mean() < 0.01
+    coarse = warp_checkpoint.config.warp.coarse
+    assert layers.flow.shape == (3, coarse, coarse, 2) and layers.paint.shape == (3, s, s, 4)
+    for got, want in ((frames, expected.frames), (layers.paint, expected.paint)):
+        diff = np.abs(got.astype(int) - want.astype(int))
+        # torch: batch 1 against batch 3 (other kernels) rounds a few values the other way; ORT: also fused ops
+        assert diff.max() <= (1 if engine_name == "torch" else 2) and (diff > 0).mean() < 0.01
+    assert np.abs(layers.flow - expected.flow).max() < 0.01  # crop pixels
+    # At rest nothing moves and nothing is painted: the full-resolution output is the portrait itself.
+    assert not layers.flow[0].any() and not layers.paint[0, ..., 3].any()
+    assert np.abs(layers.flow[2]).max() > 1.0 and layers.paint[1, ..., 3].any()
     # The driven points reach the pixels: the moved head is not the rest pose.
     assert np.abs(frames[2].astype(int) - frames[0]).mean() > 1.0
     assert correlation(frames[0], warp_avatar.crop) > WARP_MIN_R
@@ -150,11 +162,11 @@ def test_a_finetuned_warp_avatar_gets_its_own_graph(warp_checkpoint, warp_avatar
     tuned = type(warp_checkpoint.model.generator)(warp_checkpoint.config, spectral=False)
     tuned.load_state_dict(state)
     points = driven_points(warp_avatar)
-    expected = reference(warp_checkpoint, warp_avatar, points, tuned)
-    assert not np.array_equal(expected, reference(warp_checkpoint, warp_avatar, points))
+    expected = reference(warp_checkpoint, warp_avatar, points, tuned).frames
+    assert not np.array_equal(expected, reference(warp_checkpoint, warp_avatar, points).frames)
     for engine_name in ("onnxruntime", "torch"):
         engine = create_engine(engine_name, warp_checkpoint, state, say=lambda m: None).engine
-        frames = infer_each(engine, warp_checkpoint, warp_avatar, points)
+        frames = infer_each(engine, warp_checkpoint, warp_avatar, points).frames
         engine.close()
         assert np.abs(frames.astype(int) - expected.astype(int)).max() <= 2, engine_name
 
@@ -248,7 +260,7 @@ def test_pose_renders_what_render_frame_renders(warp_checkpoint, warp_avatar, wa
     posed = renderer.render(PoseSettings(yaw=15.0, mouth=0.8))
     rest = renderer.render(PoseSettings())
     engine.close()
-    expected = reference(warp_checkpoint, warp_avatar, posed.points[None].astype(np.float32))[0]
+    expected = reference(warp_checkpoint, warp_avatar, posed.points[None].astype(np.float32)).frames[0]
     assert np.array_equal(posed.face, expected)
     assert np.abs(posed.face.astype(int) - rest.face).mean() > 1.0
 

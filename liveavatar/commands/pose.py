@@ -83,7 +83,6 @@ def _describe(settings) -> str:
 
 def _renderer(args: argparse.Namespace):
     from liveavatar.avatar import build_avatar, load_avatar, warp_avatar_of
-    from liveavatar.commands.demo import output_size
     from liveavatar.engines.registry import create_engine
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.pipeline.posing import PoseRenderer
@@ -94,7 +93,11 @@ def _renderer(args: argparse.Namespace):
     else:
         avatar = build_avatar([args.source], checkpoint)
     engine = create_engine(args.engine, checkpoint, avatar.generator_weights).engine
-    width, height = output_size(avatar.portrait.shape, 720)
+    # The portrait's own size (as the avatar stores it, ≤ PORTRAIT_MAX_SIDE): a still at rest is the portrait.
+    # A sweep's MP4 needs even sizes: an odd side is fitted into the even size one pixel smaller.
+    height, width = avatar.portrait.shape[:2]
+    if args.sweep:
+        width, height = max(16, width // 2 * 2), max(16, height // 2 * 2)
     warp = warp_avatar_of(avatar, checkpoint)
     return PoseRenderer(avatar, engine, width, height, ai_mark=not args.no_ai_mark, warp=warp)
 

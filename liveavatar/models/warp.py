@@ -98,10 +98,11 @@ class TpsWarp(nn.Module):
         rx, ry = residual[..., 0], residual[..., 1]
         return q + torch.stack([(e * rx - b * ry) / det, (a * ry - c * rx) / det], dim=-1)
 
-    def forward(
-        self, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = texture.shape[0]
+    def backward_shift(self, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor) -> torch.Tensor:
+        """The backward map on the coarse grid: N×2×G×G, for each coarse cell centre p (driven crop) the
+        displacement q − p (unit coordinates, x first) to the source point q with f(q) = p. Exactly 0 where
+        driven = source (the coefficients are 0): a face that does not move samples itself."""
+        batch = source.shape[0]
         ring = torch.as_tensor(self._anchors, device=source.device)[None].expand(batch, -1, -1)
         src = torch.cat([to_unit(source, self.size), ring], dim=1)  # N×n×2
         dst = torch.cat([to_unit(driven, self.size), ring], dim=1)
@@ -112,11 +113,19 @@ class TpsWarp(nn.Module):
         for _ in range(self.steps):
             q = self.newton_step(q, p, src, coeff)
         g = self.coarse
-        shift = (q - p).reshape(batch, g, g, 2).permute(0, 3, 1, 2)  # N×2×G×G, backward displacement
-        if g != self.size:
+        return (q - p).reshape(batch, g, g, 2).permute(0, 3, 1, 2)  # N×2×G×G
+
+    def sample(self, texture: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """texture N×C×S×S moved by a coarse backward shift (backward_shift's) → (warped texture, grid)."""
+        if shift.shape[-1] != self.size:
             shift = F.interpolate(shift, size=(self.size, self.size), mode="bilinear", align_corners=False)
         c = (torch.arange(self.size, dtype=texture.dtype, device=texture.device) + 0.5) / self.size
         base = torch.stack(torch.meshgrid(c, c, indexing="xy"), dim=0)[None]  # 1×2×S×S
         grid = ((base + shift) * 2 - 1).permute(0, 2, 3, 1)  # N×S×S×2
         warped = F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return warped, grid
+
+    def forward(
+        self, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.sample(texture, self.backward_shift(source, inverse, driven))

@@ -26,6 +26,8 @@ uint8 RGB images at its boundary (as engines.graphs.GeneratorIO does for the pap
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -64,18 +66,51 @@ def mouth_inside(driven: torch.Tensor, image_size: int, size: int) -> torch.Tens
 
 
 def warp_portrait(
-    warp: TpsWarp, texture: torch.Tensor, source: torch.Tensor, inverse: torch.Tensor, driven: torch.Tensor
+    warp: TpsWarp,
+    texture: torch.Tensor,
+    source: torch.Tensor,
+    inverse: torch.Tensor,
+    driven: torch.Tensor,
+    shift: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """texture B×3×S×S, its landmarks `source` B×68×2, the spline's L⁻¹, driven B×68×2 → (warped texture
     B×3×S×S, kept B×1×S×S: the portrait's own open mouth moved by the same warp, 0…1, faded out as the
     driven lips part beyond the portrait's own: 1 up to its opening, 0 from twice it). One grid_sample moves
-    both, as four channels."""
+    both, as four channels. shift: the warp's backward_shift, when the caller has it already.
+
+    The own mouth is anti-aliased exactly as paint() anti-aliases the driven one, so at rest (driven =
+    source) the two cancel and nothing of the portrait's own mouth is forced to G's paint."""
     size = texture.shape[-1]
-    own = mouth_inside(source, size, size).to(texture.dtype)
-    moved, _ = warp(torch.cat([texture, own], dim=1), source, inverse, driven)
+    own = anti_aliased(mouth_inside(source, size, size)).to(texture.dtype)
+    if shift is None:
+        shift = warp.backward_shift(source, inverse, driven)
+    moved, _ = warp.sample(torch.cat([texture, own], dim=1), shift)
     stretch = lip_gap(driven) / lip_gap(source).clamp(min=1e-3)  # B: how many times the portrait's opening
     fade = (2 - stretch).clamp(0, 1).to(moved.dtype)[:, None, None, None]
     return moved[:, :3], moved[:, 3:4] * fade
+
+
+def anti_aliased(inside: torch.Tensor) -> torch.Tensor:
+    """A polygon's B×1×S×S 0/1 fill with its edge anti-aliased over 3×3 pixels."""
+    return F.avg_pool2d(inside, 3, stride=1, padding=1, count_include_pad=False)
+
+
+MOTION_PX = 0.5  # crop pixels the portrait must move for G's own mask to take full effect (motion_gate)
+
+
+def motion_gate(shift: torch.Tensor, size: int) -> torch.Tensor:
+    """Coarse backward shift (B×2×G×G, unit coordinates) → B×1×S×S in [0, 1]: 0 where the warp moves no
+    pixel, 1 where it moves them by MOTION_PX crop pixels or more.
+
+    Where nothing moves, the warped texture is the portrait itself and nothing is missing from it; G's mask,
+    trained at the paint size, still replaces about 1 % of every pixel by its half-size paint (a faint
+    checkered veil), which softens the portrait at rest. Gating it by motion keeps a face that does not move
+    the portrait, pixel for pixel, and leaves G's paint wherever the portrait moves."""
+    moved = (shift.float() * size).norm(dim=1, keepdim=True)  # B×1×G×G crop pixels
+    gate = (moved / MOTION_PX).clamp(0, 1)
+    if gate.shape[-1] != size:
+        gate = F.interpolate(gate, size=(size, size), mode="bilinear", align_corners=False)
+    return gate
 
 
 def lip_gap(points: torch.Tensor) -> torch.Tensor:
@@ -90,11 +125,27 @@ def paint(
     driven: torch.Tensor,
     psi: torch.Tensor,
     kept: torch.Tensor | None = None,
+    gate: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Landmark images and warped textures (B×3×S×S, [-1, 1]), driven points (B×68×2), ψ (B×L), kept
-    (warp_portrait's B×1×S×S, or None: the portrait's mouth is closed) → (frame B×3×S×S, mask B×1×S×S: 1
-    where the frame is the warped texture). The one place G meets the warp, for training, fine-tuning,
-    evaluation and the exported graph alike."""
+    (warp_portrait's B×1×S×S, or None: the portrait's mouth is closed), gate (motion_gate's B×1×S×S, or None:
+    G's mask everywhere, as in training) → (frame B×3×S×S, mask B×1×S×S: 1 where the frame is the warped
+    texture). The one place G meets the warp, for training, fine-tuning, evaluation and the exported graph."""
+    rgb, mask = paint_layers(generator, landmarks, warped, driven, psi, kept, gate)
+    return mask * warped.float() + (1 - mask) * rgb, mask
+
+
+def paint_layers(
+    generator: Generator,
+    landmarks: torch.Tensor,
+    warped: torch.Tensor,
+    driven: torch.Tensor,
+    psi: torch.Tensor,
+    kept: torch.Tensor | None = None,
+    gate: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """paint()'s two layers before they are mixed: (G's colours B×3×S×S in [-1, 1], desaturated as far as
+    the portrait is grey; mask B×1×S×S, 1 where the frame is the warped texture)."""
     size, paint_size = generator.output_size, generator.image_size
     y, w = landmarks, warped.to(landmarks.dtype)
     if paint_size != size:
@@ -112,13 +163,15 @@ def paint(
     if paint_size != size:
         up = F.interpolate(torch.cat([rgb, mask], dim=1), size=(size, size), mode="bilinear", align_corners=False)
         rgb, mask = up[:, :3], up[:, 3:4]
+    if gate is not None:
+        mask = 1 - (1 - mask) * gate
     if inside is not None:
         # The lips' edge at full size, anti-aliased over 3×3 pixels: the paint-size polygon, upsampled, drew
         # the open mouth's outline as a staircase of 2-pixel steps.
-        edge = F.avg_pool2d(mouth_inside(driven, size, size), 3, stride=1, padding=1, count_include_pad=False)
+        edge = anti_aliased(mouth_inside(driven, size, size))
         new = edge if kept is None else (edge - kept.float()).clamp(0, 1)
         mask = mask * (1 - new)
-    return mask * warped.float() + (1 - mask) * rgb, mask
+    return rgb, mask
 
 
 GREY_CHROMA = 0.04  # mean chroma (max − min channel, 0…1) under which a texture counts as partly grey
@@ -147,10 +200,44 @@ def render_frame(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """landmark images B×3×S×S, ψ B×L, texture B×3×S×S ([-1, 1]), source B×68×2, L⁻¹ B×n×n, driven B×68×2
     → (frame, warped texture, mask). Batch 1 texture/source/inverse broadcast over B driven frames."""
+    layers = render_layers(generator, warp, landmarks, psi, texture, source, inverse, driven)
+    return layers.frame, layers.warped, layers.mask
+
+
+class FrameLayers(NamedTuple):
+    """One batch of frames and the layers they are mixed from (S: the crop's side, G: the warp's coarse grid).
+
+    frame  B×3×S×S [-1, 1]: mask·warped + (1 − mask)·rgb, the frame at the crop's size;
+    warped B×3×S×S: the texture moved by the spline; mask B×1×S×S: 1 where the frame is `warped`;
+    rgb    B×3×S×S: G's paint at the crop's size; shift B×2×G×G: the spline's coarse backward map (unit
+    coordinates, warp.backward_shift), which the full-resolution composite applies to the whole portrait."""
+
+    frame: torch.Tensor
+    warped: torch.Tensor
+    mask: torch.Tensor
+    rgb: torch.Tensor
+    shift: torch.Tensor
+
+
+def render_layers(
+    generator: Generator,
+    warp: TpsWarp,
+    landmarks: torch.Tensor,
+    psi: torch.Tensor,
+    texture: torch.Tensor,
+    source: torch.Tensor,
+    inverse: torch.Tensor,
+    driven: torch.Tensor,
+) -> FrameLayers:
+    """render_frame with every layer (FrameLayers). Live (unlike training) G's own mask is gated by motion:
+    see motion_gate."""
     batch = landmarks.shape[0]
     texture = texture.expand(batch, -1, -1, -1)
     source = source.expand(batch, -1, -1)
     inverse = inverse.expand(batch, -1, -1)
-    warped, kept = warp_portrait(warp, texture, source, inverse, driven)
-    frame, mask = paint(generator, landmarks, warped, driven, psi, kept)
-    return frame, warped, mask
+    shift = warp.backward_shift(source, inverse, driven)
+    warped, kept = warp_portrait(warp, texture, source, inverse, driven, shift)
+    gate = motion_gate(shift, texture.shape[-1])
+    rgb, mask = paint_layers(generator, landmarks, warped, driven, psi, kept, gate)
+    frame = mask * warped.float() + (1 - mask) * rgb
+    return FrameLayers(frame, warped, mask, rgb, shift)

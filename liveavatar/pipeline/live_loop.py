@@ -271,12 +271,20 @@ class LiveLoop:
         prepared = work.avatar
         start = time.perf_counter()
         # A warp checkpoint's graph also moves the avatar's crop to the driven points (68×2 crop pixels).
-        driven = work.driven.points[None] if prepared.warp is not None else None
-        face = prepared.engine.infer(work.driven.landmark_image[None], prepared.psi, prepared.warp, driven)[0]
+        image = work.driven.landmark_image[None]
+        layers = None
+        if prepared.warp is not None:
+            # ...and gives the layers that move the whole portrait at the output's resolution
+            layers = prepared.engine.infer_layers(image, prepared.psi, prepared.warp, work.driven.points[None])
+            face = layers.frames[0]
+        else:
+            face = prepared.engine.infer(image, prepared.psi)[0]
         timings["infer"] = (time.perf_counter() - start) * 1000
 
         start = time.perf_counter()
-        output = self._composer.compose(face, prepared.avatar, self.background, self.mirror, self.config.ai_mark)
+        output = self._composer.compose(
+            face, prepared.avatar, self.background, self.mirror, self.config.ai_mark, layers
+        )
         timings["compose"] = (time.perf_counter() - start) * 1000
 
         frame = work.captured.frame

@@ -46,7 +46,12 @@ class PoseRenderer:
     def render(self, settings: PoseSettings, background: Background | None = None) -> PosedFrame:
         points = pose_points(self.avatar.landmarks, settings, self.size)
         image = rasterize_landmarks(points, self.size)
-        driven = points[None].astype(np.float32) if self.warp is not None else None  # 1×68×2 crop pixels
-        face = self.engine.infer(image[None], self._psi, self.warp, driven)[0]
-        output = self._composer.compose(face, self.avatar, background or Background(), False, self.ai_mark)
+        layers = None
+        if self.warp is not None:
+            driven = points[None].astype(np.float32)  # 1×68×2 crop pixels
+            layers = self.engine.infer_layers(image[None], self._psi, self.warp, driven)
+            face = layers.frames[0]
+        else:
+            face = self.engine.infer(image[None], self._psi)[0]
+        output = self._composer.compose(face, self.avatar, background or Background(), False, self.ai_mark, layers)
         return PosedFrame(points, image, face, output)

@@ -27,9 +27,11 @@ from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.live.spec import Background, Mode, TrackingConfig
 from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
 from liveavatar.render.composite import paste_back, place_on_background
+from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
-from liveavatar.types import FaceLandmarks
+from liveavatar.types import FaceLandmarks, WarpLayers
 
+Rect = tuple[int, int, int, int]  # (x0, y0, x1, y1) output pixels
 BLACK_LEVEL = 8.0  # mean pixel value under which a frame is reported as black (lens cap, camera starting)
 
 
@@ -216,10 +218,12 @@ class Composer:
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
-        self._layouts: dict[int, tuple[np.ndarray, CropTransform]] = {}
+        self._layouts: dict[int, tuple[np.ndarray, CropTransform, Rect]] = {}
+        self._warps: dict[tuple, tuple[np.ndarray, FullResolutionWarp]] = {}
 
-    def _portrait_layout(self, avatar: Avatar, size: int) -> tuple[np.ndarray, CropTransform]:
-        """The portrait fitted inside the output (dark bars where aspects differ) and crop → canvas map."""
+    def _portrait_layout(self, avatar: Avatar, size: int) -> tuple[np.ndarray, CropTransform, Rect]:
+        """The portrait fitted inside the output (dark bars where aspects differ), crop → canvas map, and the
+        portrait's rectangle on the canvas (x0, y0, x1, y1)."""
         key = id(avatar.portrait)
         cached = self._layouts.get(key)
         if cached is not None:
@@ -229,8 +233,11 @@ class Composer:
         w, h = max(1, round(pw * scale)), max(1, round(ph * scale))
         x0, y0 = (self.width - w) // 2, (self.height - h) // 2
         canvas = np.full((self.height, self.width, 3), 20, np.uint8)
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas[y0 : y0 + h, x0 : x0 + w] = cv2.resize(avatar.portrait, (w, h), interpolation=interpolation)
+        if (w, h) == (pw, ph):
+            canvas[y0 : y0 + h, x0 : x0 + w] = avatar.portrait  # its own size: every pixel as it is
+        else:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            canvas[y0 : y0 + h, x0 : x0 + w] = cv2.resize(avatar.portrait, (w, h), interpolation=interpolation)
         # portrait → canvas (pixel centres): x' = sx·x + x0 + (sx - 1)/2 with sx = w/pw (likewise y).
         sx, sy = w / pw, h / ph
         to_canvas = np.array([[sx, 0, x0 + (sx - 1) / 2], [0, sy, y0 + (sy - 1) / 2], [0, 0, 1]])
@@ -243,15 +250,72 @@ class Composer:
         canvas.setflags(write=False)
         if len(self._layouts) > 16:
             self._layouts.clear()
-        self._layouts[key] = (canvas, transform)
-        return canvas, transform
+        self._layouts[key] = (canvas, transform, (x0, y0, x0 + w, y0 + h))
+        return self._layouts[key]
+
+    def _full_resolution(
+        self, avatar: Avatar, background: Background, size: int, coarse: int
+    ) -> tuple[np.ndarray, FullResolutionWarp]:
+        """The still background and the warp that moves the portrait over it, for one avatar and background."""
+        key = (id(avatar.portrait), background.kind, background.colour, size, coarse)
+        cached = self._warps.get(key)
+        if cached is not None:
+            return cached
+        if background.kind == "portrait":
+            canvas, transform, rect = self._portrait_layout(avatar, size)
+            x0, y0, x1, y1 = rect
+            warp = FullResolutionWarp(canvas[y0:y1, x0:x1], (x0, y0), transform.matrix, size, coarse, rect)
+        else:
+            canvas, warp = self._on_colour(avatar, background.colour, size, coarse)
+        if len(self._warps) > 16:
+            self._warps.clear()
+        self._warps[key] = (canvas, warp)
+        return canvas, warp
+
+    def _on_colour(
+        self, avatar: Avatar, colour: tuple[int, int, int], size: int, coarse: int
+    ) -> tuple[np.ndarray, FullResolutionWarp]:
+        """A colour canvas and the crop's square centred on it at the canvas's height (as place_on_background
+        places the face), filled from the portrait at that scale; only the portrait's own pixels are drawn."""
+        side = min(self.width, self.height)
+        x0, y0 = (self.width - side) // 2, (self.height - side) // 2
+        k = side / size  # canvas px per crop px; crop pixel c ↔ canvas k·(c + 0.5) − 0.5 + origin
+        crop_to_canvas = np.array([[k, 0, k * 0.5 - 0.5 + x0], [0, k, k * 0.5 - 0.5 + y0], [0, 0, 1]])
+        portrait_to_canvas = (crop_to_canvas @ np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
+        source = resample(avatar.portrait, portrait_to_canvas, self.width, self.height)
+        ph, pw = avatar.portrait.shape[:2]
+        edges = np.array([[-0.5, -0.5], [pw - 0.5, ph - 0.5]])  # the portrait's outer pixel edges
+        corners = edges @ portrait_to_canvas[:, :2].T + portrait_to_canvas[:, 2]
+        lo, hi = np.ceil(corners.min(0) - 0.5).astype(int), np.floor(corners.max(0) + 0.5).astype(int)
+        clip = (max(x0, lo[0]), max(y0, lo[1]), min(x0 + side, hi[0]), min(y0 + side, hi[1]))
+        canvas = np.empty((self.height, self.width, 3), np.uint8)
+        canvas[:] = np.asarray(colour, np.uint8)
+        cx0, cy0, cx1, cy1 = clip
+        if cx1 > cx0 and cy1 > cy0:
+            canvas[cy0:cy1, cx0:cx1] = source[cy0:cy1, cx0:cx1]  # the still portrait behind the moving face
+        canvas.setflags(write=False)
+        to_crop = cv2.invertAffineTransform(crop_to_canvas[:2])
+        return canvas, FullResolutionWarp(source, (0, 0), to_crop, size, coarse, clip)
 
     def compose(
-        self, face: np.ndarray, avatar: Avatar, background: Background, mirror: bool, ai_mark: bool
+        self,
+        face: np.ndarray,
+        avatar: Avatar,
+        background: Background,
+        mirror: bool,
+        ai_mark: bool,
+        layers: WarpLayers | None = None,
     ) -> np.ndarray:
-        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame."""
-        if background.kind == "portrait":
-            canvas, transform = self._portrait_layout(avatar, face.shape[0])
+        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame. layers: that frame's
+        WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at the
+        output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up."""
+        if layers is not None:
+            size, coarse = face.shape[0], layers.flow.shape[1]
+            canvas, warp = self._full_resolution(avatar, background, size, coarse)
+            out = canvas.copy()
+            warp.apply(out, layers.flow[0], layers.paint[0])
+        elif background.kind == "portrait":
+            canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)
         else:
             out = place_on_background(face, self.width, self.height, background.colour)
@@ -260,3 +324,17 @@ class Composer:
         if ai_mark:
             draw_ai_mark(out)
         return out
+
+
+def resample(image: np.ndarray, affine: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An H×W×3 uint8 RGB image under a 2×3 affine (image → output pixels) into width×height, its edge
+    pixels repeated past its border. Strong reductions go through a Gaussian pyramid first, so a large
+    portrait shown small does not alias."""
+    affine = np.asarray(affine, np.float64)
+    scale = float(np.hypot(affine[0, 0], affine[1, 0]))
+    while scale < 0.5 and min(image.shape[:2]) >= 4:
+        image = cv2.pyrDown(image)  # pyrDown's pixel i is centred on the source's pixel 2i
+        affine = affine.copy()
+        affine[:, :2] *= 2.0
+        scale *= 2.0
+    return cv2.warpAffine(image, affine, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

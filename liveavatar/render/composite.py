@@ -20,20 +20,26 @@ def crop_mask(size: int, feather: float) -> np.ndarray:
 
     feather: width of the fade as a fraction of the crop size (0 gives a hard edge). Read-only (cached).
     """
-    if not 0.0 <= feather <= 0.5:
-        raise ValueError(f"feather must be within [0, 0.5], got {feather}")
     centre = (size - 1) / 2
     u = (np.arange(size, dtype=np.float64) - centre) / (size / 2)
-    radius = (np.abs(u)[None, :] ** _MASK_EXPONENT + np.abs(u)[:, None] ** _MASK_EXPONENT) ** (1 / _MASK_EXPONENT)
-    if feather == 0:
-        alpha = (radius <= 1.0).astype(np.float64)
-    else:
-        # Normalised coordinates span 2 units per crop size, so the fade is 2·feather units wide.
-        t = np.clip((1.0 - radius) / (2 * feather), 0.0, 1.0)
-        alpha = t * t * (3 - 2 * t)  # smoothstep: no visible seam where the fade starts
-    mask = np.rint(alpha * 255).astype(np.uint8)
+    mask = np.rint(rounded_square_fade(u[None, :], u[:, None], feather) * 255).astype(np.uint8)
     mask.setflags(write=False)
     return mask
+
+
+def rounded_square_fade(u: np.ndarray, v: np.ndarray, feather: float) -> np.ndarray:
+    """1 inside the rounded square (the superellipse of _MASK_EXPONENT) fading smoothly to 0 at its edge, at
+    normalised crop coordinates u, v (−1 … 1 across the crop, broadcast together); float64 in [0, 1].
+
+    feather: width of the fade as a fraction of the crop size (0 gives a hard edge)."""
+    if not 0.0 <= feather <= 0.5:
+        raise ValueError(f"feather must be within [0, 0.5], got {feather}")
+    radius = (np.abs(u) ** _MASK_EXPONENT + np.abs(v) ** _MASK_EXPONENT) ** (1 / _MASK_EXPONENT)
+    if feather == 0:
+        return (radius <= 1.0).astype(np.float64)
+    # Normalised coordinates span 2 units per crop size, so the fade is 2·feather units wide.
+    t = np.clip((1.0 - radius) / (2 * feather), 0.0, 1.0)
+    return t * t * (3 - 2 * t)  # smoothstep: no visible seam where the fade starts
 
 
 def _blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:

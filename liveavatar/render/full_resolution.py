@@ -1,0 +1,139 @@
+"""The `warp` presets' output at the output's own resolution: the portrait's pixels, moved, G's paint on top.
+
+The frame graph works on a S×S face crop (256 px spanning about two face widths). Scaling its composite back
+up into a 720p or 1080p frame (2–2.6×) turned hair, skin and brushwork to mush. But the spline's backward
+map is smooth (the graph solves it on a coarse G×G grid anyway), so it can move the portrait itself,
+sampled at the output's resolution: for an output pixel P in the face's region,
+
+    c  = M·P                    crop pixels (M: output → crop, an upright scale and shift)
+    c' = c + flow(c)·fade(c)    the graph's coarse backward map, bilinear between cell centres; fade: 1 inside
+                                the crop, 0 at its rounded edge, so the moved face joins the still portrait
+    out(P) = portrait at M⁻¹·c' = P + K·flow(c)·fade(c)   (K = M⁻¹'s linear part: output px per crop px)
+
+and only what G paints (its RGB and coverage, S×S) is upsampled and laid over it. Where nothing moves the
+flow and the coverage are exactly 0 (models/warp_head.py: the spline's coefficients vanish, and G's mask is
+gated by motion), so a face at rest is the portrait pixel for pixel. Output pixels outside the portrait's
+own rectangle are never written, and samples past its border repeat its edge pixels: nothing from beyond the
+image appears in the frame.
+
+Images are H×W×3 uint8 RGB; flow N×G×G×2 float32 crop pixels (x, y); paint N×S×S×4 uint8 RGBA
+(liveavatar.types.WarpLayers).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from liveavatar.render.composite import rounded_square_fade
+
+FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
+# cv2.INTER_CUBIC keeps more of the portrait's fine detail where it moves by a fraction of a pixel than
+# INTER_LINEAR, and like it returns a pixel exactly where it samples a pixel centre (a face at rest).
+INTERPOLATION = cv2.INTER_CUBIC
+
+
+class FullResolutionWarp:
+    """Moves one portrait by a warp frame graph's layers, in one output frame's geometry. Not thread-safe.
+
+    source: h×w×3 uint8 RGB, the portrait at the output's scale, whose pixel (0, 0) sits at output pixel
+    `origin` (x, y); it is read, never written, and may be a view into the output's background.
+    to_crop: 2×3 float64, output pixels → crop pixels (upright: no rotation). crop_size S, coarse grid G.
+    clip: (x0, y0, x1, y1) output pixels that may change (the portrait's rectangle, or less).
+    """
+
+    def __init__(
+        self,
+        source: np.ndarray,
+        origin: tuple[int, int],
+        to_crop: np.ndarray,
+        crop_size: int,
+        coarse: int,
+        clip: tuple[int, int, int, int],
+    ) -> None:
+        self.source = source
+        self.crop_size, self.coarse = crop_size, coarse
+        to_crop = np.asarray(to_crop, np.float64)
+        from_crop = cv2.invertAffineTransform(to_crop)
+        corners = np.array([[-0.5, -0.5], [crop_size - 0.5, -0.5], [-0.5, crop_size - 0.5], [crop_size - 0.5] * 2])
+        footprint = corners @ from_crop[:, :2].T + from_crop[:, 2]
+        lo, hi = np.floor(footprint.min(0)).astype(int), np.ceil(footprint.max(0)).astype(int) + 1
+        x0, y0 = max(clip[0], int(lo[0])), max(clip[1], int(lo[1]))
+        x1, y1 = min(clip[2], int(hi[0])), min(clip[3], int(hi[1]))
+        self.region = (x0, y0, max(x0, x1), max(y0, y1))  # output pixels this warp may change
+        w, h = self.region[2] - x0, self.region[3] - y0
+        xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
+        cx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]  # h×w crop pixels of each output pixel
+        cy = to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2]
+        cells = coarse / crop_size  # crop pixel → coarse cell coordinate (cell centres at integers)
+        self._cell_x = ((cx + 0.5) * cells - 0.5).astype(np.float32)
+        self._cell_y = ((cy + 0.5) * cells - 0.5).astype(np.float32)
+        half = crop_size / 2
+        fade = rounded_square_fade((cx + 0.5 - half) / half, (cy + 0.5 - half) / half, FADE)
+        self._fade = fade.astype(np.float32)
+        self._gain_x = (fade * from_crop[0, 0]).astype(np.float32)  # output px per crop px along x, faded
+        self._gain_y = (fade * from_crop[1, 1]).astype(np.float32)
+        self._base_x = (xs - origin[0]).astype(np.float32)  # each output pixel in source pixels, at rest
+        self._base_y = (ys - origin[1]).astype(np.float32)
+        self._to_region = from_crop.copy()  # crop → this region's pixels
+        self._to_region[:, 2] -= (x0, y0)
+        self._map_x = np.empty((h, w), np.float32)
+        self._map_y = np.empty((h, w), np.float32)
+
+    def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray) -> None:
+        """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
+        still background) inside the region. flow: G×G×2 float32 crop pixels; paint: S×S×4 uint8 RGBA."""
+        x0, y0, x1, y1 = self.region
+        if x1 <= x0 or y1 <= y0:
+            return
+        if flow.shape != (self.coarse, self.coarse, 2) or paint.shape != (self.crop_size, self.crop_size, 4):
+            raise ValueError(
+                f"flow must be {self.coarse}×{self.coarse}×2 and paint {self.crop_size}×{self.crop_size}×4, "
+                f"got {flow.shape} and {paint.shape}"
+            )
+        shift = cv2.remap(
+            np.ascontiguousarray(flow, np.float32),
+            self._cell_x,
+            self._cell_y,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,  # past the outer cell centres the map holds, as the graph's upsampling
+        )
+        np.multiply(shift[..., 0], self._gain_x, out=self._map_x)
+        np.multiply(shift[..., 1], self._gain_y, out=self._map_y)
+        self._map_x += self._base_x
+        self._map_y += self._base_y
+        region = frame[y0:y1, x0:x1]
+        cv2.remap(
+            self.source,
+            self._map_x,
+            self._map_y,
+            INTERPOLATION,
+            dst=region,
+            borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
+        )
+        self._lay_paint(region, paint)
+
+    def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
+        """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""
+        alpha = paint[..., 3]
+        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        if not len(rows):
+            return  # nothing painted: a face at rest, or moving without anything the warp cannot show
+        # Only the painted part's footprint in the region (a mouth is a small part of the face).
+        box = np.array([[cols[0] - 1, rows[0] - 1], [cols[-1] + 1, rows[0] - 1], [cols[0] - 1, rows[-1] + 1]])
+        box = np.vstack([box, [cols[-1] + 1, rows[-1] + 1]]).astype(np.float64)
+        spots = box @ self._to_region[:, :2].T + self._to_region[:, 2]
+        h, w = region.shape[:2]
+        bx0, by0 = (max(0, int(np.floor(v)) - 1) for v in spots.min(0))
+        bx1, by1 = (min(n, int(np.ceil(v)) + 2) for v, n in zip(spots.max(0), (w, h), strict=True))
+        if bx1 <= bx0 or by1 <= by0:
+            return
+        to_box = self._to_region.copy()
+        to_box[:, 2] -= (bx0, by0)
+        layer = cv2.warpAffine(
+            paint, to_box, (bx1 - bx0, by1 - by0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        cover = layer[..., 3:4].astype(np.float32) * (self._fade[by0:by1, bx0:bx1, None] / 255.0)
+        under = region[by0:by1, bx0:bx1]
+        mixed = under + (layer[..., :3].astype(np.float32) - under) * cover
+        under[:] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
