@@ -1,0 +1,172 @@
+"""The warp presets' output at the output's own resolution (liveavatar.render.full_resolution, issue 19).
+
+Synthetic layers pin the geometry (a still map is the portrait, a shift moves it, paint lands where the crop
+says, nothing outside the portrait's rectangle changes); real portraits through `pose` and the live
+Composer pin what a user sees: at rest the output is the portrait pixel for pixel, at its own size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from liveavatar.avatar import build_avatar, load_avatar, save_avatar, warp_avatar_of
+from liveavatar.errors import AvatarError
+from liveavatar.live.spec import Background
+from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+from liveavatar.render.full_resolution import FullResolutionWarp
+from liveavatar.types import WarpLayers
+
+S, G = 64, 8  # crop side and coarse grid of the synthetic cases
+
+
+def textured(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """An H×W×3 uint8 RGB image full of detail (sharp noise), so any resampling shows."""
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def crop_at(x0: float, y0: float, side: float) -> np.ndarray:
+    """output → crop affine of a side×side box at (x0, y0) mapped onto an S×S crop (pixel centres)."""
+    k = S / side
+    return np.array([[k, 0, -k * x0 + (k - 1) / 2], [0, k, -k * y0 + (k - 1) / 2]])
+
+
+def test_a_still_map_and_no_paint_leave_the_portrait_pixel_for_pixel():
+    portrait = textured(120, 160)
+    frame = np.zeros_like(portrait)
+    warp = FullResolutionWarp(portrait, (0, 0), crop_at(20, 10, 100), S, G, (0, 0, 160, 120))
+    warp.apply(frame, np.zeros((G, G, 2), np.float32), np.zeros((S, S, 4), np.uint8))
+    x0, y0, x1, y1 = warp.region
+    assert (19, 9, 121, 111) == (x0, y0, x1, y1)  # the crop's footprint, its outer pixel edges included
+    assert np.array_equal(frame[y0:y1, x0:x1], portrait[y0:y1, x0:x1])
+    assert not frame[:, :x0].any() and not frame[:y0].any()  # outside the face's region: never written
+
+
+def test_a_shift_moves_the_full_resolution_portrait_and_fades_out_at_the_crops_edge():
+    portrait = textured(200, 200)
+    frame = portrait.copy()
+    # crop 64 px ↔ 128 output px: a 2-crop-pixel backward shift samples 4 output pixels to the right
+    warp = FullResolutionWarp(portrait, (0, 0), crop_at(36, 36, 128), S, G, (0, 0, 200, 200))
+    flow = np.zeros((G, G, 2), np.float32)
+    flow[..., 0] = 2.0
+    warp.apply(frame, flow, np.zeros((S, S, 4), np.uint8))
+    centre = frame[80:120, 80:120]
+    assert np.array_equal(centre, portrait[80:120, 84:124])  # an integer shift resamples nothing
+
+    def moved(row: int) -> float:
+        return float(np.abs(frame[row, 40:160].astype(int) - portrait[row, 40:160]).mean())
+
+    assert moved(36) < moved(100) / 4  # the crop's outermost row: the shift faded almost to nothing
+    assert np.array_equal(frame[:36], portrait[:36])  # outside the crop
+
+
+def test_paint_covers_the_portrait_where_its_alpha_says_and_only_there():
+    portrait = np.full((100, 100, 3), 50, np.uint8)
+    frame = portrait.copy()
+    warp = FullResolutionWarp(portrait, (0, 0), crop_at(0, 0, 100), S, G, (0, 0, 100, 100))
+    paint = np.zeros((S, S, 4), np.uint8)
+    paint[28:36, 28:36] = (200, 10, 10, 255)  # the mouth's box at the crop's centre
+    warp.apply(frame, np.zeros((G, G, 2), np.float32), paint)
+    assert tuple(frame[50, 50]) == (200, 10, 10)
+    assert np.array_equal(frame[:35], portrait[:35]) and np.array_equal(frame[65:], portrait[65:])
+
+
+def test_nothing_beyond_the_portraits_border_reaches_the_frame():
+    """A crop reaching past the image's edge, with the head moved toward it: the bars stay bars, and the
+    portrait's rectangle shows only the portrait's own pixels (its edge repeated, never the bars' grey)."""
+    portrait = np.random.default_rng(1).integers(100, 256, (80, 60, 3), dtype=np.uint8)
+    frame = np.full((100, 160, 3), 20, np.uint8)
+    frame[10:90, 50:110] = portrait
+    warp = FullResolutionWarp(portrait, (50, 10), crop_at(30, 0, 100), S, G, (50, 10, 110, 90))
+    flow = np.full((G, G, 2), -6.0, np.float32)  # samples up and left, past the portrait's corner
+    warp.apply(frame, flow, np.zeros((S, S, 4), np.uint8))
+    assert (frame[:, :50] == 20).all() and (frame[:, 110:] == 20).all() and (frame[:10] == 20).all()
+    assert frame[10:90, 50:110].min() >= 60  # cubic overshoot stays near the portrait's 100…255
+    assert not np.array_equal(frame[10:90, 50:110], portrait)  # it did move
+
+
+def test_layers_of_the_wrong_shape_are_refused():
+    warp = FullResolutionWarp(textured(50, 50), (0, 0), crop_at(0, 0, 50), S, G, (0, 0, 50, 50))
+    with pytest.raises(ValueError, match="flow must be 8×8×2"):
+        warp.apply(np.zeros((50, 50, 3), np.uint8), np.zeros((4, 4, 2), np.float32), np.zeros((S, S, 4), np.uint8))
+
+
+# ---- the bundled model on real portraits --------------------------------------------------------
+
+REST_PORTRAITS = ("painting_mona_lisa.jpg", "photo_barack_obama.jpg", "statue_marble_head.jpg")
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return open_checkpoint(resolve_checkpoint(None))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REST_PORTRAITS)
+def test_pose_at_rest_writes_the_portrait_itself_at_its_own_size(name, portraits, tmp_path):
+    from liveavatar.cli import main
+    from tests.conftest import read_rgb
+
+    out = tmp_path / "rest.png"
+    assert main(["pose", str(portraits / name), "-o", str(out), "--no-ai-mark"]) == 0
+    assert np.array_equal(read_rgb(out), read_rgb(portraits / name))  # every pixel, at the portrait's size
+
+
+@pytest.mark.slow
+def test_a_large_portrait_is_kept_at_2048_px_and_posed_at_that_size(portraits, bundled, tmp_path):
+    from tests.conftest import read_rgb
+
+    avatar = build_avatar([portraits / "photo_rowan_atkinson.jpg"], bundled)  # 3511×3511
+    assert avatar.portrait.shape == (2048, 2048, 3)
+    loaded = load_avatar(save_avatar(avatar, tmp_path / "rowan.avatar"), bundled.sha256)
+    assert np.array_equal(loaded.portrait, avatar.portrait)  # stored losslessly
+    original = read_rgb(portraits / "photo_rowan_atkinson.jpg")
+    reduced = cv2.resize(original, None, fx=2048 / 3511, fy=2048 / 3511, interpolation=cv2.INTER_AREA)
+    assert np.array_equal(loaded.portrait, reduced)
+
+
+@pytest.mark.slow
+def test_the_live_composer_moves_the_portrait_at_720p_and_keeps_it_sharp(portraits, bundled):
+    """Driven (mouth open, head turned), the face outside the mouth keeps the portrait's detail at 1280×720,
+    where scaling the 256-px crop's composite back up softened it (0.35 of the portrait's sharpness)."""
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.landmarks.posing import PoseSettings
+    from liveavatar.pipeline.posing import PoseRenderer
+
+    avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], bundled)
+    engine = create_engine("onnxruntime", bundled).engine
+    renderer = PoseRenderer(avatar, engine, 1280, 720, ai_mark=False, warp=warp_avatar_of(avatar, bundled))
+    rest = renderer.render(PoseSettings()).output
+    posed = renderer.render(PoseSettings(yaw=6.0, mouth=0.7))
+    composer = renderer._composer
+    old = composer.compose(posed.face, avatar, Background(), False, False)  # the crop's composite scaled up
+    engine.close()
+    _, transform, (x0, _, x1, _) = composer._portrait_layout(avatar, avatar.crop.shape[0])
+    upper = transform.points_to_frame(avatar.landmarks[17:48])  # brows, nose and eyes in output pixels
+    (bx0, by0), (bx1, by1) = upper.min(0).astype(int), upper.max(0).astype(int)
+
+    def sharp(image: np.ndarray) -> float:
+        grey = cv2.cvtColor(image[by0:by1, bx0:bx1], cv2.COLOR_RGB2GRAY).astype(np.float64)
+        return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+    assert sharp(posed.output) > 0.8 * sharp(rest)
+    assert sharp(old) < 0.7 * sharp(rest)  # what the change is about
+    assert np.abs(posed.output.astype(int) - rest).max() > 40  # it moved
+    assert (posed.output[:, :x0] == 20).all() and (posed.output[:, x1:] == 20).all()  # bars stay bars
+
+
+def test_an_avatar_of_the_previous_format_is_refused_with_the_command_that_rebuilds_it(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "old.avatar"
+    meta = {"format": "liveavatar-avatar", "format_version": "1", "sources": '["/photos/me.jpg"]'}
+    save_file({"psi": np.zeros(4, np.float32)}, str(path), metadata=meta)
+    with pytest.raises(AvatarError, match=r"format version 1.*liveavatar avatar /photos/me\.jpg -o .*old\.avatar"):
+        load_avatar(path)
+
+
+def test_warp_layers_index_one_frame():
+    layers = WarpLayers(np.zeros((2, 4, 4, 3), np.uint8), np.ones((2, 2, 2, 2), np.float32), np.zeros((2, 4, 4, 4)))
+    one = layers[1]
+    assert one.frames.shape == (1, 4, 4, 3) and one.flow.shape == (1, 2, 2, 2) and one.paint.shape == (1, 4, 4, 4)
