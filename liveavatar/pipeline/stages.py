@@ -32,6 +32,7 @@ from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import FaceLandmarks, WarpLayers
 
 Rect = tuple[int, int, int, int]  # (x0, y0, x1, y1) output pixels
+SUPERSAMPLE_FROM = 1.5  # portrait px per output px from which the full-resolution warp samples at 2×
 BLACK_LEVEL = 8.0  # mean pixel value under which a frame is reported as black (lens cap, camera starting)
 
 
@@ -264,7 +265,20 @@ class Composer:
         if background.kind == "portrait":
             canvas, transform, rect = self._portrait_layout(avatar, size)
             x0, y0, x1, y1 = rect
-            warp = FullResolutionWarp(canvas[y0:y1, x0:x1], (x0, y0), transform.matrix, size, coarse, rect)
+            source, k = canvas[y0:y1, x0:x1], 1
+            if (x1 - x0) * SUPERSAMPLE_FROM <= avatar.portrait.shape[1]:
+                # the portrait has the pixels: sample it at 2× and average down (FullResolutionWarp); the still
+                # background is that same average, so a face at rest stays exactly the background
+                k = 2
+                fine = (2 * (x1 - x0), 2 * (y1 - y0))
+                # reduced with INTER_AREA; where 2× is more than the portrait has, enlarged bicubic (INTER_AREA
+                # enlarges bilinearly, which took back a fifth of the sharpness the 2× grid keeps)
+                grow = fine[0] > avatar.portrait.shape[1]
+                source = cv2.resize(avatar.portrait, fine, interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA)
+                canvas = canvas.copy()
+                canvas[y0:y1, x0:x1] = cv2.resize(source, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+                canvas.setflags(write=False)
+            warp = FullResolutionWarp(source, (x0, y0), transform.matrix, size, coarse, rect, k)
         else:
             canvas, warp = self._on_colour(avatar, background.colour, size, coarse)
         if len(self._warps) > 16:

@@ -30,29 +30,39 @@ from liveavatar.render.composite import rounded_square_fade
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
 # cv2.INTER_CUBIC keeps more of the portrait's fine detail where it moves by a fraction of a pixel than
 # INTER_LINEAR, and like it returns a pixel exactly where it samples a pixel centre (a face at rest).
+# Lanczos kept a little more still, at 10× bicubic's time.
 INTERPOLATION = cv2.INTER_CUBIC
 
 
 class FullResolutionWarp:
     """Moves one portrait by a warp frame graph's layers, in one output frame's geometry. Not thread-safe.
 
-    source: h×w×3 uint8 RGB, the portrait at the output's scale, whose pixel (0, 0) sits at output pixel
-    `origin` (x, y); it is read, never written, and may be a view into the output's background.
-    to_crop: 2×3 float64, output pixels → crop pixels (upright: no rotation). crop_size S, coarse grid G.
-    clip: (x0, y0, x1, y1) output pixels that may change (the portrait's rectangle, or less).
+    source: the portrait at `supersample` times the output's scale (h×w×3 uint8 RGB), whose pixel j is
+    centred on output coordinate origin + (j + 0.5)/supersample − 0.5 (x and y alike); it is read, never
+    written, and may be a view into the output's background. to_crop: 2×3 float64, output pixels → crop
+    pixels (upright: no rotation). crop_size S, coarse grid G. clip: (x0, y0, x1, y1) output pixels that may
+    change (the portrait's rectangle, or less).
+
+    supersample 2 (a portrait with at least 1.5× the output's resolution there, as a large photo or
+    painting in a 720p frame): the moved portrait is sampled on a 2× grid and averaged down over each
+    output pixel, as a camera would see it moved. Interpolating the output-scale image instead loses what
+    it has near its Nyquist frequency wherever it moves by a fraction of a pixel: driven live, the Mona
+    Lisa's face kept 0.65 of its sharpness at rest that way, 0.71 sampled bilinearly on the 2× grid, 1.04
+    bicubically (docs/ARCHITECTURE.md). supersample 1 (the portrait at its own size or enlarged): bicubic.
     """
 
     def __init__(
         self,
         source: np.ndarray,
-        origin: tuple[int, int],
+        origin: tuple[float, float],
         to_crop: np.ndarray,
         crop_size: int,
         coarse: int,
         clip: tuple[int, int, int, int],
+        supersample: int = 1,
     ) -> None:
         self.source = source
-        self.crop_size, self.coarse = crop_size, coarse
+        self.crop_size, self.coarse, self.supersample = crop_size, coarse, supersample
         to_crop = np.asarray(to_crop, np.float64)
         from_crop = cv2.invertAffineTransform(to_crop)
         corners = np.array([[-0.5, -0.5], [crop_size - 0.5, -0.5], [-0.5, crop_size - 0.5], [crop_size - 0.5] * 2])
@@ -62,23 +72,29 @@ class FullResolutionWarp:
         x1, y1 = min(clip[2], int(hi[0])), min(clip[3], int(hi[1]))
         self.region = (x0, y0, max(x0, x1), max(y0, y1))  # output pixels this warp may change
         w, h = self.region[2] - x0, self.region[3] - y0
-        xs, ys = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
-        cx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]  # h×w crop pixels of each output pixel
+        k = supersample
+        # the sample points: each output pixel's k×k sub-pixel centres, in output coordinates
+        sub = (np.arange(k, dtype=np.float64) + 0.5) / k - 0.5
+        xs, ys = np.meshgrid(
+            (np.arange(x0, x0 + w, dtype=np.float64)[:, None] + sub).ravel(),
+            (np.arange(y0, y0 + h, dtype=np.float64)[:, None] + sub).ravel(),
+        )
+        cx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]  # crop pixels of each sample
         cy = to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2]
         cells = coarse / crop_size  # crop pixel → coarse cell coordinate (cell centres at integers)
         self._cell_x = ((cx + 0.5) * cells - 0.5).astype(np.float32)
         self._cell_y = ((cy + 0.5) * cells - 0.5).astype(np.float32)
         half = crop_size / 2
         fade = rounded_square_fade((cx + 0.5 - half) / half, (cy + 0.5 - half) / half, FADE)
-        self._fade = fade.astype(np.float32)
-        self._gain_x = (fade * from_crop[0, 0]).astype(np.float32)  # output px per crop px along x, faded
-        self._gain_y = (fade * from_crop[1, 1]).astype(np.float32)
-        self._base_x = (xs - origin[0]).astype(np.float32)  # each output pixel in source pixels, at rest
-        self._base_y = (ys - origin[1]).astype(np.float32)
+        self._gain_x = (fade * from_crop[0, 0] * k).astype(np.float32)  # source px per crop px along x, faded
+        self._gain_y = (fade * from_crop[1, 1] * k).astype(np.float32)
+        self._base_x = ((xs - origin[0] + 0.5) * k - 0.5).astype(np.float32)  # each sample in source px, at rest
+        self._base_y = ((ys - origin[1] + 0.5) * k - 0.5).astype(np.float32)
+        self._fade = (fade if k == 1 else cv2.resize(fade, (w, h), interpolation=cv2.INTER_AREA)).astype(np.float32)
         self._to_region = from_crop.copy()  # crop → this region's pixels
         self._to_region[:, 2] -= (x0, y0)
-        self._map_x = np.empty((h, w), np.float32)
-        self._map_y = np.empty((h, w), np.float32)
+        self._map_x = np.empty(xs.shape, np.float32)
+        self._map_y = np.empty(xs.shape, np.float32)
 
     def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
@@ -103,14 +119,18 @@ class FullResolutionWarp:
         self._map_x += self._base_x
         self._map_y += self._base_y
         region = frame[y0:y1, x0:x1]
-        cv2.remap(
-            self.source,
-            self._map_x,
-            self._map_y,
-            INTERPOLATION,
-            dst=region,
-            borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
-        )
+        if self.supersample == 1:
+            cv2.remap(
+                self.source,
+                self._map_x,
+                self._map_y,
+                INTERPOLATION,
+                dst=region,
+                borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
+            )
+        else:
+            fine = cv2.remap(self.source, self._map_x, self._map_y, INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
+            region[:] = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
