@@ -274,6 +274,128 @@ def test_a_large_rgba_png_under_the_cap_decodes_in_bounded_memory(tmp_path):
     assert "decoded (7000, 7000, 3) uint8 127" in result.stdout  # half-transparent black on white
 
 
+def tiff_repeating_size_tags(path: Path, real: tuple[int, int], shown: tuple[int, int]) -> Path:
+    """A small RGB TIFF whose directory gives ImageWidth and ImageLength twice: first `real` (what libtiff,
+    hence OpenCV, keeps), then `shown` (what a reader that keeps the last value sees). One short strip of
+    data: decoding fails after OpenCV has allocated real[0]×real[1]×3 bytes."""
+    width, height = real
+    strip = b"\0" * 4096
+    entries = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (256, 4, 1, shown[0]),
+        (257, 4, 1, shown[1]),
+        (258, 3, 1, 8),  # 8 bits per sample (one value for all three)
+        (259, 3, 1, 1),  # no compression
+        (262, 3, 1, 2),  # RGB
+        (273, 4, 1, 0),  # strip offset: patched below
+        (277, 3, 1, 3),
+        (278, 4, 1, height),  # one strip
+        (279, 4, 1, len(strip)),
+    ]
+    ifd = 8
+    data_at = ifd + 2 + 12 * len(entries) + 4
+    directory = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = data_at if tag == 273 else value
+        field = struct.pack("<HI", value, 0)[:4] if kind == 3 else struct.pack("<I", value)
+        directory += struct.pack("<HHI", tag, kind, count) + field
+    path.write_bytes(b"II*\0" + struct.pack("<I", ifd) + directory + b"\0\0\0\0" + strip)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc to measure address space")
+def test_a_tiff_that_repeats_its_size_tags_is_refused_as_ambiguous_under_1_5_gb(tmp_path):
+    """The reader kept the last size (10×10), libtiff the first (25000×26000: 1.95 GB of RGB)."""
+    bomb = tiff_repeating_size_tags(tmp_path / "bomb.tiff", (25_000, 26_000), (10, 10))
+    assert bomb.stat().st_size < 8192
+    result = bounded_read(bomb, 1536 << 20)
+    assert result.returncode == 2, (result.stdout + result.stderr)[-2000:]
+    assert "refused:" in result.stdout and "twice" in result.stdout and "ambiguous" in result.stdout
+    assert "Traceback" not in result.stderr
+    result = cli("avatar", str(bomb), "-o", str(tmp_path / "x.avatar"))
+    one_line_error(result.returncode, result.stderr, "bomb.tiff", "twice")
+
+
+def png16_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid width×height 16-bit RGBA PNG (8 bytes a pixel decoded), a few hundred KB."""
+    squeeze = zlib.compressobj(9)
+    row = b"\0" + b"\0\0\0\0\0\0\x80\0" * width
+    idat = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc to measure address space")
+def test_a_16_bit_image_is_capped_by_its_decoded_bytes_not_its_pixels(tmp_path):
+    """7000×7000 16-bit RGBA is 49 MP, under the pixel cap, but 392 MB decoded (1.2 GB peak before): refused
+    from the header; one of half the pixels decodes within the documented ~10 bytes per pixel of the cap."""
+    bomb = png16_bomb(tmp_path / "deep.png", 7000, 7000)
+    result = bounded_read(bomb, 600 << 20)
+    assert result.returncode == 2, (result.stdout + result.stderr)[-2000:]
+    assert "refused:" in result.stdout and "8 bytes each" in result.stdout
+    half = png16_bomb(tmp_path / "half.png", 7000, 3500)  # 24.5 MP × 8 B: exactly what 49 MP of 8-bit RGBA take
+    result = bounded_read(half, 10 * 7000 * 7000)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "decoded (3500, 7000, 3) uint8 127" in result.stdout
+
+
+def test_opencv_s_own_pixel_cap_is_ours(tmp_path):
+    """The second wall: OpenCV itself refuses more than our cap, whatever a header told us."""
+    import cv2
+
+    script = textwrap.dedent(
+        """
+        import sys
+        import liveavatar  # sets OpenCV's cap before cv2 is imported
+        import cv2, numpy
+        encoded = numpy.fromfile(sys.argv[1], numpy.uint8)
+        try:
+            image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            print("opencv refused", "CV_IO_MAX_IMAGE_PIXELS" in str(exc))
+        else:
+            print("opencv decoded", image.shape)
+        """
+    )
+    path = tmp_path / "wide.png"
+    cv2.imwrite(str(path), np.zeros((1, 60_000, 3), np.uint8))  # 0.06 MP
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
+    for megapixels, expected in (("0.05", "opencv refused True"), ("0.07", "opencv decoded (1, 60000, 3)")):
+        env["LIVEAVATAR_MAX_IMAGE_MEGAPIXELS"] = megapixels
+        result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=env)
+        assert result.stdout.strip() == expected, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("suffix", [".ppm", ".pfm", ".ras", ".hdr"])
+def test_formats_opencv_reads_beyond_the_five_never_reach_it(tmp_path, suffix):
+    """Guard (these were refused before too): PPM, PFM, Sun raster, Radiance HDR are not read at all."""
+    import cv2
+
+    image = np.zeros((4, 5, 3), np.float32 if suffix in (".pfm", ".hdr") else np.uint8)
+    ok, encoded = cv2.imencode(suffix, image)
+    assert ok
+    with pytest.raises(InputError, match="not an image LiveAvatar can read"):
+        decode_image(encoded, "x")
+
+
+def test_a_webp_whose_canvas_and_image_disagree_is_refused():
+    import cv2
+
+    ok, encoded = cv2.imencode(".webp", np.zeros((4, 5, 4), np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 101])
+    simple = bytes(encoded)
+    assert simple[12:16] == b"VP8L"
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0x10, 0, 0, 0]) + (999).to_bytes(3, "little") * 2
+    body = b"WEBP" + vp8x + simple[12:]
+    crafted = b"RIFF" + struct.pack("<I", len(body)) + body
+    with pytest.raises(InputError, match="ambiguous"):
+        decode_image(np.frombuffer(crafted, np.uint8), "x")
+    honest = b"WEBP" + vp8x[:12] + (4).to_bytes(3, "little") + (3).to_bytes(3, "little") + simple[12:]
+    honest = b"RIFF" + struct.pack("<I", len(honest)) + honest
+    assert decode_image(np.frombuffer(honest, np.uint8), "x").shape == (4, 5, 3)
+
+
 # ---------------------------------------------------------------------------------------------- checkpoints
 
 
