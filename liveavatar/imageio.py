@@ -152,4 +152,4 @@ def write_image(path: str | Path, image_rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise InputError(f"{path}: cannot encode an image with this extension")
-    encoded.tofile(str(path))
+    path.write_bytes(encoded.tobytes())  # not ndarray.tofile: a full disk must be an OSError with its errno

@@ -947,3 +947,39 @@ def test_a_run_that_never_sees_a_face_fails_even_when_quiet(good_avatar, tiny_ch
                  "--sink", f"record:{out}", "--duration", "1", "--engine", "torch", "--quiet")  # fmt: skip
     assert result.returncode == 1, (result.stdout + result.stderr)[-2000:]
     assert "no face was seen" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- pose outputs
+
+
+def test_pose_onto_its_own_input_keeps_the_input(tmp_path, portraits, checkpoint_path, capsys):
+    """`pose me.jpg -o me.jpg` replaced the user's photo (exit 0); now it is saved as me-1.jpg, and said."""
+    me = tmp_path / "me.jpg"
+    shutil.copy(portraits / "painting_mona_lisa.jpg", me)
+    original = me.read_bytes()
+    base = ["pose", "--checkpoint", str(checkpoint_path), "--engine", "torch", "--yaw", "5"]
+    assert main([*base, str(me), "-o", str(me)]) == 0
+    out = capsys.readouterr().out
+    assert me.read_bytes() == original
+    assert f"→ {tmp_path / 'me-1.jpg'} ({me} already exists: nothing is ever overwritten)" in out
+    assert read_image(tmp_path / "me-1.jpg").shape[2] == 3
+    assert main([*base, str(me), "-o", str(me)]) == 0  # and again: me-2.jpg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me-1.jpg", "me-2.jpg", "me.jpg"]
+
+
+def test_a_pose_sweep_saved_under_another_name_says_that_name(tmp_path, portraits, checkpoint_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"keep me")
+    argv = ["pose", str(portraits / "painting_mona_lisa.jpg"), "--checkpoint", str(checkpoint_path)]
+    assert main([*argv, "--engine", "torch", "--sweep", "--yaw", "10", "--frames", "4", "-o", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert f"→ {tmp_path / 'clip-1.mp4'} ({clip} already exists" in out
+    assert clip.read_bytes() == b"keep me" and (tmp_path / "clip-1.mp4").stat().st_size > 0
+
+
+def test_pose_onto_a_full_disk_is_one_line_and_leaves_no_partial_file(small_disk, portraits, checkpoint_path, capsys):
+    fill(small_disk, 16 << 10)  # a 720p PNG needs far more
+    argv = ["pose", str(portraits / "painting_mona_lisa.jpg"), "--checkpoint", str(checkpoint_path)]
+    code, err = in_process(capsys, *argv, "--engine", "torch", "-o", str(small_disk / "x.png"))
+    one_line_error(code, err, "x.png", "the disk is full")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]

@@ -10,8 +10,9 @@ import math
 from pathlib import Path
 
 from liveavatar.errors import InputError
-from liveavatar.outputs import check_output_file
+from liveavatar.outputs import check_output_file, save_new_file, saved_note
 from liveavatar.paths import require_file
+from liveavatar.text import printable
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SWEEP_FRAMES = 50
@@ -55,22 +56,24 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--frames {args.frames}: use 2 to 2000")
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps:g}: use 1 to 120")
-    check_output_file(args.out, "--out", force=True)
+    check_output_file(args.out, "--out", force=True)  # an existing file is fine: the output gets a free name
     require_file(args.source, "source", "give a portrait image or an avatar file")
 
     renderer = _renderer(args)
     try:
         if args.sweep:
-            _sweep(renderer, start, target, args)
-            print(f"pose: {args.frames} frames from {_describe(start)} to {_describe(target)} and back → {args.out}")
+            saved = _sweep(renderer, start, target, args)
+            print(
+                f"pose: {args.frames} frames from {_describe(start)} to {_describe(target)} and back → {saved}"
+                + saved_note(saved, args.out)
+            )
         else:
             from liveavatar.imageio import write_image
 
             frame = renderer.render(target)
-            partial = args.out.with_name(args.out.name + ".partial" + suffix)
-            write_image(partial, frame.output)
-            partial.replace(args.out)
-            print(f"pose: {renderer.avatar.name} at {_describe(target)} → {args.out}")
+            # never over a file, not even `pose me.jpg -o me.jpg`: saved as me-1.jpg, and said so
+            saved = save_new_file(args.out, lambda tmp: write_image(tmp, frame.output), "--out")
+            print(f"pose: {printable(renderer.avatar.name)} at {_describe(target)} → {saved}" + saved_note(saved, args.out))
     finally:
         renderer.engine.close()
     return 0
@@ -99,7 +102,8 @@ def _renderer(args: argparse.Namespace):
     return PoseRenderer(avatar, engine, width, height, ai_mark=not args.no_ai_mark, warp=warp)
 
 
-def _sweep(renderer, start, target, args: argparse.Namespace) -> None:
+def _sweep(renderer, start, target, args: argparse.Namespace) -> Path:
+    """Renders the sweep into args.out (or NAME-1.mp4 … if taken, by the recorder's rule); returns the name."""
     from tqdm import tqdm
 
     from liveavatar.sinks.record import RecordSink
@@ -116,3 +120,5 @@ def _sweep(renderer, start, target, args: argparse.Namespace) -> None:
             recorder.send(Frame(output, i / args.fps, i), wait=True)
     finally:
         recorder.close()
+    assert recorder.saved is not None  # close() raises when nothing was saved
+    return recorder.saved

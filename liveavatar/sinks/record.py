@@ -46,7 +46,7 @@ from pathlib import Path
 from liveavatar.disclosure import GENERATOR_TAG
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import SinkState
-from liveavatar.outputs import check_output_file
+from liveavatar.outputs import check_output_file, link_to_free_name
 from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
 
@@ -163,28 +163,6 @@ def check_destination(path: Path, flag: str = "recording") -> None:
     if path.suffix.lower() != ".mp4" and not path.is_dir():
         raise InputError(f"{flag} {path}: recordings are MP4, name the file .mp4")
     check_output_file(path, flag, force=True, needed_bytes=MIN_FREE_BYTES)
-
-
-def link_to_free_name(tmp: Path, path: Path) -> Path:
-    """Gives tmp the name path, or NAME-1.mp4, NAME-2.mp4, … if taken; never replaces an existing file.
-    A hard link is atomic (two writers cannot both get one name); without hard links (FAT, some network
-    folders) a checked rename, which leaves a tiny window between the check and the rename."""
-    for n in range(10_000):
-        candidate = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
-        try:
-            os.link(tmp, candidate)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-                raise
-            if candidate.exists():
-                continue
-            tmp.rename(candidate)
-            return candidate
-        tmp.unlink()
-        return candidate
-    raise LiveAvatarError(f"cannot save {path}: {path.stem}-1 … -9999{path.suffix} all exist")
 
 
 class RecordSink(SinkDefaults):
