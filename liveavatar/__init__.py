@@ -13,7 +13,6 @@ import os as _os
 QT_ENV_AT_IMPORT = {name: _os.environ.get(name) for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")}
 
 
-
 def _arm_opencv_pixel_cap() -> None:
     """OpenCV's own pixel cap (OPENCV_IO_MAX_IMAGE_PIXELS, 2³⁰ by default) set to ours: a second wall behind
     liveavatar.imageio's header check, should a header ever say one thing to us and another to OpenCV.

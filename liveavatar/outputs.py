@@ -96,7 +96,7 @@ def link_to_free_name(tmp: Path, path: Path) -> Path:
     raise LiveAvatarError(f"cannot save {path}: {path.stem}-1 … -9999{path.suffix} all exist")
 
 
-def save_new_file(path: Path, write: Callable[[Path], None], flag: str = "-o") -> Path:
+def save_new_file(path: Path, write: Callable[[Path], object], flag: str = "-o") -> Path:
     """Calls write(tmp) for a name of its own beside `path` (same suffix), then gives the file the name
     `path`, or NAME-1.ext … when taken: nothing is ever overwritten, not even the verb's own input. Returns
     the name it got. A failed write (full disk, I/O error) removes the partial file and is one InputError."""

@@ -983,3 +983,109 @@ def test_pose_onto_a_full_disk_is_one_line_and_leaves_no_partial_file(small_disk
     code, err = in_process(capsys, *argv, "--engine", "torch", "-o", str(small_disk / "x.png"))
     one_line_error(code, err, "x.png", "the disk is full")
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+
+def _all_options():
+    """(verb, option string, action) for every option of every verb."""
+    import argparse
+
+    from liveavatar.cli import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, sub in verbs.choices.items():
+        for action in sub._actions:
+            if action.option_strings:
+                yield verb, action.option_strings[-1], action
+
+
+def test_every_numeric_option_is_checked_where_it_is_read():
+    """No option reads a bare float or int: `float('nan')`, `float('inf')` and 1e308 are floats Python accepts."""
+    from liveavatar.argnumbers import count, finite, number
+
+    checked = {finite.__name__, number(0, 1).__name__, count(0, 1).__name__}
+    numeric = [(verb, flag) for verb, flag, action in _all_options() if action.type in (float, int)]
+    assert numeric == []
+    assert sum(getattr(action.type, "__name__", "") in checked for *_, action in _all_options()) >= 40
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "-1", "0x10", ""])
+def test_no_numeric_option_takes_an_absurd_value(capsys, value):
+    from liveavatar.argnumbers import count, finite, number
+
+    checked = {finite.__name__, number(0, 1).__name__, count(0, 1).__name__}
+    for verb, flag, action in _all_options():
+        if getattr(action.type, "__name__", "") not in checked:
+            continue
+        try:
+            parsed = action.type(value)
+        except Exception:  # noqa: BLE001 - refused: what argparse turns into one line
+            continue
+        assert np.isfinite(parsed), (verb, flag, value)
+        if action.type.__name__ != finite.__name__:  # `finite` options are range-checked by what uses them
+            assert abs(parsed) < 1e300, (verb, flag, value)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--duration", "nan"], ["--duration", "'nan' is not a finite number"]),
+        (["--duration", "1e308"], ["--duration", "out of range"]),
+        (["--duration", "-3"], ["--duration", "out of range"]),
+        (["--mouth", "inf"], ["--mouth", "not a finite number"]),
+        (["--mouth", "nan"], ["--mouth", "not a finite number"]),
+        (["--mouth", "1e308"], ["mouth", "out of range"]),
+        (["--source", "webcam:99999999999999999999"], ["webcam index must be 0 to 255"]),
+    ],
+)
+def test_run_refuses_absurd_numbers_in_one_line_before_anything_is_written(tmp_path, good_avatar, args, words):
+    out = tmp_path / "out.mp4"
+    result = cli("run", "--avatar", str(good_avatar), "--sink", f"record:{out}", *args, timeout=60)
+    one_line_error(result.returncode, result.stderr, *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_argparse_mistakes_are_one_line_and_version_is_there():
+    result = cli("pose", "x.png", "--yaw", "nan", "-o", "y.png")
+    one_line_error(result.returncode, result.stderr, "--yaw", "not a finite number")
+    assert "usage:" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    from liveavatar import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"liveavatar {__version__}"
+
+
+@pytest.fixture(scope="module")
+def warp_avatar_file(tmp_path_factory) -> Path:
+    """An avatar of the bundled (warp) model: it carries warp_inverse."""
+    import matplotlib.cbook
+
+    folder = tmp_path_factory.mktemp("warp")
+    portrait = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    result = cli("avatar", str(portrait), "-o", str(folder / "hopper.avatar"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder / "hopper.avatar"
+
+
+@pytest.mark.parametrize("change", ["scaled", "shuffled", "collapsed landmarks"])
+def test_absurd_but_finite_numbers_in_an_avatar_are_refused(tmp_path, warp_avatar_file, change):
+    """Finite values that gave a black or frozen face: a warp_inverse that is not its landmarks' L⁻¹, or
+    landmarks collapsed onto a point. Each with a valid checksum, so the content checks refuse them."""
+    tensors, meta = read_avatar_file(warp_avatar_file)
+    if change == "scaled":
+        tensors["warp_inverse"] = tensors["warp_inverse"] * 1e6
+    elif change == "shuffled":
+        tensors["warp_inverse"] = tensors["warp_inverse"].flip(0).contiguous()
+    else:
+        tensors["landmarks"] = torch.full_like(tensors["landmarks"], 100.0) + torch.rand_like(tensors["landmarks"])
+    crafted = write_avatar_file(tmp_path / "crafted.avatar", tensors, meta)
+    result = cli("pose", str(crafted), "--yaw", "5", "-o", str(tmp_path / "x.png"))
+    if change.startswith("collapsed"):
+        words = ["crafted.avatar is damaged", "landmarks span"]
+    else:
+        words = ["grace_hopper", "warp_inverse does not match its landmarks", "liveavatar avatar"]
+    one_line_error(result.returncode, result.stderr, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crafted.avatar"]

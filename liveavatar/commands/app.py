@@ -13,6 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
+from liveavatar.argnumbers import count
 from liveavatar.errors import InputError
 from liveavatar.paths import require_file
 
@@ -26,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--engine", help="auto, or one engine by name (see `liveavatar doctor`)")
     p.add_argument("--screenshot", type=Path, metavar="OUT.png", help="save a screenshot of the window and exit")
-    p.add_argument("--after-frames", type=int, default=30, metavar="N", help="live frames before the screenshot (30)")
+    p.add_argument(
+        "--after-frames", type=count(1, 100_000), default=30, metavar="N", help="live frames before the screenshot (30)"
+    )
     p.set_defaults(handler=run)
 
 

@@ -9,6 +9,7 @@ import argparse
 import math
 from pathlib import Path
 
+from liveavatar.argnumbers import count, finite, number
 from liveavatar.errors import InputError
 from liveavatar.outputs import check_output_file, save_new_file, saved_note
 from liveavatar.paths import require_file
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pose", help="pose a portrait by hand: one still, or a short clip with --sweep")
     p.add_argument("source", type=Path, metavar="PORTRAIT_OR_AVATAR", help="an image, or an .avatar file")
     for name, (low, high, meaning) in RANGES.items():
-        p.add_argument(f"--{name}", type=float, default=0.0, help=f"{low:g} to {high:g}: {meaning} (default 0)")
+        p.add_argument(f"--{name}", type=finite, default=0.0, help=f"{low:g} to {high:g}: {meaning} (default 0)")
     p.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (a still) or OUT.mp4 (with --sweep)")
     p.add_argument(
         "--sweep",
@@ -32,8 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="render a clip going from --from to the given settings and back (write OUT.mp4)",
     )
     p.add_argument("--from", dest="start", default="", metavar="SETTINGS", help="sweep start, e.g. 'yaw=-15,smile=0'")
-    p.add_argument("--frames", type=int, default=DEFAULT_SWEEP_FRAMES, help="frames of the sweep (default 50)")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the sweep (default 25)")
+    p.add_argument(
+        "--frames", type=count(2, 2000), default=DEFAULT_SWEEP_FRAMES, help="frames of the sweep (default 50)"
+    )
+    p.add_argument("--fps", type=number(1, 120), default=25.0, help="frame rate of the sweep (default 25)")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the bundled model)")
     p.add_argument("--engine", default="auto", help="generator engine (default auto)")
     p.add_argument("--no-ai-mark", action="store_true", help="do NOT put the 'AI' mark on the output")
@@ -73,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
             frame = renderer.render(target)
             # never over a file, not even `pose me.jpg -o me.jpg`: saved as me-1.jpg, and said so
             saved = save_new_file(args.out, lambda tmp: write_image(tmp, frame.output), "--out")
-            print(f"pose: {printable(renderer.avatar.name)} at {_describe(target)} → {saved}" + saved_note(saved, args.out))
+            print(
+                f"pose: {printable(renderer.avatar.name)} at {_describe(target)} → {saved}"
+                + saved_note(saved, args.out)
+            )
     finally:
         renderer.engine.close()
     return 0

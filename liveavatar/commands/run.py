@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from liveavatar.argnumbers import finite, number
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import RunnerObserver
 from liveavatar.machine import describe_machine
@@ -26,6 +27,8 @@ from liveavatar.text import printable
 
 if TYPE_CHECKING:
     from liveavatar.live.spec import RunnerConfig
+
+MAX_DURATION_S = 30 * 24 * 3600.0  # longer timeouts overflow native timers (1e308 aborted the process)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--background", default="portrait", help="portrait | green | #RRGGBB (default portrait)")
     p.add_argument("--mirror", action="store_true", help="mirror the output left-right")
     p.add_argument("--size", default=None, help="output size WxH (default: the vcam's, else 1280x720)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--duration", type=number(0, MAX_DURATION_S, low_open=True), help="stop after this many seconds (up to 30 days)"
+    )
     p.add_argument("--loop", action="store_true", help="play a video source (or the scripted one) in a loop")
     p.add_argument(
         "--every-frame",
@@ -94,7 +99,7 @@ def add_expression_arguments(p: argparse.ArgumentParser) -> None:
         ("gaze", "--gaze"),
         ("mouth", "--mouth"),
     ):
-        g.add_argument(flag, dest=f"gain_{name}", type=float, default=1.0, metavar="G", help=GAIN_LABELS[name])
+        g.add_argument(flag, dest=f"gain_{name}", type=finite, default=1.0, metavar="G", help=GAIN_LABELS[name])
     g.add_argument(
         "--region",
         choices=REGIONS,
@@ -256,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     if args.stats_json is not None:
-        check_output_file(args.stats_json, "--stats-json", force=True)
+        check_output_file(args.stats_json, "--stats-json", force=True)  # never replaced: a free name at the end
     require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
     checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     avatar = load_avatar(args.avatar, checkpoint.sha256)
@@ -305,7 +310,12 @@ def _run(args: argparse.Namespace) -> int:
             "machine": describe_machine(),
             **stats.as_dict(),
         }
-        args.stats_json.write_text(json.dumps(summary, indent=2) + "\n")
+        from liveavatar.outputs import save_new_file, saved_note
+
+        saved = save_new_file(
+            args.stats_json, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"), "--stats-json"
+        )
+        print(f"run: stats saved to {saved}{saved_note(saved, args.stats_json)}", file=sys.stderr)
     print(
         f"run: {stats.frames} frames in {stats.elapsed_s:.1f} s ({runner.stop_reason}) | {stats.fps:.1f} fps, "
         f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | skipped to stay live: "

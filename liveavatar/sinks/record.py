@@ -220,7 +220,9 @@ class RecordSink(SinkDefaults):
         self._thread.start()
         if recovered:
             names = ", ".join(str(r) for r in recovered)
-            log.warning("recovered %s: recordings to %s cut short by a kill, now under their real names", names, self.path)
+            log.warning(
+                "recovered %s: recordings to %s cut short by a kill, now under their real names", names, self.path
+            )
             return f"recovered {names} (a recording cut short by a kill); recording to {self.path} ({self.codec})"
         return f"{self.path} ({self.codec})"
 
