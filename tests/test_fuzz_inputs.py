@@ -1089,3 +1089,42 @@ def test_absurd_but_finite_numbers_in_an_avatar_are_refused(tmp_path, warp_avata
         words = ["grace_hopper", "warp_inverse does not match its landmarks", "liveavatar avatar"]
     one_line_error(result.returncode, result.stderr, *words)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crafted.avatar"]
+
+
+# ---------------------------------------------------------------------------------------------- CLI polish
+
+
+def test_run_with_a_photo_as_avatar_says_to_make_one(tmp_path, portraits):
+    photo = tmp_path / "photo.jpg"
+    shutil.copy(portraits / "painting_mona_lisa.jpg", photo)
+    result = cli("run", "--avatar", str(photo), "--source", "scripted", "--sink", f"record:{tmp_path / 'x.mp4'}")
+    one_line_error(result.returncode, result.stderr, "make an avatar first: liveavatar avatar", "photo.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_a_preview_without_a_display_is_refused_before_the_pipeline_starts(good_avatar, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    script = Path(sys.executable).with_name("liveavatar")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "liveavatar.cli"]
+    argv = ["run", "--avatar", str(good_avatar), "--source", "scripted", "--sink", "preview", "--duration", "2"]
+    result = subprocess.run([*command, *argv], capture_output=True, text=True, env=env, timeout=120)
+    one_line_error(result.returncode, result.stderr, "--sink preview needs a display", "record:out.mp4")
+    assert len(result.stderr.strip().splitlines()) == 1  # nothing started: no "run: … engine …" line before
+
+
+def test_demo_takes_dash_o():
+    result = cli("demo", "-o", "demo.txt")
+    one_line_error(result.returncode, result.stderr, "demo.txt", "name the file .mp4")
+
+
+def test_the_progress_line_shows_one_rate(capsys):
+    from types import SimpleNamespace
+
+    from liveavatar.commands.run import _ConsoleObserver
+
+    observer = _ConsoleObserver(None, quiet=False)
+    latency = SimpleNamespace(p50=41.0)
+    observer.on_stats(SimpleNamespace(frames=120, fps=24.5, latency=latency))
+    observer.on_stopped("done")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "24.5 fps" in line and "/s" not in line, line

@@ -136,6 +136,11 @@ def build_config(args: argparse.Namespace):
             "no --sink given and no display for a preview; add e.g. --sink record:out.mp4 or --sink http:8765"
         )
     sinks = tuple(parse_sink(t) for t in texts)
+    if any(s.kind == "preview" for s in sinks) and not display_available():  # before the model, not after
+        raise InputError(
+            "--sink preview needs a display (no DISPLAY or WAYLAND_DISPLAY here); use --sink record:out.mp4 "
+            "or --sink http:8765 instead"
+        )
     if args.http_no_token:
         sinks = tuple(replace(s, token=False) if s.kind == "http" else s for s in sinks)
     keys = [s.key for s in sinks]
@@ -188,7 +193,18 @@ class _ConsoleObserver(RunnerObserver):
     def __init__(self, total: int | None, quiet: bool) -> None:
         from tqdm import tqdm
 
-        self.bar = None if quiet else tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True)
+        # no {rate_fmt}: the postfix's fps (measured over the last second) is the one rate shown
+        self.bar = (
+            None
+            if quiet
+            else tqdm(
+                total=total,
+                unit="frame",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                bar_format="{desc}{n_fmt} frames [{elapsed}{postfix}]",
+            )
+        )
         self.message = ""
         self.fatal: list[str] = []
         self.faces_seen = 0  # frames with a tracked driver face: a run that never saw one failed
@@ -243,6 +259,24 @@ class _ConsoleObserver(RunnerObserver):
             self.bar.close()
 
 
+def _refuse_a_photo_as_avatar(path: Path) -> None:
+    """`run --avatar photo.jpg` showed a raw safetensors error: say what to do instead."""
+    from liveavatar.imageheader import HeaderError, read_header
+    from liveavatar.imageio import IMAGE_SUFFIXES
+
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        read_header(head)
+    except HeaderError:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            return  # not an image: load_avatar says what is wrong with it
+    raise InputError(
+        f"--avatar {path} is a picture, not an avatar; make an avatar first: liveavatar avatar {path} "
+        f"(then run --avatar {path.with_suffix('.avatar').name})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from liveavatar.stopsignals import stop_signals_as_interrupt
 
@@ -263,6 +297,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.stats_json is not None:
         check_output_file(args.stats_json, "--stats-json", force=True)  # never replaced: a free name at the end
     require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
+    _refuse_a_photo_as_avatar(args.avatar)
     checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     avatar = load_avatar(args.avatar, checkpoint.sha256)
     check_devices(config)
