@@ -11,3 +11,20 @@ import os as _os
 # `import cv2` (OpenCV's wheels) overwrites these two with its own Qt 5 folders, which Qt 6 then searches
 # first. They are noted here, before any module imports cv2, so the desktop app can restore the user's.
 QT_ENV_AT_IMPORT = {name: _os.environ.get(name) for name in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR")}
+
+
+def _arm_opencv_pixel_cap() -> None:
+    """OpenCV's own pixel cap (OPENCV_IO_MAX_IMAGE_PIXELS, 2³⁰ by default) set to ours: a second wall behind
+    liveavatar.imageio's header check, should a header ever say one thing to us and another to OpenCV.
+    OpenCV reads the variable once, when cv2 is imported, hence here. A value the user set is kept; a bad
+    LIVEAVATAR_MAX_IMAGE_MEGAPIXELS falls back to the default here (imageio.max_pixels reports it)."""
+    try:
+        megapixels = float(_os.environ.get("LIVEAVATAR_MAX_IMAGE_MEGAPIXELS", "").strip() or 50.0)
+    except ValueError:
+        megapixels = 50.0
+    if not 0 < megapixels <= 10_000:
+        megapixels = 50.0
+    _os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(int(megapixels * 1_000_000)))
+
+
+_arm_opencv_pixel_cap()

@@ -325,6 +325,15 @@ def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
             f"this model's spline needs {n}×{n}; rebuild it from its portrait: "
             + rebuild_command(avatar.sources, f"{avatar.name}.avatar")
         )
+    # Finite is not enough: absurd values gave a black or frozen face. L⁻¹ is a function of the landmarks,
+    # so the stored one must be what they give (a millisecond to recompute; float32 rounding tolerated).
+    expected = tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+    scale = max(1.0, float(np.abs(expected).max()))
+    if not np.isfinite(expected).all() or float(np.abs(avatar.warp_inverse - expected).max()) > 1e-3 * scale:
+        raise AvatarError(
+            f"avatar {avatar.name}: its warp_inverse does not match its landmarks (damaged or edited); rebuild it "
+            "from its portrait: " + rebuild_command(avatar.sources, f"{avatar.name}.avatar")
+        )
     return avatar.warp_inverse
 
 

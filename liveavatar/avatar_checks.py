@@ -94,6 +94,9 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
         raise fail("landmarks hold NaN or infinite values")
     if landmarks.min() < -size or landmarks.max() > 2 * size:
         raise fail(f"landmarks lie far outside the {size}×{size} crop")
+    extent = landmarks.max(axis=0) - landmarks.min(axis=0)
+    if extent.min() < size / 8:  # a real face fills about half the crop; a collapsed one froze the output
+        raise fail(f"landmarks span {extent[0]:.1f}×{extent[1]:.1f} px, not a face in the {size}×{size} crop")
     matrix = array("crop_matrix", np.float64, (2, 3))
     if not np.isfinite(matrix).all():
         raise fail("crop_matrix holds NaN or infinite values")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from liveavatar.errors import LiveAvatarError
 from liveavatar.text import printable
@@ -34,8 +35,19 @@ COMMANDS = (
 )
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, whose mistakes are one line like every other user error: `liveavatar run: error: argument
+    --duration: 'nan' is not a finite number (see liveavatar run --help)`, exit 2; no usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="liveavatar", description="Animate any portrait with your face, live.")
+    from liveavatar import __version__
+
+    parser = _OneLineParser(prog="liveavatar", description="Animate any portrait with your face, live.")
+    parser.add_argument("--version", action="version", version=f"liveavatar {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -50,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse's one-line error (2), --help or --version (0): a code, also in-process
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return int(args.handler(args) or 0)
     except LiveAvatarError as exc:

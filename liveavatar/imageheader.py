@@ -3,8 +3,16 @@
 OpenCV has no way to ask an image's size without decoding it, and a 69-byte PNG can declare 100000×100000
 pixels (40 GB once decoded). These parsers read only the few bytes that declare the width and height of
 the formats LiveAvatar accepts (PNG, JPEG, WebP, BMP, TIFF), so the reader can refuse a decompression
-bomb before it costs memory. Anything else is "not an image": OpenCV decodes more formats, but no user
-portrait needs them and each one is another parser exposed to crafted files.
+bomb before it costs memory. Anything else is "not an image": OpenCV decodes more formats (PPM, PFM, Sun
+raster, Radiance HDR, JPEG 2000, OpenEXR, GDAL's), but no user portrait needs them and each one is another
+parser exposed to crafted files; they never reach OpenCV.
+
+Each parser also reads what one decoded pixel costs (channels × bytes per sample: a 16-bit RGBA PNG is 8
+bytes, a 64-bit float TIFF up to 32), so the reader can bound the decoded bytes, not just the pixels.
+
+A header that says two things is refused as ambiguous: a TIFF that repeats its size tags (our reading would
+keep one value, libtiff another: a 27 KB file declared small decoded to 1.95 GB), a WebP whose canvas and
+image sizes differ.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ class ImageHeader:
     format: str  # "png" | "jpeg" | "webp" | "bmp" | "tiff"
     width: int
     height: int
+    bytes_per_pixel: int = 4  # what OpenCV's IMREAD_UNCHANGED result costs per pixel, at most (channels × depth)
 
     @property
     def pixels(self) -> int:
@@ -59,7 +68,11 @@ def _png(data) -> ImageHeader:
     if bytes(data[12:16]) != b"IHDR":
         raise HeaderError("PNG without an IHDR chunk first (damaged file)")
     width, height = struct.unpack(">II", bytes(data[16:24]))
-    return ImageHeader("png", width, height)
+    _need(data, 26, "PNG header")
+    depth, color = data[24], data[25]
+    # OpenCV gives grey 1 channel, RGB 3, grey+alpha, palette (maybe with transparency) and RGBA 4
+    channels = {0: 1, 2: 3, 3: 4, 4: 4, 6: 4}.get(color, 4)
+    return ImageHeader("png", width, height, channels * (2 if depth > 8 else 1))
 
 
 # Start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the frame size.
@@ -87,9 +100,11 @@ def _jpeg(data) -> ImageHeader:
         if length < 2:
             raise HeaderError("JPEG segment of impossible length (damaged file)")
         if marker in _JPEG_SOF:
-            _need(data, pos + 7, "JPEG frame header")
+            _need(data, pos + 8, "JPEG frame header")
+            precision = data[pos + 2]
             height, width = struct.unpack(">HH", bytes(data[pos + 3 : pos + 7]))
-            return ImageHeader("jpeg", width, height)
+            channels = min(max(data[pos + 7], 1), 4)  # grey, YCbCr, CMYK (OpenCV gives CMYK as 3)
+            return ImageHeader("jpeg", width, height, channels * (2 if precision > 8 else 1))
         pos += length
     raise HeaderError("JPEG header is cut short (truncated file)")
 
@@ -110,8 +125,26 @@ def _webp(data) -> ImageHeader:
     if chunk == b"VP8X":
         width = int.from_bytes(bytes(data[24:27]), "little") + 1
         height = int.from_bytes(bytes(data[27:30]), "little") + 1
+        inner = _webp_image_size(data, 30)
+        if inner is not None and inner != (width, height):
+            raise HeaderError(
+                f"WebP canvas {width}×{height} holds a {inner[0]}×{inner[1]} image (ambiguous header, damaged file)"
+            )
         return ImageHeader("webp", width, height)
     raise HeaderError(f"WebP with an unknown first chunk {chunk!r}")
+
+
+def _webp_image_size(data, pos: int) -> tuple[int, int] | None:
+    """The size of the first VP8/VP8L image chunk after pos (an extended WebP's bitstream), or None when
+    there is none (an animation: its frames lie inside ANMF chunks, bounded by the canvas)."""
+    while pos + 8 <= len(data):
+        fourcc = bytes(data[pos : pos + 4])
+        (length,) = struct.unpack("<I", bytes(data[pos + 4 : pos + 8]))
+        if fourcc in (b"VP8 ", b"VP8L"):  # read as if it were a simple WebP's first chunk
+            image = _webp(bytes(data[:12]) + bytes(data[pos : pos + 18]))
+            return image.width, image.height
+        pos += 8 + length + (length & 1)  # chunks are padded to even sizes
+    return None
 
 
 def _bmp(data) -> ImageHeader:
@@ -121,7 +154,12 @@ def _bmp(data) -> ImageHeader:
         width, height = struct.unpack("<HH", bytes(data[18:22]))
     else:
         width, height = struct.unpack("<ii", bytes(data[18:26]))
-    return ImageHeader("bmp", abs(width), abs(height))  # a negative height means rows stored top-down
+    # a negative height means rows stored top-down; OpenCV decodes BMP to 8-bit grey, BGR or BGRA
+    return ImageHeader("bmp", abs(width), abs(height), 4)
+
+
+_TIFF_WIDTH, _TIFF_LENGTH, _TIFF_BITS, _TIFF_SAMPLES = 256, 257, 258, 277
+_TIFF_TYPE_SIZES = {3: 2, 4: 4}  # SHORT, LONG: the only types these tags take
 
 
 def _tiff(data) -> ImageHeader:
@@ -130,19 +168,33 @@ def _tiff(data) -> ImageHeader:
     (ifd,) = struct.unpack(endian + "I", bytes(data[4:8]))
     _need(data, ifd + 2, "TIFF directory")
     (count,) = struct.unpack(endian + "H", bytes(data[ifd : ifd + 2]))
-    sizes: dict[int, int] = {}
+    values: dict[int, list[int]] = {}
     for i in range(count):
         entry = ifd + 2 + 12 * i
         _need(data, entry + 12, "TIFF directory")
-        tag, kind = struct.unpack(endian + "HH", bytes(data[entry : entry + 4]))
-        if tag in (256, 257):  # ImageWidth, ImageLength
-            if kind == 3:  # SHORT, left-justified in the 4-byte value field
-                (value,) = struct.unpack(endian + "H", bytes(data[entry + 8 : entry + 10]))
-            elif kind == 4:  # LONG
-                (value,) = struct.unpack(endian + "I", bytes(data[entry + 8 : entry + 12]))
-            else:
-                raise HeaderError(f"TIFF size tag {tag} of unexpected type {kind} (damaged file)")
-            sizes[tag] = value
-    if 256 not in sizes or 257 not in sizes:
+        tag, kind, n = struct.unpack(endian + "HHI", bytes(data[entry : entry + 8]))
+        if tag not in (_TIFF_WIDTH, _TIFF_LENGTH, _TIFF_BITS, _TIFF_SAMPLES):
+            continue
+        if tag in values:
+            # libtiff and this reader would each keep a different one of the values: refuse, whatever they say
+            raise HeaderError(f"TIFF declares tag {tag} twice (ambiguous header, damaged or crafted file)")
+        if kind not in _TIFF_TYPE_SIZES:
+            raise HeaderError(f"TIFF tag {tag} of unexpected type {kind} (damaged file)")
+        if not 1 <= n <= (64 if tag == _TIFF_BITS else 1):
+            raise HeaderError(f"TIFF tag {tag} with {n} values (damaged file)")
+        size = _TIFF_TYPE_SIZES[kind]
+        start = entry + 8
+        if n * size > 4:  # the values do not fit the entry: it holds their offset
+            (start,) = struct.unpack(endian + "I", bytes(data[entry + 8 : entry + 12]))
+        _need(data, start + n * size, "TIFF directory")
+        code = endian + ("H" if size == 2 else "I") * n
+        values[tag] = list(struct.unpack(code, bytes(data[start : start + n * size])))
+    if _TIFF_WIDTH not in values or _TIFF_LENGTH not in values:
         raise HeaderError("TIFF without an image width and height (damaged file)")
-    return ImageHeader("tiff", sizes[256], sizes[257])
+    bits = max(values.get(_TIFF_BITS, [1]))
+    samples = values.get(_TIFF_SAMPLES, [1])[0]
+    if not 1 <= bits <= 64 or not 1 <= samples <= 64:
+        raise HeaderError(f"TIFF with {samples} samples of {bits} bits per pixel (damaged file)")
+    # OpenCV gives 1, 3 or 4 channels of 8, 16, 32 or 64 bits; more samples are read and dropped
+    bytes_per_pixel = max(samples, 4) * (1 if bits <= 8 else 2 if bits <= 16 else 4 if bits <= 32 else 8)
+    return ImageHeader("tiff", values[_TIFF_WIDTH][0], values[_TIFF_LENGTH][0], bytes_per_pixel)

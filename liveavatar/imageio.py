@@ -6,8 +6,11 @@ stills). Images with an alpha channel are composited on white, greyscale is expa
 Every image a user gives and every portrait embedded in an avatar file goes through `decode_image`, which
 reads the declared size from the header first (liveavatar.imageheader) and refuses more than
 MAX_MEGAPIXELS (50 MP, raised with the LIVEAVATAR_MAX_IMAGE_MEGAPIXELS environment variable) before
-OpenCV allocates anything. Decoding then costs about 7 bytes per pixel at most (the decoded image plus
-the RGB result; alpha is composited in uint16 integer arithmetic, a band of rows at a time).
+OpenCV allocates anything; images deeper than 8 bits get the same decoded bytes (4 per pixel of the cap),
+not the same pixels. OpenCV's own cap is set to ours as a second wall (liveavatar/__init__.py, before
+anything imports cv2). Decoding then costs about 8 bytes
+per pixel of the cap at most (the decoded image plus the RGB result; 16-bit values are narrowed and alpha
+is composited in uint16 integer arithmetic, a band of rows at a time).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ MAX_MEGAPIXELS = 50.0
 MAX_MEGAPIXELS_ENV = "LIVEAVATAR_MAX_IMAGE_MEGAPIXELS"
 MAX_FILE_BYTES = 512 * 1024 * 1024  # larger than any photograph; reading it whole would be the problem
 _BAND_ROWS = 512  # rows composited at a time: bounds the uint16 temporaries
+_CAP_BYTES_PER_PIXEL = 4  # the pixel cap is of 8-bit RGBA: deeper images get as many decoded bytes, not pixels
 
 
 def max_pixels() -> int:
@@ -76,6 +80,14 @@ def decode_image(data: np.ndarray | bytes, what: str) -> np.ndarray:
             f"{what}: declares {header.width}×{header.height} pixels ({header.pixels / 1e6:.0f} MP), more than the "
             f"{cap / 1e6:.0f} MP LiveAvatar decodes; use a smaller image or raise {MAX_MEGAPIXELS_ENV}"
         )
+    if header.pixels * header.bytes_per_pixel > cap * _CAP_BYTES_PER_PIXEL:
+        # 16- and 32/64-bit images: the cap is on decoded bytes, as many as the cap's pixels of 8-bit RGBA
+        raise InputError(
+            f"{what}: declares {header.width}×{header.height} pixels of {header.bytes_per_pixel} bytes each "
+            f"({header.pixels * header.bytes_per_pixel / 2**20:.0f} MB decoded), more than the "
+            f"{cap * _CAP_BYTES_PER_PIXEL / 2**20:.0f} MB LiveAvatar decodes; save it as an 8-bit JPEG or PNG, "
+            f"or raise {MAX_MEGAPIXELS_ENV}"
+        )
     try:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
@@ -94,8 +106,11 @@ def _to_rgb8(image: np.ndarray) -> np.ndarray:
     """OpenCV's H×W, H×W×3 BGR or H×W×4 BGRA, of any depth → H×W×3 uint8 RGB."""
     import cv2
 
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)  # the high byte: 16-bit PNG/TIFF keep their tones
+    if image.dtype == np.uint16:  # the high byte: 16-bit PNG/TIFF keep their tones; in bands, no full-size temporary
+        high = np.empty(image.shape, np.uint8)
+        for top in range(0, image.shape[0], _BAND_ROWS):
+            high[top : top + _BAND_ROWS] = image[top : top + _BAND_ROWS] >> 8
+        image = high
     elif image.dtype != np.uint8:
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(np.max(image)), 1.0))
     if image.ndim == 2:
@@ -137,4 +152,4 @@ def write_image(path: str | Path, image_rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise InputError(f"{path}: cannot encode an image with this extension")
-    encoded.tofile(str(path))
+    path.write_bytes(encoded.tobytes())  # not ndarray.tofile: a full disk must be an OSError with its errno

@@ -13,7 +13,13 @@ from types import ModuleType
 
 from liveavatar.errors import LiveAvatarError
 
-TORCH_EXTRA_HINT = "pip install -e '.[train]' from a checkout, pip install 'liveavatar[train]' from an index"
+# The CPU line first: a plain `pip install -e '.[train]'` on Linux resolves torch from PyPI, the CUDA build
+# (several GB) that a CPU machine cannot use (README, "PyTorch for training").
+TORCH_EXTRA_HINT = (
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install -e '.[train]' "
+    "(from a checkout; 'liveavatar[train]' from an index; without the first command Linux gets the multi-GB "
+    "CUDA build)"
+)
 
 
 class TorchMissingError(LiveAvatarError):

@@ -4,16 +4,24 @@ disk is nearly full. Each refusal is one InputError naming the flag, the path an
 
 Writability is tested by creating (and removing) a probe file, not with os.access: access() answers yes to
 root on a read-only mount and ignores ACLs.
+
+What a verb saves never replaces a file (the recorder's rule, for every verb that writes): it is written
+under a name of its own, then given its real name with a hard link, or NAME-1.ext, NAME-2.ext, … when that
+is taken (`save_new_file`, `link_to_free_name`); the verb says where it went. A write that fails (a full
+disk) leaves no partial file and is one InputError.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from liveavatar.errors import InputError
+from liveavatar.errors import InputError, LiveAvatarError
 
 _MB = 1 << 20
 
@@ -64,3 +72,46 @@ def check_writable(folder: Path, flag: str, target: Path, needed_bytes: int = 0)
             f"{flag} {target}: only {free / _MB:.0f} MB free in {folder}, about {needed_bytes / _MB:.0f} MB needed; "
             "free some space or choose another folder"
         )
+
+
+def link_to_free_name(tmp: Path, path: Path) -> Path:
+    """Gives tmp the name path, or NAME-1.mp4, NAME-2.mp4, … if taken; never replaces an existing file.
+    A hard link is atomic (two writers cannot both get one name); without hard links (FAT, some network
+    folders) a checked rename, which leaves a tiny window between the check and the rename."""
+    for n in range(10_000):
+        candidate = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        try:
+            os.link(tmp, candidate)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                raise
+            if candidate.exists():
+                continue
+            tmp.rename(candidate)
+            return candidate
+        tmp.unlink()
+        return candidate
+    raise LiveAvatarError(f"cannot save {path}: {path.stem}-1 … -9999{path.suffix} all exist")
+
+
+def save_new_file(path: Path, write: Callable[[Path], object], flag: str = "-o") -> Path:
+    """Calls write(tmp) for a name of its own beside `path` (same suffix), then gives the file the name
+    `path`, or NAME-1.ext … when taken: nothing is ever overwritten, not even the verb's own input. Returns
+    the name it got. A failed write (full disk, I/O error) removes the partial file and is one InputError."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(3)}.partial{path.suffix}")
+    try:
+        write(tmp)
+        return link_to_free_name(tmp, path)
+    except OSError as exc:
+        what = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise InputError(f"{flag} {path}: cannot write it ({what}); free some space or choose another folder") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def saved_note(saved: Path, asked: Path) -> str:
+    """What a verb prints after the name it saved to: why it is not the name asked for, if it is not."""
+    return "" if Path(saved) == Path(asked) else f" ({asked} already exists: nothing is ever overwritten)"

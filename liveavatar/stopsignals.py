@@ -4,9 +4,9 @@ cleanly (every recording finalised) instead of killing it where it stands.
     with stop_signals_as_interrupt():
         ...   # SIGTERM / SIGHUP raise KeyboardInterrupt here, in the main thread, once
 
-After the first stop signal the next ones are ignored, so a supervisor that repeats SIGTERM does not cut the
-clean-up short (SIGKILL still ends the process at once; the recording then keeps all but its last second).
-Outside the main thread, or on a platform without these signals, this does nothing.
+After the first stop signal the next ones are ignored (until the process exits), so a supervisor that
+repeats SIGTERM does not cut the clean-up short (SIGKILL still ends the process at once; the recording then
+keeps all but its last second). Outside the main thread, or on a platform without these signals, this does nothing.
 """
 
 from __future__ import annotations
@@ -41,4 +41,7 @@ def stop_signals_as_interrupt() -> Iterator[None]:
         yield
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            # Once stopping, stay stopping: a repeated signal that arrives after this block (the supervisor's
+            # second SIGTERM while the interpreter exits) would otherwise kill the process with -15 after a
+            # clean stop. Ignoring it until exit is what the user asked for: the stop is already happening.
+            signal.signal(sig, signal.SIG_IGN if received else old)

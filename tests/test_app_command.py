@@ -71,3 +71,19 @@ def test_screenshot_of_the_live_window(tmp_path, portraits, driving):
     left = image[100:400, 40:360].reshape(-1, 3).astype(int)
     greenish = (left[:, 1] > left[:, 0] + 30) & (left[:, 1] > left[:, 2] + 30)
     assert greenish.mean() > 0.2
+
+
+def test_relative_paths_reach_the_app_absolute(tmp_path, monkeypatch, driving):
+    """The app remembers its source: a relative one failed when the app was next started from elsewhere."""
+    pytest.importorskip("PySide6")
+    import shutil
+
+    import liveavatar.ui.app
+
+    shutil.copy(driving / "lp_d0_man_greenscreen.mp4", tmp_path / "clip.mp4")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    seen = []
+    monkeypatch.setattr(liveavatar.ui.app, "run_app", lambda options, **_: seen.append(options) or 0)
+    assert main(["app", "--source", "clip.mp4"]) == 0
+    assert seen[0].source == str(tmp_path / "clip.mp4")

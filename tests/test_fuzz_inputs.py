@@ -274,6 +274,128 @@ def test_a_large_rgba_png_under_the_cap_decodes_in_bounded_memory(tmp_path):
     assert "decoded (7000, 7000, 3) uint8 127" in result.stdout  # half-transparent black on white
 
 
+def tiff_repeating_size_tags(path: Path, real: tuple[int, int], shown: tuple[int, int]) -> Path:
+    """A small RGB TIFF whose directory gives ImageWidth and ImageLength twice: first `real` (what libtiff,
+    hence OpenCV, keeps), then `shown` (what a reader that keeps the last value sees). One short strip of
+    data: decoding fails after OpenCV has allocated real[0]×real[1]×3 bytes."""
+    width, height = real
+    strip = b"\0" * 4096
+    entries = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (256, 4, 1, shown[0]),
+        (257, 4, 1, shown[1]),
+        (258, 3, 1, 8),  # 8 bits per sample (one value for all three)
+        (259, 3, 1, 1),  # no compression
+        (262, 3, 1, 2),  # RGB
+        (273, 4, 1, 0),  # strip offset: patched below
+        (277, 3, 1, 3),
+        (278, 4, 1, height),  # one strip
+        (279, 4, 1, len(strip)),
+    ]
+    ifd = 8
+    data_at = ifd + 2 + 12 * len(entries) + 4
+    directory = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = data_at if tag == 273 else value
+        field = struct.pack("<HI", value, 0)[:4] if kind == 3 else struct.pack("<I", value)
+        directory += struct.pack("<HHI", tag, kind, count) + field
+    path.write_bytes(b"II*\0" + struct.pack("<I", ifd) + directory + b"\0\0\0\0" + strip)
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc to measure address space")
+def test_a_tiff_that_repeats_its_size_tags_is_refused_as_ambiguous_under_1_5_gb(tmp_path):
+    """The reader kept the last size (10×10), libtiff the first (25000×26000: 1.95 GB of RGB)."""
+    bomb = tiff_repeating_size_tags(tmp_path / "bomb.tiff", (25_000, 26_000), (10, 10))
+    assert bomb.stat().st_size < 8192
+    result = bounded_read(bomb, 1536 << 20)
+    assert result.returncode == 2, (result.stdout + result.stderr)[-2000:]
+    assert "refused:" in result.stdout and "twice" in result.stdout and "ambiguous" in result.stdout
+    assert "Traceback" not in result.stderr
+    result = cli("avatar", str(bomb), "-o", str(tmp_path / "x.avatar"))
+    one_line_error(result.returncode, result.stderr, "bomb.tiff", "twice")
+
+
+def png16_bomb(path: Path, width: int, height: int) -> Path:
+    """A valid width×height 16-bit RGBA PNG (8 bytes a pixel decoded), a few hundred KB."""
+    squeeze = zlib.compressobj(9)
+    row = b"\0" + b"\0\0\0\0\0\0\x80\0" * width
+    idat = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc to measure address space")
+def test_a_16_bit_image_is_capped_by_its_decoded_bytes_not_its_pixels(tmp_path):
+    """7000×7000 16-bit RGBA is 49 MP, under the pixel cap, but 392 MB decoded (1.2 GB peak before): refused
+    from the header; one of half the pixels decodes within the documented ~10 bytes per pixel of the cap."""
+    bomb = png16_bomb(tmp_path / "deep.png", 7000, 7000)
+    result = bounded_read(bomb, 600 << 20)
+    assert result.returncode == 2, (result.stdout + result.stderr)[-2000:]
+    assert "refused:" in result.stdout and "8 bytes each" in result.stdout
+    half = png16_bomb(tmp_path / "half.png", 7000, 3500)  # 24.5 MP × 8 B: exactly what 49 MP of 8-bit RGBA take
+    result = bounded_read(half, 10 * 7000 * 7000)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "decoded (3500, 7000, 3) uint8 127" in result.stdout
+
+
+def test_opencv_s_own_pixel_cap_is_ours(tmp_path):
+    """The second wall: OpenCV itself refuses more than our cap, whatever a header told us."""
+    import cv2
+
+    script = textwrap.dedent(
+        """
+        import sys
+        import liveavatar  # sets OpenCV's cap before cv2 is imported
+        import cv2, numpy
+        encoded = numpy.fromfile(sys.argv[1], numpy.uint8)
+        try:
+            image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:
+            print("opencv refused", "CV_IO_MAX_IMAGE_PIXELS" in str(exc))
+        else:
+            print("opencv decoded", image.shape)
+        """
+    )
+    path = tmp_path / "wide.png"
+    cv2.imwrite(str(path), np.zeros((1, 60_000, 3), np.uint8))  # 0.06 MP
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
+    for megapixels, expected in (("0.05", "opencv refused True"), ("0.07", "opencv decoded (1, 60000, 3)")):
+        env["LIVEAVATAR_MAX_IMAGE_MEGAPIXELS"] = megapixels
+        result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=env)
+        assert result.stdout.strip() == expected, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("suffix", [".ppm", ".pfm", ".ras", ".hdr"])
+def test_formats_opencv_reads_beyond_the_five_never_reach_it(tmp_path, suffix):
+    """Guard (these were refused before too): PPM, PFM, Sun raster, Radiance HDR are not read at all."""
+    import cv2
+
+    image = np.zeros((4, 5, 3), np.float32 if suffix in (".pfm", ".hdr") else np.uint8)
+    ok, encoded = cv2.imencode(suffix, image)
+    assert ok
+    with pytest.raises(InputError, match="not an image LiveAvatar can read"):
+        decode_image(encoded, "x")
+
+
+def test_a_webp_whose_canvas_and_image_disagree_is_refused():
+    import cv2
+
+    ok, encoded = cv2.imencode(".webp", np.zeros((4, 5, 4), np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 101])
+    simple = bytes(encoded)
+    assert simple[12:16] == b"VP8L"
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0x10, 0, 0, 0]) + (999).to_bytes(3, "little") * 2
+    body = b"WEBP" + vp8x + simple[12:]
+    crafted = b"RIFF" + struct.pack("<I", len(body)) + body
+    with pytest.raises(InputError, match="ambiguous"):
+        decode_image(np.frombuffer(crafted, np.uint8), "x")
+    honest = b"WEBP" + vp8x[:12] + (4).to_bytes(3, "little") + (3).to_bytes(3, "little") + simple[12:]
+    honest = b"RIFF" + struct.pack("<I", len(honest)) + honest
+    assert decode_image(np.frombuffer(honest, np.uint8), "x").shape == (4, 5, 3)
+
+
 # ---------------------------------------------------------------------------------------------- checkpoints
 
 
@@ -825,3 +947,184 @@ def test_a_run_that_never_sees_a_face_fails_even_when_quiet(good_avatar, tiny_ch
                  "--sink", f"record:{out}", "--duration", "1", "--engine", "torch", "--quiet")  # fmt: skip
     assert result.returncode == 1, (result.stdout + result.stderr)[-2000:]
     assert "no face was seen" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- pose outputs
+
+
+def test_pose_onto_its_own_input_keeps_the_input(tmp_path, portraits, checkpoint_path, capsys):
+    """`pose me.jpg -o me.jpg` replaced the user's photo (exit 0); now it is saved as me-1.jpg, and said."""
+    me = tmp_path / "me.jpg"
+    shutil.copy(portraits / "painting_mona_lisa.jpg", me)
+    original = me.read_bytes()
+    base = ["pose", "--checkpoint", str(checkpoint_path), "--engine", "torch", "--yaw", "5"]
+    assert main([*base, str(me), "-o", str(me)]) == 0
+    out = capsys.readouterr().out
+    assert me.read_bytes() == original
+    assert f"→ {tmp_path / 'me-1.jpg'} ({me} already exists: nothing is ever overwritten)" in out
+    assert read_image(tmp_path / "me-1.jpg").shape[2] == 3
+    assert main([*base, str(me), "-o", str(me)]) == 0  # and again: me-2.jpg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["me-1.jpg", "me-2.jpg", "me.jpg"]
+
+
+def test_a_pose_sweep_saved_under_another_name_says_that_name(tmp_path, portraits, checkpoint_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"keep me")
+    argv = ["pose", str(portraits / "painting_mona_lisa.jpg"), "--checkpoint", str(checkpoint_path)]
+    assert main([*argv, "--engine", "torch", "--sweep", "--yaw", "10", "--frames", "4", "-o", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert f"→ {tmp_path / 'clip-1.mp4'} ({clip} already exists" in out
+    assert clip.read_bytes() == b"keep me" and (tmp_path / "clip-1.mp4").stat().st_size > 0
+
+
+def test_pose_onto_a_full_disk_is_one_line_and_leaves_no_partial_file(small_disk, portraits, checkpoint_path, capsys):
+    fill(small_disk, 16 << 10)  # a 720p PNG needs far more
+    argv = ["pose", str(portraits / "painting_mona_lisa.jpg"), "--checkpoint", str(checkpoint_path)]
+    code, err = in_process(capsys, *argv, "--engine", "torch", "-o", str(small_disk / "x.png"))
+    one_line_error(code, err, "x.png", "the disk is full")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+
+def _all_options():
+    """(verb, option string, action) for every option of every verb."""
+    import argparse
+
+    from liveavatar.cli import build_parser
+
+    parser = build_parser()
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, sub in verbs.choices.items():
+        for action in sub._actions:
+            if action.option_strings:
+                yield verb, action.option_strings[-1], action
+
+
+def test_every_numeric_option_is_checked_where_it_is_read():
+    """No option reads a bare float or int: `float('nan')`, `float('inf')` and 1e308 are floats Python accepts."""
+    from liveavatar.argnumbers import count, finite, number
+
+    checked = {finite.__name__, number(0, 1).__name__, count(0, 1).__name__}
+    numeric = [(verb, flag) for verb, flag, action in _all_options() if action.type in (float, int)]
+    assert numeric == []
+    assert sum(getattr(action.type, "__name__", "") in checked for *_, action in _all_options()) >= 40
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "-1", "0x10", ""])
+def test_no_numeric_option_takes_an_absurd_value(capsys, value):
+    from liveavatar.argnumbers import count, finite, number
+
+    checked = {finite.__name__, number(0, 1).__name__, count(0, 1).__name__}
+    for verb, flag, action in _all_options():
+        if getattr(action.type, "__name__", "") not in checked:
+            continue
+        try:
+            parsed = action.type(value)
+        except Exception:  # noqa: BLE001 - refused: what argparse turns into one line
+            continue
+        assert np.isfinite(parsed), (verb, flag, value)
+        if action.type.__name__ != finite.__name__:  # `finite` options are range-checked by what uses them
+            assert abs(parsed) < 1e300, (verb, flag, value)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--duration", "nan"], ["--duration", "'nan' is not a finite number"]),
+        (["--duration", "1e308"], ["--duration", "out of range"]),
+        (["--duration", "-3"], ["--duration", "out of range"]),
+        (["--mouth", "inf"], ["--mouth", "not a finite number"]),
+        (["--mouth", "nan"], ["--mouth", "not a finite number"]),
+        (["--mouth", "1e308"], ["mouth", "out of range"]),
+        (["--source", "webcam:99999999999999999999"], ["webcam index must be 0 to 255"]),
+    ],
+)
+def test_run_refuses_absurd_numbers_in_one_line_before_anything_is_written(tmp_path, good_avatar, args, words):
+    out = tmp_path / "out.mp4"
+    result = cli("run", "--avatar", str(good_avatar), "--sink", f"record:{out}", *args, timeout=60)
+    one_line_error(result.returncode, result.stderr, *words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_argparse_mistakes_are_one_line_and_version_is_there():
+    result = cli("pose", "x.png", "--yaw", "nan", "-o", "y.png")
+    one_line_error(result.returncode, result.stderr, "--yaw", "not a finite number")
+    assert "usage:" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    from liveavatar import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"liveavatar {__version__}"
+
+
+@pytest.fixture(scope="module")
+def warp_avatar_file(tmp_path_factory) -> Path:
+    """An avatar of the bundled (warp) model: it carries warp_inverse."""
+    import matplotlib.cbook
+
+    folder = tmp_path_factory.mktemp("warp")
+    portrait = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    result = cli("avatar", str(portrait), "-o", str(folder / "hopper.avatar"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder / "hopper.avatar"
+
+
+@pytest.mark.parametrize("change", ["scaled", "shuffled", "collapsed landmarks"])
+def test_absurd_but_finite_numbers_in_an_avatar_are_refused(tmp_path, warp_avatar_file, change):
+    """Finite values that gave a black or frozen face: a warp_inverse that is not its landmarks' L⁻¹, or
+    landmarks collapsed onto a point. Each with a valid checksum, so the content checks refuse them."""
+    tensors, meta = read_avatar_file(warp_avatar_file)
+    if change == "scaled":
+        tensors["warp_inverse"] = tensors["warp_inverse"] * 1e6
+    elif change == "shuffled":
+        tensors["warp_inverse"] = tensors["warp_inverse"].flip(0).contiguous()
+    else:
+        tensors["landmarks"] = torch.full_like(tensors["landmarks"], 100.0) + torch.rand_like(tensors["landmarks"])
+    crafted = write_avatar_file(tmp_path / "crafted.avatar", tensors, meta)
+    result = cli("pose", str(crafted), "--yaw", "5", "-o", str(tmp_path / "x.png"))
+    if change.startswith("collapsed"):
+        words = ["crafted.avatar is damaged", "landmarks span"]
+    else:
+        words = ["grace_hopper", "warp_inverse does not match its landmarks", "liveavatar avatar"]
+    one_line_error(result.returncode, result.stderr, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crafted.avatar"]
+
+
+# ---------------------------------------------------------------------------------------------- CLI polish
+
+
+def test_run_with_a_photo_as_avatar_says_to_make_one(tmp_path, portraits):
+    photo = tmp_path / "photo.jpg"
+    shutil.copy(portraits / "painting_mona_lisa.jpg", photo)
+    result = cli("run", "--avatar", str(photo), "--source", "scripted", "--sink", f"record:{tmp_path / 'x.mp4'}")
+    one_line_error(result.returncode, result.stderr, "make an avatar first: liveavatar avatar", "photo.jpg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_a_preview_without_a_display_is_refused_before_the_pipeline_starts(good_avatar, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    script = Path(sys.executable).with_name("liveavatar")
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "liveavatar.cli"]
+    argv = ["run", "--avatar", str(good_avatar), "--source", "scripted", "--sink", "preview", "--duration", "2"]
+    result = subprocess.run([*command, *argv], capture_output=True, text=True, env=env, timeout=120)
+    one_line_error(result.returncode, result.stderr, "--sink preview needs a display", "record:out.mp4")
+    assert len(result.stderr.strip().splitlines()) == 1  # nothing started: no "run: … engine …" line before
+
+
+def test_demo_takes_dash_o():
+    result = cli("demo", "-o", "demo.txt")
+    one_line_error(result.returncode, result.stderr, "demo.txt", "name the file .mp4")
+
+
+def test_the_progress_line_shows_one_rate(capsys):
+    from types import SimpleNamespace
+
+    from liveavatar.commands.run import _ConsoleObserver
+
+    observer = _ConsoleObserver(None, quiet=False)
+    latency = SimpleNamespace(p50=41.0)
+    observer.on_stats(SimpleNamespace(frames=120, fps=24.5, latency=latency))
+    observer.on_stopped("done")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "24.5 fps" in line and "/s" not in line, line

@@ -75,7 +75,7 @@ def test_demo_renders_through_the_runner(checkpoint_path, portraits, tmp_path, c
 
 def test_demo_refusals(checkpoint_path, tmp_path, capsys, monkeypatch):
     assert main(["demo", "--frames", "0"]) == 2
-    assert "--frames must be at least 1" in capsys.readouterr().err
+    assert "argument --frames: '0' is out of range; use 1 to" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "no" / "d.mp4")]) == 2
     assert "does not exist" in capsys.readouterr().err
     bogus = ["demo", "--checkpoint", str(checkpoint_path), "--engine", "bogus", "--out", str(tmp_path / "d.mp4")]

@@ -178,6 +178,87 @@ def test_two_runs_recording_to_one_path_keep_both(run_files, tmp_path):
         assert seconds >= 2.0, (name, frames)
 
 
+@pytest.mark.slow
+def test_a_3_s_sigstop_leaves_the_recording_within_10_percent_of_the_run(run_files, tmp_path):
+    """A laptop lid, a busy machine: the process is stopped 3 s. The recording holds the last frame 2 s at
+    most and keeps real time after it (before: a 20.8 s run gave a 12.9 s file)."""
+    out = tmp_path / "stalled.mp4"
+    run = _Run(run_files, "--sink", f"record:{out}")
+    try:
+        run.wait_for(r"^record:.*\(H\.264\)$")
+        started = time.monotonic()
+        time.sleep(5.0)
+        run.proc.send_signal(signal.SIGSTOP)
+        time.sleep(3.0)
+        run.proc.send_signal(signal.SIGCONT)
+        time.sleep(12.0)
+        run.proc.send_signal(signal.SIGTERM)
+        wall = time.monotonic() - started
+        code, _, stderr = run.finish()
+    finally:
+        run.kill()
+    assert code == 0, stderr
+    frames, seconds = playable_frames(out)
+    assert abs(seconds - wall) <= 0.1 * wall, f"{seconds:.1f} s recorded in a {wall:.1f} s run ({frames} frames)"
+
+
+@pytest.mark.slow
+def test_repeated_sigterms_exit_cleanly_and_the_stream_port_is_free_at_once(run_files, tmp_path):
+    """A supervisor that repeats SIGTERM until the process is gone gets exit 0 and the saved file (before:
+    -15), and a run started right after, on the same stream port its viewers used, starts (before: "port
+    in use" for about a minute: the viewers' connections were in TIME_WAIT)."""
+    out = tmp_path / "first.mp4"
+    port = _free_port()
+    run = _Run(run_files, "--sink", f"record:{out}", "--sink", f"http:{port}")
+    try:
+        address = run.wait_for(r"^http:\d+: http://")
+        run.wait_for(r"^record:.*\(H\.264\)$")
+        token = re.search(r"\?token=([\w-]+)", address).group(1)
+        time.sleep(2.0)
+        for _ in range(5):  # viewers
+            _frame_jpeg(port, token)
+        while run.proc.poll() is None:
+            run.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.02)
+        code, _, stderr = run.finish()
+    finally:
+        run.kill()
+    assert code == 0, stderr
+    assert f"record:{out}: saved {out}" in stderr
+    again = _Run(run_files, "--sink", f"http:{port}", "--duration", "2")
+    try:
+        code, _, stderr = again.finish(timeout=STARTUP_TIMEOUT_S)
+    finally:
+        again.kill()
+    assert code == 0 and f"http:{port}: http://" in stderr, stderr
+    assert "in use" not in stderr
+
+
+@pytest.mark.slow
+def test_a_sigkilled_recording_is_recovered_under_its_name_on_the_next_start(run_files, tmp_path):
+    out = tmp_path / "crash.mp4"
+    run = _Run(run_files, "--sink", f"record:{out}")
+    try:
+        run.wait_for(r"^record:.*\(H\.264\)$")
+        time.sleep(4.0)
+        run.proc.send_signal(signal.SIGKILL)
+        run.proc.wait(30)
+    finally:
+        run.kill()
+    (partial,) = tmp_path.iterdir()
+    assert partial.name.endswith(".partial.mp4")
+    again = _Run(run_files, "--sink", f"record:{out}", "--duration", "2")
+    try:
+        code, _, stderr = again.finish(timeout=STARTUP_TIMEOUT_S)
+    finally:
+        again.kill()
+    assert code == 0, stderr
+    assert f"recovered {out} (a recording cut short by a kill)" in stderr
+    assert f"saved {tmp_path / 'crash-1.mp4'} ({out} already exists" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crash-1.mp4", "crash.mp4"]
+    assert playable_frames(out)[1] >= 2.0 and playable_frames(tmp_path / "crash-1.mp4")[1] >= 1.0
+
+
 def _free_port() -> int:
     import socket
 

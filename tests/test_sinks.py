@@ -362,6 +362,46 @@ def test_recorder_in_live_mode_fills_gaps_to_keep_real_time(tmp_path):
     assert [_index_of(f) for f in frames] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
 
 
+def test_recorder_keeps_real_time_after_a_stall_longer_than_the_gap_it_fills(tmp_path):
+    """A 3 s stall (a closed lid, a lost camera, a stopped process) in a pipeline slower than the recording:
+    the last frame is held 2 s and the clock moves on, so the frames after it fill their gaps again. Before,
+    every later gap counted as too long too and the rest played at the pipeline's speed (a 20.8 s run gave a
+    12.9 s file)."""
+    from liveavatar.sinks.record import MAX_GAP_S, playable_frames
+
+    out = tmp_path / "stalled.mp4"
+    sink = RecordSink(out, 96, 64, 10.0, lambda s: None)
+    sink.open()
+    t0, i = 1000.0, 0
+    times = [t0 + 0.3 * k for k in range(14)]  # 3.9 s at a third of the recording's rate
+    times += [times[-1] + 3.0 + 0.3 * k for k in range(14)]  # a 3 s stall, then 3.9 s more
+    for i, t in enumerate(times):
+        sink.send(Frame(_frame(i, 96, 64).image, t, i), wait=True)
+    sink.close()
+    wall = times[-1] - times[0] + 0.1
+    frames, seconds = playable_frames(out)
+    assert abs(seconds - (wall - (3.0 - MAX_GAP_S))) <= 0.25, (frames, seconds, wall)
+    assert seconds >= 0.9 * wall
+    indexes = [_index_of(f) for f in _read_video(out)]
+    assert indexes.count(13) == round(MAX_GAP_S * 10) + 1  # the held frame, then the next one on time
+    assert indexes[-4:] == [26, 26, 26, 27]  # after the stall, gaps are filled again
+
+
+def test_a_stream_port_is_free_again_at_once_after_serving_viewers():
+    """Its viewers' connections stay in TIME_WAIT for about a minute; the pre-check binds as the server does."""
+    port = _free_port()
+    sink = HttpSink("127.0.0.1", port, lambda s: None, token=False)
+    sink.open()
+    sink.send(_frame(1))
+    for _ in range(3):
+        assert _get(port, "/frame.jpg")[0] == 200
+    sink.close()
+    check_port("127.0.0.1", port)  # no "in use"
+    again = HttpSink("127.0.0.1", port, lambda s: None, token=False)
+    again.open()
+    again.close()
+
+
 def test_recorder_never_blocks_and_counts_drops(tmp_path):
     sink = RecordSink(tmp_path / "x.mp4", 64, 64, 25.0, lambda s: None)
     # Not opened: no writer drains the queue, as with a disk that stalls.

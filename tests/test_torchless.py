@@ -167,6 +167,7 @@ def test_verbs_that_need_torch_say_how_to_install_it(workdir, argv):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "needs PyTorch" in result.stderr and "pip install -e '.[train]'" in result.stderr
+    assert "download.pytorch.org/whl/cpu" in result.stderr  # the CPU line: plain pip pulls CUDA on Linux
 
 
 def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):

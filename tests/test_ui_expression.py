@@ -121,3 +121,42 @@ def test_edit_mode_poses_the_avatar_without_a_camera_and_saves_the_still(
     panel.edit.setChecked(False)
     assert not panel.edit_box.isVisibleTo(panel)
     close_cleanly(qtbot, window)
+
+
+def test_a_gain_slider_takes_the_wheel_only_when_focused(qtbot, app):
+    """Scrolling the panel over a slider changed (and saved) a gain on the way; now the wheel scrolls."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication, QLineEdit, QVBoxLayout, QWidget
+
+    from ui.widgets.expression import ExpressionPanel
+
+    host = QWidget()
+    layout = QVBoxLayout(host)
+    other = QLineEdit()
+    panel = ExpressionPanel()
+    layout.addWidget(other)
+    layout.addWidget(panel)
+    qtbot.addWidget(host)
+    host.show()
+    qtbot.waitExposed(host)
+    slider = panel.gains["mouth"].slider
+    before = slider.value()
+    changed = []
+    panel.controls_changed.connect(changed.append)
+
+    def wheel() -> bool:
+        centre = QPointF(slider.width() / 2, slider.height() / 2)
+        event = QWheelEvent(
+            centre, slider.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+        )  # fmt: skip
+        QApplication.sendEvent(slider, event)
+        return event.isAccepted()
+
+    other.setFocus()
+    qtbot.waitUntil(other.hasFocus)
+    assert not wheel() and slider.value() == before and changed == []
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus)
+    assert wheel() and slider.value() != before

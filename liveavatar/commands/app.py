@@ -13,6 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
+from liveavatar.argnumbers import count
 from liveavatar.errors import InputError
 from liveavatar.paths import require_file
 
@@ -26,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--engine", help="auto, or one engine by name (see `liveavatar doctor`)")
     p.add_argument("--screenshot", type=Path, metavar="OUT.png", help="save a screenshot of the window and exit")
-    p.add_argument("--after-frames", type=int, default=30, metavar="N", help="live frames before the screenshot (30)")
+    p.add_argument(
+        "--after-frames", type=count(0, 100_000), default=30, metavar="N", help="live frames before the screenshot (30)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -68,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         spec = parse_source(args.source)
         if spec.path is not None:
             require_file(spec.path, "source", "give a video file or webcam:N")
+            # the app remembers its source: relative, it failed when the app was next started elsewhere
+            args.source = str(spec.path.absolute())
     # Qt aborts the process (exit 134) when its platform plugin cannot load: try it in a child first, so
     # a missing system library is one line naming it and the install command, not a core dump.
     from liveavatar.ui.platform_check import require_qt_platform
@@ -81,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = AppOptions(
         source=args.source,
-        avatar=args.avatar,
-        checkpoint=args.checkpoint,
+        avatar=args.avatar.absolute() if args.avatar is not None else None,
+        checkpoint=args.checkpoint.absolute() if args.checkpoint is not None else None,
         engine=args.engine,
     )
     return run_app(options, screenshot=args.screenshot, after_frames=args.after_frames)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from liveavatar.argnumbers import count, number
 from liveavatar.errors import InputError
 
 
@@ -26,12 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "see `liveavatar bench --list`",
     )
     p.add_argument("--list", action="store_true", help="list the bench engines and exit")
-    p.add_argument("--frames", type=int, default=50, help="timed frames per engine (default 50)")
-    p.add_argument("--batch", type=int, default=1, help="frames per call (default 1, as live)")
+    p.add_argument("--frames", type=count(1, 100_000), default=50, help="timed frames per engine (default 50)")
+    p.add_argument("--batch", type=count(1, 256), default=1, help="frames per call (default 1, as live)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when PyTorch sees a GPU, else cpu")
-    p.add_argument("--threads", type=int, help="CPU threads for PyTorch and ONNX Runtime (default: cores, up to 4)")
+    p.add_argument(
+        "--threads", type=count(1, 256), help="CPU threads for PyTorch and ONNX Runtime (default: cores, up to 4)"
+    )
     p.add_argument("--portraits", type=Path, help="portraits to draw real landmark images from (default: shared data)")
-    p.add_argument("--max-seconds", type=float, help="stop timing an engine after this long (at least 5 calls)")
+    p.add_argument(
+        "--max-seconds",
+        type=number(0, 86_400, low_open=True),
+        help="stop timing an engine after this long (at least 5 calls)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (progress on stderr)")
     p.add_argument("--out", type=Path, help="also write the JSON report to this file")
     p.set_defaults(handler=run)
@@ -64,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         from liveavatar.outputs import check_output_file
 
-        check_output_file(args.out, "--out", force=True)  # a report: replacing the last one is expected
+        check_output_file(args.out, "--out", force=True)  # an existing report stays: this one gets a free name
     if args.portraits is not None and not args.portraits.is_dir():
         raise InputError(f"--portraits {args.portraits} is not a folder")
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
@@ -84,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
     else:  # the runtime without the train extra: ONNX Runtime on the shipped (or cached) graphs
         report = run_graph_bench(_graph_checkpoint(args), engines, device=args.device or "cpu", **common)
     text = json.dumps(report.to_dict(), indent=2)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    _save_report(args, text, say)
     print(text if args.json else "\n" + format_report(report))
     return 0
 
@@ -104,10 +110,19 @@ def _bench_warp(args: argparse.Namespace, model) -> int:
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
     report = bench_warp(model, args.frames, args.threads or default_threads(), say, lite, args.max_seconds)
     text = json.dumps(report, indent=2)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
+    _save_report(args, text, say)
     print(text if args.json else "\n" + format_warp_bench(report))
     return 0
+
+
+def _save_report(args: argparse.Namespace, text: str, say) -> None:
+    """The JSON report into --out, never over an existing file (NAME-1.json …, said)."""
+    if args.out is None:
+        return
+    from liveavatar.outputs import save_new_file, saved_note
+
+    saved = save_new_file(args.out, lambda tmp: tmp.write_text(text + "\n"), "--out")
+    say(f"bench: report saved to {saved}{saved_note(saved, args.out)}")
 
 
 def _device(args: argparse.Namespace) -> str:

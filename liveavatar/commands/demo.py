@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liveavatar.argnumbers import count
 from liveavatar.errors import InputError
 
 DEMO_HEIGHT = 720
@@ -27,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="render a portrait driven by a scripted performance (or a video) to a file")
     p.add_argument("--portrait", type=Path, help="portrait image (default: Grace Hopper, from matplotlib)")
     p.add_argument("--driver", type=Path, help="driving video (default: the built-in scripted performance)")
-    p.add_argument("--frames", type=int, default=200, help="number of frames to render (default 200)")
-    p.add_argument("--out", type=Path, default=Path("demo.mp4"), help="output video (default demo.mp4)")
+    p.add_argument("--frames", type=count(1, 1_000_000), default=200, help="number of frames to render (default 200)")
+    p.add_argument("-o", "--out", type=Path, default=Path("demo.mp4"), help="output video (default demo.mp4)")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the bundled model)")
     p.add_argument("--engine", default="auto", help="generator engine (default auto: the fastest available)")
     p.set_defaults(handler=run)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liveavatar.argnumbers import count
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -22,14 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, help="dataset folder written by `liveavatar prepare` (self-reenactment)")
     p.add_argument("--portraits", type=Path, help="folder of portraits for cross-reenactment (with --drivers)")
     p.add_argument("--drivers", type=Path, help="folder of driving clips for cross-reenactment (with --portraits)")
-    p.add_argument("--frames-per-clip", type=int, default=48, help="driving frames per clip (default 48)")
-    p.add_argument("--max-portraits", type=int, help="use at most this many portraits")
-    p.add_argument("--max-drivers", type=int, help="use at most this many driving clips")
+    p.add_argument("--frames-per-clip", type=count(1, 100_000), default=48, help="driving frames per clip (default 48)")
+    p.add_argument("--max-portraits", type=count(1, 1_000_000), help="use at most this many portraits")
+    p.add_argument("--max-drivers", type=count(1, 1_000_000), help="use at most this many driving clips")
     p.add_argument("--out", type=Path, required=True, help="report folder")
     p.add_argument("--shots", default="1,8", help="K values, comma-separated (default 1,8)")
-    p.add_argument("--finetune-steps", type=int, default=0, help="fine-tune G on the K shots first (default 0)")
-    p.add_argument("--max-videos", type=int, help="evaluate at most this many held-out videos")
-    p.add_argument("--frames-per-video", type=int, default=16, help="driving frames per video (default 16)")
+    p.add_argument(
+        "--finetune-steps", type=count(0, 1_000_000), default=0, help="fine-tune G on the K shots first (default 0)"
+    )
+    p.add_argument("--max-videos", type=count(1, 1_000_000), help="evaluate at most this many held-out videos")
+    p.add_argument(
+        "--frames-per-video", type=count(1, 100_000), default=16, help="driving frames per video (default 16)"
+    )
     p.add_argument("--split", choices=("held_out", "train"), default="held_out", help="which persons")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--force", action="store_true", help="replace an existing report in --out")

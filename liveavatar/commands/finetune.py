@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liveavatar.argnumbers import count, number
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,8 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="D weights when the checkpoint has none (default: CKPT_discriminator.safetensors beside it)",
     )
-    p.add_argument("--steps", type=int, default=100, help="fine-tuning steps (default 100)")
-    p.add_argument("--lr-scale", type=float, default=1.0, help="multiplies the paper's rates (5e-5 G, 2e-4 D)")
+    p.add_argument("--steps", type=count(1, 1_000_000), default=100, help="fine-tuning steps (default 100)")
+    p.add_argument(
+        "--lr-scale",
+        type=number(0, 1000, low_open=True),
+        default=1.0,
+        help="multiplies the paper's rates (5e-5 G, 2e-4 D)",
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="avatar file to write (NAME.avatar)")
     p.add_argument("--name", help="avatar name (default: the output file's name)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

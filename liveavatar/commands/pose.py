@@ -9,9 +9,11 @@ import argparse
 import math
 from pathlib import Path
 
+from liveavatar.argnumbers import count, finite, number
 from liveavatar.errors import InputError
-from liveavatar.outputs import check_output_file
+from liveavatar.outputs import check_output_file, save_new_file, saved_note
 from liveavatar.paths import require_file
+from liveavatar.text import printable
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SWEEP_FRAMES = 50
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pose", help="pose a portrait by hand: one still, or a short clip with --sweep")
     p.add_argument("source", type=Path, metavar="PORTRAIT_OR_AVATAR", help="an image, or an .avatar file")
     for name, (low, high, meaning) in RANGES.items():
-        p.add_argument(f"--{name}", type=float, default=0.0, help=f"{low:g} to {high:g}: {meaning} (default 0)")
+        p.add_argument(f"--{name}", type=finite, default=0.0, help=f"{low:g} to {high:g}: {meaning} (default 0)")
     p.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (a still) or OUT.mp4 (with --sweep)")
     p.add_argument(
         "--sweep",
@@ -31,8 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="render a clip going from --from to the given settings and back (write OUT.mp4)",
     )
     p.add_argument("--from", dest="start", default="", metavar="SETTINGS", help="sweep start, e.g. 'yaw=-15,smile=0'")
-    p.add_argument("--frames", type=int, default=DEFAULT_SWEEP_FRAMES, help="frames of the sweep (default 50)")
-    p.add_argument("--fps", type=float, default=25.0, help="frame rate of the sweep (default 25)")
+    p.add_argument(
+        "--frames", type=count(2, 2000), default=DEFAULT_SWEEP_FRAMES, help="frames of the sweep (default 50)"
+    )
+    p.add_argument("--fps", type=number(1, 120), default=25.0, help="frame rate of the sweep (default 25)")
     p.add_argument("--checkpoint", type=Path, help="model checkpoint (default: the bundled model)")
     p.add_argument("--engine", default="auto", help="generator engine (default auto)")
     p.add_argument("--no-ai-mark", action="store_true", help="do NOT put the 'AI' mark on the output")
@@ -55,22 +59,27 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--frames {args.frames}: use 2 to 2000")
     if not 1 <= args.fps <= 120:
         raise InputError(f"--fps {args.fps:g}: use 1 to 120")
-    check_output_file(args.out, "--out", force=True)
+    check_output_file(args.out, "--out", force=True)  # an existing file is fine: the output gets a free name
     require_file(args.source, "source", "give a portrait image or an avatar file")
 
     renderer = _renderer(args)
     try:
         if args.sweep:
-            _sweep(renderer, start, target, args)
-            print(f"pose: {args.frames} frames from {_describe(start)} to {_describe(target)} and back → {args.out}")
+            saved = _sweep(renderer, start, target, args)
+            print(
+                f"pose: {args.frames} frames from {_describe(start)} to {_describe(target)} and back → {saved}"
+                + saved_note(saved, args.out)
+            )
         else:
             from liveavatar.imageio import write_image
 
             frame = renderer.render(target)
-            partial = args.out.with_name(args.out.name + ".partial" + suffix)
-            write_image(partial, frame.output)
-            partial.replace(args.out)
-            print(f"pose: {renderer.avatar.name} at {_describe(target)} → {args.out}")
+            # never over a file, not even `pose me.jpg -o me.jpg`: saved as me-1.jpg, and said so
+            saved = save_new_file(args.out, lambda tmp: write_image(tmp, frame.output), "--out")
+            print(
+                f"pose: {printable(renderer.avatar.name)} at {_describe(target)} → {saved}"
+                + saved_note(saved, args.out)
+            )
     finally:
         renderer.engine.close()
     return 0
@@ -102,7 +111,8 @@ def _renderer(args: argparse.Namespace):
     return PoseRenderer(avatar, engine, width, height, ai_mark=not args.no_ai_mark, warp=warp)
 
 
-def _sweep(renderer, start, target, args: argparse.Namespace) -> None:
+def _sweep(renderer, start, target, args: argparse.Namespace) -> Path:
+    """Renders the sweep into args.out (or NAME-1.mp4 … if taken, by the recorder's rule); returns the name."""
     from tqdm import tqdm
 
     from liveavatar.sinks.record import RecordSink
@@ -119,3 +129,5 @@ def _sweep(renderer, start, target, args: argparse.Namespace) -> None:
             recorder.send(Frame(output, i / args.fps, i), wait=True)
     finally:
         recorder.close()
+    assert recorder.saved is not None  # close() raises when nothing was saved
+    return recorder.saved

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from liveavatar.argnumbers import count, number
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,18 +21,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", required=True, help="dataset folder to create (or resume)")
     p.add_argument(
         "--workers",
-        type=int,
+        type=count(0, 256),
         default=os.cpu_count() or 1,
         help="processes working on videos in parallel (0: in this process); default: one per core",
     )
-    p.add_argument("--frames-per-video", type=int, default=64, help="frames kept per video, spread evenly")
-    p.add_argument("--min-frames", type=int, default=9, help="skip videos with fewer usable frames (default 9)")
-    p.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
-    p.add_argument("--jpeg-quality", type=int, default=90)
     p.add_argument(
-        "--held-out-fraction", type=float, default=0.1, help="fraction of persons held out for evaluation (default 0.1)"
+        "--frames-per-video", type=count(1, 100_000), default=64, help="frames kept per video, spread evenly"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
+    p.add_argument(
+        "--min-frames", type=count(1, 100_000), default=9, help="skip videos with fewer usable frames (default 9)"
+    )
+    p.add_argument("--size", type=count(16, 4096), default=256, help="crop size in pixels (default 256)")
+    p.add_argument(
+        "--jpeg-quality", type=count(1, 100), default=90, help="JPEG quality of the stored crops (default 90)"
+    )
+    p.add_argument(
+        "--held-out-fraction",
+        type=number(0, 0.9),
+        default=0.1,
+        help="fraction of persons held out for evaluation (default 0.1)",
+    )
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0, help="seed of the train/held-out split")
     p.add_argument("--force", action="store_true", help="start over: replace a dataset already in --out")
     p.set_defaults(handler=run)
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from liveavatar.argnumbers import finite, number
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import RunnerObserver
 from liveavatar.machine import describe_machine
@@ -26,6 +27,8 @@ from liveavatar.text import printable
 
 if TYPE_CHECKING:
     from liveavatar.live.spec import RunnerConfig
+
+MAX_DURATION_S = 30 * 24 * 3600.0  # longer timeouts overflow native timers (1e308 aborted the process)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--background", default="portrait", help="portrait | green | #RRGGBB (default portrait)")
     p.add_argument("--mirror", action="store_true", help="mirror the output left-right")
     p.add_argument("--size", default=None, help="output size WxH (default: the vcam's, else 1280x720)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--duration", type=number(0, MAX_DURATION_S, low_open=True), help="stop after this many seconds (up to 30 days)"
+    )
     p.add_argument("--loop", action="store_true", help="play a video source (or the scripted one) in a loop")
     p.add_argument(
         "--every-frame",
@@ -94,7 +99,7 @@ def add_expression_arguments(p: argparse.ArgumentParser) -> None:
         ("gaze", "--gaze"),
         ("mouth", "--mouth"),
     ):
-        g.add_argument(flag, dest=f"gain_{name}", type=float, default=1.0, metavar="G", help=GAIN_LABELS[name])
+        g.add_argument(flag, dest=f"gain_{name}", type=finite, default=1.0, metavar="G", help=GAIN_LABELS[name])
     g.add_argument(
         "--region",
         choices=REGIONS,
@@ -131,6 +136,11 @@ def build_config(args: argparse.Namespace):
             "no --sink given and no display for a preview; add e.g. --sink record:out.mp4 or --sink http:8765"
         )
     sinks = tuple(parse_sink(t) for t in texts)
+    if any(s.kind == "preview" for s in sinks) and not display_available():  # before the model, not after
+        raise InputError(
+            "--sink preview needs a display (no DISPLAY or WAYLAND_DISPLAY here); use --sink record:out.mp4 "
+            "or --sink http:8765 instead"
+        )
     if args.http_no_token:
         sinks = tuple(replace(s, token=False) if s.kind == "http" else s for s in sinks)
     keys = [s.key for s in sinks]
@@ -183,7 +193,18 @@ class _ConsoleObserver(RunnerObserver):
     def __init__(self, total: int | None, quiet: bool) -> None:
         from tqdm import tqdm
 
-        self.bar = None if quiet else tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True)
+        # no {rate_fmt}: the postfix's fps (measured over the last second) is the one rate shown
+        self.bar = (
+            None
+            if quiet
+            else tqdm(
+                total=total,
+                unit="frame",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                bar_format="{desc}{n_fmt} frames [{elapsed}{postfix}]",
+            )
+        )
         self.message = ""
         self.fatal: list[str] = []
         self.faces_seen = 0  # frames with a tracked driver face: a run that never saw one failed
@@ -238,6 +259,24 @@ class _ConsoleObserver(RunnerObserver):
             self.bar.close()
 
 
+def _refuse_a_photo_as_avatar(path: Path) -> None:
+    """`run --avatar photo.jpg` showed a raw safetensors error: say what to do instead."""
+    from liveavatar.imageheader import HeaderError, read_header
+    from liveavatar.imageio import IMAGE_SUFFIXES
+
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    try:
+        read_header(head)
+    except HeaderError:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            return  # not an image: load_avatar says what is wrong with it
+    raise InputError(
+        f"--avatar {path} is a picture, not an avatar; make an avatar first: liveavatar avatar {path} "
+        f"(then run --avatar {path.with_suffix('.avatar').name})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from liveavatar.stopsignals import stop_signals_as_interrupt
 
@@ -256,8 +295,9 @@ def _run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     if args.stats_json is not None:
-        check_output_file(args.stats_json, "--stats-json", force=True)
+        check_output_file(args.stats_json, "--stats-json", force=True)  # never replaced: a free name at the end
     require_file(args.avatar, "avatar", "make one with `liveavatar avatar PORTRAIT`")
+    _refuse_a_photo_as_avatar(args.avatar)
     checkpoint = open_checkpoint(resolve_checkpoint(args.checkpoint))
     avatar = load_avatar(args.avatar, checkpoint.sha256)
     check_devices(config)
@@ -305,7 +345,12 @@ def _run(args: argparse.Namespace) -> int:
             "machine": describe_machine(),
             **stats.as_dict(),
         }
-        args.stats_json.write_text(json.dumps(summary, indent=2) + "\n")
+        from liveavatar.outputs import save_new_file, saved_note
+
+        saved = save_new_file(
+            args.stats_json, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"), "--stats-json"
+        )
+        print(f"run: stats saved to {saved}{saved_note(saved, args.stats_json)}", file=sys.stderr)
     print(
         f"run: {stats.frames} frames in {stats.elapsed_s:.1f} s ({runner.stop_reason}) | {stats.fps:.1f} fps, "
         f"latency p50 {stats.latency.p50:.0f} ms p95 {stats.latency.p95:.0f} ms | skipped to stay live: "

@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from liveavatar.argnumbers import count, number
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,35 +16,59 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="K-shot episodes as in Zakharov et al. (2019). Several GPUs or machines: launch the same "
         "command with torchrun (e.g. torchrun --nproc_per_node 8 -m liveavatar train ...).",
     )
-    p.add_argument("--preset", choices=("lite", "paper", "tiny", "warp", "warp-tiny"), default="lite")
+    p.add_argument(
+        "--preset",
+        choices=("lite", "paper", "tiny", "warp", "warp-tiny"),
+        default="lite",
+        help="model size and kind (default lite; docs/TRAINING.md compares them)",
+    )
     p.add_argument("--data", required=True, help="dataset folder written by `liveavatar prepare`")
     p.add_argument("--out", required=True, help="run folder: checkpoints, logs and sample grids go here")
-    p.add_argument("--steps", type=int, default=100_000, help="total steps (a resumed run continues to this)")
-    p.add_argument("--minutes", type=float, help="stop after this many minutes (still writes the checkpoint)")
-    p.add_argument("--batch", type=int, default=8, help="episodes per step and process (default 8)")
-    p.add_argument("--k", type=int, default=8, help="frames per episode that make ê (default 8)")
+    p.add_argument(
+        "--steps", type=count(1, 10**9), default=100_000, help="total steps (a resumed run continues to this)"
+    )
+    p.add_argument(
+        "--minutes",
+        type=number(0, 525_600, low_open=True),
+        help="stop after this many minutes (still writes the checkpoint)",
+    )
+    p.add_argument("--batch", type=count(1, 4096), default=8, help="episodes per step and process (default 8)")
+    p.add_argument("--k", type=count(1, 256), default=8, help="frames per episode that make ê (default 8)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--force", action="store_true", help="erase a run already in --out and start over")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to train (default auto: CUDA if present)",
+    )
     p.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="bf16 autocast (auto: on CUDA only)")
-    p.add_argument("--lr-g", type=float, default=5e-5, help="Adam rate of E, P, G (paper: 5e-5)")
-    p.add_argument("--lr-d", type=float, default=2e-4, help="Adam rate of D (paper: 2e-4)")
-    p.add_argument("--lr-scale", type=float, default=1.0, help="multiplies both rates (short runs)")
+    p.add_argument("--lr-g", type=number(0, 1, low_open=True), default=5e-5, help="Adam rate of E, P, G (paper: 5e-5)")
+    p.add_argument("--lr-d", type=number(0, 1, low_open=True), default=2e-4, help="Adam rate of D (paper: 2e-4)")
+    p.add_argument(
+        "--lr-scale", type=number(0, 1000, low_open=True), default=1.0, help="multiplies both rates (short runs)"
+    )
     p.add_argument("--vgg19-weights", type=Path, help="local VGG19 state dict: enables the paper's VGG19 loss")
     p.add_argument("--vggface-weights", type=Path, help="local VGGFace (VGG-16) state dict: the VGGFace loss")
-    p.add_argument("--mch-weight", type=float, default=80.0, help="embedding match weight (paper: 80)")
-    p.add_argument("--fm-weight", type=float, default=10.0, help="feature matching weight (paper: 10)")
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--sample-every", type=int, default=500, help="write a sample grid every N steps (0: never)")
-    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--mch-weight", type=number(0, 1e6), default=80.0, help="embedding match weight (paper: 80)")
+    p.add_argument("--fm-weight", type=number(0, 1e6), default=10.0, help="feature matching weight (paper: 10)")
+    p.add_argument("--log-every", type=count(1, 10**9), default=10, help="print losses every N steps (default 10)")
+    p.add_argument(
+        "--sample-every", type=count(0, 10**9), default=500, help="write a sample grid every N steps (0: never)"
+    )
+    p.add_argument(
+        "--checkpoint-every", type=count(1, 10**9), default=1000, help="save a checkpoint every N steps (default 1000)"
+    )
     p.add_argument(
         "--preload",
         choices=("auto", "memory", "shards"),
         default="auto",
         help="hold all frames decoded on the device (fast, small datasets) or decode per step",
     )
-    p.add_argument("--loader-threads", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--loader-threads", type=count(1, 256), default=8, help="threads decoding training frames (default 8)"
+    )
+    p.add_argument("--seed", type=count(0, 2**32 - 1), default=0, help="seed of the weights and episodes (default 0)")
     p.set_defaults(handler=run)
 
 

@@ -169,6 +169,9 @@ def parse_size(text: str, what: str) -> tuple[int, int, float | None]:
     return w, h, fps
 
 
+MAX_WEBCAM_INDEX = 255  # larger indexes overflow OpenCV's C int; no machine has that many cameras
+
+
 def parse_source(text: str, realtime: bool = True, loop: bool = False) -> SourceSpec:
     """`webcam[:N[:WxH@FPS]]`, `scripted`, an image file or a video file → SourceSpec."""
     text = text.strip()
@@ -180,6 +183,8 @@ def parse_source(text: str, realtime: bool = True, loop: bool = False) -> Source
             device = int(parts[1]) if len(parts) > 1 and parts[1] else 0
         except ValueError:
             raise InputError(f"source {text!r}: the webcam index must be a number, e.g. webcam:0") from None
+        if not 0 <= device <= MAX_WEBCAM_INDEX:
+            raise InputError(f"source {text!r}: the webcam index must be 0 to {MAX_WEBCAM_INDEX}, e.g. webcam:0")
         w = h = None
         fps = None
         if len(parts) > 2:

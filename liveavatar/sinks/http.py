@@ -60,6 +60,10 @@ _PAGE = """<!doctype html><html><head><title>LiveAvatar</title></head>
 def check_port(host: str, port: int) -> None:
     """Raises InputError if port cannot be bound on host (in use, or privileged)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As the server itself binds (allow_reuse_address): without it, the connections of the last run's
+        # viewers, in TIME_WAIT for about a minute, made a port that the server could bind read "in use".
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":  # on Windows it means port stealing
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:

@@ -10,10 +10,14 @@
   In lossless runs `send(wait=True)` waits for room instead, so every frame is kept.
 - Timing: in live runs a frame's place in the file comes from its capture timestamp, so when the pipeline
   runs slower than the recording's fps, the previous frame is repeated to fill the gap and the recording
-  plays at real speed. Every frame that arrives is written.
+  plays at real speed. Every frame that arrives is written. A stall longer than MAX_GAP_S (a closed lid, a
+  lost camera, a stopped process) holds the last frame for MAX_GAP_S only, and the clock is moved on by the
+  rest, so the frames after it keep real time.
 - Names: the file is written under a name of its own (NAME.<pid>-<random>.partial.mp4, so two writers never
   share one) and linked to its real name when closed. A real name that already exists is never
-  overwritten: the recording is saved as NAME-1.mp4 (NAME-2.mp4, …) and `saved` says so.
+  overwritten: the recording is saved as NAME-1.mp4 (NAME-2.mp4, …) and `saved` says so. A partial file a
+  kill left behind (its writer's process is gone) is given its real name by the same rule when the next
+  recording to that name starts, and the open state says so.
 - Failures are never "saved": the folder is checked before the first frame (exists, writable, free space);
   a write error or a disk that fills while recording stops the recording (reported as a failed state, the
   live output goes on), and close() raises a LiveAvatarError that says what happened and where what was
@@ -28,9 +32,11 @@ which yuv420p needs) and converted to YUV by FFmpeg.
 from __future__ import annotations
 
 import errno
+import glob
 import logging
 import os
 import queue
+import re
 import secrets
 import shutil
 import threading
@@ -40,14 +46,14 @@ from pathlib import Path
 from liveavatar.disclosure import GENERATOR_TAG
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import SinkState
-from liveavatar.outputs import check_output_file
+from liveavatar.outputs import check_output_file, link_to_free_name
 from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
 
 log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 90  # ~3 s at 30 fps of 1280×720 RGB (~250 MB worst case) to ride out a slow disk
-MAX_GAP_S = 2.0  # longer gaps (camera lost) are not filled: the recording just continues
+MAX_GAP_S = 2.0  # a longer stall (camera lost, process stopped) shows the last frame this long, then goes on
 FRAGMENT_S = 1.0  # one key frame, one fragment and one fsync per second: what a kill can lose at most
 MIN_FREE_BYTES = 64 * 2**20  # below this a recording does not start, and a running one stops cleanly
 SPACE_CHECK_S = 2.0  # how often (in recorded seconds) the free space is looked at
@@ -117,6 +123,39 @@ def partial_name(path: Path) -> Path:
     return path.with_name(f"{path.stem}.{os.getpid()}-{secrets.token_hex(3)}.partial{path.suffix}")
 
 
+def recover_partials(path: Path) -> list[Path]:
+    """Recordings to `path` that a kill (SIGKILL, a crash, a power cut) left under their partial name, whose
+    writer is gone, given a real name by the never-overwrite rule (NAME.mp4 if free, else NAME-1.mp4, …).
+    Everything in them up to the last whole fragment plays. Returns the names they got, to tell the user."""
+    if os.name != "posix":  # the pid test below (signal 0) only means "does it exist" on POSIX
+        return []
+    pattern = re.compile(re.escape(path.stem) + r"\.(\d+)-[0-9a-f]{6}\.partial" + re.escape(path.suffix))
+    recovered = []
+    for candidate in sorted(path.parent.glob(f"{glob.escape(path.stem)}.*.partial{glob.escape(path.suffix)}")):
+        match = pattern.fullmatch(candidate.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue  # another name's file, or a recording still being written (this run's, another run's)
+        try:
+            if candidate.stat().st_size == 0:
+                continue
+            recovered.append(link_to_free_name(candidate, path))
+        except (OSError, LiveAvatarError) as exc:  # a recovery never stops a new recording
+            log.warning("could not recover %s: %s", candidate, exc)
+    return recovered
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user's process
+        return True
+    return True
+
+
 def check_destination(path: Path, flag: str = "recording") -> None:
     """Raises InputError unless a recording can start at path: a .mp4 name, and liveavatar.outputs' rules
     for any file we write (not a folder, an existing writable folder, MIN_FREE_BYTES free). An existing
@@ -124,28 +163,6 @@ def check_destination(path: Path, flag: str = "recording") -> None:
     if path.suffix.lower() != ".mp4" and not path.is_dir():
         raise InputError(f"{flag} {path}: recordings are MP4, name the file .mp4")
     check_output_file(path, flag, force=True, needed_bytes=MIN_FREE_BYTES)
-
-
-def link_to_free_name(tmp: Path, path: Path) -> Path:
-    """Gives tmp the name path, or NAME-1.mp4, NAME-2.mp4, … if taken; never replaces an existing file.
-    A hard link is atomic (two writers cannot both get one name); without hard links (FAT, some network
-    folders) a checked rename, which leaves a tiny window between the check and the rename."""
-    for n in range(10_000):
-        candidate = path if n == 0 else path.with_name(f"{path.stem}-{n}{path.suffix}")
-        try:
-            os.link(tmp, candidate)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-                raise
-            if candidate.exists():
-                continue
-            tmp.rename(candidate)
-            return candidate
-        tmp.unlink()
-        return candidate
-    raise LiveAvatarError(f"cannot save {path}: {path.stem}-1 … -9999{path.suffix} all exist")
 
 
 class RecordSink(SinkDefaults):
@@ -178,6 +195,7 @@ class RecordSink(SinkDefaults):
         import av
 
         check_destination(self.path)
+        recovered = recover_partials(self.path)
         codec, options, self.codec = choose_codec()
         try:
             self._file = _FileSink(self.tmp)  # unbuffered: each write reaches the kernel at once
@@ -200,6 +218,12 @@ class RecordSink(SinkDefaults):
             raise InputError(f"cannot record to {self.path}: the encoder refused to start ({exc})") from None
         self._thread = threading.Thread(target=self._loop, name=f"liveavatar-record-{self.path.name}", daemon=True)
         self._thread.start()
+        if recovered:
+            names = ", ".join(str(r) for r in recovered)
+            log.warning(
+                "recovered %s: recordings to %s cut short by a kill, now under their real names", names, self.path
+            )
+            return f"recovered {names} (a recording cut short by a kill); recording to {self.path} ({self.codec})"
         return f"{self.path} ({self.codec})"
 
     # ---------------------------------------------------------------- the writer thread
@@ -228,9 +252,15 @@ class RecordSink(SinkDefaults):
                 elif not self.lossless and previous is not None:
                     slot = round((frame.timestamp - first_ts) * self.fps)
                     gap = slot - self.written
-                    if 0 < gap <= MAX_GAP_S * self.fps:
-                        for _ in range(gap):
-                            self._encode(previous)
+                    held = round(MAX_GAP_S * self.fps)
+                    if gap > held:
+                        # A stall (a closed lid, a lost camera, a stopped process): hold the last frame for
+                        # MAX_GAP_S, cut the rest, and move the clock on by what was cut, so that later frames
+                        # keep real time again (without this every later gap counted as "too long" too).
+                        first_ts += (gap - held) / self.fps
+                        gap = held
+                    for _ in range(gap):
+                        self._encode(previous)
                 self._encode(image)
                 previous = image
                 if self.written >= next_check:

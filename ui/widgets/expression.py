@@ -41,13 +41,29 @@ POSE_LABELS = {
 }
 
 
+class FocusWheelSlider(QSlider):
+    """A slider that takes the mouse wheel only once it has focus (clicked or tabbed to): scrolling the panel
+    over it used to change, and save, an expression gain on the way. Unfocused, the wheel goes on to the
+    scroll area."""
+
+    def __init__(self, orientation: Qt.Orientation) -> None:
+        super().__init__(orientation)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: the wheel must not grab focus
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's naming
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()  # to the parent: the panel scrolls
+
+
 class _SliderRow:
     """A label, a slider of integer steps and the value it stands for (value = step × scale)."""
 
     def __init__(self, grid: QGridLayout, row: int, label: str, low: float, high: float, scale: float, tip: str):
         self.scale = scale
         self.label = QLabel(label)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = FocusWheelSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(round(low / scale), round(high / scale))
         self.slider.setToolTip(tip)
         self.value_label = QLabel()
