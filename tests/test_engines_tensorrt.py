@@ -284,8 +284,9 @@ class FakeContext:
             dtype = np.uint8 if meta.type == "tensor(uint8)" else np.float32
             shape = self.shapes.get(meta.name) or tuple(self.graph_shapes[meta.name])  # static: the plan's own
             feeds[meta.name] = memory(self.addresses[meta.name], shape, dtype).copy()
-        frame = self.session.run(["frame"], feeds)[0]
-        memory(self.addresses["frame"], frame.shape, np.uint8)[...] = frame
+        names = [o.name for o in self.session.get_outputs()]
+        for name, value in zip(names, self.session.run(names, feeds), strict=True):
+            memory(self.addresses[name], value.shape, value.dtype)[...] = value
         self.runs.append(dict(self.addresses))
         return True
 
@@ -407,17 +408,20 @@ def test_warp_frames_are_the_graphs_and_the_avatar_is_uploaded_only_when_it_chan
     calls = [(first, 1, 10), (first, 1, 11), (second, 1, 12), (second, 2, 13), (first, 1, 14)]
     for avatar, batch, seed in calls:
         marks, psi, driven = frame_inputs(config, avatar, batch, seed)
-        frames = engine.infer(marks, psi, avatar, driven)
-        assert frames.shape == (batch, config.image_size, config.image_size, 3) and frames.dtype == np.uint8
-        assert np.array_equal(frames, reference.infer(marks, psi, avatar, driven))
+        layers = engine.infer_layers(marks, psi, avatar, driven)
+        assert layers.frames.shape == (batch, config.image_size, config.image_size, 3)
+        expected = reference.infer_layers(marks, psi, avatar, driven)
+        for name in ("frames", "flow", "paint"):
+            got, want = getattr(layers, name), getattr(expected, name)
+            assert got.dtype == want.dtype and np.array_equal(got, want), name
+        assert np.array_equal(engine.infer(marks, psi, avatar, driven), expected.frames)
     assert [a is first for a in uploads] == [True, False, True]  # on each change of avatar, never per frame
 
     context = fake_tensorrt.contexts[0]
-    assert all(
-        set(run) == {"landmarks", "psi", "texture", "source", "inverse", "driven", "frame"} for run in context.runs
-    )
+    bound = {"landmarks", "psi", "texture", "source", "inverse", "driven", "frame", "flow", "paint"}
+    assert all(set(run) == bound for run in context.runs)
     assert set(context.shapes) == {"landmarks", "psi", "driven"}  # the graph fixes the avatar's: nothing to set
-    one, two = context.runs[0], context.runs[3]  # batch 1 and batch 2: own per-frame buffers, one avatar's
+    one, two = context.runs[0], context.runs[6]  # calls 1 and 4 (two runs each): batch 1 and 2, one avatar
     assert [one[n] == two[n] for n in ("texture", "source", "inverse")] == [True] * 3
     assert [one[n] == two[n] for n in ("landmarks", "psi", "driven", "frame")] == [False] * 4
     engine.close()
@@ -541,9 +545,11 @@ def test_real_tensorrt_renders_the_warp_frames_onnx_runtime_renders(bundled_warp
     first, second = warp_avatar(config, 0.0, seed=1), warp_avatar(config, 3.0, seed=2)
     for avatar, batch, seed in [(first, 1, 10), (first, 1, 11), (first, 1, 12), (second, 1, 13), (second, 2, 14)]:
         marks, psi, driven = frame_inputs(config, avatar, batch, seed)
-        frames = engine.infer(marks, psi, avatar, driven)
-        expected = reference.infer(marks, psi, avatar, driven)
-        diff = np.abs(frames.astype(int) - expected.astype(int))
-        assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (batch, seed, int(diff.max()))
+        layers = engine.infer_layers(marks, psi, avatar, driven)
+        expected = reference.infer_layers(marks, psi, avatar, driven)
+        for got, want in ((layers.frames, expected.frames), (layers.paint, expected.paint)):
+            diff = np.abs(got.astype(int) - want.astype(int))
+            assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (batch, seed, int(diff.max()))
+        assert np.abs(layers.flow - expected.flow).max() < 0.01  # crop pixels
     engine.close()
     reference.close()
