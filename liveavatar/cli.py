@@ -30,6 +30,7 @@ COMMANDS = (
     "export",
     "build_engine",
     "bench",
+    "check",
     "app",
 )
 

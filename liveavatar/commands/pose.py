@@ -1,6 +1,7 @@
 """`liveavatar pose`: a portrait or avatar posed by hand (head angles, smile, mouth, eyes, brows), rendered
 to one still, or with --sweep to a short clip that moves between two settings. No camera needed; every
-output carries the AI mark (and a clip the MP4 tag) like `run`'s.
+output carries the AI mark (and a clip the MP4 tag) like `run`'s, the invisible watermark, and a signed C2PA
+manifest (liveavatar.provenance).
 """
 
 from __future__ import annotations
@@ -65,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"pose: {args.frames} frames from {_describe(start)} to {_describe(target)} and back → {args.out}")
         else:
             from liveavatar.imageio import write_image
+            from liveavatar.provenance.manifest import sign_or_warn
 
             frame = renderer.render(target)
             partial = args.out.with_name(args.out.name + ".partial" + suffix)
             write_image(partial, frame.output)
+            sign_or_warn(partial, renderer.avatar.checkpoint_sha256)  # C2PA, before the still gets its name
             partial.replace(args.out)
             print(f"pose: {renderer.avatar.name} at {_describe(target)} → {args.out}")
     finally:
@@ -107,7 +110,15 @@ def _sweep(renderer, start, target, args: argparse.Namespace) -> None:
 
     first = renderer.render(start).output
     height, width = first.shape[:2]
-    recorder = RecordSink(args.out, width, height, args.fps, report=lambda state: None, lossless=True)
+    recorder = RecordSink(
+        args.out,
+        width,
+        height,
+        args.fps,
+        lambda state: None,
+        lossless=True,
+        model_sha256=renderer.avatar.checkpoint_sha256,
+    )
     recorder.open()
     try:
         for i in tqdm(range(args.frames), desc="pose sweep", unit="frame"):

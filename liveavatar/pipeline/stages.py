@@ -4,7 +4,7 @@ Processor (processing thread): driver frame → tracked, smoothed landmarks → 
 landmarks (or the driver's own, cropped, in absolute mode) → the landmark image, with continuity when
 the face is lost (hold the last pose, then glide to the neutral pose: the generator always gets a face).
 Composer (inference thread, after the engine): generated S×S face → the output frame (background,
-mirror, AI mark).
+mirror, AI mark, the invisible watermark).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_poin
 from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.live.spec import Background, Mode, TrackingConfig
+from liveavatar.provenance.watermark import embed_watermark
 from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -249,7 +250,7 @@ class Composer:
     def compose(
         self, face: np.ndarray, avatar: Avatar, background: Background, mirror: bool, ai_mark: bool
     ) -> np.ndarray:
-        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame."""
+        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked."""
         if background.kind == "portrait":
             canvas, transform = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)
@@ -259,4 +260,6 @@ class Composer:
             out = np.ascontiguousarray(out[:, ::-1])
         if ai_mark:
             draw_ai_mark(out)
-        return out
+        # The invisible mark goes on every frame that leaves, whatever ai_mark says (--no-ai-mark removes
+        # only the visible one): liveavatar/provenance/watermark.py.
+        return embed_watermark(out)

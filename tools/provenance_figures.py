@@ -1,0 +1,304 @@
+"""The watermark's figures in docs/PROVENANCE.md: detection after what a call or an upload does to a video,
+false positives on real footage, invisibility (PSNR) and cost.
+
+    python tools/provenance_figures.py detect [--portraits 5] [--seconds 12] [--json out.json]
+    python tools/provenance_figures.py false-positives [--windows 5] [--reencode-seconds 6] [--json out.json]
+    python tools/provenance_figures.py cost [--frames 200]
+
+detect: renders each portrait (../shared/data/portraits, every 7th file name) driven by the built-in
+scripted performance through the live runner (bundled model, ONNX Runtime, 1280×720, every frame), takes
+each output frame before and after the watermark (the tool marks the Composer's unmarked frame with the
+same embed_watermark), and counts the 1-second windows in which the mark is found after:
+  h264-360p    downscale to 640×360, H.264 (libx264 veryfast) at 500 kbit/s
+  face-crop    a centre crop of the face region (the centre H/2×H/2 square), H.264 at 500 kbit/s
+  360p+crop    the h264-360p video cropped again to its centre 180×180 (no second encode)
+  360p+colour  the h264-360p video with gamma 0.8, contrast ×1.15, brightness +12, saturation ×1.3
+and the same paths on the unmarked frames (which must score below the threshold), plus PSNR marked vs
+unmarked. false-positives: every clip in ../shared/data/driving (up to --windows 1-second windows spread
+over it, crops searched) and a re-encode of its first --reencode-seconds (640×360-fitted, H.264 500
+kbit/s), and every portrait (as is, as JPEG q70, fitted in 640×360). cost: embed_watermark on 1280×720
+output frames, median, timed interleaved with the Composer's unmarked work on the same frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from liveavatar.provenance.check import video_window_detections
+from liveavatar.provenance.detect import THRESHOLD, WindowDetector, detect_image
+from liveavatar.provenance.watermark import embed_watermark
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SIZE = (1280, 720)
+RATE = 500_000
+
+
+class H264:
+    """An in-memory H.264 MP4 at RATE bit/s, size (w, h); frames H×W×3 uint8 RGB."""
+
+    def __init__(self, size: tuple[int, int], fps: int) -> None:
+        import av
+
+        self.buf = io.BytesIO()
+        self.container = av.open(self.buf, "w", format="mp4")
+        self.stream = self.container.add_stream("libx264", rate=fps)
+        self.stream.width, self.stream.height = size
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.bit_rate = RATE
+        self.stream.options = {"preset": "veryfast"}
+
+    def add(self, image: np.ndarray) -> None:
+        import av
+
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+            self.container.mux(packet)
+
+    def frames(self) -> list[np.ndarray]:
+        import av
+
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+        self.buf.seek(0)
+        with av.open(self.buf) as c:
+            return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def centre(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
+
+
+def colour(image: np.ndarray) -> np.ndarray:
+    x = (image.astype(np.float32) / 255.0) ** 0.8 * 255.0
+    x = (x - 128) * 1.15 + 128 + 12
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * 1.3
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def windows(frames: list[np.ndarray], fps: int) -> list[float]:
+    scores = []
+    for start in range(0, len(frames) - fps + 1, fps):
+        detector = WindowDetector()
+        for f in frames[start : start + fps]:
+            detector.add(f)
+        scores.append(detector.result().score)
+    return scores
+
+
+def render_unmarked(portrait: Path, seconds: float) -> tuple[list[np.ndarray], int]:
+    """The Composer's output frames of a scripted run, before the watermark (RGB, 1280×720)."""
+    import liveavatar.pipeline.stages as stages
+    from liveavatar.avatar import build_avatar
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+    from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+
+    checkpoint = open_checkpoint(resolve_checkpoint(None))
+    avatar = build_avatar([portrait], checkpoint)
+    source = parse_source("scripted", realtime=False, loop=True)
+    fps = round(source.fps or 25)
+    frames: list[np.ndarray] = []
+
+    class Keep(RecordingObserver):
+        def on_frame(self, report) -> None:
+            super().on_frame(report)
+            frames.append(report.output.copy())
+
+    config = RunnerConfig(source=source, output_size=SIZE, lossless=True, duration_s=seconds)
+    original = stages.embed_watermark
+    stages.embed_watermark = lambda image: image  # the tool marks them itself, to keep both versions
+    try:
+        runner = Runner(config, checkpoint, avatar, Keep(), engine_factory=create_engine)
+        runner.start()
+        runner.wait()
+    finally:
+        stages.embed_watermark = original
+    return frames, fps
+
+
+def detect_figures(args: argparse.Namespace) -> dict:
+    portraits = sorted((DATA / "portraits").iterdir())[::7][: args.portraits]
+    totals: dict[str, list[float]] = {}
+    mse_sum, pixels = 0.0, 0
+    for portrait in portraits:
+        t0 = time.time()
+        unmarked, fps = render_unmarked(portrait, args.seconds)
+        for label, frames in (("marked", [embed_watermark(f.copy()) for f in unmarked]), ("unmarked", unmarked)):
+            if label == "marked":
+                for m, u in zip(frames, unmarked, strict=True):
+                    mse_sum += float(((m.astype(np.float32) - u) ** 2).sum())
+                    pixels += m.size
+            small, crop = H264((640, 360), fps), H264((SIZE[1] // 2, SIZE[1] // 2), fps)
+            for f in frames:
+                small.add(cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA))
+                crop.add(centre(f, SIZE[1] // 2))
+            small_frames, crop_frames = small.frames(), crop.frames()
+            paths = {
+                "h264-360p": small_frames,
+                "face-crop": crop_frames,
+                "360p+crop": [centre(f, 180) for f in small_frames],
+                "360p+colour": [colour(f) for f in small_frames],
+            }
+            for name, fr in paths.items():
+                scores = windows(fr, fps)
+                totals.setdefault(f"{label} {name}", []).extend(scores)
+                print(
+                    f"{portrait.name[:28]:28s} {label:8s} {name:12s} windows {len(scores):3d} "
+                    f"found {sum(s >= THRESHOLD for s in scores):3d} min {min(scores):5.1f} max {max(scores):5.1f}"
+                )
+        print(f"  ({time.time() - t0:.0f} s)", flush=True)
+    psnr = 10 * np.log10(255.0**2 / (mse_sum / pixels))
+    summary = {
+        k: {
+            "windows": len(v),
+            "found": int(sum(s >= THRESHOLD for s in v)),
+            "min": round(min(v), 2),
+            "median": round(statistics.median(v), 2),
+            "max": round(max(v), 2),
+        }
+        for k, v in totals.items()
+    }
+    result = {
+        "portraits": [p.name for p in portraits],
+        "seconds_each": args.seconds,
+        "psnr_db": round(psnr, 2),
+        "threshold": THRESHOLD,
+        "paths": summary,
+    }
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def reencode(path: Path, seconds: float) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        fps = round(float(stream.average_rate or 25))
+        enc = None
+        for i, frame in enumerate(c.decode(video=0)):
+            if i >= seconds * fps:
+                break
+            image = frame.to_ndarray(format="rgb24")
+            h, w = image.shape[:2]
+            s = min(640 / w, 360 / h)
+            size = (max(2, int(w * s) // 2 * 2), max(2, int(h * s) // 2 * 2))
+            if enc is None:
+                enc = H264(size, fps)
+            enc.add(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    assert enc is not None
+    frames = enc.frames()
+    return frames, fps
+
+
+def false_positive_figures(args: argparse.Namespace) -> dict:
+    worst: list[tuple[float, str]] = []
+    count = {"clip windows": 0, "re-encode windows": 0, "portrait pictures": 0}
+    for clip in sorted((DATA / "driving").iterdir()):
+        t0 = time.time()
+        scores = [d.score for d in video_window_detections(clip, max_windows=args.windows)]
+        frames, fps = reencode(clip, args.reencode_seconds)
+        re_scores = windows(frames, fps) or [WindowDetectorResult(frames)]
+        count["clip windows"] += len(scores)
+        count["re-encode windows"] += len(re_scores)
+        worst += [(max(scores), clip.name), (max(re_scores), clip.name + " (re-encoded)")]
+        print(
+            f"{clip.name[:40]:40s} max {max(scores):5.2f} re-encoded max {max(re_scores):5.2f} "
+            f"({time.time() - t0:.0f} s)",
+            flush=True,
+        )
+    for portrait in sorted((DATA / "portraits").iterdir()):
+        from liveavatar.imageio import read_image
+
+        image = read_image(portrait)
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
+        as_jpeg = cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        h, w = image.shape[:2]
+        s = min(640 / w, 360 / h)
+        small = cv2.resize(image, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+        for label, picture in (("", image), (" (JPEG q70)", as_jpeg), (" (640x360)", small)):
+            worst.append((detect_image(picture).score, portrait.name + label))
+            count["portrait pictures"] += 1
+        print(f"{portrait.name[:40]:40s} max {max(x[0] for x in worst[-3:]):5.2f}", flush=True)
+    worst.sort(reverse=True)
+    result = {
+        "threshold": THRESHOLD,
+        "false_positives": sum(s >= THRESHOLD for s, _ in worst),
+        **count,
+        "highest": [[round(s, 2), n] for s, n in worst[:10]],
+    }
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def WindowDetectorResult(frames: list[np.ndarray]) -> float:  # a clip shorter than a second: one window
+    detector = WindowDetector()
+    for f in frames:
+        detector.add(f)
+    return detector.result().score
+
+
+def cost_figures(args: argparse.Namespace) -> dict:
+    from liveavatar.avatar import Avatar  # noqa: F401 - the Composer's types
+    from liveavatar.live.spec import Background
+    from liveavatar.render.composite import place_on_background
+
+    rng = np.random.default_rng(0)
+    face = rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    unmarked_ms, mark_ms = [], []
+    for _ in range(args.frames):
+        t = time.perf_counter()
+        out = place_on_background(face, SIZE[0], SIZE[1], Background().colour)  # the Composer's unmarked work
+        unmarked_ms.append((time.perf_counter() - t) * 1e3)
+        t = time.perf_counter()
+        embed_watermark(out)
+        mark_ms.append((time.perf_counter() - t) * 1e3)
+    result = {
+        "frames": args.frames,
+        "size": SIZE,
+        "unmarked_compose_median_ms": round(statistics.median(unmarked_ms), 3),
+        "watermark_median_ms": round(statistics.median(mark_ms), 3),
+        "watermark_p90_ms": round(float(np.percentile(mark_ms, 90)), 3),
+    }
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    d = sub.add_parser("detect")
+    d.add_argument("--portraits", type=int, default=5)
+    d.add_argument("--seconds", type=float, default=12.0)
+    f = sub.add_parser("false-positives")
+    f.add_argument("--windows", type=int, default=5)
+    f.add_argument("--reencode-seconds", type=float, default=6.0)
+    c = sub.add_parser("cost")
+    c.add_argument("--frames", type=int, default=200)
+    for p in (d, f, c):
+        p.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"no test data at {DATA}", file=sys.stderr)
+        return 2
+    result = {"detect": detect_figures, "false-positives": false_positive_figures, "cost": cost_figures}[args.what](
+        args
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
