@@ -4,6 +4,7 @@ false positives on real footage, invisibility (PSNR) and cost.
     python tools/provenance_figures.py detect [--portraits 5] [--seconds 12] [--json out.json]
     python tools/provenance_figures.py false-positives [--windows 5] [--reencode-seconds 6] [--json out.json]
     python tools/provenance_figures.py cost [--frames 200]
+    python tools/provenance_figures.py limits [--seconds 4]
 
 detect: renders each portrait (../shared/data/portraits, every 7th file name) driven by the built-in
 scripted performance through the live runner (bundled model, ONNX Runtime, 1280×720, every frame), takes
@@ -17,7 +18,8 @@ and the same paths on the unmarked frames (which must score below the threshold)
 unmarked. false-positives: every clip in ../shared/data/driving (up to --windows 1-second windows spread
 over it, crops searched) and a re-encode of its first --reencode-seconds (640×360-fitted, H.264 500
 kbit/s), and every portrait (as is, as JPEG q70, fitted in 640×360). cost: embed_watermark on 1280×720
-output frames, median, timed interleaved with the Composer's unmarked work on the same frames.
+output frames, median, timed interleaved with the Composer's unmarked work on the same frames. limits: what
+the mark does not survive (lower bitrates and sizes, VP8, small crops, stretch, mirror, rotation, blur).
 """
 
 from __future__ import annotations
@@ -43,18 +45,21 @@ RATE = 500_000
 
 
 class H264:
-    """An in-memory H.264 MP4 at RATE bit/s, size (w, h); frames H×W×3 uint8 RGB."""
+    """An in-memory H.264 MP4 (or codec="libvpx": VP8 in WebM) at rate bit/s, size (w, h); frames H×W×3
+    uint8 RGB."""
 
-    def __init__(self, size: tuple[int, int], fps: int) -> None:
+    def __init__(self, size: tuple[int, int], fps: int, rate: int = RATE, codec: str = "libx264") -> None:
         import av
 
         self.buf = io.BytesIO()
-        self.container = av.open(self.buf, "w", format="mp4")
-        self.stream = self.container.add_stream("libx264", rate=fps)
+        self.container = av.open(self.buf, "w", format="mp4" if codec == "libx264" else "webm")
+        self.stream = self.container.add_stream(codec, rate=fps)
         self.stream.width, self.stream.height = size
         self.stream.pix_fmt = "yuv420p"
-        self.stream.bit_rate = RATE
-        self.stream.options = {"preset": "veryfast"}
+        self.stream.bit_rate = rate
+        self.stream.options = (
+            {"preset": "veryfast"} if codec == "libx264" else {"deadline": "realtime", "cpu-used": "8"}
+        )
 
     def add(self, image: np.ndarray) -> None:
         import av
@@ -275,6 +280,56 @@ def cost_figures(args: argparse.Namespace) -> dict:
     return result
 
 
+def limits_figures(args: argparse.Namespace) -> dict:
+    """What the mark does and does not survive: one portrait, --seconds of output, one score per path (the
+    lowest over its 1-second windows)."""
+    portrait = sorted((DATA / "portraits").iterdir())[::7][1]
+    unmarked, fps = render_unmarked(portrait, args.seconds)
+    marked = [embed_watermark(f.copy()) for f in unmarked]
+
+    def enc(frames, size, rate=RATE, codec="libx264"):
+        e = H264(size, fps, rate, codec)
+        for f in frames:
+            e.add(cv2.resize(f, size, interpolation=cv2.INTER_AREA))
+        return e.frames()
+
+    s360 = enc(marked, (640, 360))
+
+    def rotate(f: np.ndarray, degrees: float) -> np.ndarray:
+        matrix = cv2.getRotationMatrix2D((f.shape[1] / 2, f.shape[0] / 2), degrees, 1.0)
+        return cv2.warpAffine(f, matrix, (f.shape[1], f.shape[0]), borderMode=cv2.BORDER_REFLECT)
+
+    paths = {
+        "VP8 500 kbit/s 640x360": enc(marked, (640, 360), codec="libvpx"),
+        "VP8 250 kbit/s 640x360": enc(marked, (640, 360), 250_000, "libvpx"),
+        "H.264 250 kbit/s 640x360": enc(marked, (640, 360), 250_000),
+        "H.264 150 kbit/s 640x360": enc(marked, (640, 360), 150_000),
+        "H.264 250 kbit/s 426x240": enc(marked, (426, 240), 250_000),
+        "H.264 150 kbit/s 320x180": enc(marked, (320, 180), 150_000),
+        "360p, crop 120x120": [centre(f, 120) for f in s360],
+        "360p, crop 64x64": [centre(f, 64) for f in s360],
+        "360p, stretched to 640x480": [cv2.resize(f, (640, 480)) for f in s360],
+        "360p, mirrored": [f[:, ::-1] for f in s360],
+        "360p, rotated 1 degree": [rotate(f, 1.0) for f in s360],
+        "360p, rotated 3 degrees": [rotate(f, 3.0) for f in s360],
+        "360p, one frame (no window)": s360[:1],
+        "360p, blur sigma 1.5": [cv2.GaussianBlur(f, (0, 0), 1.5) for f in s360],
+        "360p, noise sigma 8": [
+            np.clip(f + np.random.default_rng(0).normal(0, 8, f.shape), 0, 255).astype(np.uint8) for f in s360
+        ],
+    }
+    result = {"portrait": portrait.name, "seconds": args.seconds, "threshold": THRESHOLD, "paths": {}}
+    for name, frames in paths.items():
+        scores = windows(frames, fps) if len(frames) >= fps else [WindowDetectorResult(frames)]
+        result["paths"][name] = {
+            "windows": len(scores),
+            "found": int(sum(s >= THRESHOLD for s in scores)),
+            "min": round(min(scores), 2),
+        }
+        print(f"{name:32s} found {result['paths'][name]['found']}/{len(scores)} min {min(scores):5.1f}", flush=True)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -286,15 +341,16 @@ def main() -> int:
     f.add_argument("--reencode-seconds", type=float, default=6.0)
     c = sub.add_parser("cost")
     c.add_argument("--frames", type=int, default=200)
-    for p in (d, f, c):
+    lim = sub.add_parser("limits")
+    lim.add_argument("--seconds", type=float, default=4.0)
+    for p in (d, f, c, lim):
         p.add_argument("--json", type=Path)
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"no test data at {DATA}", file=sys.stderr)
         return 2
-    result = {"detect": detect_figures, "false-positives": false_positive_figures, "cost": cost_figures}[args.what](
-        args
-    )
+    figures = {"detect": detect_figures, "false-positives": false_positive_figures, "cost": cost_figures}
+    result = {**figures, "limits": limits_figures}[args.what](args)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0
