@@ -108,6 +108,8 @@ def video_window_detections(path: Path, max_windows: int = MAX_WINDOWS, search_c
         rate = float(stream.average_rate or stream.guessed_rate or 25)
         per_window = max(1, round(rate))
         total = stream.frames or 0
+        if not total and container.duration:  # WebM and others do not count their frames: estimate
+            total = int(container.duration / 1_000_000 * rate)
         windows = max(1, total // per_window) if total else 0
         wanted = set(np.linspace(0, windows - 1, max_windows).round().astype(int)) if windows > max_windows else None
         detections: list[Detection] = []
@@ -122,6 +124,8 @@ def video_window_detections(path: Path, max_windows: int = MAX_WINDOWS, search_c
                 detector.add(frame.to_ndarray(format="rgb24"))
                 if detector.frames == per_window:
                     detections.append(detector.result(search_crops))
+                    if len(detections) >= max_windows:  # a length that was unknown, or underestimated
+                        break
         except av.error.InvalidDataError:
             pass  # a file cut short (a killed recording): what decoded counts
         if detector.frames >= max(1, per_window // 2) or not detections and detector.frames:

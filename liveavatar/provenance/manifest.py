@@ -128,8 +128,12 @@ def read_manifest(path: Path) -> ManifestReport:
 
     try:
         reader = c2pa.Reader.try_create(str(path))
-    except c2pa.C2paError as exc:  # a manifest that is there but broken, or a format c2pa cannot read
-        return ManifestReport(present="ManifestNotFound" not in type(exc).__name__, error=str(exc))
+    except c2pa.C2paError as exc:
+        kind = type(exc).__name__
+        if "NotSupported" in kind:  # WebM, MPEG-1…: C2PA has no place for a manifest in them
+            return ManifestReport(False, error="C2PA does not cover this file type")
+        # Anything else: a manifest is there but cannot be read (damaged, cut short).
+        return ManifestReport(present="ManifestNotFound" not in kind, error=str(exc))
     if reader is None:
         return ManifestReport(False)
     with reader:
