@@ -31,6 +31,7 @@ COMMANDS = (
     "export",
     "build_engine",
     "bench",
+    "check",
     "app",
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import pytest
 
 # Qt tests run on the offscreen platform; set before any test imports PySide6.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The C2PA signing key is made on first use in the config folder: tests make theirs in a folder of their own,
+# never in the user's (liveavatar/provenance/config_dir.py).
+os.environ.setdefault("LIVEAVATAR_CONFIG_DIR", tempfile.mkdtemp(prefix="liveavatar-test-config-"))
 
 SHARED_DATA = Path(os.environ.get("LIVEAVATAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

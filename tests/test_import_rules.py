@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "liveavatar"
-HEAVY = ("PySide6", "onnxruntime", "mediapipe", "torch")
+# c2pa and cryptography: only when a file is signed or checked (liveavatar/provenance).
+HEAVY = ("PySide6", "onnxruntime", "mediapipe", "torch", "c2pa", "cryptography")
 # The trainer and the torch model classes are torch by definition (the `train` extra).
 TORCH_SIDE = ("liveavatar.training", "liveavatar.models.")
 TORCH_FREE_MODELS = ("liveavatar.models.checkpoint", "liveavatar.models.adain_layout")

@@ -223,7 +223,7 @@ def test_controls_while_running(checkpoint, avatar):
         n = observer.frames
         _wait_frames(observer, n + 3)
         out = observer.last_report.output
-        assert tuple(out[2, 2]) == (0, 0, 255) and tuple(portrait_frame[2, 2]) != (0, 0, 255)
+        assert _near(out[2, 2], (0, 0, 255)) and not _near(portrait_frame[2, 2], (0, 0, 255))
         runner.set_mode("absolute")
         assert runner.mode == "absolute"
         with pytest.raises(InputError):
@@ -232,7 +232,13 @@ def test_controls_while_running(checkpoint, avatar):
     finally:
         runner.stop()
     x0, y0, x1, y1 = mark_box(*SIZE)
-    assert (out[y0:y1, x0:x1] != (0, 0, 255)).any()  # the AI mark sits in the corner
+    assert not _near(out[y0:y1, x0:x1], (0, 0, 255))  # the AI mark sits in the corner
+
+
+def _near(pixels, rgb, levels: int = 3) -> bool:
+    """Every pixel within `levels` of rgb: the invisible watermark (liveavatar/provenance) moves each pixel
+    of every output frame by a few grey levels."""
+    return bool((np.abs(np.asarray(pixels, np.int16) - np.asarray(rgb, np.int16)) <= levels).all())
 
 
 def _wait_frames(observer, n: int, timeout: float = 30) -> None:
@@ -250,17 +256,18 @@ def test_composer_background_mirror_and_mark(avatar):
     plain = composer.compose(face, avatar, green, mirror=False, ai_mark=False)
     mirrored = composer.compose(face, avatar, green, mirror=True, ai_mark=False)
     marked = composer.compose(face, avatar, green, mirror=False, ai_mark=True)
-    np.testing.assert_array_equal(mirrored, plain[:, ::-1])
-    assert tuple(plain[5, 5]) == (0, 177, 64)
+    # The watermark is added after the mirror (its pattern is not mirrored): a few levels apart at most.
+    assert np.abs(mirrored.astype(np.int16) - plain[:, ::-1]).max() <= 8
+    assert _near(plain[5, 5], (0, 177, 64))
     x0, y0, x1, y1 = mark_box(*SIZE)
-    diff = np.argwhere((marked != plain).any(axis=2))
+    diff = np.argwhere((np.abs(marked.astype(np.int16) - plain) > 8).any(axis=2))
     assert len(diff) and diff[:, 0].min() >= y0 and diff[:, 1].min() >= x0
     portrait = composer.compose(face, avatar, Background("portrait"), mirror=False, ai_mark=False)
     assert portrait.shape == (240, 320, 3)
     # Far from the face the portrait shows through unchanged; the face region changed.
     bare = composer._portrait_layout(avatar, 64)[0]
-    assert np.array_equal(portrait[:, :40], bare[:, :40])
-    assert not np.array_equal(portrait, bare)
+    assert np.abs(portrait[:, :40].astype(np.int16) - bare[:, :40]).max() <= 4  # the watermark's few levels
+    assert np.abs(portrait.astype(np.int16) - bare).max() > 8
 
 
 def test_face_lost_holds_then_fades_to_neutral_never_blank(driving, avatar):
@@ -357,7 +364,7 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
         runner.set_background(Background("colour", (0, 0, 255)))
         _wait_frames(observer, frames_when_lost + 1, timeout=1.0)
         assert observer.last_report.index == index_when_lost
-        assert tuple(observer.last_report.output[2, 2]) == (0, 0, 255)
+        assert _near(observer.last_report.output[2, 2], (0, 0, 255))
         assert not any("is back" in e.message for e in observer.errors)  # still before the reconnection
         _wait_frames(observer, frames_when_lost + 5)
     finally:

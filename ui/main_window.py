@@ -832,7 +832,19 @@ class MainWindow(QMainWindow):
             self.library.import_files(avatars, self.checkpoint.sha256 if self.checkpoint else None)
         if others and not images and not avatars:
             self.set_source(str(others[0]))  # a video dropped on the window drives the avatar
+        for path in images + others:  # and the status says whether it is LiveAvatar output (issue 24)
+            self.check_provenance(path)
         event.acceptProposedAction()
+
+    def check_provenance(self, path: Path) -> None:
+        """Looks for LiveAvatar's watermark and C2PA manifest in a file, off the GUI thread; the verdict
+        goes to the status area (liveavatar.provenance.check does the work)."""
+        from liveavatar.provenance.check import provenance_note
+
+        def show(note: tuple[str, str]) -> None:
+            self.status.post(note[1], note[0], key=f"provenance:{path}")
+
+        self.loader.submit(lambda task: provenance_note(path), on_done=show, name="check provenance")
 
     def closeEvent(self, event) -> None:  # noqa: N802
         """Stops everything before the window goes: the build is cancelled (nothing half-saved), the run is

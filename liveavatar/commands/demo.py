@@ -89,7 +89,9 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
         capture = cv2.VideoCapture(str(driver))
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         capture.release()
-    recorder = RecordSink(out, width + height, height, fps, report=lambda state: None, lossless=True)
+    recorder = RecordSink(
+        out, width + height, height, fps, report=lambda state: None, lossless=True, model_sha256=checkpoint.sha256
+    )
     recorder.open()
 
     class Observer(RecordingObserver):

@@ -1,6 +1,7 @@
 """`liveavatar pose`: a portrait or avatar posed by hand (head angles, smile, mouth, eyes, brows), rendered
 to one still, or with --sweep to a short clip that moves between two settings. No camera needed; every
-output carries the AI mark (and a clip the MP4 tag) like `run`'s.
+output carries the AI mark (and a clip the MP4 tag) like `run`'s, the invisible watermark, and a signed C2PA
+manifest (liveavatar.provenance).
 """
 
 from __future__ import annotations
@@ -72,10 +73,17 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             from liveavatar.imageio import write_image
+            from liveavatar.provenance.manifest import sign_or_warn
 
             frame = renderer.render(target)
-            # never over a file, not even `pose me.jpg -o me.jpg`: saved as me-1.jpg, and said so
-            saved = save_new_file(args.out, lambda tmp: write_image(tmp, frame.output), "--out")
+
+            # never over a file, not even `pose me.jpg -o me.jpg`: saved as me-1.jpg, and said so; signed (C2PA)
+            # before the still gets its name
+            def write(tmp: Path) -> None:
+                write_image(tmp, frame.output)
+                sign_or_warn(tmp, renderer.avatar.checkpoint_sha256)
+
+            saved = save_new_file(args.out, write, "--out")
             print(
                 f"pose: {printable(renderer.avatar.name)} at {_describe(target)} → {saved}"
                 + saved_note(saved, args.out)
@@ -120,7 +128,15 @@ def _sweep(renderer, start, target, args: argparse.Namespace) -> Path:
 
     first = renderer.render(start).output
     height, width = first.shape[:2]
-    recorder = RecordSink(args.out, width, height, args.fps, report=lambda state: None, lossless=True)
+    recorder = RecordSink(
+        args.out,
+        width,
+        height,
+        args.fps,
+        lambda state: None,
+        lossless=True,
+        model_sha256=renderer.avatar.checkpoint_sha256,
+    )
     recorder.open()
     try:
         for i in tqdm(range(args.frames), desc="pose sweep", unit="frame"):

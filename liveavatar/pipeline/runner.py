@@ -107,6 +107,7 @@ class Runner:
             lambda state: self._notify("on_sink_state", state),
             lambda message, detail, key: self._error(message, detail, source=key),
             lambda key: self._finish(f"{key} closed"),  # a sink asked to end the run (preview window closed)
+            checkpoint.sha256,
         )
         self._loop = LiveLoop(
             config,

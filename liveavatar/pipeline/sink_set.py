@@ -49,7 +49,9 @@ class SinkSet:
         report: Report,
         on_error: ErrorReport,
         on_quit: Callable[[str], None],
+        model_sha256: str = "",
     ) -> None:
+        self._model_sha256 = model_sha256  # for recordings' C2PA manifests
         self._output_size = output_size
         self._lossless = lossless
         self._source_fps = source_fps
@@ -75,7 +77,7 @@ class SinkSet:
             w, h = self._output_size
             spec = replace(spec, width=w, height=h, fps=spec.fps or self._source_fps())
         self._set_state(SinkState(key, "opening"))
-        sink = create_sink(spec, self._set_state, self._on_quit, self._lossless)
+        sink = create_sink(spec, self._set_state, self._on_quit, self._lossless, self._model_sha256)
         try:
             detail = sink.open()
         except DeviceUnavailableError as exc:

@@ -4,7 +4,7 @@ Processor (processing thread): driver frame → tracked, smoothed landmarks → 
 landmarks (or the driver's own, cropped, in absolute mode) → the landmark image, with continuity when
 the face is lost (hold the last pose, then glide to the neutral pose: the generator always gets a face).
 Composer (inference thread, after the engine): generated S×S face → the output frame (background,
-mirror, AI mark).
+mirror, AI mark, the invisible watermark).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_poin
 from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.live.spec import Background, Mode, TrackingConfig
+from liveavatar.provenance.watermark import embed_watermark
 from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.full_resolution import FullResolutionWarp
@@ -320,9 +321,9 @@ class Composer:
         ai_mark: bool,
         layers: WarpLayers | None = None,
     ) -> np.ndarray:
-        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame. layers: that frame's
-        WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at the
-        output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up."""
+        """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked. layers:
+        that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
+        the output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up."""
         if layers is not None:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
@@ -337,7 +338,9 @@ class Composer:
             out = np.ascontiguousarray(out[:, ::-1])
         if ai_mark:
             draw_ai_mark(out)
-        return out
+        # The invisible mark goes on every frame that leaves, whatever ai_mark says (--no-ai-mark removes
+        # only the visible one): liveavatar/provenance/watermark.py.
+        return embed_watermark(out)
 
 
 def resample(image: np.ndarray, affine: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -12,10 +12,15 @@ from liveavatar.sinks.base import Report, Sink, fit_frame
 
 
 def create_sink(
-    spec: SinkSpec, report: Report, on_quit: Callable[[str], None] | None = None, lossless: bool = False
+    spec: SinkSpec,
+    report: Report,
+    on_quit: Callable[[str], None] | None = None,
+    lossless: bool = False,
+    model_sha256: str = "",
 ) -> Sink:
     """The sink a spec names (not opened yet). report: receives SinkState changes from the sink's threads.
-    on_quit: called when the sink asks to end the run (the preview window was closed)."""
+    on_quit: called when the sink asks to end the run (the preview window was closed). model_sha256: the
+    generator's checkpoint digest, named in a recording's C2PA manifest."""
     if spec.kind == "vcam":
         from liveavatar.sinks.vcam import VcamSink
 
@@ -24,7 +29,7 @@ def create_sink(
         from liveavatar.sinks.record import RecordSink
 
         assert spec.path is not None
-        return RecordSink(spec.path, spec.width, spec.height, spec.fps or 30.0, report, lossless)
+        return RecordSink(spec.path, spec.width, spec.height, spec.fps or 30.0, report, lossless, model_sha256)
     if spec.kind == "http":
         from liveavatar.sinks.http import HttpSink
 
