@@ -11,11 +11,17 @@ which needs the `train` extra and says so when it is missing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from liveavatar.engines.base import EngineError
+
+if TYPE_CHECKING:
+    from liveavatar.avatar import Avatar, Progress
+    from liveavatar.models.checkpoint import Checkpoint
 
 
 class OrtEmbedder:
@@ -95,3 +101,14 @@ def create_embedder(checkpoint):
     else:
         import_torch("building an avatar without onnxruntime (pip install onnxruntime)")
     return TorchEmbedder(checkpoint.model)
+
+
+def build_avatar(
+    portraits: Sequence[str | Path], checkpoint: Checkpoint, name: str | None = None, progress: Progress | None = None
+) -> Avatar:
+    """liveavatar.avatar.build_avatar with the checkpoint's own embedder (create_embedder), made after the
+    faces are found and closed when done: what every caller above the core uses to build an avatar (the
+    core is handed its embedder; it never reaches the engines layer)."""
+    from liveavatar.avatar import build_avatar as build
+
+    return build(portraits, checkpoint, name, progress, make_embedder=create_embedder)

@@ -34,6 +34,7 @@ from liveavatar.engines.graph_info import (  # noqa: F401  (re-exported: the rea
     check_matches,
     frame_difference,
     read_graph_info,
+    state_sha256,
 )
 from liveavatar.engines.graphs import EmbedderIO, GeneratorIO, reduced_precision
 from liveavatar.models.adain_layout import LAYOUT_VERSION
@@ -56,8 +57,6 @@ Say = Callable[[str], None]
 
 def weights_sha256(module: torch.nn.Module) -> str:
     """A hash of a module's weights (names, shapes and values): tells fine-tuned generators apart."""
-    from liveavatar.engines.cache import state_sha256
-
     return state_sha256(module.state_dict())
 
 

@@ -91,12 +91,15 @@ def build_avatar(
     checkpoint: Checkpoint,
     name: str | None = None,
     progress: Progress | None = None,
-    embedder=None,
+    *,
+    make_embedder: Callable[[Checkpoint], Any],
 ) -> Avatar:
     """Detects, crops, rasterizes and embeds each portrait, averages ê and projects ψ = P·ê.
 
-    embedder: anything with `psi(crops, landmark_images) → 1×L` (liveavatar.engines.embedder); by default the
-    checkpoint's own, created here (ONNX Runtime for the bundled model) and closed when done.
+    make_embedder(checkpoint): anything with `psi(crops, landmark_images) → 1×L` and `close()`, made once the
+    faces are found and closed when done. The core is handed it and never reaches the engines layer: callers
+    above the core use liveavatar.engines.embedder.build_avatar, which passes the checkpoint's own
+    (create_embedder: ONNX Runtime for the bundled model).
     """
     import cv2
 
@@ -119,16 +122,11 @@ def build_avatar(
         if note:
             notes.append(f"{path.name}: {note}")
     report("computing the embedding", len(paths) / (len(paths) + 1))
-    own = embedder is None
-    if own:
-        from liveavatar.engines.embedder import create_embedder
-
-        embedder = create_embedder(checkpoint)
+    embedder = make_embedder(checkpoint)
     try:
         psi = embedder.psi(np.stack(crops), np.stack(marks))[0]  # K×S×S×3 uint8 RGB each → L float32
     finally:
-        if own:
-            embedder.close()
+        embedder.close()
     image, crop_tf, crop, points = first
     warp_inverse = None
     if checkpoint.config.warp is not None:

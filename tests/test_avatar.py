@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from liveavatar.avatar import build_avatar, load_avatar, save_avatar
+from liveavatar.avatar import load_avatar, save_avatar
 from liveavatar.cli import main
 from liveavatar.config import PRESETS
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.errors import AvatarError, InputError, NoFaceError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead

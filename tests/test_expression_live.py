@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.avatar import save_avatar
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.models.checkpoint import load_checkpoint

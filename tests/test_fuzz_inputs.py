@@ -117,7 +117,8 @@ def good_avatar(tiny_checkpoint: Path, tmp_path_factory) -> Path:
     """A real avatar (real mediapipe on the public-domain Grace Hopper photo matplotlib ships)."""
     import matplotlib.cbook
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint
 
     portrait = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))

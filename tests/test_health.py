@@ -33,7 +33,8 @@ def no_virtual_camera():
 
 @pytest.fixture(scope="module")
 def avatar_path(checkpoint_path, portraits, tmp_path_factory):
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint
 
     avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], load_checkpoint(checkpoint_path, discriminator=False))

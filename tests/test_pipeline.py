@@ -16,9 +16,10 @@ import pytest
 import torch
 from conftest import read_rgb
 
-from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.avatar import save_avatar
 from liveavatar.capture import SourceLost, VideoFileSource
 from liveavatar.disclosure import mark_box
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
 from liveavatar.models.checkpoint import load_checkpoint

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.avatar import save_avatar
 from liveavatar.config import PRESETS
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.sinks.record import playable_frames

@@ -172,8 +172,9 @@ def test_verbs_that_need_torch_say_how_to_install_it(workdir, argv):
 def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):
     """Only the bundled model ships as ONNX: another checkpoint is exported on first use, which needs torch."""
     torch = pytest.importorskip("torch")
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
     from liveavatar.config import PRESETS
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
     from liveavatar.models.talking_head import TalkingHead
 

@@ -222,7 +222,8 @@ def test_finetune_makes_an_avatar_with_its_own_generator(trained: Path, portrait
     argv = ["finetune", "--checkpoint", str(ckpt), str(portrait), "--steps", "8", "-o", str(out), "--device", "cpu"]
     assert cli([*argv, "--lr-scale", "20"]) == 0
     assert "content loss" in capsys.readouterr().out
-    from liveavatar.avatar import build_avatar, load_avatar
+    from liveavatar.avatar import load_avatar
+    from liveavatar.engines.embedder import build_avatar
 
     plain = load_checkpoint(ckpt, discriminator=False)
     avatar = load_avatar(out, plain.sha256)  # pairs with the checkpoint it was tuned from

@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from liveavatar.avatar import build_avatar, save_avatar, warp_avatar_of
+from liveavatar.avatar import save_avatar, warp_avatar_of
 from liveavatar.engines.base import EngineInputError, EngineUnavailable
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine, engine_availability
 from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source

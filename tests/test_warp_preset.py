@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from liveavatar.avatar import build_avatar, load_avatar, save_avatar, warp_inverse_of
+from liveavatar.avatar import load_avatar, save_avatar, warp_inverse_of
 from liveavatar.config import PRESETS, ModelConfig
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.errors import CheckpointError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead

@@ -70,7 +70,7 @@ def build_gallery(files: Sequence[Path], names: Sequence[str], checkpoint, avata
     then AvatarStore.add, here without the app's worker thread); returns the gallery ids in order."""
     from tqdm import tqdm
 
-    from liveavatar.avatar import build_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.ui.store import AvatarStore
 
     store = AvatarStore(avatars)

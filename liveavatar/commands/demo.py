@@ -66,7 +66,7 @@ def output_size(portrait_shape: tuple[int, ...], height: int = DEMO_HEIGHT) -> t
 
 
 def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, out: Path, engine: str) -> str:
-    from liveavatar.avatar import build_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, SinkSpec, parse_source
     from liveavatar.sinks.base import fit_frame

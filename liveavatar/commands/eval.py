@@ -78,6 +78,7 @@ def _cross(args: argparse.Namespace) -> None:
 
     import torch
 
+    from liveavatar.engines.embedder import create_embedder
     from liveavatar.errors import InputError
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
     from liveavatar.training.cross_eval import CROSS_SHEET_FILE, CrossSettings, cross_reenact, format_cross
@@ -92,7 +93,7 @@ def _cross(args: argparse.Namespace) -> None:
     settings = CrossSettings(
         frames_per_clip=args.frames_per_clip, max_portraits=args.max_portraits, max_drivers=args.max_drivers
     )
-    report = cross_reenact(checkpoint, args.portraits, args.drivers, settings, args.out, device)
+    report = cross_reenact(checkpoint, args.portraits, args.drivers, settings, args.out, device, create_embedder)
     report = {"checkpoint": str(path), "checkpoint_sha256": checkpoint.sha256, **report}
     tmp = report_file.with_name(report_file.name + ".partial")
     tmp.write_text(json.dumps(report, indent=2) + "\n")

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.errors import InputError
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
     from liveavatar.outputs import check_output_file

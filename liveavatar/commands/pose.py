@@ -82,8 +82,9 @@ def _describe(settings) -> str:
 
 
 def _renderer(args: argparse.Namespace):
-    from liveavatar.avatar import build_avatar, load_avatar, warp_avatar_of
+    from liveavatar.avatar import load_avatar, warp_avatar_of
     from liveavatar.commands.demo import output_size
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.pipeline.posing import PoseRenderer

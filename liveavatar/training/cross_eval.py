@@ -194,9 +194,17 @@ def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def cross_reenact(
-    checkpoint, portraits: Path, drivers: Path, settings: CrossSettings, out: Path, device: torch.device
+    checkpoint,
+    portraits: Path,
+    drivers: Path,
+    settings: CrossSettings,
+    out: Path,
+    device: torch.device,
+    make_embedder: Callable[[Any], Any],
 ) -> dict[str, Any]:
-    """Every portrait × every clip, model and warp rows; returns the report's "cross_portraits" section."""
+    """Every portrait × every clip, model and warp rows; returns the report's "cross_portraits" section.
+    make_embedder: builds each portrait's avatar (liveavatar.engines.embedder.create_embedder; the core is
+    handed it, it never reaches the engines layer)."""
     from tqdm import tqdm
 
     from liveavatar.avatar import build_avatar
@@ -224,7 +232,7 @@ def cross_reenact(
     with FaceTracker("image", max_faces=1) as tracker:
         for portrait in tqdm(portrait_files, desc="cross-reenactment", unit="portrait", disable=None):
             try:
-                avatar = build_avatar([portrait], checkpoint)
+                avatar = build_avatar([portrait], checkpoint, make_embedder=make_embedder)
             except LiveAvatarError as exc:
                 skipped.append({"portrait": portrait.name, "skipped": str(exc)})
                 continue
