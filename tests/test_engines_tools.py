@@ -46,6 +46,7 @@ def test_bench_reports_each_engine_against_eager_in_the_same_run():
 
 def test_bench_cli_json(capsys):
     from liveavatar.engines.health import check_engines
+    from liveavatar.engines.registry import engine_availability
 
     code = cli_main(["bench", "--preset", "tiny", "--engines", "torch", "--frames", "3", "--json", "--device", "cpu"])
     assert code == 0
@@ -54,7 +55,8 @@ def test_bench_cli_json(capsys):
     assert report["preset"] == "tiny" and report["device"] == "cpu"
     assert report["weights"].startswith("random")
     assert [e["engine"] for e in report["engines"]] == ["torch"]
-    assert report["engines_here"] == check_engines()  # doctor's engine section, as doctor --json has it
+    # doctor's engine section, as doctor --json has it
+    assert report["engines_here"] == check_engines(engine_availability())
     assert "landmark images" in captured.err  # progress goes to stderr, so stdout stays JSON
 
 

@@ -71,13 +71,14 @@ class ModelLoading:
 
 def find_sources(probe_vcam: bool):
     """(cameras as (value, label), engine availability, why the virtual camera cannot open or None), all
-    from doctor's checks (liveavatar.engines.health): worker thread (probing cameras can be slow).
+    from doctor's checks (liveavatar.engines.health, the engine table): worker thread (probing cameras can be slow).
     probe_vcam: False while the virtual camera is meant to be on, so the probe never contends with it."""
     from liveavatar.engines import health
+    from liveavatar.engines.registry import engine_availability
 
     cameras = [
         (c["source"], c["name"] or f"Camera {c['source'].split(':')[1]}")
         for c in health.check_cameras()["cameras"]
         if not c["virtual"]
     ]
-    return cameras, health.engine_rows(), health.virtual_camera_problem() if probe_vcam else None
+    return cameras, engine_availability(), health.virtual_camera_problem() if probe_vcam else None

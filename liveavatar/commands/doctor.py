@@ -32,10 +32,12 @@ def check_desktop_app() -> dict[str, Any]:
 
 
 def collect() -> dict[str, Any]:
-    """Every check of liveavatar.engines.health, with Qt's start (the one check that loads the ui)."""
+    """Every check of liveavatar.engines.health, with the engine table's rows and Qt's start (the one check
+    that loads the ui)."""
     from liveavatar.engines.health import collect as collect_health
+    from liveavatar.engines.registry import engine_availability
 
-    return collect_health(desktop_app=check_desktop_app)
+    return collect_health(engine_availability, desktop_app=check_desktop_app)
 
 
 def render(report: dict[str, Any]) -> str:

@@ -126,7 +126,7 @@ class EnginePanel(QGroupBox):
         self.combo.activated.connect(lambda i: self.engine_chosen.emit(self.combo.itemData(i)))
 
     def set_engines(self, availability: list[tuple[str, str | None]], current: str) -> None:
-        """availability: (engine, None or why it cannot run here), as engines.health.engine_rows reports it."""
+        """availability: (engine, None or why it cannot run here), as engines.registry.engine_availability says."""
         self.combo.blockSignals(True)
         self.combo.clear()
         self.combo.addItem("Automatic (fastest available)", "auto")
