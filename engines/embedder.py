@@ -65,7 +65,7 @@ class TorchEmbedder:
         from liveavatar.engines.graphs import EmbedderIO
 
         self._torch = torch
-        self.module = EmbedderIO(model).eval()
+        self.module: EmbedderIO | None = EmbedderIO(model).eval()
         self.device = next(model.parameters()).device
 
     def psi(self, crops: np.ndarray, landmark_images: np.ndarray) -> np.ndarray:
@@ -73,7 +73,9 @@ class TorchEmbedder:
         with torch.inference_mode():
             images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
             marks = torch.from_numpy(np.ascontiguousarray(landmark_images)).to(self.device)
-            return self.module(images, marks).float().cpu().numpy()  # 1×L
+            module = self.module
+            assert module is not None, "psi() after close()"
+            return module(images, marks).float().cpu().numpy()  # 1×L
 
     def close(self) -> None:
         self.module = None

@@ -143,6 +143,7 @@ class OrtEngine:
 
     def _run_bound(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         binding = self._binding
+        assert binding is not None  # run() calls this only with a binding
         for name, value in feeds.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(value))
         images = feeds["landmarks"]

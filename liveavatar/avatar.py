@@ -127,6 +127,7 @@ def build_avatar(
         psi = embedder.psi(np.stack(crops), np.stack(marks))[0]  # K×S×S×3 uint8 RGB each → L float32
     finally:
         embedder.close()
+    assert first is not None  # paths is not empty
     image, crop_tf, crop, points = first
     warp_inverse = None
     if checkpoint.config.warp is not None:

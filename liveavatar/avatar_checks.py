@@ -110,7 +110,7 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
             raise fail("warp_inverse holds NaN or infinite values")
     jpeg = array("portrait_jpeg", np.uint8, (None,))
     try:
-        header = read_header(memoryview(jpeg))
+        header = read_header(jpeg.data)
     except HeaderError as exc:
         raise fail(f"its portrait is not an image ({exc})") from None
     if max(header.width, header.height) > MAX_PORTRAIT_SIDE:

@@ -19,10 +19,14 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver
 from liveavatar.live.spec import SourceSpec, TrackingConfig
+
+if TYPE_CHECKING:  # capture loads when the preview starts
+    from liveavatar.capture import FrameSource
 
 THREAD_NAME = "liveavatar-camera-preview"
 JOIN_TIMEOUT_S = 10.0
@@ -46,7 +50,7 @@ class CameraPreview:
         self.engine_name = ""
         self.engine_skipped: list[str] = []
         self.frames = 0
-        self._source = None
+        self._source: FrameSource | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -109,7 +113,7 @@ class CameraPreview:
         try:
             while not self._stop.is_set():
                 try:
-                    captured = self._source.read()
+                    captured = self._opened().read()
                 except SourceLost as exc:
                     self._notify("on_error", RunnerError(f"{exc}; retrying", source="capture"))
                     if not self._reconnect():
@@ -163,12 +167,19 @@ class CameraPreview:
             # The source ended or failed on its own: stop from another thread (this one cannot join itself).
             threading.Thread(target=self.stop, args=(reason,), name=THREAD_NAME + "-stopper", daemon=True).start()
 
+    def _opened(self) -> FrameSource:
+        """The open source (the loop runs only between start() and stop(), which closes it)."""
+        source = self._source
+        if source is None:
+            raise RuntimeError("the preview's source is closed")
+        return source
+
     def _reconnect(self) -> bool:
         while not self._stop.wait(self.reconnect_interval_s):
             try:
-                self._source.reopen()
+                self._opened().reopen()
             except LiveAvatarError:
                 continue
-            self._notify("on_error", RunnerError(f"{self._source.name} is back", source="capture"))
+            self._notify("on_error", RunnerError(f"{self._opened().name} is back", source="capture"))
             return True
         return False

@@ -217,15 +217,15 @@ def cross_reenact(
     size = checkpoint.config.image_size
     skip_identity = unavailable_reason()
     describer = None if skip_identity else FaceDescriber()
-    clips = []
+    clips: list[tuple[Path, list[tuple[np.ndarray, Any]] | None, str | None]] = []
     for path in tqdm(driver_files, desc="tracking drivers", unit="clip", disable=None):
         frames = read_clip(path, settings.frames_per_clip, settings.stride)
         marks = track_driver(frames)
-        kept = [(f, m) for f, m in zip(frames, marks, strict=True) if m is not None]
-        if len(kept) < 3:
-            clips.append((path, None, f"mediapipe found a face in {len(kept)} of {len(frames)} frames"))
+        tracked = [(f, m) for f, m in zip(frames, marks, strict=True) if m is not None]
+        if len(tracked) < 3:
+            clips.append((path, None, f"mediapipe found a face in {len(tracked)} of {len(frames)} frames"))
             continue
-        clips.append((path, kept, None))
+        clips.append((path, tracked, None))
     skipped = [{"driver": p.name, "skipped": why} for p, k, why in clips if k is None]
     pairs: list[dict[str, Any]] = []
     sheet: list[list[np.ndarray]] = []

@@ -45,7 +45,7 @@ class ScalarLog:
     def write(self, step: int, values: dict[str, float]) -> None:
         row = {"step": step, **{k: f"{v:.6g}" for k, v in values.items()}}
         new = self.columns is None
-        if new:
+        if self.columns is None:
             self.columns = list(row)
         with open(self.path, "a", newline="") as f:
             writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
