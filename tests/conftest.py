@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,29 @@ def checkpoint_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2, discriminator=False))
     return path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(checkpoint_path):
+    """The tiny checkpoint, loaded once per module (without its discriminator)."""
+    from liveavatar.models.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint_path, discriminator=False)
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Polls predicate until it holds or timeout seconds pass, then asserts it (a worker thread's work)."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert predicate()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from liveavatar.cli import main
 from liveavatar.config import PRESETS
 from liveavatar.engines.embedder import build_avatar
 from liveavatar.errors import AvatarError, InputError, NoFaceError
-from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
+from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 
 
@@ -23,11 +23,6 @@ def checkpoint_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2))
     return path
-
-
-@pytest.fixture(scope="module")
-def checkpoint(checkpoint_path):
-    return load_checkpoint(checkpoint_path, discriminator=False)
 
 
 def test_build_save_load_round_trip(portraits, checkpoint, tmp_path):

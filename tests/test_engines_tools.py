@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,7 @@ def test_gpu_bench_script_runs_on_the_cpu(tmp_path):
         ["bash", str(ROOT / "tools" / "gpu_bench.sh"), str(out), "--device", "cpu", "--presets", "tiny",
          "--frames", "5", "--compile-timeout", "5"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable},  # this interpreter, not whatever python3 is on PATH
     )  # fmt: skip
     steps = (out / "steps.txt").read_text()
     assert "bench-tiny: exit 0" in steps, (steps, (out / "bench-tiny.log").read_text())

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import read_rgb
+from conftest import free_port, read_rgb, wait_until
 
 from liveavatar.avatar import save_avatar
 from liveavatar.capture import SourceLost, VideoFileSource
@@ -22,7 +22,6 @@ from liveavatar.disclosure import mark_box
 from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
-from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.pipeline import (
     Background,
     RecordingObserver,
@@ -38,11 +37,6 @@ from liveavatar.sinks.mp4tags import read_tags
 
 CLIP = "lp_d0_man_greenscreen.mp4"  # 78 frames at 25 fps, one face throughout
 SIZE = (320, 240)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(checkpoint_path):
-    return load_checkpoint(checkpoint_path, discriminator=False)
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +67,6 @@ def _token_query(runner, port: int) -> str:
     """?token=… of a running stream, read from the address the runner reports for it."""
     detail = runner.sink_states()[f"http:{port}"].detail
     return "?" + detail.split()[0].split("?", 1)[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(source, sinks=(), **kw) -> RunnerConfig:
@@ -129,7 +117,7 @@ def test_shutdown_under_load_leaves_no_thread_and_a_whole_file(driving, checkpoi
     """A looping clip read as fast as possible (every stage busy, slots dropping), a recording and a
     stream with a connected client; stop() from another thread mid-run."""
     out = tmp_path / "load.mp4"
-    port = _free_port()
+    port = free_port()
     observer = RecordingObserver()
     config = _config(
         parse_source(str(driving / CLIP), realtime=False, loop=True),
@@ -237,10 +225,7 @@ def test_controls_while_running(checkpoint, avatar):
 
 
 def _wait_frames(observer, n: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while observer.frames < n and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert observer.frames >= n
+    wait_until(lambda: observer.frames >= n, timeout)
 
 
 def test_composer_background_mirror_and_mark(avatar):
@@ -331,7 +316,7 @@ class _FlakyCamera(VideoFileSource):
 
 
 def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoint, avatar):
-    port = _free_port()
+    port = free_port()
     observer = RecordingObserver()
     config = replace(
         _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=30.0),
@@ -414,7 +399,7 @@ def test_cli_run_records_streams_and_writes_stats(driving, checkpoint_path, chec
 
     avatar_path = save_avatar(avatar, tmp_path / "mona.avatar")
     out, stats = tmp_path / "run.mp4", tmp_path / "stats.json"
-    port = _free_port()
+    port = free_port()
     code = main(
         [
             "run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path),
@@ -437,7 +422,7 @@ def test_cli_run_bad_inputs_are_one_line(tmp_path, checkpoint_path, avatar, caps
 
     avatar_path = save_avatar(avatar, tmp_path / "a.avatar")
     base = ["run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path), "--engine", "torch"]
-    http = f"http:{_free_port()}"
+    http = f"http:{free_port()}"
     cases = [
         (["--source", str(tmp_path / "none.mp4"), "--sink", http], "does not exist"),
         (["--source", "scripted", "--sink", "record:out.avi"], "MP4"),

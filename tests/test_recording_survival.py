@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import free_port
 
 from liveavatar.avatar import save_avatar
 from liveavatar.config import PRESETS
@@ -133,7 +134,7 @@ def test_a_disk_that_fills_stops_the_recording_the_stream_goes_on_and_the_run_fa
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'}): no full-disk test")
     try:
         out = disk / "rec.mp4"
-        port = _free_port()
+        port = free_port()
         run = _Run(run_files, "--sink", f"record:{out}", "--sink", f"http:{port}")
         try:
             address = run.wait_for(r"^http:\d+: http://")
@@ -177,14 +178,6 @@ def test_two_runs_recording_to_one_path_keep_both(run_files, tmp_path):
     for name in saved:
         frames, seconds = playable_frames(tmp_path / name)
         assert seconds >= 2.0, (name, frames)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _frame_jpeg(port: int, token: str) -> bytes:

@@ -15,6 +15,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from conftest import free_port
 
 from liveavatar.disclosure import GENERATOR_TAG, draw_ai_mark, mark_box
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
@@ -23,12 +24,6 @@ from liveavatar.sinks.http import BOUNDARY, HttpSink, check_port
 from liveavatar.sinks.mp4tags import read_tags
 from liveavatar.sinks.record import RecordSink
 from liveavatar.types import Frame
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _frame(i: int, w: int = 320, h: int = 240, noise: bool = False) -> Frame:
@@ -94,7 +89,7 @@ def _read_mjpeg(response, count: int) -> list[np.ndarray]:
 
 
 def test_http_stream_two_clients_one_stalled(tmp_path):
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     assert sink.open().startswith(f"http://127.0.0.1:{port}/")
     feeder = _Feeder(sink, 3000)
@@ -131,7 +126,7 @@ def test_http_stream_two_clients_one_stalled(tmp_path):
 
 
 def test_http_stream_read_by_opencv_and_single_frames():
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     sink.open()
     feeder = _Feeder(sink, 3000, noise=False)
@@ -174,7 +169,7 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
 def test_http_stream_is_private_to_its_owner():
     """Only a request that names this computer (Host), comes from no foreign page (Origin) and carries the
     stream's token is served: a web page in the user's browser or a DNS-rebinding site gets a 403."""
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     opened = sink.open()
     token = sink.token
@@ -218,7 +213,7 @@ def test_http_stream_is_private_to_its_owner():
 
 
 def test_http_stream_without_token_when_asked_still_checks_host():
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None, token=False)
     assert sink.open().startswith(f"http://127.0.0.1:{port}/  (MJPEG: http://127.0.0.1:{port}/stream.mjpg)")
     feeder = _Feeder(sink, 3000, noise=False)
@@ -238,7 +233,7 @@ def test_http_clients_that_go_away_are_quiet(caplog, capfd):
     console, at most a debug line each; a burst of clients is queued by a big listen backlog."""
     import logging
 
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     sink.open()
     assert sink._server.request_queue_size >= 64
