@@ -12,7 +12,7 @@ from liveavatar.avatar import save_avatar
 from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
 
 
@@ -24,7 +24,7 @@ def avatar(portraits, checkpoint):
 def test_set_expression_takes_effect_on_the_next_frame(checkpoint, avatar):
     """The scripted performance moves the head and face; with every gain at 0 the generator is given the
     portrait's rest landmarks on every following frame, and with gains back at 1 it moves again."""
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", duration_s=60.0)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     rest = rasterize_landmarks(avatar.landmarks, checkpoint.config.image_size)
@@ -125,7 +125,7 @@ class _SmilingSource:
 
 
 def test_the_runner_reports_a_wrong_neutral_once_per_capture(checkpoint, avatar):
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", lossless=True)
     source = _SmilingSource(np.asarray(avatar.landmarks, np.float32))
     runner = Runner(config, checkpoint, avatar, observer, source=source, engine_factory=create_engine)

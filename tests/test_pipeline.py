@@ -24,7 +24,7 @@ from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
 from liveavatar.pipeline import (
     Background,
-    RecordingObserver,
+    CollectingObserver,
     Runner,
     RunnerConfig,
     SinkSpec,
@@ -76,7 +76,7 @@ def _config(source, sinks=(), **kw) -> RunnerConfig:
 
 def test_a_clip_through_the_whole_runner_into_a_recording(driving, checkpoint, avatar, tmp_path):
     out = tmp_path / "out.mp4"
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(parse_source(str(driving / CLIP), realtime=False), [parse_sink(f"record:{out}")], lossless=True)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
@@ -106,7 +106,7 @@ def test_duration_in_an_offline_run_is_exact(driving, checkpoint, avatar, tmp_pa
     config = _config(
         parse_source(str(driving / CLIP), realtime=False), [parse_sink(f"record:{out}")], lossless=True, duration_s=1.0
     )
-    runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
+    runner = Runner(config, checkpoint, avatar, CollectingObserver(), engine_factory=create_engine)
     runner.start()
     assert runner.wait(60)
     assert runner.stop_reason == "duration reached"
@@ -118,7 +118,7 @@ def test_shutdown_under_load_leaves_no_thread_and_a_whole_file(driving, checkpoi
     stream with a connected client; stop() from another thread mid-run."""
     out = tmp_path / "load.mp4"
     port = free_port()
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(
         parse_source(str(driving / CLIP), realtime=False, loop=True),
         [parse_sink(f"record:{out}"), parse_sink(f"http:{port}")],
@@ -157,7 +157,7 @@ def test_switching_avatars_takes_effect_on_the_next_frames(driving, checkpoint, 
     seen: list[tuple[int, str]] = []
     runner_box: list[Runner] = []
 
-    class Switcher(RecordingObserver):
+    class Switcher(CollectingObserver):
         def on_frame(self, report):
             super().on_frame(report)
             seen.append((report.index, report.avatar))
@@ -184,7 +184,7 @@ def test_a_finetuned_avatar_gets_its_own_engine(checkpoint, avatar):
     tuned = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in generator.items()}
     finetuned = replace(avatar, name="tuned", generator_weights=tuned)
     config = _config(parse_source("scripted"))
-    runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
+    runner = Runner(config, checkpoint, avatar, CollectingObserver(), engine_factory=create_engine)
     runner.start()
     try:
         runner.add_avatar(finetuned)
@@ -201,7 +201,7 @@ def test_a_finetuned_avatar_gets_its_own_engine(checkpoint, avatar):
 
 def test_controls_while_running(checkpoint, avatar):
     """Background, mirror and mode change between frames; the AI mark is there unless turned off."""
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(parse_source("scripted"), duration_s=30.0)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
@@ -317,7 +317,7 @@ class _FlakyCamera(VideoFileSource):
 
 def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoint, avatar):
     port = free_port()
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = replace(
         _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=30.0),
         reconnect_interval_s=0.8,
@@ -354,7 +354,7 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
 
 def test_bad_input_is_refused_before_anything_starts(driving, checkpoint, avatar, tmp_path):
     def refused(config, error, match, avatar=avatar):
-        runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
+        runner = Runner(config, checkpoint, avatar, CollectingObserver(), engine_factory=create_engine)
         with pytest.raises(error, match=match):
             runner.start()
         assert _threads() == []
@@ -375,7 +375,7 @@ def test_bad_input_is_refused_before_anything_starts(driving, checkpoint, avatar
 
 def test_a_missing_virtual_camera_leaves_the_other_sinks_running(driving, checkpoint, avatar, tmp_path):
     out = tmp_path / "x.mp4"
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(
         parse_source(str(driving / CLIP), realtime=False),
         [parse_sink("vcam:640x360@30"), parse_sink(f"record:{out}")],

@@ -19,7 +19,7 @@ from liveavatar.engines.base import EngineInputError, EngineUnavailable
 from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine, engine_availability
 from liveavatar.models.checkpoint import load_checkpoint
-from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
 
 CLIP = "lp_d0_man_greenscreen.mp4"  # 78 frames at 25 fps, one face throughout
@@ -163,7 +163,7 @@ def test_a_finetuned_warp_avatar_gets_its_own_graph(warp_checkpoint, warp_avatar
 # ---- the runner, run, demo, pose ----------------------------------------------------------------
 
 
-class FaceObserver(RecordingObserver):
+class FaceObserver(CollectingObserver):
     def __init__(self) -> None:
         super().__init__()
         self.faces: list[np.ndarray] = []

@@ -68,7 +68,7 @@ def output_size(portrait_shape: tuple[int, ...], height: int = DEMO_HEIGHT) -> t
 def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, out: Path, engine: str) -> str:
     from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
-    from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, SinkSpec, parse_source
+    from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, SinkSpec, parse_source
     from liveavatar.sinks.base import fit_frame
     from liveavatar.sinks.preview import display_available
     from liveavatar.sinks.record import RecordSink
@@ -91,7 +91,7 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
     recorder = RecordSink(out, width + height, height, fps, report=lambda state: None, lossless=True)
     recorder.open()
 
-    class Observer(RecordingObserver):
+    class Observer(CollectingObserver):
         faces_seen = 0
 
         def on_frame(self, report) -> None:

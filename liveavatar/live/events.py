@@ -140,7 +140,7 @@ class RunnerObserver:
 
 
 @dataclass
-class RecordingObserver(RunnerObserver):
+class CollectingObserver(RunnerObserver):
     """Keeps what it is told (tests, CLI summaries); frames are not kept, only counted, to bound memory."""
 
     frames: int = 0

@@ -42,7 +42,9 @@ class _Captured:
 
 
 @dataclass
-class _Work:
+class _Retargeted:
+    """A captured frame retargeted onto its avatar: what the render thread turns into an output frame."""
+
     captured: Captured
     index: int
     avatar: PreparedAvatar
@@ -78,7 +80,7 @@ class LiveLoop:
         self.processor.controls = config.expression
         self.timing = TimingWindow()
         self.capture_slot: LatestSlot[_Captured] = LatestSlot("capture", config.lossless)
-        self.work_slot: LatestSlot[_Work] = LatestSlot("processed", config.lossless)
+        self.work_slot: LatestSlot[_Retargeted] = LatestSlot("processed", config.lossless)
         self.stop_event = threading.Event()
         self.frames = 0
         self.t0 = 0.0
@@ -222,7 +224,9 @@ class LiveLoop:
                 except Exception as exc:  # noqa: BLE001 - a bad frame is skipped, the run goes on
                     self._error_once(f"a frame could not be processed: {exc}", traceback.format_exc(), "processing")
                     continue
-                if not self.work_slot.put(_Work(item.captured, item.index, prepared, driven, timings), self.stop_event):
+                if not self.work_slot.put(
+                    _Retargeted(item.captured, item.index, prepared, driven, timings), self.stop_event
+                ):
                     break
         finally:
             self.work_slot.close()
@@ -266,7 +270,7 @@ class LiveLoop:
         self._notify("on_stats", self._stats())
         self._finish(reason or self._end_reason)
 
-    def _render(self, work: _Work) -> None:
+    def _render(self, work: _Retargeted) -> None:
         timings = work.timings
         prepared = work.avatar
         start = time.perf_counter()
