@@ -42,6 +42,7 @@ def test_the_catalog_uses_real_landmark_images_when_the_shared_data_is_here(cata
     assert len({img.tobytes() for img in images}) == len(images)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", CATALOG_NAMES)
 @pytest.mark.parametrize("engine_name", AUTO_ORDER)
 def test_engine_matches_pytorch_reference(engine_name, model, catalog, engine_cache):

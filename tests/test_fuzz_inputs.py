@@ -743,6 +743,7 @@ def test_a_disk_that_fills_while_saving_is_one_error_and_leaves_nothing(small_di
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
 
 
+@pytest.mark.slow
 def test_a_folder_is_called_a_folder(tmp_path, tiny_checkpoint, good_avatar, capsys):
     folder = tmp_path / "folder.avatar"
     folder.mkdir()

@@ -197,6 +197,7 @@ def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):
     assert not (workdir / "again.avatar").exists() and not (workdir / "tiny.mp4").exists()
 
 
+@pytest.mark.slow
 def test_a_graph_cached_by_another_torch_is_used_when_torch_is_gone(tmp_path, monkeypatch):
     """Cache keys carry torch's version; without torch nothing can be re-exported, so an older export of the
     same weights is taken rather than refusing to run."""

@@ -241,6 +241,7 @@ def test_finetune_makes_an_avatar_with_its_own_generator(trained: Path, portrait
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_eval_reports_finite_metrics_and_reproduces_them(trained: Path, data: Path, tmp_path: Path):
     ckpt = trained / "checkpoint.safetensors"
     argv = ["eval", "--checkpoint", str(ckpt), "--data", str(data), "--shots", "1,2", "--frames-per-video", "3"]
@@ -387,6 +388,7 @@ def test_gpu_script_runs_end_to_end_on_cpu(data: Path, tmp_path: Path):
     assert load_checkpoint(tmp_path / "out" / "tiny.safetensors").training["steps"] == 2
 
 
+@pytest.mark.slow
 def test_warp_preset_trains_fine_tunes_and_evaluates(data: Path, tmp_path: Path):
     """warp-tiny: the loop runs on warped episodes and learns, and eval and finetune accept its checkpoint."""
     run = tmp_path / "warp"

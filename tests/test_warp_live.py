@@ -86,6 +86,7 @@ def infer_each(engine, checkpoint, avatar, points) -> np.ndarray:
 # ---- engines ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_name", ("onnxruntime", "torch"))
 def test_engines_render_what_render_frame_renders(engine_name, warp_checkpoint, warp_avatar, engine_cache):
     engine = create_engine(engine_name, warp_checkpoint, say=lambda m: None).engine

@@ -168,6 +168,7 @@ def test_avatar_file_stores_the_spline_and_old_files_recompute_it(warp_checkpoin
     assert np.allclose(warp_inverse_of(older, warp_checkpoint), back.warp_inverse)
 
 
+@pytest.mark.slow
 def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, portraits, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     from liveavatar.engines.ort_engine import OrtEngine
