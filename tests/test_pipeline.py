@@ -22,6 +22,7 @@ from liveavatar.disclosure import mark_box
 from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
+from liveavatar.live.events import GuardedObserver, RunnerError, RunnerObserver
 from liveavatar.pipeline import (
     Background,
     CollectingObserver,
@@ -472,7 +473,7 @@ def test_processing_starts_just_in_time_for_the_inference(checkpoint):
     def loop(lossless: bool) -> LiveLoop:
         config = _config(parse_source("scripted"), lossless=lossless)
         size = checkpoint.config.image_size
-        return LiveLoop(config, size, lambda *a: None, lambda *a: None, lambda *a: None, lambda: None)
+        return LiveLoop(config, size, RunnerObserver(), lambda *a: None, lambda *a: None, lambda: None)
 
     live = loop(lossless=False)
     live._render_ms, live._process_ms = 200.0, 20.0
@@ -487,3 +488,20 @@ def test_processing_starts_just_in_time_for_the_inference(checkpoint):
     start = time.monotonic()
     offline._wait_until_just_in_time()
     assert time.monotonic() - start < 0.05
+
+
+def test_a_guarded_observer_catches_per_method_and_says_which_failed():
+    """The runner and the camera preview call their observer through GuardedObserver: an observer's bug is
+    reported with the method's name and never reaches the pipeline's threads."""
+
+    class Broken(CollectingObserver):
+        def on_stats(self, stats):
+            raise RuntimeError("an observer bug")
+
+    inner, failed = Broken(), []
+    guarded = GuardedObserver(inner, failed.append)
+    guarded.on_stats(None)  # raises inside, not here
+    guarded.on_error(RunnerError("a message"))
+    guarded.on_stopped("done")
+    assert failed == ["on_stats"]
+    assert [e.message for e in inner.errors] == ["a message"] and inner.stopped == "done"

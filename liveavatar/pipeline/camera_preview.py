@@ -22,7 +22,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver
+from liveavatar.live.events import FrameReport, GuardedObserver, RunnerError, RunnerObserver
 from liveavatar.live.spec import SourceSpec, TrackingConfig
 
 if TYPE_CHECKING:  # capture loads when the preview starts
@@ -46,6 +46,7 @@ class CameraPreview:
         self.spec = source
         self.tracking = tracking or TrackingConfig()
         self.observer = observer or RunnerObserver()
+        self._report = GuardedObserver(self.observer, self._failed)
         self.reconnect_interval_s = reconnect_interval_s
         self.engine_name = ""
         self.engine_skipped: list[str] = []
@@ -87,7 +88,7 @@ class CameraPreview:
                 self._source.close()
             finally:
                 self._source = None
-        self._notify("on_stopped", self._reason)
+        self._report.on_stopped(self._reason)
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -97,11 +98,8 @@ class CameraPreview:
     def running(self) -> bool:
         return self._started and not self._stopped.is_set()
 
-    def _notify(self, method: str, arg) -> None:
-        try:
-            getattr(self.observer, method)(arg)
-        except Exception:  # noqa: BLE001 - an observer bug must not stop the preview
-            traceback.print_exc()
+    def _failed(self, method: str) -> None:
+        traceback.print_exc()  # an observer bug must not stop the preview
 
     def _loop(self) -> None:
         from liveavatar.capture import SourceLost
@@ -115,7 +113,7 @@ class CameraPreview:
                 try:
                     captured = self._opened().read()
                 except SourceLost as exc:
-                    self._notify("on_error", RunnerError(f"{exc}; retrying", source="capture"))
+                    self._report.on_error(RunnerError(f"{exc}; retrying", source="capture"))
                     if not self._reconnect():
                         break
                     continue
@@ -140,8 +138,7 @@ class CameraPreview:
                     message += "; add a portrait to drive it"
                 track_ms = (time.perf_counter() - started) * 1000
                 self.frames += 1
-                self._notify(
-                    "on_frame",
+                self._report.on_frame(
                     FrameReport(
                         index=frame.index,
                         timestamp=frame.timestamp,
@@ -159,7 +156,7 @@ class CameraPreview:
         except Exception as exc:  # noqa: BLE001 - reported, and the preview ends
             reason = f"the camera preview failed: {exc}"
             detail = "" if isinstance(exc, LiveAvatarError) else traceback.format_exc()
-            self._notify("on_error", RunnerError(reason, detail, fatal=True, source="capture"))
+            self._report.on_error(RunnerError(reason, detail, fatal=True, source="capture"))
         finally:
             if tracker is not None:
                 tracker.close()
@@ -180,6 +177,6 @@ class CameraPreview:
                 self._opened().reopen()
             except LiveAvatarError:
                 continue
-            self._notify("on_error", RunnerError(f"{self._opened().name} is back", source="capture"))
+            self._report.on_error(RunnerError(f"{self._opened().name} is back", source="capture"))
             return True
         return False

@@ -17,11 +17,10 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from liveavatar.capture import Captured, FrameSource, SourceLost
 from liveavatar.errors import LiveAvatarError
-from liveavatar.live.events import FrameReport, RunnerError, RunStats
+from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, RunStats
 from liveavatar.live.slots import CLOSED, LatestSlot
 from liveavatar.live.spec import Background, Mode, RunnerConfig
 from liveavatar.pipeline.avatars import PreparedAvatar
@@ -53,7 +52,7 @@ class _Retargeted:
 
 
 class LiveLoop:
-    """The threads of one run. Callbacks: notify(observer method name, argument); error(RunnerError);
+    """The threads of one run. report: the run's observer, guarded (live.events.GuardedObserver); callbacks:
     send(output frame, wait) to every sink; finish(reason) when the run should end (called from a worker
     thread, so it must not join it); stats() for the periodic report."""
 
@@ -61,13 +60,13 @@ class LiveLoop:
         self,
         config: RunnerConfig,
         image_size: int,
-        notify: Callable[[str, Any], None],
+        report: RunnerObserver,
         send: Callable[[Frame, bool], None],
         finish: Callable[[str], None],
         stats: Callable[[], RunStats],
     ) -> None:
         self.config = config
-        self._notify = notify
+        self._report = report
         self._send = send
         self._finish = finish
         self._stats = stats
@@ -132,7 +131,7 @@ class LiveLoop:
         self.capture_slot.put(_Captured(Captured(frame, last.captured.landmarks), last.index))
 
     def _error(self, message: str, detail: str = "", fatal: bool = False, source: str = "") -> None:
-        self._notify("on_error", RunnerError(message, detail, fatal, source))
+        self._report.on_error(RunnerError(message, detail, fatal, source))
 
     def _error_once(self, message: str, detail: str, source: str) -> None:
         """A failure that may repeat every frame is reported once, not 30 times a second."""
@@ -256,7 +255,7 @@ class LiveLoop:
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + self.config.stats_interval_s
-                    self._notify("on_stats", self._stats())
+                    self._report.on_stats(self._stats())
                 if item is CLOSED:
                     break
                 if item is None:
@@ -267,7 +266,7 @@ class LiveLoop:
         except Exception as exc:  # noqa: BLE001
             reason = f"inference failed: {exc}"
             self._error(reason, traceback.format_exc(), fatal=True, source="inference")
-        self._notify("on_stats", self._stats())
+        self._report.on_stats(self._stats())
         self._finish(reason or self._end_reason)
 
     def _render(self, work: _Retargeted) -> None:
@@ -297,8 +296,7 @@ class LiveLoop:
         self._last_output_t = time.monotonic()
         self.timing.tick(self._last_output_t)
         self.frames += 1
-        self._notify(
-            "on_frame",
+        self._report.on_frame(
             FrameReport(
                 index=work.index,
                 timestamp=frame.timestamp,

@@ -62,13 +62,12 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from liveavatar.avatar import Avatar
 from liveavatar.capture import FrameSource, open_source
 from liveavatar.errors import InputError
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.live.events import RunnerError, RunnerObserver, RunStats, SinkState
+from liveavatar.live.events import GuardedObserver, RunnerError, RunnerObserver, RunStats, SinkState
 from liveavatar.live.spec import MODES, Background, Mode, RunnerConfig, SinkSpec
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.pipeline.avatars import AvatarEngines, EngineFactory
@@ -97,6 +96,7 @@ class Runner:
         self.config = config
         self.checkpoint = checkpoint
         self.observer = observer or RunnerObserver()
+        self._report = GuardedObserver(self.observer, lambda method: log.exception("observer %s failed", method))
         self._initial_avatar = avatar
         self._lock = threading.Lock()  # guards start/stop
         self._avatars = AvatarEngines(checkpoint, config.engine, engine_factory)
@@ -104,14 +104,14 @@ class Runner:
             config.output_size,
             config.lossless,
             lambda: self.source_fps,
-            lambda state: self._notify("on_sink_state", state),
+            self._report.on_sink_state,
             lambda message, detail, key: self._error(message, detail, source=key),
             lambda key: self._finish(f"{key} closed"),  # a sink asked to end the run (preview window closed)
         )
         self._loop = LiveLoop(
             config,
             checkpoint.config.image_size,
-            self._notify,
+            self._report,
             self._sinks.send,
             self._finish,
             self.stats,
@@ -159,7 +159,7 @@ class Runner:
             self._stop_reason = reason
         self._loop.stop()
         self._close_everything()
-        self._notify("on_stopped", self._stop_reason)
+        self._report.on_stopped(self._stop_reason)
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -321,14 +321,8 @@ class Runner:
 
     # ------------------------------------------------------------------ reporting
 
-    def _notify(self, method: str, arg: Any) -> None:
-        try:
-            getattr(self.observer, method)(arg)
-        except Exception:  # noqa: BLE001 - an observer bug must not stop the pipeline
-            log.exception("observer %s failed", method)
-
     def _error(self, message: str, detail: str = "", fatal: bool = False, source: str = "") -> None:
-        self._notify("on_error", RunnerError(message, detail, fatal, source))
+        self._report.on_error(RunnerError(message, detail, fatal, source))
 
     def stats(self) -> RunStats:
         loop = self._loop
