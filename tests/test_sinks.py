@@ -586,3 +586,13 @@ def test_preview_without_a_display_is_refused(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(DeviceUnavailableError, match="needs a display"):
         PreviewSink(lambda s: None).open()
+
+
+def test_a_sink_state_says_its_kind_and_target_so_nobody_slices_its_key():
+    def parts(key: str) -> tuple[str, str]:
+        state = SinkState(key, "closed")
+        return state.kind, state.target
+
+    assert parts("record:C:/clips/a b.mp4") == ("record", "C:/clips/a b.mp4")  # only the first colon splits
+    assert parts("http:8765") == ("http", "8765")
+    assert parts("vcam") == ("vcam", "")

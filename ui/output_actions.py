@@ -82,9 +82,9 @@ class OutputActions:
 
     def _on_sink_state(self, state: SinkState) -> None:
         saved = self.panel.show_sink_state(state)
-        if state.key == "vcam" and state.status == "failed":
+        if state.kind == "vcam" and state.status == "failed":
             self.session.vcam_on = False
-        if state.key.startswith("http:") and state.status == "failed":
+        if state.kind == "http" and state.status == "failed":
             self.session.http_on = False
         if saved is not None:
             self.post(f"Recording saved: {saved}", "info", key="record-saved")

@@ -217,12 +217,12 @@ class _ConsoleObserver(RunnerObserver):
     def on_sink_state(self, state) -> None:
         if state.status == "running":
             self._print(f"{state.key}: {state.detail}")
-        elif state.status == "closed" and state.key.startswith("record:"):
-            asked = state.key[len("record:") :]
+        elif state.status == "closed" and state.kind == "record":
+            asked = state.target
             taken = f" ({asked} already exists: nothing is ever overwritten)" if state.detail != asked else ""
             self._print(f"{state.key}: saved {state.detail}{taken}")
         elif state.status == "failed":
-            if state.key.startswith("record:"):
+            if state.kind == "record":
                 self.failed_recordings[state.key] = state.detail
             self._print_once(f"warning: {state.detail}")
 

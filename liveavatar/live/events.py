@@ -108,6 +108,23 @@ class SinkState:
     status: SinkStatus
     detail: str = ""
 
+    @property
+    def kind(self) -> str:
+        """ "vcam", "record", "http" or "preview": the sink's kind (sink_kind of its key)."""
+        return sink_kind(self.key)
+
+    @property
+    def target(self) -> str:
+        """What the sink was asked to write to: a recording's path as given, the stream's port; "" for the
+        virtual camera and the preview window."""
+        return self.key.partition(":")[2]
+
+
+def sink_kind(key: str) -> str:
+    """A sink's kind from its key ("record:/tmp/a.mp4" → "record", "http:8765" → "http", "vcam" → "vcam"):
+    the one place a key is taken apart."""
+    return key.partition(":")[0]
+
 
 @dataclass(frozen=True)
 class RunnerError:

@@ -377,7 +377,7 @@ class OutputsPanel(QGroupBox):
 
     def show_sink_state(self, state: SinkState) -> str | None:
         """Shows a sink's state on its row; returns the path of a recording that was just saved, else None."""
-        if state.key == "vcam":
+        if state.kind == "vcam":
             row = self.vcam
             if state.status == "failed":
                 row.set_on(False)
@@ -386,7 +386,7 @@ class OutputsPanel(QGroupBox):
                 texts = {"opening": "Opening…", "running": f"On: {state.detail}", "closed": "Off"}
                 row.set_on(state.status in ("opening", "running"))
                 row.set_state(texts[state.status], "ok" if state.status == "running" else "info")
-        elif state.key.startswith("http:"):
+        elif state.kind == "http":
             row = self.http
             if state.status == "failed":
                 row.set_on(False)
@@ -399,9 +399,9 @@ class OutputsPanel(QGroupBox):
                 row.set_on(False)
                 row.set_state("")
             self.copy_address.setVisible(state.status == "running" and bool(self.address))
-        elif state.key.startswith("record:"):
+        elif state.kind == "record":
             row = self.record
-            path = state.key[len("record:") :]
+            path = state.target
             if state.status == "running":
                 self._recording = state.key
                 row.set_on(True)
