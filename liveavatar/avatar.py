@@ -31,7 +31,7 @@ import numpy as np
 
 from liveavatar.avatar_checks import CHECKSUM_KEY, check_avatar, content_checksum
 from liveavatar.errors import AvatarError, InputError
-from liveavatar.imageio import read_image
+from liveavatar.files.imageio import read_image
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
 from liveavatar.paths import require_file

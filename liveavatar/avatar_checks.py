@@ -51,7 +51,7 @@ def content_checksum(arrays: dict[str, np.ndarray], metadata: dict[str, str]) ->
 def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, str]) -> dict[str, Any]:
     """Checks an avatar file's arrays and metadata; returns the parsed metadata fields (name, preset,
     checkpoint_sha256, sources, notes) and the portrait (H×W×3 uint8 RGB). AvatarError naming the file."""
-    from liveavatar.imageio import decode_image
+    from liveavatar.files.imageio import decode_image
 
     def fail(problem: str) -> AvatarError:
         return AvatarError(

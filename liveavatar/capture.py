@@ -138,7 +138,7 @@ class ImageSource:
     frame_count: int | None = None
 
     def __init__(self, path: Path, fps: float = 30.0, realtime: bool = True) -> None:
-        from liveavatar.imageio import read_image
+        from liveavatar.files.imageio import read_image
 
         self.image = read_image(path)
         self.name = Path(path).name

@@ -91,7 +91,7 @@ def warp_checkpoint_path(tmp_path_factory) -> Path:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.imageio)."""
+    """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.files.imageio)."""
     import cv2
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)

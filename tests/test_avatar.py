@@ -119,7 +119,7 @@ def test_cli_builds_from_a_painting(tmp_path, portraits, checkpoint_path, capsys
 
 
 def test_read_image_rejects_a_folder(tmp_path):
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     with pytest.raises(InputError, match="is a folder"):
         read_image(tmp_path)

@@ -30,8 +30,8 @@ from safetensors.torch import save_file
 from liveavatar.avatar_checks import CHECKSUM_KEY, content_checksum
 from liveavatar.cli import main
 from liveavatar.errors import AvatarError, CheckpointError, InputError
+from liveavatar.files.imageio import decode_image, read_image
 from liveavatar.imageheader import read_header
-from liveavatar.imageio import decode_image, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -227,7 +227,7 @@ _BOUNDED_READ = textwrap.dedent(
     import resource, sys
     import cv2, numpy
     from liveavatar.errors import InputError
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     def vm_bytes():
         for line in open("/proc/self/status"):

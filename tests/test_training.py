@@ -95,7 +95,7 @@ def test_run_folder_has_checkpoint_logs_and_sample_grids(trained: Path):
     assert info["losses"]["feature_matching"] == 10.0 and info["losses"]["embedding_match"] == 80.0
     run = json.loads((trained / "run.json").read_text())
     assert run["status"] == "finished" and run["data"]["videos"] == 2 and run["amp"] == "off"
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     grid = read_image(trained / "samples" / "step_00000040.png")
     assert grid.shape == (2 * 64, 4 * 64, 3)  # rows: episodes; columns: source | landmarks | target | generated
@@ -400,7 +400,7 @@ def test_warp_preset_trains_fine_tunes_and_evaluates(data: Path, tmp_path: Path)
     assert np.mean(content[-10:]) < 1.2 * np.mean(content[:10])
     checkpoint = load_checkpoint(run / "checkpoint.safetensors")
     assert checkpoint.config.preset == "warp-tiny" and checkpoint.config.warp is not None
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     grid = read_image(run / "samples" / "step_00000030.png")
     assert grid.shape[1] == 5 * 64  # shot | landmarks | real | generated | warped shot

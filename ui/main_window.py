@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from liveavatar.errors import LiveAvatarError
-from liveavatar.imageio import IMAGE_SUFFIXES
+from liveavatar.files.imageio import IMAGE_SUFFIXES
 from liveavatar.live.events import FrameReport, RunnerError, RunStats
 from liveavatar.live.spec import parse_source
 

@@ -89,7 +89,7 @@ class PoseActions:
 
     def save_still(self, path: Path) -> None:
         """Writes the last hand-set pose (with the AI mark) to path; says what happened in the status area."""
-        from liveavatar.imageio import write_image
+        from liveavatar.files.imageio import write_image
 
         frame = self.editor.last
         if frame is None:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             _sweep(renderer, start, target, args)
             print(f"pose: {args.frames} frames from {_describe(start)} to {_describe(target)} and back → {args.out}")
         else:
-            from liveavatar.imageio import write_image
+            from liveavatar.files.imageio import write_image
 
             frame = renderer.render(target)
             partial = args.out.with_name(args.out.name + ".partial" + suffix)

@@ -278,7 +278,7 @@ def cross_reenact(
     for (row, kind), rows in sorted(groups.items()):
         by_group.setdefault(row, {})[kind] = _summarize(rows)
     if sheet:
-        from liveavatar.imageio import write_image
+        from liveavatar.files.imageio import write_image
 
         write_image(out / CROSS_SHEET_FILE, np.concatenate([np.concatenate(r, axis=1) for r in sheet[:16]], axis=0))
     return {

@@ -68,7 +68,7 @@ def image_grid(columns: list[torch.Tensor], rows: int = 4) -> np.ndarray:
 
 
 def save_grid(path: Path, columns: list[torch.Tensor], rows: int = 4) -> Path:
-    from liveavatar.imageio import write_image
+    from liveavatar.files.imageio import write_image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_image(path, image_grid(columns, rows))
