@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
-from liveavatar.imageheader import HeaderError, read_header
+from liveavatar.files.imageheader import HeaderError, read_header
 from liveavatar.jsonlimits import parse_json
 from liveavatar.text import printable
 

@@ -30,8 +30,8 @@ from safetensors.torch import save_file
 from liveavatar.avatar_checks import CHECKSUM_KEY, content_checksum
 from liveavatar.cli import main
 from liveavatar.errors import AvatarError, CheckpointError, InputError
+from liveavatar.files.imageheader import read_header
 from liveavatar.files.imageio import decode_image, read_image
-from liveavatar.imageheader import read_header
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ Everything returned is H×W×3 uint8 RGB (OpenCV reads BGR; the conversion happe
 stills). Images with an alpha channel are composited on white, greyscale is expanded to three channels.
 
 Every image a user gives and every portrait embedded in an avatar file goes through `decode_image`, which
-reads the declared size from the header first (liveavatar.imageheader) and refuses more than
+reads the declared size from the header first (liveavatar.files.imageheader) and refuses more than
 MAX_MEGAPIXELS (50 MP, raised with the LIVEAVATAR_MAX_IMAGE_MEGAPIXELS environment variable) before
 OpenCV allocates anything. Decoding then costs about 7 bytes per pixel at most (the decoded image plus
 the RGB result; alpha is composited in uint16 integer arithmetic, a band of rows at a time).
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from liveavatar.errors import InputError
-from liveavatar.imageheader import HeaderError, read_header
+from liveavatar.files.imageheader import HeaderError, read_header
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})  # THE list: sources, gallery
 MAX_MEGAPIXELS = 50.0
