@@ -18,7 +18,7 @@ import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
 from liveavatar.files.imageheader import HeaderError, read_header
-from liveavatar.jsonlimits import parse_json
+from liveavatar.files.jsonlimits import parse_json
 from liveavatar.text import printable
 
 CHECKSUM_KEY = "content_sha256"

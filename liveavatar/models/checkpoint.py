@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 
 from liveavatar.config import MAX_PARAMETERS, ModelConfig
 from liveavatar.errors import CheckpointError
-from liveavatar.jsonlimits import parse_json
+from liveavatar.files.jsonlimits import parse_json
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.paths import require_file
 
