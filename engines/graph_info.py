@@ -17,8 +17,8 @@ import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import EngineError
+from liveavatar.files.text import printable
 from liveavatar.models.adain_layout import LAYOUT_VERSION
-from liveavatar.text import printable
 
 GRAPH_FORMAT_VERSION = 1
 PREFIX = "liveavatar."

@@ -19,7 +19,7 @@ import numpy as np
 from liveavatar.errors import AvatarError, LiveAvatarError
 from liveavatar.files.imageheader import HeaderError, read_header
 from liveavatar.files.jsonlimits import parse_json
-from liveavatar.text import printable
+from liveavatar.files.text import printable
 
 CHECKSUM_KEY = "content_sha256"
 REQUIRED = ("psi", "crop", "landmarks", "portrait_jpeg", "crop_matrix", "thumbnail")

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from liveavatar.errors import LiveAvatarError
-from liveavatar.text import printable
+from liveavatar.files.text import printable
 
 # Imported lazily by name so `liveavatar info` does not pay for Qt, mediapipe or onnxruntime.
 COMMANDS = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liveavatar.files.text import printable
 from liveavatar.outputs import check_output_file
-from liveavatar.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:

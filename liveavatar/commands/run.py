@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.files.text import printable
 from liveavatar.live.events import RunnerObserver
 from liveavatar.machine import describe_machine
-from liveavatar.text import printable
 
 if TYPE_CHECKING:
     from liveavatar.live.spec import RunnerConfig

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from liveavatar.errors import LiveAvatarError
-    from liveavatar.text import printable
+    from liveavatar.files.text import printable
 
     parser = argparse.ArgumentParser(prog="liveavatar-train")
     register(parser.add_subparsers(dest="command", required=True))
