@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from liveavatar.files.checks import check_output_file
 from liveavatar.files.text import printable
-from liveavatar.outputs import check_output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown bench engine(s) {', '.join(unknown)}; choose from {', '.join(BENCH_ENGINES)}")
     if args.out is not None:
-        from liveavatar.outputs import check_output_file
+        from liveavatar.files.checks import check_output_file
 
         check_output_file(args.out, "--out", force=True)  # a report: replacing the last one is expected
     if args.portraits is not None and not args.portraits.is_dir():

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("GLOG_minloglevel", "2")
     from liveavatar.errors import InputError
+    from liveavatar.files.checks import check_output_folder
     from liveavatar.models.checkpoint import resolve_checkpoint
-    from liveavatar.outputs import check_output_folder
     from liveavatar.training.evaluate import EvalSettings, evaluate, format_metrics, parse_shots
 
     if args.finetune_steps < 0 or (args.max_videos is not None and args.max_videos < 1) or args.frames_per_video < 1:

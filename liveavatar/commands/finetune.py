@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import save_avatar
     from liveavatar.engines.embedder import build_avatar
     from liveavatar.errors import InputError
+    from liveavatar.files.checks import check_output_file
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
-    from liveavatar.outputs import check_output_file
     from liveavatar.training.finetune import (
         FinetuneSettings,
         find_discriminator,

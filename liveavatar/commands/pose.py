@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from liveavatar.errors import InputError
-from liveavatar.outputs import check_output_file
+from liveavatar.files.checks import check_output_file
 from liveavatar.paths import require_file
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liveavatar.errors import InputError
-    from liveavatar.outputs import check_output_folder
+    from liveavatar.files.checks import check_output_folder
     from liveavatar.training.losses import LossWeights
     from liveavatar.training.meta_train import TrainSettings, train
 

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, cast
 
 from liveavatar.disclosure import GENERATOR_TAG
 from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.files.checks import check_output_file
 from liveavatar.live.events import SinkState
-from liveavatar.outputs import check_output_file
 from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
 
@@ -123,7 +123,7 @@ def partial_name(path: Path) -> Path:
 
 
 def check_destination(path: Path, flag: str = "recording") -> None:
-    """Raises InputError unless a recording can start at path: a .mp4 name, and liveavatar.outputs' rules
+    """Raises InputError unless a recording can start at path: a .mp4 name, and liveavatar.files.checks' rules
     for any file we write (not a folder, an existing writable folder, MIN_FREE_BYTES free). An existing
     file is fine: a recording never replaces it (link_to_free_name picks NAME-1.mp4)."""
     if path.suffix.lower() != ".mp4" and not path.is_dir():
