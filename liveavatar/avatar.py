@@ -31,11 +31,11 @@ import numpy as np
 
 from liveavatar.avatar_checks import CHECKSUM_KEY, check_avatar, content_checksum
 from liveavatar.errors import AvatarError, InputError
+from liveavatar.files.checks import require_file
 from liveavatar.files.imageio import read_image
 from liveavatar.files.text import printable
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
-from liveavatar.paths import require_file
 from liveavatar.types import WarpAvatar
 
 FORMAT = "liveavatar-avatar"

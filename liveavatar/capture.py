@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
+from liveavatar.files.checks import require_file
 from liveavatar.live.spec import SourceSpec
-from liveavatar.paths import require_file
 from liveavatar.types import FaceLandmarks, Frame
 
 

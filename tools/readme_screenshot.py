@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.paths import require_file
+from liveavatar.files.checks import require_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LIVEAVATAR_SHARED_DATA", ROOT.parent / "shared" / "data"))

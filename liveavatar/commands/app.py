@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from liveavatar.errors import InputError
-from liveavatar.paths import require_file
+from liveavatar.files.checks import require_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -41,8 +41,8 @@ def default_portrait() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from liveavatar.files.checks import require_file
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
-    from liveavatar.paths import require_file
     from liveavatar.sinks.record import check_destination
     from liveavatar.stopsignals import stop_signals_as_interrupt
 

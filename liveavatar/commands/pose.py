@@ -10,8 +10,7 @@ import math
 from pathlib import Path
 
 from liveavatar.errors import InputError
-from liveavatar.files.checks import check_output_file
-from liveavatar.paths import require_file
+from liveavatar.files.checks import check_output_file, require_file
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SWEEP_FRAMES = 50

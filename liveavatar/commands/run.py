@@ -249,9 +249,8 @@ def _run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import load_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.errors import DeviceUnavailableError
-    from liveavatar.files.checks import check_output_file
+    from liveavatar.files.checks import check_output_file, require_file
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
-    from liveavatar.paths import require_file
     from liveavatar.pipeline.runner import Runner
 
     config = build_config(args)

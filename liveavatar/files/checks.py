@@ -1,4 +1,6 @@
-"""Destinations checked before the work: a verb that writes a file or a folder finds out at once, not after
+"""Files checked before the work (require_file: an input named on the command line is a file, not a folder).
+
+Destinations checked before the work: a verb that writes a file or a folder finds out at once, not after
 minutes of work, that the path is a folder (or a file), that its folder is missing or read-only, or that the
 disk is nearly full. Each refusal is one InputError naming the flag, the path and what to do.
 
@@ -13,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from liveavatar.errors import InputError
+from liveavatar.errors import InputError, LiveAvatarError
 
 _MB = 1 << 20
 
@@ -64,3 +66,13 @@ def check_writable(folder: Path, flag: str, target: Path, needed_bytes: int = 0)
             f"{flag} {target}: only {free / _MB:.0f} MB free in {folder}, about {needed_bytes / _MB:.0f} MB needed; "
             "free some space or choose another folder"
         )
+
+
+def require_file(path: Path, what: str, hint: str, error: type[LiveAvatarError] = InputError) -> Path:
+    """`path` if it is a file; else `error`: "{what} {path} is a folder; {hint}" or "... does not exist; {hint}"."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file; {hint}")
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist; {hint}")
+    return path

@@ -26,9 +26,9 @@ from safetensors import SafetensorError
 
 from liveavatar.config import MAX_PARAMETERS, ModelConfig
 from liveavatar.errors import CheckpointError
+from liveavatar.files.checks import require_file
 from liveavatar.files.jsonlimits import parse_json
 from liveavatar.models.adain_layout import LAYOUT_VERSION
-from liveavatar.paths import require_file
 
 if TYPE_CHECKING:
     import torch

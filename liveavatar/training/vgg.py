@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from liveavatar.errors import InputError
-from liveavatar.paths import require_file
+from liveavatar.files.checks import require_file
 
 M = "M"  # max pooling
 VGG19_LAYOUT = (64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M)
