@@ -28,8 +28,8 @@ import numpy as np
 
 from liveavatar.engines.base import EngineError
 from liveavatar.engines.graph_info import state_sha256
+from liveavatar.environment.optional import import_torch, torch_version
 from liveavatar.errors import LiveAvatarError
-from liveavatar.optional import import_torch, torch_version
 
 Say = Callable[[str], None]
 PARITY_SAMPLES = 2

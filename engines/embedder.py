@@ -93,7 +93,7 @@ def create_embedder(checkpoint):
             pass  # PyTorch below, or its one-line install message
         else:
             return OrtEmbedder(shipped, checkpoint.sha256)
-    from liveavatar.optional import import_torch
+    from liveavatar.environment.optional import import_torch
 
     if shipped is None:
         import_torch(

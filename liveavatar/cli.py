@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # Training, fine-tuning, evaluation, export and the PyTorch engines need the train extra; the rest never
         # imports torch (tests/test_torchless.py), so this is the one line those verbs give without it.
-        from liveavatar.optional import TORCH_EXTRA_HINT
+        from liveavatar.environment.optional import TORCH_EXTRA_HINT
 
         print(
             f"liveavatar {args.command}: error: this needs PyTorch, which is not installed; install the train extra: "

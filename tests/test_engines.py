@@ -266,7 +266,7 @@ def test_unknown_and_unavailable_engines_are_named(catalog):
 def test_graph_cache_key_changes_with_the_code_that_exports_it(monkeypatch):
     """A graph exported by other model/export code (or another torch) is never reused for the same weights."""
     from liveavatar.engines import cache
-    from liveavatar.optional import torch_version
+    from liveavatar.environment.optional import torch_version
 
     before = cache.code_fingerprint()
     assert before == cache.code_fingerprint()

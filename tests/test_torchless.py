@@ -204,9 +204,9 @@ def test_a_graph_cached_by_another_torch_is_used_when_torch_is_gone(tmp_path, mo
     torch = pytest.importorskip("torch")
     from liveavatar.config import PRESETS
     from liveavatar.engines import cache
+    from liveavatar.environment.optional import TorchMissingError
     from liveavatar.models.checkpoint import open_checkpoint, save_checkpoint
     from liveavatar.models.talking_head import TalkingHead
-    from liveavatar.optional import TorchMissingError
 
     torch.manual_seed(0)
     path = tmp_path / "tiny.safetensors"

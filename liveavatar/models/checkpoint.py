@@ -145,7 +145,7 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Loads a checkpoint with its PyTorch model. `spectral=True` rebuilds spectral-norm parametrisations
     (for fine-tuning). Needs torch; the runtime uses `open_checkpoint`."""
-    from liveavatar.optional import import_torch
+    from liveavatar.environment.optional import import_torch
 
     import_torch(f"loading the PyTorch model of checkpoint {Path(path).name}")
     from safetensors.torch import load_file
