@@ -187,7 +187,7 @@ def test_a_users_plugin_path_survives_importing_cv2(tmp_path):
 
 
 def test_install_hints_follow_the_checkout(tmp_path, monkeypatch):
-    from liveavatar.install_hint import install_source, pip_install
+    from liveavatar.environment.install_hint import install_source, pip_install
 
     kind, folder = install_source()
     if kind != "checkout":

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import PySide6  # noqa: F401
     except ImportError:
-        from liveavatar.install_hint import pip_install
+        from liveavatar.environment.install_hint import pip_install
 
         raise InputError(f"the desktop app needs PySide6: {pip_install('ui')}") from None
     if args.screenshot is None and _no_display():

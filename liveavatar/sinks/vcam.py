@@ -65,7 +65,7 @@ def open_camera(width: int, height: int, fps: float, device: str | None = None) 
     try:
         import pyvirtualcam
     except ImportError:
-        from liveavatar.install_hint import pip_install
+        from liveavatar.environment.install_hint import pip_install
 
         fix = f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
         raise VirtualCameraUnavailable(fix, "pyvirtualcam is not installed", fix) from None
