@@ -36,8 +36,8 @@ import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import GeneratorEngine
+from liveavatar.environment.machine import describe_machine
 from liveavatar.errors import LiveAvatarError
-from liveavatar.machine import describe_machine
 from liveavatar.types import WarpAvatar
 
 if TYPE_CHECKING:

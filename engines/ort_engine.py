@@ -19,7 +19,7 @@ import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import EngineError, EngineUnavailable, check_inputs
-from liveavatar.machine import available_cores
+from liveavatar.environment.machine import available_cores
 from liveavatar.types import WarpAvatar
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")

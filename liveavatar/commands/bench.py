@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         run_graph_bench,
     )
     from liveavatar.engines.ort_engine import default_threads
+    from liveavatar.environment.machine import describe_machine
     from liveavatar.environment.optional import torch_available
-    from liveavatar.machine import describe_machine
 
     if args.list:  # the names, then this machine and what can run on it, as doctor checks it
         print("\n".join([*BENCH_ENGINES, "", *format_machine(describe_machine(), engines_here())]))

@@ -19,10 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from liveavatar.environment.machine import describe_machine
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.files.text import printable
 from liveavatar.live.events import RunnerObserver
-from liveavatar.machine import describe_machine
 
 if TYPE_CHECKING:
     from liveavatar.live.spec import RunnerConfig
