@@ -41,10 +41,10 @@ def default_portrait() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from liveavatar.environment.stopsignals import stop_signals_as_interrupt
     from liveavatar.files.checks import require_file
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.sinks.record import check_destination
-    from liveavatar.stopsignals import stop_signals_as_interrupt
 
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")

@@ -239,7 +239,7 @@ class _ConsoleObserver(RunnerObserver):
 
 
 def run(args: argparse.Namespace) -> int:
-    from liveavatar.stopsignals import stop_signals_as_interrupt
+    from liveavatar.environment.stopsignals import stop_signals_as_interrupt
 
     with stop_signals_as_interrupt():
         return _run(args)
