@@ -89,7 +89,7 @@ class BenchReport:
     machine: dict[str, Any]
     embedder_ms_per_portrait: float
     engines: list[EngineResult] = field(default_factory=list)
-    # doctor's engine check on this machine (liveavatar.engines.health.check_engines): what can run, why not
+    # doctor's engine check on this machine (liveavatar.environment.health.check_engines): what can run, why not
     engines_here: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,15 +147,15 @@ def _runtime_available(name: str, config: ModelConfig | None = None) -> None:
 
 def engines_here() -> dict[str, Any]:
     """doctor's engine section for this machine (the report's engines_here)."""
-    from liveavatar.engines.health import check_engines
     from liveavatar.engines.registry import engine_availability
+    from liveavatar.environment.health import check_engines
 
     return check_engines(engine_availability())
 
 
 def format_machine(machine: dict[str, Any], engines: dict[str, Any]) -> list[str]:
     """The machine and the engines that can run on it, in the words `liveavatar doctor` uses for engines."""
-    from liveavatar.engines.health import engine_lines
+    from liveavatar.environment.health import engine_lines
 
     m = machine
     return [

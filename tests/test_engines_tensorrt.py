@@ -469,8 +469,8 @@ def test_tensorrt_runs_the_bundled_warp_model_where_it_is_installed(fake_tensorr
     import functools
 
     from liveavatar.engines import tensorrt_engine
-    from liveavatar.engines.health import check_engines
     from liveavatar.engines.registry import create_engine, engine_availability
+    from liveavatar.environment.health import check_engines
 
     checkpoint, path = bundled_warp
     assert dict(engine_availability(checkpoint.config))["tensorrt"] is None

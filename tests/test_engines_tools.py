@@ -46,8 +46,8 @@ def test_bench_reports_each_engine_against_eager_in_the_same_run():
 
 
 def test_bench_cli_json(capsys):
-    from liveavatar.engines.health import check_engines
     from liveavatar.engines.registry import engine_availability
+    from liveavatar.environment.health import check_engines
 
     code = cli_main(["bench", "--preset", "tiny", "--engines", "torch", "--frames", "3", "--json", "--device", "cpu"])
     assert code == 0

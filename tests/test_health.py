@@ -1,4 +1,4 @@
-"""doctor's checks (liveavatar.engines.health) and their other callers: `run` refuses a missing webcam or
+"""doctor's checks (liveavatar.environment.health) and their other callers: `run` refuses a missing webcam or
 virtual camera with health's line before anything opens, `bench` lists the engines doctor lists, and the
 app's engine menu and virtual camera row say what health says. Real pyvirtualcam on this machine, which
 has no v4l2loopback device; only the camera listing is replaced where a camera must seem present."""
@@ -12,8 +12,9 @@ import sys
 import pytest
 
 from liveavatar.cli import main
-from liveavatar.engines import health, registry
+from liveavatar.engines import registry
 from liveavatar.engines.registry import engine_availability
+from liveavatar.environment import health
 
 
 def _has_virtual_camera() -> bool:

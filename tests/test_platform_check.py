@@ -115,7 +115,7 @@ def test_a_platform_qt_does_not_have():
 
 
 def test_doctor_does_not_call_an_unserved_display_fine(monkeypatch):
-    from liveavatar.engines.health import check_display
+    from liveavatar.environment.health import check_display
 
     if not LINUX or Path("/tmp/.X11-unix/X199").exists():
         pytest.skip("needs Linux without an X server on :199")

@@ -71,10 +71,10 @@ class ModelLoading:
 
 def find_sources(probe_vcam: bool):
     """(cameras as (value, label), engine availability, why the virtual camera cannot open or None), all
-    from doctor's checks (liveavatar.engines.health, the engine table): worker thread (probing cameras can be slow).
+    from doctor's checks (liveavatar.environment.health, the engine table): worker thread (probing cameras can be slow).
     probe_vcam: False while the virtual camera is meant to be on, so the probe never contends with it."""
-    from liveavatar.engines import health
     from liveavatar.engines.registry import engine_availability
+    from liveavatar.environment import health
 
     cameras = [
         (c["source"], c["name"] or f"Camera {c['source'].split(':')[1]}")

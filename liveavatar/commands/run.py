@@ -3,7 +3,7 @@ into a virtual camera, a recording, an HTTP stream and/or a preview window (seve
 
 Everything a user can get wrong (the avatar, its checkpoint, the source, a port, a record folder) is
 checked before anything starts, and so are the machine's parts the run needs (a webcam, a virtual camera
-that is the only output: doctor's checks, liveavatar.engines.health); a missing virtual camera beside
+that is the only output: doctor's checks, liveavatar.environment.health); a missing virtual camera beside
 other outputs is reported with its fix and the other sinks run on. Ctrl-C, SIGTERM and SIGHUP stop
 cleanly: every sink is closed and every recording finalised. A recording that failed (disk full, write
 error) makes the run exit non-zero, whatever else went well.
@@ -160,11 +160,11 @@ def build_config(args: argparse.Namespace):
 
 
 def check_devices(config: RunnerConfig) -> None:
-    """The machine's parts the run needs, asked of liveavatar.engines.health (doctor's checks) before the
+    """The machine's parts the run needs, asked of liveavatar.environment.health (doctor's checks) before the
     engine, the source or any sink opens: a webcam that is not there, and a virtual camera that cannot open
     when it is the only output, are refused with health's one line and its fix (DeviceUnavailableError).
     A virtual camera beside other outputs is left to the runner, which reports it and runs the others on."""
-    from liveavatar.engines import health
+    from liveavatar.environment import health
     from liveavatar.errors import DeviceUnavailableError
 
     if config.source.kind == "webcam":

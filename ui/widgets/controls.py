@@ -371,7 +371,7 @@ class OutputsPanel(QGroupBox):
 
     def show_vcam_unavailable(self, problem: str) -> None:
         """What the virtual camera row says when no virtual camera can open here (found before it is turned
-        on, by liveavatar.engines.health): the same line a failed attempt shows; the button stays usable, so
+        on, by liveavatar.environment.health): the same line a failed attempt shows; the button stays usable, so
         loading the module and clicking again works."""
         self.vcam.set_state(f"Not available: {problem}", "error")
 
