@@ -227,7 +227,7 @@ def _built_with_another(
 def check_fits_checkpoint(avatar: Avatar, checkpoint_sha256: str, image_size: int) -> None:
     """THE avatar ↔ checkpoint compatibility rule for a loaded avatar: built with this checkpoint (when both
     hashes are known) and cropped at this model's size. load_avatar applies the hash part before reading
-    the arrays; ψ's length is checked against the engine (pipeline.avatars), which knows it."""
+    the arrays; ψ's length is checked against the engine (pipeline.avatar_engines), which knows it."""
     if avatar.checkpoint_sha256 and checkpoint_sha256 and avatar.checkpoint_sha256 != checkpoint_sha256:
         raise AvatarError(
             _built_with_another(

@@ -23,7 +23,7 @@ from liveavatar.errors import LiveAvatarError
 from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, RunStats
 from liveavatar.live.slots import CLOSED, LatestSlot
 from liveavatar.live.spec import Background, Mode, RunnerConfig
-from liveavatar.pipeline.avatars import PreparedAvatar
+from liveavatar.pipeline.avatar_engines import PreparedAvatar
 from liveavatar.pipeline.stages import Composer, Driven, Processor
 from liveavatar.pipeline.timing import TimingWindow
 from liveavatar.types import Frame

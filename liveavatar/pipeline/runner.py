@@ -70,7 +70,7 @@ from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.live.events import GuardedObserver, RunnerError, RunnerObserver, RunStats, SinkState
 from liveavatar.live.spec import MODES, Background, Mode, RunnerConfig, SinkSpec
 from liveavatar.models.checkpoint import Checkpoint
-from liveavatar.pipeline.avatars import AvatarEngines, EngineFactory
+from liveavatar.pipeline.avatar_engines import AvatarEngines, EngineFactory
 from liveavatar.pipeline.live_loop import THREAD_PREFIX, LiveLoop
 from liveavatar.pipeline.sink_set import SinkSet, precheck_sink
 from liveavatar.types import FaceLandmarks
