@@ -256,3 +256,16 @@ def test_the_apps_module_map_names_every_module():
     modules = [p.name for p in sorted(ui.glob("*.py")) if p.name != "__init__.py"]
     assert len(modules) >= 10
     assert [name for name in modules if name not in text] == []
+
+
+def test_the_house_keeps_its_sizes():
+    """Where the next changes land stays small enough to read (issue 23): at most ten loose modules at the top
+    of the core (the rest sit in packages that say what they are), no module over 650 lines, and a main
+    window that only lays out and wires (its parts take callbacks) in at most 400 lines."""
+    loose = sorted(p.name for p in CORE.glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= 10, loose
+    sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _all_files().items()}
+    assert {name: n for name, n in sizes.items() if n > 650} == {}
+    tree = ast.parse((ROOT / "ui" / "main_window.py").read_text(encoding="utf-8"))
+    window = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "MainWindow")
+    assert window.end_lineno is not None and window.end_lineno - window.lineno + 1 <= 400
