@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
-from liveavatar.types import WarpAvatar
+from liveavatar.types import WarpAvatar, WarpLayers
 
 WARP_OUTPUTS = ("frame", "flow", "paint")  # a warp frame graph's outputs, in WarpLayers' order
 
@@ -53,6 +53,19 @@ class GeneratorEngine(Protocol):
     ) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class WarpFrameEngine(GeneratorEngine, Protocol):
+    """An engine of a `warp` checkpoint's frame graph (needs_warp): infer's frames with their layers."""
+
+    def infer_layers(
+        self,
+        landmark_images: np.ndarray,
+        psi: np.ndarray,
+        warp: WarpAvatar | None = None,
+        driven: np.ndarray | None = None,
+    ) -> WarpLayers: ...
 
 
 def check_inputs(

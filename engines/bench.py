@@ -36,8 +36,8 @@ import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import GeneratorEngine
+from liveavatar.environment.machine import describe_machine
 from liveavatar.errors import LiveAvatarError
-from liveavatar.machine import describe_machine
 from liveavatar.types import WarpAvatar
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class BenchReport:
     machine: dict[str, Any]
     embedder_ms_per_portrait: float
     engines: list[EngineResult] = field(default_factory=list)
-    # doctor's engine check on this machine (liveavatar.engines.health.check_engines): what can run, why not
+    # doctor's engine check on this machine (liveavatar.environment.health.check_engines): what can run, why not
     engines_here: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,13 +132,12 @@ def _warp_args(warp: WarpInputs | None, idx) -> tuple:
 
 
 def _runtime_available(name: str, config: ModelConfig | None = None) -> None:
-    """Raises EngineUnavailable with doctor's reason (liveavatar.engines.health) when a bench engine's runtime
-    is missing here (or, given the model's config, the registry's `fits` refuses that model)."""
+    """Raises EngineUnavailable with doctor's reason (the engine table's, as health reports it) when a bench
+    engine's runtime is missing here (or, given the model's config, the registry's `fits` refuses that model)."""
     from liveavatar.engines.base import EngineUnavailable
-    from liveavatar.engines.health import engine_rows
-    from liveavatar.engines.registry import ENGINE_TABLE
+    from liveavatar.engines.registry import ENGINE_TABLE, engine_availability
 
-    reason = dict(engine_rows()).get(name)
+    reason = dict(engine_availability()).get(name)
     entry = ENGINE_TABLE.get(name)
     if entry is not None and config is not None:
         reason = entry.fits(config) or reason
@@ -148,14 +147,15 @@ def _runtime_available(name: str, config: ModelConfig | None = None) -> None:
 
 def engines_here() -> dict[str, Any]:
     """doctor's engine section for this machine (the report's engines_here)."""
-    from liveavatar.engines.health import check_engines
+    from liveavatar.engines.registry import engine_availability
+    from liveavatar.environment.health import check_engines
 
-    return check_engines()
+    return check_engines(engine_availability())
 
 
 def format_machine(machine: dict[str, Any], engines: dict[str, Any]) -> list[str]:
     """The machine and the engines that can run on it, in the words `liveavatar doctor` uses for engines."""
-    from liveavatar.engines.health import engine_lines
+    from liveavatar.environment.health import engine_lines
 
     m = machine
     return [

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from liveavatar.engines.base import EngineError
+from liveavatar.engines.graph_info import state_sha256
+from liveavatar.environment.optional import import_torch, torch_version
 from liveavatar.errors import LiveAvatarError
-from liveavatar.optional import import_torch, torch_version
 
 Say = Callable[[str], None]
 PARITY_SAMPLES = 2
@@ -89,22 +90,6 @@ def code_fingerprint(graph: str = "generator") -> str:
         for name in names:
             digest.update((folder / name).read_bytes())
     return digest.hexdigest()[:8]
-
-
-def state_sha256(state: Mapping[str, Any]) -> str:
-    """A hash of weights (names, shapes and float32 values; torch tensors or numpy arrays alike): tells
-    fine-tuned generators apart. graph_writer.weights_sha256(module) is this hash of module.state_dict()."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        value = state[name]
-        if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
-            value = value.detach().to("cpu").float().numpy()
-        array = np.ascontiguousarray(value, dtype=np.float32)
-        digest.update(f"{name}:{tuple(array.shape)};".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
 
 
 def model_key(checkpoint, generator_state: Mapping[str, Any] | None) -> tuple[str, str | None]:

@@ -11,11 +11,17 @@ which needs the `train` extra and says so when it is missing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from liveavatar.engines.base import EngineError
+
+if TYPE_CHECKING:
+    from liveavatar.avatar import Avatar, Progress
+    from liveavatar.models.checkpoint import Checkpoint
 
 
 class OrtEmbedder:
@@ -59,7 +65,7 @@ class TorchEmbedder:
         from liveavatar.engines.graphs import EmbedderIO
 
         self._torch = torch
-        self.module = EmbedderIO(model).eval()
+        self.module: EmbedderIO | None = EmbedderIO(model).eval()
         self.device = next(model.parameters()).device
 
     def psi(self, crops: np.ndarray, landmark_images: np.ndarray) -> np.ndarray:
@@ -67,7 +73,9 @@ class TorchEmbedder:
         with torch.inference_mode():
             images = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
             marks = torch.from_numpy(np.ascontiguousarray(landmark_images)).to(self.device)
-            return self.module(images, marks).float().cpu().numpy()  # 1×L
+            module = self.module
+            assert module is not None, "psi() after close()"
+            return module(images, marks).float().cpu().numpy()  # 1×L
 
     def close(self) -> None:
         self.module = None
@@ -85,7 +93,7 @@ def create_embedder(checkpoint):
             pass  # PyTorch below, or its one-line install message
         else:
             return OrtEmbedder(shipped, checkpoint.sha256)
-    from liveavatar.optional import import_torch
+    from liveavatar.environment.optional import import_torch
 
     if shipped is None:
         import_torch(
@@ -95,3 +103,14 @@ def create_embedder(checkpoint):
     else:
         import_torch("building an avatar without onnxruntime (pip install onnxruntime)")
     return TorchEmbedder(checkpoint.model)
+
+
+def build_avatar(
+    portraits: Sequence[str | Path], checkpoint: Checkpoint, name: str | None = None, progress: Progress | None = None
+) -> Avatar:
+    """liveavatar.avatar.build_avatar with the checkpoint's own embedder (create_embedder), made after the
+    faces are found and closed when done: what every caller above the core uses to build an avatar (the
+    core is handed its embedder; it never reaches the engines layer)."""
+    from liveavatar.avatar import build_avatar as build
+
+    return build(portraits, checkpoint, name, progress, make_embedder=create_embedder)

@@ -2,20 +2,23 @@
 
 engines.graph_writer writes the metadata (model.metadata_props, keys prefixed "liveavatar."); see its
 docstring for the keys. `read_graph_info` reads and checks them, `check_matches` compares them with the
-model in use; `frame_difference` is how every parity check counts uint8 levels.
+model in use; `frame_difference` is how every parity check counts uint8 levels; `state_sha256` is the
+weights' hash a fine-tuned generator's graph is keyed and labelled by.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import EngineError
+from liveavatar.files.text import printable
 from liveavatar.models.adain_layout import LAYOUT_VERSION
-from liveavatar.text import printable
 
 GRAPH_FORMAT_VERSION = 1
 PREFIX = "liveavatar."
@@ -104,3 +107,19 @@ def frame_difference(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
     """(max, mean) absolute difference of two uint8 frame batches, in 0..255 levels."""
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
     return int(diff.max()), float(diff.mean())
+
+
+def state_sha256(state: Mapping[str, Any]) -> str:
+    """A hash of weights (names, shapes and float32 values; torch tensors or numpy arrays alike): tells
+    fine-tuned generators apart. graph_writer.weights_sha256(module) is this hash of module.state_dict()."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        value = state[name]
+        if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
+            value = value.detach().to("cpu").float().numpy()
+        array = np.ascontiguousarray(value, dtype=np.float32)
+        digest.update(f"{name}:{tuple(array.shape)};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

@@ -21,6 +21,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -34,6 +35,7 @@ from liveavatar.engines.graph_info import (  # noqa: F401  (re-exported: the rea
     check_matches,
     frame_difference,
     read_graph_info,
+    state_sha256,
 )
 from liveavatar.engines.graphs import EmbedderIO, GeneratorIO, reduced_precision
 from liveavatar.models.adain_layout import LAYOUT_VERSION
@@ -52,12 +54,11 @@ WARP_FRAME_INPUTS = (
 )
 
 Say = Callable[[str], None]
+_M = TypeVar("_M", bound=torch.nn.Module)
 
 
 def weights_sha256(module: torch.nn.Module) -> str:
     """A hash of a module's weights (names, shapes and values): tells fine-tuned generators apart."""
-    from liveavatar.engines.cache import state_sha256
-
     return state_sha256(module.state_dict())
 
 
@@ -130,6 +131,7 @@ def write_graph(
             optimize=True,
             verbose=False,
         )
+    assert program is not None  # dynamo=True always returns the program
     model = program.model_proto
     for key, value in meta.items():
         entry = model.metadata_props.add()
@@ -144,7 +146,7 @@ def write_graph(
         tmp.unlink(missing_ok=True)
 
 
-def _on_cpu(module: torch.nn.Module) -> torch.nn.Module:
+def _on_cpu(module: _M) -> _M:
     """The module itself if it lives on the CPU, else a CPU copy: the example inputs are CPU tensors, and
     moving the caller's model (a CUDA engine may be using it) is not ours to do."""
     if all(t.device.type == "cpu" for t in module.state_dict().values()):

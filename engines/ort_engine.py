@@ -19,7 +19,7 @@ import numpy as np
 
 from liveavatar.config import ModelConfig
 from liveavatar.engines.base import WARP_OUTPUTS, EngineError, EngineInputError, EngineUnavailable, check_inputs
-from liveavatar.machine import available_cores
+from liveavatar.environment.machine import available_cores
 from liveavatar.types import WarpAvatar, WarpLayers
 
 OPTIMIZATION_LEVELS = ("disabled", "basic", "extended", "all")
@@ -162,6 +162,7 @@ class OrtEngine:
 
     def _run_bound(self, feeds: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         binding = self._binding
+        assert binding is not None  # run() calls this only with a binding
         binding.clear_binding_outputs()
         for name, value in feeds.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(value))

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from liveavatar.engines.base import EngineUnavailable, GeneratorEngine
+from liveavatar.environment.optional import TORCH_EXTRA_HINT
 from liveavatar.errors import LiveAvatarError
-from liveavatar.optional import TORCH_EXTRA_HINT
 
 if TYPE_CHECKING:
     from liveavatar.config import ModelConfig

@@ -83,7 +83,7 @@ def real_landmark_samples(size: int, count: int, portraits_dir: Path) -> Landmar
     LookupError when no portrait has a face.
     """
     from liveavatar.errors import LiveAvatarError
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
     from liveavatar.landmarks.tracker import FaceTracker
     from liveavatar.render.align import face_crop
     from liveavatar.render.rasterize import rasterize_landmarks

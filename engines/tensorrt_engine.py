@@ -256,7 +256,7 @@ def build_plan(trt, onnx_path: Path, precision: str, profile_dims: Profile, timi
 
 
 def _progress_monitor(trt, say):
-    class Monitor(trt.IProgressMonitor):
+    class Monitor(trt.IProgressMonitor):  # type: ignore[name-defined]  # trt: the module, imported lazily
         def __init__(self):
             trt.IProgressMonitor.__init__(self)
 
@@ -431,9 +431,11 @@ class TensorRTEngine:
         """Captures one enqueue (shapes already set and run once, as TensorRT asks) as a CUDA graph."""
         torch = self._torch
         graph = torch.cuda.CUDAGraph()
+        stream = self._stream
+        assert stream is not None  # CUDA graphs are used only on a CUDA stream (cuda_graph in __init__)
         try:
-            with torch.cuda.graph(graph, stream=self._stream):
-                self._context.execute_async_v3(self._stream.cuda_stream)
+            with torch.cuda.graph(graph, stream=stream):
+                self._context.execute_async_v3(stream.cuda_stream)
         except RuntimeError:
             self.cuda_graph = False  # some plans cannot be captured; plain enqueues still work
             return None

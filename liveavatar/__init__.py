@@ -15,7 +15,7 @@ QT_ENV_AT_IMPORT = {name: _os.environ.get(name) for name in ("QT_QPA_PLATFORM_PL
 
 def _arm_opencv_pixel_cap() -> None:
     """OpenCV's own pixel cap (OPENCV_IO_MAX_IMAGE_PIXELS, 2³⁰ by default) set to ours: a second wall behind
-    liveavatar.imageio's header check, should a header ever say one thing to us and another to OpenCV.
+    liveavatar.files.imageio's header check, should a header ever say one thing to us and another to OpenCV.
     OpenCV reads the variable once, when cv2 is imported, hence here. A value the user set is kept; a bad
     LIVEAVATAR_MAX_IMAGE_MEGAPIXELS falls back to the default here (imageio.max_pixels reports it)."""
     try:

@@ -32,11 +32,11 @@ import numpy as np
 
 from liveavatar.avatar_checks import CHECKSUM_KEY, check_avatar, content_checksum
 from liveavatar.errors import AvatarError, InputError
-from liveavatar.imageio import read_image
+from liveavatar.files.checks import require_file
+from liveavatar.files.imageio import read_image
+from liveavatar.files.text import printable
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
-from liveavatar.paths import require_file
-from liveavatar.text import printable
 from liveavatar.types import WarpAvatar
 
 FORMAT = "liveavatar-avatar"
@@ -96,12 +96,15 @@ def build_avatar(
     checkpoint: Checkpoint,
     name: str | None = None,
     progress: Progress | None = None,
-    embedder=None,
+    *,
+    make_embedder: Callable[[Checkpoint], Any],
 ) -> Avatar:
     """Detects, crops, rasterizes and embeds each portrait, averages ê and projects ψ = P·ê.
 
-    embedder: anything with `psi(crops, landmark_images) → 1×L` (liveavatar.engines.embedder); by default the
-    checkpoint's own, created here (ONNX Runtime for the bundled model) and closed when done.
+    make_embedder(checkpoint): anything with `psi(crops, landmark_images) → 1×L` and `close()`, made once the
+    faces are found and closed when done. The core is handed it and never reaches the engines layer: callers
+    above the core use liveavatar.engines.embedder.build_avatar, which passes the checkpoint's own
+    (create_embedder: ONNX Runtime for the bundled model).
     """
     import cv2
 
@@ -124,16 +127,12 @@ def build_avatar(
         if note:
             notes.append(f"{path.name}: {note}")
     report("computing the embedding", len(paths) / (len(paths) + 1))
-    own = embedder is None
-    if own:
-        from liveavatar.engines.embedder import create_embedder
-
-        embedder = create_embedder(checkpoint)
+    embedder = make_embedder(checkpoint)
     try:
         psi = embedder.psi(np.stack(crops), np.stack(marks))[0]  # K×S×S×3 uint8 RGB each → L float32
     finally:
-        if own:
-            embedder.close()
+        embedder.close()
+    assert first is not None  # paths is not empty
     image, crop_tf, crop, points = first
     warp_inverse = None
     if checkpoint.config.warp is not None:
@@ -235,7 +234,7 @@ def _built_with_another(
 def check_fits_checkpoint(avatar: Avatar, checkpoint_sha256: str, image_size: int) -> None:
     """THE avatar ↔ checkpoint compatibility rule for a loaded avatar: built with this checkpoint (when both
     hashes are known) and cropped at this model's size. load_avatar applies the hash part before reading
-    the arrays; ψ's length is checked against the engine (pipeline.avatars), which knows it."""
+    the arrays; ψ's length is checked against the engine (pipeline.avatar_engines), which knows it."""
     if avatar.checkpoint_sha256 and checkpoint_sha256 and avatar.checkpoint_sha256 != checkpoint_sha256:
         raise AvatarError(
             _built_with_another(

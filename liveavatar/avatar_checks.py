@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
-from liveavatar.imageheader import HeaderError, read_header
-from liveavatar.jsonlimits import parse_json
-from liveavatar.text import printable
+from liveavatar.files.imageheader import HeaderError, read_header
+from liveavatar.files.jsonlimits import parse_json
+from liveavatar.files.text import printable
 
 CHECKSUM_KEY = "content_sha256"
 REQUIRED = ("psi", "crop", "landmarks", "portrait_image", "crop_matrix", "thumbnail")
@@ -51,7 +51,7 @@ def content_checksum(arrays: dict[str, np.ndarray], metadata: dict[str, str]) ->
 def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, str]) -> dict[str, Any]:
     """Checks an avatar file's arrays and metadata; returns the parsed metadata fields (name, preset,
     checkpoint_sha256, sources, notes) and the portrait (H×W×3 uint8 RGB). AvatarError naming the file."""
-    from liveavatar.imageio import decode_image
+    from liveavatar.files.imageio import decode_image
 
     def fail(problem: str) -> AvatarError:
         return AvatarError(
@@ -113,7 +113,7 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
             raise fail("warp_inverse holds NaN or infinite values")
     encoded = array("portrait_image", np.uint8, (None,))
     try:
-        header = read_header(memoryview(encoded))
+        header = read_header(encoded.data)
     except HeaderError as exc:
         raise fail(f"its portrait is not an image ({exc})") from None
     if max(header.width, header.height) > MAX_PORTRAIT_SIDE:

@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
+from liveavatar.files.checks import require_file
 from liveavatar.live.spec import SourceSpec
-from liveavatar.paths import require_file
 from liveavatar.types import FaceLandmarks, Frame
 
 
@@ -138,7 +138,7 @@ class ImageSource:
     frame_count: int | None = None
 
     def __init__(self, path: Path, fps: float = 30.0, realtime: bool = True) -> None:
-        from liveavatar.imageio import read_image
+        from liveavatar.files.imageio import read_image
 
         self.image = read_image(path)
         self.name = Path(path).name

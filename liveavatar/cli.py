@@ -14,7 +14,7 @@ import sys
 from typing import NoReturn
 
 from liveavatar.errors import LiveAvatarError
-from liveavatar.text import printable
+from liveavatar.files.text import printable
 
 # Imported lazily by name so `liveavatar info` does not pay for Qt, mediapipe or onnxruntime.
 COMMANDS = (
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # Training, fine-tuning, evaluation, export and the PyTorch engines need the train extra; the rest never
         # imports torch (tests/test_torchless.py), so this is the one line those verbs give without it.
-        from liveavatar.optional import TORCH_EXTRA_HINT
+        from liveavatar.environment.optional import TORCH_EXTRA_HINT
 
         print(
             f"liveavatar {args.command}: error: this needs PyTorch, which is not installed; install the train extra: "

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from liveavatar.errors import CheckpointError
 
@@ -234,7 +234,7 @@ def _field(data: dict[str, Any], name: str, kind: type, default: Any = None) -> 
     accepted = (int, float) if kind is float else kind  # JSON writes 1e-3 as a float, 1.0 as 1.0, 0 as 0
     if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
         raise ValueError(f"{name} must be {kind.__name__}, not {type(value).__name__} {str(value)[:40]!r}")
-    return kind(value) if kind is float else value
+    return float(cast("int | float", value)) if kind is float else value
 
 
 def _tuples(kind: type, data: dict[str, Any]) -> Any:
@@ -257,7 +257,8 @@ def _tuples(kind: type, data: dict[str, Any]) -> Any:
                 raise ValueError(f"{kind.__name__}.{name} must be a list of integers, not {str(value)[:40]!r}")
             value = tuple(value)
         else:
-            values[name] = _field(data, name, {"bool": bool, "float": float}.get(annotation, int))
+            kinds: dict[str, type] = {"bool": bool, "float": float}
+            values[name] = _field(data, name, kinds.get(str(annotation), int))
             continue
         values[name] = value
     return kind(**values)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,29 @@ def checkpoint_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def checkpoint(checkpoint_path):
+    """The tiny checkpoint, loaded once per module (without its discriminator)."""
+    from liveavatar.models.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint_path, discriminator=False)
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Polls predicate until it holds or timeout seconds pass, then asserts it (a worker thread's work)."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert predicate()
+
+
 @pytest.fixture(scope="session")
 def warp_checkpoint_path(tmp_path_factory) -> Path:
     """A warp-tiny checkpoint with random weights (seed 0, no discriminator): the live path of the `warp`
@@ -69,7 +95,7 @@ def warp_checkpoint_path(tmp_path_factory) -> Path:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.imageio)."""
+    """Reads an image file as H×W×3 uint8 RGB (tests' own helper; the app uses liveavatar.files.imageio)."""
     import cv2
 
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)

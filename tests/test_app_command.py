@@ -44,8 +44,9 @@ def test_screenshot_of_the_live_window(tmp_path, portraits, driving):
     import cv2
     import torch
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
     from liveavatar.config import PRESETS
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
     from liveavatar.models.talking_head import TalkingHead
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from liveavatar.avatar import build_avatar, load_avatar, save_avatar
+from liveavatar.avatar import load_avatar, save_avatar
 from liveavatar.cli import main
 from liveavatar.config import PRESETS
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.errors import AvatarError, InputError, NoFaceError
-from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
+from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 
 
@@ -22,11 +23,6 @@ def checkpoint_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     save_checkpoint(path, TalkingHead(PRESETS["tiny"], num_videos=2))
     return path
-
-
-@pytest.fixture(scope="module")
-def checkpoint(checkpoint_path):
-    return load_checkpoint(checkpoint_path, discriminator=False)
 
 
 def test_build_save_load_round_trip(portraits, checkpoint, tmp_path):
@@ -123,7 +119,7 @@ def test_cli_builds_from_a_painting(tmp_path, portraits, checkpoint_path, capsys
 
 
 def test_read_image_rejects_a_folder(tmp_path):
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     with pytest.raises(InputError, match="is a folder"):
         read_image(tmp_path)

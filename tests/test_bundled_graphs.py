@@ -25,7 +25,7 @@ FILES = files_for(open_checkpoint(bundled_checkpoint()).config) if bundled_check
 @pytest.fixture(scope="module")
 def checkpoint():
     path = bundled_checkpoint()
-    assert path is not None, "the package ships no lite.safetensors"
+    assert path is not None, "the package ships no bundled checkpoint (liveavatar/assets/NAME.safetensors)"
     return load_checkpoint(path, discriminator=False)
 
 

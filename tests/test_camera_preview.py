@@ -8,7 +8,7 @@ import time
 import pytest
 
 from liveavatar.errors import InputError
-from liveavatar.live.events import RecordingObserver
+from liveavatar.live.events import CollectingObserver
 from liveavatar.live.spec import SourceSpec
 from liveavatar.pipeline.camera_preview import THREAD_NAME, CameraPreview
 
@@ -20,7 +20,7 @@ def preview_threads() -> list[str]:
 
 
 def test_reports_camera_frames_with_the_tracked_face_and_no_output(driving):
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     preview = CameraPreview(SourceSpec("video", path=driving / CLIP, realtime=True, loop=True), observer=observer)
     preview.start()
     deadline = time.monotonic() + 60
@@ -36,7 +36,7 @@ def test_reports_camera_frames_with_the_tracked_face_and_no_output(driving):
 
 
 def test_a_file_that_ends_stops_the_preview_by_itself(driving):
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     preview = CameraPreview(SourceSpec("video", path=driving / CLIP, realtime=False), observer=observer)
     preview.start()
     assert preview.wait(120)

@@ -40,6 +40,7 @@ def test_round_trip_reproduces_outputs(tiny_checkpoint):
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_spectral_reload_matches_folded_weights(tmp_path):
     """Reloading folded weights under spectral norm (fine-tuning) keeps what the network computes.
 

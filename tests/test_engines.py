@@ -42,6 +42,7 @@ def test_the_catalog_uses_real_landmark_images_when_the_shared_data_is_here(cata
     assert len({img.tobytes() for img in images}) == len(images)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", CATALOG_NAMES)
 @pytest.mark.parametrize("engine_name", AUTO_ORDER)
 def test_engine_matches_pytorch_reference(engine_name, model, catalog, engine_cache):
@@ -265,7 +266,7 @@ def test_unknown_and_unavailable_engines_are_named(catalog):
 def test_graph_cache_key_changes_with_the_code_that_exports_it(monkeypatch):
     """A graph exported by other model/export code (or another torch) is never reused for the same weights."""
     from liveavatar.engines import cache
-    from liveavatar.optional import torch_version
+    from liveavatar.environment.optional import torch_version
 
     before = cache.code_fingerprint()
     assert before == cache.code_fingerprint()

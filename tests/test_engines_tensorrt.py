@@ -473,12 +473,13 @@ def test_tensorrt_runs_the_bundled_warp_model_where_it_is_installed(fake_tensorr
     import functools
 
     from liveavatar.engines import tensorrt_engine
-    from liveavatar.engines.health import check_engines
     from liveavatar.engines.registry import create_engine, engine_availability
+    from liveavatar.environment.health import check_engines
 
     checkpoint, path = bundled_warp
     assert dict(engine_availability(checkpoint.config))["tensorrt"] is None
-    assert check_engines()["auto_picks"] == "tensorrt"  # doctor, bench and the app's menu read this
+    # doctor, bench and the app's menu read this
+    assert check_engines(engine_availability())["auto_picks"] == "tensorrt"
     cpu_engine = functools.partial(tensorrt_engine.TensorRTEngine, device="cpu")  # no GPU here
     monkeypatch.setattr(tensorrt_engine, "TensorRTEngine", cpu_engine)
     choice = create_engine("auto", checkpoint, say=lambda m: None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def test_bench_reports_each_engine_against_eager_in_the_same_run():
 
 
 def test_bench_cli_json(capsys):
-    from liveavatar.engines.health import check_engines
+    from liveavatar.engines.registry import engine_availability
+    from liveavatar.environment.health import check_engines
 
     code = cli_main(["bench", "--preset", "tiny", "--engines", "torch", "--frames", "3", "--json", "--device", "cpu"])
     assert code == 0
@@ -54,7 +56,8 @@ def test_bench_cli_json(capsys):
     assert report["preset"] == "tiny" and report["device"] == "cpu"
     assert report["weights"].startswith("random")
     assert [e["engine"] for e in report["engines"]] == ["torch"]
-    assert report["engines_here"] == check_engines()  # doctor's engine section, as doctor --json has it
+    # doctor's engine section, as doctor --json has it
+    assert report["engines_here"] == check_engines(engine_availability())
     assert "landmark images" in captured.err  # progress goes to stderr, so stdout stays JSON
 
 
@@ -92,6 +95,7 @@ def test_gpu_bench_script_runs_on_the_cpu(tmp_path):
         ["bash", str(ROOT / "tools" / "gpu_bench.sh"), str(out), "--device", "cpu", "--presets", "tiny",
          "--frames", "5", "--compile-timeout", "5"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHON": sys.executable},  # this interpreter, not whatever python3 is on PATH
     )  # fmt: skip
     steps = (out / "steps.txt").read_text()
     assert "bench-tiny: exit 0" in steps, (steps, (out / "bench-tiny.log").read_text())

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from liveavatar.config import PRESETS
-from liveavatar.imageio import read_image
+from liveavatar.files.imageio import read_image
 from liveavatar.models.checkpoint import save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.training.expression import expression_signals, follow_measures, pearson

@@ -107,6 +107,7 @@ def test_fp16_graph_keeps_norm_statistics_in_fp32_and_matches_fp32(exported, cat
     assert_close(run_frames(engine, case.images, case.psi), case.expected, "fp16", "fp16 graph")
 
 
+@pytest.mark.slow
 def test_failed_parity_leaves_no_files(catalog, tmp_path, monkeypatch):
     import liveavatar.engines.export as export
 

@@ -6,18 +6,14 @@ import time
 
 import numpy as np
 import pytest
+from conftest import wait_until
 
-from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.avatar import save_avatar
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.models.checkpoint import load_checkpoint
-from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
-
-
-@pytest.fixture(scope="module")
-def checkpoint(checkpoint_path):
-    return load_checkpoint(checkpoint_path, discriminator=False)
 
 
 @pytest.fixture(scope="module")
@@ -25,36 +21,29 @@ def avatar(portraits, checkpoint):
     return build_avatar([portraits / "painting_mona_lisa.jpg"], checkpoint)
 
 
-def _wait(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert predicate()
-
-
 def test_set_expression_takes_effect_on_the_next_frame(checkpoint, avatar):
     """The scripted performance moves the head and face; with every gain at 0 the generator is given the
     portrait's rest landmarks on every following frame, and with gains back at 1 it moves again."""
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", duration_s=60.0)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     rest = rasterize_landmarks(avatar.landmarks, checkpoint.config.image_size)
     runner.start()
     try:
-        _wait(lambda: observer.frames >= 30)  # into the performance: the head is turned
+        wait_until(lambda: observer.frames >= 30)  # into the performance: the head is turned
         assert not np.array_equal(observer.last_report.landmark_image, rest)
         frozen = ExpressionControls(rotation=0, position=0, brows=0, eyes=0, gaze=0, mouth=0)
         runner.set_expression(frozen)
         assert runner.expression == frozen
         start = observer.frames
-        _wait(lambda: observer.frames >= start + 3)  # at most one frame was already past retargeting
+        wait_until(lambda: observer.frames >= start + 3)  # at most one frame was already past retargeting
         for _ in range(5):
             n = observer.frames
-            _wait(lambda n=n: observer.frames > n)
+            wait_until(lambda n=n: observer.frames > n)
             np.testing.assert_array_equal(observer.last_report.landmark_image, rest)
         runner.set_expression(ExpressionControls())
         start = observer.frames
-        _wait(lambda: observer.frames >= start + 10)
+        wait_until(lambda: observer.frames >= start + 10)
         assert not np.array_equal(observer.last_report.landmark_image, rest)
         with pytest.raises(TypeError):
             runner.set_expression({"mouth": 0})
@@ -136,7 +125,7 @@ class _SmilingSource:
 
 
 def test_the_runner_reports_a_wrong_neutral_once_per_capture(checkpoint, avatar):
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = RunnerConfig(source=parse_source("scripted"), output_size=(160, 120), engine="torch", lossless=True)
     source = _SmilingSource(np.asarray(avatar.landmarks, np.float32))
     runner = Runner(config, checkpoint, avatar, observer, source=source, engine_factory=create_engine)

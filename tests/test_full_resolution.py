@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from liveavatar.avatar import build_avatar, load_avatar, save_avatar, warp_avatar_of
+from liveavatar.avatar import load_avatar, save_avatar, warp_avatar_of
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.errors import AvatarError
 from liveavatar.live.spec import Background
 from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint

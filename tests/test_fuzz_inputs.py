@@ -30,8 +30,8 @@ from safetensors.torch import save_file
 from liveavatar.avatar_checks import CHECKSUM_KEY, content_checksum
 from liveavatar.cli import main
 from liveavatar.errors import AvatarError, CheckpointError, InputError
-from liveavatar.imageheader import read_header
-from liveavatar.imageio import decode_image, read_image
+from liveavatar.files.imageheader import read_header
+from liveavatar.files.imageio import decode_image, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -117,7 +117,8 @@ def good_avatar(tiny_checkpoint: Path, tmp_path_factory) -> Path:
     """A real avatar (real mediapipe on the public-domain Grace Hopper photo matplotlib ships)."""
     import matplotlib.cbook
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint
 
     portrait = Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
@@ -226,7 +227,7 @@ _BOUNDED_READ = textwrap.dedent(
     import resource, sys
     import cv2, numpy
     from liveavatar.errors import InputError
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     def vm_bytes():
         for line in open("/proc/self/status"):
@@ -864,6 +865,7 @@ def test_a_disk_that_fills_while_saving_is_one_error_and_leaves_nothing(small_di
     assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
 
 
+@pytest.mark.slow
 def test_a_folder_is_called_a_folder(tmp_path, tiny_checkpoint, good_avatar, capsys):
     folder = tmp_path / "folder.avatar"
     folder.mkdir()
@@ -1004,7 +1006,7 @@ def _all_options():
 
 def test_every_numeric_option_is_checked_where_it_is_read():
     """No option reads a bare float or int: `float('nan')`, `float('inf')` and 1e308 are floats Python accepts."""
-    from liveavatar.argnumbers import count, finite, number
+    from liveavatar.commands.argnumbers import count, finite, number
 
     checked = {finite.__name__, number(0, 1).__name__, count(0, 1).__name__}
     numeric = [(verb, flag) for verb, flag, action in _all_options() if action.type in (float, int)]
@@ -1014,7 +1016,7 @@ def test_every_numeric_option_is_checked_where_it_is_read():
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "-1", "0x10", ""])
 def test_no_numeric_option_takes_an_absurd_value(capsys, value):
-    from liveavatar.argnumbers import count, finite, number
+    from liveavatar.commands.argnumbers import count, finite, number
 
     checked = {finite.__name__, number(0, 1).__name__, count(0, 1).__name__}
     for verb, flag, action in _all_options():

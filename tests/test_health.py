@@ -1,4 +1,4 @@
-"""doctor's checks (liveavatar.engines.health) and their other callers: `run` refuses a missing webcam or
+"""doctor's checks (liveavatar.environment.health) and their other callers: `run` refuses a missing webcam or
 virtual camera with health's line before anything opens, `bench` lists the engines doctor lists, and the
 app's engine menu and virtual camera row say what health says. Real pyvirtualcam on this machine, which
 has no v4l2loopback device; only the camera listing is replaced where a camera must seem present."""
@@ -12,7 +12,9 @@ import sys
 import pytest
 
 from liveavatar.cli import main
-from liveavatar.engines import health
+from liveavatar.engines import registry
+from liveavatar.engines.registry import engine_availability
+from liveavatar.environment import health
 
 
 def _has_virtual_camera() -> bool:
@@ -33,7 +35,8 @@ def no_virtual_camera():
 
 @pytest.fixture(scope="module")
 def avatar_path(checkpoint_path, portraits, tmp_path_factory):
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint
 
     avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], load_checkpoint(checkpoint_path, discriminator=False))
@@ -127,7 +130,7 @@ def test_bench_lists_the_engines_doctor_lists(capsys):
     assert main(["bench", "--list"]) == 0
     out = capsys.readouterr().out
     assert "torch-fp16-graph" in out  # the bench names come first, one a line
-    assert "\n".join(health.engine_lines(health.check_engines())) in out
+    assert "\n".join(health.engine_lines(health.check_engines(engine_availability()))) in out
     assert out.count("machine: ") == 1
 
 
@@ -135,8 +138,8 @@ def test_bench_skips_an_engine_for_doctors_reason(monkeypatch):
     from liveavatar.engines import bench
     from liveavatar.engines.base import EngineUnavailable
 
-    rows = [(name, why) for name, why in health.engine_rows() if name != "tensorrt"]
-    monkeypatch.setattr(health, "engine_rows", lambda: [("tensorrt", "tensorrt: not here (a test)"), *rows])
+    rows = [(name, why) for name, why in engine_availability() if name != "tensorrt"]
+    monkeypatch.setattr(registry, "engine_availability", lambda: [("tensorrt", "tensorrt: not here (a test)"), *rows])
     with pytest.raises(EngineUnavailable, match=r"tensorrt: not here \(a test\)"):
         bench._runtime_available("tensorrt")
 
@@ -171,7 +174,7 @@ def test_the_app_shows_healths_engines_and_virtual_camera(no_virtual_camera, qap
     assert not row.button.isChecked() and row.button.isEnabled()  # a click tries again
     combo = window.engine_panel.combo
     listed = [combo.itemData(i) for i in range(combo.count())]
-    assert listed == ["auto", *(name for name, _ in health.engine_rows())]
-    for name, why in health.engine_rows():
+    assert listed == ["auto", *(name for name, _ in engine_availability())]
+    for name, why in engine_availability():
         assert (combo.model().item(listed.index(name)).isEnabled()) == (why is None)
     close_cleanly(qtbot, window)

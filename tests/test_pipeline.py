@@ -14,17 +14,18 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import read_rgb
+from conftest import free_port, read_rgb, wait_until
 
-from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.avatar import save_avatar
 from liveavatar.capture import SourceLost, VideoFileSource
 from liveavatar.disclosure import mark_box
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine
 from liveavatar.errors import AvatarError, DeviceUnavailableError, InputError
-from liveavatar.models.checkpoint import load_checkpoint
+from liveavatar.live.events import GuardedObserver, RunnerError, RunnerObserver
 from liveavatar.pipeline import (
     Background,
-    RecordingObserver,
+    CollectingObserver,
     Runner,
     RunnerConfig,
     SinkSpec,
@@ -37,11 +38,6 @@ from liveavatar.sinks.mp4tags import read_tags
 
 CLIP = "lp_d0_man_greenscreen.mp4"  # 78 frames at 25 fps, one face throughout
 SIZE = (320, 240)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(checkpoint_path):
-    return load_checkpoint(checkpoint_path, discriminator=False)
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +70,6 @@ def _token_query(runner, port: int) -> str:
     return "?" + detail.split()[0].split("?", 1)[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _config(source, sinks=(), **kw) -> RunnerConfig:
     # The torch engine: ONNX Runtime's export is the engines' tests' business, and costs seconds here.
     return RunnerConfig(source=source, sinks=tuple(sinks), output_size=SIZE, engine="torch", **kw)
@@ -87,7 +77,7 @@ def _config(source, sinks=(), **kw) -> RunnerConfig:
 
 def test_a_clip_through_the_whole_runner_into_a_recording(driving, checkpoint, avatar, tmp_path):
     out = tmp_path / "out.mp4"
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(parse_source(str(driving / CLIP), realtime=False), [parse_sink(f"record:{out}")], lossless=True)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
@@ -117,7 +107,7 @@ def test_duration_in_an_offline_run_is_exact(driving, checkpoint, avatar, tmp_pa
     config = _config(
         parse_source(str(driving / CLIP), realtime=False), [parse_sink(f"record:{out}")], lossless=True, duration_s=1.0
     )
-    runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
+    runner = Runner(config, checkpoint, avatar, CollectingObserver(), engine_factory=create_engine)
     runner.start()
     assert runner.wait(60)
     assert runner.stop_reason == "duration reached"
@@ -128,8 +118,8 @@ def test_shutdown_under_load_leaves_no_thread_and_a_whole_file(driving, checkpoi
     """A looping clip read as fast as possible (every stage busy, slots dropping), a recording and a
     stream with a connected client; stop() from another thread mid-run."""
     out = tmp_path / "load.mp4"
-    port = _free_port()
-    observer = RecordingObserver()
+    port = free_port()
+    observer = CollectingObserver()
     config = _config(
         parse_source(str(driving / CLIP), realtime=False, loop=True),
         [parse_sink(f"record:{out}"), parse_sink(f"http:{port}")],
@@ -168,7 +158,7 @@ def test_switching_avatars_takes_effect_on_the_next_frames(driving, checkpoint, 
     seen: list[tuple[int, str]] = []
     runner_box: list[Runner] = []
 
-    class Switcher(RecordingObserver):
+    class Switcher(CollectingObserver):
         def on_frame(self, report):
             super().on_frame(report)
             seen.append((report.index, report.avatar))
@@ -195,7 +185,7 @@ def test_a_finetuned_avatar_gets_its_own_engine(checkpoint, avatar):
     tuned = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in generator.items()}
     finetuned = replace(avatar, name="tuned", generator_weights=tuned)
     config = _config(parse_source("scripted"))
-    runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
+    runner = Runner(config, checkpoint, avatar, CollectingObserver(), engine_factory=create_engine)
     runner.start()
     try:
         runner.add_avatar(finetuned)
@@ -212,7 +202,7 @@ def test_a_finetuned_avatar_gets_its_own_engine(checkpoint, avatar):
 
 def test_controls_while_running(checkpoint, avatar):
     """Background, mirror and mode change between frames; the AI mark is there unless turned off."""
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(parse_source("scripted"), duration_s=30.0)
     runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
     runner.start()
@@ -242,10 +232,7 @@ def _near(pixels, rgb, levels: int = 3) -> bool:
 
 
 def _wait_frames(observer, n: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while observer.frames < n and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert observer.frames >= n
+    wait_until(lambda: observer.frames >= n, timeout)
 
 
 def test_composer_background_mirror_and_mark(avatar):
@@ -337,8 +324,8 @@ class _FlakyCamera(VideoFileSource):
 
 
 def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoint, avatar):
-    port = _free_port()
-    observer = RecordingObserver()
+    port = free_port()
+    observer = CollectingObserver()
     config = replace(
         _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=30.0),
         reconnect_interval_s=0.8,
@@ -375,7 +362,7 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
 
 def test_bad_input_is_refused_before_anything_starts(driving, checkpoint, avatar, tmp_path):
     def refused(config, error, match, avatar=avatar):
-        runner = Runner(config, checkpoint, avatar, RecordingObserver(), engine_factory=create_engine)
+        runner = Runner(config, checkpoint, avatar, CollectingObserver(), engine_factory=create_engine)
         with pytest.raises(error, match=match):
             runner.start()
         assert _threads() == []
@@ -396,7 +383,7 @@ def test_bad_input_is_refused_before_anything_starts(driving, checkpoint, avatar
 
 def test_a_missing_virtual_camera_leaves_the_other_sinks_running(driving, checkpoint, avatar, tmp_path):
     out = tmp_path / "x.mp4"
-    observer = RecordingObserver()
+    observer = CollectingObserver()
     config = _config(
         parse_source(str(driving / CLIP), realtime=False),
         [parse_sink("vcam:640x360@30"), parse_sink(f"record:{out}")],
@@ -420,7 +407,7 @@ def test_cli_run_records_streams_and_writes_stats(driving, checkpoint_path, chec
 
     avatar_path = save_avatar(avatar, tmp_path / "mona.avatar")
     out, stats = tmp_path / "run.mp4", tmp_path / "stats.json"
-    port = _free_port()
+    port = free_port()
     code = main(
         [
             "run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path),
@@ -443,7 +430,7 @@ def test_cli_run_bad_inputs_are_one_line(tmp_path, checkpoint_path, avatar, caps
 
     avatar_path = save_avatar(avatar, tmp_path / "a.avatar")
     base = ["run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path), "--engine", "torch"]
-    http = f"http:{_free_port()}"
+    http = f"http:{free_port()}"
     cases = [
         (["--source", str(tmp_path / "none.mp4"), "--sink", http], "does not exist"),
         (["--source", "scripted", "--sink", "record:out.avi"], "MP4"),
@@ -493,7 +480,7 @@ def test_processing_starts_just_in_time_for_the_inference(checkpoint):
     def loop(lossless: bool) -> LiveLoop:
         config = _config(parse_source("scripted"), lossless=lossless)
         size = checkpoint.config.image_size
-        return LiveLoop(config, size, lambda *a: None, lambda *a: None, lambda *a: None, lambda: None)
+        return LiveLoop(config, size, RunnerObserver(), lambda *a: None, lambda *a: None, lambda: None)
 
     live = loop(lossless=False)
     live._render_ms, live._process_ms = 200.0, 20.0
@@ -508,3 +495,20 @@ def test_processing_starts_just_in_time_for_the_inference(checkpoint):
     start = time.monotonic()
     offline._wait_until_just_in_time()
     assert time.monotonic() - start < 0.05
+
+
+def test_a_guarded_observer_catches_per_method_and_says_which_failed():
+    """The runner and the camera preview call their observer through GuardedObserver: an observer's bug is
+    reported with the method's name and never reaches the pipeline's threads."""
+
+    class Broken(CollectingObserver):
+        def on_stats(self, stats):
+            raise RuntimeError("an observer bug")
+
+    inner, failed = Broken(), []
+    guarded = GuardedObserver(inner, failed.append)
+    guarded.on_stats(None)  # raises inside, not here
+    guarded.on_error(RunnerError("a message"))
+    guarded.on_stopped("done")
+    assert failed == ["on_stats"]
+    assert [e.message for e in inner.errors] == ["a message"] and inner.stopped == "done"

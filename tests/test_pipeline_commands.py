@@ -89,6 +89,7 @@ def test_demo_refusals(checkpoint_path, tmp_path, capsys, monkeypatch):
     assert "is a folder; name a file in it" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_failed_demo_leaves_an_existing_out_untouched(checkpoint_path, portraits, tmp_path, capsys):
     """No command deletes a file it did not write: a demo whose engine cannot start, or whose driving video
     shows no face, keeps the user's file at --out byte for byte and leaves nothing of its own."""

@@ -115,7 +115,7 @@ def test_a_platform_qt_does_not_have():
 
 
 def test_doctor_does_not_call_an_unserved_display_fine(monkeypatch):
-    from liveavatar.engines.health import check_display
+    from liveavatar.environment.health import check_display
 
     if not LINUX or Path("/tmp/.X11-unix/X199").exists():
         pytest.skip("needs Linux without an X server on :199")
@@ -187,7 +187,7 @@ def test_a_users_plugin_path_survives_importing_cv2(tmp_path):
 
 
 def test_install_hints_follow_the_checkout(tmp_path, monkeypatch):
-    from liveavatar.install_hint import install_source, pip_install
+    from liveavatar.environment.install_hint import install_source, pip_install
 
     kind, folder = install_source()
     if kind != "checkout":

@@ -96,6 +96,7 @@ def test_settings_are_validated_and_parsed():
     assert half == PoseSettings(yaw=10, smile=0.5)
 
 
+@pytest.mark.slow
 def test_cli_pose_writes_a_marked_still_and_a_tagged_sweep(portraits, checkpoint_path, tmp_path, capsys):
     from liveavatar.cli import main
 

@@ -28,7 +28,7 @@ def config_dir(tmp_path, monkeypatch) -> Path:
 
 
 def _marked_png(path: Path) -> Path:
-    from liveavatar.imageio import write_image
+    from liveavatar.files.imageio import write_image
 
     rng = np.random.default_rng(1)
     image = cv2_blur(rng.integers(0, 255, (360, 640, 3), dtype=np.uint8))

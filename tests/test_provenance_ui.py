@@ -18,7 +18,7 @@ close_cleanly, drop_files, open_window = window_tests.close_cleanly, window_test
 def test_a_dropped_liveavatar_file_is_recognised(qtbot, app, data_dir, checkpoint_path, portraits, tmp_path):
     import cv2
 
-    from liveavatar.imageio import write_image
+    from liveavatar.files.imageio import write_image
     from liveavatar.provenance.manifest import sign_file
     from liveavatar.provenance.watermark import embed_watermark
 

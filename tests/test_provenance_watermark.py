@@ -15,7 +15,7 @@ from liveavatar.provenance.watermark import embed_watermark
 
 def _canvas(path, width=1280, height=720) -> np.ndarray:
     """A portrait fitted in a dark width×height canvas, like the Composer's portrait layout (RGB)."""
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     image = read_image(path)
     h, w = image.shape[:2]

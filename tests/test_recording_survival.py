@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import free_port
 
-from liveavatar.avatar import build_avatar, save_avatar
+from liveavatar.avatar import save_avatar
 from liveavatar.config import PRESETS
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
 from liveavatar.sinks.record import playable_frames
@@ -132,7 +134,7 @@ def test_a_disk_that_fills_stops_the_recording_the_stream_goes_on_and_the_run_fa
         pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip() or 'not root'}): no full-disk test")
     try:
         out = disk / "rec.mp4"
-        port = _free_port()
+        port = free_port()
         run = _Run(run_files, "--sink", f"record:{out}", "--sink", f"http:{port}")
         try:
             address = run.wait_for(r"^http:\d+: http://")
@@ -208,7 +210,7 @@ def test_repeated_sigterms_exit_cleanly_and_the_stream_port_is_free_at_once(run_
     -15), and a run started right after, on the same stream port its viewers used, starts (before: "port
     in use" for about a minute: the viewers' connections were in TIME_WAIT)."""
     out = tmp_path / "first.mp4"
-    port = _free_port()
+    port = free_port()
     run = _Run(run_files, "--sink", f"record:{out}", "--sink", f"http:{port}")
     try:
         address = run.wait_for(r"^http:\d+: http://")
@@ -257,14 +259,6 @@ def test_a_sigkilled_recording_is_recovered_under_its_name_on_the_next_start(run
     assert f"saved {tmp_path / 'crash-1.mp4'} ({out} already exists" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crash-1.mp4", "crash.mp4"]
     assert playable_frames(out)[1] >= 2.0 and playable_frames(tmp_path / "crash-1.mp4")[1] >= 1.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _frame_jpeg(port: int, token: str) -> bytes:

@@ -15,6 +15,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from conftest import free_port
 
 from liveavatar.disclosure import GENERATOR_TAG, draw_ai_mark, mark_box
 from liveavatar.errors import DeviceUnavailableError, InputError, LiveAvatarError
@@ -23,12 +24,6 @@ from liveavatar.sinks.http import BOUNDARY, HttpSink, check_port
 from liveavatar.sinks.mp4tags import read_tags
 from liveavatar.sinks.record import RecordSink
 from liveavatar.types import Frame
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _frame(i: int, w: int = 320, h: int = 240, noise: bool = False) -> Frame:
@@ -94,7 +89,7 @@ def _read_mjpeg(response, count: int) -> list[np.ndarray]:
 
 
 def test_http_stream_two_clients_one_stalled(tmp_path):
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     assert sink.open().startswith(f"http://127.0.0.1:{port}/")
     feeder = _Feeder(sink, 3000)
@@ -131,7 +126,7 @@ def test_http_stream_two_clients_one_stalled(tmp_path):
 
 
 def test_http_stream_read_by_opencv_and_single_frames():
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     sink.open()
     feeder = _Feeder(sink, 3000, noise=False)
@@ -174,7 +169,7 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[i
 def test_http_stream_is_private_to_its_owner():
     """Only a request that names this computer (Host), comes from no foreign page (Origin) and carries the
     stream's token is served: a web page in the user's browser or a DNS-rebinding site gets a 403."""
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     opened = sink.open()
     token = sink.token
@@ -218,7 +213,7 @@ def test_http_stream_is_private_to_its_owner():
 
 
 def test_http_stream_without_token_when_asked_still_checks_host():
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None, token=False)
     assert sink.open().startswith(f"http://127.0.0.1:{port}/  (MJPEG: http://127.0.0.1:{port}/stream.mjpg)")
     feeder = _Feeder(sink, 3000, noise=False)
@@ -238,7 +233,7 @@ def test_http_clients_that_go_away_are_quiet(caplog, capfd):
     console, at most a debug line each; a burst of clients is queued by a big listen backlog."""
     import logging
 
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda state: None)
     sink.open()
     assert sink._server.request_queue_size >= 64
@@ -389,7 +384,7 @@ def test_recorder_keeps_real_time_after_a_stall_longer_than_the_gap_it_fills(tmp
 
 def test_a_stream_port_is_free_again_at_once_after_serving_viewers():
     """Its viewers' connections stay in TIME_WAIT for about a minute; the pre-check binds as the server does."""
-    port = _free_port()
+    port = free_port()
     sink = HttpSink("127.0.0.1", port, lambda s: None, token=False)
     sink.open()
     sink.send(_frame(1))
@@ -631,3 +626,13 @@ def test_preview_without_a_display_is_refused(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(DeviceUnavailableError, match="needs a display"):
         PreviewSink(lambda s: None).open()
+
+
+def test_a_sink_state_says_its_kind_and_target_so_nobody_slices_its_key():
+    def parts(key: str) -> tuple[str, str]:
+        state = SinkState(key, "closed")
+        return state.kind, state.target
+
+    assert parts("record:C:/clips/a b.mp4") == ("record", "C:/clips/a b.mp4")  # only the first colon splits
+    assert parts("http:8765") == ("http", "8765")
+    assert parts("vcam") == ("vcam", "")

@@ -178,6 +178,7 @@ def test_every_op_of_the_shipped_frame_graph_is_one_tensorrt_parses(name):
     assert tensorrt_problems(model) == []
 
 
+@pytest.mark.slow
 def test_the_papers_generator_graph_is_one_tensorrt_parses(checkpoint_path, tmp_path):
     """The paper's presets' G, exported as TensorRT gets it (fp16, and the fp32 `build-engine --precision fp32`
     builds); the tiny preset has every block kind of the larger ones."""

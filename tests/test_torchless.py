@@ -173,8 +173,9 @@ def test_verbs_that_need_torch_say_how_to_install_it(workdir, argv):
 def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):
     """Only the bundled model ships as ONNX: another checkpoint is exported on first use, which needs torch."""
     torch = pytest.importorskip("torch")
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
     from liveavatar.config import PRESETS
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
     from liveavatar.models.talking_head import TalkingHead
 
@@ -197,15 +198,16 @@ def test_a_checkpoint_of_ones_own_needs_torch_and_says_so(workdir, portraits):
     assert not (workdir / "again.avatar").exists() and not (workdir / "tiny.mp4").exists()
 
 
+@pytest.mark.slow
 def test_a_graph_cached_by_another_torch_is_used_when_torch_is_gone(tmp_path, monkeypatch):
     """Cache keys carry torch's version; without torch nothing can be re-exported, so an older export of the
     same weights is taken rather than refusing to run."""
     torch = pytest.importorskip("torch")
     from liveavatar.config import PRESETS
     from liveavatar.engines import cache
+    from liveavatar.environment.optional import TorchMissingError
     from liveavatar.models.checkpoint import open_checkpoint, save_checkpoint
     from liveavatar.models.talking_head import TalkingHead
-    from liveavatar.optional import TorchMissingError
 
     torch.manual_seed(0)
     path = tmp_path / "tiny.safetensors"

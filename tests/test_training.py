@@ -95,7 +95,7 @@ def test_run_folder_has_checkpoint_logs_and_sample_grids(trained: Path):
     assert info["losses"]["feature_matching"] == 10.0 and info["losses"]["embedding_match"] == 80.0
     run = json.loads((trained / "run.json").read_text())
     assert run["status"] == "finished" and run["data"]["videos"] == 2 and run["amp"] == "off"
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     grid = read_image(trained / "samples" / "step_00000040.png")
     assert grid.shape == (2 * 64, 4 * 64, 3)  # rows: episodes; columns: source | landmarks | target | generated
@@ -222,7 +222,8 @@ def test_finetune_makes_an_avatar_with_its_own_generator(trained: Path, portrait
     argv = ["finetune", "--checkpoint", str(ckpt), str(portrait), "--steps", "8", "-o", str(out), "--device", "cpu"]
     assert cli([*argv, "--lr-scale", "20"]) == 0
     assert "content loss" in capsys.readouterr().out
-    from liveavatar.avatar import build_avatar, load_avatar
+    from liveavatar.avatar import load_avatar
+    from liveavatar.engines.embedder import build_avatar
 
     plain = load_checkpoint(ckpt, discriminator=False)
     avatar = load_avatar(out, plain.sha256)  # pairs with the checkpoint it was tuned from
@@ -240,6 +241,7 @@ def test_finetune_makes_an_avatar_with_its_own_generator(trained: Path, portrait
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_eval_reports_finite_metrics_and_reproduces_them(trained: Path, data: Path, tmp_path: Path):
     ckpt = trained / "checkpoint.safetensors"
     argv = ["eval", "--checkpoint", str(ckpt), "--data", str(data), "--shots", "1,2", "--frames-per-video", "3"]
@@ -386,6 +388,7 @@ def test_gpu_script_runs_end_to_end_on_cpu(data: Path, tmp_path: Path):
     assert load_checkpoint(tmp_path / "out" / "tiny.safetensors").training["steps"] == 2
 
 
+@pytest.mark.slow
 def test_warp_preset_trains_fine_tunes_and_evaluates(data: Path, tmp_path: Path):
     """warp-tiny: the loop runs on warped episodes and learns, and eval and finetune accept its checkpoint."""
     run = tmp_path / "warp"
@@ -397,7 +400,7 @@ def test_warp_preset_trains_fine_tunes_and_evaluates(data: Path, tmp_path: Path)
     assert np.mean(content[-10:]) < 1.2 * np.mean(content[:10])
     checkpoint = load_checkpoint(run / "checkpoint.safetensors")
     assert checkpoint.config.preset == "warp-tiny" and checkpoint.config.warp is not None
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     grid = read_image(run / "samples" / "step_00000030.png")
     assert grid.shape[1] == 5 * 64  # shot | landmarks | real | generated | warped shot

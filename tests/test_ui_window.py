@@ -31,7 +31,8 @@ def tiny_checkpoint(checkpoint_path) -> Path:
 @pytest.fixture(scope="module")
 def avatar_files(tiny_checkpoint, portraits, tmp_path_factory) -> list[Path]:
     """Two avatars built once for the module (the build through the window is tested on its own)."""
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint
 
     checkpoint = load_checkpoint(tiny_checkpoint, discriminator=False)

@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from liveavatar.avatar import build_avatar, save_avatar, warp_avatar_of
+from liveavatar.avatar import save_avatar, warp_avatar_of
 from liveavatar.engines.base import EngineInputError, EngineUnavailable
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine, engine_availability
 from liveavatar.models.checkpoint import load_checkpoint
-from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import WarpLayers
 
@@ -86,6 +87,7 @@ def infer_each(engine, checkpoint, avatar, points) -> WarpLayers:
 # ---- engines ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_name", ("onnxruntime", "torch"))
 def test_engines_render_what_render_frame_renders(engine_name, warp_checkpoint, warp_avatar, engine_cache):
     engine = create_engine(engine_name, warp_checkpoint, say=lambda m: None).engine
@@ -174,7 +176,7 @@ def test_a_finetuned_warp_avatar_gets_its_own_graph(warp_checkpoint, warp_avatar
 # ---- the runner, run, demo, pose ----------------------------------------------------------------
 
 
-class FaceObserver(RecordingObserver):
+class FaceObserver(CollectingObserver):
     def __init__(self) -> None:
         super().__init__()
         self.faces: list[np.ndarray] = []

@@ -7,8 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from liveavatar.avatar import build_avatar, load_avatar, save_avatar, warp_inverse_of
+from liveavatar.avatar import load_avatar, save_avatar, warp_inverse_of
 from liveavatar.config import PRESETS, ModelConfig
+from liveavatar.engines.embedder import build_avatar
 from liveavatar.errors import CheckpointError
 from liveavatar.models.checkpoint import load_checkpoint, save_checkpoint
 from liveavatar.models.talking_head import TalkingHead
@@ -170,6 +171,7 @@ def test_avatar_file_stores_the_spline_and_old_files_recompute_it(warp_checkpoin
     assert np.allclose(warp_inverse_of(older, warp_checkpoint), back.warp_inverse)
 
 
+@pytest.mark.slow
 def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, portraits, tmp_path) -> None:
     pytest.importorskip("onnxruntime")
     from liveavatar.engines.ort_engine import OrtEngine

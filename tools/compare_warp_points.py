@@ -449,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "skipped": skipped,
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    from liveavatar.imageio import write_image
+    from liveavatar.files.imageio import write_image
 
     write_image(args.out / "sheet.png", np.concatenate(sheet, axis=0))
     print(format_table(summary, len(clips)))

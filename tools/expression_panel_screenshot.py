@@ -25,8 +25,9 @@ def main() -> int:
     data = Path(tempfile.mkdtemp(prefix="liveavatar-shot-"))
     os.environ["LIVEAVATAR_DATA_DIR"] = str(data)
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
     from liveavatar.commands.demo import default_portrait
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
 
     checkpoint = load_checkpoint(resolve_checkpoint(None), discriminator=False)

@@ -36,7 +36,8 @@ def portraits() -> list[Path]:
 
 
 def tiles(path: Path, checkpoint, engine) -> list[np.ndarray]:
-    from liveavatar.avatar import build_avatar, warp_avatar_of
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.landmarks.posing import PoseSettings
     from liveavatar.live.spec import Background
     from liveavatar.pipeline.posing import PoseRenderer

@@ -342,7 +342,8 @@ def main() -> int:
     report["step_lag_frames_at_30fps"] = step_lag(baseline, neutral, targets[PORTRAITS[1]])
 
     if args.render_frames:
-        from liveavatar.avatar import build_avatar, warp_avatar_of
+        from liveavatar.avatar import warp_avatar_of
+        from liveavatar.engines.embedder import build_avatar
         from liveavatar.engines.registry import create_engine
         from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
 

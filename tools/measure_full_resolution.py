@@ -118,7 +118,12 @@ def rest(portraits: list[Path]) -> list[dict]:
 
 def driven(portraits: list[Path], clip: Path, frames: int) -> list[dict]:
     """The live path's parts, frame by frame, as the inference thread runs them."""
-    from liveavatar.avatar import build_avatar, warp_avatar_of
+    from liveavatar.avatar import warp_avatar_of
+
+    try:
+        from liveavatar.engines.embedder import build_avatar
+    except ImportError:  # the code before issue 23 (measured side by side): the core's own
+        from liveavatar.avatar import build_avatar
     from liveavatar.capture import VideoFileSource
     from liveavatar.engines.registry import create_engine
     from liveavatar.live.spec import TrackingConfig

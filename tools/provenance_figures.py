@@ -104,10 +104,10 @@ def render_unmarked(portrait: Path, seconds: float, on_frame=None) -> tuple[list
     """The Composer's output frames of a scripted run, before the watermark (RGB, 1280×720): handed to
     on_frame one by one as they come (nothing kept), or returned as a list when on_frame is None."""
     import liveavatar.pipeline.stages as stages
-    from liveavatar.avatar import build_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
-    from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, parse_source
+    from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, parse_source
 
     checkpoint = open_checkpoint(resolve_checkpoint(None))
     avatar = build_avatar([portrait], checkpoint)
@@ -116,7 +116,7 @@ def render_unmarked(portrait: Path, seconds: float, on_frame=None) -> tuple[list
     frames: list[np.ndarray] = []
     take = on_frame or (lambda image: frames.append(image.copy()))
 
-    class Keep(RecordingObserver):
+    class Keep(CollectingObserver):
         def on_frame(self, report) -> None:
             super().on_frame(report)
             take(report.output)
@@ -249,7 +249,7 @@ def false_positive_figures(args: argparse.Namespace) -> dict:
             flush=True,
         )
     for portrait in sorted((DATA / "portraits").iterdir()):
-        from liveavatar.imageio import read_image
+        from liveavatar.files.imageio import read_image
 
         image = read_image(portrait)
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 70])
@@ -283,7 +283,7 @@ def cost_figures(args: argparse.Namespace) -> dict:
     """The Composer's compose() on 1280×720 with and without the watermark, interleaved frame by frame (so
     both see the same machine load); faces are portrait crops (real texture for the busy mask)."""
     import liveavatar.pipeline.stages as stages
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
     from liveavatar.live.spec import Background
 
     faces = [

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.paths import require_file
+from liveavatar.files.checks import require_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LIVEAVATAR_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -70,7 +70,7 @@ def build_gallery(files: Sequence[Path], names: Sequence[str], checkpoint, avata
     then AvatarStore.add, here without the app's worker thread); returns the gallery ids in order."""
     from tqdm import tqdm
 
-    from liveavatar.avatar import build_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.ui.store import AvatarStore
 
     store = AvatarStore(avatars)

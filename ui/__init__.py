@@ -2,6 +2,13 @@
 
     app.py          QApplication setup, `liveavatar app` entry, offscreen screenshots
     main_window.py  the window: layout and wiring of the parts below (no pipeline logic of its own)
+      window_settings.py  WindowSettings: the last choices restored into the panels and session, saved at close
+      model_loading.py    ModelLoading: the checkpoint opened, cameras and engines listed (worker thread)
+      gallery_actions.py  GalleryActions: choose, add, build, delete, rename avatars; the sample portrait
+      output_actions.py   OutputActions: virtual camera, stream and recording switches, recordings folder
+      pose_actions.py     PoseActions: edit mode (posing by hand) and saving its still
+      provenance_check.py ProvenanceCheck: a dropped file checked for the watermark and C2PA manifest
+      (each window part gets widgets and callbacks, never the window: the window imports them, not back)
     session.py      LiveSession: owns the runner, runs every blocking call on a worker thread
     bridge.py       RunnerBridge: runner observer calls (worker threads) → queued Qt signals
     store.py        AvatarStore: the persistent gallery of avatars in the user's data folder (Qt-free)
@@ -11,7 +18,8 @@
     platform_check.py  can Qt open a window here? (Qt-free at import; shared with `liveavatar doctor`)
     settings.py     AppSettings: QSettings persistence of the user's last choices
     paths.py        data folder (QStandardPaths, or LIVEAVATAR_DATA_DIR) and recordings folder
-    widgets/        frame view, gallery, control panels, expression panel, status area, help overlay, theme
+    widgets/        frame view, gallery and its header, control panels and their side column, expression panel,
+                    model banner, status area, help overlay, theme
 
 Threading rule: nothing on the GUI thread captures, infers, or reads/writes media files. Long work goes
 through TaskPool (avatars built and loaded, the runner started and stopped, sinks opened); frames reach

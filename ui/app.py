@@ -126,7 +126,7 @@ def close_on_stop_signals(window):
 
     from PySide6.QtCore import QTimer
 
-    from liveavatar.stopsignals import STOP_SIGNALS
+    from liveavatar.environment.stopsignals import STOP_SIGNALS
 
     def handler(signum: int, frame: object) -> None:
         QTimer.singleShot(0, window.close)  # from the event loop, not from inside whatever Python was running

@@ -75,7 +75,7 @@ class AvatarLibrary(QObject):
 
     def build(self, portraits: list[Path], checkpoint: Checkpoint, name: str | None = None) -> bool:
         """Builds one avatar from one or more portraits of the same person; False if a build is running."""
-        from liveavatar.avatar import build_avatar
+        from liveavatar.engines.embedder import build_avatar
 
         if self._build is not None:
             self.message.emit("An avatar is being built; add the next one when it is done", "info", "")

@@ -209,7 +209,7 @@ def check_qt_platform(env: dict[str, str] | None = None, timeout_s: float = PROB
     OpenCV's Qt variables) and explains a failure. Never raises for a Qt failure; returns the report."""
     import importlib.util
 
-    from liveavatar.install_hint import pip_install
+    from liveavatar.environment.install_hint import pip_install
 
     if importlib.util.find_spec("PySide6") is None:
         return QtPlatformReport(False, problem="PySide6 is not installed", fix=pip_install("ui"))

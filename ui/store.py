@@ -20,7 +20,7 @@ from pathlib import Path
 
 from liveavatar.avatar import Avatar, load_avatar, rebuild_command, save_avatar
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.jsonlimits import parse_json
+from liveavatar.files.jsonlimits import parse_json
 
 INDEX = "index.json"
 SUFFIX = ".avatar"

@@ -13,9 +13,9 @@ import argparse
 import os
 from pathlib import Path
 
-from liveavatar.argnumbers import count
+from liveavatar.commands.argnumbers import count
 from liveavatar.errors import InputError
-from liveavatar.paths import require_file
+from liveavatar.files.checks import require_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import PySide6  # noqa: F401
     except ImportError:
-        from liveavatar.install_hint import pip_install
+        from liveavatar.environment.install_hint import pip_install
 
         raise InputError(f"the desktop app needs PySide6: {pip_install('ui')}") from None
     if args.screenshot is None and _no_display():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liveavatar.outputs import check_output_file
-from liveavatar.text import printable
+from liveavatar.files.checks import check_output_file
+from liveavatar.files.text import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
 
     check_output_file(args.out, "-o", args.force, needed_bytes=4 << 20)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from liveavatar.argnumbers import count, number
+from liveavatar.commands.argnumbers import count, number
 from liveavatar.errors import InputError
 
 
@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
         run_graph_bench,
     )
     from liveavatar.engines.ort_engine import default_threads
-    from liveavatar.machine import describe_machine
-    from liveavatar.optional import torch_available
+    from liveavatar.environment.machine import describe_machine
+    from liveavatar.environment.optional import torch_available
 
     if args.list:  # the names, then this machine and what can run on it, as doctor checks it
         print("\n".join([*BENCH_ENGINES, "", *format_machine(describe_machine(), engines_here())]))
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown bench engine(s) {', '.join(unknown)}; choose from {', '.join(BENCH_ENGINES)}")
     if args.out is not None:
-        from liveavatar.outputs import check_output_file
+        from liveavatar.files.checks import check_output_file
 
         check_output_file(args.out, "--out", force=True)  # an existing report stays: this one gets a free name
     if args.portraits is not None and not args.portraits.is_dir():
@@ -119,7 +119,7 @@ def _save_report(args: argparse.Namespace, text: str, say) -> None:
     """The JSON report into --out, never over an existing file (NAME-1.json …, said)."""
     if args.out is None:
         return
-    from liveavatar.outputs import save_new_file, saved_note
+    from liveavatar.files.checks import save_new_file, saved_note
 
     saved = save_new_file(args.out, lambda tmp: tmp.write_text(text + "\n"), "--out")
     say(f"bench: report saved to {saved}{saved_note(saved, args.out)}")

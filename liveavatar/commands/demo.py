@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liveavatar.argnumbers import count
+from liveavatar.commands.argnumbers import count
 from liveavatar.errors import InputError
 
 DEMO_HEIGHT = 720
@@ -42,10 +42,10 @@ def default_portrait() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from liveavatar.environment.stopsignals import stop_signals_as_interrupt
+    from liveavatar.files.checks import require_file
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
-    from liveavatar.paths import require_file
     from liveavatar.sinks.record import check_destination
-    from liveavatar.stopsignals import stop_signals_as_interrupt
 
     if args.frames < 1:
         raise InputError(f"--frames must be at least 1, got {args.frames}")
@@ -67,9 +67,9 @@ def output_size(portrait_shape: tuple[int, ...], height: int = DEMO_HEIGHT) -> t
 
 
 def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, out: Path, engine: str) -> str:
-    from liveavatar.avatar import build_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
-    from liveavatar.pipeline import RecordingObserver, Runner, RunnerConfig, SinkSpec, parse_source
+    from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, SinkSpec, parse_source
     from liveavatar.sinks.base import fit_frame
     from liveavatar.sinks.preview import display_available
     from liveavatar.sinks.record import RecordSink
@@ -94,7 +94,7 @@ def render_demo(checkpoint, portrait: Path, driver: Path | None, frames: int, ou
     )
     recorder.open()
 
-    class Observer(RecordingObserver):
+    class Observer(CollectingObserver):
         faces_seen = 0
 
         def on_frame(self, report) -> None:

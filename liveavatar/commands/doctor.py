@@ -4,7 +4,7 @@ Cameras found, the virtual camera (device or backend, and the exact fix when the
 engines that can run and why the others cannot, mediapipe's face models, the GPU and its memory, a
 display that really answers, whether Qt (the desktop app) starts and, when it cannot, the system
 libraries it lacks with the install line for this distribution, the model checkpoint. Plain text, or
-`--json` for scripts and the app. The checks themselves live in liveavatar.engines.health (shared with
+`--json` for scripts and the app. The checks themselves live in liveavatar.environment.health (shared with
 `run`, `bench` and the app); this verb adds Qt's start, which only the app's entry points may load.
 Nothing is downloaded or installed; the virtual camera is opened for a moment to see that it works.
 """
@@ -32,14 +32,16 @@ def check_desktop_app() -> dict[str, Any]:
 
 
 def collect() -> dict[str, Any]:
-    """Every check of liveavatar.engines.health, with Qt's start (the one check that loads the ui)."""
-    from liveavatar.engines.health import collect as collect_health
+    """Every check of liveavatar.environment.health, with the engine table's rows and Qt's start (the one check
+    that loads the ui)."""
+    from liveavatar.engines.registry import engine_availability
+    from liveavatar.environment.health import collect as collect_health
 
-    return collect_health(desktop_app=check_desktop_app)
+    return collect_health(engine_availability, desktop_app=check_desktop_app)
 
 
 def render(report: dict[str, Any]) -> str:
-    from liveavatar.engines.health import engine_lines
+    from liveavatar.environment.health import engine_lines
 
     lines = [f"system: {report['system']}"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liveavatar.argnumbers import count
+from liveavatar.commands.argnumbers import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("GLOG_minloglevel", "2")
     from liveavatar.errors import InputError
+    from liveavatar.files.checks import check_output_folder
     from liveavatar.models.checkpoint import resolve_checkpoint
-    from liveavatar.outputs import check_output_folder
     from liveavatar.training.evaluate import EvalSettings, evaluate, format_metrics, parse_shots
 
     if args.finetune_steps < 0 or (args.max_videos is not None and args.max_videos < 1) or args.frames_per_video < 1:
@@ -84,6 +84,7 @@ def _cross(args: argparse.Namespace) -> None:
 
     import torch
 
+    from liveavatar.engines.embedder import create_embedder
     from liveavatar.errors import InputError
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
     from liveavatar.training.cross_eval import CROSS_SHEET_FILE, CrossSettings, cross_reenact, format_cross
@@ -98,7 +99,7 @@ def _cross(args: argparse.Namespace) -> None:
     settings = CrossSettings(
         frames_per_clip=args.frames_per_clip, max_portraits=args.max_portraits, max_drivers=args.max_drivers
     )
-    report = cross_reenact(checkpoint, args.portraits, args.drivers, settings, args.out, device)
+    report = cross_reenact(checkpoint, args.portraits, args.drivers, settings, args.out, device, create_embedder)
     report = {"checkpoint": str(path), "checkpoint_sha256": checkpoint.sha256, **report}
     tmp = report_file.with_name(report_file.name + ".partial")
     tmp.write_text(json.dumps(report, indent=2) + "\n")

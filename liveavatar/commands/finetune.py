@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from liveavatar.argnumbers import count, number
+from liveavatar.commands.argnumbers import count, number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from liveavatar.avatar import build_avatar, save_avatar
+    from liveavatar.avatar import save_avatar
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.errors import InputError
+    from liveavatar.files.checks import check_output_file
     from liveavatar.models.checkpoint import load_checkpoint, resolve_checkpoint
-    from liveavatar.outputs import check_output_file
     from liveavatar.training.finetune import (
         FinetuneSettings,
         find_discriminator,

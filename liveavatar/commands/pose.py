@@ -10,11 +10,10 @@ import argparse
 import math
 from pathlib import Path
 
-from liveavatar.argnumbers import count, finite, number
+from liveavatar.commands.argnumbers import count, finite, number
 from liveavatar.errors import InputError
-from liveavatar.outputs import check_output_file, save_new_file, saved_note
-from liveavatar.paths import require_file
-from liveavatar.text import printable
+from liveavatar.files.checks import check_output_file, require_file, save_new_file, saved_note
+from liveavatar.files.text import printable
 
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_SWEEP_FRAMES = 50
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 + saved_note(saved, args.out)
             )
         else:
-            from liveavatar.imageio import write_image
+            from liveavatar.files.imageio import write_image
             from liveavatar.provenance.manifest import sign_or_warn
 
             frame = renderer.render(target)
@@ -99,7 +98,8 @@ def _describe(settings) -> str:
 
 
 def _renderer(args: argparse.Namespace):
-    from liveavatar.avatar import build_avatar, load_avatar, warp_avatar_of
+    from liveavatar.avatar import load_avatar, warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.pipeline.posing import PoseRenderer

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from liveavatar.argnumbers import count, number
+from liveavatar.commands.argnumbers import count, number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("GLOG_minloglevel", "2")  # before mediapipe loads: its warnings bury the progress bar
     from liveavatar.errors import InputError
-    from liveavatar.outputs import check_output_folder
+    from liveavatar.files.checks import check_output_folder
     from liveavatar.training.prepare import PrepareSettings, format_report, prepare_dataset
 
     if args.frames_per_video < 2 or args.min_frames < 2 or args.size < 16:

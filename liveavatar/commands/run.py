@@ -3,7 +3,7 @@ into a virtual camera, a recording, an HTTP stream and/or a preview window (seve
 
 Everything a user can get wrong (the avatar, its checkpoint, the source, a port, a record folder) is
 checked before anything starts, and so are the machine's parts the run needs (a webcam, a virtual camera
-that is the only output: doctor's checks, liveavatar.engines.health); a missing virtual camera beside
+that is the only output: doctor's checks, liveavatar.environment.health); a missing virtual camera beside
 other outputs is reported with its fix and the other sinks run on. Ctrl-C, SIGTERM and SIGHUP stop
 cleanly: every sink is closed and every recording finalised. A recording that failed (disk full, write
 error) makes the run exit non-zero, whatever else went well.
@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from liveavatar.argnumbers import finite, number
+from liveavatar.commands.argnumbers import finite, number
+from liveavatar.environment.machine import describe_machine
 from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.files.text import printable
 from liveavatar.live.events import RunnerObserver
-from liveavatar.machine import describe_machine
-from liveavatar.text import printable
 
 if TYPE_CHECKING:
     from liveavatar.live.spec import RunnerConfig
@@ -170,11 +170,11 @@ def build_config(args: argparse.Namespace):
 
 
 def check_devices(config: RunnerConfig) -> None:
-    """The machine's parts the run needs, asked of liveavatar.engines.health (doctor's checks) before the
+    """The machine's parts the run needs, asked of liveavatar.environment.health (doctor's checks) before the
     engine, the source or any sink opens: a webcam that is not there, and a virtual camera that cannot open
     when it is the only output, are refused with health's one line and its fix (DeviceUnavailableError).
     A virtual camera beside other outputs is left to the runner, which reports it and runs the others on."""
-    from liveavatar.engines import health
+    from liveavatar.environment import health
     from liveavatar.errors import DeviceUnavailableError
 
     if config.source.kind == "webcam":
@@ -238,12 +238,12 @@ class _ConsoleObserver(RunnerObserver):
     def on_sink_state(self, state) -> None:
         if state.status == "running":
             self._print(f"{state.key}: {state.detail}")
-        elif state.status == "closed" and state.key.startswith("record:"):
-            asked = state.key[len("record:") :]
+        elif state.status == "closed" and state.kind == "record":
+            asked = state.target
             taken = f" ({asked} already exists: nothing is ever overwritten)" if state.detail != asked else ""
             self._print(f"{state.key}: saved {state.detail}{taken}")
         elif state.status == "failed":
-            if state.key.startswith("record:"):
+            if state.kind == "record":
                 self.failed_recordings[state.key] = state.detail
             self._print_once(f"warning: {state.detail}")
 
@@ -261,8 +261,8 @@ class _ConsoleObserver(RunnerObserver):
 
 def _refuse_a_photo_as_avatar(path: Path) -> None:
     """`run --avatar photo.jpg` showed a raw safetensors error: say what to do instead."""
-    from liveavatar.imageheader import HeaderError, read_header
-    from liveavatar.imageio import IMAGE_SUFFIXES
+    from liveavatar.files.imageheader import HeaderError, read_header
+    from liveavatar.files.imageio import IMAGE_SUFFIXES
 
     with open(path, "rb") as f:
         head = f.read(4096)
@@ -278,7 +278,7 @@ def _refuse_a_photo_as_avatar(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from liveavatar.stopsignals import stop_signals_as_interrupt
+    from liveavatar.environment.stopsignals import stop_signals_as_interrupt
 
     with stop_signals_as_interrupt():
         return _run(args)
@@ -288,9 +288,8 @@ def _run(args: argparse.Namespace) -> int:
     from liveavatar.avatar import load_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.errors import DeviceUnavailableError
+    from liveavatar.files.checks import check_output_file, require_file
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
-    from liveavatar.outputs import check_output_file
-    from liveavatar.paths import require_file
     from liveavatar.pipeline.runner import Runner
 
     config = build_config(args)
@@ -345,7 +344,7 @@ def _run(args: argparse.Namespace) -> int:
             "machine": describe_machine(),
             **stats.as_dict(),
         }
-        from liveavatar.outputs import save_new_file, saved_note
+        from liveavatar.files.checks import save_new_file, saved_note
 
         saved = save_new_file(
             args.stats_json, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"), "--stats-json"

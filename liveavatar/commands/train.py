@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from liveavatar.argnumbers import count, number
+from liveavatar.commands.argnumbers import count, number
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from liveavatar.errors import InputError
-    from liveavatar.outputs import check_output_folder
+    from liveavatar.files.checks import check_output_folder
     from liveavatar.training.losses import LossWeights
     from liveavatar.training.meta_train import TrainSettings, train
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from liveavatar.errors import LiveAvatarError
-    from liveavatar.text import printable
+    from liveavatar.files.text import printable
 
     parser = argparse.ArgumentParser(prog="liveavatar-train")
     register(parser.add_subparsers(dest="command", required=True))

@@ -3,15 +3,17 @@
 `RunnerObserver` is the one interface. Its methods are called from the runner's worker threads (the
 inference thread for frames and stats, whichever thread noticed for sink states and errors). An
 implementation must return quickly and never block: the Qt bridge emits queued signals, the CLI prints.
-An exception raised by an observer is caught and logged, never allowed to stop the pipeline.
+An exception raised by an observer is caught and logged, never allowed to stop the pipeline: the runner and
+the camera preview call their observer through `GuardedObserver`, which does that per method.
 Every array handed to an observer is fresh for that call and never written again by the runner, so it
 may be kept (e.g. wrapped in a QImage) without copying.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -106,6 +108,23 @@ class SinkState:
     status: SinkStatus
     detail: str = ""
 
+    @property
+    def kind(self) -> str:
+        """ "vcam", "record", "http" or "preview": the sink's kind (sink_kind of its key)."""
+        return sink_kind(self.key)
+
+    @property
+    def target(self) -> str:
+        """What the sink was asked to write to: a recording's path as given, the stream's port; "" for the
+        virtual camera and the preview window."""
+        return self.key.partition(":")[2]
+
+
+def sink_kind(key: str) -> str:
+    """A sink's kind from its key ("record:/tmp/a.mp4" → "record", "http:8765" → "http", "vcam" → "vcam"):
+    the one place a key is taken apart."""
+    return key.partition(":")[0]
+
 
 @dataclass(frozen=True)
 class RunnerError:
@@ -139,8 +158,42 @@ class RunnerObserver:
         """The run ended (source ended, stop(), duration reached, fatal error); all sinks are closed."""
 
 
+_Arg = TypeVar("_Arg")
+
+
+class GuardedObserver(RunnerObserver):
+    """An observer as its caller calls it: each method calls the wrapped observer's and catches what it
+    raises, so an observer bug never stops a run. failed(method name) is called inside the handler (it can
+    log the traceback the caller's way)."""
+
+    def __init__(self, observer: RunnerObserver, failed: Callable[[str], None]) -> None:
+        self.observer = observer
+        self._failed = failed
+
+    def _call(self, method: Callable[[_Arg], None], name: str, arg: _Arg) -> None:
+        try:
+            method(arg)
+        except Exception:  # noqa: BLE001 - an observer bug must not stop the pipeline
+            self._failed(name)
+
+    def on_frame(self, report: FrameReport) -> None:
+        self._call(self.observer.on_frame, "on_frame", report)
+
+    def on_stats(self, stats: RunStats) -> None:
+        self._call(self.observer.on_stats, "on_stats", stats)
+
+    def on_sink_state(self, state: SinkState) -> None:
+        self._call(self.observer.on_sink_state, "on_sink_state", state)
+
+    def on_error(self, error: RunnerError) -> None:
+        self._call(self.observer.on_error, "on_error", error)
+
+    def on_stopped(self, reason: str) -> None:
+        self._call(self.observer.on_stopped, "on_stopped", reason)
+
+
 @dataclass
-class RecordingObserver(RunnerObserver):
+class CollectingObserver(RunnerObserver):
     """Keeps what it is told (tests, CLI summaries); frames are not kept, only counted, to bound memory."""
 
     frames: int = 0

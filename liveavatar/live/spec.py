@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from liveavatar.errors import InputError
-from liveavatar.imageio import IMAGE_SUFFIXES
+from liveavatar.files.imageio import IMAGE_SUFFIXES
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.smoothing import OneEuroParams
 

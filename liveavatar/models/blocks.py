@@ -16,12 +16,16 @@ NORM_EPS = 1e-5
 
 def conv(in_ch: int, out_ch: int, kernel: int = 3, spectral: bool = True) -> nn.Conv2d:
     layer = nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2)
-    return parametrizations.spectral_norm(layer) if spectral else layer
+    if spectral:
+        parametrizations.spectral_norm(layer)  # parametrizes the layer in place (and returns it)
+    return layer
 
 
 def linear(in_f: int, out_f: int, bias: bool = True, spectral: bool = True) -> nn.Linear:
     layer = nn.Linear(in_f, out_f, bias=bias)
-    return parametrizations.spectral_norm(layer) if spectral else layer
+    if spectral:
+        parametrizations.spectral_norm(layer)  # parametrizes the layer in place (and returns it)
+    return layer
 
 
 def fold_spectral_norm(module: nn.Module) -> nn.Module:

@@ -26,9 +26,9 @@ from safetensors import SafetensorError
 
 from liveavatar.config import MAX_PARAMETERS, ModelConfig
 from liveavatar.errors import CheckpointError
-from liveavatar.jsonlimits import parse_json
+from liveavatar.files.checks import require_file
+from liveavatar.files.jsonlimits import parse_json
 from liveavatar.models.adain_layout import LAYOUT_VERSION
-from liveavatar.paths import require_file
 
 if TYPE_CHECKING:
     import torch
@@ -145,7 +145,7 @@ def load_checkpoint(
 ) -> Checkpoint:
     """Loads a checkpoint with its PyTorch model. `spectral=True` rebuilds spectral-norm parametrisations
     (for fine-tuning). Needs torch; the runtime uses `open_checkpoint`."""
-    from liveavatar.optional import import_torch
+    from liveavatar.environment.optional import import_torch
 
     import_torch(f"loading the PyTorch model of checkpoint {Path(path).name}")
     from safetensors.torch import load_file

@@ -43,7 +43,7 @@ class DownTrunk(nn.Module):
         features = []
         for i, block in enumerate(self.blocks):
             h = block(h)  # N×C_i×S/2^(i+1)×…
-            if i == self.attn_at:
+            if i == self.attn_at and self.attn is not None:  # attn_at is -1 when there is none
                 h = self.attn(h)
             features.append(h)
         return h, features

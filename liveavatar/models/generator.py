@@ -58,21 +58,23 @@ class Generator(nn.Module):
             # The mask starts near 1 (tanh(2) → 0.98): an untrained warp preset shows the warped portrait, and
             # training moves the mask off the warp only where painting pays. PixelShuffle(2) takes output
             # channel c from head channels 4c…4c+3, so the mask (channel 3) is the head's last 4 (or last 1).
+            bias = self.head.bias
+            assert bias is not None  # conv() keeps nn.Conv2d's bias
             with torch.no_grad():
-                self.head.bias[-4 if g.pixel_shuffle_head else -1 :] = 2.0
+                bias[-4 if g.pixel_shuffle_head else -1 :] = 2.0
 
     def forward(self, landmarks: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
         p = self.layout.split(psi)
         h = landmarks  # B×3×S×S
         for i, block in enumerate(self.down):
             h = block(h)  # B×C_i×S/2^(i+1)×S/2^(i+1)
-            if i == self.down_attn_at:
+            if i == self.down_attn_at and self.down_attn is not None:  # at is -1 when there is none
                 h = self.down_attn(h)
         for i, block in enumerate(self.res):
             h = block(h, (*p[f"res{i}.norm1"], *p[f"res{i}.norm2"]))  # B×C_bottleneck×s×s
         for i, block in enumerate(self.up):
             h = block(h, (*p[f"up{i}.norm1"], *p[f"up{i}.norm2"]))  # B×C_up_i×2s×2s
-            if i == self.up_attn_at:
+            if i == self.up_attn_at and self.up_attn is not None:
                 h = self.up_attn(h)
         h = self.head(F.relu(adain(h, *p["head.norm"])))  # B×C(·4)×…, C = 3 (RGB) or 4 (RGB + mask)
         if self.pixel_shuffle:

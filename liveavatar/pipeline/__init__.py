@@ -5,9 +5,9 @@ desktop app's Qt bridge) and liveavatar.live.events for what an observer receive
 """
 
 from liveavatar.live.events import (
+    CollectingObserver,
     FrameReport,
     Percentiles,
-    RecordingObserver,
     RunnerError,
     RunnerObserver,
     RunStats,
@@ -29,7 +29,7 @@ __all__ = [
     "Background",
     "FrameReport",
     "Percentiles",
-    "RecordingObserver",
+    "CollectingObserver",
     "Runner",
     "RunnerConfig",
     "RunnerError",

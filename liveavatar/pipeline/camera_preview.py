@@ -19,10 +19,14 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from typing import TYPE_CHECKING
 
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver
+from liveavatar.live.events import FrameReport, GuardedObserver, RunnerError, RunnerObserver
 from liveavatar.live.spec import SourceSpec, TrackingConfig
+
+if TYPE_CHECKING:  # capture loads when the preview starts
+    from liveavatar.capture import FrameSource
 
 THREAD_NAME = "liveavatar-camera-preview"
 JOIN_TIMEOUT_S = 10.0
@@ -42,11 +46,12 @@ class CameraPreview:
         self.spec = source
         self.tracking = tracking or TrackingConfig()
         self.observer = observer or RunnerObserver()
+        self._report = GuardedObserver(self.observer, self._failed)
         self.reconnect_interval_s = reconnect_interval_s
         self.engine_name = ""
         self.engine_skipped: list[str] = []
         self.frames = 0
-        self._source = None
+        self._source: FrameSource | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._stopped = threading.Event()
@@ -83,7 +88,7 @@ class CameraPreview:
                 self._source.close()
             finally:
                 self._source = None
-        self._notify("on_stopped", self._reason)
+        self._report.on_stopped(self._reason)
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -93,11 +98,8 @@ class CameraPreview:
     def running(self) -> bool:
         return self._started and not self._stopped.is_set()
 
-    def _notify(self, method: str, arg) -> None:
-        try:
-            getattr(self.observer, method)(arg)
-        except Exception:  # noqa: BLE001 - an observer bug must not stop the preview
-            traceback.print_exc()
+    def _failed(self, method: str) -> None:
+        traceback.print_exc()  # an observer bug must not stop the preview
 
     def _loop(self) -> None:
         from liveavatar.capture import SourceLost
@@ -109,9 +111,9 @@ class CameraPreview:
         try:
             while not self._stop.is_set():
                 try:
-                    captured = self._source.read()
+                    captured = self._opened().read()
                 except SourceLost as exc:
-                    self._notify("on_error", RunnerError(f"{exc}; retrying", source="capture"))
+                    self._report.on_error(RunnerError(f"{exc}; retrying", source="capture"))
                     if not self._reconnect():
                         break
                     continue
@@ -136,8 +138,7 @@ class CameraPreview:
                     message += "; add a portrait to drive it"
                 track_ms = (time.perf_counter() - started) * 1000
                 self.frames += 1
-                self._notify(
-                    "on_frame",
+                self._report.on_frame(
                     FrameReport(
                         index=frame.index,
                         timestamp=frame.timestamp,
@@ -155,7 +156,7 @@ class CameraPreview:
         except Exception as exc:  # noqa: BLE001 - reported, and the preview ends
             reason = f"the camera preview failed: {exc}"
             detail = "" if isinstance(exc, LiveAvatarError) else traceback.format_exc()
-            self._notify("on_error", RunnerError(reason, detail, fatal=True, source="capture"))
+            self._report.on_error(RunnerError(reason, detail, fatal=True, source="capture"))
         finally:
             if tracker is not None:
                 tracker.close()
@@ -163,12 +164,19 @@ class CameraPreview:
             # The source ended or failed on its own: stop from another thread (this one cannot join itself).
             threading.Thread(target=self.stop, args=(reason,), name=THREAD_NAME + "-stopper", daemon=True).start()
 
+    def _opened(self) -> FrameSource:
+        """The open source (the loop runs only between start() and stop(), which closes it)."""
+        source = self._source
+        if source is None:
+            raise RuntimeError("the preview's source is closed")
+        return source
+
     def _reconnect(self) -> bool:
         while not self._stop.wait(self.reconnect_interval_s):
             try:
-                self._source.reopen()
+                self._opened().reopen()
             except LiveAvatarError:
                 continue
-            self._notify("on_error", RunnerError(f"{self._source.name} is back", source="capture"))
+            self._report.on_error(RunnerError(f"{self._opened().name} is back", source="capture"))
             return True
         return False

@@ -17,17 +17,20 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from liveavatar.capture import Captured, FrameSource, SourceLost
 from liveavatar.errors import LiveAvatarError
-from liveavatar.live.events import FrameReport, RunnerError, RunStats
+from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, RunStats
 from liveavatar.live.slots import CLOSED, LatestSlot
 from liveavatar.live.spec import Background, Mode, RunnerConfig
-from liveavatar.pipeline.avatars import PreparedAvatar
+from liveavatar.pipeline.avatar_engines import PreparedAvatar
 from liveavatar.pipeline.stages import Composer, Driven, Processor
 from liveavatar.pipeline.timing import TimingWindow
 from liveavatar.types import Frame
+
+if TYPE_CHECKING:  # types only: engines sit above the core
+    from liveavatar.engines.base import WarpFrameEngine
 
 THREAD_PREFIX = "liveavatar-"
 JOIN_TIMEOUT_S = 10.0
@@ -42,7 +45,9 @@ class _Captured:
 
 
 @dataclass
-class _Work:
+class _Retargeted:
+    """A captured frame retargeted onto its avatar: what the render thread turns into an output frame."""
+
     captured: Captured
     index: int
     avatar: PreparedAvatar
@@ -51,7 +56,7 @@ class _Work:
 
 
 class LiveLoop:
-    """The threads of one run. Callbacks: notify(observer method name, argument); error(RunnerError);
+    """The threads of one run. report: the run's observer, guarded (live.events.GuardedObserver); callbacks:
     send(output frame, wait) to every sink; finish(reason) when the run should end (called from a worker
     thread, so it must not join it); stats() for the periodic report."""
 
@@ -59,13 +64,13 @@ class LiveLoop:
         self,
         config: RunnerConfig,
         image_size: int,
-        notify: Callable[[str, Any], None],
+        report: RunnerObserver,
         send: Callable[[Frame, bool], None],
         finish: Callable[[str], None],
         stats: Callable[[], RunStats],
     ) -> None:
         self.config = config
-        self._notify = notify
+        self._report = report
         self._send = send
         self._finish = finish
         self._stats = stats
@@ -78,7 +83,7 @@ class LiveLoop:
         self.processor.controls = config.expression
         self.timing = TimingWindow()
         self.capture_slot: LatestSlot[_Captured] = LatestSlot("capture", config.lossless)
-        self.work_slot: LatestSlot[_Work] = LatestSlot("processed", config.lossless)
+        self.work_slot: LatestSlot[_Retargeted] = LatestSlot("processed", config.lossless)
         self.stop_event = threading.Event()
         self.frames = 0
         self.t0 = 0.0
@@ -130,7 +135,7 @@ class LiveLoop:
         self.capture_slot.put(_Captured(Captured(frame, last.captured.landmarks), last.index))
 
     def _error(self, message: str, detail: str = "", fatal: bool = False, source: str = "") -> None:
-        self._notify("on_error", RunnerError(message, detail, fatal, source))
+        self._report.on_error(RunnerError(message, detail, fatal, source))
 
     def _error_once(self, message: str, detail: str, source: str) -> None:
         """A failure that may repeat every frame is reported once, not 30 times a second."""
@@ -222,7 +227,9 @@ class LiveLoop:
                 except Exception as exc:  # noqa: BLE001 - a bad frame is skipped, the run goes on
                     self._error_once(f"a frame could not be processed: {exc}", traceback.format_exc(), "processing")
                     continue
-                if not self.work_slot.put(_Work(item.captured, item.index, prepared, driven, timings), self.stop_event):
+                if not self.work_slot.put(
+                    _Retargeted(item.captured, item.index, prepared, driven, timings), self.stop_event
+                ):
                     break
         finally:
             self.work_slot.close()
@@ -252,7 +259,7 @@ class LiveLoop:
                 now = time.monotonic()
                 if now >= next_stats:
                     next_stats = now + self.config.stats_interval_s
-                    self._notify("on_stats", self._stats())
+                    self._report.on_stats(self._stats())
                 if item is CLOSED:
                     break
                 if item is None:
@@ -263,10 +270,10 @@ class LiveLoop:
         except Exception as exc:  # noqa: BLE001
             reason = f"inference failed: {exc}"
             self._error(reason, traceback.format_exc(), fatal=True, source="inference")
-        self._notify("on_stats", self._stats())
+        self._report.on_stats(self._stats())
         self._finish(reason or self._end_reason)
 
-    def _render(self, work: _Work) -> None:
+    def _render(self, work: _Retargeted) -> None:
         timings = work.timings
         prepared = work.avatar
         start = time.perf_counter()
@@ -275,7 +282,8 @@ class LiveLoop:
         layers = None
         if prepared.warp is not None:
             # ...and gives the layers that move the whole portrait at the output's resolution
-            layers = prepared.engine.infer_layers(image, prepared.psi, prepared.warp, work.driven.points[None])
+            engine = cast("WarpFrameEngine", prepared.engine)  # a warp checkpoint's (AvatarEngines)
+            layers = engine.infer_layers(image, prepared.psi, prepared.warp, work.driven.points[None])
             face = layers.frames[0]
         else:
             face = prepared.engine.infer(image, prepared.psi)[0]
@@ -301,8 +309,7 @@ class LiveLoop:
         self._last_output_t = time.monotonic()
         self.timing.tick(self._last_output_t)
         self.frames += 1
-        self._notify(
-            "on_frame",
+        self._report.on_frame(
             FrameReport(
                 index=work.index,
                 timestamp=frame.timestamp,

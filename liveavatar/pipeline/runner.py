@@ -37,10 +37,10 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     sink_states() -> dict[key, SinkState]      stats() -> RunStats      engine_name, engine_skipped
     source_fps, expected_frames()   # the source's frame rate; frames a lossless run will render, if known
 
-Also for a UI, doctor's checks in liveavatar.engines.health: check_cameras() (the source menu), engine_rows()
-(the engine menu, with why each engine cannot run), virtual_camera_problem() (the virtual camera's line with
-its fix for this OS), collect() (every check, as a dict); and liveavatar.pipeline.camera_preview.CameraPreview
-(the camera and its tracked face before any avatar exists).
+Also for a UI, doctor's checks in liveavatar.environment.health: check_cameras() (the source menu),
+virtual_camera_problem() (the virtual camera's line with its fix for this OS), collect() (every check, as a
+dict); liveavatar.engines.registry.engine_availability() (the engine menu, with why each engine cannot run);
+and liveavatar.pipeline.camera_preview.CameraPreview (the camera and its tracked face before any avatar exists).
 
 Observer (liveavatar.live.events.RunnerObserver), called from worker threads, must not block:
     on_frame(FrameReport)   every output frame: camera image, driver landmarks or None, tracker message,
@@ -62,16 +62,15 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from liveavatar.avatar import Avatar
 from liveavatar.capture import FrameSource, open_source
 from liveavatar.errors import InputError
 from liveavatar.landmarks.controls import ExpressionControls
-from liveavatar.live.events import RunnerError, RunnerObserver, RunStats, SinkState
+from liveavatar.live.events import GuardedObserver, RunnerError, RunnerObserver, RunStats, SinkState
 from liveavatar.live.spec import MODES, Background, Mode, RunnerConfig, SinkSpec
 from liveavatar.models.checkpoint import Checkpoint
-from liveavatar.pipeline.avatars import AvatarEngines, EngineFactory
+from liveavatar.pipeline.avatar_engines import AvatarEngines, EngineFactory
 from liveavatar.pipeline.live_loop import THREAD_PREFIX, LiveLoop
 from liveavatar.pipeline.sink_set import SinkSet, precheck_sink
 from liveavatar.types import FaceLandmarks
@@ -97,6 +96,7 @@ class Runner:
         self.config = config
         self.checkpoint = checkpoint
         self.observer = observer or RunnerObserver()
+        self._report = GuardedObserver(self.observer, lambda method: log.exception("observer %s failed", method))
         self._initial_avatar = avatar
         self._lock = threading.Lock()  # guards start/stop
         self._avatars = AvatarEngines(checkpoint, config.engine, engine_factory)
@@ -104,7 +104,7 @@ class Runner:
             config.output_size,
             config.lossless,
             lambda: self.source_fps,
-            lambda state: self._notify("on_sink_state", state),
+            self._report.on_sink_state,
             lambda message, detail, key: self._error(message, detail, source=key),
             lambda key: self._finish(f"{key} closed"),  # a sink asked to end the run (preview window closed)
             checkpoint.sha256,
@@ -112,7 +112,7 @@ class Runner:
         self._loop = LiveLoop(
             config,
             checkpoint.config.image_size,
-            self._notify,
+            self._report,
             self._sinks.send,
             self._finish,
             self.stats,
@@ -160,7 +160,7 @@ class Runner:
             self._stop_reason = reason
         self._loop.stop()
         self._close_everything()
-        self._notify("on_stopped", self._stop_reason)
+        self._report.on_stopped(self._stop_reason)
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -322,14 +322,8 @@ class Runner:
 
     # ------------------------------------------------------------------ reporting
 
-    def _notify(self, method: str, arg: Any) -> None:
-        try:
-            getattr(self.observer, method)(arg)
-        except Exception:  # noqa: BLE001 - an observer bug must not stop the pipeline
-            log.exception("observer %s failed", method)
-
     def _error(self, message: str, detail: str = "", fatal: bool = False, source: str = "") -> None:
-        self._notify("on_error", RunnerError(message, detail, fatal, source))
+        self._report.on_error(RunnerError(message, detail, fatal, source))
 
     def stats(self) -> RunStats:
         loop = self._loop

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from liveavatar.errors import DeviceUnavailableError, LiveAvatarError
-from liveavatar.live.events import SinkState
+from liveavatar.live.events import SinkState, sink_kind
 from liveavatar.live.spec import SinkSpec
 from liveavatar.sinks import Report, Sink, create_sink
 from liveavatar.types import Frame
@@ -107,10 +107,10 @@ class SinkSet:
         if sink is not None:
             self._close(key, sink)
 
-    def remove_kind(self, prefix: str, key: str | None = None) -> None:
-        """Closes every sink whose key starts with prefix ("record:", "http:"), or only `key`."""
+    def remove_kind(self, kind: str, key: str | None = None) -> None:
+        """Closes every sink of a kind ("record", "http"), or only `key` among them."""
         with self._lock:
-            keys = [k for k in self._sinks if k.startswith(prefix) and (key is None or k == key)]
+            keys = [k for k in self._sinks if sink_kind(k) == kind and (key is None or k == key)]
         for k in keys:
             self.remove(k)
 
@@ -140,7 +140,7 @@ class SinkSet:
         return self.add(SinkSpec("record", path=Path(path)))
 
     def stop_recording(self, key: str | None = None) -> None:
-        self.remove_kind("record:", key)
+        self.remove_kind("record", key)
 
     def set_vcam(self, on: bool, spec: SinkSpec | None = None) -> str | None:
         if on:
@@ -151,7 +151,7 @@ class SinkSet:
     def set_http(self, on: bool, port: int = 8765, token: bool | str = True) -> str | None:
         if on:
             return self.add(SinkSpec("http", port=port, token=token))
-        self.remove_kind("http:")
+        self.remove_kind("http")
         return None
 
     # ------------------------------------------------------------------ frames and figures

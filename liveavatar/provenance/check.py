@@ -82,7 +82,7 @@ def check_file(path: Path) -> CheckReport:
 
 
 def _image_watermark(path: Path) -> WatermarkReport:
-    from liveavatar.imageio import read_image
+    from liveavatar.files.imageio import read_image
 
     detection = detect_image(read_image(path))
     return WatermarkReport(1, int(detection.present), detection.score)

@@ -74,7 +74,7 @@ def paste_back(frame_rgb: np.ndarray, face_rgb: np.ndarray, crop: CropTransform,
         (x1 - x0, y1 - y0),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
+        borderValue=(0, 0, 0, 0),
     )
     region = out[y0:y1, x0:x1]
     out[y0:y1, x0:x1] = _blend(region, warped[..., :3], warped[..., 3])

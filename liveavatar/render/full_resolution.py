@@ -64,7 +64,7 @@ class FullResolutionWarp:
         self.source = source
         self.crop_size, self.coarse, self.supersample = crop_size, coarse, supersample
         to_crop = np.asarray(to_crop, np.float64)
-        from_crop = cv2.invertAffineTransform(to_crop)
+        from_crop = np.asarray(cv2.invertAffineTransform(to_crop), np.float64)
         corners = np.array([[-0.5, -0.5], [crop_size - 0.5, -0.5], [-0.5, crop_size - 0.5], [crop_size - 0.5] * 2])
         footprint = corners @ from_crop[:, :2].T + from_crop[:, 2]
         lo, hi = np.floor(footprint.min(0)).astype(int), np.ceil(footprint.max(0)).astype(int) + 1
@@ -150,9 +150,9 @@ class FullResolutionWarp:
             return
         to_box = self._to_region.copy()
         to_box[:, 2] -= (bx0, by0)
-        layer = cv2.warpAffine(
-            paint, to_box, (bx1 - bx0, by1 - by0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
+        size = (bx1 - bx0, by1 - by0)
+        border = cv2.BORDER_CONSTANT
+        layer = cv2.warpAffine(paint, to_box, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0,) * 4)
         cover = layer[..., 3:4].astype(np.float32) * (self._fade[by0:by1, bx0:bx1, None] / 255.0)
         under = region[by0:by1, bx0:bx1]
         mixed = under + (layer[..., :3].astype(np.float32) - under) * cover

@@ -43,14 +43,19 @@ import shutil
 import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from liveavatar.disclosure import GENERATOR_TAG
 from liveavatar.errors import InputError, LiveAvatarError
+from liveavatar.files.checks import check_output_file, link_to_free_name
 from liveavatar.live.events import SinkState
-from liveavatar.outputs import check_output_file, link_to_free_name
 from liveavatar.provenance.manifest import sign_or_warn
 from liveavatar.sinks.base import Report, SinkDefaults, fit_frame
 from liveavatar.types import Frame
+
+if TYPE_CHECKING:  # PyAV loads when a recording opens
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +164,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def check_destination(path: Path, flag: str = "recording") -> None:
-    """Raises InputError unless a recording can start at path: a .mp4 name, and liveavatar.outputs' rules
+    """Raises InputError unless a recording can start at path: a .mp4 name, and liveavatar.files.checks' rules
     for any file we write (not a folder, an existing writable folder, MIN_FREE_BYTES free). An existing
     file is fine: a recording never replaces it (link_to_free_name picks NAME-1.mp4)."""
     if path.suffix.lower() != ".mp4" and not path.is_dir():
@@ -193,9 +198,9 @@ class RecordSink(SinkDefaults):
         self.saved_detail = ""  # str(saved): what the runner reports as the closed state's detail
         self.tmp = partial_name(self.path)
         self._queue: queue.Queue = queue.Queue(QUEUE_FRAMES)
-        self._file = None
-        self._container = None
-        self._stream = None
+        self._file: _FileSink | None = None  # the three are set together by open(), dropped when the file closes
+        self._container: OutputContainer | None = None
+        self._stream: VideoStream | None = None
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         self._stopped_cleanly = False
@@ -210,21 +215,22 @@ class RecordSink(SinkDefaults):
         recovered = recover_partials(self.path)
         codec, options, self.codec = choose_codec()
         try:
-            self._file = _FileSink(self.tmp)  # unbuffered: each write reaches the kernel at once
+            self._file = file = _FileSink(self.tmp)  # unbuffered: each write reaches the kernel at once
         except OSError as exc:
             raise InputError(f"cannot write {self.path} ({exc.strerror}); choose a writable folder") from None
         try:
             rate = Fraction(self.fps).limit_denominator(1001)
-            self._container = av.open(
-                self._file, "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+            self._container = container = av.open(
+                file, "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}
             )
-            self._container.metadata["comment"] = GENERATOR_TAG
-            self._container.metadata["description"] = GENERATOR_TAG
+            container.metadata["comment"] = GENERATOR_TAG
+            container.metadata["description"] = GENERATOR_TAG
             options["g"] = str(max(1, round(self.fps * FRAGMENT_S)))  # a key frame, hence a fragment, per second
-            self._stream = self._container.add_stream(codec, rate=rate, options=options)
-            self._stream.width, self._stream.height = self.width, self.height
-            self._stream.pix_fmt = "yuv420p"
-            self._stream.codec_context.open()  # fails here, not on the first frame, for a size the codec refuses
+            # a video codec's name, so a VideoStream (PyAV types add_stream(str) as any kind of stream)
+            self._stream = stream = cast("VideoStream", container.add_stream(codec, rate=rate, options=options))
+            stream.width, stream.height = self.width, self.height
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.open()  # fails here, not on the first frame, for a size the codec refuses
         except Exception as exc:
             self._discard()
             raise InputError(f"cannot record to {self.path}: the encoder refused to start ({exc})") from None
@@ -289,16 +295,18 @@ class RecordSink(SinkDefaults):
     def _encode(self, image) -> None:
         import av
 
+        stream, container, file = self._stream, self._container, self._file
+        assert stream is not None and container is not None and file is not None  # the writer runs once opened
         video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         video_frame.pts = self.written
-        for packet in self._stream.encode(video_frame):
-            self._container.mux(packet)
+        for packet in stream.encode(video_frame):
+            container.mux(packet)
             if packet.is_keyframe:  # the previous fragment has just been written: make it durable
-                self._file.fsync()
-                if self._file.error is None and packet.pts is not None:
+                file.fsync()
+                if file.error is None and packet.pts is not None:
                     self.kept = round(float(packet.pts * packet.time_base) * self.fps)
-        if self._file.error is not None:
-            raise self._file.error
+        if file.error is not None:
+            raise file.error
         self.written += 1
 
     def _check_space(self) -> None:

@@ -47,7 +47,7 @@ def vcam_fix(system: str | None = None) -> str:
 class VirtualCameraUnavailable(DeviceUnavailableError):
     """No virtual camera opens here. The message is the one line users see (the sink's failure in `run` and
     the app, the app's output row); `detail` (what is missing) and `fix` (what to do) are its two halves,
-    which `liveavatar doctor` prints apart (liveavatar.engines.health.check_virtual_camera)."""
+    which `liveavatar doctor` prints apart (liveavatar.environment.health.check_virtual_camera)."""
 
     def __init__(self, message: str, detail: str, fix: str) -> None:
         super().__init__(message)
@@ -65,7 +65,7 @@ def open_camera(width: int, height: int, fps: float, device: str | None = None) 
     try:
         import pyvirtualcam
     except ImportError:
-        from liveavatar.install_hint import pip_install
+        from liveavatar.environment.install_hint import pip_install
 
         fix = f"the virtual camera needs pyvirtualcam: {pip_install('vcam')} (or pip install pyvirtualcam)"
         raise VirtualCameraUnavailable(fix, "pyvirtualcam is not installed", fix) from None

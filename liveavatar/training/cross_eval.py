@@ -194,9 +194,17 @@ def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def cross_reenact(
-    checkpoint, portraits: Path, drivers: Path, settings: CrossSettings, out: Path, device: torch.device
+    checkpoint,
+    portraits: Path,
+    drivers: Path,
+    settings: CrossSettings,
+    out: Path,
+    device: torch.device,
+    make_embedder: Callable[[Any], Any],
 ) -> dict[str, Any]:
-    """Every portrait × every clip, model and warp rows; returns the report's "cross_portraits" section."""
+    """Every portrait × every clip, model and warp rows; returns the report's "cross_portraits" section.
+    make_embedder: builds each portrait's avatar (liveavatar.engines.embedder.create_embedder; the core is
+    handed it, it never reaches the engines layer)."""
     from tqdm import tqdm
 
     from liveavatar.avatar import build_avatar
@@ -209,22 +217,22 @@ def cross_reenact(
     size = checkpoint.config.image_size
     skip_identity = unavailable_reason()
     describer = None if skip_identity else FaceDescriber()
-    clips = []
+    clips: list[tuple[Path, list[tuple[np.ndarray, Any]] | None, str | None]] = []
     for path in tqdm(driver_files, desc="tracking drivers", unit="clip", disable=None):
         frames = read_clip(path, settings.frames_per_clip, settings.stride)
         marks = track_driver(frames)
-        kept = [(f, m) for f, m in zip(frames, marks, strict=True) if m is not None]
-        if len(kept) < 3:
-            clips.append((path, None, f"mediapipe found a face in {len(kept)} of {len(frames)} frames"))
+        tracked = [(f, m) for f, m in zip(frames, marks, strict=True) if m is not None]
+        if len(tracked) < 3:
+            clips.append((path, None, f"mediapipe found a face in {len(tracked)} of {len(frames)} frames"))
             continue
-        clips.append((path, kept, None))
+        clips.append((path, tracked, None))
     skipped = [{"driver": p.name, "skipped": why} for p, k, why in clips if k is None]
     pairs: list[dict[str, Any]] = []
     sheet: list[list[np.ndarray]] = []
     with FaceTracker("image", max_faces=1) as tracker:
         for portrait in tqdm(portrait_files, desc="cross-reenactment", unit="portrait", disable=None):
             try:
-                avatar = build_avatar([portrait], checkpoint)
+                avatar = build_avatar([portrait], checkpoint, make_embedder=make_embedder)
             except LiveAvatarError as exc:
                 skipped.append({"portrait": portrait.name, "skipped": str(exc)})
                 continue
@@ -270,7 +278,7 @@ def cross_reenact(
     for (row, kind), rows in sorted(groups.items()):
         by_group.setdefault(row, {})[kind] = _summarize(rows)
     if sheet:
-        from liveavatar.imageio import write_image
+        from liveavatar.files.imageio import write_image
 
         write_image(out / CROSS_SHEET_FILE, np.concatenate([np.concatenate(r, axis=1) for r in sheet[:16]], axis=0))
     return {

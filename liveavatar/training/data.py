@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from liveavatar.errors import InputError
-from liveavatar.imageio import decode_image
+from liveavatar.files.imageio import decode_image
 from liveavatar.models.tensors import unit_from_uint8
 from liveavatar.training.shards import DATASET_FORMAT, FORMAT_VERSION, read_json, read_shard
 

@@ -301,7 +301,7 @@ def _summarize(per_video: list[dict[str, Any]], shots: Sequence[int]) -> dict[st
 
 def _write_results(out: Path, metrics: dict[str, Any], sheet_rows: list[list[np.ndarray]]) -> None:
     """sheet.png (rows padded with black to the widest) and metrics.json, written last and atomically."""
-    from liveavatar.imageio import write_image
+    from liveavatar.files.imageio import write_image
     from liveavatar.training.runlog import image_grid
 
     out.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ def expression_signals(points: np.ndarray) -> dict[str, float]:
     return {
         "mouth": float(mouth),
         "eyes": float(np.mean(eyes)),
-        "yaw": float((to_left - to_right) / max(to_left + to_right, 1e-6)),
+        "yaw": float((to_left - to_right) / max(float(to_left + to_right), 1e-6)),
         "pitch": float(nose[1] / chin[1]) if abs(chin[1]) > 1e-6 else 0.0,
         "roll": roll,
     }

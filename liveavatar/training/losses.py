@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +86,8 @@ def ms_ssim_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
 def feature_matching(real_feats: list[torch.Tensor], fake_feats: list[torch.Tensor]) -> torch.Tensor:
     """Σ over D's blocks of the mean |D_j(x) − D_j(x̂)| (real activations carry no gradient)."""
-    return sum(F.l1_loss(f.float(), r.detach().float()) for r, f in zip(real_feats, fake_feats, strict=True))
+    pairs = zip(real_feats, fake_feats, strict=True)
+    return cast(torch.Tensor, sum(F.l1_loss(f.float(), r.detach().float()) for r, f in pairs))
 
 
 def hinge_d(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:

@@ -287,7 +287,8 @@ def prepare_dataset(
     with tqdm(total=len(todo), desc="prepare", unit="video", disable=None) as bar:
         _run_all(todo, data_dir, settings, workers, bar)
 
-    index, skipped = [], []
+    index: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
     for item in items:
         shard = shard_path(data_dir, item.key)
         if shard.is_file():

@@ -45,7 +45,7 @@ class ScalarLog:
     def write(self, step: int, values: dict[str, float]) -> None:
         row = {"step": step, **{k: f"{v:.6g}" for k, v in values.items()}}
         new = self.columns is None
-        if new:
+        if self.columns is None:
             self.columns = list(row)
         with open(self.path, "a", newline="") as f:
             writer = csv.DictWriter(f, self.columns, extrasaction="ignore")
@@ -68,7 +68,7 @@ def image_grid(columns: list[torch.Tensor], rows: int = 4) -> np.ndarray:
 
 
 def save_grid(path: Path, columns: list[torch.Tensor], rows: int = 4) -> Path:
-    from liveavatar.imageio import write_image
+    from liveavatar.files.imageio import write_image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_image(path, image_grid(columns, rows))

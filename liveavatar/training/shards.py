@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from liveavatar.errors import InputError
-from liveavatar.jsonlimits import parse_json
+from liveavatar.files.jsonlimits import parse_json
 
 DATASET_FORMAT = "liveavatar-dataset"
 SHARD_FORMAT = "liveavatar-shard"
@@ -147,7 +147,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def read_json(path: Path, what: str) -> Any:
-    """A JSON file of a dataset, parsed within limits (liveavatar.jsonlimits); `what` says what to do."""
+    """A JSON file of a dataset, parsed within limits (liveavatar.files.jsonlimits); `what` says what to do."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from liveavatar.errors import InputError
-from liveavatar.paths import require_file
+from liveavatar.files.checks import require_file
 
 M = "M"  # max pooling
 VGG19_LAYOUT = (64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512, 512, M, 512, 512, 512, 512, M)
@@ -35,6 +36,9 @@ VGGFACE_MEAN = (129.186279296875, 104.76238250732422, 93.59396362304688)
 
 class VGGFeatures(nn.Module):
     """Frozen VGG convolution stack: images N×3×H×W in [-1, 1] RGB → the activations at `taps`."""
+
+    mean: torch.Tensor  # 1×3×1×1 buffers
+    std: torch.Tensor
 
     def __init__(
         self, layout: tuple, taps: tuple[int, ...], mean: tuple[float, ...], std: tuple[float, ...], scale: float
@@ -139,4 +143,4 @@ def feature_l1(net: VGGFeatures, fake: torch.Tensor, real: torch.Tensor) -> torc
     """Σ over taps of the mean absolute difference of activations (real side without gradient)."""
     with torch.no_grad():
         target = net(real)
-    return sum(F.l1_loss(f, t) for f, t in zip(net(fake), target, strict=True))
+    return cast(torch.Tensor, sum(F.l1_loss(f, t) for f, t in zip(net(fake), target, strict=True)))

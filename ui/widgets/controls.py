@@ -126,7 +126,7 @@ class EnginePanel(QGroupBox):
         self.combo.activated.connect(lambda i: self.engine_chosen.emit(self.combo.itemData(i)))
 
     def set_engines(self, availability: list[tuple[str, str | None]], current: str) -> None:
-        """availability: (engine, None or why it cannot run here), as engines.health.engine_rows reports it."""
+        """availability: (engine, None or why it cannot run here), as engines.registry.engine_availability says."""
         self.combo.blockSignals(True)
         self.combo.clear()
         self.combo.addItem("Automatic (fastest available)", "auto")
@@ -371,13 +371,13 @@ class OutputsPanel(QGroupBox):
 
     def show_vcam_unavailable(self, problem: str) -> None:
         """What the virtual camera row says when no virtual camera can open here (found before it is turned
-        on, by liveavatar.engines.health): the same line a failed attempt shows; the button stays usable, so
+        on, by liveavatar.environment.health): the same line a failed attempt shows; the button stays usable, so
         loading the module and clicking again works."""
         self.vcam.set_state(f"Not available: {problem}", "error")
 
     def show_sink_state(self, state: SinkState) -> str | None:
         """Shows a sink's state on its row; returns the path of a recording that was just saved, else None."""
-        if state.key == "vcam":
+        if state.kind == "vcam":
             row = self.vcam
             if state.status == "failed":
                 row.set_on(False)
@@ -386,7 +386,7 @@ class OutputsPanel(QGroupBox):
                 texts = {"opening": "Opening…", "running": f"On: {state.detail}", "closed": "Off"}
                 row.set_on(state.status in ("opening", "running"))
                 row.set_state(texts[state.status], "ok" if state.status == "running" else "info")
-        elif state.key.startswith("http:"):
+        elif state.kind == "http":
             row = self.http
             if state.status == "failed":
                 row.set_on(False)
@@ -399,9 +399,9 @@ class OutputsPanel(QGroupBox):
                 row.set_on(False)
                 row.set_state("")
             self.copy_address.setVisible(state.status == "running" and bool(self.address))
-        elif state.key.startswith("record:"):
+        elif state.kind == "record":
             row = self.record
-            path = state.key[len("record:") :]
+            path = state.target
             if state.status == "running":
                 self._recording = state.key
                 row.set_on(True)

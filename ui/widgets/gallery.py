@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from liveavatar.imageio import IMAGE_SUFFIXES
+from liveavatar.files.imageio import IMAGE_SUFFIXES
 
 from ..store import GalleryEntry
 

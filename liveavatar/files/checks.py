@@ -1,4 +1,6 @@
-"""Destinations checked before the work: a verb that writes a file or a folder finds out at once, not after
+"""Files checked before the work (require_file: an input named on the command line is a file, not a folder).
+
+Destinations checked before the work: a verb that writes a file or a folder finds out at once, not after
 minutes of work, that the path is a folder (or a file), that its folder is missing or read-only, or that the
 disk is nearly full. Each refusal is one InputError naming the flag, the path and what to do.
 
@@ -115,3 +117,13 @@ def save_new_file(path: Path, write: Callable[[Path], object], flag: str = "-o")
 def saved_note(saved: Path, asked: Path) -> str:
     """What a verb prints after the name it saved to: why it is not the name asked for, if it is not."""
     return "" if Path(saved) == Path(asked) else f" ({asked} already exists: nothing is ever overwritten)"
+
+
+def require_file(path: Path, what: str, hint: str, error: type[LiveAvatarError] = InputError) -> Path:
+    """`path` if it is a file; else `error`: "{what} {path} is a folder; {hint}" or "... does not exist; {hint}"."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file; {hint}")
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist; {hint}")
+    return path

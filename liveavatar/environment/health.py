@@ -3,13 +3,14 @@ a display that really answers, the model checkpoint. One home for the checks tha
 prints (`collect()` → a dict of sections, each with "ok" and a one-line "fix" or None) and that the other
 callers ask one at a time: `run` (camera_problem, virtual_camera_problem, before anything opens), `bench`
 (check_engines: which engines can run here, and why not) and the desktop app (check_cameras for its source
-menu, engine_rows for its engine menu, virtual_camera_problem for its output row).
+menu, virtual_camera_problem for its output row).
 
-It lives in `liveavatar.engines` because the engine check reads the engine table, and the layers allow
-only the CLI and what sits above the core (engines, ui) to reach engines; the desktop app (ui) may import
-it. It imports no `liveavatar.ui`: Qt's own check (`liveavatar.ui.platform_check`) is passed in by the
-caller that may load it (doctor), and the display check weighs its answer. Every import that costs
-something (mediapipe, torch, pyvirtualcam, the engine registry) happens inside the check that needs it.
+Six of its seven checks are the machine's, not the engines': it imports nothing above the core. The engine
+table's answer (liveavatar.engines.registry.engine_availability: (engine, None or why not) in auto's order)
+is passed in by the caller that may reach engines (`collect(engine_rows=...)`, `check_engines(rows)`), and
+Qt's own check (`liveavatar.ui.platform_check`) by the caller that may load the ui (doctor); the display
+check weighs its answer. Every import that costs something (mediapipe, torch, pyvirtualcam) happens
+inside the check that needs it.
 Nothing is downloaded or installed; the virtual camera is opened for a moment to see that it works.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 Check = Callable[[], dict[str, Any]]
+EngineRows = list[tuple[str, str | None]]  # (engine, None when it can run here, else "<engine>: why not")
 
 MEDIAPIPE_MODELS = (
     "modules/face_detection/face_detection_short_range.tflite",
@@ -104,17 +106,9 @@ def check_virtual_camera() -> dict[str, Any]:
     return result
 
 
-def engine_rows() -> list[tuple[str, str | None]]:
-    """(engine, None when it can run here, else "<engine>: why not") in auto's order, building nothing: the
-    engine table's own answer (engines/registry.py), which doctor summarises, the app's engine menu lists
-    and bench skips by."""
-    from liveavatar.engines.registry import engine_availability
-
-    return engine_availability()
-
-
-def check_engines() -> dict[str, Any]:
-    rows = engine_rows()
+def check_engines(rows: EngineRows) -> dict[str, Any]:
+    """rows: the engine table's answer in auto's order (liveavatar.engines.registry.engine_availability,
+    building nothing), which doctor summarises here, the app's engine menu lists and bench skips by."""
     return {
         "ok": True,
         "available": [name for name, why in rows if why is None],
@@ -249,14 +243,15 @@ def check_checkpoint() -> dict[str, Any]:
         return {"ok": False, "path": None, "fix": str(exc)}
 
 
-def collect(desktop_app: Check | None = None) -> dict[str, Any]:
-    """Every check, in doctor's order; `desktop_app` (Qt's start, from a caller that may load the ui) runs
+def collect(engine_rows: Callable[[], EngineRows], desktop_app: Check | None = None) -> dict[str, Any]:
+    """Every check, in doctor's order; `engine_rows` (the engine table's answer, from a caller that may reach
+    engines) is asked in the engines' turn; `desktop_app` (Qt's start, from a caller that may load the ui) runs
     between the GPU and the checkpoint and informs the display check. A check that raises becomes a failed
     section naming the exception: one broken check must not hide the others."""
     checks: dict[str, Check] = {
         "cameras": check_cameras,
         "virtual_camera": check_virtual_camera,
-        "engines": check_engines,
+        "engines": lambda: check_engines(engine_rows()),
         "mediapipe": check_mediapipe,
         "gpu": check_gpu,
         **({"desktop_app": desktop_app} if desktop_app is not None else {}),

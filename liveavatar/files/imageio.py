@@ -4,7 +4,7 @@ Everything returned is H×W×3 uint8 RGB (OpenCV reads BGR; the conversion happe
 stills). Images with an alpha channel are composited on white, greyscale is expanded to three channels.
 
 Every image a user gives and every portrait embedded in an avatar file goes through `decode_image`, which
-reads the declared size from the header first (liveavatar.imageheader) and refuses more than
+reads the declared size from the header first (liveavatar.files.imageheader) and refuses more than
 MAX_MEGAPIXELS (50 MP, raised with the LIVEAVATAR_MAX_IMAGE_MEGAPIXELS environment variable) before
 OpenCV allocates anything; images deeper than 8 bits get the same decoded bytes (4 per pixel of the cap),
 not the same pixels. OpenCV's own cap is set to ours as a second wall (liveavatar/__init__.py, before
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from liveavatar.errors import InputError
-from liveavatar.imageheader import HeaderError, read_header
+from liveavatar.files.imageheader import HeaderError, read_header
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})  # THE list: sources, gallery
 MAX_MEGAPIXELS = 50.0
