@@ -120,3 +120,24 @@ def test_screenshot_of_a_first_start_is_quiet(tmp_path, tiny_checkpoint, driving
     left = image[100:400, 40:360].reshape(-1, 3).astype(int)  # the camera pane shows the clip's green screen
     greenish = (left[:, 1] > left[:, 0] + 30) & (left[:, 1] > left[:, 2] + 30)
     assert greenish.mean() > 0.2
+
+
+def test_without_a_camera_the_chosen_avatar_shows_as_a_still_with_the_way_to_move_it(
+    qtbot, app, data_dir, tiny_checkpoint
+):
+    """Issue 22: with no camera the avatar pane stayed blank after a portrait was chosen."""
+    from liveavatar.sample import SAMPLE_NAME
+    from liveavatar.ui.main_window import STILL_NOTE, AppOptions, MainWindow
+
+    window = MainWindow(AppOptions(source=None, checkpoint=tiny_checkpoint, engine="torch"))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.sample_button.isEnabled(), timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(window.library.build_ended, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.sample_button, _left())
+    qtbot.waitUntil(lambda: window.avatar_view.has_frame, timeout=TIMEOUT_MS)
+    assert window.session.runner is None and window.frames_shown == 0  # nothing drives it
+    assert window.avatar_view.caption == SAMPLE_NAME and window.avatar_view.message == STILL_NOTE
+    assert "Video file" in STILL_NOTE and "Pose by hand" in STILL_NOTE
+    assert window.avatar_view._array.shape == window.session.avatar.portrait.shape
+    close_cleanly(window)

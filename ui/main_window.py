@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
             self.preview_shown.emit(self.preview_frames)
             return
         if not editing:  # in edit mode the avatar view shows the hand-set pose
-            self.avatar_view.caption = report.avatar
+            self.avatar_view.caption, self.avatar_view.message = report.avatar, ""
             self.avatar_view.show_frame(report.output)
         self.frames_shown += 1
         self.frame_shown.emit(self.frames_shown)
@@ -431,7 +431,7 @@ class MainWindow(QMainWindow):
         loaded = self.checkpoint is not None
         text = _waiting_text(loaded, self.checkpoint_problem, self.gallery_actions.loaded, self.session)
         self.camera_view.set_placeholder(text)
-        self.avatar_view.set_placeholder("")
+        show_still_avatar(self.avatar_view, self.session.avatar if why_not_running(self.session) else None)
 
     # ------------------------------------------------------------------ drops and close
 
@@ -491,6 +491,27 @@ class MainWindow(QMainWindow):
         """True while any of the window's worker pools still runs something (tests check it after close)."""
         pools = (self.loader, self.session.controls, self.library.io, self.library.builds)
         return any(p.busy or p.active_threads() for p in pools)
+
+
+STILL_NOTE = "Not moving: nothing drives it. Choose “Video file…” in Source, or tick “Pose by hand”"
+
+
+def why_not_running(session: LiveSession) -> str:
+    """Why no run can start (no camera, no avatar…), or "" when one can or does."""
+    return "" if session.state in ("starting", "running") else session.can_run()
+
+
+def show_still_avatar(view: FrameView, avatar) -> None:
+    """The avatar pane while nothing drives the chosen avatar (no camera, say): its portrait as a still and
+    how to make it move, rather than a blank pane; with no avatar (avatar None), the pane is empty."""
+    if avatar is None:
+        if view.message == STILL_NOTE:
+            view.caption, view.message = "Avatar", ""
+            view.clear("")
+        view.set_placeholder("")
+        return
+    view.caption, view.message = avatar.name, STILL_NOTE
+    view.show_frame(avatar.portrait)
 
 
 def _waiting_text(model_loaded: bool, model_problem: str, gallery_loaded: bool, session: LiveSession) -> str:
