@@ -4,7 +4,9 @@
   inside  = the driven inner lips' polygon (68-point marks 60–67), filled: where the mouth is open
   rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
   output  = m'·warped + (1 − m')·rgb'              m' = (tanh + 1) / 2 of G's 4th channel, times (1 − new);
-                                                   rgb' = rgb desaturated as far as the portrait is grey
+                                                   rgb' = rgb desaturated as far as the portrait is grey;
+                                                   live (render_layers, not training), 1 − m' is scaled by
+                                                   how far the warp moved each pixel (motion_gate)
   new     = inside (drawn at the image size, anti-aliased over 3×3 pixels) minus kept, clamped to [0, 1]
   kept    = the portrait's own open mouth (its inner lips' polygon), moved by the same warp, faded out as
             the driven mouth opens past it (1 up to the portrait's own opening, 0 from twice it)
@@ -20,8 +22,9 @@ Why G paints at half size: the warped texture keeps the portrait's detail at ful
 
 Per avatar (computed once, stored in the avatar file): ψ, the texture (the aligned portrait crop), the
 portrait's 68 landmarks in crop pixels and the spline's L⁻¹ (liveavatar.models.warp.tps_inverse). Per frame:
-the landmark image and the driven landmarks. engines/warp_graph.py wraps `render_frame` as one graph with
-uint8 RGB images at its boundary (as engines.graphs.GeneratorIO does for the paper's G) and exports it.
+the landmark image and the driven landmarks. engines/warp_graph.py wraps `render_layers` as one graph with
+uint8 RGB images at its boundary (as engines.graphs.GeneratorIO does for the paper's G) and exports it; its
+flow and paint outputs let liveavatar/render/full_resolution.py move the whole portrait at the output's size.
 """
 
 from __future__ import annotations
