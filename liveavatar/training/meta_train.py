@@ -4,8 +4,8 @@ One episode: K frames x_s of video i with their landmark images y_s → ê = E(x
 another frame x_t of the same video is the target: x̂ = G(y_t, P·ê). The generator side (E, P, G) and the
 discriminator (D, including W, w0, b) take one Adam step each per iteration, with the losses of
 training.losses. `_train` is the whole loop, top to bottom; the named steps it calls (`_set_up`,
-`_train_step`, `_log_interval`, `_save`, `_finish`) and the helpers around them set up devices and
-processes, take one step of each optimizer, log, and save and restore state.
+`_train_step`, `_log_interval`, `_save`, `_finish`) set up, take one step of each optimizer, log, and save
+and restore state; the run folder's rules are `run_folder`'s and the processes' `distributed`'s.
 
 Run folder (RUN_DIR):
   checkpoint.safetensors  the model (save_checkpoint: spectral norm folded), every --checkpoint-every steps,
@@ -34,8 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
 import signal
 import sys
 import time
@@ -54,6 +52,7 @@ from liveavatar.models.warp import tps_inverse_torch
 from liveavatar.models.warp_head import paint, warp_portrait
 from liveavatar.training.augment import grey, mirror_and_scale, open_mouth_weights, recolour
 from liveavatar.training.data import Episodes, MemoryFrames, ShardFrames, open_dataset, sample_episodes
+from liveavatar.training.distributed import Distributed, any_process, average_gradients, init_distributed
 from liveavatar.training.losses import (
     LossWeights,
     build_content_loss,
@@ -63,14 +62,18 @@ from liveavatar.training.losses import (
     hinge_d,
     mouth_l1,
 )
+from liveavatar.training.run_folder import (
+    CHECKPOINT,
+    RESUME,
+    RESUME_FORMAT,
+    RESUME_VERSION,
+    RUN_INFO,
+    atomic_torch_save,
+    check_run_dir,
+    clear_run_dir,
+)
 from liveavatar.training.runlog import ScalarLog, save_grid
 
-CHECKPOINT = "checkpoint.safetensors"
-RESUME = "resume.pt"
-RUN_INFO = "run.json"
-RESUME_FORMAT = "liveavatar-resume"
-RESUME_VERSION = 1
-RUN_FILES = (CHECKPOINT, RESUME, RUN_INFO, "log.csv", "samples", "tensorboard")
 PRELOAD_LIMIT_BYTES = 6 << 30  # decoded frames + landmark images above this are read from shards per step
 
 
@@ -116,57 +119,6 @@ class TrainResult:
     steps_per_second: float
 
 
-@dataclass(frozen=True)
-class Distributed:
-    rank: int
-    world: int
-    device: torch.device
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device_choice: str) -> Distributed:
-    """One process, or one of torchrun's (RANK/WORLD_SIZE/LOCAL_RANK in the environment)."""
-    if device_choice not in ("auto", "cpu", "cuda"):
-        raise InputError(f"--device must be auto, cpu or cuda, got {device_choice!r}")
-    if device_choice == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
-    cuda = device_choice == "cuda" or (device_choice == "auto" and torch.cuda.is_available())
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    device = torch.device(f"cuda:{local}" if cuda else "cpu")
-    if cuda:
-        torch.cuda.set_device(device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if cuda else "gloo")
-    return Distributed(rank, world, device)
-
-
-def average_gradients(params: list[torch.nn.Parameter], ctx: Distributed) -> None:
-    """Mean of each gradient over processes, in one all-reduce (missing gradients count as zero)."""
-    if ctx.world == 1:
-        return
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= ctx.world
-    offset = 0
-    for p, g in zip(params, grads, strict=True):
-        p.grad = flat[offset : offset + g.numel()].view_as(p).clone()
-        offset += g.numel()
-
-
-def any_process(flag: bool, ctx: Distributed) -> bool:
-    if ctx.world == 1:
-        return flag
-    t = torch.tensor([int(flag)], device=ctx.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
-
-
 def episode_generator(seed: int, rank: int, step: int) -> torch.Generator:
     digest = hashlib.sha256(f"episodes:{seed}:{rank}:{step}".encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
@@ -179,61 +131,6 @@ def weights_digest(model: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def load_resume_state(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputError(f"--resume: {path} does not exist; there is no run to continue in {path.parent}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many kinds for a truncated or foreign file
-        raise CheckpointError(
-            f"resume state {path} is corrupt ({type(exc).__name__}); start over with --force"
-        ) from exc
-    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-        raise CheckpointError(f"{path} is not a LiveAvatar resume state; start over with --force")
-    if state.get("version") != RESUME_VERSION:
-        raise CheckpointError(
-            f"{path} has resume-state version {state.get('version')}; this LiveAvatar reads {RESUME_VERSION}"
-        )
-    return state
-
-
-def check_run_dir(s: TrainSettings) -> dict[str, Any] | None:
-    """Refuses to overwrite a run unless --force; returns the resume state for --resume. Deletes nothing."""
-    out = s.out
-    if s.resume and s.force:
-        raise InputError("--resume and --force contradict each other: choose one")
-    existing = [n for n in RUN_FILES if (out / n).exists()]
-    if s.resume:
-        state = load_resume_state(out / RESUME)
-        if state["preset"] != s.preset:
-            raise CheckpointError(
-                f"--resume: the run in {out} trains preset {state['preset']!r}, not {s.preset!r}; "
-                f"pass --preset {state['preset']} or start a new run in another folder"
-            )
-        return state
-    if existing and not s.force:
-        raise InputError(
-            f"{out} already holds a training run ({', '.join(existing)}); pass --resume to continue it, "
-            "--force to start over (erases it), or choose another --out"
-        )
-    return None
-
-
-def _clear_run_dir(out: Path) -> None:
-    for name in RUN_FILES:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def _open_frames(s: TrainSettings, videos, size: int, device: torch.device):
@@ -391,7 +288,7 @@ def _set_up(s: TrainSettings, ctx: Distributed) -> _Run:
     videos = dataset.select("train")
     if not videos:
         raise InputError(f"{s.data}: the split holds no training videos; prepare with a smaller --held-out-fraction")
-    state = check_run_dir(s)
+    state = check_run_dir(s.out, s.preset, s.resume, s.force)
     if state is not None and state["data_fingerprint"] != dataset.fingerprint:
         raise InputError(
             f"--resume: {s.data} is not the dataset the run in {s.out} was trained on (its frames or split "
@@ -403,7 +300,7 @@ def _set_up(s: TrainSettings, ctx: Distributed) -> _Run:
         dist.barrier()  # every process has checked before rank 0 touches the folder
     if ctx.main:
         if s.force:
-            _clear_run_dir(s.out)
+            clear_run_dir(s.out)
         s.out.mkdir(parents=True, exist_ok=True)
 
     device = ctx.device
@@ -598,7 +495,7 @@ def _save(run: _Run, s: TrainSettings, ctx: Distributed, step: int, wall: float,
     """checkpoint.safetensors and resume.pt (rank 0), each written atomically; every process waits for it."""
     if ctx.main:
         save_checkpoint(s.out / CHECKPOINT, run.model, _training_summary(run, s, ctx, step, wall, stopped_by))
-        _atomic_torch_save(
+        atomic_torch_save(
             {
                 "format": RESUME_FORMAT,
                 "version": RESUME_VERSION,
