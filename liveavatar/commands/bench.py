@@ -102,7 +102,7 @@ def _bench_warp(args: argparse.Namespace, model) -> int:
 
     from liveavatar.config import preset
     from liveavatar.engines.ort_engine import default_threads
-    from liveavatar.engines.warp_graph import bench_warp, format_warp_bench
+    from liveavatar.engines.warp_bench import bench_warp, format_warp_bench
     from liveavatar.models.talking_head import TalkingHead
 
     torch.manual_seed(0)
