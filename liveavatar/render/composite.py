@@ -42,7 +42,7 @@ def rounded_square_fade(u: np.ndarray, v: np.ndarray, feather: float) -> np.ndar
     return t * t * (3 - 2 * t)  # smoothstep: no visible seam where the fade starts
 
 
-def _blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def blend(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """base·(1-α) + top·α for uint8 H×W×3 images and an H×W uint8 alpha (255 = top)."""
     a = alpha.astype(np.uint16)[..., None]
     mixed = top.astype(np.uint16) * a + base.astype(np.uint16) * (255 - a) + 127
@@ -77,7 +77,7 @@ def paste_back(frame_rgb: np.ndarray, face_rgb: np.ndarray, crop: CropTransform,
         borderValue=(0, 0, 0, 0),
     )
     region = out[y0:y1, x0:x1]
-    out[y0:y1, x0:x1] = _blend(region, warped[..., :3], warped[..., 3])
+    out[y0:y1, x0:x1] = blend(region, warped[..., :3], warped[..., 3])
     return out
 
 
@@ -100,7 +100,7 @@ def place_on_background(
     y0 = (out_h - side) // 2
     region = canvas[y0 : y0 + side, x0 : x0 + side]
     if feather > 0:
-        region[:] = _blend(region, face, crop_mask(side, feather))
+        region[:] = blend(region, face, crop_mask(side, feather))
     else:
         region[:] = face
     return canvas

@@ -25,9 +25,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from liveavatar.render.composite import rounded_square_fade
+from liveavatar.render.composite import blend, rounded_square_fade
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
+# G's coverage up to this (of 255) is left out: ~1 % of its half-size paint, a veil over everything that moves
+# that only softens the portrait, whose bounding box (most of the face) cost a millisecond a frame to lay.
+PAINT_FLOOR = 3
 # cv2.INTER_CUBIC keeps more of the portrait's fine detail where it moves by a fraction of a pixel than
 # INTER_LINEAR, and like it returns a pixel exactly where it samples a pixel centre (a face at rest).
 # Lanczos kept a little more still, at 10× bicubic's time.
@@ -44,11 +47,10 @@ class FullResolutionWarp:
     change (the portrait's rectangle, or less).
 
     supersample 2 (a portrait with at least 1.5× the output's resolution there, as a large photo or
-    painting in a 720p frame): the moved portrait is sampled on a 2× grid and averaged down over each
-    output pixel, as a camera would see it moved. Interpolating the output-scale image instead loses what
-    it has near its Nyquist frequency wherever it moves by a fraction of a pixel: driven live, the Mona
-    Lisa's face kept 0.65 of its sharpness at rest that way, 0.71 sampled bilinearly on the 2× grid, 1.04
-    bicubically (docs/ARCHITECTURE.md). supersample 1 (the portrait at its own size or enlarged): bicubic.
+    painting in a 720p frame): the moved portrait is sampled bilinearly on a 2× grid and averaged down over
+    each output pixel, as a camera would see it moved, at the cost of a bicubic remap at 1×. supersample 1
+    (the portrait at its own size or enlarged): bicubic at the output's scale. docs/ARCHITECTURE.md has the
+    figures behind both.
     """
 
     def __init__(
@@ -129,14 +131,16 @@ class FullResolutionWarp:
                 borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
             )
         else:
-            fine = cv2.remap(self.source, self._map_x, self._map_y, INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
+            # bilinear on the 2× grid: bicubic there kept more (1.04 of the face's sharpness at rest against 0.71,
+            # measured on the Mona Lisa driven live) but its 1.6 ms more a 720p frame took the live run to 28 fps
+            fine = cv2.remap(self.source, self._map_x, self._map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             region[:] = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
         """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""
-        alpha = paint[..., 3]
-        rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+        strong = paint[..., 3] > PAINT_FLOOR
+        rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))
         if not len(rows):
             return  # nothing painted: a face at rest, or moving without anything the warp cannot show
         # Only the painted part's footprint in the region (a mouth is a small part of the face).
@@ -150,10 +154,9 @@ class FullResolutionWarp:
             return
         to_box = self._to_region.copy()
         to_box[:, 2] -= (bx0, by0)
-        size = (bx1 - bx0, by1 - by0)
-        border = cv2.BORDER_CONSTANT
+        size, border = (bx1 - bx0, by1 - by0), cv2.BORDER_CONSTANT
         layer = cv2.warpAffine(paint, to_box, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0,) * 4)
-        cover = layer[..., 3:4].astype(np.float32) * (self._fade[by0:by1, bx0:bx1, None] / 255.0)
+        cover = layer[..., 3] * self._fade[by0:by1, bx0:bx1]  # float32, 0…255
+        cover[cover <= PAINT_FLOOR] = 0
         under = region[by0:by1, bx0:bx1]
-        mixed = under + (layer[..., :3].astype(np.float32) - under) * cover
-        under[:] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+        under[:] = blend(under, layer[..., :3], (cover + 0.5).astype(np.uint8))
