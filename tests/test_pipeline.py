@@ -96,7 +96,12 @@ def test_a_clip_through_the_whole_runner_into_a_recording(driving, checkpoint, a
     assert set(report.timings) == {"track", "retarget", "rasterize", "infer", "compose", "sinks"}
     stats = observer.stats[-1]
     assert stats.frames == 78 and stats.latency.p95 >= stats.latency.p50 > 0
-    assert stats.dropped == {"capture": 0, "processed": 0, f"record:{out}": 0}  # lossless: nothing dropped
+    assert stats.dropped == {
+        "capture": 0,
+        "processed": 0,
+        "rendered": 0,
+        f"record:{out}": 0,
+    }  # lossless: nothing dropped
     states = [(s.key, s.status) for s in observer.sink_states]
     assert states == [(f"record:{out}", "opening"), (f"record:{out}", "running"), (f"record:{out}", "closed")]
     assert _threads() == []

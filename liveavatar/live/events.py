@@ -59,7 +59,7 @@ class RunStats:
     """A window of recent frames (stats_interval_s apart).
 
     fps: output frames per second over the window. stages: per-stage p50/p95 in ms. latency: capture →
-    sinks p50/p95 in ms. dropped: stale frames overwritten so far, per slot ("capture", "processed") and
+    sinks p50/p95 in ms. dropped: stale frames overwritten so far, per slot ("capture", "processed", "rendered") and
     per sink that drops ("record:out.mp4" when its queue was full in live mode). frames: output frames so far.
     """
 
@@ -80,6 +80,8 @@ class RunStats:
                 parts.append(f"{count} source frames before tracking")
             elif key == "processed":
                 parts.append(f"{count} tracked frames before the generator")
+            elif key == "rendered":
+                parts.append(f"{count} generated frames before composing")
             else:
                 parts.append(f"{count} frames at {key}")
         return ", ".join(parts)

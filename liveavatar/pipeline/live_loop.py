@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
+
 from liveavatar.capture import Captured, FrameSource, SourceLost
 from liveavatar.errors import LiveAvatarError
 from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, RunStats
@@ -27,7 +29,7 @@ from liveavatar.live.spec import Background, Mode, RunnerConfig
 from liveavatar.pipeline.avatar_engines import PreparedAvatar
 from liveavatar.pipeline.stages import Composer, Driven, Processor
 from liveavatar.pipeline.timing import TimingWindow
-from liveavatar.types import Frame
+from liveavatar.types import Frame, WarpLayers
 
 if TYPE_CHECKING:  # types only: engines sit above the core
     from liveavatar.engines.base import WarpFrameEngine
@@ -53,6 +55,16 @@ class _Retargeted:
     avatar: PreparedAvatar
     driven: Driven
     timings: dict[str, float]
+
+
+@dataclass
+class _Rendered:
+    """A retargeted frame through the engine: what the compose thread turns into the output frame. face: S×S×3
+    uint8 RGB; layers: a warp checkpoint's WarpLayers (batch 1), else None."""
+
+    work: _Retargeted
+    face: np.ndarray
+    layers: WarpLayers | None
 
 
 class LiveLoop:
@@ -84,6 +96,7 @@ class LiveLoop:
         self.timing = TimingWindow()
         self.capture_slot: LatestSlot[_Captured] = LatestSlot("capture", config.lossless)
         self.work_slot: LatestSlot[_Retargeted] = LatestSlot("processed", config.lossless)
+        self.render_slot: LatestSlot[_Rendered] = LatestSlot("rendered", config.lossless)
         self.stop_event = threading.Event()
         self.frames = 0
         self.t0 = 0.0
@@ -93,9 +106,10 @@ class LiveLoop:
         self._threads: list[threading.Thread] = []
         self._reported: set[str] = set()
         self._end_reason = "source ended"
+        self._inference_failure: str | None = None  # the compose thread ends the run with it
         self._last_captured: _Captured | None = None
         self._last_output_t = 0.0
-        self._render_ms = 0.0  # moving averages: inference+compose+sinks per frame, processing per frame
+        self._render_ms = 0.0  # moving averages: the engine per frame (inference thread), processing per frame
         self._process_ms = 0.0
         self._neutrals_checked = 0
 
@@ -106,6 +120,7 @@ class LiveLoop:
             ("capture", self._capture_loop),
             ("processing", self._processing_loop),
             ("inference", self._inference_loop),
+            ("compose", self._compose_loop),
         ):
             thread = threading.Thread(target=target, name=THREAD_PREFIX + name, daemon=True)
             self._threads.append(thread)
@@ -116,6 +131,7 @@ class LiveLoop:
         self.stop_event.set()
         self.capture_slot.close()
         self.work_slot.close()
+        self.render_slot.close()
         me = threading.current_thread()
         for thread in self._threads:
             if thread is not me:
@@ -251,33 +267,31 @@ class LiveLoop:
             self.stop_event.wait(min(delay, 0.25))
 
     def _inference_loop(self) -> None:
-        next_stats = time.monotonic() + self.config.stats_interval_s
-        reason = None
+        """The engine, frame after frame; composing and the sinks run on the compose thread, so the engine
+        starts on the next frame while the last one is composed (on 2 cores, composing a 720p frame at full
+        resolution on this thread left too little of each frame period: frames queued, docs/PERFORMANCE.md)."""
         try:
             while True:
                 item = self.work_slot.get(timeout=0.25)
-                now = time.monotonic()
-                if now >= next_stats:
-                    next_stats = now + self.config.stats_interval_s
-                    self._report.on_stats(self._stats())
                 if item is CLOSED:
                     break
                 if item is None:
                     continue
                 started = time.perf_counter()
-                self._render(item)
+                rendered = self._infer(item)
                 self._render_ms = _ema(self._render_ms, (time.perf_counter() - started) * 1000)
+                if not self.render_slot.put(rendered, self.stop_event):
+                    break
         except Exception as exc:  # noqa: BLE001
-            reason = f"inference failed: {exc}"
-            self._error(reason, traceback.format_exc(), fatal=True, source="inference")
-        self._report.on_stats(self._stats())
-        self._finish(reason or self._end_reason)
+            self._inference_failure = f"inference failed: {exc}"
+            self._error(self._inference_failure, traceback.format_exc(), fatal=True, source="inference")
+        finally:
+            self.render_slot.close()
 
-    def _render(self, work: _Retargeted) -> None:
-        timings = work.timings
+    def _infer(self, work: _Retargeted) -> _Rendered:
         prepared = work.avatar
         start = time.perf_counter()
-        # A warp checkpoint's graph also moves the avatar's crop to the driven points (68×2 crop pixels).
+        # A warp checkpoint's graph also moves the avatar's crop to the driven points (68×2 crop pixels)...
         image = work.driven.landmark_image[None]
         layers = None
         if prepared.warp is not None:
@@ -287,11 +301,37 @@ class LiveLoop:
             face = layers.frames[0]
         else:
             face = prepared.engine.infer(image, prepared.psi)[0]
-        timings["infer"] = (time.perf_counter() - start) * 1000
+        work.timings["infer"] = (time.perf_counter() - start) * 1000
+        return _Rendered(work, face, layers)
 
+    def _compose_loop(self) -> None:
+        next_stats = time.monotonic() + self.config.stats_interval_s
+        reason = None
+        try:
+            while True:
+                item = self.render_slot.get(timeout=0.25)
+                now = time.monotonic()
+                if now >= next_stats:
+                    next_stats = now + self.config.stats_interval_s
+                    self._report.on_stats(self._stats())
+                if item is CLOSED:
+                    break
+                if item is None:
+                    continue
+                self._compose(item)
+        except Exception as exc:  # noqa: BLE001
+            reason = f"composing failed: {exc}"
+            self._error(reason, traceback.format_exc(), fatal=True, source="inference")
+        self._report.on_stats(self._stats())
+        self._finish(reason or self._inference_failure or self._end_reason)
+
+    def _compose(self, rendered: _Rendered) -> None:
+        work, face = rendered.work, rendered.face
+        timings = work.timings
+        prepared = work.avatar
         start = time.perf_counter()
         output = self._composer.compose(
-            face, prepared.avatar, self.background, self.mirror, self.config.ai_mark, layers
+            face, prepared.avatar, self.background, self.mirror, self.config.ai_mark, rendered.layers
         )
         timings["compose"] = (time.perf_counter() - start) * 1000
 

@@ -329,7 +329,11 @@ class Runner:
         loop = self._loop
         timing = loop.timing
         stages = {name: timing.percentiles(name) for name in timing.names() if name != "latency"}
-        dropped = {"capture": loop.capture_slot.dropped, "processed": loop.work_slot.dropped}
+        dropped = {
+            "capture": loop.capture_slot.dropped,
+            "processed": loop.work_slot.dropped,
+            "rendered": loop.render_slot.dropped,
+        }
         dropped.update(self._sinks.dropped())
         return RunStats(
             fps=timing.fps(),
