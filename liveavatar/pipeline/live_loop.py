@@ -1,8 +1,9 @@
-"""The live loop: the three threads of a run and the hand-over between them.
+"""The live loop: the four threads of a run and the hand-over between them.
 
-    capture thread ──slot──► processing thread ──slot──► inference thread ──► send(frame) (the sinks)
-    (source.read)            (track, smooth,              (engine.infer, compose:
-                              retarget, rasterize)         background, mirror, AI mark)
+    capture ──slot──► processing ──slot──► inference ──slot──► compose ──► send(frame) (the sinks)
+    (source.read)     (track, smooth,      (the engine:        (background, the full-resolution
+                       retarget,            frame graph or G)   portrait, mirror, AI mark, watermark)
+                       rasterize)
 
 The Runner (pipeline/runner.py) owns one LiveLoop and gives it callbacks (notify the observer, report an
 error, fan a frame out to the sinks, end the run, current stats), so this module knows no observer, sink

@@ -1,8 +1,8 @@
-"""The live runner: capture → processing → inference → sinks, each stage in its own thread.
+"""The live runner: capture → processing → inference → compose → sinks, each stage in its own thread.
 
-    capture thread ──slot──► processing thread ──slot──► inference thread ──► sinks (fan-out)
-    (source.read)            (track, smooth,              (engine.infer, compose:     each sink encodes /
-                              retarget, rasterize)         background, mirror, AI)    sends in its own thread
+    capture ──slot──► processing ──slot──► inference ──slot──► compose ──► sinks (fan-out)
+    (source.read)     (track, smooth,      (the engine)        (background,    each sink encodes /
+                       retarget, rasterize)                     mirror, marks)  sends in its own thread
 
 Slots hold one item: in live mode a new frame overwrites one nobody took (counted as dropped), so the
 output is always as fresh as the slowest stage allows; with RunnerConfig.lossless every frame is handed
