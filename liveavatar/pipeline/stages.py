@@ -26,7 +26,7 @@ from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.live.spec import Background, Mode, TrackingConfig
 from liveavatar.provenance.watermark import embed_watermark
-from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box
+from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box, warp_reduced
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -297,7 +297,7 @@ class Composer:
         k = side / size  # canvas px per crop px; crop pixel c ↔ canvas k·(c + 0.5) − 0.5 + origin
         crop_to_canvas = np.array([[k, 0, k * 0.5 - 0.5 + x0], [0, k, k * 0.5 - 0.5 + y0], [0, 0, 1]])
         portrait_to_canvas = (crop_to_canvas @ np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
-        source = resample(avatar.portrait, portrait_to_canvas, self.width, self.height)
+        source = warp_reduced(avatar.portrait, portrait_to_canvas, self.width, self.height)
         ph, pw = avatar.portrait.shape[:2]
         edges = np.array([[-0.5, -0.5], [pw - 0.5, ph - 0.5]])  # the portrait's outer pixel edges
         corners = edges @ portrait_to_canvas[:, :2].T + portrait_to_canvas[:, 2]
@@ -341,17 +341,3 @@ class Composer:
         # The invisible mark goes on every frame that leaves, whatever ai_mark says (--no-ai-mark removes
         # only the visible one): liveavatar/provenance/watermark.py.
         return embed_watermark(out)
-
-
-def resample(image: np.ndarray, affine: np.ndarray, width: int, height: int) -> np.ndarray:
-    """An H×W×3 uint8 RGB image under a 2×3 affine (image → output pixels) into width×height, its edge
-    pixels repeated past its border. Strong reductions go through a Gaussian pyramid first, so a large
-    portrait shown small does not alias."""
-    affine = np.asarray(affine, np.float64)
-    scale = float(np.hypot(affine[0, 0], affine[1, 0]))
-    while scale < 0.5 and min(image.shape[:2]) >= 4:
-        image = cv2.pyrDown(image)  # pyrDown's pixel i is centred on the source's pixel 2i
-        affine = affine.copy()
-        affine[:, :2] *= 2.0
-        scale *= 2.0
-    return cv2.warpAffine(image, affine, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -58,15 +58,7 @@ class CropTransform:
                 source = image_rgb[y0:y1, x0:x1]
                 matrix = matrix.copy()
                 matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
-            while scale < 0.5 and min(source.shape[:2]) >= 4:
-                # pyrDown's pixel i is centred on the source's pixel 2i.
-                source = cv2.pyrDown(source)
-                matrix = matrix.copy()
-                matrix[:, :2] *= 2.0
-                scale *= 2.0
-        return cv2.warpAffine(
-            source, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        return warp_reduced(source, matrix, self.size, self.size)
 
     def frame_bounds(self, width: int, height: int, pad: int) -> tuple[int, int, int, int]:
         """Integer bounds (x0, y0, x1, y1) of the crop's footprint in the frame, padded and clipped."""
@@ -82,6 +74,20 @@ class CropTransform:
     def points_to_frame(self, points: np.ndarray) -> np.ndarray:
         """N×2 crop (x, y) → N×2 float32 frame (x, y)."""
         return _apply(self.inverse, points)
+
+
+def warp_reduced(image: np.ndarray, affine: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An H×W×3 uint8 RGB image under a 2×3 affine (image → output pixels) into width×height, its edge
+    pixels repeated past its border. Strong reductions (scale under 1/2) go through a Gaussian pyramid
+    first, so a large image shown small does not alias."""
+    affine = np.asarray(affine, np.float64)
+    scale = float(np.hypot(affine[0, 0], affine[1, 0]))
+    while scale < 0.5 and min(image.shape[:2]) >= 4:
+        image = cv2.pyrDown(image)  # pyrDown's pixel i is centred on the source's pixel 2i
+        affine = affine.copy()
+        affine[:, :2] *= 2.0
+        scale *= 2.0
+    return cv2.warpAffine(image, affine, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
