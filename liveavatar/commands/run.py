@@ -78,6 +78,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="do NOT put the small 'AI' mark on output frames (it tells viewers the video is generated)",
     )
     p.add_argument(
+        "--no-driver-mouth",
+        action="store_true",
+        help="let the model paint the inside of an open mouth instead of showing your own mouth's inside "
+        "(teeth, tongue) in the portrait's colours",
+    )
+    p.add_argument(
         "--http-no-token",
         action="store_true",
         help="serve --sink http without the random token in its address (any local program can then read it)",
@@ -162,6 +168,7 @@ def build_config(args: argparse.Namespace):
         background=parse_background(args.background),
         mirror=args.mirror,
         ai_mark=not args.no_ai_mark,
+        driver_mouth=not args.no_driver_mouth,
         output_size=size,
         sinks=sinks,
         lossless=args.every_frame,

@@ -133,7 +133,8 @@ class RunnerConfig:
 
     lossless=False is the live path: latest-frame slots that drop stale frames. lossless=True hands every
     frame on (slots wait instead of dropping, the recorder waits for room): for offline rendering of a
-    file, where every frame must reach the recording and no one is watching the clock.
+    file, where every frame must reach the recording and no one is watching the clock. driver_mouth: lay the
+    driver's own mouth inside the avatar's open lips (warp presets; liveavatar.render.driver_mouth).
     """
 
     source: SourceSpec
@@ -142,6 +143,7 @@ class RunnerConfig:
     background: Background = field(default_factory=Background)
     mirror: bool = False
     ai_mark: bool = True
+    driver_mouth: bool = True
     output_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
     sinks: tuple[SinkSpec, ...] = ()
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

@@ -30,6 +30,7 @@ from liveavatar.live.spec import Background, Mode, RunnerConfig
 from liveavatar.pipeline.avatar_engines import PreparedAvatar
 from liveavatar.pipeline.stages import Composer, Driven, Processor
 from liveavatar.pipeline.timing import TimingWindow
+from liveavatar.render.driver_mouth import DriverMouth
 from liveavatar.types import Frame, WarpLayers
 
 if TYPE_CHECKING:  # types only: engines sit above the core
@@ -331,8 +332,19 @@ class LiveLoop:
         timings = work.timings
         prepared = work.avatar
         start = time.perf_counter()
+        driven = work.driven
+        mouth = None
+        if driven.driver_now is not None and self.config.driver_mouth:
+            mouth = DriverMouth(work.captured.frame.image, driven.driver_now)
         output = self._composer.compose(
-            face, prepared.avatar, self.background, self.mirror, self.config.ai_mark, rendered.layers
+            face,
+            prepared.avatar,
+            self.background,
+            self.mirror,
+            self.config.ai_mark,
+            rendered.layers,
+            mouth,
+            driven.points,
         )
         timings["compose"] = (time.perf_counter() - start) * 1000
 

@@ -28,6 +28,7 @@ from liveavatar.live.spec import Background, Mode, TrackingConfig
 from liveavatar.provenance.watermark import embed_watermark
 from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box, warp_reduced
 from liveavatar.render.composite import paste_back, place_on_background
+from liveavatar.render.driver_mouth import DriverMouth, transplant
 from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import FaceLandmarks, WarpLayers
@@ -46,6 +47,8 @@ class Driven:
     pixels, or None. message: what the stage saw, for the user. irises: 2×2 float32 iris centres in
     avatar-crop pixels when gaze is tracked (relative mode), else None; the landmark image does not
     draw them (the bundled generator was trained without iris marks; see docs/EXPRESSION.md).
+    driver_now: the driver's 68×2 float32 landmarks at this very frame (not smoothed), camera pixels, when a
+    tracked face drove it (not a scripted or lost one): the Composer cuts the driver's mouth out of this frame.
     """
 
     points: np.ndarray
@@ -53,6 +56,7 @@ class Driven:
     driver: FaceLandmarks | None
     message: str
     irises: np.ndarray | None = None
+    driver_now: np.ndarray | None = None
 
 
 class Processor:
@@ -137,8 +141,11 @@ class Processor:
         points = None
         irises = None
         smoothed = None
+        driver_now = None
         if landmarks is not None:
             raw = driver_points(landmarks)
+            if given is None:
+                driver_now = raw[:, :2].astype(np.float32)
             raw_irises = driver_irises(landmarks)
             # A scripted driver is smooth by construction: filtering would only add lag.
             pts3 = self._filter(raw, t) if given is None else raw
@@ -171,7 +178,7 @@ class Processor:
         landmark_image = rasterize_landmarks(points, self.size)
         timings["rasterize"] = (time.perf_counter() - start) * 1000
         self._last = points
-        return Driven(points, landmark_image, smoothed, message, irises), timings
+        return Driven(points, landmark_image, smoothed, message, irises, driver_now), timings
 
     def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None) -> None:
         """Adds one frame to the neutral being captured; averages it in once neutral_frames are in."""
@@ -320,15 +327,22 @@ class Composer:
         mirror: bool,
         ai_mark: bool,
         layers: WarpLayers | None = None,
+        mouth: DriverMouth | None = None,
+        points: np.ndarray | None = None,
     ) -> np.ndarray:
         """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked. layers:
         that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
-        the output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up."""
+        the output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up.
+        mouth and points (the driven 68×2 crop pixels the frame was made for): with layers, the driver's own
+        mouth at this frame is laid inside the avatar's open lips (liveavatar.render.driver_mouth)."""
         if layers is not None:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
             warp.apply(out, layers.flow[0], layers.paint[0])
+            if mouth is not None and points is not None:
+                on_output = np.asarray(points, np.float64) @ warp.from_crop[:, :2].T + warp.from_crop[:, 2]
+                transplant(out, on_output, mouth, warp.region)
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)

@@ -67,6 +67,7 @@ class FullResolutionWarp:
         self.crop_size, self.coarse, self.supersample = crop_size, coarse, supersample
         to_crop = np.asarray(to_crop, np.float64)
         from_crop = np.asarray(cv2.invertAffineTransform(to_crop), np.float64)
+        self.from_crop = from_crop  # crop pixels → output pixels (2×3 float64)
         corners = np.array([[-0.5, -0.5], [crop_size - 0.5, -0.5], [-0.5, crop_size - 0.5], [crop_size - 0.5] * 2])
         footprint = corners @ from_crop[:, :2].T + from_crop[:, 2]
         lo, hi = np.floor(footprint.min(0)).astype(int), np.ceil(footprint.max(0)).astype(int) + 1

@@ -1,0 +1,159 @@
+"""The driver's own mouth, at that very frame, inside the avatar's open lips, in the portrait's colours.
+
+The generator paints the inside of an open mouth from ψ alone (a 128-px paint, 1.6 % of its training frames
+opened wide): a flat pink blob without teeth. Yet at every live frame the real inside of a mouth is in front
+of the camera: the driver's. Its teeth, tongue and shadow are not identity (the lips and face around them
+are, and those stay the portrait's), and their shape and timing are exactly what the avatar's mouth does.
+So, per frame, at the output's resolution:
+
+1. the driver's inner lips (68-point layout 60–67, and the mouth corners 48/54, camera pixels of this very
+   frame) are mapped onto the avatar's driven inner lips (output pixels) by the least-squares affine map;
+2. the driver's mouth is cut out of the camera frame by that map, into a box around the avatar's mouth;
+3. its colours are moved from the driver's light and skin to the portrait's: in CIE Lab, each channel is
+   re-centred and re-scaled from the driver's lips-and-skin ring around the mouth to the same ring of the
+   output (the moved portrait and G's paint). A grey portrait has no chroma there, so the mouth turns grey;
+   a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows;
+4. it is laid inside the avatar's inner-lip polygon, feathered, faded in with the lips' gap (a closed mouth
+   has nothing inside to show).
+
+Where the driver's mouth is closed while the avatar's is open (a portrait smiling with teeth, driven at rest)
+there is nothing to cut out: nothing is laid and G's paint stays, as it does without a camera (`pose`, the
+scripted demo).
+
+Boundaries: the frame and the camera image are H×W×3 uint8 RGB; landmarks 68×2 float32 (x, y) pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from liveavatar.render.composite import blend
+
+INNER_LIP = slice(60, 68)  # right corner, upper lip (61–63), left corner, lower lip (65–67)
+OUTER_LIP = slice(48, 60)
+UPPER_INNER, LOWER_INNER = (61, 62, 63), (67, 66, 65)  # facing pairs across the opening
+CORNERS = (48, 54)
+# The opening (mean gap between the facing inner-lip points, output pixels) over which the mouth fades in:
+# under a pixel there is no inside to show, and the fade keeps a mouth that starts to open from popping.
+OPEN_FROM_PX, OPEN_FULL_PX = 1.0, 3.0
+DRIVER_OPEN_PX = 1.5  # the driver's own gap (camera px) below which there is nothing to cut out
+MAX_STRETCH = 4.0  # the affine may enlarge the driver's opening at most this much (more shows only lip)
+FEATHER = 0.035  # the mask's blur, a fraction of the avatar's mouth width
+RING = 0.35  # the colour reference: the outer lips' box grown by this fraction of the mouth width
+LUMA_GAIN = (0.5, 1.6)  # bounds of the driver → portrait contrast change (a flat ring must not blow it up)
+CHROMA_GAIN = (0.0, 1.5)
+
+
+@dataclass(frozen=True)
+class DriverMouth:
+    """One camera frame and the driver's landmarks at that very frame (not smoothed: the mouth is cut out of
+    this image, so the points must be this image's). image: H×W×3 uint8 RGB; points: 68×2 float32 px."""
+
+    image: np.ndarray
+    points: np.ndarray
+
+
+def opening(points: np.ndarray) -> float:
+    """The mean gap between the facing inner-lip points (68×2 px), in those pixels."""
+    p = np.asarray(points, np.float64)
+    return float(np.mean(np.linalg.norm(p[list(UPPER_INNER)] - p[list(LOWER_INNER)], axis=1)))
+
+
+def lip_map(driver: np.ndarray, avatar: np.ndarray) -> np.ndarray | None:
+    """The 2×3 float64 least-squares affine map from the driver's inner lips and mouth corners (camera px) onto
+    the avatar's (output px), or None when it would only stretch a closed mouth open."""
+    index = [*range(60, 68), *CORNERS]
+    src = np.asarray(driver, np.float64)[index]
+    dst = np.asarray(avatar, np.float64)[index]
+    design = np.hstack([src, np.ones((len(index), 1))])
+    solution, *_ = np.linalg.lstsq(design, dst, rcond=None)
+    matrix = solution.T  # 2×3
+    singular = np.linalg.svd(matrix[:, :2], compute_uv=False)
+    if not np.all(np.isfinite(matrix)) or singular[-1] <= 1e-6 or singular[0] / singular[-1] > MAX_STRETCH:
+        return None
+    return matrix
+
+
+def transplant(
+    frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverMouth, clip: tuple[int, int, int, int]
+) -> bool:
+    """Lays the driver's mouth into `frame` (the output, H×W×3 uint8 RGB, in place) inside the avatar's inner
+    lips. avatar_points: the avatar's driven 68×2 landmarks in output pixels; clip: (x0, y0, x1, y1) output
+    pixels that may change (the portrait's rectangle). Returns whether anything was laid."""
+    gap = opening(avatar_points)
+    fade = float(np.clip((gap - OPEN_FROM_PX) / (OPEN_FULL_PX - OPEN_FROM_PX), 0.0, 1.0))
+    if fade <= 0.0 or opening(mouth.points) < DRIVER_OPEN_PX:
+        return False
+    matrix = lip_map(mouth.points, avatar_points)
+    if matrix is None:
+        return False
+    inner = np.asarray(avatar_points, np.float64)[INNER_LIP]
+    width = float(np.linalg.norm(inner[0] - inner[4]))
+    feather = max(0.6, FEATHER * width)
+    pad = int(np.ceil(3 * feather)) + 2
+    x0, y0 = (max(c, int(np.floor(v)) - pad) for v, c in zip(inner.min(0), clip[:2], strict=True))
+    x1, y1 = (min(c, int(np.ceil(v)) + pad + 1) for v, c in zip(inner.max(0), clip[2:], strict=True))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return False
+    to_box = matrix.copy()
+    to_box[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    patch = cv2.warpAffine(mouth.image, to_box, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    ring_out = _ring_stats(frame, avatar_points, clip)
+    ring_in = _ring_stats(mouth.image, mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
+    if ring_out is None or ring_in is None:
+        return False
+    patch = _harmonise(patch, ring_in, ring_out)
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    polygon = np.rint((inner - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits: sub-pixel edges
+    cv2.fillPoly(mask, [polygon], (255,), lineType=cv2.LINE_AA, shift=4)
+    alpha = cv2.GaussianBlur(mask, (0, 0), feather)
+    if fade < 1.0:
+        alpha = (alpha.astype(np.float32) * fade + 0.5).astype(np.uint8)
+    region = frame[y0:y1, x0:x1]
+    region[:] = blend(region, patch, alpha)
+    return True
+
+
+def _ring_stats(
+    image: np.ndarray, points: np.ndarray, clip: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lab mean and standard deviation (3 float32 each) of the lips and skin around a mouth: the outer lips'
+    box grown by RING of the mouth's width, less the inside of the inner lips."""
+    p = np.asarray(points, np.float64)
+    outer = p[OUTER_LIP]
+    grow = RING * float(np.linalg.norm(outer[0] - outer[6]))
+    x0, y0 = (max(c, int(np.floor(v - grow))) for v, c in zip(outer.min(0), clip[:2], strict=True))
+    x1, y1 = (min(c, int(np.ceil(v + grow)) + 1) for v, c in zip(outer.max(0), clip[2:], strict=True))
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return None
+    keep = np.full((y1 - y0, x1 - x0), 255, np.uint8)
+    cv2.fillPoly(keep, [np.rint(p[INNER_LIP] - (x0, y0)).astype(np.int32)], (0,))
+    lab = _to_lab(image[y0:y1, x0:x1])
+    mean, std = cv2.meanStdDev(lab, mask=keep)
+    return mean.ravel().astype(np.float32), std.ravel().astype(np.float32)
+
+
+def _harmonise(
+    patch: np.ndarray, source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """patch (h×w×3 uint8 RGB) moved from the source ring's Lab statistics to the target ring's."""
+    (mean_in, std_in), (mean_out, std_out) = source, target
+    gain = std_out / np.maximum(std_in, 1e-3)
+    gain[0] = np.clip(gain[0], *LUMA_GAIN)
+    gain[1:] = np.clip(gain[1:], *CHROMA_GAIN)
+    lab = (_to_lab(patch) - mean_in) * gain + mean_out
+    return _from_lab(lab)
+
+
+def _to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB → float32 Lab (L 0–100, a and b about ±100)."""
+    return cv2.cvtColor(rgb.astype(np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
+
+
+def _from_lab(lab: np.ndarray) -> np.ndarray:
+    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB)
+    return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,178 @@
+"""The driver's own mouth inside the avatar's open lips (liveavatar.render.driver_mouth, issue 20).
+
+Real frames of a real clip, tracked by mediapipe: laid on its own frame the mouth is that frame; moved and
+scaled, it lands on the avatar's lips; on a grey portrait it comes out grey; a closed mouth lays nothing; and
+through the live Composer with the bundled model it changes the inside of the mouth and nothing else.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from liveavatar.render.driver_mouth import DriverMouth, opening, transplant
+
+CLIP = "lp_d18_man_mouth_open.mp4"
+
+
+@pytest.fixture(scope="module")
+def mouths(driving):
+    """(closed, open): two (RGB frame, 68×2 landmarks) of the clip, its most closed and most open mouth."""
+    from liveavatar.landmarks.tracker import FaceTracker
+
+    capture = cv2.VideoCapture(str(driving / CLIP))
+    seen = []
+    with FaceTracker("video", max_faces=1) as tracker:
+        for _ in range(150):
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            result = tracker.track(rgb)
+            if result.landmarks is not None:
+                seen.append((rgb, result.landmarks.points68.astype(np.float32)))
+    capture.release()
+    seen.sort(key=lambda item: opening(item[1]))
+    closed, widest = seen[0], seen[-1]
+    assert opening(widest[1]) > 20 and opening(closed[1]) < 1.5, "the clip should open and close its mouth"
+    return closed, widest
+
+
+def inside(points: np.ndarray, shape: tuple[int, ...], erode: int = 3) -> np.ndarray:
+    """A bool mask of the inner-lip polygon, shrunk by `erode` px (away from the feathered edge)."""
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], 255)
+    return cv2.erode(mask, np.ones((2 * erode + 1,) * 2, np.uint8)) > 0
+
+
+def test_the_drivers_mouth_laid_on_its_own_frame_is_that_frame(mouths):
+    _, (image, points) = mouths
+    frame = image.copy()
+    h, w = frame.shape[:2]
+    assert transplant(frame, points, DriverMouth(image, points), (0, 0, w, h))
+    diff = np.abs(frame.astype(int) - image)
+    assert diff[inside(points, frame.shape)].mean() < 1.0  # the same map and the same colours: itself
+    lo, hi = points[60:68].min(0), points[60:68].max(0)
+    far = np.ones((h, w), bool)
+    far[int(lo[1]) - 12 : int(hi[1]) + 12, int(lo[0]) - 12 : int(hi[0]) + 12] = False
+    assert not diff[far].any()  # nothing outside the mouth's box
+
+
+def test_a_moved_and_smaller_mouth_lands_on_the_avatars_lips(mouths):
+    _, (image, points) = mouths
+    h, w = image.shape[:2]
+    move = np.array([[0.6, 0.0, 70.0], [0.0, 0.6, 40.0]])  # the "avatar": the same face, smaller, elsewhere
+    avatar = cv2.warpAffine(image, move, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    avatar_points = (points @ move[:, :2].T + move[:, 2]).astype(np.float32)
+    frame = avatar.copy()
+    # what the avatar showed inside its lips is replaced: blank it, so only a transplant can restore it
+    blank = inside(avatar_points, frame.shape, erode=0)
+    frame[blank] = 128
+    assert transplant(frame, avatar_points, DriverMouth(image, points), (0, 0, w, h))
+    core = inside(avatar_points, frame.shape, erode=2)
+    assert np.abs(frame.astype(int) - avatar)[core].mean() < 3.0
+
+
+def test_on_a_grey_portrait_the_mouth_comes_out_grey(mouths):
+    _, (image, points) = mouths
+    h, w = image.shape[:2]
+    grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    frame = grey.copy()
+    assert transplant(frame, points, DriverMouth(image, points), (0, 0, w, h))
+    mouth = inside(points, frame.shape).nonzero()
+    rgb = frame[mouth].astype(int)
+    chroma = rgb.max(1) - rgb.min(1)
+    source = image[mouth].astype(int)
+    assert (source.max(1) - source.min(1)).mean() > 20  # the driver's mouth has colour (a red tongue)...
+    assert chroma.mean() < 3.0  # ...the grey portrait's mouth has none
+
+
+def test_a_closed_mouth_lays_nothing(mouths):
+    (closed_image, closed_points), (image, points) = mouths
+    h, w = image.shape[:2]
+    frame = image.copy()
+    # the driver's mouth closed while the avatar's is open: nothing to cut out, G's paint stays
+    assert not transplant(frame, points, DriverMouth(closed_image, closed_points), (0, 0, w, h))
+    # the avatar's mouth closed: nothing inside to show
+    assert not transplant(frame, closed_points, DriverMouth(image, points), (0, 0, w, h))
+    assert np.array_equal(frame, image)
+
+
+@pytest.mark.slow
+def test_the_live_composer_lays_the_drivers_mouth_inside_the_avatars_lips_only(mouths, portraits):
+    """The bundled model driven open-mouthed: with the driver's mouth the inside of the avatar's lips changes
+    (the camera's teeth and shadow, in the portrait's colours) and nothing else of the frame does."""
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.landmarks.posing import PoseSettings
+    from liveavatar.live.spec import Background
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+    from liveavatar.pipeline.posing import PoseRenderer
+    from liveavatar.pipeline.stages import Composer
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    bundled = open_checkpoint(resolve_checkpoint(None))
+    avatar = build_avatar([portraits / "painting_girl_with_a_pearl_earring.jpg"], bundled)
+    engine = create_engine("onnxruntime", bundled).engine
+    warp = warp_avatar_of(avatar, bundled)
+    points = PoseRenderer(avatar, engine, 1280, 720, ai_mark=False, warp=warp).render(PoseSettings(mouth=0.8)).points
+    psi = avatar.psi[None].astype(np.float32)
+    layers = engine.infer_layers(
+        rasterize_landmarks(points, points_size := avatar.crop.shape[0])[None], psi, warp, points[None]
+    )
+    engine.close()
+    _, (image, driver) = mouths
+    composer = Composer(1280, 720)
+    face = layers.frames[0]
+    plain = composer.compose(face, avatar, Background(), False, False, layers)
+    mouthed = composer.compose(face, avatar, Background(), False, False, layers, DriverMouth(image, driver), points)
+    from_crop = composer._full_resolution(avatar, Background(), points_size, layers.flow.shape[1])[1].from_crop
+    lips = points @ from_crop[:, :2].T + from_crop[:, 2]  # the avatar's driven landmarks, output pixels
+    changed = np.abs(mouthed.astype(int) - plain).max(2) > 2
+    ys, xs = changed.nonzero()
+    (lx, ly), (hx, hy) = lips[60:68].min(0) - 8, lips[60:68].max(0) + 8
+    assert len(ys) > 50 and lx <= xs.min() and xs.max() <= hx and ly <= ys.min() and ys.max() <= hy
+    assert changed[inside(lips, plain.shape, erode=2)].mean() > 0.5  # the inside of the lips is the new mouth
+
+
+def test_the_processor_hands_on_the_drivers_points_of_that_very_frame_only_when_tracked(driving, portraits, checkpoint):
+    """The mouth is cut out of the camera frame, so the points must be that frame's own (not smoothed, which
+    lags a moving mouth), and there are none for a scripted driver (no camera) or a lost face."""
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.landmarks.tracker import FaceTracker
+    from liveavatar.live.spec import TrackingConfig
+    from liveavatar.pipeline.stages import Processor
+    from liveavatar.types import FaceLandmarks
+
+    capture = cv2.VideoCapture(str(driving / CLIP))
+    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(12)]
+    capture.release()
+    avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], checkpoint)
+    processor = Processor(TrackingConfig(neutral_frames=2), 64)
+    try:
+        c = TrackingConfig()
+        with FaceTracker("video", 2, c.min_detection_confidence, c.min_tracking_confidence, irises=True) as tracker:
+            for i, image in enumerate(frames):
+                driven, _ = processor.process(image, None, i / 30, avatar, "relative")
+                own = tracker.track(image).landmarks
+                assert driven.driver_now is not None and own is not None
+                np.testing.assert_allclose(driven.driver_now, own.points68, atol=0.5)
+        moved = np.abs(driven.driver.points68 - driven.driver_now).max()
+        assert moved > 0.05  # the smoothed points are not this frame's
+        scripted = FaceLandmarks(own.points68, own.image_size)
+        assert processor.process(frames[-1], scripted, 1.0, avatar, "relative")[0].driver_now is None
+        lost = processor.process(np.zeros_like(frames[0]), None, 1.1, avatar, "relative")[0]
+        assert lost.driver_now is None
+    finally:
+        processor.close()
+
+
+def test_no_driver_mouth_turns_it_off_for_the_run(tmp_path):
+    from liveavatar.cli import build_parser
+    from liveavatar.commands.run import build_config
+
+    base = ["run", "--avatar", str(tmp_path / "a.avatar"), "--source", "scripted", "--sink", "http:8765"]
+    assert build_config(build_parser().parse_args(base)).driver_mouth
+    assert not build_config(build_parser().parse_args([*base, "--no-driver-mouth"])).driver_mouth
