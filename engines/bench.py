@@ -41,6 +41,7 @@ from liveavatar.errors import LiveAvatarError
 from liveavatar.types import WarpAvatar
 
 if TYPE_CHECKING:
+    from liveavatar.environment.health import Engines
     from liveavatar.models.talking_head import TalkingHead
 
 REFERENCE = "torch"
@@ -90,10 +91,10 @@ class BenchReport:
     embedder_ms_per_portrait: float
     engines: list[EngineResult] = field(default_factory=list)
     # doctor's engine check on this machine (liveavatar.environment.health.check_engines): what can run, why not
-    engines_here: dict[str, Any] = field(default_factory=dict)
+    engines_here: Engines = field(kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "engines_here": self.engines_here.as_dict()}  # as doctor --json has it
 
 
 def _time_engine(
@@ -145,7 +146,7 @@ def _runtime_available(name: str, config: ModelConfig | None = None) -> None:
         raise EngineUnavailable(reason)
 
 
-def engines_here() -> dict[str, Any]:
+def engines_here() -> Engines:
     """doctor's engine section for this machine (the report's engines_here)."""
     from liveavatar.engines.registry import engine_availability
     from liveavatar.environment.health import check_engines
@@ -153,7 +154,7 @@ def engines_here() -> dict[str, Any]:
     return check_engines(engine_availability())
 
 
-def format_machine(machine: dict[str, Any], engines: dict[str, Any]) -> list[str]:
+def format_machine(machine: dict[str, Any], engines: Engines) -> list[str]:
     """The machine and the engines that can run on it, in the words `liveavatar doctor` uses for engines."""
     from liveavatar.environment.health import engine_lines
 

@@ -479,7 +479,7 @@ def test_tensorrt_runs_the_bundled_warp_model_where_it_is_installed(fake_tensorr
     checkpoint, path = bundled_warp
     assert dict(engine_availability(checkpoint.config))["tensorrt"] is None
     # doctor, bench and the app's menu read this
-    assert check_engines(engine_availability())["auto_picks"] == "tensorrt"
+    assert check_engines(engine_availability()).auto_picks == "tensorrt"
     cpu_engine = functools.partial(tensorrt_engine.TensorRTEngine, device="cpu")  # no GPU here
     monkeypatch.setattr(tensorrt_engine, "TensorRTEngine", cpu_engine)
     choice = create_engine("auto", checkpoint, say=lambda m: None)

@@ -57,7 +57,7 @@ def test_bench_cli_json(capsys):
     assert report["weights"].startswith("random")
     assert [e["engine"] for e in report["engines"]] == ["torch"]
     # doctor's engine section, as doctor --json has it
-    assert report["engines_here"] == check_engines(engine_availability())
+    assert report["engines_here"] == check_engines(engine_availability()).as_dict()
     assert "landmark images" in captured.err  # progress goes to stderr, so stdout stays JSON
 
 

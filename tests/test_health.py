@@ -5,6 +5,7 @@ has no v4l2loopback device; only the camera listing is replaced where a camera m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
@@ -59,17 +60,17 @@ def test_virtual_camera_section_and_problem_come_from_one_failure(no_virtual_cam
 
     section = health.check_virtual_camera()
     problem = health.virtual_camera_problem()
-    assert not section["ok"] and section["fix"] == vcam_fix()
-    assert section["detail"].startswith("no virtual camera device (")
+    assert not section.ok and section.fix == vcam_fix()
+    assert section.detail is not None and section.detail.startswith("no virtual camera device (")
     # The line run and the app print is doctor's two lines joined the way the sink itself says it.
-    assert problem == f"{section['detail']}; to get one, {section['fix']}"
+    assert problem == f"{section.detail}; to get one, {section.fix}"
 
 
 def test_virtual_camera_without_pyvirtualcam_names_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails as when it is not installed
     section = health.check_virtual_camera()
-    assert section["detail"] == "pyvirtualcam is not installed" and "pip install" in section["fix"]
-    assert health.virtual_camera_problem() == section["fix"]
+    assert section.detail == "pyvirtualcam is not installed" and section.fix and "pip install" in section.fix
+    assert health.virtual_camera_problem() == section.fix
 
 
 def test_run_with_only_a_virtual_camera_is_refused_before_anything_opens(
@@ -106,7 +107,7 @@ def test_run_from_a_webcam_that_is_not_there_says_which_exist(
     monkeypatch.setattr(capture, "list_cameras", lambda: [])
     assert main([*args, "--source", "webcam:0"]) == 2
     line = capsys.readouterr().err.strip().splitlines()[-1]
-    assert line == f"liveavatar run: error: webcam 0: {health.check_cameras()['fix']}"
+    assert line == f"liveavatar run: error: webcam 0: {health.check_cameras().fix}"
 
     monkeypatch.setattr(capture, "list_cameras", lambda: [capture.CameraInfo(2, "USB Camera")])
     assert main([*args, "--source", "webcam:0"]) == 2
@@ -119,11 +120,11 @@ def test_run_from_a_webcam_that_is_not_there_says_which_exist(
 def test_run_on_this_machine_without_cameras(checkpoint_path, avatar_path, nothing_opens, capsys, tmp_path):
     """Nothing replaced: where this machine lists no camera at all, run says doctor's fix."""
     section = health.check_cameras()
-    if platform.system() != "Linux" or section["cameras"]:
+    if platform.system() != "Linux" or section.cameras:
         pytest.skip("needs a Linux machine without cameras")
     args = ["run", "--avatar", str(avatar_path), "--checkpoint", str(checkpoint_path), "--source", "webcam:0"]
     assert main([*args, "--sink", f"record:{tmp_path / 'o.mp4'}"]) == 2
-    assert section["fix"] in capsys.readouterr().err
+    assert section.fix and section.fix in capsys.readouterr().err
 
 
 def test_bench_lists_the_engines_doctor_lists(capsys):
@@ -156,6 +157,66 @@ def test_doctor_json_sections_keep_their_keys(capsys):
     linux = {"v4l2loopback_loaded"} if platform.system() == "Linux" else set()
     assert set(report["virtual_camera"]) == {"ok", "device", "backend", "fix", "detail"} | linux
     assert set(report["engines"]) == {"ok", "available", "unavailable", "auto_picks"}
+
+
+def test_health_answers_are_frozen_typed_and_doctor_json_is_their_one_serialisation(capsys):
+    """Each section is a frozen dataclass a caller reads by attribute, and doctor --json prints its as_dict()."""
+    from liveavatar.commands import doctor
+
+    report = doctor.collect()
+    sections = {f.name: getattr(report, f.name) for f in dataclasses.fields(report) if f.name != "system"}
+    assert set(sections) == {
+        "cameras", "virtual_camera", "engines", "mediapipe", "gpu", "desktop_app", "checkpoint", "display"
+    }  # fmt: skip
+    for name, section in sections.items():
+        assert isinstance(section, health.CheckResult) and dataclasses.is_dataclass(section), name
+        assert not isinstance(section, health.CheckFailed), f"{name}: {section.fix}"
+        assert isinstance(section.ok, bool) and (section.fix is None or isinstance(section.fix, str)), name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            section.ok = not section.ok
+    assert isinstance(report.engines, health.Engines) and isinstance(report.engines.available, tuple)
+    assert report.engines.available == tuple(name for name, why in engine_availability() if why is None)
+    as_json = report.as_dict()
+    assert as_json == json.loads(json.dumps(as_json))  # JSON's own types all through: no tuple, no dataclass
+
+    assert main(["doctor", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert list(printed) == list(as_json)
+    for name, section in printed.items():
+        if name == "gpu":  # its free memory may move between the two runs
+            assert list(section) == list(as_json[name])
+        else:
+            assert section == as_json[name], name
+
+
+def test_a_key_doctor_never_printed_empty_stays_out(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # import fails as when it is not installed
+    section = health.check_mediapipe()
+    assert section.models is None and section.missing == health.MEDIAPIPE_MODELS
+    assert section.as_dict() == {
+        "ok": False,
+        "version": None,
+        "missing": list(health.MEDIAPIPE_MODELS),
+        "fix": section.fix,
+    }
+    assert section.fix is not None and section.fix.startswith("pip install mediapipe (")
+
+
+def test_a_check_that_raises_is_a_failed_section_and_the_others_still_answer():
+    from liveavatar.commands import doctor
+
+    def broken_engine_table() -> health.EngineRows:
+        raise RuntimeError("the engine table broke")
+
+    report = health.collect(broken_engine_table)  # no Qt start handed in: no desktop_app section
+    assert report.engines == health.CheckFailed(
+        ok=False, fix="the check itself failed: RuntimeError('the engine table broke')"
+    )
+    assert report.engines.as_dict() == {"ok": False, "fix": report.engines.fix}
+    assert isinstance(report.mediapipe, health.Mediapipe) and report.mediapipe.ok
+    assert report.desktop_app is None and "desktop_app" not in report.as_dict()
+    text = doctor.render(report)
+    assert f"[--] engines: \n     fix: {report.engines.fix}\n" in text and "desktop app" not in text
 
 
 def test_the_app_shows_healths_engines_and_virtual_camera(no_virtual_camera, qapp, qtbot, tmp_path, monkeypatch):

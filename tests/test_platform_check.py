@@ -115,19 +115,20 @@ def test_a_platform_qt_does_not_have():
 
 
 def test_doctor_does_not_call_an_unserved_display_fine(monkeypatch):
-    from liveavatar.environment.health import check_display
+    from liveavatar.environment.health import DesktopApp, check_display
 
     if not LINUX or Path("/tmp/.X11-unix/X199").exists():
         pytest.skip("needs Linux without an X server on :199")
     monkeypatch.setenv("DISPLAY", ":199")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     result = check_display(None)
-    assert not result["ok"] and result["detail"] == "no display server listens at :199"
+    assert not result.ok and result.detail == "no display server listens at :199"
     # Qt's word, when it could reach the plugin, decides.
-    qt = {"ok": False, "problem": "Qt cannot connect to the display :199: no display server answers there", "fix": "x"}
-    assert check_display(qt)["ok"] is False
+    problem = "Qt cannot connect to the display :199: no display server answers there"
+    qt = DesktopApp(ok=False, platform="xcb", problem=problem, missing=(), fix="x", detail=())
+    assert check_display(qt).ok is False
     monkeypatch.delenv("DISPLAY")
-    assert check_display(None)["ok"] is False
+    assert check_display(None).ok is False
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,8 @@ def find_sources(probe_vcam: bool):
     from liveavatar.environment import health
 
     cameras = [
-        (c["source"], c["name"] or f"Camera {c['source'].split(':')[1]}")
-        for c in health.check_cameras()["cameras"]
-        if not c["virtual"]
+        (c.source, c.name or f"Camera {c.source.split(':')[1]}")
+        for c in health.check_cameras().cameras
+        if not c.virtual
     ]
     return cameras, engine_availability(), health.virtual_camera_problem() if probe_vcam else None

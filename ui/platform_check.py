@@ -25,7 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from liveavatar.errors import LiveAvatarError
@@ -141,9 +141,6 @@ class QtPlatformReport:
     missing: tuple[str, ...] = ()
     fix: str = ""
     detail: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "missing": list(self.missing)}
 
     @property
     def display_unreachable(self) -> bool:

@@ -38,9 +38,10 @@ Thread-safe controls, callable from any thread while running (each takes effect 
     source_fps, expected_frames()   # the source's frame rate; frames a lossless run will render, if known
 
 Also for a UI, doctor's checks in liveavatar.environment.health: check_cameras() (the source menu),
-virtual_camera_problem() (the virtual camera's line with its fix for this OS), collect() (every check, as a
-dict); liveavatar.engines.registry.engine_availability() (the engine menu, with why each engine cannot run);
-and liveavatar.pipeline.camera_preview.CameraPreview (the camera and its tracked face before any avatar exists).
+virtual_camera_problem() (the virtual camera's line with its fix for this OS), collect() (every check, a
+HealthReport of frozen sections); liveavatar.engines.registry.engine_availability() (the engine menu, with
+why each engine cannot run); and liveavatar.pipeline.camera_preview.CameraPreview (the camera and its tracked
+face before any avatar exists).
 
 Observer (liveavatar.live.events.RunnerObserver), called from worker threads, must not block:
     on_frame(FrameReport)   every output frame: camera image, driver landmarks or None, tracker message,
