@@ -22,7 +22,8 @@ cross: portraits × the 4 held-out clips that talk (the model card's cross-reena
        stride 2, 1280×720; the inner-lip opening per eye distance on driver and output, by mediapipe and by
        dlib's 68 points each: Pearson r over time and the output's 5–95 % range over the driver's, medians per
        kind (photo, painting, statue); and on the grey portraits the mean chroma (Lab a, b magnitude) inside
-       the output's inner lips at its most open frames over the face's.
+       the output's inner lips at its most open frames over the face's (the face's floored at CHROMA_FLOOR).
+       Also the retargeted points' own opening against the driver's: the ceiling the rendering works under.
 sheet: public-domain portraits at the driver's widest-mouth frames, G's mouth beside the driver's (driver
        frames of real people stay out of the repo: only the outputs are shown).
 Needs dlib (`pip install -e '.[eval]'`) and ../shared/data.
@@ -91,6 +92,10 @@ SHEET = (  # public-domain works or public-domain photos (MANIFEST.tsv)
 VARIANTS = ("mouth", "model", "warp")
 OUTPUT_SIZE = (1280, 720)
 MOST_OPEN = 8
+# Lab chroma under which a colour cannot be told from grey (a just-noticeable difference is ~2.3): the grey
+# portraits' faces measure 0.02–1.5, so a bare ratio would compare invisible tints
+CHROMA_FLOOR = 1.0
+STRIDE = 2  # cross: every other frame, 32 of them ~2 s (the model card's cross-reenactment)
 
 
 def find_clip(stem: str) -> Path:
@@ -125,14 +130,14 @@ class Model:
         avatar = build_avatar([portrait], self.checkpoint)
         return avatar, warp_avatar_of(avatar, self.checkpoint)
 
-    def drive(self, avatar, frames: list[np.ndarray]) -> list:
-        """The Processor over a clip's frames (H×W×3 uint8 RGB, 30 fps): each frame's Driven."""
+    def drive(self, avatar, frames: list[np.ndarray], fps: float = 30.0) -> list:
+        """The Processor over a clip's frames (H×W×3 uint8 RGB, `fps` of them a second): each frame's Driven."""
         from liveavatar.live.spec import TrackingConfig
         from liveavatar.pipeline.stages import Processor
 
         processor = Processor(TrackingConfig(), self.size)
         try:
-            return [processor.process(f, None, i / 30, avatar, "relative")[0] for i, f in enumerate(frames)]
+            return [processor.process(f, None, i / fps, avatar, "relative")[0] for i, f in enumerate(frames)]
         finally:
             processor.close()
 
@@ -165,6 +170,13 @@ def on_real_landmarks(driven, avatar, size: int):
     matrix = np.asarray(avatar.crop_matrix, np.float64)  # portrait (= the clip's frame) pixels → crop pixels
     points = (driven.driver_now @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
     return replace(driven, points=points, landmark_image=rasterize_landmarks(points, size))
+
+
+def clip_fps(path: Path) -> float:
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return fps if 1 <= fps <= 240 else 30.0
 
 
 def read_frames(path: Path, count: int, stride: int = 1) -> list[np.ndarray]:
@@ -310,19 +322,27 @@ def cross_reenactment(portrait_limit: int, frames: int) -> dict:
     from liveavatar.pipeline.stages import Composer
 
     model, trackers = Model(), Trackers()
-    clips = {stem: read_frames(find_clip(stem), frames, stride=2) for stem in TALKING}
-    driver = {
-        stem: {"mediapipe": [trackers.mediapipe(f) for f in fs], "dlib": [trackers.dlib(f) for f in fs]}
-        for stem, fs in tqdm(clips.items(), desc="drivers", unit="clip")
-    }
+    clips = {stem: read_frames(find_clip(stem), frames, stride=STRIDE) for stem in TALKING}
+    fps = {stem: clip_fps(find_clip(stem)) / STRIDE for stem in TALKING}
+    # the driver by mediapipe as the live path tracks it (video mode: the Processor's own points of each frame),
+    # by dlib frame by frame
+    driver = {}
+    for stem, fs in tqdm(clips.items(), desc="drivers", unit="clip"):
+        tracked = Model.drive(model, model.avatar(SHARED / "portraits" / CROSS_PORTRAITS[0])[0], fs, fps[stem])
+        driver[stem] = {
+            "mediapipe": [None if d.driver_now is None else opening(d.driver_now) for d in tracked],
+            "dlib": [trackers.dlib(f) for f in fs],
+        }
     rows = []
     portraits = CROSS_PORTRAITS[:portrait_limit]
     for name in tqdm(portraits, desc="portraits", unit="portrait"):
         avatar, warp = model.avatar(SHARED / "portraits" / name)
         for stem, fs in clips.items():
             composer = Composer(*OUTPUT_SIZE)
-            drives = model.drive(avatar, fs)
+            drives = model.drive(avatar, fs, fps[stem])
             row: dict = {"portrait": name, "clip": stem}
+            # the ceiling the rendering works under: what the retargeted points ask for, against the driver
+            row["driven_points_mediapipe"] = follow(driver[stem]["mediapipe"], [opening(d.points) for d in drives])
             widest = sorted(range(len(fs)), key=lambda k: -(driver[stem]["mediapipe"][k] or 0))[:4]
             for v in ("mouth", "model"):
                 outs = [model.render(composer, avatar, warp, d, f, v) for d, f in zip(drives, fs, strict=True)]
@@ -336,8 +356,11 @@ def cross_reenactment(portrait_limit: int, frames: int) -> dict:
                         p = drives[k].points @ to_output[:, :2].T + to_output[:, 2]
                         c = mouth_chroma(outs[k], p)
                         if c is not None:
-                            values.append(c[0] / max(c[1], 1e-6))
-                    row[f"{v}_grey_chroma_ratio"] = float(np.median(values)) if values else None
+                            values.append(c)
+                    if values:
+                        mouth, face = np.median(values, axis=0)
+                        row[f"{v}_grey_chroma"] = {"mouth": float(mouth), "face": float(face)}
+                        row[f"{v}_grey_chroma_ratio"] = float(mouth / max(face, CHROMA_FLOOR))
             rows.append(row)
             tqdm.write(json.dumps(row))
     model.engine.close()
@@ -359,6 +382,10 @@ def summarise_cross(rows: list[dict]) -> dict:
     for k in sorted({kind(r["portrait"]) for r in rows}) + ["all"]:
         chosen = [r for r in rows if k == "all" or kind(r["portrait"]) == k]
         entry = {"pairs": len(chosen)}
+        for measure in ("r", "range"):
+            values = [r["driven_points_mediapipe"][measure] for r in chosen]
+            values = [x for x in values if x is not None]
+            entry[f"driven_points_{measure}"] = float(np.median(values)) if values else None
         for v in ("mouth", "model"):
             for tracker in ("mediapipe", "dlib"):
                 for measure in ("r", "range"):

@@ -11,7 +11,8 @@ So, per frame, at the output's resolution:
 2. the driver's mouth is cut out of the camera frame by that map, into a box around the avatar's mouth;
 3. its colours are moved from the driver's light and skin to the portrait's: in CIE Lab, each channel is
    re-centred and re-scaled from the driver's lips-and-skin ring around the mouth to the same ring of the
-   output (the moved portrait and G's paint). A grey portrait has no chroma there, so the mouth turns grey;
+   output (the moved portrait and G's paint), chroma scaled no more than the rings' saturation differs. A
+   grey portrait has no chroma there, so the mouth turns grey;
    a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows;
 4. it is laid inside the avatar's inner-lip polygon, feathered, faded in with the lips' gap (a closed mouth
    has nothing inside to show).
@@ -149,7 +150,10 @@ def _harmonise(
     (mean_in, std_in), (mean_out, std_out) = source, target
     gain = std_out / np.maximum(std_in, 1e-3)
     gain[0] = np.clip(gain[0], *LUMA_GAIN)
-    gain[1:] = np.clip(gain[1:], *CHROMA_GAIN)
+    # Chroma also scales with how saturated the two rings are: a black-and-white photo's ring still varies by a
+    # few a/b units (grain, a faint tint), enough of a ratio to keep a tongue visibly red on a grey face.
+    saturation = np.hypot(*mean_out[1:]) / max(float(np.hypot(*mean_in[1:])), 1e-3)
+    gain[1:] = np.clip(np.minimum(gain[1:], saturation), *CHROMA_GAIN)
     lab = (_to_lab(patch) - mean_in) * gain + mean_out
     return _from_lab(lab)
 
