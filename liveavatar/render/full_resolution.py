@@ -118,7 +118,8 @@ class FullResolutionWarp:
         px, py = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
         pcx = to_crop[0, 0] * px + to_crop[0, 1] * py + to_crop[0, 2]
         pcy = to_crop[1, 0] * px + to_crop[1, 1] * py + to_crop[1, 2]
-        self._fade = rounded_square_fade((pcx + 0.5 - half) / half, (pcy + 0.5 - half) / half, FADE).astype(np.float32)
+        fade = rounded_square_fade((pcx + 0.5 - half) / half, (pcy + 0.5 - half) / half, FADE)
+        self._fade_255 = (fade / 255).astype(np.float32)  # G's coverage 0…255 × this: its share, faded
         self._to_region = from_crop.copy()  # crop → this region's pixels
         self._to_region[:, 2] -= (x0, y0)
 
@@ -185,9 +186,7 @@ class FullResolutionWarp:
         layer = cv2.warpAffine(paint, to_box, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0,) * 4)
         # coverage × fade in float (0…1), the floor as before; cv2.blendLinear mixes in one pass what numpy's
         # uint16 blend took five for (it rounds the same, to within float error)
-        cover = cv2.extractChannel(layer, 3).astype(np.float32)
-        cover *= self._fade[by0:by1, bx0:bx1]
-        cv2.threshold(cover, PAINT_FLOOR, 0, cv2.THRESH_TOZERO, dst=cover)
-        cover *= 1 / 255
+        cover = cv2.multiply(cv2.extractChannel(layer, 3), self._fade_255[by0:by1, bx0:bx1], dtype=cv2.CV_32F)
+        cv2.threshold(cover, PAINT_FLOOR / 255, 0, cv2.THRESH_TOZERO, dst=cover)
         under = region[by0:by1, bx0:bx1]
-        under[:] = cv2.blendLinear(cv2.cvtColor(layer, cv2.COLOR_RGBA2RGB), under, cover, 1 - cover)
+        cv2.blendLinear(cv2.cvtColor(layer, cv2.COLOR_RGBA2RGB), under, cover, 1 - cover, dst=under)
