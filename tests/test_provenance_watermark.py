@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from liveavatar.provenance.detect import THRESHOLD, WindowDetector, detect_image
-from liveavatar.provenance.watermark import embed_watermark
+from liveavatar.provenance.watermark import busy_mask, embed_watermark, frame_pattern
 
 
 def _canvas(path, width=1280, height=720) -> np.ndarray:
@@ -97,6 +97,37 @@ def test_invisible_psnr_and_the_unmarked_picture_is_not_found(portraits):
         assert 10 * np.log10(255**2 / mse) >= 42.0
         assert detect_image(marked).score >= THRESHOLD
         assert detect_image(unmarked).score < THRESHOLD
+
+
+def _marked_on_its_own(image: np.ndarray) -> np.ndarray:
+    """The mark worked out for this frame alone: the pattern at AMPLITUDE where busy_mask says, at
+    AMPLITUDE_FLAT elsewhere, added and clipped to 0…255."""
+    plus, minus, plus_busy, minus_busy = (p.astype(int) for p in frame_pattern(*image.shape[:2]))
+    busy = busy_mask(image)[..., None] > 0
+    return np.clip(image + np.where(busy, plus_busy - minus_busy, plus - minus), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (301, 517)])  # and one not a multiple of the busy cells
+def test_marking_frame_after_frame_equals_marking_each_frame_on_its_own(size):
+    """embed_watermark keeps the last frame's strength per pixel and changes it only where the busy cells
+    changed (the cost); every frame must still get exactly its own mark: a textured patch that comes, moves and
+    goes, a flat frame, a busy one, saturated rows, two sizes in turn."""
+    h, w = size
+    rng = np.random.default_rng(3)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 8)
+    frames = []
+    for i in range(8):
+        f = smooth.copy()
+        x = 40 + 30 * i
+        f[h // 4 : h // 2, x : x + w // 5] = rng.integers(0, 256, (h // 2 - h // 4, w // 5, 3))  # busy, moving
+        frames.append(f)
+    frames[3][:] = 128  # flat everywhere
+    frames[5] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)  # busy everywhere
+    frames[6][:2], frames[6][-2:] = 255, 0  # the mark saturates
+    other = smooth[: h // 2, : w // 2].copy()
+    for f in frames:
+        assert np.array_equal(embed_watermark(f.copy()), _marked_on_its_own(f))
+        assert np.array_equal(embed_watermark(other.copy()), _marked_on_its_own(other))  # another size between
 
 
 @pytest.mark.slow

@@ -18,14 +18,18 @@ Why this shape:
   so detection knows the period; crops are found by trying a range of periods (detect.py).
 - Static in time: averaging the frames of a second removes moving content and compression noise.
 
-The full-frame pattern is made once per output size; marking a frame is then two saturating uint8 passes
-(cv2.add / cv2.subtract) plus two masked ones where the picture is busy, ~1.5 ms at 1280×720 with the
-busy mask (docs/PROVENANCE.md). Boundary: H×W×3 uint8 RGB (or BGR: the
-same change goes to all three channels).
+The full-frame pattern is made once per output size, at both strengths; each thread keeps, per size, the
+pattern at the strength the last frame's busy cells chose, and changes it only where they changed (in a live
+frame, the moving face's box or nothing), so marking a frame is the busy decision on a quarter-size copy and
+two plain saturating uint8 passes (cv2.add / cv2.subtract): ~0.5 ms at 1280×720, where selecting the strength
+over the whole frame with two more, masked, passes took ~1.3 ms (docs/PERFORMANCE.md). Every frame gets
+exactly the mark it would get on its own. Boundary: H×W×3 uint8 RGB (or BGR: the same change goes to all
+three channels).
 """
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import cv2
@@ -72,12 +76,13 @@ def chip_px_for(height: int) -> float:
 
 @lru_cache(maxsize=8)
 def frame_pattern(height: int, width: int) -> tuple[np.ndarray, ...]:
-    """(plus, minus, plus_extra, minus_extra): H×W×3 uint8 (read-only). plus - minus is the pattern at
-    AMPLITUDE_FLAT (every pixel); plus_extra - minus_extra lifts it to AMPLITUDE where the picture is busy."""
+    """(plus, minus, plus_busy, minus_busy): H×W×3 uint8 (read-only). plus - minus is the pattern at
+    AMPLITUDE_FLAT, plus_busy - minus_busy at AMPLITUDE (where the picture is busy). In each pair only one
+    plane is nonzero at a pixel, so adding one and subtracting the other, saturating, adds the pattern."""
     smooth = smooth_periodic(tile_chips(), height, width, chip_px_for(height))
     low = np.rint(AMPLITUDE_FLAT * smooth)
     high = np.rint(AMPLITUDE * smooth)
-    planes = [np.clip(x, 0, 255) for x in (low, -low, high - low, low - high)]
+    planes = [np.clip(x, 0, 255) for x in (low, -low, high, -high)]
     out = []
     for plane in planes:
         three = np.ascontiguousarray(np.repeat(plane.astype(np.uint8)[:, :, None], 3, axis=2))
@@ -86,26 +91,76 @@ def frame_pattern(height: int, width: int) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def busy_mask(image: np.ndarray) -> np.ndarray:
-    """H×W uint8, 255 where the picture has texture that hides the full-strength mark, 0 on flat areas
-    (a plain background, a wall, a smooth cheek), where even 2 grey levels of pattern can be seen.
-    Measured on a quarter-size copy: ~0.5 ms at 1280×720."""
-    h, w = image.shape[:2]
+def busy_cells(image: np.ndarray) -> np.ndarray:
+    """⌈H/BUSY_SCALE⌉×⌈W/BUSY_SCALE⌉ uint8, 255 where the picture has texture that hides the full-strength mark,
+    0 on flat areas (a plain background, a wall, a smooth cheek), where even 2 grey levels of pattern can be
+    seen. Decided on a BUSY_SCALE-times smaller copy: ~0.1 ms at 1280×720."""
     # Every BUSY_SCALE-th pixel of the green channel (most of luma): a strided copy costs ~0.1 ms where a
     # proper area resize costs ~1 ms, and aliasing only adds to the measured texture, which is harmless.
     grey = np.ascontiguousarray(image[::BUSY_SCALE, ::BUSY_SCALE, 1])
     detail = cv2.blur(cv2.convertScaleAbs(cv2.Laplacian(grey, cv2.CV_16S)), (5, 5))
-    busy = cv2.threshold(detail, BUSY_LEVEL, 255, cv2.THRESH_BINARY)[1]
-    return cv2.resize(busy, (w, h), interpolation=cv2.INTER_NEAREST)
+    return cv2.threshold(detail, BUSY_LEVEL, 255, cv2.THRESH_BINARY)[1]
+
+
+def busy_mask(image: np.ndarray) -> np.ndarray:
+    """H×W uint8: busy_cells enlarged to the image's pixels (nearest)."""
+    h, w = image.shape[:2]
+    return cv2.resize(busy_cells(image), (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+class _MarkPlanes:
+    """For one frame size: the plus and minus planes (H×W×3 uint8) of the pattern at each pixel's strength
+    under the last frame's busy cells, updated only inside the box of the cells that changed since. A live
+    frame is mostly the same still portrait and bars, so that box is the face's, or nothing: marking is then
+    two plain saturating passes, where selecting the strength over the whole frame took two more, masked."""
+
+    def __init__(self, height: int, width: int) -> None:
+        self.plus_flat, self.minus_flat, self.plus_busy, self.minus_busy = frame_pattern(height, width)
+        self.plus, self.minus = self.plus_flat.copy(), self.minus_flat.copy()
+        cells = (-(-height // BUSY_SCALE), -(-width // BUSY_SCALE))
+        self.cells = np.zeros(cells, np.uint8)  # all flat: what plus and minus hold now
+        # the cell each pixel row and column reads, exactly as busy_mask's INTER_NEAREST enlargement picks it
+        index = np.arange(max(cells), dtype=np.float32)
+        row_of = cv2.resize(index[: cells[0], None], (1, height), interpolation=cv2.INTER_NEAREST)
+        col_of = cv2.resize(index[None, : cells[1]], (width, 1), interpolation=cv2.INTER_NEAREST)
+        self.cell_of_row, self.cell_of_col = row_of[:, 0].astype(np.intp), col_of[0].astype(np.intp)
+
+    def select(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (plus, minus) planes for this frame's busy cells."""
+        changed = cv2.compare(cells, self.cells, cv2.CMP_NE)
+        x, y, w, h = cv2.boundingRect(changed)
+        if w and h:
+            r0 = int(np.searchsorted(self.cell_of_row, y, side="left"))
+            r1 = int(np.searchsorted(self.cell_of_row, y + h - 1, side="right"))
+            c0 = int(np.searchsorted(self.cell_of_col, x, side="left"))
+            c1 = int(np.searchsorted(self.cell_of_col, x + w - 1, side="right"))
+            # the box's busy pixels (np.take twice: ~0.2 ms for a 600-px box, where numpy's fancy indexing and
+            # np.where took 5), then each plane: the flat strength, the busy one copied over it where busy
+            busy = np.take(np.take(cells, self.cell_of_row[r0:r1], axis=0), self.cell_of_col[c0:c1], axis=1)
+            box = np.s_[r0:r1, c0:c1]
+            for plane, flat, strong in (
+                (self.plus, self.plus_flat, self.plus_busy),
+                (self.minus, self.minus_flat, self.minus_busy),
+            ):
+                np.copyto(plane[box], flat[box])
+                cv2.copyTo(strong[box], busy, plane[box])  # writes into the view
+            self.cells = cells.copy()
+        return self.plus, self.minus
+
+
+_planes = threading.local()  # per thread ({(h, w): _MarkPlanes}): two composers on two threads never share one
 
 
 def embed_watermark(image: np.ndarray) -> np.ndarray:
     """Adds the watermark in place to an H×W×3 uint8 frame (saturating at 0 and 255) and returns it."""
     h, w = image.shape[:2]
-    plus, minus, plus_extra, minus_extra = frame_pattern(h, w)
-    busy = busy_mask(image)
+    sizes = _planes.__dict__.setdefault("sizes", {})
+    planes = sizes.get((h, w))
+    if planes is None:
+        if len(sizes) >= 2:
+            sizes.clear()  # a new output size: the live path keeps one, `pose` one per portrait
+        planes = sizes[(h, w)] = _MarkPlanes(h, w)
+    plus, minus = planes.select(busy_cells(image))
     cv2.add(image, plus, dst=image)
     cv2.subtract(image, minus, dst=image)
-    cv2.add(image, plus_extra, dst=image, mask=busy)
-    cv2.subtract(image, minus_extra, dst=image, mask=busy)
     return image

@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from liveavatar.render.composite import blend, rounded_square_fade
+from liveavatar.render.composite import rounded_square_fade
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
 # G's coverage up to this (of 255) is left out: ~1 % of its half-size paint, a veil over everything that moves
@@ -35,6 +35,8 @@ PAINT_FLOOR = 3
 # INTER_LINEAR, and like it returns a pixel exactly where it samples a pixel centre (a face at rest).
 # Lanczos kept a little more still, at 10× bicubic's time.
 INTERPOLATION = cv2.INTER_CUBIC
+NO_MAP = np.empty((0, 0), np.float32)  # cv2.remap's second map, unused with a CV_32FC2 first one (x, y together)
+NODE_STEP = 4  # samples per node of the coarse displacement, per side (docs/PERFORMANCE.md: 2 to 8 measured)
 
 
 class FullResolutionWarp:
@@ -76,28 +78,50 @@ class FullResolutionWarp:
         self.region = (x0, y0, max(x0, x1), max(y0, y1))  # output pixels this warp may change
         w, h = self.region[2] - x0, self.region[3] - y0
         k = supersample
-        # the sample points: each output pixel's k×k sub-pixel centres, in output coordinates
-        sub = (np.arange(k, dtype=np.float64) + 0.5) / k - 0.5
-        xs, ys = np.meshgrid(
-            (np.arange(x0, x0 + w, dtype=np.float64)[:, None] + sub).ravel(),
-            (np.arange(y0, y0 + h, dtype=np.float64)[:, None] + sub).ravel(),
+        # The sample grid: each output pixel's k×k sub-pixel centres, sample j along x at output coordinate
+        # x0 + (j + 0.5)/k − 0.5 (likewise y).
+        size = (w * k, h * k)
+        # The displacement (flow × faded gain) is smooth: it is sampled on NODE_STEP-times coarser nodes, node i
+        # at sample NODE_STEP·i + (NODE_STEP − 1)/2, which is where cv2.resize INTER_LINEAR by NODE_STEP puts
+        # it, and enlarged from there (remapping the flow at every sample cost 3× as much).
+        nodes = [-(-n // NODE_STEP) for n in size]
+        node_x, node_y = (
+            at + (NODE_STEP * np.arange(n) + NODE_STEP / 2) / k - 0.5 for n, at in zip(nodes, (x0, y0), strict=True)
         )
-        cx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]  # crop pixels of each sample
+        xs, ys = np.meshgrid(node_x.astype(np.float64), node_y.astype(np.float64))
+        cx = to_crop[0, 0] * xs + to_crop[0, 1] * ys + to_crop[0, 2]  # crop pixels of each node
         cy = to_crop[1, 0] * xs + to_crop[1, 1] * ys + to_crop[1, 2]
         cells = coarse / crop_size  # crop pixel → coarse cell coordinate (cell centres at integers)
         self._cell_x = ((cx + 0.5) * cells - 0.5).astype(np.float32)
         self._cell_y = ((cy + 0.5) * cells - 0.5).astype(np.float32)
         half = crop_size / 2
         fade = rounded_square_fade((cx + 0.5 - half) / half, (cy + 0.5 - half) / half, FADE)
-        self._gain_x = (fade * from_crop[0, 0] * k).astype(np.float32)  # source px per crop px along x, faded
-        self._gain_y = (fade * from_crop[1, 1] * k).astype(np.float32)
-        self._base_x = ((xs - origin[0] + 0.5) * k - 0.5).astype(np.float32)  # each sample in source px, at rest
-        self._base_y = ((ys - origin[1] + 0.5) * k - 0.5).astype(np.float32)
-        self._fade = (fade if k == 1 else cv2.resize(fade, (w, h), interpolation=cv2.INTER_AREA)).astype(np.float32)
+        # source px per crop px along x and y, faded, at each node (2 channels: the displacement's x, y)
+        self._gain = np.dstack([fade * from_crop[0, 0] * k, fade * from_crop[1, 1] * k]).astype(np.float32)
+        # each sample in source px at rest (2 channels x, y: cv2.remap's CV_32FC2 map): integers, so a sample
+        # that does not move reads its source pixel exactly
+        sx = (np.arange(x0 * k, (x0 + w) * k, dtype=np.float64) + 0.5 - origin[0] * k) - 0.5
+        sy = (np.arange(y0 * k, (y0 + h) * k, dtype=np.float64) + 0.5 - origin[1] * k) - 0.5
+        self._base = np.dstack(np.meshgrid(sx, sy)).astype(np.float32)
+        self._fine = np.empty((nodes[1] * NODE_STEP, nodes[0] * NODE_STEP, 2), np.float32)  # the enlarged shift
+        self._map = self._base.copy()
+        # Only samples strictly inside the crop's square move (the fade is 0 on and past its edge); the region's
+        # outer rows and columns can lie past it, where the enlarged shift would carry the next node's sliver.
+        inside = []
+        for axis, start in enumerate((x0, y0)):
+            at = start + (np.arange(size[axis]) + 0.5) / k - 0.5
+            crop = to_crop[axis, axis] * at + to_crop[axis, 2]
+            kept = np.flatnonzero((crop > -0.5) & (crop < crop_size - 0.5))
+            inside.append(slice(int(kept[0]), int(kept[-1]) + 1) if len(kept) else slice(0, 0))
+        self._moving = (inside[1], inside[0])  # rows, columns of the sample grid
+        # the fade at the output's pixels, for G's paint
+        px, py = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
+        pcx = to_crop[0, 0] * px + to_crop[0, 1] * py + to_crop[0, 2]
+        pcy = to_crop[1, 0] * px + to_crop[1, 1] * py + to_crop[1, 2]
+        fade = rounded_square_fade((pcx + 0.5 - half) / half, (pcy + 0.5 - half) / half, FADE)
+        self._fade_255 = (fade / 255).astype(np.float32)  # G's coverage 0…255 × this: its share, faded
         self._to_region = from_crop.copy()  # crop → this region's pixels
         self._to_region[:, 2] -= (x0, y0)
-        self._map_x = np.empty(xs.shape, np.float32)
-        self._map_y = np.empty(xs.shape, np.float32)
 
     def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
@@ -117,16 +141,16 @@ class FullResolutionWarp:
             cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_REPLICATE,  # past the outer cell centres the map holds, as the graph's upsampling
         )
-        np.multiply(shift[..., 0], self._gain_x, out=self._map_x)
-        np.multiply(shift[..., 1], self._gain_y, out=self._map_y)
-        self._map_x += self._base_x
-        self._map_y += self._base_y
+        fine = cv2.resize(shift * self._gain, self._fine.shape[1::-1], dst=self._fine, interpolation=cv2.INTER_LINEAR)
+        rows, cols = self._moving
+        if rows.stop > rows.start and cols.stop > cols.start:
+            cv2.add(fine[rows, cols], self._base[rows, cols], dst=self._map[rows, cols])
         region = frame[y0:y1, x0:x1]
         if self.supersample == 1:
             cv2.remap(
                 self.source,
-                self._map_x,
-                self._map_y,
+                self._map,
+                NO_MAP,
                 INTERPOLATION,
                 dst=region,
                 borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
@@ -134,16 +158,19 @@ class FullResolutionWarp:
         else:
             # bilinear on the 2× grid: bicubic there kept more (1.04 of the face's sharpness at rest against 0.71,
             # measured on the Mona Lisa driven live) but its 1.6 ms more a 720p frame took the live run to 28 fps
-            fine = cv2.remap(self.source, self._map_x, self._map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            region[:] = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+            moved = cv2.remap(self.source, self._map, NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            region[:] = cv2.resize(moved, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
         """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""
-        strong = paint[..., 3] > PAINT_FLOOR
-        rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))
-        if not len(rows):
+        # the box of what G paints above the floor (cv2.boundingRect of the thresholded coverage: ~10× faster
+        # than numpy's any() over the strided alpha)
+        alpha = cv2.extractChannel(np.ascontiguousarray(paint), 3)
+        cx, cy, cw, ch = cv2.boundingRect(cv2.threshold(alpha, PAINT_FLOOR, 255, cv2.THRESH_BINARY)[1])
+        if cw == 0 or ch == 0:
             return  # nothing painted: a face at rest, or moving without anything the warp cannot show
+        rows, cols = (cy, cy + ch - 1), (cx, cx + cw - 1)
         # Only the painted part's footprint in the region (a mouth is a small part of the face).
         box = np.array([[cols[0] - 1, rows[0] - 1], [cols[-1] + 1, rows[0] - 1], [cols[0] - 1, rows[-1] + 1]])
         box = np.vstack([box, [cols[-1] + 1, rows[-1] + 1]]).astype(np.float64)
@@ -157,7 +184,9 @@ class FullResolutionWarp:
         to_box[:, 2] -= (bx0, by0)
         size, border = (bx1 - bx0, by1 - by0), cv2.BORDER_CONSTANT
         layer = cv2.warpAffine(paint, to_box, size, flags=cv2.INTER_LINEAR, borderMode=border, borderValue=(0,) * 4)
-        cover = layer[..., 3] * self._fade[by0:by1, bx0:bx1]  # float32, 0…255
-        cover[cover <= PAINT_FLOOR] = 0
+        # coverage × fade in float (0…1), the floor as before; cv2.blendLinear mixes in one pass what numpy's
+        # uint16 blend took five for (it rounds the same, to within float error)
+        cover = cv2.multiply(cv2.extractChannel(layer, 3), self._fade_255[by0:by1, bx0:bx1], dtype=cv2.CV_32F)
+        cv2.threshold(cover, PAINT_FLOOR / 255, 0, cv2.THRESH_TOZERO, dst=cover)
         under = region[by0:by1, bx0:bx1]
-        under[:] = blend(under, layer[..., :3], (cover + 0.5).astype(np.uint8))
+        cv2.blendLinear(cv2.cvtColor(layer, cv2.COLOR_RGBA2RGB), under, cover, 1 - cover, dst=under)
