@@ -180,17 +180,9 @@ def clip_fps(path: Path) -> float:
 
 
 def read_frames(path: Path, count: int, stride: int = 1) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames, index = [], 0
-    while len(frames) < count:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        if index % stride == 0:
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        index += 1
-    capture.release()
-    return frames
+    from liveavatar.training.cross_eval import read_clip  # the evaluation's own reader (torch is here anyway)
+
+    return read_clip(path, count, stride)
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
