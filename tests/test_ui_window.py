@@ -309,6 +309,8 @@ def test_settings_and_names_persist_across_runs(qtbot, app, data_dir, tiny_check
     qtbot.waitUntil(lambda: window.gallery.name_of(second) == "Nikolai", timeout=5_000)
     window.choose_avatar(second)
     window.look_panel.mirror.setChecked(True)
+    assert window.session.options.driver_mouth and window.look_panel.own_mouth.isChecked()  # on by default
+    window.look_panel.own_mouth.setChecked(False)
     window.look_panel.absolute.setChecked(True)
     window.look_panel.size_combo.setCurrentIndex(1)
     window.look_panel.size_combo.activated.emit(1)
@@ -320,6 +322,7 @@ def test_settings_and_names_persist_across_runs(qtbot, app, data_dir, tiny_check
     assert again.gallery.current_id() == second and again.gallery.name_of(second) == "Nikolai"
     options = again.session.options
     assert options.mirror and options.mode == "absolute" and options.output_size == (1920, 1080)
+    assert not options.driver_mouth and not again.look_panel.own_mouth.isChecked()
     assert again.look_panel.mirror.isChecked() and again.look_panel.absolute.isChecked()
     assert (again.width(), again.height()) == (760, 560)
     # Deleting the current avatar removes its file and moves to the one left.

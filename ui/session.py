@@ -56,6 +56,7 @@ class LiveOptions:
     output_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
     background: Background = field(default_factory=Background)
     mirror: bool = False
+    driver_mouth: bool = True
     mode: Mode = "relative"
     expression: ExpressionControls = field(default_factory=ExpressionControls)
 
@@ -146,6 +147,7 @@ class LiveSession(QObject):
     def _apply_live_options(self, runner) -> None:
         runner.set_background(self.options.background)
         runner.set_mirror(self.options.mirror)
+        runner.set_driver_mouth(self.options.driver_mouth)
         runner.set_mode(self.options.mode)
         runner.set_expression(self.options.expression)
 
@@ -200,6 +202,7 @@ class LiveSession(QObject):
             mode=options.mode,
             background=options.background,
             mirror=options.mirror,
+            driver_mouth=options.driver_mouth,
             output_size=options.output_size,
             expression=options.expression,
         )

@@ -94,8 +94,9 @@ class WindowSettings:
         size = self.read("look/output_size", "1280x720", lambda text: parse_size(text, "size")[:2])
         mode: Mode = "absolute" if st.get_str("look/mode", "relative") == "absolute" else "relative"
         mirror = st.get_bool("look/mirror")
+        driver_mouth = st.get_bool("look/driver_mouth", True)
         landmarks = st.get_bool("look/landmarks", True)
-        self.look_panel.set_values(size, background, colour, mirror, mode, landmarks)
+        self.look_panel.set_values(size, background, colour, mirror, mode, landmarks, driver_mouth)
         self.camera_view.show_landmarks = landmarks
         engine = engine or st.get_str("engine", "auto")
         parsed = None
@@ -113,6 +114,7 @@ class WindowSettings:
             output_size=size,
             background=background_of(background, colour),
             mirror=mirror,
+            driver_mouth=driver_mouth,
             mode=mode,
             expression=expression,
         )
@@ -146,6 +148,7 @@ class WindowSettings:
         st.set("look/background", self.look_panel.background_combo.currentData())
         st.set("look/colour", "#{:02x}{:02x}{:02x}".format(*self.look_panel.colour))
         st.set("look/mirror", o.mirror)
+        st.set("look/driver_mouth", o.driver_mouth)
         st.set("look/mode", o.mode)
         st.set("look/landmarks", self.camera_view.show_landmarks)
         for key, value in o.expression.as_dict().items():

@@ -7,8 +7,9 @@
 
 The Runner (pipeline/runner.py) owns one LiveLoop and gives it callbacks (notify the observer, report an
 error, fan a frame out to the sinks, end the run, current stats), so this module knows no observer, sink
-set or engine registry. The settings the threads read every frame (avatar, mode, background, mirror) are
-plain attributes the Runner swaps from any thread: a thread sees the old value or the new, never a mix.
+set or engine registry. The settings the threads read every frame (avatar, mode, background, mirror,
+driver_mouth) are plain attributes the Runner swaps from any thread: a thread sees the old value or the new,
+never a mix.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class LiveLoop:
         self.mode: Mode = config.mode
         self.background: Background = config.background
         self.mirror = config.mirror
+        self.driver_mouth = config.driver_mouth
         self.processor = Processor(config.tracking, image_size)
         self.processor.controls = config.expression
         self.timing = TimingWindow()
@@ -334,7 +336,7 @@ class LiveLoop:
         start = time.perf_counter()
         driven = work.driven
         mouth = None
-        if driven.driver_now is not None and self.config.driver_mouth:
+        if driven.driver_now is not None and self.driver_mouth:
             mouth = DriverMouth(work.captured.frame.image, driven.driver_now)
         output = self._composer.compose(
             face,

@@ -154,6 +154,7 @@ class LookPanel(QGroupBox):
     size_chosen = Signal(int, int)
     background_chosen = Signal(str, object)  # "portrait" | "green" | "colour", RGB tuple or None
     mirror_toggled = Signal(bool)
+    own_mouth_toggled = Signal(bool)
     mode_chosen = Signal(str)
     calibrate_requested = Signal()
     landmarks_toggled = Signal(bool)
@@ -187,6 +188,13 @@ class LookPanel(QGroupBox):
         self.mirror = QCheckBox("Mirror the output (M)")
         self.mirror.setToolTip("Flip left and right, like a mirror (M)")
         layout.addWidget(self.mirror)
+        self.own_mouth = QCheckBox("Your own mouth inside")
+        self.own_mouth.setToolTip(
+            "When you open your mouth, show the inside of yours (teeth, tongue) in the portrait's colours; off: "
+            "the model paints it"
+        )
+        self.own_mouth.setChecked(True)
+        layout.addWidget(self.own_mouth)
         self.landmarks = QCheckBox("Show face points on the camera (L)")
         self.landmarks.setToolTip("Draw the tracked face points over the camera image (L)")
         self.landmarks.setChecked(True)
@@ -213,6 +221,7 @@ class LookPanel(QGroupBox):
         self.background_combo.activated.connect(self._background_activated)
         self.colour_button.clicked.connect(self._pick_colour)
         self.mirror.toggled.connect(self.mirror_toggled)
+        self.own_mouth.toggled.connect(self.own_mouth_toggled)
         self.landmarks.toggled.connect(self.landmarks_toggled)
         self.relative.toggled.connect(lambda on: self.mode_chosen.emit("relative" if on else "absolute"))
         self.calibrate.clicked.connect(self.calibrate_requested)
@@ -242,8 +251,17 @@ class LookPanel(QGroupBox):
         mirror: bool,
         mode: str,
         landmarks: bool,
+        own_mouth: bool = True,
     ) -> None:
-        widgets = (self.size_combo, self.background_combo, self.mirror, self.relative, self.absolute, self.landmarks)
+        widgets = (
+            self.size_combo,
+            self.background_combo,
+            self.mirror,
+            self.own_mouth,
+            self.relative,
+            self.absolute,
+            self.landmarks,
+        )
         for widget in widgets:
             widget.blockSignals(True)
         index = self.size_combo.findData(size)
@@ -254,6 +272,7 @@ class LookPanel(QGroupBox):
         self.background_combo.setCurrentIndex(max(0, self.background_combo.findData(background)))
         self.colour = colour
         self.mirror.setChecked(mirror)
+        self.own_mouth.setChecked(own_mouth)
         (self.relative if mode == "relative" else self.absolute).setChecked(True)
         self.landmarks.setChecked(landmarks)
         for widget in widgets:
