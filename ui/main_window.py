@@ -269,8 +269,7 @@ class MainWindow(QMainWindow):
         lp = self.look_panel
         lp.size_chosen.connect(lambda w, h: self._update_options(output_size=(w, h)))
         lp.background_chosen.connect(self._set_background)
-        lp.mirror_toggled.connect(lambda on: self._update_options(mirror=on))
-        lp.own_mouth_toggled.connect(lambda on: self._update_options(driver_mouth=on))
+        lp.option_toggled.connect(lambda name, on: self._update_options(**{name: on}))
         lp.mode_chosen.connect(lambda mode: self._update_options(mode=mode))
         lp.calibrate_requested.connect(self.calibrate)
         lp.landmarks_toggled.connect(self._set_landmarks)

@@ -153,8 +153,7 @@ class LookPanel(QGroupBox):
 
     size_chosen = Signal(int, int)
     background_chosen = Signal(str, object)  # "portrait" | "green" | "colour", RGB tuple or None
-    mirror_toggled = Signal(bool)
-    own_mouth_toggled = Signal(bool)
+    option_toggled = Signal(str, bool)  # a LiveOptions field ("mirror", "driver_mouth") and its new value
     mode_chosen = Signal(str)
     calibrate_requested = Signal()
     landmarks_toggled = Signal(bool)
@@ -220,8 +219,8 @@ class LookPanel(QGroupBox):
         self.size_combo.activated.connect(lambda i: self.size_chosen.emit(*self.size_combo.itemData(i)))
         self.background_combo.activated.connect(self._background_activated)
         self.colour_button.clicked.connect(self._pick_colour)
-        self.mirror.toggled.connect(self.mirror_toggled)
-        self.own_mouth.toggled.connect(self.own_mouth_toggled)
+        self.mirror.toggled.connect(lambda on: self.option_toggled.emit("mirror", on))
+        self.own_mouth.toggled.connect(lambda on: self.option_toggled.emit("driver_mouth", on))
         self.landmarks.toggled.connect(self.landmarks_toggled)
         self.relative.toggled.connect(lambda on: self.mode_chosen.emit("relative" if on else "absolute"))
         self.calibrate.clicked.connect(self.calibrate_requested)
