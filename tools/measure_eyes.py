@@ -1,7 +1,7 @@
 """Gaze and blinks in the pixels: held-out drivers whose eyes move, driving portraits through the live path's parts.
 
-    python tools/measure_eyes.py --out runs/eyes/after.json
-    PYTHONPATH=/tmp/base python tools/measure_eyes.py --out runs/eyes/before.json     (another checkout's code:
+    python tools/measure_eyes.py --out docs/perf/gaze/after.json [--gaze-gain 2]
+    PYTHONPATH=/tmp/base python tools/measure_eyes.py --out docs/perf/gaze/before.json   (another checkout's code:
         `git archive main | tar -x -C /tmp/base`, with /tmp/base/liveavatar/engines a link to /tmp/base/engines,
         since the editable install maps liveavatar.engines to this checkout's engines/)
 
@@ -138,10 +138,10 @@ def pair_measures(driver: list, output: list) -> dict:
     return out
 
 
-def run_pair(portrait: Path, clip: Path, frames: int, checkpoint, engine, dlib_eyes) -> dict:
+def run_pair(portrait: Path, clip: Path, frames: int, checkpoint, engine, dlib_eyes, gaze_gain: float = 1.0) -> dict:
     from liveavatar.avatar import warp_avatar_of
-    from liveavatar.engines.embedder import build_avatar
     from liveavatar.capture import VideoFileSource
+    from liveavatar.engines.embedder import build_avatar
     from liveavatar.live.spec import TrackingConfig
     from liveavatar.pipeline.stages import Processor
 
@@ -149,6 +149,10 @@ def run_pair(portrait: Path, clip: Path, frames: int, checkpoint, engine, dlib_e
     warp = warp_avatar_of(avatar, checkpoint)
     psi = avatar.psi[None].astype(np.float32)
     processor = Processor(TrackingConfig(), checkpoint.config.image_size)
+    if gaze_gain != 1.0:  # the expression panel's gaze gain (ExpressionControls, 0..2)
+        from liveavatar.landmarks.controls import ExpressionControls
+
+        processor.controls = ExpressionControls(gaze=gaze_gain)
     drivers, outputs = {"mediapipe": [], "dlib": []}, {"mediapipe": [], "dlib": []}
     mesh_driver, mesh_output = MeshEyes(), MeshEyes()
     source = VideoFileSource(clip, realtime=False)
@@ -220,6 +224,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=80)
     parser.add_argument("--portraits", nargs="*", default=list(PORTRAITS))
     parser.add_argument("--clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("--gaze-gain", type=float, default=1.0, help="the expression controls' gaze gain (0..2)")
     args = parser.parse_args()
 
     from liveavatar.engines.registry import create_engine
@@ -232,7 +237,15 @@ def main() -> int:
     for name in args.portraits:
         for clip in args.clips:
             rows.append(
-                run_pair(DATA / "portraits" / name, DATA / "driving" / clip, args.frames, checkpoint, engine, dlib_eyes)
+                run_pair(
+                    DATA / "portraits" / name,
+                    DATA / "driving" / clip,
+                    args.frames,
+                    checkpoint,
+                    engine,
+                    dlib_eyes,
+                    args.gaze_gain,
+                )
             )
             print(json.dumps(rows[-1]), flush=True)
     engine.close()
