@@ -4,9 +4,10 @@ Boundary (validated by `check_inputs`, trusted inside):
   landmark_images: N×S×S×3 uint8 RGB, the rasterizer's output;
   psi:             N×L float32, one avatar's ψ per row;
   warp, driven:    engines of `warp` checkpoints only (engine.needs_warp), None otherwise:
-                   warp   the avatar's WarpAvatar (liveavatar.types: crop S×S×3 uint8 RGB, its 68×2 crop-pixel
-                          landmarks, the spline's L⁻¹), fixed between frames;
-                   driven N×68×2 float32, the driven landmarks in crop pixels the landmark images were drawn from;
+                   warp   the avatar's WarpAvatar (liveavatar.types: crop S×S×3 uint8 RGB, its 70×2 crop-pixel
+                          control points: 68 landmarks and 2 iris centres, the spline's L⁻¹), fixed between frames;
+                   driven N×70×2 float32, the driven control points in crop pixels (the landmark images were drawn
+                          from their first 68; liveavatar.landmarks.irises.spline_driven);
   returns          N×S×S×3 uint8 RGB frames.
 Engines of `warp` checkpoints also have `infer_layers` (same arguments): the frames with the layers the
 full-resolution composite needs (liveavatar.types.WarpLayers: the graph's outputs WARP_OUTPUTS).
@@ -19,7 +20,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from liveavatar.errors import AvatarError, LiveAvatarError
-from liveavatar.types import WarpAvatar, WarpLayers
+from liveavatar.types import SPLINE_POINTS, WarpAvatar, WarpLayers
 
 WARP_OUTPUTS = ("frame", "flow", "paint")  # a warp frame graph's outputs, in WarpLayers' order
 
@@ -113,11 +114,15 @@ def check_warp_inputs(engine: GeneratorEngine, batch: int, warp: WarpAvatar | No
         )
     if warp.texture.dtype != np.uint8 or warp.texture.shape != (s, s, 3):
         raise EngineInputError(f"{engine.name}: the texture must be {s}×{s}×3 uint8 RGB, got {warp.texture.shape}")
-    if warp.source.shape != (68, 2):
-        raise EngineInputError(f"{engine.name}: the avatar's landmarks must be 68×2, got {warp.source.shape}")
+    if warp.source.shape != (SPLINE_POINTS, 2):
+        raise EngineInputError(
+            f"{engine.name}: the avatar's control points must be {SPLINE_POINTS}×2, got {warp.source.shape}"
+        )
     n = warp.inverse.shape[0] if warp.inverse.ndim == 2 else -1
     if warp.inverse.shape != (n, n):
         raise EngineInputError(f"{engine.name}: the spline's L⁻¹ must be square, got {warp.inverse.shape}")
-    if not isinstance(driven, np.ndarray) or driven.shape != (batch, 68, 2):
+    if not isinstance(driven, np.ndarray) or driven.shape != (batch, SPLINE_POINTS, 2):
         got = getattr(driven, "shape", type(driven).__name__)
-        raise EngineInputError(f"{engine.name}: driven landmarks must be {batch}×68×2 crop pixels, got {got}")
+        raise EngineInputError(
+            f"{engine.name}: driven control points must be {batch}×{SPLINE_POINTS}×2 crop pixels, got {got}"
+        )

@@ -125,7 +125,7 @@ class WarpInputs:
     """A warp checkpoint's per-avatar inputs and the driven points each landmark image was drawn from."""
 
     avatar: WarpAvatar
-    points: np.ndarray  # N×68×2 float32 crop pixels, one row per landmark image
+    points: np.ndarray  # N×70×2 float32 crop pixels (68 landmarks, 2 irises), one row per landmark image
 
 
 def _warp_args(warp: WarpInputs | None, idx) -> tuple:
@@ -373,7 +373,7 @@ def run_graph_bench(
     warp = None
     if config.warp is not None:  # the first face is the avatar, moved by the scripted performance
         warp = _warp_inputs(config, samples)
-        images = np.stack([rasterize_landmarks(p, config.image_size) for p in warp.points])
+        images = np.stack([rasterize_landmarks(p[:68], config.image_size) for p in warp.points])
     embedder = create_embedder(checkpoint)
     try:
         times = []
@@ -423,15 +423,18 @@ def _warp_inputs(config: ModelConfig, samples) -> WarpInputs:
     """A warp checkpoint's avatar (the first sample's crop and landmarks) and driven points: its landmarks
     moved as the scripted performance moves (turns, nods, blinks, mouth)."""
     from liveavatar.engines.samples import smooth_texture, synthetic_points
+    from liveavatar.landmarks.irises import with_eye_centres
     from liveavatar.models.tps_system import tps_inverse
 
     size, warp = config.image_size, config.warp
     assert warp is not None  # called for warp presets only
-    source = np.asarray(samples.points[0], np.float32)
+    landmarks = np.asarray(samples.points[0], np.float32)
     motion = synthetic_points(size, len(samples.images))
     texture = samples.crops[0] if samples.crops is not None else smooth_texture(size)
+    source = with_eye_centres(landmarks)
     inverse = tps_inverse(source, size, warp.anchors, warp.regularization)
-    return WarpInputs(WarpAvatar(texture, source, inverse), (source + motion - motion[0]).astype(np.float32))
+    driven = with_eye_centres(landmarks + motion - motion[0])
+    return WarpInputs(WarpAvatar(texture, source, inverse), driven)
 
 
 def _describe(exc: BaseException) -> str:

@@ -50,7 +50,8 @@ EMBEDDER_INPUTS = "portraits: K×S×S×3 uint8 RGB 0..255 (face crops); landmark
 EMBEDDER_OUTPUTS = "psi: 1×L float32 (ψ = P·mean_k E(x_k, y_k))"
 WARP_FRAME_INPUTS = (
     "landmarks: N×S×S×3 uint8 RGB; psi: N×L float32; texture: 1×S×S×3 uint8 RGB (the avatar's crop); "
-    "source: 1×68×2 float32 crop pixels; inverse: 1×n×n float32 (the spline's L⁻¹); driven: N×68×2 float32 crop pixels"
+    "source: 1×70×2 float32 crop pixels (68 landmarks, 2 irises); inverse: 1×n×n float32 (the spline's L⁻¹); "
+    "driven: N×70×2 float32 crop pixels"
 )
 
 Say = Callable[[str], None]

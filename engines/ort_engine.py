@@ -151,7 +151,7 @@ class OrtEngine:
         if not self.needs_warp or warp is None or driven is None:
             raise EngineInputError(f"{self.name}: only a warp model's frame graph has layers")
         feeds = {"landmarks": np.ascontiguousarray(landmark_images), "psi": psi, **warp.graph_inputs()}
-        feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×68×2 crop pixels
+        feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×70×2 crop pixels
         return WarpLayers(*self._run(feeds, list(WARP_OUTPUTS)))
 
     def _run(self, feeds: dict[str, np.ndarray], names: list[str]) -> list[np.ndarray]:

@@ -2,7 +2,7 @@
 
 Graphs: the paper's G (engines.graph_writer: landmarks N×S×S×3 uint8 RGB, psi N×L float32 → frame N×S×S×3
 uint8 RGB) and a `warp` preset's frame graph (engines.warp_graph: also texture 1×S×S×3 uint8 RGB, source
-1×68×2 and inverse 1×n×n float32 per avatar, driven N×68×2 float32 per frame). Every input's shape comes
+1×70×2 and inverse 1×n×n float32 per avatar, driven N×70×2 float32 per frame). Every input's shape comes
 from the graph itself: inputs whose first dimension is dynamic get a profile of batch 1..max_batch, the
 per-avatar ones batch 1; n of the spline's L⁻¹ is whatever the graph says.
 
@@ -406,7 +406,7 @@ class TensorRTEngine:
         torch = self._torch
         feeds = {"landmarks": np.ascontiguousarray(landmark_images), "psi": psi}  # N×S×S×3 uint8 RGB, N×L
         if driven is not None:
-            feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×68×2 crop pixels
+            feeds["driven"] = np.ascontiguousarray(driven, np.float32)  # N×70×2 crop pixels
         start = time.perf_counter()
         buffers = self._bound(n)
         stream = torch.cuda.stream(self._stream) if self._stream is not None else contextlib.nullcontext()

@@ -182,9 +182,9 @@ class TorchWarpEngine:
                 tensor(landmark_images),  # N×S×S×3 uint8 RGB
                 tensor(psi),  # N×L
                 tensor(warp.texture)[None],  # 1×S×S×3 uint8 RGB
-                tensor(warp.source, np.float32)[None],  # 1×68×2 crop pixels
+                tensor(warp.source, np.float32)[None],  # 1×70×2 crop pixels (68 landmarks, 2 irises)
                 tensor(warp.inverse, np.float32)[None],  # 1×n×n
-                tensor(driven, np.float32),  # N×68×2 crop pixels
+                tensor(driven, np.float32),  # N×70×2 crop pixels
             )
             layers = WarpLayers(*(o.cpu().numpy() for o in outputs))  # synchronises with the device
         self.last_ms = (time.perf_counter() - start) * 1000.0

@@ -41,14 +41,15 @@ def bench_warp(
     image, crop_tf, crop, points, _ = prepare_portrait(portrait, size)
     w = model.config.warp
     assert w is not None, "bench_warp needs a warp preset"
+    from liveavatar.landmarks.irises import with_eye_centres
     from liveavatar.models.tps_system import tps_inverse
 
-    inverse = tps_inverse(points, size, w.anchors, w.regularization)
+    inverse = tps_inverse(with_eye_centres(points), size, w.anchors, w.regularization)
     motion = [points + np.array([np.sin(i / 5) * 3, 0], np.float32) for i in range(16)]
     for i, d in enumerate(motion):
         d[[56, 57, 58, 65, 66, 67], 1] += 4 * (1 + np.sin(i / 3))
     marks = np.stack([rasterize_landmarks(d, size) for d in motion])
-    driven = np.stack(motion).astype(np.float32)
+    driven = with_eye_centres(np.stack(motion))  # N×70×2: the irises at the eyes' centres
 
     def timed(call) -> list[float]:
         call(0)  # warm-up: first runs allocate
@@ -76,7 +77,7 @@ def bench_warp(
         say(f"exporting the {model.config.preset} frame graph")
         path = export_warp_frame(model, points, Path(tmp) / "warp_frame.onnx")
         engine = OrtEngine(path, threads=threads)  # the live engine, with the options lite's G gets below
-        avatar = WarpAvatar(crop, np.asarray(points, np.float32), inverse)
+        avatar = WarpAvatar(crop, with_eye_centres(points), inverse)
         warp_psi = np.zeros((1, model.psi_size), np.float32)
         rows.append(
             row(

@@ -2,8 +2,9 @@
 
 warp_frame.onnx (opset 18, weights inside, one file):
   landmarks N×S×S×3 uint8 RGB, psi N×L float32, texture 1×S×S×3 uint8 RGB (the avatar's crop),
-  source 1×68×2 float32 and inverse 1×n×n float32 (the avatar's landmarks and spline L⁻¹),
-  driven N×68×2 float32 (crop pixels) → frame N×S×S×3 uint8 RGB (the composite at the crop's size),
+  source 1×70×2 float32 and inverse 1×n×n float32 (the avatar's control points: 68 landmarks and 2 iris
+  centres, liveavatar.landmarks.irises; and the spline's L⁻¹ over them), driven N×70×2 float32 (crop pixels)
+  → frame N×S×S×3 uint8 RGB (the composite at the crop's size),
   flow N×G×G×2 float32 (the spline's backward map on its coarse grid: for each cell centre of the driven crop,
   the displacement in crop pixels, x first, to the portrait point it shows) and paint N×S×S×4 uint8 (G's
   colours, RGB, and A = 255·(1 − mask): how much of them covers the moved portrait). flow and paint are what
@@ -56,7 +57,9 @@ class WarpFrameIO(nn.Module):
 
 
 def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tuple[torch.Tensor, ...]:
-    """Inputs of the right shapes and kinds: landmark images drawn from `points` (68×2 crop pixels)."""
+    """Inputs of the right shapes and kinds: landmark images drawn from `points` (68×2 crop pixels), the
+    irises at the eyes' centres."""
+    from liveavatar.landmarks.irises import with_eye_centres
     from liveavatar.models.tps_system import tps_inverse
     from liveavatar.render.rasterize import rasterize_landmarks
 
@@ -64,8 +67,9 @@ def example_inputs(model: TalkingHead, points: np.ndarray, batch: int = 1) -> tu
     size = cfg.image_size
     mark = torch.from_numpy(rasterize_landmarks(points, size))[None].expand(batch, -1, -1, -1).contiguous()
     texture = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8))
-    inverse = tps_inverse(points, size, cfg.warp.anchors, cfg.warp.regularization)
-    source = torch.from_numpy(np.asarray(points, np.float32))[None]
+    control = with_eye_centres(points)  # 70×2
+    inverse = tps_inverse(control, size, cfg.warp.anchors, cfg.warp.regularization)
+    source = torch.from_numpy(control)[None]
     driven = source.expand(batch, -1, -1).contiguous()
     psi = torch.zeros(batch, model.psi_size)
     return mark, psi, texture, source, torch.from_numpy(inverse)[None], driven
@@ -104,7 +108,7 @@ def reference_warp_frames(
     generator: Generator | None = None,
 ) -> WarpLayers:
     """The PyTorch eager fp32 layers the exported graph is compared with (the graph's inputs, numpy, one
-    avatar: texture S×S×3, source 68×2, inverse n×n; landmarks, psi and driven with a batch)."""
+    avatar: texture S×S×3, source 70×2, inverse n×n; landmarks, psi and driven (N×70×2) with a batch)."""
     t = torch.from_numpy
     with torch.inference_mode():
         outputs = WarpFrameIO(model, generator).eval()(
@@ -128,17 +132,21 @@ def warp_frame_difference(
 ) -> tuple[int, float]:
     """(max, mean) uint8 levels between the graph at `path` on ONNX Runtime (one frame per call, as live) and
     PyTorch eager fp32, over its uint8 outputs (the frames and the paint layer). The avatar is points[0]
-    (68×2 crop pixels) with `texture` (S×S×3 uint8 RGB) and ψ (1×L); it is driven by every row of `points`
-    (N×68×2), each drawn by the one rasterizer."""
+    (crop pixels) with `texture` (S×S×3 uint8 RGB) and ψ (1×L); it is driven by every row of `points`
+    (N×70×2 control points, or N×68×2 landmarks: then the irises at the eyes' centres), each drawn by the one
+    rasterizer from its 68 landmarks."""
     from liveavatar.engines.graph_info import frame_difference
     from liveavatar.engines.ort_engine import OrtEngine
+    from liveavatar.landmarks.irises import with_eye_centres
     from liveavatar.models.tps_system import tps_inverse
     from liveavatar.render.rasterize import rasterize_landmarks
 
     cfg = model.config
     size = cfg.image_size
     driven = np.ascontiguousarray(points, np.float32)
-    marks = np.stack([rasterize_landmarks(p, size) for p in driven])
+    if driven.shape[1] == 68:
+        driven = with_eye_centres(driven)
+    marks = np.stack([rasterize_landmarks(p[:68], size) for p in driven])
     inverse = tps_inverse(driven[0], size, cfg.warp.anchors, cfg.warp.regularization)
     psi = np.repeat(np.asarray(psi, np.float32).reshape(1, -1), len(driven), axis=0)
     engine = OrtEngine(path)

@@ -4,14 +4,20 @@ An avatar file is a safetensors file (format "liveavatar-avatar", version 2) hol
   psi                 L float32: ψ = P·ê, ê averaged over the portraits
   crop                S×S×3 uint8 RGB: the first portrait's aligned face crop
   landmarks           68×2 float32: that crop's landmarks, in crop pixels (the retargeting target)
+  irises              2×2 float32: that crop's iris centres (subject's right first), crop pixels, from mediapipe's
+                      refined mesh; a row NaN where none was found (a statue's blank eye: that eye does not look
+                      around). Optional, `warp` presets only: a format-2 file written before the irises (no format
+                      bump) loads with irises None, i.e. not found: the eyes do not look around, its warp_inverse
+                      (over the 68 landmarks) is checked and recomputed over the control points.
   portrait_image      uint8 bytes: the first portrait as a PNG (lossless), at its own size up to PORTRAIT_MAX_SIDE:
                       the pixels the full-resolution output moves (liveavatar.render.full_resolution)
   crop_matrix         2×3 float64: portrait (as stored) → crop affine
   thumbnail           128×128×3 uint8 RGB
   generator.*         optional fine-tuned generator weights (few-shot fine-tuning, §3.4 of the paper), float32
-  warp_inverse        (n+3)×(n+3) float32, `warp` presets only: the thin-plate spline's L⁻¹ over `landmarks`
-                      and the crop's border anchors (liveavatar/models/warp.py); `crop` is the texture it moves.
-                      Derived from `landmarks`, so a warp avatar written without it still loads (recomputed).
+  warp_inverse        (n+3)×(n+3) float32, `warp` presets only: the thin-plate spline's L⁻¹ over the control
+                      points (`landmarks` and the irises, liveavatar.landmarks.irises.spline_source) and the crop's
+                      border anchors (liveavatar/models/warp.py); `crop` is the texture it moves. Derived from
+                      them, so a warp avatar written without it still loads (recomputed).
 and metadata: format, format_version, name, preset, checkpoint_sha256, adain_layout_version, sources,
 notes (what the tracker said about each portrait), content_sha256 (liveavatar.avatar_checks).
 An avatar only works with the checkpoint it was built with; loading checks the hash, and every array's
@@ -37,7 +43,7 @@ from liveavatar.files.imageio import read_image
 from liveavatar.files.text import printable
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
-from liveavatar.types import WarpAvatar
+from liveavatar.types import SPLINE_POINTS, WarpAvatar
 
 FORMAT = "liveavatar-avatar"
 FORMAT_VERSION = 2  # 2: the portrait at its own size (≤ 2048 px), lossless; 1 stored a ≤ 1280 px JPEG
@@ -67,6 +73,7 @@ class Avatar:
     notes: list[str] = field(default_factory=list)
     generator_weights: dict[str, Any] | None = None  # name → float32 array (numpy, or torch fresh from finetune)
     warp_inverse: np.ndarray | None = None
+    irises: np.ndarray | None = None  # 2×2 float32 crop pixels, NaN rows where not found; None: not looked for
 
     @property
     def is_finetuned(self) -> bool:
@@ -89,6 +96,33 @@ def prepare_portrait(path: Path, size: int):
     crop = crop_tf.warp(image)
     points = crop_tf.points_to_crop(face.points68).astype(np.float32)
     return image, crop_tf, crop, points, note
+
+
+def portrait_irises(image: np.ndarray, crop_tf) -> np.ndarray:
+    """The iris centres of the portrait's face (H×W×3 uint8 RGB, as prepare_portrait returns it) in crop
+    pixels, 2×2 float32 (subject's right first), a row NaN where mediapipe's refined mesh finds no iris.
+
+    A second pass, with the refined mesh: its eye and lip contours differ a little from the plain mesh's, and
+    the landmarks (what the generator and the retargeting were made with) must stay the plain mesh's. The
+    refined mesh always places an iris; one that falls outside its eye's opening (a blank statue eye, a
+    closed or hidden eye) counts as not found."""
+    import cv2
+
+    from liveavatar.landmarks.irises import EYE_POINTS
+    from liveavatar.landmarks.tracker import FaceTracker
+
+    out = np.full((2, 2), np.nan, np.float32)
+    with FaceTracker("image", max_faces=1, irises=True) as tracker:
+        found = tracker.track(np.ascontiguousarray(image)).landmarks
+    if found is None or found.irises is None:
+        return out
+    points = crop_tf.points_to_crop(found.points68)
+    irises = crop_tf.points_to_crop(np.asarray(found.irises[:, :2], np.float32))
+    for e, idx in enumerate(EYE_POINTS):
+        eye = np.asarray(points[idx], np.float32).reshape(-1, 1, 2)
+        if cv2.pointPolygonTest(eye, (float(irises[e][0]), float(irises[e][1])), False) >= 0:
+            out[e] = irises[e]
+    return out
 
 
 def build_avatar(
@@ -134,12 +168,15 @@ def build_avatar(
         embedder.close()
     assert first is not None  # paths is not empty
     image, crop_tf, crop, points = first
-    warp_inverse = None
+    warp_inverse = irises = None
     if checkpoint.config.warp is not None:
+        from liveavatar.landmarks.irises import spline_source
         from liveavatar.models.tps_system import tps_inverse
 
+        report("finding the irises", len(paths) / (len(paths) + 1))
+        irises = portrait_irises(image, crop_tf)
         w = checkpoint.config.warp
-        warp_inverse = tps_inverse(points, size, w.anchors, w.regularization)
+        warp_inverse = tps_inverse(spline_source(points, irises), size, w.anchors, w.regularization)
     report("done", 1.0)
     return Avatar(
         name=name or paths[0].stem,
@@ -154,6 +191,7 @@ def build_avatar(
         sources=[str(p) for p in paths],
         notes=notes,
         warp_inverse=warp_inverse,
+        irises=irises,
     )
 
 
@@ -181,6 +219,8 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
     }
     if avatar.warp_inverse is not None:
         tensors["warp_inverse"] = np.ascontiguousarray(avatar.warp_inverse, dtype=np.float32)
+    if avatar.irises is not None:
+        tensors["irises"] = np.ascontiguousarray(avatar.irises, dtype=np.float32)
     for key, value in (avatar.generator_weights or {}).items():
         if hasattr(value, "detach"):  # a torch tensor fresh from fine-tuning
             value = value.detach().cpu().float().numpy()
@@ -294,6 +334,7 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
         notes=fields["notes"],
         generator_weights=generator or None,
         warp_inverse=arrays.get("warp_inverse"),
+        irises=arrays.get("irises"),
     )
 
 
@@ -307,32 +348,42 @@ def _sources(meta: dict[str, str]) -> list[str]:
 
 
 def warp_inverse_of(avatar: Avatar, checkpoint: Checkpoint) -> np.ndarray:
-    """The avatar's stored spline L⁻¹, or (an avatar written without it) recomputed from its landmarks.
-    One over another number of anchors than this checkpoint's warp (a file not made by `liveavatar avatar`
-    for it) is refused before it reaches the frame graph, whose L⁻¹ input has a fixed size."""
+    """The spline's L⁻¹ over the avatar's control points (its landmarks and irises,
+    liveavatar.landmarks.irises.spline_source): the stored one, or (an avatar written without it, or written
+    before the irises, whose L⁻¹ is over the 68 landmarks alone) recomputed. One over another number of
+    anchors than this checkpoint's warp (a file not made by `liveavatar avatar` for it) is refused before it
+    reaches the frame graph, whose L⁻¹ input has a fixed size."""
+    from liveavatar.landmarks.irises import spline_source
     from liveavatar.models.tps_system import border_anchors, tps_inverse
 
     w = checkpoint.config.warp
     if w is None:
         raise AvatarError(f"checkpoint preset {checkpoint.config.preset!r} has no warp")
+    size = avatar.crop.shape[0]
+    control = spline_source(avatar.landmarks, avatar.irises)  # 70×2: irises not found are the eyes' centres
     if avatar.warp_inverse is None:
-        return tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
-    n = len(avatar.landmarks) + len(border_anchors(w.anchors)) + 3
-    if avatar.warp_inverse.shape != (n, n):
+        return tps_inverse(control, size, w.anchors, w.regularization)
+    n = SPLINE_POINTS + len(border_anchors(w.anchors)) + 3
+    before_irises = avatar.irises is None and avatar.warp_inverse.shape == (n - 2, n - 2)
+    if avatar.warp_inverse.shape != (n, n) and not before_irises:
         raise AvatarError(
             f"avatar {avatar.name}: its warp_inverse is {avatar.warp_inverse.shape[0]}×{avatar.warp_inverse.shape[1]}, "
             f"this model's spline needs {n}×{n}; rebuild it from its portrait: "
             + rebuild_command(avatar.sources, f"{avatar.name}.avatar")
         )
-    # Finite is not enough: absurd values gave a black or frozen face. L⁻¹ is a function of the landmarks,
-    # so the stored one must be what they give (a millisecond to recompute; float32 rounding tolerated).
-    expected = tps_inverse(avatar.landmarks, avatar.crop.shape[0], w.anchors, w.regularization)
+    # Finite is not enough: absurd values gave a black or frozen face. L⁻¹ is a function of the control
+    # points, so the stored one must be what they give (a millisecond to recompute; float32 rounding tolerated).
+    # A file written before the irises holds the L⁻¹ of its 68 landmarks: checked against them, then replaced
+    # by the one over the landmarks and the eyes' centres (its irises count as not found).
+    expected = tps_inverse(avatar.landmarks if before_irises else control, size, w.anchors, w.regularization)
     scale = max(1.0, float(np.abs(expected).max()))
     if not np.isfinite(expected).all() or float(np.abs(avatar.warp_inverse - expected).max()) > 1e-3 * scale:
         raise AvatarError(
             f"avatar {avatar.name}: its warp_inverse does not match its landmarks (damaged or edited); rebuild it "
             "from its portrait: " + rebuild_command(avatar.sources, f"{avatar.name}.avatar")
         )
+    if before_irises:
+        return tps_inverse(control, size, w.anchors, w.regularization)
     return avatar.warp_inverse
 
 
@@ -341,8 +392,10 @@ def warp_avatar_of(avatar: Avatar, checkpoint: Checkpoint) -> WarpAvatar | None:
     paper's presets, whose generator sees the landmark image and ψ only."""
     if checkpoint.config.warp is None:
         return None
+    from liveavatar.landmarks.irises import spline_source
+
     return WarpAvatar(
         texture=np.ascontiguousarray(avatar.crop, np.uint8),
-        source=np.ascontiguousarray(avatar.landmarks, np.float32),
+        source=spline_source(avatar.landmarks, avatar.irises),
         inverse=np.ascontiguousarray(warp_inverse_of(avatar, checkpoint), np.float32),
     )

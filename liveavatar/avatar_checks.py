@@ -23,8 +23,8 @@ from liveavatar.files.text import printable
 
 CHECKSUM_KEY = "content_sha256"
 REQUIRED = ("psi", "crop", "landmarks", "portrait_image", "crop_matrix", "thumbnail")
-OPTIONAL = ("warp_inverse",)  # warp presets only (liveavatar/avatar.py)
-MAX_WARP_POINTS = 68 + 4 * 64  # the landmarks and up to 64 border anchors per side
+OPTIONAL = ("warp_inverse", "irises")  # warp presets only; irises: absent from files written before them
+MAX_WARP_POINTS = 70 + 4 * 64  # the landmarks, 2 irises and up to 64 border anchors per side
 GENERATOR_PREFIX = "generator."
 THUMBNAIL_SHAPE = (128, 128, 3)
 MIN_CROP, MAX_CROP = 16, 1024
@@ -104,6 +104,14 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
     if singular.min() < 1e-4 or singular.max() > 1e4:
         raise fail("crop_matrix is not invertible (it maps the portrait onto a line or a point)")
     array("thumbnail", np.uint8, THUMBNAIL_SHAPE)
+    if "irises" in arrays:  # NaN rows are irises the tracker did not find (a statue's blank eye)
+        irises = array("irises", np.float32, (2, 2))
+        if (
+            np.isinf(irises).any()
+            or np.nanmin(np.r_[irises.ravel(), 0.0]) < -size
+            or np.nanmax(np.r_[irises.ravel(), 0.0]) > 2 * size
+        ):
+            raise fail(f"irises lie far outside the {size}×{size} crop")
     if "warp_inverse" in arrays:  # warp presets: the spline's L⁻¹ over the landmarks and border anchors
         inverse = array("warp_inverse", np.float32, (None, None))
         n = inverse.shape[0]

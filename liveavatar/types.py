@@ -60,14 +60,20 @@ class WarpLayers:
         return WarpLayers(self.frames[i : i + 1], self.flow[i : i + 1], self.paint[i : i + 1])
 
 
+# The warp's control points: the 68 landmarks and the two iris centres (liveavatar.landmarks.irises).
+SPLINE_POINTS = 70
+
+
 @dataclass(frozen=True)
 class WarpAvatar:
     """What the frame graph of a `warp` checkpoint needs of one avatar, fixed from frame to frame.
 
     texture: S×S×3 uint8 RGB, the avatar's aligned crop (the pixels the spline moves);
-    source:  68×2 float32, the crop's landmarks in crop pixels (where the spline starts);
-    inverse: n×n float32, the spline's L⁻¹ over `source` and the crop's border anchors (n = 68 + K + 3).
-    Per frame the engine gets the driven 68×2 crop-pixel landmarks beside the landmark image and ψ.
+    source:  70×2 float32 (SPLINE_POINTS), the spline's control points in crop pixels (where it starts): the
+             crop's 68 landmarks, then its two iris centres (liveavatar.landmarks.irises.spline_source);
+    inverse: n×n float32, the spline's L⁻¹ over `source` and the crop's border anchors (n = 70 + K + 3).
+    Per frame the engine gets the driven 70×2 crop-pixel control points (spline_driven) beside the landmark
+    image (drawn from the first 68) and ψ.
     """
 
     texture: np.ndarray
@@ -75,7 +81,7 @@ class WarpAvatar:
     inverse: np.ndarray
 
     def graph_inputs(self) -> dict[str, np.ndarray]:
-        """The frame graph's per-avatar inputs by name, batch 1: texture 1×S×S×3 uint8 RGB, source 1×68×2 and
+        """The frame graph's per-avatar inputs by name, batch 1: texture 1×S×S×3 uint8 RGB, source 1×70×2 and
         inverse 1×n×n float32 (views, no copies, when the arrays already have those types)."""
         return {
             "texture": np.ascontiguousarray(self.texture, np.uint8)[None],

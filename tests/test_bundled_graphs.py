@@ -173,11 +173,13 @@ def test_a_warp_checkpoint_becomes_the_bundled_model_with_one_command(
     assert built.returncode == 0, built.stderr[-2000:]
     assert "preset warp-tiny" in built.stdout
     from liveavatar.avatar import load_avatar
+    from liveavatar.landmarks.irises import spline_source
     from liveavatar.models.tps_system import tps_inverse
 
     built_avatar = load_avatar(tmp_path / "mona.avatar")
     warp = open_checkpoint(assets / "warp-tiny.safetensors").config.warp
-    expected = tps_inverse(built_avatar.landmarks, 64, warp.anchors, warp.regularization)
+    control = spline_source(built_avatar.landmarks, built_avatar.irises)
+    expected = tps_inverse(control, 64, warp.anchors, warp.regularization)
     assert built_avatar.warp_inverse is not None and np.allclose(built_avatar.warp_inverse, expected)
     clip = str(driving / "lp_d0_man_greenscreen.mp4")
     ran = liveavatar("run", "--avatar", "mona.avatar", "--source", clip, "--sink", "record:out.mp4", "--duration", "2")

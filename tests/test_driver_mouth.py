@@ -117,10 +117,12 @@ def test_the_live_composer_lays_the_drivers_mouth_inside_the_avatars_lips_only(m
     avatar = build_avatar([portraits / "painting_girl_with_a_pearl_earring.jpg"], bundled)
     engine = create_engine("onnxruntime", bundled).engine
     warp = warp_avatar_of(avatar, bundled)
-    points = PoseRenderer(avatar, engine, 1280, 720, ai_mark=False, warp=warp).render(PoseSettings(mouth=0.8)).points
+    posed = PoseRenderer(avatar, engine, 1280, 720, ai_mark=False, warp=warp).render(PoseSettings(mouth=0.8))
+    points, control = posed.points, posed.control  # 68×2 landmarks; 70×2 control points (with the irises)
+    assert control is not None
     psi = avatar.psi[None].astype(np.float32)
     layers = engine.infer_layers(
-        rasterize_landmarks(points, points_size := avatar.crop.shape[0])[None], psi, warp, points[None]
+        rasterize_landmarks(points, points_size := avatar.crop.shape[0])[None], psi, warp, control[None]
     )
     engine.close()
     _, (image, driver) = mouths

@@ -323,11 +323,12 @@ def bundled_warp():
 def warp_avatar(config, shift: float, seed: int):
     """A WarpAvatar of the real-face template moved by `shift` crop pixels, with a random texture."""
     from liveavatar.engines.samples import TEMPLATE_68
+    from liveavatar.landmarks.irises import with_eye_centres
     from liveavatar.models.tps_system import tps_inverse
     from liveavatar.types import WarpAvatar
 
     size = config.image_size
-    source = (TEMPLATE_68 * size + shift).astype(np.float32)
+    source = with_eye_centres(TEMPLATE_68 * size + shift)  # 70×2: the landmarks, the irises at the eyes' centres
     texture = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
     return WarpAvatar(texture, source, tps_inverse(source, size, config.warp.anchors, config.warp.regularization))
 
@@ -337,8 +338,8 @@ def frame_inputs(config, avatar, batch: int, seed: int):
     from liveavatar.render.rasterize import rasterize_landmarks
 
     rng = np.random.default_rng(seed)
-    driven = (avatar.source[None] + rng.normal(0, 1.5, (batch, 68, 2))).astype(np.float32)
-    marks = np.stack([rasterize_landmarks(p, config.image_size) for p in driven])
+    driven = (avatar.source[None] + rng.normal(0, 1.5, (batch, 70, 2))).astype(np.float32)
+    marks = np.stack([rasterize_landmarks(p[:68], config.image_size) for p in driven])
     psi = (0.1 * rng.standard_normal((batch, config_psi_size(config)))).astype(np.float32)
     return marks, psi, driven
 
@@ -380,7 +381,7 @@ def test_the_warp_graph_is_built_in_fp32_with_every_input_shaped_by_the_graph(fa
     assert build["profile"] == {  # texture, source and inverse are fixed at batch 1 by the graph itself
         "landmarks": [[1, s, s, 3], [1, s, s, 3], [4, s, s, 3]],
         "psi": [[1, engine.psi_size], [1, engine.psi_size], [4, engine.psi_size]],
-        "driven": [[1, 68, 2], [1, 68, 2], [4, 68, 2]],
+        "driven": [[1, 70, 2], [1, 70, 2], [4, 70, 2]],
     }
     engine.close()
 

@@ -18,6 +18,8 @@ from liveavatar.avatar import save_avatar, warp_avatar_of
 from liveavatar.engines.base import EngineInputError, EngineUnavailable
 from liveavatar.engines.embedder import build_avatar
 from liveavatar.engines.registry import create_engine, engine_availability
+from liveavatar.landmarks.irises import spline_driven, spline_source
+from liveavatar.landmarks.posing import PoseSettings, pose_points
 from liveavatar.models.checkpoint import load_checkpoint
 from liveavatar.pipeline import CollectingObserver, Runner, RunnerConfig, parse_source
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -56,12 +58,16 @@ def correlation(face: np.ndarray, crop: np.ndarray) -> float:
 
 
 def driven_points(avatar, count: int = 3) -> np.ndarray:
-    """count × 68×2 crop pixels: the rest pose, the lips apart, the head moved."""
+    """count × 70×2 control points (crop pixels): the rest pose; the lips apart, the eyes closing and looking
+    right; the head moved."""
     points = np.repeat(avatar.landmarks[None].astype(np.float32), count, axis=0)
     points[1, 56:60, 1] += 3.0  # the lower lip drops
     points[1, 65:68, 1] += 3.0
+    points[1] = pose_points(points[1], PoseSettings(eyes=0.9), avatar.crop.shape[0])
     points[2] += np.float32([2.0, -1.5])  # the head moves
-    return points
+    rest = spline_source(avatar.landmarks, avatar.irises)[68:]
+    looks = [None, rest + np.float32([2.0, 0.0]), None]
+    return np.stack([spline_driven(p, looks[i], avatar.landmarks, avatar.irises) for i, p in enumerate(points)])
 
 
 def reference(checkpoint, avatar, points, generator=None):
@@ -69,7 +75,7 @@ def reference(checkpoint, avatar, points, generator=None):
     from liveavatar.engines.warp_graph import reference_warp_frames
 
     warp = warp_avatar_of(avatar, checkpoint)
-    marks = np.stack([rasterize_landmarks(p, checkpoint.config.image_size) for p in points])
+    marks = np.stack([rasterize_landmarks(p[:68], checkpoint.config.image_size) for p in points])
     psi = np.repeat(avatar.psi[None], len(points), axis=0)
     model = checkpoint.model
     return reference_warp_frames(model, marks, psi, warp.texture, warp.source, warp.inverse, points, generator)
@@ -80,7 +86,7 @@ def infer_each(engine, checkpoint, avatar, points) -> WarpLayers:
     warp = warp_avatar_of(avatar, checkpoint)
     psi = avatar.psi[None].astype(np.float32)
     size = checkpoint.config.image_size
-    layers = [engine.infer_layers(rasterize_landmarks(p, size)[None], psi, warp, p[None]) for p in points]
+    layers = [engine.infer_layers(rasterize_landmarks(p[:68], size)[None], psi, warp, p[None]) for p in points]
     return WarpLayers(*(np.concatenate([getattr(x, name) for x in layers]) for name in ("frames", "flow", "paint")))
 
 
@@ -96,7 +102,7 @@ def test_engines_render_what_render_frame_renders(engine_name, warp_checkpoint, 
     assert engine.needs_warp and engine.image_size == s
     points = driven_points(warp_avatar)
     layers = infer_each(engine, warp_checkpoint, warp_avatar, points)
-    frames = engine.infer(rasterize_landmarks(points[0], s)[None], warp_avatar.psi[None], warp, points[:1])
+    frames = engine.infer(rasterize_landmarks(points[0, :68], s)[None], warp_avatar.psi[None], warp, points[:1])
     engine.close()
     assert np.array_equal(frames[0], layers.frames[0])  # infer's frames are infer_layers' frames
     frames = layers.frames
@@ -125,8 +131,8 @@ def test_a_warp_engine_refuses_frames_without_the_avatar_or_the_driven_points(wa
     psi = warp_avatar.psi[None]
     with pytest.raises(EngineInputError, match="needs the avatar's texture"):
         engine.infer(image, psi)
-    with pytest.raises(EngineInputError, match=r"driven landmarks must be 1×68×2"):
-        engine.infer(image, psi, warp, np.zeros((2, 68, 2), np.float32))
+    with pytest.raises(EngineInputError, match=r"driven control points must be 1×70×2"):
+        engine.infer(image, psi, warp, np.zeros((1, 68, 2), np.float32))  # the landmarks without the irises
     with pytest.raises(EngineInputError, match=rf"texture must be {s}×{s}×3"):
         engine.infer(image, psi, warp.__class__(warp.texture[:32], warp.source, warp.inverse), warp.source[None])
 
@@ -262,7 +268,8 @@ def test_pose_renders_what_render_frame_renders(warp_checkpoint, warp_avatar, wa
     posed = renderer.render(PoseSettings(yaw=15.0, mouth=0.8))
     rest = renderer.render(PoseSettings())
     engine.close()
-    expected = reference(warp_checkpoint, warp_avatar, posed.points[None].astype(np.float32)).frames[0]
+    assert posed.control is not None and np.array_equal(posed.control[:68], posed.points)
+    expected = reference(warp_checkpoint, warp_avatar, posed.control[None]).frames[0]
     assert np.array_equal(posed.face, expected)
     assert np.abs(posed.face.astype(int) - rest.face).mean() > 1.0
 
@@ -342,7 +349,7 @@ def test_a_warp_avatar_whose_spline_does_not_fit_the_model_is_refused(warp_check
     from liveavatar.errors import AvatarError
     from liveavatar.models.tps_system import border_anchors
 
-    n = 68 + len(border_anchors(warp_checkpoint.config.warp.anchors)) + 3
+    n = 70 + len(border_anchors(warp_checkpoint.config.warp.anchors)) + 3  # 68 landmarks, 2 irises
     assert warp_avatar_of(warp_avatar, warp_checkpoint).inverse.shape == (n, n)
     odd = replace(warp_avatar, warp_inverse=np.eye(40, dtype=np.float32))
     with pytest.raises(AvatarError, match=rf"warp_inverse is 40×40, this model's spline needs {n}×{n}; rebuild it"):

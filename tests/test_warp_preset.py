@@ -160,15 +160,47 @@ def warp_checkpoint(tmp_path_factory):
 
 def test_avatar_file_stores_the_spline_and_old_files_recompute_it(warp_checkpoint, portraits, tmp_path) -> None:
     avatar = build_avatar([portraits / "photo_grace_hopper.jpg"], warp_checkpoint)
-    n = 68 + 8  # landmarks + border anchors
+    n = 68 + 2 + 8  # landmarks, irises, border anchors
     assert avatar.warp_inverse is not None and avatar.warp_inverse.shape == (n + 3, n + 3)
     assert avatar.crop.shape == (64, 64, 3) and avatar.landmarks.shape == (68, 2)
+    # Grace Hopper's irises, found by the refined mesh, each inside its eye's opening (crop pixels)
+    assert avatar.irises is not None and np.isfinite(avatar.irises).all()
+    for e, idx in enumerate((slice(36, 42), slice(42, 48))):
+        eye = avatar.landmarks[idx]
+        assert (eye.min(0) <= avatar.irises[e]).all() and (avatar.irises[e] <= eye.max(0)).all()
     back = load_avatar(save_avatar(avatar, tmp_path / "a.avatar"), warp_checkpoint.sha256)
     assert np.array_equal(back.warp_inverse, avatar.warp_inverse)
+    assert np.array_equal(back.irises, avatar.irises)
     avatar.warp_inverse = None  # as written by a build without the field
     older = load_avatar(save_avatar(avatar, tmp_path / "b.avatar"), warp_checkpoint.sha256)
     assert older.warp_inverse is None
     assert np.allclose(warp_inverse_of(older, warp_checkpoint), back.warp_inverse)
+
+
+def test_an_avatar_written_before_the_irises_loads_with_none_found(warp_checkpoint, portraits, tmp_path) -> None:
+    """A format-2 file from before issue 21 (no `irises`, its L⁻¹ over the 68 landmarks alone) still loads,
+    without a format bump: its irises count as not found (the eyes' centres, driven with the eyes), its L⁻¹ is
+    checked against its landmarks and recomputed over the 70 control points; a damaged one is still refused."""
+    from dataclasses import replace
+
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.errors import AvatarError
+    from liveavatar.landmarks.irises import spline_driven, with_eye_centres
+
+    avatar = build_avatar([portraits / "photo_grace_hopper.jpg"], warp_checkpoint)
+    w = warp_checkpoint.config.warp
+    old_inverse = tps_inverse(avatar.landmarks, 64, w.anchors, w.regularization)  # (68 + 8 + 3)²
+    old = replace(avatar, irises=None, warp_inverse=old_inverse)
+    back = load_avatar(save_avatar(old, tmp_path / "old.avatar"), warp_checkpoint.sha256)
+    assert back.irises is None and back.warp_inverse is not None and back.warp_inverse.shape == (79, 79)
+    warp = warp_avatar_of(back, warp_checkpoint)
+    assert warp is not None and np.array_equal(warp.source, with_eye_centres(avatar.landmarks))
+    assert warp.inverse.shape == (81, 81)
+    assert np.allclose(warp.inverse, tps_inverse(warp.source, 64, w.anchors, w.regularization))
+    assert np.array_equal(spline_driven(back.landmarks, None, back.landmarks, back.irises), warp.source)
+    damaged = replace(old, warp_inverse=old_inverse + 1.0)
+    with pytest.raises(AvatarError, match="does not match its landmarks"):
+        warp_inverse_of(damaged, warp_checkpoint)
 
 
 @pytest.mark.slow
@@ -176,16 +208,19 @@ def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, p
     pytest.importorskip("onnxruntime")
     from liveavatar.engines.ort_engine import OrtEngine
     from liveavatar.engines.warp_graph import WarpFrameIO, export_warp_frame
+    from liveavatar.landmarks.irises import spline_source
     from liveavatar.render.rasterize import rasterize_landmarks
 
     model = warp_checkpoint.model
     avatar = build_avatar([portraits / "photo_grace_hopper.jpg"], warp_checkpoint)
     path = export_warp_frame(model, avatar.landmarks, tmp_path / "warp_frame.onnx")
-    driven = np.stack([avatar.landmarks, avatar.landmarks, avatar.landmarks]).astype(np.float32)
+    control = spline_source(avatar.landmarks, avatar.irises)  # 70×2: the landmarks and the irises
+    driven = np.stack([control, control, control]).astype(np.float32)
     driven[1, 48:68, 1] += 2.0  # lips move
+    driven[1, 68:70, 0] += 0.5  # the eyes look right
     driven[2] += 1.5  # the head moves
-    marks = np.stack([rasterize_landmarks(d, 64) for d in driven])
-    warp = WarpAvatar(avatar.crop, avatar.landmarks, avatar.warp_inverse)
+    marks = np.stack([rasterize_landmarks(d[:68], 64) for d in driven])
+    warp = WarpAvatar(avatar.crop, control, avatar.warp_inverse)
     frames = OrtEngine(path).infer(marks, np.repeat(avatar.psi[None], 3, axis=0), warp, driven)
     t = torch.from_numpy
     with torch.inference_mode():
@@ -193,7 +228,7 @@ def test_exported_frame_graph_matches_pytorch_in_onnx_runtime(warp_checkpoint, p
             t(marks),
             t(avatar.psi)[None].expand(3, -1),
             t(avatar.crop)[None],
-            t(avatar.landmarks)[None],
+            t(control)[None],
             t(avatar.warp_inverse)[None],
             t(driven),
         )[0].numpy()  # the frames; the layers' parity is tests/test_warp_live.py's

@@ -228,12 +228,15 @@ def step_lag(baseline, neutral: np.ndarray, target: np.ndarray, fps: float = 30.
 def rendered_measures(clip: dict, outs: dict, target_avatar, engine, warp=None) -> dict:
     """Generated frames re-tracked with mediapipe: eye openness, mouth gap and gaze vs the driver's.
     warp: the avatar's WarpAvatar when the model is a `warp` preset (liveavatar.avatar.warp_avatar_of)."""
+    from liveavatar.landmarks.irises import spline_driven
     from liveavatar.render.rasterize import rasterize_landmarks
 
     psi = np.ascontiguousarray(target_avatar.psi, np.float32).reshape(1, -1)
 
     def render(points: np.ndarray) -> np.ndarray:
-        driven = np.asarray(points, np.float32)[None] if warp is not None else None  # 1×68×2 crop pixels
+        driven = None  # 1×70×2 crop pixels: the landmarks and the irises carried by their eyes (no gaze here)
+        if warp is not None:
+            driven = spline_driven(points, None, target_avatar.landmarks, target_avatar.irises)[None]
         return engine.infer(rasterize_landmarks(points, SIZE)[None], psi, warp, driven)[0]
 
     def track_generated(points_seq):

@@ -150,7 +150,7 @@ def driven(portraits: list[Path], clip: Path, frames: int) -> list[dict]:
         keep = np.ones((by1 - by0, bx1 - bx0), bool)
         keep[my0 - by0 : my1 - by0, mx0 - bx0 : mx1 - bx0] = False
         reference = sharpness(grey(fitted[by0:by1, bx0:bx1]), keep)
-        still = render(engine, composer, avatar, warp, psi, avatar.landmarks, size)  # its own rest, this code
+        still = render(engine, composer, avatar, warp, psi, warp.source, size)  # its own rest, this code
         own_rest = sharpness(grey(still[by0:by1, bx0:bx1]), keep)
         ratios, to_rest = [], []
         source = VideoFileSource(clip, realtime=False)
@@ -160,7 +160,7 @@ def driven(portraits: list[Path], clip: Path, frames: int) -> list[dict]:
                 if captured is None:
                     break
                 work, _ = processor.process(captured.frame.image, None, i / source.fps, avatar, "relative")
-                output = render(engine, composer, avatar, warp, psi, work.points, size)
+                output = render(engine, composer, avatar, warp, psi, work.control, size)
                 if i >= 10:  # past the neutral's capture
                     value = sharpness(grey(output[by0:by1, bx0:bx1]), keep)
                     ratios.append(value / max(reference, 1e-9))
@@ -183,13 +183,14 @@ def driven(portraits: list[Path], clip: Path, frames: int) -> list[dict]:
 
 
 def render(engine, composer, avatar, warp, psi: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
-    """One output frame (H×W×3 uint8 RGB, no AI mark) for driven points (68×2 crop pixels), as the
+    """One output frame (H×W×3 uint8 RGB, no AI mark) for driven control points (70×2 crop pixels: the
+    landmark image is drawn from the first 68), as the
     inference thread makes it: through the layers where the engine has them, else (the code before full
     resolution) the crop's composite scaled back into the frame."""
     from liveavatar.live.spec import Background
     from liveavatar.render.rasterize import rasterize_landmarks
 
-    image = rasterize_landmarks(points, size)[None]
+    image = rasterize_landmarks(points[:68], size)[None]
     driven = np.asarray(points, np.float32)[None]
     if hasattr(engine, "infer_layers"):
         layers = engine.infer_layers(image, psi, warp, driven)

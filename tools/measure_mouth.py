@@ -148,7 +148,7 @@ class Model:
         from liveavatar.types import WarpLayers
 
         psi = avatar.psi[None].astype(np.float32)
-        layers = self.engine.infer_layers(driven.landmark_image[None], psi, warp, driven.points[None])
+        layers = self.engine.infer_layers(driven.landmark_image[None], psi, warp, driven.control[None])
         if variant == "warp":
             paint = layers.paint.copy()
             paint[..., 3] = 0
@@ -165,11 +165,13 @@ def on_real_landmarks(driven, avatar, size: int):
     the first frame as the portrait, mid-sentence, the relative mode's mouth rest is that frame's opening)."""
     from dataclasses import replace
 
+    from liveavatar.landmarks.irises import spline_driven
     from liveavatar.render.rasterize import rasterize_landmarks
 
     matrix = np.asarray(avatar.crop_matrix, np.float64)  # portrait (= the clip's frame) pixels → crop pixels
     points = (driven.driver_now @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
-    return replace(driven, points=points, landmark_image=rasterize_landmarks(points, size))
+    control = spline_driven(points, None, avatar.landmarks, avatar.irises)  # the irises carried by their eyes
+    return replace(driven, points=points, landmark_image=rasterize_landmarks(points, size), control=control)
 
 
 def clip_fps(path: Path) -> float:

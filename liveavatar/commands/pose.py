@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pose", help="pose a portrait by hand: one still, or a short clip with --sweep")
     p.add_argument("source", type=Path, metavar="PORTRAIT_OR_AVATAR", help="an image, or an .avatar file")
     for name, (low, high, meaning) in RANGES.items():
-        p.add_argument(f"--{name}", type=finite, default=0.0, help=f"{low:g} to {high:g}: {meaning} (default 0)")
+        flag = "--" + name.replace("_", "-")  # gaze_x → --gaze-x
+        p.add_argument(flag, dest=name, type=finite, default=0.0, help=f"{low:g} to {high:g}: {meaning} (default 0)")
     p.add_argument("-o", "--out", type=Path, required=True, help="OUT.png (a still) or OUT.mp4 (with --sweep)")
     p.add_argument(
         "--sweep",

@@ -29,7 +29,8 @@ apply() (Motion, ExpressionControls → portrait points):
    driver's openness (current gap / neutral gap), so a wide-eyed portrait closes fully when the driver
    blinks and a sleepy one does not invert.
 5. Gaze: the driver's iris offset from its neutral, in eye widths along and across the eye, is placed on
-   the portrait's eye (whose iris is taken to rest at the eye's centre).
+   the portrait's eye, added to the portrait's own iris (target_irises; its eye's centre where the portrait
+   has none). The warp keeps it inside the driven opening (liveavatar.landmarks.irises).
 6. The portrait's points (given depth borrowed from the driver's neutral, scaled by k) are rotated by R
    (its rotation vector times the rotation gain, expressed in the portrait's axes) and scaled by s about
    their rigid centroid, moved by the mapped translation (both times the position gain, within limits),
@@ -243,11 +244,19 @@ class Retargeter:
     """
 
     def __init__(
-        self, target: np.ndarray, crop_size: int, limits: RetargetLimits | None = None, mouth_rest: bool = True
+        self,
+        target: np.ndarray,
+        crop_size: int,
+        limits: RetargetLimits | None = None,
+        mouth_rest: bool = True,
+        target_irises: np.ndarray | None = None,
     ) -> None:
         if target.shape != (68, 2):
             raise ValueError(f"target must be 68×2 landmarks, got {target.shape}")
         self.target = np.asarray(target, np.float64)
+        # The portrait's iris centres (2×2 crop pixels, a NaN row where not found) or None: gaze is then
+        # placed about each eye's centre.
+        self.target_irises = None if target_irises is None else np.asarray(target_irises, np.float64)
         self.crop_size = crop_size
         self.limits = limits or RetargetLimits()
         self.mouth_rest = mouth_rest
@@ -425,13 +434,15 @@ class Retargeter:
                 q[lower, :2] -= excess / 2 * self._down
 
     def _portrait_irises(self, q: np.ndarray, motion: Motion, gain: float) -> np.ndarray:
-        """2×3 portrait iris centres before the head pose: each eye's centre plus the driver's gaze offset
-        (iris move relative to its eye, in eye widths) times the gain, on the portrait's eye axes."""
+        """2×3 portrait iris centres before the head pose: the portrait's own iris (its eye's centre where it
+        has none), moved with its eye, plus the driver's gaze offset (iris move relative to its eye, in eye
+        widths) times the gain, on the portrait's eye axes."""
         n = self._neutral
         current = n[:, :2] + motion.residual[:, :2]
         now_irises = self._neutral_irises[:, :2] + motion.iris_residual[:, :2]
         out = np.zeros((2, 3))
         driver_now, driver_rest, portrait = eye_frames(current), eye_frames(n), eye_frames(q)
+        rest = eye_frames(self._portrait3)
         for e in range(2):
             offsets = []
             for (centre, ax, ay, width), iris in (
@@ -441,6 +452,9 @@ class Retargeter:
                 offsets.append(np.array([(iris - centre) @ ax, (iris - centre) @ ay]) / width)
             gaze = gain * (offsets[0] - offsets[1])
             centre, ax, ay, width = portrait[e]
+            own = self.target_irises[e] if self.target_irises is not None else None
+            if own is not None and np.isfinite(own).all():
+                centre = centre + (own - rest[e][0])  # the portrait's iris, moved as its eye moves
             out[e, :2] = centre + (gaze[0] * ax + gaze[1] * ay) * width
             out[e, 2] = self._iris_depth[e]
         return out

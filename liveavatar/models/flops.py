@@ -27,7 +27,8 @@ def _warp_frame(model: TalkingHead, landmarks: torch.Tensor, psi: torch.Tensor) 
 
     s, w = model.config.image_size, model.config.warp
     c = np.linspace(0.3, 0.7, 9) * s
-    points = np.stack(np.meshgrid(c, c), axis=-1).reshape(-1, 2)[:68].astype(np.float32)  # 68 spread points
+    # 70 spread points: the live spline's control points (68 landmarks, 2 irises; liveavatar.types.SPLINE_POINTS)
+    points = np.stack(np.meshgrid(c, c), axis=-1).reshape(-1, 2)[:70].astype(np.float32)
     inverse = torch.from_numpy(tps_inverse(points, s, w.anchors, w.regularization))[None]
     source = torch.from_numpy(points)[None]
     render_frame(model.generator, model.warp, landmarks, psi, torch.zeros(1, 3, s, s), source, inverse, source)

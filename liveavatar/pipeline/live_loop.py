@@ -295,13 +295,13 @@ class LiveLoop:
     def _infer(self, work: _Retargeted) -> _Rendered:
         prepared = work.avatar
         start = time.perf_counter()
-        # A warp checkpoint's graph also moves the avatar's crop to the driven points (68×2 crop pixels)...
+        # A warp checkpoint's graph also moves the avatar's crop to the driven control points (70×2 crop pixels)...
         image = work.driven.landmark_image[None]
         layers = None
         if prepared.warp is not None:
             # ...and gives the layers that move the whole portrait at the output's resolution
             engine = cast("WarpFrameEngine", prepared.engine)  # a warp checkpoint's (AvatarEngines)
-            layers = engine.infer_layers(image, prepared.psi, prepared.warp, work.driven.points[None])
+            layers = engine.infer_layers(image, prepared.psi, prepared.warp, work.driven.control[None])
             face = layers.frames[0]
         else:
             face = prepared.engine.infer(image, prepared.psi)[0]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from liveavatar.avatar import Avatar
-from liveavatar.landmarks.posing import PoseSettings, pose_points
+from liveavatar.landmarks.irises import spline_driven
+from liveavatar.landmarks.posing import PoseSettings, pose_irises, pose_points
 from liveavatar.live.spec import Background
 from liveavatar.pipeline.stages import Composer
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -20,12 +21,14 @@ from liveavatar.types import WarpAvatar
 @dataclass(frozen=True)
 class PosedFrame:
     """points: 68×2 float32 crop landmarks; landmark_image and face: S×S×3 uint8 RGB; output: H×W×3 uint8
-    RGB, the face pasted back with the AI mark unless turned off."""
+    RGB, the face pasted back with the AI mark unless turned off; control: the warp's 70×2 driven control
+    points (the landmarks and the turned irises), None for the paper's presets."""
 
     points: np.ndarray
     landmark_image: np.ndarray
     face: np.ndarray
     output: np.ndarray
+    control: np.ndarray | None = None
 
 
 class PoseRenderer:
@@ -46,12 +49,13 @@ class PoseRenderer:
     def render(self, settings: PoseSettings, background: Background | None = None) -> PosedFrame:
         points = pose_points(self.avatar.landmarks, settings, self.size)
         image = rasterize_landmarks(points, self.size)
-        layers = None
+        layers = driven = None
         if self.warp is not None:
-            driven = points[None].astype(np.float32)  # 1×68×2 crop pixels
+            irises = pose_irises(self.avatar.landmarks, self.avatar.irises, points, settings)
+            driven = spline_driven(points, irises, self.avatar.landmarks, self.avatar.irises)[None]  # 1×70×2
             layers = self.engine.infer_layers(image[None], self._psi, self.warp, driven)
             face = layers.frames[0]
         else:
             face = self.engine.infer(image[None], self._psi)[0]
         output = self._composer.compose(face, self.avatar, background or Background(), False, self.ai_mark, layers)
-        return PosedFrame(points, image, face, output)
+        return PosedFrame(points, image, face, output, None if driven is None else driven[0])

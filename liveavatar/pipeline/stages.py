@@ -21,6 +21,7 @@ from liveavatar.disclosure import draw_ai_mark
 from liveavatar.errors import InputError
 from liveavatar.landmarks.calibration import neutral_warning
 from liveavatar.landmarks.controls import ExpressionControls
+from liveavatar.landmarks.irises import spline_driven
 from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_points
 from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.landmarks.stability import MotionSmoother
@@ -49,12 +50,15 @@ class Driven:
     draw them (the bundled generator was trained without iris marks; see docs/EXPRESSION.md).
     driver_now: the driver's 68×2 float32 landmarks at this very frame (not smoothed), camera pixels, when a
     tracked face drove it (not a scripted or lost one): the Composer cuts the driver's mouth out of this frame.
+    control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
+    clamped inside the driven eyes (liveavatar.landmarks.irises.spline_driven); what a warp model moves.
     """
 
     points: np.ndarray
     landmark_image: np.ndarray
     driver: FaceLandmarks | None
     message: str
+    control: np.ndarray
     irises: np.ndarray | None = None
     driver_now: np.ndarray | None = None
 
@@ -116,7 +120,9 @@ class Processor:
         if r is None:
             if len(self._retargeters) > 16:
                 self._retargeters.clear()
-            r = self._retargeters[key] = Retargeter(avatar.landmarks, self.size, mouth_rest=self.cfg.mouth_rest)
+            r = self._retargeters[key] = Retargeter(
+                avatar.landmarks, self.size, mouth_rest=self.cfg.mouth_rest, target_irises=avatar.irises
+            )
         if self._neutral is not None and r.neutral is not self._neutral:
             r.set_neutral(self._neutral, self._neutral_iris)
             self.neutral_warning = neutral_warning(self._neutral, avatar.landmarks, self.cfg.mouth_rest)
@@ -178,7 +184,8 @@ class Processor:
         landmark_image = rasterize_landmarks(points, self.size)
         timings["rasterize"] = (time.perf_counter() - start) * 1000
         self._last = points
-        return Driven(points, landmark_image, smoothed, message, irises, driver_now), timings
+        control = spline_driven(points, irises, avatar.landmarks, avatar.irises)
+        return Driven(points, landmark_image, smoothed, message, control, irises, driver_now), timings
 
     def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None) -> None:
         """Adds one frame to the neutral being captured; averages it in once neutral_frames are in."""

@@ -38,6 +38,8 @@ POSE_LABELS = {
     "mouth": "Mouth open",
     "eyes": "Eyes closed",
     "brows": "Brows",
+    "gaze_x": "Look right",
+    "gaze_y": "Look down",
 }
 
 
