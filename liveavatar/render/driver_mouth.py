@@ -9,10 +9,11 @@ So, per frame, at the output's resolution:
 1. the driver's inner lips (68-point layout 60–67, and the mouth corners 48/54, camera pixels of this very
    frame) are mapped onto the avatar's driven inner lips (output pixels) by the least-squares affine map;
 2. the driver's mouth is cut out of the camera frame by that map, into a box around the avatar's mouth;
-3. its colours are moved from the driver's light and skin to the portrait's: in CIE Lab, each channel is
+3. its colours are moved from the driver's light and skin to the portrait's: in YCrCb, each channel is
    re-centred and re-scaled from the driver's lips-and-skin ring around the mouth to the same ring of the
-   output (the moved portrait and G's paint), chroma scaled no more than the rings' saturation differs. A
-   grey portrait has no chroma there, so the mouth turns grey;
+   output (the moved portrait and G's paint), chroma scaled no more than the rings' saturation differs (one
+   affine colour matrix, since YCrCb is linear in RGB). A grey portrait has no chroma there, so the mouth
+   turns grey;
    a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows;
 4. it is laid inside the avatar's inner-lip polygon, feathered, faded in with the lips' gap (a closed mouth
    has nothing inside to show).
@@ -31,8 +32,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from liveavatar.render.composite import blend
-
 INNER_LIP = slice(60, 68)  # right corner, upper lip (61–63), left corner, lower lip (65–67)
 OUTER_LIP = slice(48, 60)
 UPPER_INNER, LOWER_INNER = (61, 62, 63), (67, 66, 65)  # facing pairs across the opening
@@ -48,6 +47,7 @@ FEATHER = 0.035  # the mask's blur, a fraction of the avatar's mouth width
 # 0.79 at 0.1 and 0.81 at 0.25; past ~0.15 the driver's lip shape starts to replace the portrait's).
 GROW = 0.12
 RING = 0.35  # the colour reference: the outer lips' box grown by this fraction of the mouth width
+RING_SAMPLES = 40  # the ring's statistics are read on about this many pixels across its shorter side
 LUMA_GAIN = (0.5, 1.6)  # bounds of the driver → portrait contrast change (a flat ring must not blow it up)
 CHROMA_GAIN = (0.0, 1.5)
 
@@ -111,24 +111,24 @@ def transplant(
     ring_in = _ring_stats(mouth.image, mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
     if ring_out is None or ring_in is None:
         return False
-    patch = _harmonise(patch, ring_in, ring_out)
+    patch = cv2.transform(patch, colour_map(ring_in, ring_out))  # uint8, saturated
     mask = np.zeros((size[1], size[0]), np.uint8)
     grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
     polygon = np.rint((grown - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits: sub-pixel edges
     cv2.fillPoly(mask, [polygon], (255,), lineType=cv2.LINE_AA, shift=4)
     alpha = cv2.GaussianBlur(mask, (0, 0), feather)
-    if fade < 1.0:
-        alpha = (alpha.astype(np.float32) * fade + 0.5).astype(np.uint8)
     region = frame[y0:y1, x0:x1]
-    region[:] = blend(region, patch, alpha)
+    cover = alpha.astype(np.float32) * (fade / 255)
+    cv2.blendLinear(patch, region, cover, 1 - cover, dst=region)
     return True
 
 
 def _ring_stats(
     image: np.ndarray, points: np.ndarray, clip: tuple[int, int, int, int]
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Lab mean and standard deviation (3 float32 each) of the lips and skin around a mouth: the outer lips'
-    box grown by RING of the mouth's width, less the inside of the inner lips."""
+    """YCrCb mean and standard deviation (3 float64 each, 0–255 scale) of the lips and skin around a mouth: the
+    outer lips' box grown by RING of the mouth's width, less the inside of the inner lips; read on every
+    RING_STEP-th pixel of a large box (statistics, not a picture: a quarter of the pixels tell the same)."""
     p = np.asarray(points, np.float64)
     outer = p[OUTER_LIP]
     grow = RING * float(np.linalg.norm(outer[0] - outer[6]))
@@ -136,33 +136,33 @@ def _ring_stats(
     x1, y1 = (min(c, int(np.ceil(v + grow)) + 1) for v, c in zip(outer.max(0), clip[2:], strict=True))
     if x1 - x0 < 3 or y1 - y0 < 3:
         return None
+    step = max(1, min(x1 - x0, y1 - y0) // RING_SAMPLES)
     keep = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     cv2.fillPoly(keep, [np.rint(p[INNER_LIP] - (x0, y0)).astype(np.int32)], (0,))
-    lab = _to_lab(image[y0:y1, x0:x1])
-    mean, std = cv2.meanStdDev(lab, mask=keep)
-    return mean.ravel().astype(np.float32), std.ravel().astype(np.float32)
+    ycc = cv2.cvtColor(np.ascontiguousarray(image[y0:y1:step, x0:x1:step]), cv2.COLOR_RGB2YCrCb)
+    mean, std = cv2.meanStdDev(ycc, mask=np.ascontiguousarray(keep[::step, ::step]))
+    return mean.ravel(), std.ravel()
 
 
-def _harmonise(
-    patch: np.ndarray, source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, np.ndarray]
-) -> np.ndarray:
-    """patch (h×w×3 uint8 RGB) moved from the source ring's Lab statistics to the target ring's."""
+# RGB → YCrCb (BT.601 full range, OpenCV's order: Y, Cr, Cb), with Cr and Cb centred on 128
+_TO_YCC = np.array([[0.299, 0.587, 0.114], [0.5, -0.418688, -0.081312], [-0.168736, -0.331264, 0.5]])
+_YCC_OFFSET = np.array([0.0, 128.0, 128.0])
+
+
+def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The 3×4 float64 RGB → RGB map (for cv2.transform) that moves colours from the source ring's YCrCb
+    statistics to the target ring's: per channel (x − source mean)·gain + target mean, with gain the ratio of
+    the standard deviations (luma within LUMA_GAIN; chroma within CHROMA_GAIN and no more than the rings'
+    saturation ratio). YCrCb is a linear map of RGB, so the whole move is one affine colour matrix."""
     (mean_in, std_in), (mean_out, std_out) = source, target
     gain = std_out / np.maximum(std_in, 1e-3)
     gain[0] = np.clip(gain[0], *LUMA_GAIN)
     # Chroma also scales with how saturated the two rings are: a black-and-white photo's ring still varies by a
-    # few a/b units (grain, a faint tint), enough of a ratio to keep a tongue visibly red on a grey face.
-    saturation = np.hypot(*mean_out[1:]) / max(float(np.hypot(*mean_in[1:])), 1e-3)
+    # few units (grain, a faint tint), enough of a ratio to keep a tongue visibly red on a grey face.
+    saturation = np.hypot(*(mean_out[1:] - 128)) / max(float(np.hypot(*(mean_in[1:] - 128))), 1e-3)
     gain[1:] = np.clip(np.minimum(gain[1:], saturation), *CHROMA_GAIN)
-    lab = (_to_lab(patch) - mean_in) * gain + mean_out
-    return _from_lab(lab)
-
-
-def _to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 RGB → float32 Lab (L 0–100, a and b about ±100)."""
-    return cv2.cvtColor(rgb.astype(np.float32) * (1 / 255), cv2.COLOR_RGB2Lab)
-
-
-def _from_lab(lab: np.ndarray) -> np.ndarray:
-    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB)
-    return np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+    # ycc = T·rgb + o;  ycc' = D·(ycc − m_in) + m_out;  rgb' = T⁻¹·(ycc' − o)
+    back = np.linalg.inv(_TO_YCC)
+    linear = back @ np.diag(gain) @ _TO_YCC
+    shift = back @ (gain * (_YCC_OFFSET - mean_in) + mean_out - _YCC_OFFSET)
+    return np.hstack([linear, shift[:, None]])
