@@ -28,3 +28,10 @@ def _arm_opencv_pixel_cap() -> None:
 
 
 _arm_opencv_pixel_cap()
+
+# numpy's OpenBLAS keeps a thread per core that spins after every call, however small (a 3×3 product, the
+# retargeting's Procrustes SVD, the driver's-mouth colour map): the live path makes dozens a frame from its
+# processing and compose threads, and on 2 cores the spinning took a core from ONNX Runtime (the frame graph
+# 18.5 → 32 ms, latency p95 49 → 107 ms at 720p, docs/PERFORMANCE.md). Nothing here needs a threaded BLAS
+# (torch has its own pool). Read once, when numpy is first imported, hence here; a value the user set is kept.
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

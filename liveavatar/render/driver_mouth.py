@@ -147,6 +147,7 @@ def _ring_stats(
 # RGB → YCrCb (BT.601 full range, OpenCV's order: Y, Cr, Cb), with Cr and Cb centred on 128
 _TO_YCC = np.array([[0.299, 0.587, 0.114], [0.5, -0.418688, -0.081312], [-0.168736, -0.331264, 0.5]])
 _YCC_OFFSET = np.array([0.0, 128.0, 128.0])
+_FROM_YCC = np.linalg.inv(_TO_YCC)
 
 
 def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -162,7 +163,6 @@ def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, 
     saturation = np.hypot(*(mean_out[1:] - 128)) / max(float(np.hypot(*(mean_in[1:] - 128))), 1e-3)
     gain[1:] = np.clip(np.minimum(gain[1:], saturation), *CHROMA_GAIN)
     # ycc = T·rgb + o;  ycc' = D·(ycc − m_in) + m_out;  rgb' = T⁻¹·(ycc' − o)
-    back = np.linalg.inv(_TO_YCC)
-    linear = back @ np.diag(gain) @ _TO_YCC
-    shift = back @ (gain * (_YCC_OFFSET - mean_in) + mean_out - _YCC_OFFSET)
+    linear = (_FROM_YCC * gain) @ _TO_YCC
+    shift = _FROM_YCC @ (gain * (_YCC_OFFSET - mean_in) + mean_out - _YCC_OFFSET)
     return np.hstack([linear, shift[:, None]])
