@@ -41,20 +41,29 @@ def _core_modules() -> list[str]:
     return [n for n in names if not n.startswith(TORCH_SIDE) or n in TORCH_FREE_MODELS]
 
 
-def _imports(path: Path, package: str) -> set[str]:
-    """Every module an import statement in the file names (absolute or relative), at any depth."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
+def _import_statements(tree: ast.AST, package: str, skip: frozenset[int] | set[int] = frozenset()):
+    """(base, names) of every import statement in the tree (absolute or relative, at any depth) but the nodes
+    in skip: `import a.b` is ("a.b", []), `from .x import y, z` in package p is ("p.x", ["y", "z"])."""
     for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            for alias in node.names:
+                yield alias.name, []
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            yield base, [alias.name for alias in node.names]
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """Every module an import statement in the file names (absolute or relative), at any depth."""
+    found: set[str] = set()
+    for base, names in _import_statements(ast.parse(path.read_text(encoding="utf-8")), package):
+        found.add(base)
+        found.update(f"{base}.{name}" for name in names)
     return found
 
 
@@ -76,19 +85,9 @@ def _runtime_imports(name: str, path: Path, files: dict[str, Path]) -> set[str]:
         for statement in node.body
         for inner in ast.walk(statement)
     }
-    package = _package_of(name, path)
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names)
+    for base, names in _import_statements(tree, _package_of(name, path), type_only):
+        found.update(f"{base}.{a}" if f"{base}.{a}" in files else base for a in names or [""])
     modules = set()
     for imported in found:
         while imported and imported not in files:

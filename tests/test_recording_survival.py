@@ -83,6 +83,19 @@ class _Run:
             self.proc.wait(30)
 
 
+def _recording_killed_after(run_files, out: Path, seconds: float) -> _Run:
+    """`run --sink record:OUT`, SIGKILLed `seconds` after its recording started (a crash, the OOM killer)."""
+    run = _Run(run_files, "--sink", f"record:{out}")
+    try:
+        run.wait_for(r"^record:.*\(H\.264\)$")
+        time.sleep(seconds)
+        run.proc.send_signal(signal.SIGKILL)
+        run.proc.wait(30)
+    finally:
+        run.kill()
+    return run
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_finalises_the_recording_like_ctrl_c(run_files, tmp_path, stop):
@@ -107,14 +120,7 @@ def test_a_stop_signal_finalises_the_recording_like_ctrl_c(run_files, tmp_path, 
 @pytest.mark.slow
 def test_sigkill_14_s_into_a_recording_keeps_at_least_12_s(run_files, tmp_path):
     out = tmp_path / "killed.mp4"
-    run = _Run(run_files, "--sink", f"record:{out}")
-    try:
-        run.wait_for(r"^record:.*\(H\.264\)$")
-        time.sleep(14.0)
-        run.proc.send_signal(signal.SIGKILL)
-        run.proc.wait(30)
-    finally:
-        run.kill()
+    run = _recording_killed_after(run_files, out, 14.0)
     assert not out.exists(), run.err  # never finalised: the data is in its partial file, which plays
     (partial,) = tmp_path.iterdir()
     assert re.fullmatch(r"killed\.\d+-[0-9a-f]{6}\.partial\.mp4", partial.name)
@@ -239,14 +245,7 @@ def test_repeated_sigterms_exit_cleanly_and_the_stream_port_is_free_at_once(run_
 @pytest.mark.slow
 def test_a_sigkilled_recording_is_recovered_under_its_name_on_the_next_start(run_files, tmp_path):
     out = tmp_path / "crash.mp4"
-    run = _Run(run_files, "--sink", f"record:{out}")
-    try:
-        run.wait_for(r"^record:.*\(H\.264\)$")
-        time.sleep(4.0)
-        run.proc.send_signal(signal.SIGKILL)
-        run.proc.wait(30)
-    finally:
-        run.kill()
+    _recording_killed_after(run_files, out, 4.0)
     (partial,) = tmp_path.iterdir()
     assert partial.name.endswith(".partial.mp4")
     again = _Run(run_files, "--sink", f"record:{out}", "--duration", "2")

@@ -27,7 +27,15 @@ from liveavatar.landmarks.smoothing import OneEuroFilter
 from liveavatar.landmarks.stability import MotionSmoother
 from liveavatar.live.spec import Background, Mode, TrackingConfig
 from liveavatar.provenance.watermark import embed_watermark
-from liveavatar.render.align import CropBox, CropBoxSmoother, CropTransform, crop_from_box, face_box, warp_reduced
+from liveavatar.render.align import (
+    CropBox,
+    CropBoxSmoother,
+    CropTransform,
+    apply_affine,
+    crop_from_box,
+    face_box,
+    warp_reduced,
+)
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.driver_mouth import DriverMouth, transplant
 from liveavatar.render.full_resolution import FullResolutionWarp
@@ -151,7 +159,7 @@ class Processor:
         if landmarks is not None:
             raw = driver_points(landmarks)
             if given is None:
-                driver_now = raw[:, :2].astype(np.float32)
+                driver_now = landmarks.points68  # this frame's own, as the tracker gave them
             raw_irises = driver_irises(landmarks)
             # A scripted driver is smooth by construction: filtering would only add lag.
             pts3 = self._filter(raw, t) if given is None else raw
@@ -348,8 +356,7 @@ class Composer:
             out = canvas.copy()
             warp.apply(out, layers.flow[0], layers.paint[0])
             if mouth is not None and points is not None:
-                on_output = np.asarray(points, np.float64) @ warp.from_crop[:, :2].T + warp.from_crop[:, 2]
-                transplant(out, on_output, mouth, warp.region)
+                transplant(out, apply_affine(warp.from_crop, points), mouth, warp.region)
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)

@@ -69,11 +69,11 @@ class CropTransform:
 
     def points_to_crop(self, points: np.ndarray) -> np.ndarray:
         """N×2 frame (x, y) → N×2 float32 crop (x, y)."""
-        return _apply(self.matrix, points)
+        return apply_affine(self.matrix, points)
 
     def points_to_frame(self, points: np.ndarray) -> np.ndarray:
         """N×2 crop (x, y) → N×2 float32 frame (x, y)."""
-        return _apply(self.inverse, points)
+        return apply_affine(self.inverse, points)
 
 
 def warp_reduced(image: np.ndarray, affine: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -90,7 +90,8 @@ def warp_reduced(image: np.ndarray, affine: np.ndarray, width: int, height: int)
     return cv2.warpAffine(image, affine, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """N×2 points (x, y) under a 2×3 affine → N×2 float32."""
     pts = np.asarray(points, np.float64)
     return (pts @ affine[:, :2].T + affine[:, 2]).astype(np.float32)
 
