@@ -54,6 +54,16 @@ def tps_inverse_torch(points: torch.Tensor, size: int, anchors: int = BORDER_ANC
     return torch.linalg.inv(system).float()
 
 
+def squared_distances(q: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+    """|q − s|² for points q (N×M×2) and centres src (N×n×2) → N×M×n, as |q|² + |s|² − 2 q·s: one matrix
+    product instead of an N×M×n×2 difference (the frame graph's costliest elementwise op, 4 of them a frame).
+    About the crop's centre, so the terms stay ≤ 0.5 and float32 loses less to their cancellation; floored at
+    0, where the expansion can dip below it near a centre (U = r² log r² is ~0 there either way)."""
+    q, src = q - 0.5, src - 0.5
+    cross = q @ src.transpose(1, 2)
+    return ((q * q).sum(-1, keepdim=True) + (src * src).sum(-1)[:, None, :] - 2 * cross).clamp_min(0.0)
+
+
 class TpsWarp(nn.Module):
     """texture (N×C×S×S), source points, L⁻¹, driven points (N×P×2 crop pixels) → warped texture, grid.
 
@@ -74,9 +84,8 @@ class TpsWarp(nn.Module):
     def displacement(self, q: torch.Tensor, src: torch.Tensor, coeff: torch.Tensor) -> torch.Tensor:
         """u(q) = f(q) − q at unit points q (N×M×2) for centres src (N×n×2) and coefficients (N×(n+3)×2)."""
         n = src.shape[1]
-        r2 = ((q[:, :, None, :] - src[:, None, :, :]) ** 2).sum(-1)  # N×M×n
         affine = coeff[:, n : n + 1] + q @ coeff[:, n + 1 :]  # N×M×2: a₀ + A·q
-        return _kernel(r2) @ coeff[:, :n] + affine
+        return _kernel(squared_distances(q, src)) @ coeff[:, :n] + affine
 
     def newton_step(self, q: torch.Tensor, p: torch.Tensor, src: torch.Tensor, coeff: torch.Tensor) -> torch.Tensor:
         """One Newton step towards f(q) = p with f's analytic 2×2 Jacobian (closed-form inverse, no solve op).
@@ -85,13 +94,15 @@ class TpsWarp(nn.Module):
         pulls the inner lips, which coincide on a closed-mouth portrait, apart); Newton does not.
         """
         n = src.shape[1]
-        diff = q[:, :, None, :] - src[:, None, :, :]  # N×M×n×2
-        r2 = (diff**2).sum(-1)
+        r2 = squared_distances(q, src)  # N×M×n
         weights = coeff[:, :n]  # N×n×2
         residual = p - (q + _kernel(r2) @ weights + coeff[:, n : n + 1] + q @ coeff[:, n + 1 :])  # N×M×2
         slope = 2 * ((r2 + 1e-12).log() + 1)  # dU/dq = 2(q − s)(log r² + 1)
-        dx = (diff[..., 0] * slope) @ weights + coeff[:, n + 1 : n + 2]  # N×M×2: ∂u/∂x (for u_x, u_y)
-        dy = (diff[..., 1] * slope) @ weights + coeff[:, n + 2 : n + 3]  # ∂u/∂y
+        # ∂u/∂x = Σᵢ (q_x − sᵢₓ)·slopeᵢ·wᵢ = q_x·(slope @ w) − slope @ (sₓ·w): three products of the M×n slope,
+        # where the direct sum built two M×n×2 tensors per step (the graph's costliest elementwise ops).
+        sw = slope @ torch.cat([weights, src[..., 0:1] * weights, src[..., 1:2] * weights], dim=-1)  # N×M×6
+        dx = q[..., 0:1] * sw[..., 0:2] - sw[..., 2:4] + coeff[:, n + 1 : n + 2]  # N×M×2: ∂u/∂x (for u_x, u_y)
+        dy = q[..., 1:2] * sw[..., 0:2] - sw[..., 4:6] + coeff[:, n + 2 : n + 3]  # ∂u/∂y
         a, c = 1 + dx[..., 0], dx[..., 1]  # ∂f_x/∂x, ∂f_y/∂x
         b, e = dy[..., 0], 1 + dy[..., 1]  # ∂f_x/∂y, ∂f_y/∂y
         det = (a * e - b * c).clamp_min(0.05)  # a fold (det ≤ 0) has no inverse: take a bounded step instead
