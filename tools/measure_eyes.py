@@ -6,8 +6,10 @@
         since the editable install maps liveavatar.engines to this checkout's engines/)
 
 For each portrait and clip: the Processor (mediapipe with irises, retargeting, smoothing) drives the bundled
-warp model's frame graph on ONNX Runtime, frame by frame as the inference thread does; the measured frame is
-the graph's composite at the crop's size (the full-resolution output moves the portrait by the same flow).
+warp model's frame graph on ONNX Runtime, frame by frame as the inference thread does, and the Composer makes
+the 1280×720 output as the compose thread does (the portrait moved at full resolution, the lids closed there:
+liveavatar/render/lids.py); the measured frame is that output's face region (the crop's square on it).
+`--crop` measures the graph's 256-px composite instead (what this tool measured before the lids were drawn).
 Driver frames and output frames are measured alike, by two trackers:
   mediapipe  the refined mesh (irises): iris centre and the 68 points' lids and corners;
   dlib       68 points (face_recognition_models' predictor); the iris is the centroid of the darkest fifth
@@ -138,13 +140,26 @@ def pair_measures(driver: list, output: list) -> dict:
     return out
 
 
-def run_pair(portrait: Path, clip: Path, frames: int, checkpoint, engine, dlib_eyes, gaze_gain: float = 1.0) -> dict:
+OUTPUT_SIZE = (1280, 720)
+
+
+def face_region(composer, output: np.ndarray) -> np.ndarray:
+    """The output's pixels inside the crop's square (the composer's one avatar's footprint), H×W×3 RGB."""
+    (_, warp), *_ = composer._warps.values()
+    x0, y0, x1, y1 = warp.region
+    return np.ascontiguousarray(output[y0:y1, x0:x1])
+
+
+def run_pair(
+    portrait: Path, clip: Path, frames: int, checkpoint, engine, dlib_eyes, gaze_gain: float = 1.0, crop: bool = False
+) -> dict:
     from liveavatar.avatar import warp_avatar_of
     from liveavatar.capture import VideoFileSource
     from liveavatar.engines.embedder import build_avatar
-    from liveavatar.live.spec import TrackingConfig
-    from liveavatar.pipeline.stages import Processor
+    from liveavatar.live.spec import Background, TrackingConfig
+    from liveavatar.pipeline.stages import Composer, Processor
 
+    composer = Composer(*OUTPUT_SIZE)
     avatar = build_avatar([portrait], checkpoint)
     warp = warp_avatar_of(avatar, checkpoint)
     psi = avatar.psi[None].astype(np.float32)
@@ -167,6 +182,9 @@ def run_pair(portrait: Path, clip: Path, frames: int, checkpoint, engine, dlib_e
             driven = (control if control is not None else work.points)[None]
             layers = engine.infer_layers(work.landmark_image[None], psi, warp, driven)
             face = layers.frames[0]
+            if not crop:
+                output = composer.compose(face, avatar, Background(), False, False, layers, None, work.points)
+                face = face_region(composer, output)
             d_mesh, o_mesh = mesh_driver(image), mesh_output(face)
             if i < SKIP:
                 continue
@@ -225,6 +243,7 @@ def main() -> int:
     parser.add_argument("--portraits", nargs="*", default=list(PORTRAITS))
     parser.add_argument("--clips", nargs="*", default=list(CLIPS))
     parser.add_argument("--gaze-gain", type=float, default=1.0, help="the expression controls' gaze gain (0..2)")
+    parser.add_argument("--crop", action="store_true", help="measure the graph's 256-px composite, not the output")
     args = parser.parse_args()
 
     from liveavatar.engines.registry import create_engine
@@ -245,6 +264,7 @@ def main() -> int:
                     engine,
                     dlib_eyes,
                     args.gaze_gain,
+                    args.crop,
                 )
             )
             print(json.dumps(rows[-1]), flush=True)

@@ -57,5 +57,7 @@ class PoseRenderer:
             face = layers.frames[0]
         else:
             face = self.engine.infer(image[None], self._psi)[0]
-        output = self._composer.compose(face, self.avatar, background or Background(), False, self.ai_mark, layers)
+        output = self._composer.compose(
+            face, self.avatar, background or Background(), False, self.ai_mark, layers, points=points
+        )
         return PosedFrame(points, image, face, output, None if driven is None else driven[0])

@@ -301,7 +301,7 @@ class Composer:
                 canvas = canvas.copy()
                 canvas[y0:y1, x0:x1] = cv2.resize(source, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
                 canvas.setflags(write=False)
-            warp = FullResolutionWarp(source, (x0, y0), transform.matrix, size, coarse, rect, k)
+            warp = FullResolutionWarp(source, (x0, y0), transform.matrix, size, coarse, rect, k, avatar.landmarks)
         else:
             canvas, warp = self._on_colour(avatar, background.colour, size, coarse)
         if len(self._warps) > 16:
@@ -332,7 +332,7 @@ class Composer:
             canvas[cy0:cy1, cx0:cx1] = source[cy0:cy1, cx0:cx1]  # the still portrait behind the moving face
         canvas.setflags(write=False)
         to_crop = cv2.invertAffineTransform(crop_to_canvas[:2])
-        return canvas, FullResolutionWarp(source, (0, 0), to_crop, size, coarse, clip)
+        return canvas, FullResolutionWarp(source, (0, 0), to_crop, size, coarse, clip, landmarks=avatar.landmarks)
 
     def compose(
         self,
@@ -354,7 +354,7 @@ class Composer:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
-            warp.apply(out, layers.flow[0], layers.paint[0])
+            warp.apply(out, layers.flow[0], layers.paint[0], points)
             if mouth is not None and points is not None:
                 transplant(out, apply_affine(warp.from_crop, points), mouth, warp.region)
         elif background.kind == "portrait":

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from liveavatar.render.composite import rounded_square_fade
+from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, openness
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
 # G's coverage up to this (of 255) is left out: up to 3 % of its half-size paint, a veil over everything that
@@ -48,7 +49,8 @@ class FullResolutionWarp:
     centred on output coordinate origin + (j + 0.5)/supersample − 0.5 (x and y alike); it is read, never
     written, and may be a view into the output's background. to_crop: 2×3 float64, output pixels → crop
     pixels (upright: no rotation). crop_size S, coarse grid G. clip: (x0, y0, x1, y1) output pixels that may
-    change (the portrait's rectangle, or less).
+    change (the portrait's rectangle, or less). landmarks: the portrait's 68×2 crop pixels, or None; with
+    them (and driven points given to apply) the lids close as the driven ones do (liveavatar.render.lids).
 
     supersample 2 (a portrait with at least 1.5× the output's resolution there, as a large photo or
     painting in a 720p frame): the moved portrait is sampled bilinearly on a 2× grid and averaged down over
@@ -66,6 +68,7 @@ class FullResolutionWarp:
         coarse: int,
         clip: tuple[int, int, int, int],
         supersample: int = 1,
+        landmarks: np.ndarray | None = None,
     ) -> None:
         self.source = source
         self.crop_size, self.coarse, self.supersample = crop_size, coarse, supersample
@@ -124,10 +127,18 @@ class FullResolutionWarp:
         self._fade_255 = (fade / 255).astype(np.float32)  # G's coverage 0…255 × this: its share, faded
         self._to_region = from_crop.copy()  # crop → this region's pixels
         self._to_region[:, 2] -= (x0, y0)
+        # crop pixels → source samples (the map's values) and → the map's own grid (its rows and columns)
+        self._to_source = _then_samples(from_crop, origin, k)
+        self._to_grid = _then_samples(from_crop, (x0, y0), k)
+        self._landmarks = None if landmarks is None else np.asarray(landmarks, np.float64)
+        self._eyes: tuple[EyeShape, ...] = ()
+        if self._landmarks is not None:
+            self._eyes = eye_shapes(self._landmarks @ self._to_source[:, :2].T + self._to_source[:, 2])
 
-    def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray) -> None:
+    def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray, driven: np.ndarray | None = None) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
-        still background) inside the region. flow: G×G×2 float32 crop pixels; paint: S×S×4 uint8 RGBA."""
+        still background) inside the region. flow: G×G×2 float32 crop pixels; paint: S×S×4 uint8 RGBA; driven:
+        the frame's driven 68×2 crop pixels, or None (the lids then stay as the spline leaves them)."""
         x0, y0, x1, y1 = self.region
         if x1 <= x0 or y1 <= y0:
             return
@@ -147,6 +158,8 @@ class FullResolutionWarp:
         rows, cols = self._moving
         if rows.stop > rows.start and cols.stop > cols.start:
             cv2.add(fine[rows, cols], self._base[rows, cols], dst=self._map[rows, cols])
+            if driven is not None and self._eyes:
+                self._close_lids(np.asarray(driven, np.float64), rows, cols)
         region = frame[y0:y1, x0:x1]
         if self.supersample == 1:
             cv2.remap(
@@ -163,6 +176,22 @@ class FullResolutionWarp:
             moved = cv2.remap(self.source, self._map, NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             region[:] = cv2.resize(moved, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
+
+    def _close_lids(self, driven: np.ndarray, rows: slice, cols: slice) -> None:
+        """Closes each eye of the map as far as the driven lids are closed (liveavatar.render.lids), on the map's
+        samples around where the driven eye is."""
+        assert self._landmarks is not None
+        closing = 1 - openness(driven, self._landmarks)
+        on_grid = eye_shapes(driven @ self._to_grid[:, :2].T + self._to_grid[:, 2])
+        for shape, now, c in zip(self._eyes, on_grid, closing, strict=True):
+            if c <= 0:
+                continue
+            lo, hi = band_box(now)
+            margin = 0.2 * now.width + 2  # the spline moves the eye's pixels a little against its points
+            r0, r1 = max(rows.start, int(lo[1] - margin)), min(rows.stop, int(hi[1] + margin) + 1)
+            c0, c1 = max(cols.start, int(lo[0] - margin)), min(cols.stop, int(hi[0] + margin) + 1)
+            if r1 > r0 and c1 > c0:
+                close_lid(self._map[r0:r1, c0:c1], shape, float(c))
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
         """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""
@@ -192,3 +221,11 @@ class FullResolutionWarp:
         cv2.threshold(cover, PAINT_FLOOR / 255, 0, cv2.THRESH_TOZERO, dst=cover)
         under = region[by0:by1, bx0:bx1]
         cv2.blendLinear(cv2.cvtColor(layer, cv2.COLOR_RGBA2RGB), under, cover, 1 - cover, dst=under)
+
+
+def _then_samples(from_crop: np.ndarray, origin: tuple[float, float], k: int) -> np.ndarray:
+    """crop pixels → output pixels (from_crop, 2×3) → the samples of a k× grid whose sample j is centred on output
+    coordinate origin + (j + 0.5)/k − 0.5: 2×3 float64."""
+    out = np.asarray(from_crop, np.float64) * k
+    out[:, 2] += (0.5 - np.asarray(origin, np.float64)) * k - 0.5
+    return out

@@ -1,0 +1,155 @@
+"""Lids that meet: the portrait's own upper-lid skin drawn down over a closing eye, at the output's resolution.
+
+The spline of the `warp` presets is solved on a coarse grid (a cell is 8 crop pixels, about an eye's whole
+opening), so driven lid points that meet only squeeze an eye by a quarter (docs/EXPRESSION.md); G, trained on
+few blinks, paints little there. A blink is simple enough to draw exactly: the upper lid's skin slides
+down over the eye and its lash line meets the lower lid, which rises a little. Per eye, in the portrait's own
+pixels (where the full-resolution warp samples), along the eye (u, 0 at the outer corner, 1 at the inner)
+and across it (v, down):
+
+    upper lid vu(u), lower lid vl(u)   the portrait's lids, piecewise linear through its 68 points
+    closing c = 1 − openness           openness: the driven lid gap over the portrait's (each per eye width)
+    vu' = vu + c·UPPER_SHARE·gap       where the lash line is drawn
+    vl' = vl − c·(1 − UPPER_SHARE)·gap
+
+A sample the spline sends to v' in the band above (from vu − the lid's skin, LID_SKIN eye widths or less below
+the brow, down to vu') reads the lid's skin stretched down to vu'; one in the band below reads the lower lid's
+skin stretched up to vl'; between them the eye is left as it is: the lid covers the iris rather than squashing
+it. Past the corners (by CORNER_MARGIN) the gap is 0 and so is the change, and with openness 1 nothing changes
+(a face at rest stays the portrait). Closed (c = 1), vu' = vl': no eye is left, only skin and the lash line
+where the lids meet.
+
+Points are 68×2 (x, y) in the portrait's sample pixels (FullResolutionWarp's source), maps H×W×2 float32
+(cv2.remap's CV_32FC2: source x, y per output sample).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Eye widths of skin above the upper lid that stretches down over a closing eye (the lid's fold to the
+# crease is about half an eye's width), and below the lower lid as it rises. The upper band stops short of
+# the brow (BROW_SHARE of the way up to it, but at least MIN_LID_SKIN): a blink does not move the brow, and
+# stretching it down smeared Audrey Hepburn's low brows into her lids.
+LID_SKIN = 0.45
+MIN_LID_SKIN = 0.15
+BROW_SHARE = 0.6
+LOWER_SKIN = 0.25
+BROWS = ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))  # above each eye (subject's right first, as the eyes)
+UPPER_SHARE = 0.7  # of the closing, how much the upper lid travels; the lower lid the rest
+# A tracker's lid points sit inside the opening as often as on it (a painting's most: the Girl with a Pearl
+# Earring's inner white lay above its upper lid's line), so each lid is taken this much further out (eye
+# widths; the upper more, where the white shows) and the eye this much longer past each corner.
+UPPER_MARGIN = 0.08
+LOWER_MARGIN = 0.04
+CORNER_MARGIN = 0.1
+MIN_CLOSING = 0.03  # closings under this are tracker noise on an open eye: the eye is left as it is
+EYE_CORNERS = ((36, 39), (42, 45))  # outer, inner
+UPPER_LIDS = ((37, 38), (43, 44))
+LOWER_LIDS = ((41, 40), (47, 46))
+LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
+
+
+@dataclass(frozen=True)
+class EyeShape:
+    """One eye of a portrait: the outer corner (2,), the unit axes along the eye and across it (down), its
+    width (pixels), each lid as (u, v) knots from corner to corner (6×2, u in eye widths, v in pixels), and
+    how much skin above the upper lid may stretch over it (pixels)."""
+
+    corner: np.ndarray
+    along: np.ndarray
+    down: np.ndarray
+    width: float
+    upper: np.ndarray
+    lower: np.ndarray
+    skin: float
+
+
+def eye_shapes(points: np.ndarray) -> tuple[EyeShape, EyeShape]:
+    """68×2 landmarks → both eyes' shapes (subject's right first), in the points' pixels."""
+    p = np.asarray(points, np.float64)
+    shapes = []
+    for (a, b), upper, lower, brows in zip(EYE_CORNERS, UPPER_LIDS, LOWER_LIDS, BROWS, strict=True):
+        along = p[b] - p[a]
+        width = max(float(np.hypot(*along)), 1e-6)
+        ax = along / width
+        ay = np.array([-ax[1], ax[0]])
+        if (p[list(lower)].mean(0) - p[list(upper)].mean(0)) @ ay < 0:
+            ay = -ay  # "down" points from the upper lid to the lower, whichever way the eye runs
+
+        frame = (p[a], ax, ay, width)
+        upper_knots = _knots(p[list(upper)], *frame, -UPPER_MARGIN * width)
+        lower_knots = _knots(p[list(lower)], *frame, LOWER_MARGIN * width)
+        brow = float(np.mean((p[list(brows)] - p[a]) @ ay))  # < 0: above the eye's axis
+        to_brow = float(upper_knots[2:4, 1].mean()) - brow
+        skin = float(np.clip(BROW_SHARE * to_brow, MIN_LID_SKIN * width, LID_SKIN * width))
+        shapes.append(EyeShape(p[a], ax, ay, width, upper_knots, lower_knots, skin))
+    return shapes[0], shapes[1]
+
+
+def _knots(
+    lid: np.ndarray, corner: np.ndarray, along: np.ndarray, down: np.ndarray, width: float, margin: float
+) -> np.ndarray:
+    """A lid's two points (2×2 pixels) → 6×2 (u, v) knots: the corners and the points moved `margin` pixels
+    across (outwards), and the eye's ends CORNER_MARGIN past its corners on its axis."""
+    rel = lid - corner
+    uv = np.column_stack([rel @ along / width, rel @ down + margin])
+    ends = ([-CORNER_MARGIN, 0.0], [0.0, margin]), ([1.0, margin], [1 + CORNER_MARGIN, 0.0])
+    return np.vstack([*ends[0], uv[np.argsort(uv[:, 0])], *ends[1]])
+
+
+def openness(points: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Per eye (right, left): the lid gap of `points` over that of `rest` (68×2 each, any pixels), each gap
+    over its eye's width, so head scale and zoom do not read as a blink. 1 as open as the rest, 0 closed."""
+    out = np.empty(2)
+    for e, shape in enumerate(eye_shapes(points)):
+        r = eye_shapes(rest)[e]
+        now = _gap(np.asarray(points, np.float64), e, shape.down) / shape.width
+        then = _gap(np.asarray(rest, np.float64), e, r.down) / r.width
+        out[e] = now / then if then > 1e-6 else 1.0
+    return out
+
+
+def _gap(p: np.ndarray, eye: int, down: np.ndarray) -> float:
+    return float(np.mean([(p[lower] - p[upper]) @ down for upper, lower in LID_PAIRS[eye]]))
+
+
+def band_box(shape: EyeShape) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) bounds (min, max) of the pixels close_lids may read: the eye with its skin bands."""
+    top = float(shape.upper[:, 1].min()) - shape.skin
+    bottom = float(shape.lower[:, 1].max()) + LOWER_SKIN * shape.width
+    ends = (-CORNER_MARGIN, 1 + CORNER_MARGIN)
+    corners = np.array([[ends[0], top], [ends[1], top], [ends[0], bottom], [ends[1], bottom]])
+    xy = shape.corner + np.outer(corners[:, 0] * shape.width, shape.along) + np.outer(corners[:, 1], shape.down)
+    return xy.min(0), xy.max(0)
+
+
+def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
+    """Moves the source points `samples` (…×2 float32 view of a remap map, the eye's pixels; changed in
+    place) so the eye reads `closing` (0 open as the portrait … 1 shut) of the way closed. Module docstring."""
+    c = float(np.clip(closing, 0.0, 1.0))
+    if c < MIN_CLOSING:
+        return
+    rel = samples.astype(np.float64) - shape.corner
+    u = (rel @ shape.along) / shape.width
+    v = rel @ shape.down
+    vu = np.interp(u, shape.upper[:, 0], shape.upper[:, 1])
+    vl = np.interp(u, shape.lower[:, 0], shape.lower[:, 1])
+    gap = np.maximum(vl - vu, 0.0)
+    gap[(u <= -CORNER_MARGIN) | (u >= 1 + CORNER_MARGIN)] = 0.0  # past the eye's ends nothing moves
+    top = vu - shape.skin
+    bottom = vl + LOWER_SKIN * shape.width
+    vu_now = vu + c * UPPER_SHARE * gap
+    vl_now = vl - c * (1 - UPPER_SHARE) * gap
+    source = v.copy()
+    above = (v >= top) & (v < vu_now) & (gap > 0)
+    source[above] = top[above] + (v[above] - top[above]) * (vu[above] - top[above]) / (vu_now[above] - top[above])
+    below = (v > vl_now) & (v <= bottom) & (gap > 0)
+    source[below] = bottom[below] - (bottom[below] - v[below]) * (bottom[below] - vl[below]) / (
+        bottom[below] - vl_now[below]
+    )
+    moved = above | below
+    if moved.any():
+        samples[moved] += ((source[moved] - v[moved])[:, None] * shape.down).astype(np.float32)
