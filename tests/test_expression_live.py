@@ -141,6 +141,7 @@ def test_the_live_processor_adapts_the_mouth_rest_unless_turned_off(avatar, mout
     """Calibrated with the mouth open (scripted points: the portrait's own face, lower lip and chin
     dropped by 0.2 eye distances), the driver closes its mouth, then opens it as at calibration: with
     TrackingConfig.mouth_rest the avatar's mouth opens that far; without, it stays at its rest."""
+    from liveavatar.landmarks.retarget import MOUTH_CLOSED_GAP
     from liveavatar.pipeline import TrackingConfig
     from liveavatar.pipeline.stages import Processor
     from liveavatar.types import FaceLandmarks
@@ -161,9 +162,12 @@ def test_the_live_processor_adapts_the_mouth_rest_unless_turned_off(avatar, mout
     for i, points in enumerate([opened, opened, rest, opened]):
         driven, _ = processor.process(image, FaceLandmarks(points, (256, 256)), i / 25, avatar, "relative")
         gaps.append(gap(driven.points))
-    assert gaps[1] == pytest.approx(0.0, abs=1e-3)  # at the neutral: the portrait's mouth
+    # at the neutral: with the rest, opened as far as the driver's is beyond a closed mouth's gap (the rest
+    # starts there); without, the portrait's mouth
+    lower, upper = [67, 66, 65], [61, 62, 63]
+    beyond_closed = float(np.mean(opened[lower, 1] - opened[upper, 1])) / iod - MOUTH_CLOSED_GAP
+    assert gaps[1] == pytest.approx(beyond_closed if mouth_rest else 0.0, abs=0.01)
     assert gaps[3] == pytest.approx(0.2 if mouth_rest else 0.0, abs=0.01)
-    assert ("settles once you close yours" in processor.neutral_warning) == mouth_rest
     assert ("press Calibrate" in processor.neutral_warning) == (not mouth_rest)
 
 
@@ -171,10 +175,11 @@ def test_the_live_processor_adapts_the_mouth_rest_unless_turned_off(avatar, mout
 def test_switching_avatars_keeps_the_drivers_mouth_rest(avatar, carried, monkeypatch):
     """Calibrated with the mouth open, the driver closes it on avatar A, then opens it as at calibration on
     avatar B: B's mouth opens as A's would have. The rest is the driver's, found once for the session
-    (carried=False shows what an avatar switch did before: B waited for the next closing)."""
+    (carried=False shows what an avatar switch did before: B measured from a closed mouth's gap, not the
+    driver's, until the next closing)."""
     import dataclasses
 
-    from liveavatar.landmarks.retarget import Retargeter
+    from liveavatar.landmarks.retarget import MOUTH_CLOSED_GAP, Retargeter
     from liveavatar.pipeline import TrackingConfig
     from liveavatar.pipeline.stages import Processor
     from liveavatar.types import FaceLandmarks
@@ -200,5 +205,6 @@ def test_switching_avatars_keeps_the_drivers_mouth_rest(avatar, carried, monkeyp
         driven, _ = processor.process(image, FaceLandmarks(points, (256, 256)), i / 25, shown, "relative")
         gaps.append(gap(driven.points))
     assert gaps[2] == pytest.approx(0.0, abs=0.01)  # closed on A: A's own mouth
-    assert gaps[3] == pytest.approx(0.2 if carried else 0.0, abs=0.01)  # opened on B
+    # opened on B: as far as on A, or (not carried) short by the closed mouth's gap B's rest starts at
+    assert gaps[3] == pytest.approx(0.2 if carried else 0.2 - MOUTH_CLOSED_GAP, abs=0.01)
     assert gaps[4] == pytest.approx(0.2, abs=0.01)  # and back on A, which found the rest itself

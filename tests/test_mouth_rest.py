@@ -1,4 +1,4 @@
-"""The adaptive mouth rest: a neutral captured with the mouth open gives way to the driver's closed mouth.
+"""The mouth's rest: a neutral captured with the mouth open is measured from a closed mouth, then the driver's own.
 
 Synthetic faces (test_expression's driver and portrait, in pixels, y down) for the rules; one real clip
 that starts mid-sentence, tracked by mediapipe and retargeted onto a tracked painting, for the effect.
@@ -12,7 +12,7 @@ from conftest import read_rgb, track_driver_points
 from test_expression import NEUTRAL3, PORTRAIT, _roll
 
 from liveavatar.landmarks.calibration import mouth_gap, neutral_warning
-from liveavatar.landmarks.retarget import MOUTH_REST_NOISE, Retargeter
+from liveavatar.landmarks.retarget import MOUTH_CLOSED_GAP, Retargeter
 from liveavatar.training.expression import follow_measures
 
 UPPER_INNER, LOWER_INNER = [61, 62, 63], [67, 66, 65]  # pairs: 61-67, 62-66, 63-65
@@ -81,8 +81,12 @@ OPEN_NEUTRAL = _open(CLOSED_DRIVER, OPEN_GAP)
 
 def test_an_open_neutral_gives_way_to_the_drivers_closed_mouth():
     on, off = _pair(OPEN_NEUTRAL)
-    # Before the driver has closed its mouth, the neutral is the rest: the portrait as it is.
-    np.testing.assert_allclose(on(OPEN_NEUTRAL), CLOSED_PORTRAIT, atol=1e-9)
+    # Before the driver has closed its mouth, the rest is a closed mouth's gap (MOUTH_CLOSED_GAP): the neutral
+    # itself opens the portrait's mouth by as much as it is open beyond that, in face units; off shows none.
+    start = OPEN_GAP - MOUTH_CLOSED_GAP * IOD
+    assert on.mouth_rest_closing == pytest.approx(-start, rel=0.02)
+    assert _opened(on(OPEN_NEUTRAL), CLOSED_PORTRAIT) == pytest.approx(start / IOD, rel=0.05)
+    np.testing.assert_allclose(off(OPEN_NEUTRAL), CLOSED_PORTRAIT, atol=1e-9)
 
     # The driver closes its mouth, with its head rolled 8° (the closing is measured with the pose undone).
     on(_roll(CLOSED_DRIVER, 8.0))
@@ -151,30 +155,31 @@ def test_a_smile_on_the_closed_frame_is_not_taken_into_the_rest():
 def test_set_neutral_resets_the_rest():
     on, _ = _pair(OPEN_NEUTRAL)
     on(CLOSED_DRIVER)
-    assert on.mouth_rest_closing < 0
-    assert _opened(on(OPEN_NEUTRAL), CLOSED_PORTRAIT) == pytest.approx(OPEN_GAP / IOD, rel=0.05)  # now shows
+    assert on.mouth_rest_closing == pytest.approx(-OPEN_GAP, rel=0.02)
+    assert _opened(on(OPEN_NEUTRAL), CLOSED_PORTRAIT) == pytest.approx(OPEN_GAP / IOD, rel=0.05)  # all of it
     on.set_neutral(OPEN_NEUTRAL)
-    assert on.mouth_rest_closing == 0.0
-    np.testing.assert_allclose(on(OPEN_NEUTRAL), CLOSED_PORTRAIT, atol=1e-9)
+    assert on.mouth_rest_closing == pytest.approx(-(OPEN_GAP - MOUTH_CLOSED_GAP * IOD), rel=0.02)
 
 
-def test_the_rest_ignores_tracker_noise_and_stops_at_lips_touching():
+def test_the_rest_only_lowers_and_stops_at_lips_touching():
     on, _ = _pair(OPEN_NEUTRAL)
-    on(_open(OPEN_NEUTRAL, -0.5 * MOUTH_REST_NOISE * IOD))  # closer by half the noise: not a closing
-    assert on.mouth_rest_closing == 0.0
+    start = on.mouth_rest_closing
+    on(_open(OPEN_NEUTRAL, -0.5 * MOUTH_CLOSED_GAP * IOD))  # closer, but still more open than the rest
+    assert on.mouth_rest_closing == start
+    on(_open(OPEN_NEUTRAL, 5.0))  # opening is motion, not a new rest
+    assert on.mouth_rest_closing == start
     on(_open(CLOSED_DRIVER, -5.0))  # a tracker glitch: the lips 5 px through each other
     assert on.mouth_rest_closing == pytest.approx(-OPEN_GAP, rel=0.02)  # the rest is lips touching
     assert _opened(on(_open(CLOSED_DRIVER, 4.0)), CLOSED_PORTRAIT) == pytest.approx(4.0 / IOD, rel=0.05)
 
 
-def test_the_open_mouth_note_says_what_now_happens():
+def test_an_open_mouth_at_the_neutral_is_a_problem_only_without_the_mouth_rest():
     open_wide = _open(CLOSED_DRIVER, 0.3 * IOD)
-    note = neutral_warning(open_wide, CLOSED_PORTRAIT)
-    assert "settles once you close yours" in note and "press Calibrate" not in note
+    assert neutral_warning(open_wide, CLOSED_PORTRAIT) == ""  # the avatar's mouth follows from the first frame
     old = neutral_warning(open_wide, CLOSED_PORTRAIT, mouth_rest=False)
     assert "your mouth was open" in old and "press Calibrate" in old
     smiling = neutral_warning(_smile(open_wide), CLOSED_PORTRAIT)
-    assert "you were smiling" in smiling and "press Calibrate" in smiling and "settles" in smiling
+    assert "you were smiling" in smiling and "press Calibrate" in smiling and "mouth was open" not in smiling
     assert neutral_warning(CLOSED_DRIVER, CLOSED_PORTRAIT) == ""
 
 

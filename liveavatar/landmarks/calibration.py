@@ -68,14 +68,9 @@ def neutral_problems(neutral: np.ndarray, portrait: np.ndarray, mouth_rest: bool
 def neutral_warning(neutral: np.ndarray, portrait: np.ndarray, mouth_rest: bool = True) -> str:
     """One line for the user, or "" when the neutral looks fine (mouth_rest as in neutral_problems)."""
     problems = neutral_problems(neutral, portrait, mouth_rest)
-    lines = []
-    if problems:
-        lines.append(
-            f"the neutral pose looks wrong ({' and '.join(problems)} when it was captured): the avatar will "
-            "look off at rest; face the camera with a relaxed face and press Calibrate"
-        )
-    if mouth_rest and mouth_was_open(neutral, portrait):
-        lines.append(
-            "your mouth was open when the neutral was captured: the avatar's mouth settles once you close yours"
-        )
-    return "; ".join(lines)
+    if not problems:
+        return ""
+    return (
+        f"the neutral pose looks wrong ({' and '.join(problems)} when it was captured): the avatar will "
+        "look off at rest; face the camera with a relaxed face and press Calibrate"
+    )

@@ -12,12 +12,14 @@ measure() (driver → Motion):
    driver) it is the in-plane rotation.
 2. Expression: the current frame with the head pose undone, minus the neutral: a per-point residual in
    the neutral's frame (a blink, an open mouth, a raised brow); likewise the iris centres when tracked.
-   The mouth's opening alone has an adaptive zero (mouth_rest): a neutral captured with the mouth open
-   would otherwise make that opening the avatar's closed mouth for the whole session. Once the driver's
-   inner lips come closer together than at the neutral (by more than tracker noise), the most closed
-   mouth seen since the neutral becomes the opening's rest, and the opening is measured from there: the
-   lips and jaw points move back along the neutral's down axis by that closing, each by its share of a
-   mouth opening (MOUTH_OPENING_SHARE). Widths, smiles and everything else stay relative to the neutral.
+   The mouth's opening alone has its own zero (mouth_rest): a neutral captured with the mouth open
+   would otherwise make that opening the avatar's closed mouth for the whole session. The opening is
+   measured from a closed mouth's: at first from MOUTH_CLOSED_GAP (the most a tracker reads closed lips
+   as), so a neutral captured mid-sentence opens the avatar's mouth as far as the driver's is open from
+   its first frame; then, once the driver's inner lips come closer still, from the most closed mouth
+   seen. The lips and jaw points move back along the neutral's down axis by the rest's closing, each by
+   its share of a mouth opening (MOUTH_OPENING_SHARE). Widths, smiles and everything else stay relative
+   to the neutral.
 
 apply() (Motion, ExpressionControls → portrait points):
 3. The neutral is mapped onto the portrait by a 2D similarity (scale k, rotation Φ) fitted on the same
@@ -89,10 +91,9 @@ MOUTH_OPENING_SHARE[65:68] = 1.0
 # Inner-lip openings in eye distances (eye centres, as calibration.py). A neutral whose gap is under
 # MOUTH_CLOSED_GAP has its mouth closed: mediapipe reads closed lips as 0.003-0.025 on the first frames
 # of lp_d18, lp_d6, lp_d9 and followyouremoji (against 0.16-0.18 on two clips that start mid-sentence),
-# and such a neutral keeps its zero. A closing smaller than MOUTH_REST_NOISE is tracker noise: the gap
-# on a held-closed mouth wanders by ~0.01 (lp_d18's closed stretches).
+# and such a neutral keeps its zero; an open one's opening is measured from this gap until the driver's
+# lips come closer still.
 MOUTH_CLOSED_GAP = 0.05
-MOUTH_REST_NOISE = 0.02
 OPENNESS_MAX = 1.6  # a driver opening wide does not stretch a portrait's eyes beyond this
 # mediapipe's lids rarely meet on a real blink: the gap bottoms out at ~this fraction of the open gap
 # (measured in docs/EXPRESSION.md), so openness is rescaled to make that read as fully closed.
@@ -312,9 +313,12 @@ class Retargeter:
         self._neutral_down = np.array([-across_n[1], across_n[0]]) / max(float(np.hypot(*across_n)), 1e-6)
         self._neutral_opening = lip_opening(n, self._neutral_down)
         iod = float(np.linalg.norm(n[36:42, :2].mean(0) - n[42:48, :2].mean(0)))
-        self._rest_noise = MOUTH_REST_NOISE * iod
         self._rest_adapts = self._neutral_opening > MOUTH_CLOSED_GAP * iod
-        self._rest_closing = 0.0  # how far (≤ 0, driver px) the rest's lips are closer than the neutral's
+        # how far (≤ 0, driver px) the rest's lips are closer than the neutral's: an open neutral starts at a
+        # closed mouth's gap. Waiting for the driver to close first (as before) held the avatar's mouth shut
+        # through the first words of a neutral captured mid-sentence, and under-opened it until then: mouth
+        # r 0.80 → 0.86 and range 0.68 → 1.07 on such a clip (tools/measure_mouth.py's retargeted points).
+        self._rest_closing = -(self._neutral_opening - MOUTH_CLOSED_GAP * iod) if self._rest_adapts else 0.0
 
     @property
     def mouth_rest_closing(self) -> float:
@@ -356,7 +360,8 @@ class Retargeter:
         return Motion(rotation_vector(r3), s, shift, residual, iris_residual)
 
     def _rebase_mouth(self, residual: np.ndarray) -> None:
-        """Moves the mouth's opening zero (in place on the 68×3 residual) to the most closed mouth seen.
+        """Moves the mouth's opening zero (in place on the 68×3 residual) to a closed mouth's: MOUTH_CLOSED_GAP
+        at first, then the most closed mouth seen below it.
 
         Only a neutral whose lips are apart (MOUTH_CLOSED_GAP) has a closing to find; a closed neutral
         keeps the residual untouched, exactly as with mouth_rest off. The rest never goes past lips
@@ -367,10 +372,8 @@ class Retargeter:
         if not self._rest_adapts:
             return
         closing = lip_opening(residual, self._neutral_down)  # driver px; < 0 when closer than the neutral
-        if closing < -self._rest_noise or self._rest_closing < 0:
-            self._rest_closing = max(min(self._rest_closing, closing), -self._neutral_opening)
-        if self._rest_closing < 0:
-            residual[:, :2] -= np.outer(MOUTH_OPENING_SHARE * self._rest_closing, self._neutral_down)
+        self._rest_closing = max(min(self._rest_closing, closing), -self._neutral_opening)
+        residual[:, :2] -= np.outer(MOUTH_OPENING_SHARE * self._rest_closing, self._neutral_down)
 
     def apply(self, motion: Motion, controls: ExpressionControls | None = None) -> Retargeted:
         """Motion → portrait landmarks (and irises when the motion has them), with the controls' gains."""
