@@ -1,6 +1,6 @@
 """Remakes docs/eyes.jpg: public-domain portraits posed by hand looking left, right, up, down and with the
 eyes closed (issue 21), with the bundled model, through `pose`'s renderer at the portrait's own size. The
-closed column shows the lids as the spline alone closes them (no lid cover: docs/EXPRESSION.md, "Gaze").
+closed column shows the lids drawn shut at full resolution (liveavatar/render/lids.py; docs/EXPRESSION.md).
 
     python tools/eyes_sheet.py [--out docs/eyes.jpg]
 
