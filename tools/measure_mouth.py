@@ -19,10 +19,11 @@ self:  self-reenactment on the 14 held-out people of the bundled model's split (
        real frame: SSIM (grey, 7-px Gaussian window) and L1 (RGB / 255). Clips whose mouth never opens wider
        than 0.05 eye distances are left out (nothing to compare).
 cross: portraits × the 4 held-out clips that talk (the model card's cross-reenactment drivers), 32 frames at
-       stride 2, 1280×720; the inner-lip opening per eye distance on driver and output, by mediapipe and by
-       dlib's 68 points each: Pearson r over time and the output's 5–95 % range over the driver's, medians per
-       kind (photo, painting, statue); and on the grey portraits the mean chroma (Lab a, b magnitude) inside
-       the output's inner lips at its most open frames over the face's (the face's floored at CHROMA_FLOOR).
+       stride 2 (the first NEUTRAL_FRAMES, the neutral's capture, left out of r and range), 1280×720; the
+       inner-lip opening per eye distance on driver and output, by mediapipe and by dlib's 68 points each:
+       Pearson r over time and the output's 5–95 % range over the driver's, medians per kind (photo,
+       painting, statue); and on the grey portraits the mean chroma (Lab a, b magnitude) inside the output's
+       inner lips at its most open frames over the face's (the face's floored at CHROMA_FLOOR).
        Also the retargeted points' own opening against the driver's: the ceiling the rendering works under.
 sheet: public-domain portraits at the driver's widest-mouth frames, G's mouth beside the driver's (driver
        frames of real people stay out of the repo: only the outputs are shown).
@@ -96,6 +97,10 @@ MOST_OPEN = 8
 # portraits' faces measure 0.02–1.5, so a bare ratio would compare invisible tints
 CHROMA_FLOOR = 1.0
 STRIDE = 2  # cross: every other frame, 32 of them ~2 s (the model card's cross-reenactment)
+# cross: the first frames are the neutral's capture (TrackingConfig.neutral_frames), when the avatar holds its
+# rest whatever the driver does; they are left out of r and range, as the self-reenactment and
+# tools/measure_eyes.py leave them out (a session captures its neutral once, not every two seconds).
+NEUTRAL_FRAMES = 5
 
 
 def find_clip(stem: str) -> Path:
@@ -285,7 +290,9 @@ class Trackers:
 
 
 def follow(driver: list[float | None], output: list[float | None]) -> dict:
-    pairs = [(a, b) for a, b in zip(driver, output, strict=True) if a is not None and b is not None]
+    """r and range of the output's opening against the driver's, past the neutral's capture."""
+    pairs = [(a, b) for a, b in zip(driver, output, strict=True)][NEUTRAL_FRAMES:]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
     if len(pairs) < 8:
         return {"r": None, "range": None, "frames": len(pairs)}
     a, b = np.array(pairs).T
