@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from liveavatar.render.composite import rounded_square_fade
-from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, openness
+from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, lid_ratios, openness
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
 # G's coverage up to this (of 255) is left out: up to 3 % of its half-size paint, a veil over everything that
@@ -134,6 +134,7 @@ class FullResolutionWarp:
         self._eyes: tuple[EyeShape, ...] = ()
         if self._landmarks is not None:
             self._eyes = eye_shapes(self._landmarks @ self._to_source[:, :2].T + self._to_source[:, 2])
+            self._lid_ratios = lid_ratios(self._landmarks)
 
     def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray, driven: np.ndarray | None = None) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
@@ -181,7 +182,7 @@ class FullResolutionWarp:
         """Closes each eye of the map as far as the driven lids are closed (liveavatar.render.lids), on the map's
         samples around where the driven eye is."""
         assert self._landmarks is not None
-        closing = 1 - openness(driven, self._landmarks)
+        closing = 1 - openness(driven, rest_ratios=self._lid_ratios)
         on_grid = eye_shapes(driven @ self._to_grid[:, :2].T + self._to_grid[:, 2])
         for shape, now, c in zip(self._eyes, on_grid, closing, strict=True):
             if c <= 0:

