@@ -49,6 +49,8 @@ def test_openness_is_the_lid_gap_over_the_rests_and_ignores_zoom():
     assert np.allclose(openness(synthetic_face(5), rest), 0.5)
     assert np.allclose(openness(synthetic_face(0), rest), 0)
     assert np.allclose(openness(rest * 1.7 + 3, rest), 1)  # a closer face is not a wider eye
+    # a portrait whose eyes are shut has no opening to close: nothing is drawn over it
+    assert np.allclose(openness(rest, synthetic_face(0)), 1)
 
 
 def test_an_open_eye_is_left_alone():
