@@ -317,7 +317,7 @@ class Retargeter:
         # how far (≤ 0, driver px) the rest's lips are closer than the neutral's: an open neutral starts at a
         # closed mouth's gap. Waiting for the driver to close first (as before) held the avatar's mouth shut
         # through the first words of a neutral captured mid-sentence, and under-opened it until then: mouth
-        # r 0.80 → 0.86 and range 0.68 → 1.07 on such a clip (tools/measure_mouth.py's retargeted points).
+        # r 0.80 → 0.86 on such a clip (dreamtalk_mead_w011, tools/measure_mouth.py's retargeted points).
         self._rest_closing = -(self._neutral_opening - MOUTH_CLOSED_GAP * iod) if self._rest_adapts else 0.0
 
     @property
