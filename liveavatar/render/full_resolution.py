@@ -25,6 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
 from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, lid_ratios, openness
 
@@ -133,7 +134,7 @@ class FullResolutionWarp:
         self._landmarks = None if landmarks is None else np.asarray(landmarks, np.float64)
         self._eyes: tuple[EyeShape, ...] = ()
         if self._landmarks is not None:
-            self._eyes = eye_shapes(self._landmarks @ self._to_source[:, :2].T + self._to_source[:, 2])
+            self._eyes = eye_shapes(apply_affine(self._to_source, self._landmarks))
             self._lid_ratios = lid_ratios(self._landmarks)
 
     def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray, driven: np.ndarray | None = None) -> None:
@@ -183,7 +184,7 @@ class FullResolutionWarp:
         samples around where the driven eye is."""
         assert self._landmarks is not None
         closing = 1 - openness(driven, rest_ratios=self._lid_ratios)
-        on_grid = eye_shapes(driven @ self._to_grid[:, :2].T + self._to_grid[:, 2])
+        on_grid = eye_shapes(apply_affine(self._to_grid, driven))
         for shape, now, c in zip(self._eyes, on_grid, closing, strict=True):
             if c <= 0:
                 continue

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liveavatar.landmarks.irises import EYE_CORNERS, LOWER_LIDS, UPPER_LIDS
+
 # Eye widths of skin above the upper lid that stretches down over a closing eye (the lid's fold to the
 # crease is about half an eye's width), and below the lower lid as it rises. The upper band stops short of
 # the brow (BROW_SHARE of the way up to it, but at least MIN_LID_SKIN): a blink does not move the brow, and
@@ -46,10 +48,8 @@ UPPER_MARGIN = 0.08
 LOWER_MARGIN = 0.04
 CORNER_MARGIN = 0.1
 MIN_CLOSING = 0.03  # closings under this are tracker noise on an open eye: the eye is left as it is
-EYE_CORNERS = ((36, 39), (42, 45))  # outer, inner
-UPPER_LIDS = ((37, 38), (43, 44))
-LOWER_LIDS = ((41, 40), (47, 46))
-LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
+# each eye's upper/lower lid points facing each other, from the 68-point layout's eye indices
+LID_PAIRS = tuple(tuple(zip(upper, lower, strict=True)) for upper, lower in zip(UPPER_LIDS, LOWER_LIDS, strict=True))
 
 
 @dataclass(frozen=True)
