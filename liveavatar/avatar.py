@@ -9,6 +9,10 @@ An avatar file is a safetensors file (format "liveavatar-avatar", version 2) hol
                       around). Optional, `warp` presets only: a format-2 file written before the irises (no format
                       bump) loads with irises None, i.e. not found: the eyes do not look around, its warp_inverse
                       (over the 68 landmarks) is checked and recomputed over the control points.
+  eye_contours        2×16×2 float32: that crop's eye openings (liveavatar.render.eyeballs.EYE_CONTOURS), crop
+  iris_radii          pixels, and 2 float32: the irises' radii, from the same refined-mesh pass; NaN for an eye
+                      whose iris was not found. Optional, together (no format bump): a file written before them
+                      loads with both None, and its eyes look around by the spline alone.
   portrait_image      uint8 bytes: the first portrait as a PNG (lossless), at its own size up to PORTRAIT_MAX_SIDE:
                       the pixels the full-resolution output moves (liveavatar.render.full_resolution)
   crop_matrix         2×3 float64: portrait (as stored) → crop affine
@@ -43,6 +47,7 @@ from liveavatar.files.imageio import read_image
 from liveavatar.files.text import printable
 from liveavatar.models.adain_layout import LAYOUT_VERSION
 from liveavatar.models.checkpoint import Checkpoint
+from liveavatar.render.eyeballs import PortraitEyes
 from liveavatar.types import SPLINE_POINTS, WarpAvatar
 
 FORMAT = "liveavatar-avatar"
@@ -74,10 +79,19 @@ class Avatar:
     generator_weights: dict[str, Any] | None = None  # name → float32 array (numpy, or torch fresh from finetune)
     warp_inverse: np.ndarray | None = None
     irises: np.ndarray | None = None  # 2×2 float32 crop pixels, NaN rows where not found; None: not looked for
+    eye_contours: np.ndarray | None = None  # 2×16×2 float32 crop pixels, NaN where the iris was not found
+    iris_radii: np.ndarray | None = None  # 2 float32 crop pixels, NaN where the iris was not found
 
     @property
     def is_finetuned(self) -> bool:
         return self.generator_weights is not None
+
+    @property
+    def eyes(self) -> PortraitEyes | None:
+        """The portrait's eyes as the refined mesh found them, or None for a file written before the contours."""
+        if self.irises is None or self.eye_contours is None or self.iris_radii is None:
+            return None
+        return PortraitEyes(self.irises, self.eye_contours, self.iris_radii)
 
 
 def prepare_portrait(path: Path, size: int):
@@ -98,30 +112,38 @@ def prepare_portrait(path: Path, size: int):
     return image, crop_tf, crop, points, note
 
 
-def portrait_irises(image: np.ndarray, crop_tf) -> np.ndarray:
-    """The iris centres of the portrait's face (H×W×3 uint8 RGB, as prepare_portrait returns it) in crop
-    pixels, 2×2 float32 (subject's right first), a row NaN where mediapipe's refined mesh finds no iris.
+def portrait_eyes(image: np.ndarray, crop_tf) -> PortraitEyes:
+    """The portrait's eyes (H×W×3 uint8 RGB, as prepare_portrait returns it) in crop pixels.
 
     A second pass, with the refined mesh: its eye and lip contours differ a little from the plain mesh's, and
     the landmarks (what the generator and the retargeting were made with) must stay the plain mesh's. The
     refined mesh always places an iris; one that falls outside its eye's opening (a blank statue eye, a
-    closed or hidden eye) counts as not found."""
+    closed or hidden eye) counts as not found, and that eye's contour and radius are NaN too."""
     import cv2
 
     from liveavatar.landmarks.irises import EYE_POINTS
     from liveavatar.landmarks.tracker import FaceTracker
+    from liveavatar.render.eyeballs import CONTOUR_POINTS, EYE_CONTOURS
 
-    out = np.full((2, 2), np.nan, np.float32)
+    out = PortraitEyes(
+        np.full((2, 2), np.nan, np.float32),
+        np.full((2, CONTOUR_POINTS, 2), np.nan, np.float32),
+        np.full(2, np.nan, np.float32),
+    )
     with FaceTracker("image", max_faces=1, irises=True) as tracker:
         found = tracker.track(np.ascontiguousarray(image)).landmarks
-    if found is None or found.irises is None:
+    if found is None or found.irises is None or found.iris_radii is None or found.mesh is None:
         return out
+    scale = float(np.sqrt(abs(np.linalg.det(np.asarray(crop_tf.matrix, np.float64)[:, :2]))))  # crop px per px
     points = crop_tf.points_to_crop(found.points68)
     irises = crop_tf.points_to_crop(np.asarray(found.irises[:, :2], np.float32))
+    mesh = np.asarray(found.mesh[:, :2], np.float32)
     for e, idx in enumerate(EYE_POINTS):
         eye = np.asarray(points[idx], np.float32).reshape(-1, 1, 2)
         if cv2.pointPolygonTest(eye, (float(irises[e][0]), float(irises[e][1])), False) >= 0:
-            out[e] = irises[e]
+            out.irises[e] = irises[e]
+            out.contours[e] = crop_tf.points_to_crop(mesh[list(EYE_CONTOURS[e])])
+            out.radii[e] = float(found.iris_radii[e]) * scale
     return out
 
 
@@ -169,12 +191,14 @@ def build_avatar(
     assert first is not None  # paths is not empty
     image, crop_tf, crop, points = first
     warp_inverse = irises = None
+    eyes: PortraitEyes | None = None
     if checkpoint.config.warp is not None:
         from liveavatar.landmarks.irises import spline_source
         from liveavatar.models.tps_system import tps_inverse
 
         report("finding the irises", len(paths) / (len(paths) + 1))
-        irises = portrait_irises(image, crop_tf)
+        eyes = portrait_eyes(image, crop_tf)
+        irises = eyes.irises
         w = checkpoint.config.warp
         warp_inverse = tps_inverse(spline_source(points, irises), size, w.anchors, w.regularization)
     report("done", 1.0)
@@ -192,6 +216,8 @@ def build_avatar(
         notes=notes,
         warp_inverse=warp_inverse,
         irises=irises,
+        eye_contours=None if eyes is None else eyes.contours,
+        iris_radii=None if eyes is None else eyes.radii,
     )
 
 
@@ -221,6 +247,9 @@ def save_avatar(avatar: Avatar, path: str | Path) -> Path:
         tensors["warp_inverse"] = np.ascontiguousarray(avatar.warp_inverse, dtype=np.float32)
     if avatar.irises is not None:
         tensors["irises"] = np.ascontiguousarray(avatar.irises, dtype=np.float32)
+    if avatar.eye_contours is not None and avatar.iris_radii is not None:
+        tensors["eye_contours"] = np.ascontiguousarray(avatar.eye_contours, dtype=np.float32)
+        tensors["iris_radii"] = np.ascontiguousarray(avatar.iris_radii, dtype=np.float32)
     for key, value in (avatar.generator_weights or {}).items():
         if hasattr(value, "detach"):  # a torch tensor fresh from fine-tuning
             value = value.detach().cpu().float().numpy()
@@ -335,6 +364,8 @@ def load_avatar(path: str | Path, checkpoint_sha256: str | None = None) -> Avata
         generator_weights=generator or None,
         warp_inverse=arrays.get("warp_inverse"),
         irises=arrays.get("irises"),
+        eye_contours=arrays.get("eye_contours"),
+        iris_radii=arrays.get("iris_radii"),
     )
 
 

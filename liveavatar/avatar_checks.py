@@ -23,7 +23,8 @@ from liveavatar.files.text import printable
 
 CHECKSUM_KEY = "content_sha256"
 REQUIRED = ("psi", "crop", "landmarks", "portrait_image", "crop_matrix", "thumbnail")
-OPTIONAL = ("warp_inverse", "irises")  # warp presets only; irises: absent from files written before them
+# warp presets only; the irises, eye contours and iris radii are absent from files written before them
+OPTIONAL = ("warp_inverse", "irises", "eye_contours", "iris_radii")
 MAX_WARP_POINTS = 70 + 4 * 64  # the landmarks, 2 irises and up to 64 border anchors per side
 GENERATOR_PREFIX = "generator."
 THUMBNAIL_SHAPE = (128, 128, 3)
@@ -112,6 +113,16 @@ def check_avatar(path: object, arrays: dict[str, np.ndarray], meta: dict[str, st
             or np.nanmax(np.r_[irises.ravel(), 0.0]) > 2 * size
         ):
             raise fail(f"irises lie far outside the {size}×{size} crop")
+    if ("eye_contours" in arrays) != ("iris_radii" in arrays):
+        raise fail("it holds eye_contours or iris_radii without the other")
+    if "eye_contours" in arrays:  # NaN for an eye whose iris was not found
+        contours = array("eye_contours", np.float32, (2, 16, 2))
+        radii = array("iris_radii", np.float32, (2,))
+        values = np.r_[contours.ravel(), 0.0]
+        if np.isinf(values).any() or np.nanmin(values) < -size or np.nanmax(values) > 2 * size:
+            raise fail(f"eye_contours lie far outside the {size}×{size} crop")
+        if np.isinf(radii).any() or ((radii <= 0) | (radii > size)).any():  # NaN compares False: not found
+            raise fail(f"iris_radii are not radii inside the {size}×{size} crop")
     if "warp_inverse" in arrays:  # warp presets: the spline's L⁻¹ over the landmarks and border anchors
         inverse = array("warp_inverse", np.float32, (None, None))
         n = inverse.shape[0]

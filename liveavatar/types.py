@@ -29,13 +29,15 @@ class FaceLandmarks:
     points68: 68×2 float32 (x, y). mesh: the tracker's 468×3 float32 (x, y in pixels, z in the tracker's
     scale) or None when the landmarks did not come from the mesh (scripted, retargeted). irises: 2×3 float32
     iris centres (subject's right eye first, like points 36-41; x, y in pixels, z like the mesh's) when the
-    tracker refined them, else None.
+    tracker refined them, else None; then iris_radii: 2 float32, their radii in pixels (the mean distance of
+    each iris's four rim points from its centre).
     """
 
     points68: np.ndarray
     image_size: tuple[int, int]  # (width, height) of the image the points refer to
     mesh: np.ndarray | None = None
     irises: np.ndarray | None = None
+    iris_radii: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

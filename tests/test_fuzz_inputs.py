@@ -1093,6 +1093,33 @@ def test_absurd_but_finite_numbers_in_an_avatar_are_refused(tmp_path, warp_avata
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crafted.avatar"]
 
 
+BAD_EYES = {
+    "contours without radii": (lambda t: t.pop("iris_radii"), "eye_contours or iris_radii without the other"),
+    "contours 6 points": (lambda t: t.update(eye_contours=t["eye_contours"][:, :6].contiguous()), "not float32 2×16×2"),
+    "contours far away": (lambda t: t.update(eye_contours=t["eye_contours"] + 1e6), "eye_contours lie far outside"),
+    "radius negative": (lambda t: t.update(iris_radii=-t["iris_radii"]), "iris_radii are not radii"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_EYES))
+def test_damaged_eye_contours_are_refused_and_old_files_without_them_load(tmp_path, warp_avatar_file, case):
+    """The eye contours and iris radii (issue 21's eyeballs) are optional together: a file without both loads
+    (its eyes look by the spline alone); one with a damaged or half pair is refused in one line."""
+    from liveavatar.avatar import load_avatar
+
+    tensors, meta = read_avatar_file(warp_avatar_file)
+    assert tensors["eye_contours"].shape == (2, 16, 2) and tensors["iris_radii"].shape == (2,)
+    older = {k: v for k, v in tensors.items() if k not in ("eye_contours", "iris_radii")}
+    old = load_avatar(write_avatar_file(tmp_path / "old.avatar", older, meta))
+    assert old.eye_contours is None and old.iris_radii is None and old.eyes is None and old.irises is not None
+    craft, words = BAD_EYES[case]
+    craft(tensors)
+    crafted = write_avatar_file(tmp_path / "crafted.avatar", tensors, meta)
+    with pytest.raises(AvatarError) as caught:
+        load_avatar(crafted)
+    assert words in str(caught.value) and "rebuild it" in str(caught.value)
+
+
 # ---------------------------------------------------------------------------------------------- CLI polish
 
 

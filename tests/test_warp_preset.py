@@ -168,9 +168,18 @@ def test_avatar_file_stores_the_spline_and_old_files_recompute_it(warp_checkpoin
     for e, idx in enumerate((slice(36, 42), slice(42, 48))):
         eye = avatar.landmarks[idx]
         assert (eye.min(0) <= avatar.irises[e]).all() and (avatar.irises[e] <= eye.max(0)).all()
+    # and its eyes' 16-point openings (the refined mesh's), whose corners are the 68 points', and iris radii
+    assert avatar.eye_contours is not None and avatar.eye_contours.shape == (2, 16, 2)
+    assert avatar.iris_radii is not None and avatar.iris_radii.shape == (2,)
+    for e, (a, b) in enumerate(((36, 39), (45, 42))):  # contour points 0 and 8: outer and inner corner
+        width = float(np.linalg.norm(avatar.landmarks[b] - avatar.landmarks[a]))
+        assert np.linalg.norm(avatar.eye_contours[e][[0, 8]] - avatar.landmarks[[a, b]], axis=1).max() < 0.2 * width
+        assert 0.1 * width < avatar.iris_radii[e] < 0.35 * width
     back = load_avatar(save_avatar(avatar, tmp_path / "a.avatar"), warp_checkpoint.sha256)
     assert np.array_equal(back.warp_inverse, avatar.warp_inverse)
     assert np.array_equal(back.irises, avatar.irises)
+    assert np.array_equal(back.eye_contours, avatar.eye_contours)
+    assert np.array_equal(back.iris_radii, avatar.iris_radii)
     avatar.warp_inverse = None  # as written by a build without the field
     older = load_avatar(save_avatar(avatar, tmp_path / "b.avatar"), warp_checkpoint.sha256)
     assert older.warp_inverse is None

@@ -183,7 +183,9 @@ def run_pair(
             layers = engine.infer_layers(work.landmark_image[None], psi, warp, driven)
             face = layers.frames[0]
             if not crop:
-                output = composer.compose(face, avatar, Background(), False, False, layers, None, work.points)
+                output = composer.compose(
+                    face, avatar, Background(), False, False, layers, None, work.points, driven[0, 68:]
+                )
                 face = face_region(composer, output)
             d_mesh, o_mesh = mesh_driver(image), mesh_output(face)
             if i < SKIP:

@@ -161,7 +161,9 @@ class Model:
         mouth = None
         if variant == "mouth" and driven.driver_now is not None:
             mouth = DriverMouth(image, driven.driver_now)
-        return composer.compose(layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points)
+        return composer.compose(
+            layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, driven.control[68:]
+        )
 
 
 def on_real_landmarks(driven, avatar, size: int):

@@ -29,6 +29,7 @@ PORTRAIT_MAX_FACES = 16  # faces counted in a portrait (a group photo gets an ho
 LOW_DETECTION_CONFIDENCE = 0.2
 # Iris centres in mediapipe's refined mesh: the subject's right (next to mesh 33/133), then left.
 IRIS_CENTRES = (468, 473)
+IRIS_RIMS = ((469, 470, 471, 472), (474, 475, 476, 477))  # each iris's four rim points, in the same order
 
 
 @dataclass(frozen=True)
@@ -181,11 +182,13 @@ class FaceTracker:
         meshes = [m * to_px - np.array([0.5, 0.5, 0.0], np.float32) for m in meshes]
         areas = [float(np.prod(m[:, :2].max(0) - m[:, :2].min(0))) for m in meshes]
         mesh = meshes[int(np.argmax(areas))]
-        irises = None
+        irises = radii = None
         if mesh.shape[0] > IRIS_CENTRES[1]:  # refined: 468 mesh points, then 5 per iris (centre first)
             irises = np.ascontiguousarray(mesh[list(IRIS_CENTRES)])
+            rims = mesh[np.asarray(IRIS_RIMS), :2]  # 2×4×2
+            radii = np.linalg.norm(rims - irises[:, None, :2], axis=2).mean(axis=1).astype(np.float32)
             mesh = np.ascontiguousarray(mesh[:MESH_POINTS])
-        landmarks = FaceLandmarks(mesh_to_68(mesh), (width, height), mesh=mesh, irises=irises)
+        landmarks = FaceLandmarks(mesh_to_68(mesh), (width, height), mesh=mesh, irises=irises, iris_radii=radii)
 
         count = len(meshes)
         message = "1 face" if count == 1 else f"{count} faces; using the largest"

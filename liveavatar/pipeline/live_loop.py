@@ -347,6 +347,7 @@ class LiveLoop:
             rendered.layers,
             mouth,
             driven.points,
+            None if driven.control is None else driven.control[68:],
         )
         timings["compose"] = (time.perf_counter() - start) * 1000
 

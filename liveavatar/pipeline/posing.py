@@ -57,7 +57,8 @@ class PoseRenderer:
             face = layers.frames[0]
         else:
             face = self.engine.infer(image[None], self._psi)[0]
+        irises = None if driven is None else driven[0, 68:]
         output = self._composer.compose(
-            face, self.avatar, background or Background(), False, self.ai_mark, layers, points=points
+            face, self.avatar, background or Background(), False, self.ai_mark, layers, points=points, irises=irises
         )
         return PosedFrame(points, image, face, output, None if driven is None else driven[0])

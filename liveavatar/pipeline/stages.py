@@ -301,7 +301,9 @@ class Composer:
                 canvas = canvas.copy()
                 canvas[y0:y1, x0:x1] = cv2.resize(source, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
                 canvas.setflags(write=False)
-            warp = FullResolutionWarp(source, (x0, y0), transform.matrix, size, coarse, rect, k, avatar.landmarks)
+            warp = FullResolutionWarp(
+                source, (x0, y0), transform.matrix, size, coarse, rect, k, avatar.landmarks, avatar.eyes
+            )
         else:
             canvas, warp = self._on_colour(avatar, background.colour, size, coarse)
         if len(self._warps) > 16:
@@ -332,7 +334,8 @@ class Composer:
             canvas[cy0:cy1, cx0:cx1] = source[cy0:cy1, cx0:cx1]  # the still portrait behind the moving face
         canvas.setflags(write=False)
         to_crop = cv2.invertAffineTransform(crop_to_canvas[:2])
-        return canvas, FullResolutionWarp(source, (0, 0), to_crop, size, coarse, clip, landmarks=avatar.landmarks)
+        warp = FullResolutionWarp(source, (0, 0), to_crop, size, coarse, clip, 1, avatar.landmarks, avatar.eyes)
+        return canvas, warp
 
     def compose(
         self,
@@ -344,17 +347,21 @@ class Composer:
         layers: WarpLayers | None = None,
         mouth: DriverMouth | None = None,
         points: np.ndarray | None = None,
+        irises: np.ndarray | None = None,
     ) -> np.ndarray:
         """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked. layers:
         that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
         the output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up.
         mouth and points (the driven 68×2 crop pixels the frame was made for): with layers, the driver's own
-        mouth at this frame is laid inside the avatar's open lips (liveavatar.render.driver_mouth)."""
+        mouth at this frame is laid inside the avatar's open lips (liveavatar.render.driver_mouth), and the lids
+        close as far as the driven ones (liveavatar.render.lids); irises (the driven 2×2 iris centres, crop
+        pixels: the control points' last two) redraw each eyeball with its iris there
+        (liveavatar.render.eyeballs)."""
         if layers is not None:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
-            warp.apply(out, layers.flow[0], layers.paint[0], points)
+            warp.apply(out, layers.flow[0], layers.paint[0], points, irises)
             if mouth is not None and points is not None:
                 transplant(out, apply_affine(warp.from_crop, points), mouth, warp.region)
         elif background.kind == "portrait":

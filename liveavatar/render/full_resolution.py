@@ -27,6 +27,7 @@ import numpy as np
 
 from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
+from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, portrait_corners, turn_eyeball
 from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, lid_ratios, openness
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
@@ -52,6 +53,8 @@ class FullResolutionWarp:
     pixels (upright: no rotation). crop_size S, coarse grid G. clip: (x0, y0, x1, y1) output pixels that may
     change (the portrait's rectangle, or less). landmarks: the portrait's 68×2 crop pixels, or None; with
     them (and driven points given to apply) the lids close as the driven ones do (liveavatar.render.lids).
+    eyes: the portrait's eyes (crop pixels), or None; with them and the landmarks (and driven irises given to
+    apply) each eyeball is redrawn with its iris where the driven one is (liveavatar.render.eyeballs).
 
     supersample 2 (a portrait with at least 1.5× the output's resolution there, as a large photo or
     painting in a 720p frame): the moved portrait is sampled bilinearly on a 2× grid and averaged down over
@@ -70,6 +73,7 @@ class FullResolutionWarp:
         clip: tuple[int, int, int, int],
         supersample: int = 1,
         landmarks: np.ndarray | None = None,
+        eyes: PortraitEyes | None = None,
     ) -> None:
         self.source = source
         self.crop_size, self.coarse, self.supersample = crop_size, coarse, supersample
@@ -136,11 +140,32 @@ class FullResolutionWarp:
         if self._landmarks is not None:
             self._eyes = eye_shapes(apply_affine(self._to_source, self._landmarks))
             self._lid_ratios = lid_ratios(self._landmarks)
+        self._eyeballs: list[Eyeball | None] = [None, None]
+        if eyes is not None and self._landmarks is not None:
+            on_source = apply_affine(self._to_source, self._landmarks)
+            scale = float(np.sqrt(abs(np.linalg.det(self._to_source[:, :2]))))  # source px per crop px
+            for e in range(2):
+                self._eyeballs[e] = eyeball_of(
+                    source,
+                    portrait_corners(on_source, e),
+                    apply_affine(self._to_source, np.asarray(eyes.contours[e], np.float64)),
+                    apply_affine(self._to_source, np.asarray(eyes.irises[e], np.float64)[None])[0],
+                    float(eyes.radii[e]) * scale,
+                )
 
-    def apply(self, frame: np.ndarray, flow: np.ndarray, paint: np.ndarray, driven: np.ndarray | None = None) -> None:
+    def apply(
+        self,
+        frame: np.ndarray,
+        flow: np.ndarray,
+        paint: np.ndarray,
+        driven: np.ndarray | None = None,
+        driven_irises: np.ndarray | None = None,
+    ) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
         still background) inside the region. flow: G×G×2 float32 crop pixels; paint: S×S×4 uint8 RGBA; driven:
-        the frame's driven 68×2 crop pixels, or None (the lids then stay as the spline leaves them)."""
+        the frame's driven 68×2 crop pixels, or None (the lids then stay as the spline leaves them);
+        driven_irises: its 2×2 driven iris centres (crop pixels: the control points' last two), or None (the
+        eyes then look as the spline leaves them)."""
         x0, y0, x1, y1 = self.region
         if x1 <= x0 or y1 <= y0:
             return
@@ -158,10 +183,14 @@ class FullResolutionWarp:
         )
         fine = cv2.resize(shift * self._gain, self._fine.shape[1::-1], dst=self._fine, interpolation=cv2.INTER_LINEAR)
         rows, cols = self._moving
+        turns: list[tuple[Eyeball, slice, slice, np.ndarray, np.ndarray]] = []
         if rows.stop > rows.start and cols.stop > cols.start:
             cv2.add(fine[rows, cols], self._base[rows, cols], dst=self._map[rows, cols])
             if driven is not None and self._eyes:
-                self._close_lids(np.asarray(driven, np.float64), rows, cols)
+                driven = np.asarray(driven, np.float64)
+                self._close_lids(driven, rows, cols)
+                if driven_irises is not None:
+                    turns = self._eye_turns(driven, np.asarray(driven_irises, np.float64).reshape(2, 2), rows, cols)
         region = frame[y0:y1, x0:x1]
         if self.supersample == 1:
             cv2.remap(
@@ -172,12 +201,40 @@ class FullResolutionWarp:
                 dst=region,
                 borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
             )
+            self._turn_eyeballs(region, turns)
         else:
             # bilinear on the 2× grid: bicubic there kept more (1.04 of the face's sharpness at rest against 0.71,
             # measured on the Mona Lisa driven live) but its 1.6 ms more a 720p frame took the live run to 28 fps
             moved = cv2.remap(self.source, self._map, NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            self._turn_eyeballs(moved, turns)
             region[:] = cv2.resize(moved, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
+
+    def _eye_turns(
+        self, driven: np.ndarray, driven_irises: np.ndarray, rows: slice, cols: slice
+    ) -> list[tuple[Eyeball, slice, slice, np.ndarray, np.ndarray]]:
+        """Per eye the portrait has (and the frame drives), what _turn_eyeballs draws: the eyeball, the rows
+        and columns of the map's grid around the driven eye, and the driven corners and iris in grid pixels."""
+        turns = []
+        for e, eyeball in enumerate(self._eyeballs):
+            if eyeball is None or not np.isfinite(driven_irises[e]).all():
+                continue
+            corners = apply_affine(self._to_grid, portrait_corners(driven, e))
+            target = apply_affine(self._to_grid, driven_irises[e][None])[0]
+            width = float(np.hypot(*(corners[1] - corners[0])))
+            margin = 0.4 * width + 2  # the opening around its corners, and what the spline moves against them
+            lo, hi = corners.min(0) - margin, corners.max(0) + margin
+            r0, r1 = max(rows.start, int(lo[1])), min(rows.stop, int(hi[1]) + 1)
+            c0, c1 = max(cols.start, int(lo[0])), min(cols.stop, int(hi[0]) + 1)
+            if r1 > r0 and c1 > c0:
+                turns.append((eyeball, slice(r0, r1), slice(c0, c1), corners, target))
+        return turns
+
+    def _turn_eyeballs(self, moved: np.ndarray, turns: list) -> None:
+        """Draws each eye's iris where the driven one is (liveavatar.render.eyeballs) into `moved` (the remapped
+        portrait on the map's grid)."""
+        for eyeball, r, c, corners, target in turns:
+            turn_eyeball(moved[r, c], self._map[r, c], (c.start, r.start), eyeball, corners, target)
 
     def _close_lids(self, driven: np.ndarray, rows: slice, cols: slice) -> None:
         """Closes each eye of the map as far as the driven lids are closed (liveavatar.render.lids), on the map's
