@@ -286,6 +286,17 @@ def rebuild_command(sources: Sequence[str], out: str, force: bool = False) -> st
     return f"liveavatar avatar {portraits} -o {_shell_word(out)}" + (" --force" if force else "")
 
 
+def eyes_note(avatar: Avatar, path: str, checkpoint: Checkpoint) -> str | None:
+    """What to tell the user of a `warp` avatar made before its eye openings were stored (their irises follow
+    a gaze by the spline alone, a third as far): how to rebuild it. None when there is nothing to say."""
+    if checkpoint.config.warp is None or avatar.eyes is not None:
+        return None
+    return (
+        f"{path} was made before avatars stored their eyes' openings: its irises follow your gaze only a third "
+        f"as far; rebuild it to have them drawn where you look: {rebuild_command(avatar.sources, path, force=True)}"
+    )
+
+
 def _shell_word(text: str) -> str:
     return text if text and all(c.isalnum() or c in "/._-+:@%" for c in text) else "'" + text.replace("'", "") + "'"
 

@@ -191,3 +191,33 @@ def test_pose_gaze_moves_the_photos_iris_about_as_far_as_asked(portraits) -> Non
     engine.close()
     assert drawn_travel >= 0.3, f"the iris moved {drawn_travel:.2f} eye widths"
     assert drawn_travel >= 2 * spline_travel, f"{drawn_travel:.2f} against the spline's {spline_travel:.2f}"
+
+
+@pytest.mark.slow
+def test_run_tells_how_to_rebuild_an_avatar_made_before_the_eye_openings(tmp_path) -> None:
+    """An avatar written before the contours still runs (its eyes by the spline alone), and `run` says, once,
+    that rebuilding it draws the irises where the driver looks; a current avatar gets no such note."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+
+    import matplotlib.cbook
+
+    from liveavatar.avatar import load_avatar, save_avatar
+
+    portrait = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    command = [sys.executable, "-m", "liveavatar.cli"]
+    new = tmp_path / "new.avatar"
+    made = subprocess.run([*command, "avatar", str(portrait), "-o", str(new)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    old = save_avatar(replace(load_avatar(new), eye_contours=None, iris_radii=None), tmp_path / "old.avatar")
+    for avatar, noted in ((old, True), (new, False)):
+        argv = ["run", "--avatar", str(avatar), "--source", "scripted", "--duration", "1", "--quiet"]
+        argv += ["--sink", f"record:{tmp_path / (avatar.stem + '.mp4')}"]
+        result = subprocess.run([*command, *argv], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        notes = [line for line in result.stderr.splitlines() if "eyes' openings" in line]
+        if noted:
+            assert len(notes) == 1 and "liveavatar avatar" in notes[0] and "--force" in notes[0], result.stderr
+        else:
+            assert not notes, result.stderr

@@ -1,6 +1,7 @@
 """Remakes docs/eyes.jpg: public-domain portraits posed by hand looking left, right, up, down and with the
 eyes closed (issue 21), with the bundled model, through `pose`'s renderer at the portrait's own size. The
-closed column shows the lids drawn shut at full resolution (liveavatar/render/lids.py; docs/EXPRESSION.md).
+gaze columns show the portrait's own irises drawn where they are turned (liveavatar/render/eyeballs.py), the
+closed column the lids drawn shut (liveavatar/render/lids.py), both at full resolution (docs/EXPRESSION.md).
 
     python tools/eyes_sheet.py [--out docs/eyes.jpg]
 

@@ -292,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from liveavatar.avatar import load_avatar
+    from liveavatar.avatar import eyes_note, load_avatar
     from liveavatar.engines.registry import create_engine
     from liveavatar.errors import DeviceUnavailableError
     from liveavatar.files.checks import check_output_file, require_file
@@ -329,6 +329,9 @@ def _run(args: argparse.Namespace) -> int:
         + ("; Ctrl-C to stop" if not config.lossless else ""),
         file=sys.stderr,
     )
+    note = eyes_note(avatar, str(args.avatar), checkpoint)
+    if note is not None:
+        observer._print(f"note: {note}")
     started = time.monotonic()
     try:
         while not runner.wait(0.2):

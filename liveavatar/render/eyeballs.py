@@ -45,10 +45,14 @@ UPPER_LID = (8, 9, 10, 11, 12, 13, 14, 15, 0)  # corner, 7 upper-lid points, cor
 # behind as the rest moved: each lid's line is taken this far out (eye widths; the corners stay).
 UPPER_GROW = 0.04
 LOWER_GROW = 0.02
-# The sprite's disc, in the iris's radii: a little more than the iris, so its dark rim moves with it; the white
-# is filled over a wider disc, so no rim or shadow of the iris is left behind where it was.
-DISC = 1.08
+# The sprite's disc, in the iris's radii: whole inside CORE, and out to DISC (past the iris, so its dark rim
+# moves with it) as far as it is darker than the white; the white is filled over a wider disc, so no rim or
+# shadow of the iris is left behind where it was.
+CORE = 0.8
+DISC = 1.12
 FILL = 1.35
+MIN_CONTRAST = 12.0  # grey levels: the iris's darkness under the white is read over at least this
+GREY = np.array([0.299, 0.587, 0.114])  # RGB → luma
 # A human iris spans ~0.35-0.45 of the eye's width; a tracked radius outside these bounds (eye widths) is
 # clamped to them (a painted eye's iris may be read too small or too large).
 RADIUS_RANGE = (0.12, 0.25)
@@ -176,7 +180,6 @@ def _layers(eye: Eyeball, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hidden = np.clip(eye.inside(u, mirrored_v, LASH_SHADOW * eye.width) / EDGE + 0.5, 0.0, 1.0) * (1 - clear)
     seen = clear + hidden  # ≤ 1: hidden is 0 where the opening shows the pixel itself
     iris = (patch * clear[..., None] + _sample(patch, mx, my) * hidden[..., None]) / np.maximum(seen, 1e-6)[..., None]
-    sprite = np.dstack([np.clip(np.round(iris), 0, 255).astype(np.uint8), np.round(seen * disc * 255).astype(np.uint8)])
     # The fill, over a wider disc (the iris's dark rim and shadow included): per row along the eye, the white
     # just past that disc's edge on that row, on either side (held inside the opening), mixed linearly between
     # them, so it meets the white around it; a side past the eye's corner is left out.
@@ -202,6 +205,16 @@ def _layers(eye: Eyeball, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     fill = cv2.GaussianBlur(np.asarray(fill, np.float32), (1, 3), 0, sigmaY=0.8)  # rows alike read as streaks
     cover = (opening * np.clip((fill_radius - np.hypot(u - iu, v - iv)) / EDGE + 0.5, 0.0, 1.0))[..., None]
     white = patch * (1 - cover) + fill * cover
+    # The disc's outer ring moves only as far as it is darker than the white there (the iris's rim, not the white
+    # around it): a tracked radius a little too large carried a ring of white that showed as a halo on the
+    # white's shaded fill.
+    grey_iris, grey_fill = iris @ GREY, np.asarray(fill, np.float64) @ GREY
+    core = np.clip((CORE / DISC * eye.radius - np.hypot(u - iu, v - iv)) / EDGE + 0.5, 0.0, 1.0)
+    inner = (core > 0.5) & (seen > 0.5)
+    level = float(np.median(grey_iris[inner])) if inner.any() else float(grey_iris.min())
+    rim = np.clip((grey_fill - grey_iris) / np.maximum(grey_fill - level, MIN_CONTRAST), 0.0, 1.0)
+    alpha = seen * disc * (core + (1 - core) * rim)
+    sprite = np.dstack([np.clip(np.round(iris), 0, 255).astype(np.uint8), np.round(alpha * 255).astype(np.uint8)])
     return sprite, np.clip(np.round(white), 0, 255).astype(np.uint8)
 
 
@@ -241,29 +254,33 @@ def turn_eyeball(
     fade = min(1.0, float(np.hypot(*d)) / FADE_IN)
     if fade <= 0:
         return
-    m = samples.astype(np.float64)
-    mu, mv = eye.frame(m[..., 0], m[..., 1])
+    mu, mv = eye.frame(samples[..., 0], samples[..., 1])  # float32, as the map
     scale = abs(z)  # grid px per source px
     # 0 on the lid's line itself (a shut eye's lash line reads it), 1 an EDGE inside
-    opening = np.clip(eye.inside(mu, mv) * scale / EDGE, 0.0, 1.0)
-    if not opening.any():
+    opening = np.clip(eye.inside(mu, mv) * np.float32(scale / EDGE), 0.0, 1.0)
+    rows, cols = np.flatnonzero(opening.any(axis=1)), np.flatnonzero(opening.any(axis=0))
+    if len(rows) == 0:
         return
+    # only the opening's box is drawn (about a third of the eye's)
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    box = samples[r0:r1, c0:c1]
     # the white, where the spline's map reads it (so it stays with the lids)
     white = cv2.remap(
         eye.white,
-        (m[..., 0] - eye.patch[0]).astype(np.float32),
-        (m[..., 1] - eye.patch[1]).astype(np.float32),
+        box[..., 0] - np.float32(eye.patch[0]),
+        box[..., 1] - np.float32(eye.patch[1]),
         cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
     # the sprite, moved by d in the portrait and then by the similarity: grid = rot·(source + d) + offset
-    to_box = np.hstack([rot, (rot @ (np.asarray(eye.patch, np.float64) + d) + offset - origin)[:, None]])
-    sprite = cv2.warpAffine(eye.sprite, to_box, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    cover = sprite[..., 3:].astype(np.float32) / 255
-    drawn = white.astype(np.float32) * (1 - cover) + sprite[..., :3].astype(np.float32) * cover
-    share = (opening * fade)[..., None].astype(np.float32)
-    out = image.astype(np.float32) * (1 - share) + drawn * share
-    image[:] = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    shift = rot @ (np.asarray(eye.patch, np.float64) + d) + offset - (origin[0] + c0, origin[1] + r0)
+    size = (int(c1 - c0), int(r1 - r0))
+    sprite = cv2.warpAffine(eye.sprite, np.hstack([rot, shift[:, None]]), size, flags=cv2.INTER_LINEAR)
+    cover = cv2.extractChannel(sprite, 3).astype(np.float32) * np.float32(1 / 255)
+    drawn = cv2.blendLinear(cv2.cvtColor(sprite, cv2.COLOR_RGBA2RGB), white, cover, 1 - cover)
+    share = (opening[r0:r1, c0:c1] * fade).astype(np.float32)
+    part = image[r0:r1, c0:c1]
+    cv2.blendLinear(drawn, part.copy(), share, 1 - share, dst=part)
 
 
 def portrait_corners(points: np.ndarray, eye: int) -> np.ndarray:

@@ -222,7 +222,9 @@ class FullResolutionWarp:
             corners = apply_affine(self._to_grid, portrait_corners(driven, e))
             target = apply_affine(self._to_grid, driven_irises[e][None])[0]
             width = float(np.hypot(*(corners[1] - corners[0])))
-            margin = 0.4 * width + 2  # the opening around its corners, and what the spline moves against them
+            # the opening around its corners (its lids ~0.2 eye widths off their line), and a margin for what the
+            # spline moves against them
+            margin = np.array([0.15, 0.35]) * width + 2
             lo, hi = corners.min(0) - margin, corners.max(0) + margin
             r0, r1 = max(rows.start, int(lo[1])), min(rows.stop, int(hi[1]) + 1)
             c0, c1 = max(cols.start, int(lo[0])), min(cols.stop, int(hi[0]) + 1)
