@@ -196,7 +196,7 @@ def build_avatar(
         from liveavatar.landmarks.irises import spline_source
         from liveavatar.models.tps_system import tps_inverse
 
-        report("finding the irises", len(paths) / (len(paths) + 1))
+        report("finding the eyes", len(paths) / (len(paths) + 1))
         eyes = portrait_eyes(image, crop_tf)
         irises = eyes.irises
         w = checkpoint.config.warp

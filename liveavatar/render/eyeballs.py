@@ -6,10 +6,12 @@ smeared the iris (the map is sheared there), and redrawing the whole opening pul
 tracked outline missed the lid's edge. So only the iris moves, as a whole, over the eye's white:
 
     opening   the refined mesh's 16-point eye contour (PortraitEyes), its lids' lines top(u) and bottom(u)
-              along the eye (u) and across it (v, down), in the portrait's own pixels
-    iris      the portrait's pixels inside the tracked iris's disc (DISC radii) and the opening: a sprite
-    white     the portrait's eye with that disc filled, row by row along the eye, from the white beside it
-              (the lids' lines hold each side's sample inside the opening)
+              along the eye (u) and across it (v, down), in the portrait's own pixels, taken a little out
+    iris      a sprite: the portrait's pixels inside the tracked iris's disc and the opening (whole inside
+              CORE radii, out to DISC where darker than the white), completed from its mirror image across
+              its centre row where a lid hides it
+    white     the portrait's eye with a wider disc (FILL radii) filled, row by row along the eye, from the
+              white just past it on either side (the lids' lines hold each side's sample inside the opening)
 
 Per frame, each output sample whose map (the spline's, the lids closed: liveavatar.render.lids) reads the
 portrait's opening shows the white there, with the sprite on top, moved whole to the driven iris: taken to
@@ -84,8 +86,8 @@ class Eyeball:
     """One eye of the portrait, in its source pixels: the eye frame's origin (its first 68-point corner, 2,)
     and unit axes along (to the second) and across (down); its width; the lids' lines as (u, v) knots sorted
     along; its ends along (u); the iris centre (x, y) and the sprite's radius. patch: (x0, y0) of the images
-    below in the source; sprite h×w×4 uint8 (RGB, A: the disc inside the opening) and white h×w×3 uint8 RGB
-    (the eye with the disc filled)."""
+    below in the source; sprite h×w×4 uint8 (RGB, A: how much of each pixel moves with the iris) and white
+    h×w×3 uint8 RGB (the eye with the iris filled out)."""
 
     origin: np.ndarray
     along: np.ndarray
