@@ -208,7 +208,9 @@ def test_the_live_composer_moves_the_portrait_at_720p_and_keeps_it_sharp(portrai
         grey = cv2.cvtColor(image[by0:by1, bx0:bx1], cv2.COLOR_RGB2GRAY).astype(np.float64)
         return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
-    assert sharp(posed.output) > 0.8 * sharp(rest)
+    # 0.81 of the rest's before the irises were drawn, 0.80 since (the turned head moves them over a filled,
+    # smooth white: liveavatar/render/eyeballs.py); the crop's composite scaled up, 0.35
+    assert sharp(posed.output) > 0.75 * sharp(rest)
     assert sharp(old) < 0.7 * sharp(rest)  # what the change is about
     assert np.abs(posed.output.astype(int) - rest).max() > 40  # it moved
     # bars stay bars (as at rest: the watermark is in both)

@@ -235,8 +235,9 @@ class FullResolutionWarp:
     def _turn_eyeballs(self, moved: np.ndarray, turns: list) -> None:
         """Draws each eye's iris where the driven one is (liveavatar.render.eyeballs) into `moved` (the remapped
         portrait on the map's grid)."""
+        flag = INTERPOLATION if self.supersample == 1 else cv2.INTER_LINEAR  # as the portrait was remapped
         for eyeball, r, c, corners, target in turns:
-            turn_eyeball(moved[r, c], self._map[r, c], (c.start, r.start), eyeball, corners, target)
+            turn_eyeball(moved[r, c], self._map[r, c], (c.start, r.start), eyeball, corners, target, flag)
 
     def _close_lids(self, driven: np.ndarray, rows: slice, cols: slice) -> None:
         """Closes each eye of the map as far as the driven lids are closed (liveavatar.render.lids), on the map's
