@@ -10,7 +10,7 @@ tracked outline missed the lid's edge. So only the iris moves, as a whole, over 
     iris      a sprite: the portrait's pixels inside the tracked iris's disc and the opening (whole inside
               CORE radii, out to DISC where darker than the white), completed from its mirror image across
               its centre row where a lid hides it
-    white     the portrait's eye with a wider disc (FILL radii) filled, row by row along the eye, from the
+    white     the portrait's eye with the disc the sprite takes filled, row by row along the eye, from the
               white just past it on either side (the lids' lines hold each side's sample inside the opening)
 
 Per frame, each output sample whose map (the spline's, the lids closed: liveavatar.render.lids) reads the
@@ -48,11 +48,12 @@ UPPER_LID = (8, 9, 10, 11, 12, 13, 14, 15, 0)  # corner, 7 upper-lid points, cor
 UPPER_GROW = 0.04
 LOWER_GROW = 0.02
 # The sprite's disc, in the iris's radii: whole inside CORE, and out to DISC (past the iris, so its dark rim
-# moves with it) as far as it is darker than the white; the white is filled over a wider disc, so no rim or
+# moves with it, and a cartoon's large iris whose radius the tracker reads short) as far as it is darker than
+# the white; the white is filled a little past what the sprite takes (MIN_FILL to FILL radii), so no rim or
 # shadow of the iris is left behind where it was.
 CORE = 0.8
-DISC = 1.12
-FILL = 1.35
+DISC = 1.4
+MIN_FILL, FILL = 1.2, 1.5
 MIN_CONTRAST = 12.0  # grey levels: the iris's darkness under the white is read over at least this
 GREY = np.array([0.299, 0.587, 0.114])  # RGB → luma
 # A human iris spans ~0.35-0.45 of the eye's width; a tracked radius outside these bounds (eye widths) is
@@ -182,11 +183,36 @@ def _layers(eye: Eyeball, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hidden = np.clip(eye.inside(u, mirrored_v, LASH_SHADOW * eye.width) / EDGE + 0.5, 0.0, 1.0) * (1 - clear)
     seen = clear + hidden  # ≤ 1: hidden is 0 where the opening shows the pixel itself
     iris = (patch * clear[..., None] + _sample(patch, mx, my) * hidden[..., None]) / np.maximum(seen, 1e-6)[..., None]
-    # The fill, over a wider disc (the iris's dark rim and shadow included): per row along the eye, the white
-    # just past that disc's edge on that row, on either side (held inside the opening), mixed linearly between
-    # them, so it meets the white around it; a side past the eye's corner is left out.
-    fill_radius = FILL / DISC * eye.radius
-    half = np.sqrt(np.maximum(fill_radius**2 - (v - iv) ** 2, 0.0))
+    # The disc's outer ring moves only as far as it is darker than the white there (the iris's rim, not the white
+    # around it): a tracked radius a little too large carried a ring of white that showed as a halo on the
+    # filled white, one too small (a cartoon's iris) left the iris's outer ring behind.
+    distance = np.hypot(u - iu, v - iv)
+    widest = _fill(eye, patch, u, v, FILL * eye.radius / DISC)
+    grey_iris, grey_fill = iris @ GREY, widest @ GREY
+    core = np.clip((CORE / DISC * eye.radius - distance) / EDGE + 0.5, 0.0, 1.0)
+    inner = (core > 0.5) & (seen > 0.5)
+    level = float(np.median(grey_iris[inner])) if inner.any() else float(grey_iris.min())
+    rim = np.clip((grey_fill - grey_iris) / np.maximum(grey_fill - level, MIN_CONTRAST), 0.0, 1.0)
+    alpha = seen * disc * (core + (1 - core) * rim)
+    sprite = np.dstack([np.clip(np.round(iris), 0, 255).astype(np.uint8), np.round(alpha * 255).astype(np.uint8)])
+    # The white is filled as far as the iris darkens it (no less than MIN_FILL radii, the iris's rim and shadow;
+    # no more than FILL), not always the widest: a wider fill than needed showed as a flat patch on a shaded
+    # white, a narrower one left a cartoon iris's outer ring behind.
+    dark = (rim > 0.3) & (opening > 0.5) & (distance <= FILL * eye.radius / DISC)
+    reach = float(distance[dark].max()) + EDGE if dark.any() else 0.0
+    radius = float(np.clip(reach, MIN_FILL * eye.radius / DISC, FILL * eye.radius / DISC))
+    fill = widest if radius >= FILL * eye.radius / DISC else _fill(eye, patch, u, v, radius)
+    cover = (opening * np.clip((radius - distance) / EDGE + 0.5, 0.0, 1.0))[..., None]
+    white = patch * (1 - cover) + fill * cover
+    return sprite, np.clip(np.round(white), 0, 255).astype(np.uint8)
+
+
+def _fill(eye: Eyeball, patch: np.ndarray, u: np.ndarray, v: np.ndarray, radius: float) -> np.ndarray:
+    """The eye's white over a disc of `radius` (portrait px) about the iris, h×w×3 float64 (meaningful inside
+    it): per row along the eye, the white just past the disc's edge on that row, on either side (held inside the
+    opening), mixed linearly between them, so it meets the white around it; a side past the corner is left out."""
+    iu, iv = eye.frame(eye.iris[0], eye.iris[1])
+    half = np.sqrt(np.maximum(radius**2 - (v - iv) ** 2, 0.0))
     sides = []
     for side in (-1.0, 1.0):
         reads = []
@@ -204,20 +230,7 @@ def _layers(eye: Eyeball, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = np.clip((u - iu + half + WHITE_GAP) / (2 * (half + WHITE_GAP)), 0.0, 1.0)[..., None]
     both = left * (1 - t) + right * t
     fill = np.where(left_ok & right_ok, both, np.where(left_ok, left, np.where(right_ok, right, both)))
-    fill = cv2.GaussianBlur(np.asarray(fill, np.float32), (1, 3), 0, sigmaY=0.8)  # rows alike read as streaks
-    cover = (opening * np.clip((fill_radius - np.hypot(u - iu, v - iv)) / EDGE + 0.5, 0.0, 1.0))[..., None]
-    white = patch * (1 - cover) + fill * cover
-    # The disc's outer ring moves only as far as it is darker than the white there (the iris's rim, not the white
-    # around it): a tracked radius a little too large carried a ring of white that showed as a halo on the
-    # white's shaded fill.
-    grey_iris, grey_fill = iris @ GREY, np.asarray(fill, np.float64) @ GREY
-    core = np.clip((CORE / DISC * eye.radius - np.hypot(u - iu, v - iv)) / EDGE + 0.5, 0.0, 1.0)
-    inner = (core > 0.5) & (seen > 0.5)
-    level = float(np.median(grey_iris[inner])) if inner.any() else float(grey_iris.min())
-    rim = np.clip((grey_fill - grey_iris) / np.maximum(grey_fill - level, MIN_CONTRAST), 0.0, 1.0)
-    alpha = seen * disc * (core + (1 - core) * rim)
-    sprite = np.dstack([np.clip(np.round(iris), 0, 255).astype(np.uint8), np.round(alpha * 255).astype(np.uint8)])
-    return sprite, np.clip(np.round(white), 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(np.asarray(fill, np.float32), (1, 3), 0, sigmaY=0.8).astype(np.float64)  # no streaks
 
 
 def _sample(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
