@@ -26,12 +26,12 @@ H×W×3 uint8 RGB.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from liveavatar.landmarks.irises import EYE_CORNERS
+from liveavatar.render.lids import EyeShape
 
 # Refined-mesh indices (mediapipe's FACEMESH_RIGHT_EYE / _LEFT_EYE), subject's right eye first: the outer
 # corner, the lower lid to the inner corner, then the upper lid back (16 points).
@@ -122,29 +122,19 @@ class Eyeball:
 
 
 def eyeball_of(
-    source: np.ndarray, corners: np.ndarray, contour: np.ndarray, iris: np.ndarray, radius: float
+    source: np.ndarray, shape: EyeShape, contour: np.ndarray, iris: np.ndarray, radius: float
 ) -> Eyeball | None:
-    """source: the portrait's pixels (H×W×3 uint8 RGB); corners: the eye's two 68-point corners (2×2, in
-    EYE_CORNERS' order); contour: its 16 points in EYE_CONTOURS' order; iris: its centre (2,); radius: the
-    iris's; all in source pixels. None when any is missing (NaN), the contour is no opening, or the eye
-    lies outside the source."""
-    c = np.asarray(corners, np.float64)
+    """source: the portrait's pixels (H×W×3 uint8 RGB); shape: the eye's frame from its 68 points
+    (liveavatar.render.lids.eye_shapes: first corner, axes along and down, width); contour: its 16 points in
+    EYE_CONTOURS' order; iris: its centre (2,); radius: the iris's; all in source pixels. None when any is
+    missing (NaN), the eye is too small, or it lies outside the source."""
     k = np.asarray(contour, np.float64)
     i = np.asarray(iris, np.float64)
-    if not (np.isfinite(c).all() and np.isfinite(k).all() and np.isfinite(i).all() and np.isfinite(radius)):
+    if not (np.isfinite(k).all() and np.isfinite(i).all() and np.isfinite(radius)) or shape.width < 4:
         return None
-    along = c[1] - c[0]
-    width = float(np.hypot(*along))
-    if width < 4:
-        return None
-    ax = along / width
-    ay = np.array([-ax[1], ax[0]])
-    uv = np.column_stack([(k - c[0]) @ ax, (k - c[0]) @ ay])
+    origin, ax, ay, width = shape.corner, shape.along, shape.down, shape.width
+    uv = np.column_stack([(k - origin) @ ax, (k - origin) @ ay])
     lower, upper = uv[list(LOWER_LID)], uv[list(UPPER_LID)]
-    if lower[1:-1, 1].mean() < upper[1:-1, 1].mean():
-        ay = -ay  # "down" points from the upper lid to the lower, whichever way the eye runs
-        uv[:, 1] *= -1
-        lower, upper = uv[list(LOWER_LID)], uv[list(UPPER_LID)]
     top = upper[np.argsort(upper[:, 0])] - (0.0, UPPER_GROW * width)
     bottom = lower[np.argsort(lower[:, 0])] + (0.0, LOWER_GROW * width)
     top[[0, -1], 1] += UPPER_GROW * width  # the corners stay
@@ -160,9 +150,9 @@ def eyeball_of(
     x1, y1 = min(w, int(np.ceil(hi[0])) + 1), min(h, int(np.ceil(hi[1])) + 1)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    eye = Eyeball(c[0], ax, ay, width, top, bottom, ends, i, r, (x0, y0), np.empty(0), np.empty(0))
+    eye = Eyeball(origin, ax, ay, width, top, bottom, ends, i, r, (x0, y0), np.empty(0), np.empty(0))
     sprite, white = _layers(eye, np.ascontiguousarray(source[y0:y1, x0:x1]))
-    return Eyeball(c[0], ax, ay, width, top, bottom, ends, i, r, (x0, y0), sprite, white)
+    return replace(eye, sprite=sprite, white=white)
 
 
 def _layers(eye: Eyeball, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -297,10 +287,4 @@ def turn_eyeball(
     drawn = cv2.blendLinear(cv2.cvtColor(sprite, cv2.COLOR_RGBA2RGB), white, cover, 1 - cover)
     share = (opening[r0:r1, c0:c1] * fade).astype(np.float32)
     part = image[r0:r1, c0:c1]
-    cv2.blendLinear(drawn, part.copy(), share, 1 - share, dst=part)
-
-
-def portrait_corners(points: np.ndarray, eye: int) -> np.ndarray:
-    """Eye `eye`'s two 68-point corners (2×2) of 68×2 points, in EYE_CORNERS' order."""
-    a, b = EYE_CORNERS[eye]
-    return np.asarray(points, np.float64)[[a, b]]
+    cv2.blendLinear(drawn, part, share, 1 - share, dst=part)

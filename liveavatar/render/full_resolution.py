@@ -27,7 +27,7 @@ import numpy as np
 
 from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
-from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, portrait_corners, turn_eyeball
+from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, turn_eyeball
 from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, lid_ratios, openness
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
@@ -141,13 +141,12 @@ class FullResolutionWarp:
             self._eyes = eye_shapes(apply_affine(self._to_source, self._landmarks))
             self._lid_ratios = lid_ratios(self._landmarks)
         self._eyeballs: list[Eyeball | None] = [None, None]
-        if eyes is not None and self._landmarks is not None:
-            on_source = apply_affine(self._to_source, self._landmarks)
+        if eyes is not None and self._eyes:
             scale = float(np.sqrt(abs(np.linalg.det(self._to_source[:, :2]))))  # source px per crop px
             for e in range(2):
                 self._eyeballs[e] = eyeball_of(
                     source,
-                    portrait_corners(on_source, e),
+                    self._eyes[e],
                     apply_affine(self._to_source, np.asarray(eyes.contours[e], np.float64)),
                     apply_affine(self._to_source, np.asarray(eyes.irises[e], np.float64)[None])[0],
                     float(eyes.radii[e]) * scale,
@@ -188,9 +187,11 @@ class FullResolutionWarp:
             cv2.add(fine[rows, cols], self._base[rows, cols], dst=self._map[rows, cols])
             if driven is not None and self._eyes:
                 driven = np.asarray(driven, np.float64)
-                self._close_lids(driven, rows, cols)
+                on_grid = eye_shapes(apply_affine(self._to_grid, driven))  # the driven eyes, for both
+                self._close_lids(driven, on_grid, rows, cols)
                 if driven_irises is not None:
-                    turns = self._eye_turns(driven, np.asarray(driven_irises, np.float64).reshape(2, 2), rows, cols)
+                    irises = np.asarray(driven_irises, np.float64).reshape(2, 2)
+                    turns = self._eye_turns(on_grid, irises, rows, cols)
         region = frame[y0:y1, x0:x1]
         if self.supersample == 1:
             cv2.remap(
@@ -211,17 +212,19 @@ class FullResolutionWarp:
         self._lay_paint(region, paint)
 
     def _eye_turns(
-        self, driven: np.ndarray, driven_irises: np.ndarray, rows: slice, cols: slice
+        self, on_grid: tuple[EyeShape, ...], driven_irises: np.ndarray, rows: slice, cols: slice
     ) -> list[tuple[Eyeball, slice, slice, np.ndarray, np.ndarray]]:
         """Per eye the portrait has (and the frame drives), what _turn_eyeballs draws: the eyeball, the rows
-        and columns of the map's grid around the driven eye, and the driven corners and iris in grid pixels."""
+        and columns of the map's grid around the driven eye (on_grid: the driven eyes' shapes in grid pixels),
+        and the driven corners and iris in grid pixels."""
         turns = []
         for e, eyeball in enumerate(self._eyeballs):
             if eyeball is None or not np.isfinite(driven_irises[e]).all():
                 continue
-            corners = apply_affine(self._to_grid, portrait_corners(driven, e))
+            now = on_grid[e]
+            corners = np.array([now.corner, now.corner + now.width * now.along])
             target = apply_affine(self._to_grid, driven_irises[e][None])[0]
-            width = float(np.hypot(*(corners[1] - corners[0])))
+            width = now.width
             # the opening around its corners (its lids ~0.2 eye widths off their line), and a margin for what the
             # spline moves against them
             margin = np.array([0.15, 0.35]) * width + 2
@@ -239,12 +242,11 @@ class FullResolutionWarp:
         for eyeball, r, c, corners, target in turns:
             turn_eyeball(moved[r, c], self._map[r, c], (c.start, r.start), eyeball, corners, target, flag)
 
-    def _close_lids(self, driven: np.ndarray, rows: slice, cols: slice) -> None:
-        """Closes each eye of the map as far as the driven lids are closed (liveavatar.render.lids), on the map's
-        samples around where the driven eye is."""
+    def _close_lids(self, driven: np.ndarray, on_grid: tuple[EyeShape, ...], rows: slice, cols: slice) -> None:
+        """Closes each eye of the map as far as the driven lids (driven: 68×2 crop pixels; on_grid: their eyes'
+        shapes in grid pixels) are closed (liveavatar.render.lids), on the map's samples around the driven eye."""
         assert self._landmarks is not None
         closing = 1 - openness(driven, rest_ratios=self._lid_ratios)
-        on_grid = eye_shapes(apply_affine(self._to_grid, driven))
         for shape, now, c in zip(self._eyes, on_grid, closing, strict=True):
             if c <= 0:
                 continue
