@@ -15,8 +15,9 @@ Driver frames and output frames are measured alike, by two trackers:
   dlib       68 points (face_recognition_models' predictor); the iris is the centroid of the darkest fifth
              of the grey pixels inside the lids' polygon.
 Per frame and eye: gaze = the iris's offset from the eye's centre along the eye, over the eye's width (mean of
-both eyes); lid ratio = lid gap over eye width. Per pair (after the neutral's capture): gaze r and the
-output's gaze range over the driver's (standard deviations); eye-openness r; and at the driver's closed
+both eyes); lid ratio = lid gap over eye width. Per pair (after the neutral's capture): gaze r (over every
+frame, and over the frames where neither the driver's nor the output's lids read closed) and the output's
+gaze range over the driver's (standard deviations); eye-openness r; and at the driver's closed
 frames (lid ratio ≤ CLOSED of its median), the lid ratio over each face's own median, driver and output.
 """
 
@@ -126,10 +127,14 @@ def pair_measures(driver: list, output: list) -> dict:
     d, o = np.array([b[0] for b in both]), np.array([b[1] for b in both])
     d_open, o_open = d[:, 1] / np.median(d[:, 1]), o[:, 1] / np.median(o[:, 1])
     closed = d_open <= CLOSED
+    seen = ~closed & (o_open > CLOSED)  # both eyes open: the driver's and the output's
     out = {
         "frames": len(both),
         "gaze_r": pearson(d[:, 0], o[:, 0]),
         "gaze_range": float(o[:, 0].std() / max(d[:, 0].std(), 1e-9)),
+        # the same over the frames where both the driver's and the output's eyes are open: a shut eye has no
+        # gaze, and what a tracker reads there is the drawn lid's
+        "gaze_r_open": pearson(d[seen, 0], o[seen, 0]),
         "driver_gaze_std": float(d[:, 0].std()),
         "eyes_r": pearson(d[:, 1], o[:, 1]),
         "closed_frames": int(closed.sum()),
@@ -229,6 +234,7 @@ def summary(rows: list[dict]) -> dict:
                 "pairs": len(sel),
                 "gaze_r": med([m["gaze_r"] for m in gaze]),
                 "gaze_range": med([m["gaze_range"] for m in gaze]),
+                "gaze_r_open": med([m.get("gaze_r_open") for m in gaze]),
                 "eyes_r": med([m["eyes_r"] for m in sel]),
                 "closed_pairs": len(closed),
                 "driver_closed_ratio": med([m["driver_closed_ratio"] for m in closed]),

@@ -28,7 +28,7 @@ import numpy as np
 from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
 from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, turn_eyeball
-from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, lid_ratios, openness
+from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, find_lash, lid_ratios, openness
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
 # G's coverage up to this (of 255) is left out: up to 3 % of its half-size paint, a veil over everything that
@@ -138,7 +138,7 @@ class FullResolutionWarp:
         self._landmarks = None if landmarks is None else np.asarray(landmarks, np.float64)
         self._eyes: tuple[EyeShape, ...] = ()
         if self._landmarks is not None:
-            self._eyes = eye_shapes(apply_affine(self._to_source, self._landmarks))
+            self._eyes = tuple(find_lash(e, source) for e in eye_shapes(apply_affine(self._to_source, self._landmarks)))
             self._lid_ratios = lid_ratios(self._landmarks)
         self._eyeballs: list[Eyeball | None] = [None, None]
         if eyes is not None and self._eyes:
