@@ -79,6 +79,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live_engine(checkpoint):
+    """The engine `run` would pick for the checkpoint (the fastest that works here), for the live row."""
+    from liveavatar.engines.registry import create_engine
+
+    return create_engine("auto", checkpoint).engine
+
+
 def _cross(args: argparse.Namespace) -> None:
     import json
 
@@ -99,7 +106,9 @@ def _cross(args: argparse.Namespace) -> None:
     settings = CrossSettings(
         frames_per_clip=args.frames_per_clip, max_portraits=args.max_portraits, max_drivers=args.max_drivers
     )
-    report = cross_reenact(checkpoint, args.portraits, args.drivers, settings, args.out, device, create_embedder)
+    report = cross_reenact(
+        checkpoint, args.portraits, args.drivers, settings, args.out, device, create_embedder, _live_engine
+    )
     report = {"checkpoint": str(path), "checkpoint_sha256": checkpoint.sha256, **report}
     tmp = report_file.with_name(report_file.name + ".partial")
     tmp.write_text(json.dumps(report, indent=2) + "\n")

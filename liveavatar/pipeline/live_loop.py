@@ -19,7 +19,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -29,13 +28,10 @@ from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, Run
 from liveavatar.live.slots import CLOSED, LatestSlot
 from liveavatar.live.spec import Background, Mode, RunnerConfig
 from liveavatar.pipeline.avatar_engines import PreparedAvatar
-from liveavatar.pipeline.stages import Composer, Driven, Processor
+from liveavatar.pipeline.stages import Composer, Driven, Processor, infer_frame
 from liveavatar.pipeline.timing import TimingWindow
 from liveavatar.render.driver_mouth import DriverMouth
 from liveavatar.types import Frame, WarpLayers
-
-if TYPE_CHECKING:  # types only: engines sit above the core
-    from liveavatar.engines.base import WarpFrameEngine
 
 THREAD_PREFIX = "liveavatar-"
 JOIN_TIMEOUT_S = 10.0
@@ -295,16 +291,7 @@ class LiveLoop:
     def _infer(self, work: _Retargeted) -> _Rendered:
         prepared = work.avatar
         start = time.perf_counter()
-        # A warp checkpoint's graph also moves the avatar's crop to the driven control points (70×2 crop pixels)...
-        image = work.driven.landmark_image[None]
-        layers = None
-        if prepared.warp is not None:
-            # ...and gives the layers that move the whole portrait at the output's resolution
-            engine = cast("WarpFrameEngine", prepared.engine)  # a warp checkpoint's (AvatarEngines)
-            layers = engine.infer_layers(image, prepared.psi, prepared.warp, work.driven.control[None])
-            face = layers.frames[0]
-        else:
-            face = prepared.engine.infer(image, prepared.psi)[0]
+        face, layers = infer_frame(prepared.engine, prepared.psi, prepared.warp, work.driven)
         work.timings["infer"] = (time.perf_counter() - start) * 1000
         return _Rendered(work, face, layers)
 

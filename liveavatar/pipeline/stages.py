@@ -237,6 +237,19 @@ class Processor:
             self._tracker = None
 
 
+def infer_frame(engine, psi: np.ndarray, warp, driven: Driven) -> tuple[np.ndarray, WarpLayers | None]:
+    """One frame through the engine as the inference thread runs it: (the S×S×3 uint8 RGB face, and for a warp
+    checkpoint's graph (warp: its WarpAvatar) the layers that move the whole portrait at the output's
+    resolution, else None). psi: 1×P float32, the avatar's AdaIN parameters."""
+    image = driven.landmark_image[None]
+    if warp is not None:
+        # a warp graph moves the avatar's crop to the driven control points (70×2 crop pixels), and its layers
+        # move the portrait itself in the compose step
+        layers = engine.infer_layers(image, psi, warp, driven.control[None])
+        return layers.frames[0], layers
+    return engine.infer(image, psi)[0], None
+
+
 class Composer:
     """Generated face → output frame of a fixed size (H×W×3 uint8 RGB), caching per-avatar layouts."""
 
@@ -276,6 +289,15 @@ class Composer:
             self._layouts.clear()
         self._layouts[key] = (canvas, transform, (x0, y0, x0 + w, y0 + h))
         return self._layouts[key]
+
+    def face_square(self, avatar: Avatar, size: int) -> tuple[int, int, int, int]:
+        """The avatar's face crop (`size` px) on an output with its portrait behind it: the crop's square
+        (x0, y0, x1, y1) in output pixels, clipped to the output (what evaluation measures the face on)."""
+        _, transform, _ = self._portrait_layout(avatar, size)
+        box = transform.box
+        x0, y0 = max(0, round(box.cx - box.side / 2)), max(0, round(box.cy - box.side / 2))
+        x1, y1 = min(self.width, round(box.cx + box.side / 2)), min(self.height, round(box.cy + box.side / 2))
+        return x0, y0, x1, y1
 
     def _full_resolution(
         self, avatar: Avatar, background: Background, size: int, coarse: int

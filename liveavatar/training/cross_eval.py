@@ -6,8 +6,12 @@ relative-motion retargeting onto the portrait's landmarks). Each pair is rendere
   model   the checkpoint's generator, G(rasterized landmarks, ψ)
   warp    the training-free baseline: the portrait's crop moved along the retargeted landmarks by the
           thin-plate spline (liveavatar/models/warp.py), no network at all
+  live    what `run` shows (liveavatar/training/live_eval.py): the Processor on the clip's frames, the frame
+          graph on the command's engine, the Composer at 1280×720 with the driver's own mouth, the lids and
+          the irises; measured on the output's face square, past the neutral's capture
 and measured: identity distance of each output frame to the portrait's crop (liveavatar/training/identity.py),
-and how the output follows the driver (mediapipe re-tracked on the output; liveavatar/training/expression.py).
+and how the output follows the driver, re-tracked on the output by mediapipe and, where dlib is installed, by
+dlib's 68 points too ("dlib_" figures; liveavatar/training/expression.py).
 Portraits are grouped by the kind their file name starts with (photo_, painting_, statue_, …), so photos
 and paintings are reported separately. A contact sheet (portrait | driver | model | warp, at the frame where
 the driver's mouth is widest) is written next to the report, for looking at; it shows real people's faces
@@ -33,7 +37,8 @@ from liveavatar.training.identity import FaceDescriber, identity_distances, summ
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".mov", ".webm", ".avi", ".mkv"}
 CROSS_SHEET_FILE = "cross_sheet.png"
-ROWS = ("model", "warp")
+ROWS = ("model", "warp", "live")
+DLIB_FIGURES = ("r_mouth", "r_eyes", "mouth_range_ratio")  # the follow measures also read with dlib
 
 Render = Callable[[np.ndarray], np.ndarray]  # driven points (T×68×2 crop pixels) → T×S×S×3 uint8 RGB
 
@@ -44,7 +49,7 @@ class CrossSettings:
     stride: int = 2
     max_portraits: int | None = None
     max_drivers: int | None = None
-    rows: tuple[str, ...] = ("model", "warp")  # which renderers run (warp alone: comparing warp variants)
+    rows: tuple[str, ...] = ROWS  # which renderers run (warp alone: comparing warp variants)
 
 
 def kind_of(path: Path) -> str:
@@ -82,6 +87,16 @@ def read_clip(path: Path, frames: int, stride: int) -> list[np.ndarray]:
     return out
 
 
+def clip_fps(path: Path) -> float:
+    """The clip's frame rate as its container gives it (30 where it gives none or nonsense)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    return fps if 1 <= fps <= 240 else 30.0
+
+
 def track_driver(frames: Sequence[np.ndarray]) -> list[Any]:
     """mediapipe (video mode) landmarks of each driver frame; None where no face is found."""
     from liveavatar.landmarks.tracker import FaceTracker
@@ -90,7 +105,7 @@ def track_driver(frames: Sequence[np.ndarray]) -> list[Any]:
         return [tracker.track(np.ascontiguousarray(f)).landmarks for f in frames]
 
 
-def retrack(tracker, images: np.ndarray) -> list[np.ndarray | None]:
+def retrack(tracker, images: Sequence[np.ndarray]) -> list[np.ndarray | None]:
     """68×2 points mediapipe finds on each output image (enlarged when small), None where it finds none."""
     import cv2
 
@@ -182,9 +197,24 @@ def model_renderer(model, psi: np.ndarray, crop: np.ndarray, points: np.ndarray,
     return render
 
 
+def _kept(values: Sequence[Any], left_out: list[bool] | None) -> list[Any]:
+    """The values of the frames a row is measured on: all, or those not left out (the live row's neutral)."""
+    return list(values) if left_out is None else [v for v, out in zip(values, left_out, strict=True) if not out]
+
+
+def _at(image: np.ndarray, size: int) -> np.ndarray:
+    """An output image at the crop's size (S×S×3): the live row's face square is the output's own pixels."""
+    import cv2
+
+    if image.shape[:2] == (size, size):
+        return image
+    shrink = image.shape[0] > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ["identity_median", "identity_same_share", "identity_face_found", "face_found"]
-    keys += [f"r_{s}" for s in SIGNALS] + ["mouth_range_ratio"]
+    keys += [f"r_{s}" for s in SIGNALS] + ["mouth_range_ratio"] + [f"dlib_{k}" for k in DLIB_FIGURES]
     summary: dict[str, Any] = {"pairs": len(rows)}
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
@@ -201,23 +231,29 @@ def cross_reenact(
     out: Path,
     device: torch.device,
     make_embedder: Callable[[Any], Any],
+    make_engine: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """Every portrait × every clip, model and warp rows; returns the report's "cross_portraits" section.
-    make_embedder: builds each portrait's avatar (liveavatar.engines.embedder.create_embedder; the core is
-    handed it, it never reaches the engines layer)."""
+    """Every portrait × every clip, a row per renderer in settings.rows; returns the report's "cross_portraits"
+    section. make_embedder: builds each portrait's avatar (liveavatar.engines.embedder.create_embedder);
+    make_engine: checkpoint → its frame engine, for the live row (without it that row is skipped, and the
+    report says so). The core is handed both, it never reaches the engines layer."""
     from tqdm import tqdm
 
     from liveavatar.avatar import build_avatar
     from liveavatar.landmarks.retarget import Retargeter, driver_points
     from liveavatar.landmarks.tracker import FaceTracker
     from liveavatar.render.align import face_crop
+    from liveavatar.training.identity import DlibLandmarks
+    from liveavatar.training.live_eval import live_renderer
 
     portrait_files = _files(portraits, IMAGE_SUFFIXES, "portraits", settings.max_portraits)
     driver_files = _files(drivers, VIDEO_SUFFIXES, "drivers", settings.max_drivers)
     size = checkpoint.config.image_size
     skip_identity = unavailable_reason()
     describer = None if skip_identity else FaceDescriber()
+    dlib_points = None if skip_identity else DlibLandmarks()  # the same install as identity's
     clips: list[tuple[Path, list[tuple[np.ndarray, Any]] | None, str | None]] = []
+    by_dlib: dict[Path, list[np.ndarray | None]] = {}  # each clip's kept frames, dlib's 68 points
     for path in tqdm(driver_files, desc="tracking drivers", unit="clip", disable=None):
         frames = read_clip(path, settings.frames_per_clip, settings.stride)
         marks = track_driver(frames)
@@ -226,7 +262,12 @@ def cross_reenact(
             clips.append((path, None, f"mediapipe found a face in {len(tracked)} of {len(frames)} frames"))
             continue
         clips.append((path, tracked, None))
+        if dlib_points is not None:
+            by_dlib[path] = [dlib_points(f) for f, _ in tracked]
     skipped = [{"driver": p.name, "skipped": why} for p, k, why in clips if k is None]
+    live = live_renderer(checkpoint, make_engine) if "live" in settings.rows else None
+    if "live" in settings.rows and live is None:
+        skipped.append({"row": "live", "skipped": "no engine was given to run the shipping path with"})
     pairs: list[dict[str, Any]] = []
     sheet: list[list[np.ndarray]] = []
     with FaceTracker("image", max_faces=1) as tracker:
@@ -251,25 +292,46 @@ def cross_reenact(
                 driver_pts = [m.points68 for _, m in kept]
                 widest = int(np.argmax([m.points68[66, 1] - m.points68[62, 1] for _, m in kept]))
                 row_images = [avatar.crop, face_crop(kept[widest][1].points68, size).warp(kept[widest][0])]
-                for row, render in renderers.items():
-                    images = render(driven)
-                    found = retrack(tracker, images)
+                outputs: dict[str, tuple[list[np.ndarray], list[bool] | None]] = {
+                    row: (list(render(driven)), None) for row, render in renderers.items()
+                }
+                if live is not None:  # the kept frames, as many a second as the clip's every stride-th frame
+                    fps = clip_fps(path) / settings.stride
+                    faces, capturing = live.render(avatar, [f for f, _ in kept], fps)
+                    outputs["live"] = (faces, capturing)
+                for row, (images, left_out) in outputs.items():
+                    measured = (
+                        images if left_out is None else [im for im, o in zip(images, left_out, strict=True) if not o]
+                    )
+                    driver_kept = (
+                        driver_pts
+                        if left_out is None
+                        else [p for p, o in zip(driver_pts, left_out, strict=True) if not o]
+                    )
+                    found = retrack(tracker, measured)
                     entry: dict[str, Any] = {
                         "row": row,
                         "portrait": portrait.name,
                         "kind": kind_of(portrait),
                         "driver": path.name,
-                        "frames": len(images),
-                        "face_found": sum(f is not None for f in found) / len(found),
-                        **follow_measures(driver_pts, found),
+                        "frames": len(measured),
+                        "face_found": sum(f is not None for f in found) / max(len(found), 1),
+                        **follow_measures(driver_kept, found),
                     }
+                    # identity at the crop's size, as the other rows (dlib's descriptor reads a 150-px chip)
+                    small = [_at(im, size) for im in measured]
+                    if dlib_points is not None:
+                        driver_dlib = _kept(by_dlib[path], left_out)
+                        follow = follow_measures(driver_dlib, [dlib_points(im) for im in measured])
+                        entry.update({f"dlib_{k}": follow[k] for k in DLIB_FIGURES})
                     if describer is not None:
-                        entry.update(summarize_identity(identity_distances(describer, reference, images)))
+                        entry.update(summarize_identity(identity_distances(describer, reference, small)))
                         if reference is None:  # the portrait itself defeats dlib: no distance, and say why
                             entry["identity_note"] = "dlib finds no face on the portrait's crop"
                     pairs.append(entry)
-                    row_images.append(images[widest])
+                    row_images.append(_at(images[widest], size))
                 sheet.append(row_images)
+    used = {p["row"] for p in pairs}
     by_group: dict[str, dict[str, Any]] = {}
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for p in pairs:
@@ -289,7 +351,7 @@ def cross_reenact(
         "summary": by_group,
         "pairs": pairs,
         "skipped": skipped,
-        "columns_of_sheet": "portrait crop | driver (widest mouth) | " + " | ".join(ROWS),
+        "columns_of_sheet": "portrait crop | driver (widest mouth) | " + " | ".join(r for r in ROWS if r in used),
     }
 
 
@@ -299,6 +361,7 @@ def format_cross(report: dict[str, Any]) -> str:
 
     head = f"{'row':<6} {'kind':<9} {'pairs':>5} {'id med':>6} {'<0.6':>5} {'face':>5} "
     head += " ".join(f"{'r ' + s:>7}" for s in SIGNALS) + f" {'mouth×':>6}"
+    head += " | dlib: " + " ".join(f"{k.replace('_range_ratio', '×').replace('_', ' '):>7}" for k in DLIB_FIGURES)
     lines = [head]
     for row, kinds in report["summary"].items():
         for kind, s in kinds.items():
@@ -307,6 +370,8 @@ def format_cross(report: dict[str, Any]) -> str:
                 f"{f(s['identity_same_share'], '.0%'):>5} {f(s['face_found'], '.0%'):>5} "
                 + " ".join(f"{f(s['r_' + sig], '.2f'):>7}" for sig in SIGNALS)
                 + f" {f(s['mouth_range_ratio'], '.2f'):>6}"
+                + " |       "
+                + " ".join(f"{f(s.get('dlib_' + k), '.2f'):>7}" for k in DLIB_FIGURES)
             )
     still = sorted({p["driver"] for p in report["pairs"] if p.get("driver_mouth_still")})
     if still:

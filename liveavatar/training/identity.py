@@ -20,6 +20,7 @@ import numpy as np
 SAME_PERSON = 0.6  # dlib's threshold for the ResNet descriptor
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 DESCRIPTOR_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"  # for the expression measures' second tracker
 
 
 def _model_file(name: str) -> Path | None:
@@ -38,7 +39,7 @@ def unavailable_reason() -> str | None:
         import dlib  # noqa: F401
     except ImportError:
         return "identity not measured: dlib is not installed (pip install -e '.[eval]')"
-    if _model_file(SHAPE_MODEL) is None or _model_file(DESCRIPTOR_MODEL) is None:
+    if any(_model_file(m) is None for m in (SHAPE_MODEL, DESCRIPTOR_MODEL, LANDMARK_MODEL)):
         return "identity not measured: face_recognition_models is not installed (pip install -e '.[eval]')"
     return None
 
@@ -60,6 +61,25 @@ class FaceDescriber:
             return None
         face = max(faces, key=lambda r: r.width() * r.height())
         return np.asarray(self._net.compute_face_descriptor(image, self._shape(image, face)), dtype=np.float64)
+
+
+class DlibLandmarks:
+    """image → dlib's 68 points (x, y) of its largest face, or None: the second tracker the expression
+    measures read the output with (mediapipe and dlib disagree where a painted mouth or eye is unclear)."""
+
+    def __init__(self) -> None:
+        import dlib
+
+        self._detect = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(str(_model_file(LANDMARK_MODEL)))
+
+    def __call__(self, image_rgb: np.ndarray) -> np.ndarray | None:
+        image = np.ascontiguousarray(image_rgb, dtype=np.uint8)
+        faces = self._detect(image, 0) or self._detect(image, 1)  # upsampled only when needed (4× the work)
+        if not faces:
+            return None
+        shape = self._shape(image, max(faces, key=lambda r: r.width() * r.height()))
+        return np.array([[shape.part(k).x, shape.part(k).y] for k in range(68)], np.float64)
 
 
 def identity_distances(describer: FaceDescriber, reference: np.ndarray | None, frames) -> list[float | None]:
