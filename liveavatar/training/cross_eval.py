@@ -13,9 +13,9 @@ and measured: identity distance of each output frame to the portrait's crop (liv
 and how the output follows the driver, re-tracked on the output by mediapipe and, where dlib is installed, by
 dlib's 68 points too ("dlib_" figures; liveavatar/training/expression.py).
 Portraits are grouped by the kind their file name starts with (photo_, painting_, statue_, …), so photos
-and paintings are reported separately. A contact sheet (portrait | driver | model | warp, at the frame where
-the driver's mouth is widest) is written next to the report, for looking at; it shows real people's faces
-and stays out of the repository.
+and paintings are reported separately. A contact sheet (portrait | driver | model | warp | live, at the frame
+where the driver's mouth is widest) is written next to the report, for looking at; it shows real people's
+faces and stays out of the repository.
 """
 
 from __future__ import annotations
@@ -300,14 +300,7 @@ def cross_reenact(
                     faces, capturing = live.render(avatar, [f for f, _ in kept], fps)
                     outputs["live"] = (faces, capturing)
                 for row, (images, left_out) in outputs.items():
-                    measured = (
-                        images if left_out is None else [im for im, o in zip(images, left_out, strict=True) if not o]
-                    )
-                    driver_kept = (
-                        driver_pts
-                        if left_out is None
-                        else [p for p, o in zip(driver_pts, left_out, strict=True) if not o]
-                    )
+                    measured, driver_kept = _kept(images, left_out), _kept(driver_pts, left_out)
                     found = retrack(tracker, measured)
                     entry: dict[str, Any] = {
                         "row": row,
