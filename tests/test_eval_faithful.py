@@ -166,9 +166,11 @@ def test_eval_needs_something_to_evaluate_and_both_cross_folders(tmp_path: Path)
 def test_the_live_row_measures_what_run_shows_with_the_bundled_model(tmp_path: Path, portraits: Path, driving: Path):
     """`eval`'s live row runs the shipping path (the Processor, the frame graph on the engine `run` picks, the
     Composer at 1280×720 with the driver's own mouth, the lids and the irises) and reads the output's face
-    square with mediapipe and dlib. On a driver whose mouth opens wide, the Grace Hopper portrait's mouth
-    follows it (r 0.87 by mediapipe, 0.85 by dlib; its opening's range 0.54 / 0.58 of his, whose mouth opens
-    to a third of his eye distance) and keeps her identity (0.33)."""
+    square with mediapipe and dlib. Grace Hopper's portrait, driven by a man whose mouth opens wide: her mouth
+    follows his (r 0.87 by mediapipe, 0.85 by dlib; its opening's range 0.54 / 0.58 of his, which reaches a
+    third of his eye distance) and she stays herself (identity 0.33). Driven by a woman who glances aside:
+    her irises follow (gaze r 0.83 / 0.75, range 0.73 / 0.64 of the driver's; dlib finds irises behind her
+    glasses less well), where the graph's crop, which does not redraw them, moves them a fifth as far (0.14)."""
     import cv2
 
     from liveavatar.cli import main
@@ -177,19 +179,25 @@ def test_the_live_row_measures_what_run_shows_with_the_bundled_model(tmp_path: P
     faces.mkdir()
     clips.mkdir()
     (faces / "photo_grace_hopper.jpg").symlink_to(portraits / "photo_grace_hopper.jpg")
+    (clips / "glances.mp4").symlink_to(driving / "hellomeme_tiktok_young_woman_glances.mp4")
     (clips / "mouth.mp4").symlink_to(driving / "lp_d18_man_mouth_open.mp4")
     out = tmp_path / "report"
-    # 48 frames at stride 2: the driver opens his mouth wide from the 32nd
+    # 48 frames at stride 2: the man opens his mouth wide from the 32nd
     args = ["eval", "--portraits", str(faces), "--drivers", str(clips), "--out", str(out), "--frames-per-clip", "48"]
     assert main(args) == 0
     report = json.loads((out / "cross_metrics.json").read_text())
-    live = next(p for p in report["pairs"] if p["row"] == "live")
+    rows = {(p["row"], p["driver"]): p for p in report["pairs"]}
+    live = rows[("live", "mouth.mp4")]
     assert live["frames"] == 48 - 5  # the neutral's capture left out: the avatar holds its rest then
     assert live["face_found"] == 1.0
     assert live["r_mouth"] > 0.75 and live["mouth_range_ratio"] > 0.4
+    looks, crop = rows[("live", "glances.mp4")], rows[("model", "glances.mp4")]
+    assert looks["gaze_r"] > 0.8 and looks["gaze_range"] > 0.5
+    assert crop["gaze_range"] < 0.3 * looks["gaze_range"]
     if unavailable_reason() is None:
         assert live["identity_median"] < SAME_PERSON
         assert live["dlib_r_mouth"] > 0.75 and live["dlib_mouth_range_ratio"] > 0.4
+        assert looks["dlib_gaze_r"] > 0.6 and looks["dlib_gaze_range"] > 0.4
     sheet = cv2.imread(str(out / "cross_sheet.png"))
     assert sheet.shape[1] == 5 * 256  # portrait | driver | model | warp | live
 

@@ -10,15 +10,10 @@ warp model's frame graph on ONNX Runtime, frame by frame as the inference thread
 the 1280×720 output as the compose thread does (the portrait moved at full resolution, the lids closed there:
 liveavatar/render/lids.py); the measured frame is that output's face region (the crop's square on it).
 `--crop` measures the graph's 256-px composite instead (what this tool measured before the lids were drawn).
-Driver frames and output frames are measured alike, by two trackers:
-  mediapipe  the refined mesh (irises): iris centre and the 68 points' lids and corners;
-  dlib       68 points (face_recognition_models' predictor); the iris is the centroid of the darkest fifth
-             of the grey pixels inside the lids' polygon.
-Per frame and eye: gaze = the iris's offset from the eye's centre along the eye, over the eye's width (mean of
-both eyes); lid ratio = lid gap over eye width. Per pair (after the neutral's capture): gaze r (over every
-frame, and over the frames where neither the driver's nor the output's lids read closed) and the output's
-gaze range over the driver's (standard deviations); eye-openness r; and at the driver's closed
-frames (lid ratio ≤ CLOSED of its median), the lid ratio over each face's own median, driver and output.
+Driver frames and output frames are measured alike, by two trackers, with `liveavatar/training/eye_follow.py`
+(what `liveavatar eval`'s cross-reenactment reports too): gaze r and range, eye-openness r, and the lid ratio
+at the driver's closed frames, per pair after the neutral's capture. Here on 80 consecutive frames of each
+clip (eval takes every second one), and with `--crop` on the graph's 256-px composite instead.
 """
 
 from __future__ import annotations
@@ -27,8 +22,9 @@ import argparse
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from liveavatar.training.eye_follow import MeshEyes, darkest_irises, eye_follow, eye_reading
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Held-out clips (not in the bundled model's training set; split of docs/TRAINING.md) whose gaze moves:
@@ -45,114 +41,19 @@ PORTRAITS = (
     "painting_girl_with_a_pearl_earring.jpg",
 )
 SKIP = 10  # frames of the neutral's capture
-CLOSED = 0.5  # a driver frame whose lid ratio is at most this share of its median is a closed frame
-CORNERS = ((36, 39), (42, 45))
-LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
 
 
-def eye_measures(points: np.ndarray, irises: np.ndarray | None) -> tuple[float, float]:
-    """68×2 points, 2×2 iris centres (or None) → (gaze along the eye in eye widths, lid ratio), both eyes' mean."""
-    gazes, ratios = [], []
-    for e, (a, b) in enumerate(CORNERS):
-        along = points[b] - points[a]
-        width = float(np.hypot(*along))
-        ax = along / width
-        gap = np.mean([np.linalg.norm(points[lo] - points[up]) for up, lo in LIDS[e]])
-        ratios.append(gap / width)
-        if irises is not None:
-            gazes.append(float((irises[e] - (points[a] + points[b]) / 2) @ ax) / width)
-    return (float(np.mean(gazes)) if gazes else float("nan")), float(np.mean(ratios))
+def dlib_eyes_of(landmarks):
+    """dlib's 68 points → a reader of an image's Reading (liveavatar.training.eye_follow), or None."""
 
+    def read(image: np.ndarray):
+        points = landmarks(image)
+        return None if points is None else eye_reading(points, darkest_irises(image, points))
 
-class DlibEyes:
-    def __init__(self) -> None:
-        import dlib
-
-        from liveavatar.training.identity import _model_file  # found without pkg_resources
-
-        self.detect = dlib.get_frontal_face_detector()
-        self.predict = dlib.shape_predictor(str(_model_file("shape_predictor_68_face_landmarks.dat")))
-        self.dlib = dlib
-
-    def __call__(self, rgb: np.ndarray) -> tuple[float, float] | None:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        faces = self.detect(grey, 1 if max(grey.shape) < 400 else 0)  # small crops need one upsampling
-        if not faces:
-            return None
-        face = max(faces, key=lambda r: r.area())
-        shape = self.predict(grey, face)
-        points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], np.float32)
-        irises = []
-        for idx in (range(36, 42), range(42, 48)):
-            mask = np.zeros(grey.shape, np.uint8)
-            cv2.fillPoly(mask, [points[list(idx)].astype(np.int32)], 1)
-            ys, xs = np.nonzero(mask)
-            if len(xs) < 3:
-                irises.append(points[list(idx)].mean(0))
-                continue
-            values = grey[ys, xs]
-            dark = values <= np.percentile(values, 20)
-            irises.append(np.array([xs[dark].mean(), ys[dark].mean()]))
-        return eye_measures(points, np.array(irises))
-
-
-class MeshEyes:
-    def __init__(self) -> None:
-        from liveavatar.landmarks.tracker import FaceTracker
-
-        self.tracker = FaceTracker("video", max_faces=1, irises=True)
-
-    def __call__(self, rgb: np.ndarray) -> tuple[float, float] | None:
-        found = self.tracker.track(np.ascontiguousarray(rgb)).landmarks
-        if found is None or found.irises is None:
-            return None
-        return eye_measures(found.points68, found.irises[:, :2])
-
-    def close(self) -> None:
-        self.tracker.close()
-
-
-def pearson(a, b) -> float | None:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 5 or a.std() < 1e-9 or b.std() < 1e-9:
-        return None
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def pair_measures(driver: list, output: list) -> dict:
-    """Per-frame (gaze, lid ratio) or None of driver and output → the pair's figures."""
-    both = [(d, o) for d, o in zip(driver, output, strict=True) if d is not None and o is not None]
-    if len(both) < 10:
-        return {"frames": len(both)}
-    d, o = np.array([b[0] for b in both]), np.array([b[1] for b in both])
-    d_open, o_open = d[:, 1] / np.median(d[:, 1]), o[:, 1] / np.median(o[:, 1])
-    closed = d_open <= CLOSED
-    seen = ~closed & (o_open > CLOSED)  # both eyes open: the driver's and the output's
-    out = {
-        "frames": len(both),
-        "gaze_r": pearson(d[:, 0], o[:, 0]),
-        "gaze_range": float(o[:, 0].std() / max(d[:, 0].std(), 1e-9)),
-        # the same over the frames where both the driver's and the output's eyes are open: a shut eye has no
-        # gaze, and what a tracker reads there is the drawn lid's
-        "gaze_r_open": pearson(d[seen, 0], o[seen, 0]),
-        "driver_gaze_std": float(d[:, 0].std()),
-        "eyes_r": pearson(d[:, 1], o[:, 1]),
-        "closed_frames": int(closed.sum()),
-    }
-    if closed.any():
-        out["driver_closed_ratio"] = float(d_open[closed].mean())
-        out["output_closed_ratio"] = float(o_open[closed].mean())
-    return out
+    return read
 
 
 OUTPUT_SIZE = (1280, 720)
-
-
-def face_region(composer, output: np.ndarray) -> np.ndarray:
-    """The output's pixels inside the crop's square (the composer's one avatar's footprint), H×W×3 RGB."""
-    (_, warp), *_ = composer._warps.values()
-    x0, y0, x1, y1 = warp.region
-    return np.ascontiguousarray(output[y0:y1, x0:x1])
 
 
 def run_pair(
@@ -191,7 +92,8 @@ def run_pair(
                 output = composer.compose(
                     face, avatar, Background(), False, False, layers, None, work.points, driven[0, 68:]
                 )
-                face = face_region(composer, output)
+                x0, y0, x1, y1 = composer.face_square(avatar, checkpoint.config.image_size)
+                face = np.ascontiguousarray(output[y0:y1, x0:x1])
             d_mesh, o_mesh = mesh_driver(image), mesh_output(face)
             if i < SKIP:
                 continue
@@ -208,7 +110,7 @@ def run_pair(
     if getattr(avatar, "irises", None) is not None:
         row["irises_found"] = int(np.isfinite(avatar.irises).all(axis=1).sum())
     for tracker in ("mediapipe", "dlib"):
-        row[tracker] = pair_measures(drivers[tracker], outputs[tracker])
+        row[tracker] = eye_follow(drivers[tracker], outputs[tracker])
     return row
 
 
@@ -259,7 +161,9 @@ def main() -> int:
 
     checkpoint = open_checkpoint(resolve_checkpoint(None))
     engine = create_engine("onnxruntime", checkpoint).engine
-    dlib_eyes = DlibEyes()
+    from liveavatar.training.identity import DlibLandmarks
+
+    dlib_eyes = dlib_eyes_of(DlibLandmarks())
     rows = []
     for name in args.portraits:
         for clip in args.clips:

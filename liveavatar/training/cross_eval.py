@@ -32,6 +32,7 @@ import torch
 from liveavatar.config import WarpConfig
 from liveavatar.errors import InputError, LiveAvatarError
 from liveavatar.training.expression import SIGNALS, STILL_MOUTH_SPREAD, follow_measures
+from liveavatar.training.eye_follow import eye_follow
 from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -39,6 +40,8 @@ VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".mov", ".webm", ".avi", ".mkv"}
 CROSS_SHEET_FILE = "cross_sheet.png"
 ROWS = ("model", "warp", "live")
 DLIB_FIGURES = ("r_mouth", "r_eyes", "mouth_range_ratio")  # the follow measures also read with dlib
+# gaze and blinks (liveavatar/training/eye_follow.py), by mediapipe's refined mesh and by dlib
+EYE_FIGURES = ("gaze_r", "gaze_r_open", "gaze_range", "driver_closed_ratio", "output_closed_ratio")
 
 Render = Callable[[np.ndarray], np.ndarray]  # driven points (T×68×2 crop pixels) → T×S×S×3 uint8 RGB
 
@@ -197,6 +200,17 @@ def model_renderer(model, psi: np.ndarray, crop: np.ndarray, points: np.ndarray,
     return render
 
 
+def mesh_eyes(frames: Sequence[np.ndarray]) -> list[Any]:
+    """Each frame's eye Reading by mediapipe's refined mesh over the sequence (video mode), or None."""
+    from liveavatar.training.eye_follow import MeshEyes
+
+    reader = MeshEyes()
+    try:
+        return [reader(f) for f in frames]
+    finally:
+        reader.close()
+
+
 def _kept(values: Sequence[Any], left_out: list[bool] | None) -> list[Any]:
     """The values of the frames a row is measured on: all, or those not left out (the live row's neutral)."""
     return list(values) if left_out is None else [v for v, out in zip(values, left_out, strict=True) if not out]
@@ -215,6 +229,7 @@ def _at(image: np.ndarray, size: int) -> np.ndarray:
 def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ["identity_median", "identity_same_share", "identity_face_found", "face_found"]
     keys += [f"r_{s}" for s in SIGNALS] + ["mouth_range_ratio"] + [f"dlib_{k}" for k in DLIB_FIGURES]
+    keys += [*EYE_FIGURES, *(f"dlib_{k}" for k in EYE_FIGURES)]
     summary: dict[str, Any] = {"pairs": len(rows)}
     for key in keys:
         values = [r[key] for r in rows if r.get(key) is not None]
@@ -243,6 +258,7 @@ def cross_reenact(
     from liveavatar.landmarks.retarget import Retargeter, driver_points
     from liveavatar.landmarks.tracker import FaceTracker
     from liveavatar.render.align import face_crop
+    from liveavatar.training.eye_follow import darkest_irises, eye_reading
     from liveavatar.training.identity import DlibLandmarks
     from liveavatar.training.live_eval import live_renderer
 
@@ -254,6 +270,7 @@ def cross_reenact(
     dlib_points = None if skip_identity else DlibLandmarks()  # the same install as identity's
     clips: list[tuple[Path, list[tuple[np.ndarray, Any]] | None, str | None]] = []
     by_dlib: dict[Path, list[np.ndarray | None]] = {}  # each clip's kept frames, dlib's 68 points
+    eyes_of: dict[tuple[Path, str], list[Any]] = {}  # each clip's kept frames, eye Readings per tracker
     for path in tqdm(driver_files, desc="tracking drivers", unit="clip", disable=None):
         frames = read_clip(path, settings.frames_per_clip, settings.stride)
         marks = track_driver(frames)
@@ -262,8 +279,13 @@ def cross_reenact(
             clips.append((path, None, f"mediapipe found a face in {len(tracked)} of {len(frames)} frames"))
             continue
         clips.append((path, tracked, None))
+        eyes_of[(path, "mediapipe")] = mesh_eyes([f for f, _ in tracked])
         if dlib_points is not None:
             by_dlib[path] = [dlib_points(f) for f, _ in tracked]
+            eyes_of[(path, "dlib")] = [
+                None if p is None else eye_reading(p, darkest_irises(f, p))
+                for (f, _), p in zip(tracked, by_dlib[path], strict=True)
+            ]
     skipped = [{"driver": p.name, "skipped": why} for p, k, why in clips if k is None]
     live = live_renderer(checkpoint, make_engine) if "live" in settings.rows else None
     if "live" in settings.rows and live is None:
@@ -313,10 +335,19 @@ def cross_reenact(
                     }
                     # identity at the crop's size, as the other rows (dlib's descriptor reads a 150-px chip)
                     small = [_at(im, size) for im in measured]
+                    eyes = eye_follow(_kept(eyes_of[(path, "mediapipe")], left_out), mesh_eyes(measured))
+                    entry.update({k: eyes.get(k) for k in EYE_FIGURES})
                     if dlib_points is not None:
                         driver_dlib = _kept(by_dlib[path], left_out)
-                        follow = follow_measures(driver_dlib, [dlib_points(im) for im in measured])
+                        points = [dlib_points(im) for im in measured]
+                        follow = follow_measures(driver_dlib, points)
                         entry.update({f"dlib_{k}": follow[k] for k in DLIB_FIGURES})
+                        read = [
+                            None if p is None else eye_reading(p, darkest_irises(im, p))
+                            for im, p in zip(measured, points, strict=True)
+                        ]
+                        eyes = eye_follow(_kept(eyes_of[(path, "dlib")], left_out), read)
+                        entry.update({f"dlib_{k}": eyes.get(k) for k in EYE_FIGURES})
                     if describer is not None:
                         entry.update(summarize_identity(identity_distances(describer, reference, small)))
                         if reference is None:  # the portrait itself defeats dlib: no distance, and say why
@@ -366,6 +397,17 @@ def format_cross(report: dict[str, Any]) -> str:
                 + " |       "
                 + " ".join(f"{f(s.get('dlib_' + k), '.2f'):>7}" for k in DLIB_FIGURES)
             )
+    lines.append("eyes (gaze r over every frame / with both eyes open, gaze range; lid ratio at the driver's closed")
+    lines.append("frames, output (driver)), by mediapipe | by dlib; gaze only where the driver's gaze moves:")
+    for row, kinds in report["summary"].items():
+        for kind, s in kinds.items():
+            cells = []
+            for tracker in ("", "dlib_"):
+                g = [f(s.get(tracker + k), ".2f") for k in ("gaze_r", "gaze_r_open", "gaze_range")]
+                lids = (f(s.get(tracker + k), ".2f") for k in ("output_closed_ratio", "driver_closed_ratio"))
+                closed = "{} ({})".format(*lids)
+                cells.append(f"{g[0]:>5} / {g[1]:>5} {g[2]:>5}  {closed:>12}")
+            lines.append(f"{row:<6} {kind:<9} " + " | ".join(cells))
     still = sorted({p["driver"] for p in report["pairs"] if p.get("driver_mouth_still")})
     if still:
         lines.append(
