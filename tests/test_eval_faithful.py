@@ -167,9 +167,9 @@ def test_the_live_row_measures_what_run_shows_with_the_bundled_model(tmp_path: P
     """`eval`'s live row runs the shipping path (the Processor, the frame graph on the engine `run` picks, the
     Composer at 1280×720 with the driver's own mouth, the lids and the irises) and reads the output's face
     square with mediapipe and dlib. Grace Hopper's portrait, driven by a man whose mouth opens wide: her mouth
-    follows his (r 0.87 by mediapipe, 0.85 by dlib; its opening's range 0.54 / 0.58 of his, which reaches a
-    third of his eye distance) and she stays herself (identity 0.33). Driven by a woman who glances aside:
-    her irises follow (gaze r 0.83 / 0.75, range 0.73 / 0.64 of the driver's; dlib finds irises behind her
+    follows his (r 0.87 by mediapipe, 0.85 by dlib; its opening's range 0.51 / 0.64 of his, which reaches a
+    third of his eye distance) and she stays herself (identity 0.34). Driven by a woman who glances aside:
+    her irises follow (gaze r 0.89 / 0.70, range 0.71 / 0.64 of the driver's; dlib finds irises behind her
     glasses less well), where the graph's crop, which does not redraw them, moves them a fifth as far (0.14)."""
     import cv2
 
