@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liveavatar.training.eye_follow import MeshEyes, darkest_irises, eye_follow, eye_reading
+from liveavatar.training.eye_follow import MeshEyes, dlib_reading, eye_follow
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Held-out clips (not in the bundled model's training set; split of docs/TRAINING.md) whose gaze moves:
@@ -41,16 +41,6 @@ PORTRAITS = (
     "painting_girl_with_a_pearl_earring.jpg",
 )
 SKIP = 10  # frames of the neutral's capture
-
-
-def dlib_eyes_of(landmarks):
-    """dlib's 68 points → a reader of an image's Reading (liveavatar.training.eye_follow), or None."""
-
-    def read(image: np.ndarray):
-        points = landmarks(image)
-        return None if points is None else eye_reading(points, darkest_irises(image, points))
-
-    return read
 
 
 OUTPUT_SIZE = (1280, 720)
@@ -163,7 +153,11 @@ def main() -> int:
     engine = create_engine("onnxruntime", checkpoint).engine
     from liveavatar.training.identity import DlibLandmarks
 
-    dlib_eyes = dlib_eyes_of(DlibLandmarks())
+    landmarks = DlibLandmarks()
+
+    def dlib_eyes(image: np.ndarray):
+        return dlib_reading(image, landmarks(image))
+
     rows = []
     for name in args.portraits:
         for clip in args.clips:

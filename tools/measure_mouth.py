@@ -182,10 +182,9 @@ def on_real_landmarks(driven, avatar, size: int):
 
 
 def clip_fps(path: Path) -> float:
-    capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    capture.release()
-    return fps if 1 <= fps <= 240 else 30.0
+    from liveavatar.training.cross_eval import clip_fps as fps_of  # the evaluation's own (torch is here anyway)
+
+    return fps_of(path)
 
 
 def read_frames(path: Path, count: int, stride: int = 1) -> list[np.ndarray]:
@@ -266,12 +265,9 @@ class Trackers:
     """The inner-lip opening per eye distance of an image's largest face, by mediapipe and by dlib (68)."""
 
     def __init__(self) -> None:
-        import dlib
+        from liveavatar.training.identity import DlibLandmarks
 
-        from liveavatar.training.identity import _model_file
-
-        self._detect = dlib.get_frontal_face_detector()
-        self._shape = dlib.shape_predictor(str(_model_file("shape_predictor_68_face_landmarks.dat")))
+        self._dlib = DlibLandmarks()
 
     def mediapipe(self, image: np.ndarray) -> float | None:
         from liveavatar.landmarks.tracker import FaceTracker
@@ -282,13 +278,8 @@ class Trackers:
         return None if landmarks is None else opening(landmarks.points68)
 
     def dlib(self, image: np.ndarray) -> float | None:
-        image = np.ascontiguousarray(image)
-        faces = self._detect(image, 0) or self._detect(image, 1)
-        if not faces:
-            return None
-        face = max(faces, key=lambda r: r.area())
-        shape = self._shape(image, face)
-        return opening(np.array([[shape.part(k).x, shape.part(k).y] for k in range(68)], np.float64))
+        points = self._dlib(image)
+        return None if points is None else opening(points)
 
 
 def follow(driver: list[float | None], output: list[float | None]) -> dict:

@@ -224,8 +224,9 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     vl_now = vl - np.float32(c * (1 - UPPER_SHARE)) * gap
     shut = np.float32(np.clip((c - LASH_FROM) / (1 - LASH_FROM), 0.0, 1.0))  # 0 … 1 as the eye shuts
     read_to, read_from = vu, vl  # the upper band's skin ends at read_to, the lower's starts at read_from
-    if shape.lash is not None and shut > 0:
-        lash = np.interp(u, shape.lash[:, 0], shape.lash[:, 1]).astype(np.float32)
+    lash_knots = shape.lash if shut > 0 else None
+    if lash_knots is not None:
+        lash = np.interp(u, lash_knots[:, 0], lash_knots[:, 1]).astype(np.float32)
         half = shut * np.float32(LASH_WIDTH * shape.width / 2)
         # what lies between the lashes and vu is covered; at least half the skin band is kept to stretch
         read_to = vu + shut * np.clip(lash + half - vu, -0.5 * np.float32(shape.skin), 0.0)
@@ -237,8 +238,8 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     above = (v >= top) & (v < vu_now) & (gap > 0)
     below = (v > vl_now) & (v <= bottom) & (gap > 0)
     move = np.where(above, stretched_down - v, np.where(below, stretched_up - v, np.float32(0.0)))
-    if shape.lash is not None and shut > 0:
+    if lash_knots is not None:  # the line where the lids meet reads the lashes, row for row about their darkest
         on_line = (np.abs(v - vu_now) <= half) & (gap > 0)
-        move = np.where(on_line, lash + (v - vu_now) - v, move)
+        move = np.where(on_line, lash - vu_now, move)
     samples[..., 0] += move * down[0]
     samples[..., 1] += move * down[1]

@@ -258,7 +258,7 @@ def cross_reenact(
     from liveavatar.landmarks.retarget import Retargeter, driver_points
     from liveavatar.landmarks.tracker import FaceTracker
     from liveavatar.render.align import face_crop
-    from liveavatar.training.eye_follow import darkest_irises, eye_reading
+    from liveavatar.training.eye_follow import dlib_reading
     from liveavatar.training.identity import DlibLandmarks
     from liveavatar.training.live_eval import live_renderer
 
@@ -282,10 +282,7 @@ def cross_reenact(
         eyes_of[(path, "mediapipe")] = mesh_eyes([f for f, _ in tracked])
         if dlib_points is not None:
             by_dlib[path] = [dlib_points(f) for f, _ in tracked]
-            eyes_of[(path, "dlib")] = [
-                None if p is None else eye_reading(p, darkest_irises(f, p))
-                for (f, _), p in zip(tracked, by_dlib[path], strict=True)
-            ]
+            eyes_of[(path, "dlib")] = [dlib_reading(f, p) for (f, _), p in zip(tracked, by_dlib[path], strict=True)]
     skipped = [{"driver": p.name, "skipped": why} for p, k, why in clips if k is None]
     live = live_renderer(checkpoint, make_engine) if "live" in settings.rows else None
     if "live" in settings.rows and live is None:
@@ -342,10 +339,7 @@ def cross_reenact(
                         points = [dlib_points(im) for im in measured]
                         follow = follow_measures(driver_dlib, points)
                         entry.update({f"dlib_{k}": follow[k] for k in DLIB_FIGURES})
-                        read = [
-                            None if p is None else eye_reading(p, darkest_irises(im, p))
-                            for im, p in zip(measured, points, strict=True)
-                        ]
+                        read = [dlib_reading(im, p) for im, p in zip(measured, points, strict=True)]
                         eyes = eye_follow(_kept(eyes_of[(path, "dlib")], left_out), read)
                         entry.update({f"dlib_{k}": eyes.get(k) for k in EYE_FIGURES})
                     if describer is not None:

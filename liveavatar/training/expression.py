@@ -61,7 +61,7 @@ def expression_signals(points: np.ndarray) -> dict[str, float]:
     }
 
 
-def pearson(a: Sequence[float], b: Sequence[float]) -> float | None:
+def pearson(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float | None:
     """Pearson r; None with fewer than 3 pairs or when either side does not vary (r is undefined)."""
     x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if len(x) < 3 or x.std() < 1e-9 or y.std() < 1e-9:

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from liveavatar.training.expression import pearson
+
 CLOSED = 0.5  # a driver frame whose lid ratio is at most this share of its median is a closed frame
 # The driver's gaze standard deviation (eye widths) under which its gaze is still: the held-out clips whose
 # gaze moves spread 0.09-0.14, the blinking clip (which looks ahead) 0.013.
@@ -82,10 +84,14 @@ class MeshEyes:
         self._tracker.close()
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
-    if len(a) < 5 or a.std() < 1e-9 or b.std() < 1e-9:
-        return None
-    return float(np.corrcoef(a, b)[0, 1])
+def dlib_reading(image: np.ndarray, points: np.ndarray | None) -> Reading | None:
+    """dlib's 68 points of `image` (or None: no face) → its Reading, the iris the darkest fifth in the lids."""
+    return None if points is None else eye_reading(points, darkest_irises(image, points))
+
+
+def _r(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson r over 5 frames or more (fewer, as the open frames of a blinking clip can be, say nothing)."""
+    return pearson(a, b) if len(a) >= 5 else None
 
 
 def eye_follow(driver: Sequence[Reading | None], output: Sequence[Reading | None]) -> dict:
@@ -103,10 +109,10 @@ def eye_follow(driver: Sequence[Reading | None], output: Sequence[Reading | None
         "frames": len(both),
         "driver_gaze_std": float(d[:, 0].std()),
         "driver_gaze_still": still,
-        "gaze_r": None if still else pearson(d[:, 0], o[:, 0]),
-        "gaze_r_open": None if still else pearson(d[seen, 0], o[seen, 0]),
+        "gaze_r": None if still else _r(d[:, 0], o[:, 0]),
+        "gaze_r_open": None if still else _r(d[seen, 0], o[seen, 0]),
         "gaze_range": None if still else float(o[:, 0].std() / max(d[:, 0].std(), 1e-9)),
-        "eyes_r": pearson(d[:, 1], o[:, 1]),
+        "eyes_r": _r(d[:, 1], o[:, 1]),
         "closed_frames": int(closed.sum()),
     }
     if closed.any():
