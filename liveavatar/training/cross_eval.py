@@ -31,7 +31,7 @@ import torch
 
 from liveavatar.config import WarpConfig
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.training.expression import SIGNALS, STILL_MOUTH_SPREAD, follow_measures
+from liveavatar.training.expression import CLOSED_LIDS, SIGNALS, STILL_MOUTH_SPREAD, follow_measures
 from liveavatar.training.eye_follow import eye_follow
 from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
 
@@ -235,6 +235,7 @@ def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         values = [r[key] for r in rows if r.get(key) is not None]
         summary[key] = float(np.median(values)) if values else None
     summary["mouth_still_pairs"] = sum(bool(r.get("driver_mouth_still")) for r in rows)
+    summary["eyes_still_pairs"] = sum(bool(r.get("driver_eyes_still")) for r in rows)
     return summary
 
 
@@ -407,6 +408,12 @@ def format_cross(report: dict[str, Any]) -> str:
         lines.append(
             f"r mouth and mouth× leave out {', '.join(still)}: the driver's mouth does not open "
             f"(5–95 % spread under {STILL_MOUTH_SPREAD} eye distances), so they would measure tracker noise"
+        )
+    still = sorted({p["driver"] for p in report["pairs"] if p.get("driver_eyes_still")})
+    if still:
+        lines.append(
+            f"r eyes leaves out {', '.join(still)}: the driver does not blink (its lids never close to "
+            f"{CLOSED_LIDS:g} of their median gap), so it would measure tracker noise"
         )
     if not report["identity"].startswith("dlib"):
         lines.append(report["identity"])

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from liveavatar.training.expression import pearson
+from liveavatar.training.expression import CLOSED_LIDS, pearson
 
-CLOSED = 0.5  # a driver frame whose lid ratio is at most this share of its median is a closed frame
+CLOSED = CLOSED_LIDS  # a driver frame whose lid ratio is at most this share of its median is a closed frame
 # The driver's gaze standard deviation (eye widths) under which its gaze is still: the held-out clips whose
 # gaze moves spread 0.09-0.14, the blinking clip (which looks ahead) 0.013.
 STILL_GAZE = 0.03
