@@ -9,7 +9,9 @@ mouth rest), the bundled model's frame graph on ONNX Runtime and the Composer at
   mouth  the driver's own mouth laid in (liveavatar.render.driver_mouth; what ships);
   model  G paints the inside (`--no-driver-mouth`, the path before this change);
   warp   the spline alone (G's paint left out);
-  still  the portrait held still (self only).
+  still  the portrait held still (self only);
+  real_lips  "mouth" with the real frame's outer-lip polygon (its lips and all inside) pasted in (self only):
+         a bound on what any rendering of the lips could score, the skin around them left as "mouth" has it.
 
 self:  self-reenactment on the 14 held-out people of the bundled model's split (its MODEL_CARD names them):
        each clip's first frame is the portrait, each later frame's own landmarks drive it (as `eval` does),
@@ -91,6 +93,7 @@ SHEET = (  # public-domain works or public-domain photos (MANIFEST.tsv)
     "photo_eileen_collins_astronaut.png",
 )
 VARIANTS = ("mouth", "model", "warp")
+SELF_ONLY = ("still", "real_lips")
 OUTPUT_SIZE = (1280, 720)
 MOST_OPEN = 8
 # Lab chroma under which a colour cannot be told from grey (a just-noticeable difference is ~2.3): the grey
@@ -228,7 +231,7 @@ def self_reenactment(frames_per_clip: int) -> dict:
             rows.append({"clip": stem, "skipped": "the mouth never opens (widest 0.05 eye distances or less)"})
             continue
         composer = Composer(w, h)  # the output is the portrait's own frame: boxes line up with the real frame
-        scores: dict[str, list[tuple[float, float]]] = {v: [] for v in (*VARIANTS, "still")}
+        scores: dict[str, list[tuple[float, float]]] = {v: [] for v in (*VARIANTS, *SELF_ONLY)}
         for _, i in real[:MOST_OPEN]:
             d = on_real_landmarks(drives[i], avatar, model.size)
             lips = d.driver_now[48:60]
@@ -238,6 +241,9 @@ def self_reenactment(frames_per_clip: int) -> dict:
             truth = frames[i][y0:y1, x0:x1]
             outputs = {v: model.render(composer, avatar, warp, d, frames[i], v) for v in VARIANTS}
             outputs["still"] = avatar.portrait
+            lips = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(lips, [np.rint(d.driver_now[48:60]).astype(np.int32)], (1,))
+            outputs["real_lips"] = np.where(lips[..., None] > 0, frames[i], outputs["mouth"])
             for v, out in outputs.items():
                 box = out[y0:y1, x0:x1]
                 grey_a, grey_b = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float64) for x in (box, truth))
@@ -255,7 +261,7 @@ def self_reenactment(frames_per_clip: int) -> dict:
             "ssim_median": float(np.median([r[v]["ssim"] for r in used])),
             "l1_mean": float(np.mean([r[v]["l1"] for r in used])),
         }
-        for v in (*VARIANTS, "still")
+        for v in (*VARIANTS, *SELF_ONLY)
     }
     model.engine.close()
     return {"clips": rows, "summary": summary}
