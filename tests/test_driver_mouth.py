@@ -11,7 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from liveavatar.render.driver_mouth import DriverMouth, opening, transplant
+from liveavatar.render.driver_mouth import (
+    DETAIL_SLACK,
+    MAX_SHARPEN,
+    DriverMouth,
+    detail,
+    match_detail,
+    opening,
+    transplant,
+)
 
 CLIP = "lp_d18_man_mouth_open.mp4"
 
@@ -86,6 +94,39 @@ def test_on_a_grey_portrait_the_mouth_comes_out_grey(mouths):
     source = image[mouth].astype(int)
     assert (source.max(1) - source.min(1)).mean() > 20  # the driver's mouth has colour (a red tongue)...
     assert chroma.mean() < 3.0  # ...the grey portrait's mouth has none
+
+
+def test_detail_is_moved_to_the_references_both_ways():
+    rng = np.random.default_rng(3)
+    texture = cv2.cvtColor(rng.integers(0, 256, (90, 120), np.uint8), cv2.COLOR_GRAY2RGB)
+    sharp, soft = texture, cv2.GaussianBlur(texture, (0, 0), 1.5)
+    ring = np.ones((90, 120), np.uint8)
+    assert detail(soft, ring) < 0.5 * detail(sharp, ring)
+    softened = match_detail(sharp, soft, ring)  # a crisp mouth on a soft painting
+    assert detail(softened, ring) <= detail(soft, ring) < detail(sharp, ring)
+    sharpened = match_detail(soft, sharp, ring)  # a soft mouth on a crisp photo: sharpened, as far as allowed
+    assert detail(soft, ring) * 1.3 < detail(sharpened, ring) <= detail(soft, ring) * (1 + MAX_SHARPEN)
+    near = cv2.GaussianBlur(texture, (0, 0), 1.45)
+    assert abs(detail(near, ring) / detail(soft, ring) - 1) < DETAIL_SLACK
+    assert match_detail(near, soft, ring) is near  # close enough: left as cut
+
+
+def test_a_soft_drivers_mouth_takes_the_portraits_sharpness(mouths):
+    """A beauty-filtered camera (the driver's frame blurred) laid on the sharp frame it came from: the laid
+    mouth comes out about as sharp as the real one, where the blurred cut alone stays soft."""
+    _, (image, points) = mouths
+    h, w = image.shape[:2]
+    soft = cv2.GaussianBlur(image, (0, 0), 1.2)
+    core = inside(points, image.shape, erode=3).astype(np.uint8)
+    frame = image.copy()
+    assert transplant(frame, points, DriverMouth(soft, points), (0, 0, w, h))
+    real, cut, laid = (detail(x, core) for x in (image, soft, frame))
+    assert laid > 1.3 * cut  # sharpened...
+    assert abs(laid / real - 1) < abs(cut / real - 1)  # ...towards the real mouth's detail
+    # and the other way: a sharp camera's mouth on a soft (blurred) portrait comes out softer than cut
+    frame = soft.copy()
+    assert transplant(frame, points, DriverMouth(image, points), (0, 0, w, h))
+    assert detail(frame, core) < 0.8 * detail(image, core)
 
 
 def test_a_closed_mouth_lays_nothing(mouths):

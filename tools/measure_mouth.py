@@ -2,6 +2,7 @@
 
     python tools/measure_mouth.py self  [--frames N] [--out FILE.json]
     python tools/measure_mouth.py cross [--portraits N] [--frames N] [--out FILE.json]
+    python tools/measure_mouth.py detail [--portraits N] [--frames N] [--out FILE.json]
     python tools/measure_mouth.py sheet [--out docs/driver_mouth.jpg]
 
 Every variant runs what `run` runs: mediapipe on the clip's frames, the Processor (relative mode, adaptive
@@ -27,6 +28,11 @@ cross: portraits × the 4 held-out clips that talk (the model card's cross-reena
        painting, statue); and on the grey portraits the mean chroma (Lab a, b magnitude) inside the output's
        inner lips at its most open frames over the face's (the face's floored at CHROMA_FLOOR).
        Also the retargeted points' own opening against the driver's: the ceiling the rendering works under.
+detail: portraits × the 4 talking clips, at the driver's 4 widest frames past the neutral's: how sharp the
+       laid mouth is against the lips and skin around it (liveavatar.render.driver_mouth.detail inside the
+       inner lips over the same in the ring around them) on the output, over the same on the driver's own
+       frame; 1: the mouth keeps its driver's relative sharpness in the portrait. Medians per kind, and the
+       median |log2| of the ratio (0 = matched, 1 = twice or half as sharp).
 sheet: public-domain portraits at the driver's widest-mouth frames, G's mouth beside the driver's (driver
        frames of real people stay out of the repo: only the outputs are shown).
 Needs dlib (`pip install -e '.[eval]'`) and ../shared/data.
@@ -401,6 +407,60 @@ def summarise_cross(rows: list[dict]) -> dict:
     return out
 
 
+def relative_detail(image: np.ndarray, points: np.ndarray) -> float | None:
+    """Detail inside a mouth's inner lips over detail in the lips-and-skin ring around them (68×2 points in
+    the RGB image's pixels), or None where either is empty or flat."""
+    from liveavatar.render.driver_mouth import INNER_LIP, _ring_box, detail
+
+    box = _ring_box(points, (0, 0, image.shape[1], image.shape[0]))
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(inside, [np.rint(np.asarray(points)[INNER_LIP] - (x0, y0)).astype(np.int32)], (1,))
+    if inside.sum() < 20:
+        return None
+    part = np.ascontiguousarray(image[y0:y1, x0:x1])
+    ring = detail(part, 1 - inside)
+    return detail(part, inside) / ring if ring > 1e-3 else None
+
+
+def detail_match(portrait_limit: int, frames: int) -> dict:
+    from liveavatar.pipeline.stages import Composer
+
+    model = Model()
+    clips = {stem: read_frames(find_clip(stem), frames, stride=STRIDE) for stem in TALKING}
+    fps = {stem: clip_fps(find_clip(stem)) / STRIDE for stem in TALKING}
+    rows = []
+    for name in tqdm(CROSS_PORTRAITS[:portrait_limit], desc="portraits", unit="portrait"):
+        avatar, warp = model.avatar(SHARED / "portraits" / name)
+        for stem, fs in clips.items():
+            composer = Composer(*OUTPUT_SIZE)
+            drives = model.drive(avatar, fs, fps[stem])
+            open_ = [(opening(d.driver_now), k) for k, d in enumerate(drives) if d.driver_now is not None]
+            ratios = []
+            for _, k in sorted(o for o in open_ if o[1] >= NEUTRAL_FRAMES)[::-1][:4]:
+                out = model.render(composer, avatar, warp, drives[k], fs[k], "mouth")
+                to_output = crop_to_output(composer)
+                on_output = relative_detail(out, drives[k].points @ to_output[:, :2].T + to_output[:, 2])
+                on_driver = relative_detail(fs[k], drives[k].driver_now)
+                if on_output is not None and on_driver is not None:
+                    ratios.append(on_output / on_driver)
+            if ratios:
+                rows.append({"portrait": name, "clip": stem, "ratio": float(np.median(ratios))})
+                tqdm.write(json.dumps(rows[-1]))
+    model.engine.close()
+    summary = {}
+    for k in sorted({kind(r["portrait"]) for r in rows}) + ["all"]:
+        chosen = [r["ratio"] for r in rows if k == "all" or kind(r["portrait"]) == k]
+        summary[k] = {
+            "pairs": len(chosen),
+            "ratio_median": float(np.median(chosen)),
+            "abs_log2_median": float(np.median(np.abs(np.log2(chosen)))),
+        }
+    return {"pairs": rows, "summary": summary}
+
+
 def sheet(out: Path) -> None:
     from liveavatar.pipeline.stages import Composer
 
@@ -434,7 +494,7 @@ def sheet(out: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("self", "cross", "sheet"))
+    parser.add_argument("what", choices=("self", "cross", "detail", "sheet"))
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (self 90, cross 32)")
     parser.add_argument("--portraits", type=int, default=len(CROSS_PORTRAITS), help="cross: first N portraits")
     parser.add_argument("--out", type=Path)
@@ -447,6 +507,8 @@ def main() -> int:
         return 0
     if args.what == "self":
         report = self_reenactment(args.frames or 90)
+    elif args.what == "detail":
+        report = detail_match(args.portraits, args.frames or 32)
     else:
         report = cross_reenactment(args.portraits, args.frames or 32)
     print(json.dumps(report["summary"], indent=2))

@@ -15,7 +15,11 @@ So, per frame, at the output's resolution:
    affine colour matrix, since YCrCb is linear in RGB). A grey portrait has no chroma there, so the mouth
    turns grey;
    a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows;
-4. it is laid inside the avatar's inner-lip polygon, feathered, faded in with the lips' gap (a closed mouth
+4. its sharpness is moved to the portrait's the same way: the fine detail (luma less its 1-px Gaussian blur)
+   of the lips-and-skin ring, the driver's cut out and recoloured against the output's there, sharpens a
+   camera's soft mouth laid on a crisp photo or a brushy painting (a webcam's, enlarged onto a close-up,
+   carried a third of the detail around it) and softens a sharp one laid on a soft painting;
+5. it is laid inside the avatar's inner-lip polygon, feathered, faded in with the lips' gap (a closed mouth
    has nothing inside to show).
 
 Where the driver's mouth is closed while the avatar's is open (a portrait smiling with teeth, driven at rest)
@@ -50,6 +54,15 @@ RING = 0.35  # the colour reference: the outer lips' box grown by this fraction 
 RING_SAMPLES = 40  # the ring's statistics are read on about this many pixels across its shorter side
 LUMA_GAIN = (0.5, 1.6)  # bounds of the driver → portrait contrast change (a flat ring must not blow it up)
 CHROMA_GAIN = (0.0, 1.5)
+# Detail: luma less its Gaussian blur of DETAIL_SIGMA output pixels, its standard deviation over the ring.
+# The driver's is moved to the output's when they differ by more than DETAIL_SLACK: sharpened (an unsharp
+# mask of the same blur, amount the ratio less 1 and at most MAX_SHARPEN, which takes a soft mouth's detail
+# ~1.6×; at 2 a talking clip's compressed teeth still looked right by eye, so 1.5 leaves a margin for noisier
+# webcams) or softened (the first of SOFTEN_SIGMAS that brings it down to the output's).
+DETAIL_SIGMA = 1.0
+DETAIL_SLACK = 0.15
+MAX_SHARPEN = 1.5
+SOFTEN_SIGMAS = (0.6, 0.9, 1.3, 1.8)
 
 
 @dataclass(frozen=True)
@@ -101,17 +114,28 @@ def transplant(
     pad = int(np.ceil(3 * feather + GROW * width)) + 2
     x0, y0 = (max(c, int(np.floor(v)) - pad) for v, c in zip(inner.min(0), clip[:2], strict=True))
     x1, y1 = (min(c, int(np.ceil(v)) + pad + 1) for v, c in zip(inner.max(0), clip[2:], strict=True))
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    ring = _ring_box(avatar_points, clip)
+    if x1 - x0 < 2 or y1 - y0 < 2 or ring is None:
         return False
-    to_box = matrix.copy()
-    to_box[:, 2] -= (x0, y0)
-    size = (x1 - x0, y1 - y0)
-    patch = cv2.warpAffine(mouth.image, to_box, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     ring_out = _ring_stats(frame, avatar_points, clip)
     ring_in = _ring_stats(mouth.image, mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
     if ring_out is None or ring_in is None:
         return False
-    patch = cv2.transform(patch, colour_map(ring_in, ring_out))  # uint8, saturated
+    # the driver's mouth and the ring around it, cut out onto the avatar's (output pixels of the box holding
+    # both) and recoloured, so its detail is compared where the output's is
+    bx0, by0, bx1, by1 = min(x0, ring[0]), min(y0, ring[1]), max(x1, ring[2]), max(y1, ring[3])
+    to_box = matrix.copy()
+    to_box[:, 2] -= (bx0, by0)
+    cut = cv2.warpAffine(
+        mouth.image, to_box, (bx1 - bx0, by1 - by0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    cut = cv2.transform(cut, colour_map(ring_in, ring_out))  # uint8, saturated
+    around = np.zeros(cut.shape[:2], np.uint8)
+    around[ring[1] - by0 : ring[3] - by0, ring[0] - bx0 : ring[2] - bx0] = 1
+    cv2.fillPoly(around, [np.rint(inner - (bx0, by0)).astype(np.int32)], (0,))
+    cut = match_detail(cut, frame[by0:by1, bx0:bx1], around)
+    patch = np.ascontiguousarray(cut[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0])
+    size = (x1 - x0, y1 - y0)
     mask = np.zeros((size[1], size[0]), np.uint8)
     grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
     polygon = np.rint((grown - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits: sub-pixel edges
@@ -123,6 +147,16 @@ def transplant(
     return True
 
 
+def _ring_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the outer lips' box (68×2 points) grown by RING of the mouth's width, inside `clip`;
+    None when under 3 pixels either way."""
+    outer = np.asarray(points, np.float64)[OUTER_LIP]
+    grow = RING * float(np.linalg.norm(outer[0] - outer[6]))
+    x0, y0 = (max(c, int(np.floor(v - grow))) for v, c in zip(outer.min(0), clip[:2], strict=True))
+    x1, y1 = (min(c, int(np.ceil(v + grow)) + 1) for v, c in zip(outer.max(0), clip[2:], strict=True))
+    return (x0, y0, x1, y1) if x1 - x0 >= 3 and y1 - y0 >= 3 else None
+
+
 def _ring_stats(
     image: np.ndarray, points: np.ndarray, clip: tuple[int, int, int, int]
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -130,12 +164,10 @@ def _ring_stats(
     outer lips' box grown by RING of the mouth's width, less the inside of the inner lips; read on every
     RING_STEP-th pixel of a large box (statistics, not a picture: a quarter of the pixels tell the same)."""
     p = np.asarray(points, np.float64)
-    outer = p[OUTER_LIP]
-    grow = RING * float(np.linalg.norm(outer[0] - outer[6]))
-    x0, y0 = (max(c, int(np.floor(v - grow))) for v, c in zip(outer.min(0), clip[:2], strict=True))
-    x1, y1 = (min(c, int(np.ceil(v + grow)) + 1) for v, c in zip(outer.max(0), clip[2:], strict=True))
-    if x1 - x0 < 3 or y1 - y0 < 3:
+    box = _ring_box(p, clip)
+    if box is None:
         return None
+    x0, y0, x1, y1 = box
     step = max(1, min(x1 - x0, y1 - y0) // RING_SAMPLES)
     keep = np.full((y1 - y0, x1 - x0), 255, np.uint8)
     cv2.fillPoly(keep, [np.rint(p[INNER_LIP] - (x0, y0)).astype(np.int32)], (0,))
@@ -166,3 +198,28 @@ def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, 
     linear = (_FROM_YCC * gain) @ _TO_YCC
     shift = _FROM_YCC @ (gain * (_YCC_OFFSET - mean_in) + mean_out - _YCC_OFFSET)
     return np.hstack([linear, shift[:, None]])
+
+
+def detail(image: np.ndarray, mask: np.ndarray) -> float:
+    """The standard deviation of an image's fine detail (luma less its DETAIL_SIGMA-px Gaussian blur) where
+    `mask` (h×w uint8, the image's size) is non-zero. image: h×w×3 uint8 RGB."""
+    luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), DETAIL_SIGMA)
+    return float(cv2.meanStdDev(fine, mask=mask)[1][0, 0])
+
+
+def match_detail(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`image` (h×w×3 uint8 RGB) sharpened or softened so its detail over `mask` comes near `reference`'s (the
+    same size, the same place): a new array, or `image` itself where they are within DETAIL_SLACK."""
+    have, want = detail(image, mask), detail(np.ascontiguousarray(reference), mask)
+    if have < 1e-3 or want < 1e-3 or abs(want / have - 1) <= DETAIL_SLACK:
+        return image
+    if want > have:
+        amount = min(want / have - 1, MAX_SHARPEN)
+        blurred = cv2.GaussianBlur(image, (0, 0), DETAIL_SIGMA)
+        return cv2.addWeighted(image, 1 + amount, blurred, -amount, 0)  # uint8, saturated
+    for sigma in SOFTEN_SIGMAS:
+        softened = cv2.GaussianBlur(image, (0, 0), sigma)
+        if detail(softened, mask) <= want:
+            break
+    return softened
