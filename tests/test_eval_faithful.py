@@ -81,29 +81,6 @@ def test_a_driver_whose_mouth_stays_shut_has_no_mouth_r(face: np.ndarray) -> Non
     assert measures["r_yaw"] is None  # the other signals are measured as before (constant here: undefined)
 
 
-def _lids(points: np.ndarray, gap_share: float) -> np.ndarray:
-    """Both eyes' lower lids moved up so each lid gap is `gap_share` of what it was."""
-    p = points.copy()
-    for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
-        p[lower] = p[upper] + (p[lower] - p[upper]) * gap_share
-    return p
-
-
-def test_eye_openness_r_needs_a_driver_who_blinks(face: np.ndarray) -> None:
-    """Open eyes wobble by a few percent of their gap from frame to frame: an output that echoes the wobble
-    must not count as following blinks, while one that shuts with a blinking driver does."""
-    wobble = [1.0, 0.96, 1.03, 0.97, 1.02, 0.95, 1.0, 0.98]
-    driver, echo = [_lids(face, g) for g in wobble], [_lids(face, g) for g in wobble]
-    measures = follow_measures(driver, echo)
-    assert measures["driver_eyes_still"] is True and measures["r_eyes"] is None
-    blinking = [1.0, 0.97, 0.2, 0.05, 0.6, 1.0, 1.02, 0.98]  # one blink
-    follower = [_lids(face, 0.3 + 0.7 * g) for g in blinking]  # shuts less far, in step
-    measures = follow_measures([_lids(face, g) for g in blinking], follower)
-    assert measures["driver_eyes_still"] is False
-    assert measures["r_eyes"] == pytest.approx(1.0, abs=1e-6)
-    assert measures["driver_mouth_still"] is True  # the mouth is judged on its own
-
-
 def test_identity_summary_counts_frames_without_a_face_against_the_model() -> None:
     s = summarize_identity([0.2, 0.3, None, 0.7])
     assert s["identity_median"] == pytest.approx(0.3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liveavatar.training.eye_follow import STILL_GAZE, darkest_irises, eye_follow, eye_reading
+from liveavatar.training.eye_follow import BLINK_FRAMES, STILL_GAZE, darkest_irises, eye_follow, eye_reading
 
 
 def face(gap: float = 10.0) -> np.ndarray:
@@ -46,3 +46,19 @@ def test_a_follower_a_statue_a_still_driver_and_closed_frames():
     still = [(STILL_GAZE / 3 * np.sin(x), 0.3) for x in t]
     assert eye_follow(still, follower)["gaze_r"] is None  # a driver looking ahead has no gaze to follow
     assert eye_follow(driver[:8], follower[:8]) == {"frames": 8}
+
+
+def test_eye_openness_r_needs_a_driver_who_blinks():
+    """Open lids wobble by a few percent from frame to frame: an output echoing that wobble must not count as
+    following blinks; one that shuts with a blinking driver does."""
+    rng = np.random.default_rng(0)
+    wobble = 0.3 * (1 + 0.04 * rng.standard_normal(40))
+    driver = [(0.0, r) for r in wobble]
+    assert eye_follow(driver, driver)["eyes_r"] is None  # r would be 1 on noise alone
+    blinking = wobble.copy()
+    blinking[10 : 10 + BLINK_FRAMES] = 0.03
+    figures = eye_follow([(0.0, r) for r in blinking], [(0.0, 0.5 * r + 0.1) for r in blinking])
+    assert figures["closed_frames"] == BLINK_FRAMES and figures["eyes_r"] > 0.99
+    lone = wobble.copy()
+    lone[10] = 0.03  # one closed frame: a tracker's slip as often as a blink
+    assert eye_follow([(0.0, r) for r in lone], [(0.0, r) for r in lone])["eyes_r"] is None

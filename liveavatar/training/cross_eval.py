@@ -31,7 +31,7 @@ import torch
 
 from liveavatar.config import WarpConfig
 from liveavatar.errors import InputError, LiveAvatarError
-from liveavatar.training.expression import CLOSED_LIDS, SIGNALS, STILL_MOUTH_SPREAD, follow_measures
+from liveavatar.training.expression import SIGNALS, STILL_MOUTH_SPREAD, follow_measures
 from liveavatar.training.eye_follow import eye_follow
 from liveavatar.training.identity import FaceDescriber, identity_distances, summarize_identity, unavailable_reason
 
@@ -41,7 +41,7 @@ CROSS_SHEET_FILE = "cross_sheet.png"
 ROWS = ("model", "warp", "live")
 DLIB_FIGURES = ("r_mouth", "r_eyes", "mouth_range_ratio")  # the follow measures also read with dlib
 # gaze and blinks (liveavatar/training/eye_follow.py), by mediapipe's refined mesh and by dlib
-EYE_FIGURES = ("gaze_r", "gaze_r_open", "gaze_range", "driver_closed_ratio", "output_closed_ratio")
+EYE_FIGURES = ("gaze_r", "gaze_r_open", "gaze_range", "driver_closed_ratio", "output_closed_ratio", "eyes_r")
 
 Render = Callable[[np.ndarray], np.ndarray]  # driven points (T×68×2 crop pixels) → T×S×S×3 uint8 RGB
 
@@ -235,7 +235,6 @@ def _summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         values = [r[key] for r in rows if r.get(key) is not None]
         summary[key] = float(np.median(values)) if values else None
     summary["mouth_still_pairs"] = sum(bool(r.get("driver_mouth_still")) for r in rows)
-    summary["eyes_still_pairs"] = sum(bool(r.get("driver_eyes_still")) for r in rows)
     return summary
 
 
@@ -393,7 +392,8 @@ def format_cross(report: dict[str, Any]) -> str:
                 + " ".join(f"{f(s.get('dlib_' + k), '.2f'):>7}" for k in DLIB_FIGURES)
             )
     lines.append("eyes (gaze r over every frame / with both eyes open, gaze range; lid ratio at the driver's closed")
-    lines.append("frames, output (driver)), by mediapipe | by dlib; gaze only where the driver's gaze moves:")
+    lines.append("frames, output (driver); eye-openness r), by mediapipe's refined mesh | by dlib; gaze only where")
+    lines.append("the driver's gaze moves, eye-openness only where the driver blinks:")
     for row, kinds in report["summary"].items():
         for kind, s in kinds.items():
             cells = []
@@ -401,19 +401,13 @@ def format_cross(report: dict[str, Any]) -> str:
                 g = [f(s.get(tracker + k), ".2f") for k in ("gaze_r", "gaze_r_open", "gaze_range")]
                 lids = (f(s.get(tracker + k), ".2f") for k in ("output_closed_ratio", "driver_closed_ratio"))
                 closed = "{} ({})".format(*lids)
-                cells.append(f"{g[0]:>5} / {g[1]:>5} {g[2]:>5}  {closed:>12}")
+                cells.append(f"{g[0]:>5} / {g[1]:>5} {g[2]:>5}  {closed:>12} {f(s.get(tracker + 'eyes_r'), '.2f'):>5}")
             lines.append(f"{row:<6} {kind:<9} " + " | ".join(cells))
     still = sorted({p["driver"] for p in report["pairs"] if p.get("driver_mouth_still")})
     if still:
         lines.append(
             f"r mouth and mouth× leave out {', '.join(still)}: the driver's mouth does not open "
             f"(5–95 % spread under {STILL_MOUTH_SPREAD} eye distances), so they would measure tracker noise"
-        )
-    still = sorted({p["driver"] for p in report["pairs"] if p.get("driver_eyes_still")})
-    if still:
-        lines.append(
-            f"r eyes leaves out {', '.join(still)}: the driver does not blink (its lids never close to "
-            f"{CLOSED_LIDS:g} of their median gap), so it would measure tracker noise"
         )
     if not report["identity"].startswith("dlib"):
         lines.append(report["identity"])

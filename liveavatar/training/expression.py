@@ -13,10 +13,7 @@ sides are in eye distances): the output's 5–95 % spread over the driver's.
 
 A driver whose mouth does not open (the held-out grimace clip: 5–95 % spread 0.007 over its whole length)
 has nothing to follow: r would correlate the tracker's frame-to-frame wobble on both sides, and the range
-ratio would divide noise by noise. Both are left empty there (None), and the caller says why. Likewise a
-driver who never blinks in the clip (its lids never close to CLOSED_LIDS of their median gap: a held-out
-clip whose gaze moves read eye-openness r −0.14 to 0.46 on outputs whose lids close with every blink of
-another driver): r_eyes is left empty there.
+ratio would divide noise by noise. Both are left empty there (None), and the caller says why.
 """
 
 from __future__ import annotations
@@ -31,8 +28,6 @@ SIGNALS = ("mouth", "eyes", "yaw", "pitch", "roll")
 # The driver's 5–95 % mouth-opening spread (eye distances) below which its mouth counts as still: twice the
 # ~0.02 frame-to-frame wobble mediapipe shows on a closed mouth. Held-out clips that talk spread 0.05–0.20.
 STILL_MOUTH_SPREAD = 0.04
-# A lid gap (over the eye's width) at most this share of the clip's median is a closed eye: a blink.
-CLOSED_LIDS = 0.5
 
 
 def mouth_opening(points: np.ndarray) -> np.ndarray:
@@ -85,8 +80,7 @@ def follow_measures(
     """r per signal over the frames where both sides have landmarks, and the output's mouth range / driver's.
 
     `driver_mouth_still` is True where the driver's mouth does not open (spread < STILL_MOUTH_SPREAD); r_mouth
-    and mouth_range_ratio are None then, since they would measure tracker noise. `driver_eyes_still` is True
-    where the driver never blinks (its lids never close to CLOSED_LIDS of their median); r_eyes is None then.
+    and mouth_range_ratio are None then, since they would measure tracker noise.
     """
     both = [(d, o) for d, o in zip(driver, output, strict=True) if d is not None and o is not None]
     pairs = [(expression_signals(d), expression_signals(o)) for d, o in both]
@@ -95,13 +89,7 @@ def follow_measures(
         result[f"r_{s}"] = pearson([d[s] for d, _ in pairs], [o[s] for _, o in pairs])
     result["mouth_range_ratio"] = None
     result["driver_mouth_still"] = None
-    result["driver_eyes_still"] = None
     if len(pairs) >= 3:
-        lids = np.array([d["eyes"] for d, _ in pairs])
-        blinks = bool(lids.min() <= CLOSED_LIDS * np.median(lids))
-        result["driver_eyes_still"] = not blinks
-        if not blinks:
-            result["r_eyes"] = None
         driver_spread, output_spread = (spread([x[side]["mouth"] for x in pairs]) for side in (0, 1))
         still = driver_spread < STILL_MOUTH_SPREAD
         result["driver_mouth_still"] = bool(still)

@@ -11,6 +11,9 @@ neither side's lids read closed (a shut eye has no gaze: what a tracker reads th
 output's gaze range (standard deviation) over the driver's; eye-openness r; and at the driver's closed frames
 (lid ratio at most CLOSED of its median) the lid ratio over each side's own median, driver and output.
 A driver whose gaze hardly moves (STILL_GAZE) has no gaze r or range: they would correlate tracker noise.
+Likewise a driver who does not blink (fewer than BLINK_FRAMES closed frames) has no eye-openness r: on the
+held-out clip whose driver looks around without a blink it read −0.14 to 0.46 against outputs whose lids shut
+with every blink of another driver (the wobble of open lids, correlated).
 
 Images are H×W×3 uint8 RGB; points 68×2 float (x, y) pixels.
 """
@@ -22,12 +25,15 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from liveavatar.training.expression import CLOSED_LIDS, pearson
+from liveavatar.training.expression import pearson
 
-CLOSED = CLOSED_LIDS  # a driver frame whose lid ratio is at most this share of its median is a closed frame
+CLOSED = 0.5  # a driver frame whose lid ratio is at most this share of its median is a closed frame
 # The driver's gaze standard deviation (eye widths) under which its gaze is still: the held-out clips whose
 # gaze moves spread 0.09-0.14, the blinking clip (which looks ahead) 0.013.
 STILL_GAZE = 0.03
+# Closed frames a driver needs for its eye-openness to count as blinking: one lone frame is as often a tracker's
+# slip (at every second frame, a blink is closed on 2–3).
+BLINK_FRAMES = 2
 CORNERS = ((36, 39), (42, 45))
 LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
 Reading = tuple[float, float]  # (gaze along the eye in eye widths, lid ratio), both eyes' mean
@@ -112,7 +118,7 @@ def eye_follow(driver: Sequence[Reading | None], output: Sequence[Reading | None
         "gaze_r": None if still else _r(d[:, 0], o[:, 0]),
         "gaze_r_open": None if still else _r(d[seen, 0], o[seen, 0]),
         "gaze_range": None if still else float(o[:, 0].std() / max(d[:, 0].std(), 1e-9)),
-        "eyes_r": _r(d[:, 1], o[:, 1]),
+        "eyes_r": _r(d[:, 1], o[:, 1]) if closed.sum() >= BLINK_FRAMES else None,
         "closed_frames": int(closed.sum()),
     }
     if closed.any():
