@@ -410,9 +410,9 @@ def summarise_cross(rows: list[dict]) -> dict:
 def relative_detail(image: np.ndarray, points: np.ndarray) -> float | None:
     """Detail inside a mouth's inner lips over detail in the lips-and-skin ring around them (68×2 points in
     the RGB image's pixels), or None where either is empty or flat."""
-    from liveavatar.render.driver_mouth import INNER_LIP, _ring_box, detail
+    from liveavatar.render.driver_mouth import INNER_LIP, detail, ring_box
 
-    box = _ring_box(points, (0, 0, image.shape[1], image.shape[0]))
+    box = ring_box(points, (0, 0, image.shape[1], image.shape[0]))
     if box is None:
         return None
     x0, y0, x1, y1 = box

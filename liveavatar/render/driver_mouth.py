@@ -114,7 +114,7 @@ def transplant(
     pad = int(np.ceil(3 * feather + GROW * width)) + 2
     x0, y0 = (max(c, int(np.floor(v)) - pad) for v, c in zip(inner.min(0), clip[:2], strict=True))
     x1, y1 = (min(c, int(np.ceil(v)) + pad + 1) for v, c in zip(inner.max(0), clip[2:], strict=True))
-    ring = _ring_box(avatar_points, clip)
+    ring = ring_box(avatar_points, clip)
     if x1 - x0 < 2 or y1 - y0 < 2 or ring is None:
         return False
     ring_out = _ring_stats(frame, avatar_points, clip)
@@ -147,7 +147,7 @@ def transplant(
     return True
 
 
-def _ring_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+def ring_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1): the outer lips' box (68×2 points) grown by RING of the mouth's width, inside `clip`;
     None when under 3 pixels either way."""
     outer = np.asarray(points, np.float64)[OUTER_LIP]
@@ -164,7 +164,7 @@ def _ring_stats(
     outer lips' box grown by RING of the mouth's width, less the inside of the inner lips; read on every
     RING_STEP-th pixel of a large box (statistics, not a picture: a quarter of the pixels tell the same)."""
     p = np.asarray(points, np.float64)
-    box = _ring_box(p, clip)
+    box = ring_box(p, clip)
     if box is None:
         return None
     x0, y0, x1, y1 = box
