@@ -308,41 +308,53 @@ def test_several_faces_are_reported_and_the_largest_drives(portraits, avatar):
 
 
 class _FlakyCamera(VideoFileSource):
-    """A real clip that behaves like a webcam unplugged after 10 frames and plugged back later."""
+    """A real clip that behaves like a webcam unplugged after 10 frames and plugged back when the test says
+    (`back`): until then every reopen fails, so what the test checks while it is away cannot race the clock."""
 
     live = True
 
     def __init__(self, path):
         super().__init__(path, realtime=True)
-        self.failures_left = 3
+        self.back = threading.Event()
+        self.reopens = 0
 
     def read(self):
-        if self._index == 10 and self.failures_left:
+        if self._index == 10 and not self.back.is_set():
             raise SourceLost("webcam 0 stopped sending frames")
         return super().read()
 
     def reopen(self):
-        self.failures_left -= 1
-        if self.failures_left:
+        self.reopens += 1
+        if not self.back.is_set():
             raise DeviceUnavailableError("webcam 0 cannot be opened")
         self._index += 1  # a new frame arrives once it is back
 
 
+def _wait_still(observer, quiet_s: float, timeout: float = 30) -> None:
+    """Until no frame has come for `quiet_s` (the pipeline drained: nothing left in flight)."""
+    seen, since = observer.frames, time.monotonic()
+    deadline = since + timeout
+    while time.monotonic() - since < quiet_s:
+        assert time.monotonic() < deadline, f"frames kept coming for {timeout} s"
+        time.sleep(0.02)
+        if observer.frames != seen:
+            seen, since = observer.frames, time.monotonic()
+
+
 def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoint, avatar):
+    from liveavatar.pipeline.live_loop import STALLED_S
+
     port = free_port()
     observer = CollectingObserver()
     config = replace(
-        _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=30.0),
-        reconnect_interval_s=0.8,
+        _config(parse_source("webcam:0"), [parse_sink(f"http:{port}")], duration_s=60.0),
+        reconnect_interval_s=0.2,
     )
-    runner = Runner(
-        config, checkpoint, avatar, observer, source=_FlakyCamera(driving / CLIP), engine_factory=create_engine
-    )
+    camera = _FlakyCamera(driving / CLIP)
+    runner = Runner(config, checkpoint, avatar, observer, source=camera, engine_factory=create_engine)
     runner.start()
     try:
-        deadline = time.monotonic() + 30
-        while not observer.errors and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: observer.errors, 30)
         assert "stopped sending frames" in observer.errors[0].message and not observer.errors[0].fatal
         # While the camera is away the stream still serves the last frame.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -350,18 +362,21 @@ def test_a_camera_that_disappears_is_reported_and_reconnected(driving, checkpoin
         response = conn.getresponse()
         assert response.status == 200 and len(response.read()) > 1000
         conn.close()
-        # A control changed while no frame flows re-renders the last camera frame at once.
-        time.sleep(0.4)
+        # A control changed while no frame flows re-renders the last camera frame at once (once the output has
+        # stalled: nothing left in flight).
+        _wait_still(observer, 2 * STALLED_S)
         frames_when_lost, index_when_lost = observer.frames, observer.last_report.index
         runner.set_background(Background("colour", (0, 0, 255)))
-        _wait_frames(observer, frames_when_lost + 1, timeout=1.0)
+        _wait_frames(observer, frames_when_lost + 1)
         assert observer.last_report.index == index_when_lost
         assert _near(observer.last_report.output[2, 2], (0, 0, 255))
-        assert not any("is back" in e.message for e in observer.errors)  # still before the reconnection
-        _wait_frames(observer, frames_when_lost + 5)
+        wait_until(lambda: camera.reopens >= 2, 30)  # it keeps trying...
+        assert not any("is back" in e.message for e in observer.errors)  # ...and says nothing until it is back
+        camera.back.set()
+        _wait_frames(observer, observer.frames + 5)
+        wait_until(lambda: any("is back" in e.message for e in observer.errors), 30)
     finally:
         runner.stop()
-    assert any("is back" in e.message for e in observer.errors)
     assert _threads() == []
 
 
@@ -477,29 +492,48 @@ def test_absolute_mode_uses_the_driver_landmarks_and_calibrate_recaptures_the_ne
         processor.close()
 
 
-def test_processing_starts_just_in_time_for_the_inference(checkpoint):
+def test_processing_starts_just_in_time_for_the_inference(checkpoint, monkeypatch):
     """Live mode: after inference takes a frame, processing of the next one waits until it would end
-    just as inference frees up (so the frame it tracks is the newest); offline runs never wait."""
+    just as inference frees up (so the frame it tracks is the newest); offline runs never wait. The loop's
+    clock is a fixed one and its stop event records the waits: the delays are exact, whatever the load
+    (measured with the real clock, a preempted test thread read a shorter wait than was asked)."""
+    from types import SimpleNamespace
+
+    from liveavatar.pipeline import live_loop
     from liveavatar.pipeline.live_loop import LiveLoop
+
+    class Waits:
+        def __init__(self) -> None:
+            self.asked: list[float] = []
+
+        def wait(self, seconds: float) -> bool:
+            self.asked.append(seconds)
+            return False
 
     def loop(lossless: bool) -> LiveLoop:
         config = _config(parse_source("scripted"), lossless=lossless)
         size = checkpoint.config.image_size
-        return LiveLoop(config, size, RunnerObserver(), lambda *a: None, lambda *a: None, lambda: None)
+        made = LiveLoop(config, size, RunnerObserver(), lambda *a: None, lambda *a: None, lambda: None)
+        made._render_ms, made._process_ms = 200.0, 20.0
+        made.stop_event = Waits()
+        return made
 
+    now = 1000.0
+    monkeypatch.setattr(live_loop, "time", SimpleNamespace(monotonic=lambda: now))
     live = loop(lossless=False)
-    live._render_ms, live._process_ms = 200.0, 20.0
-    live.work_slot.taken_at = time.monotonic()
-    start = time.monotonic()
+    live.work_slot.taken_at = now
     live._wait_until_just_in_time()
-    waited = time.monotonic() - start
-    assert 0.1 < waited < 0.5  # 200 - 20 - (3 + 40) ms = 137 ms after the take (never over 250 ms)
+    # 200 - 20 - (3 + 40) ms = 137 ms after the take; one taken 0.2 s ago needs no wait; never over 250 ms
+    live.work_slot.taken_at = now - 0.2
+    live._wait_until_just_in_time()
+    live._render_ms = 900.0
+    live.work_slot.taken_at = now
+    live._wait_until_just_in_time()
+    assert live.stop_event.asked == [pytest.approx(0.137), 0.25]
     offline = loop(lossless=True)
-    offline._render_ms, offline._process_ms = 200.0, 20.0
-    offline.work_slot.taken_at = time.monotonic()
-    start = time.monotonic()
+    offline.work_slot.taken_at = now
     offline._wait_until_just_in_time()
-    assert time.monotonic() - start < 0.05
+    assert offline.stop_event.asked == []
 
 
 def test_a_guarded_observer_catches_per_method_and_says_which_failed():

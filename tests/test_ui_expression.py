@@ -99,7 +99,9 @@ def test_edit_mode_poses_the_avatar_without_a_camera_and_saves_the_still(
 
     panel.pose_sliders["yaw"].slider.setValue(20)
     panel.pose_sliders["mouth"].slider.setValue(60)
-    qtbot.waitUntil(lambda: window.editor.last is not None and window.editor.last.points[30, 0] != rest.points[30, 0])
+    qtbot.waitUntil(
+        lambda: window.editor.last is not None and window.editor.last.points[30, 0] != rest.points[30, 0], timeout=30000
+    )
     qtbot.waitUntil(lambda: not window.editor._busy, timeout=30_000)
     posed = window.editor.last
     assert window.expression_panel.pose().yaw == 20 and window.expression_panel.pose().mouth == 0.6
@@ -113,7 +115,9 @@ def test_edit_mode_poses_the_avatar_without_a_camera_and_saves_the_still(
     assert any("Still saved" in m for m in window.status.messages())
 
     panel.pose_reset.click()
-    qtbot.waitUntil(lambda: not window.editor._busy and window.editor.last.points[30, 0] == rest.points[30, 0])
+    qtbot.waitUntil(
+        lambda: not window.editor._busy and window.editor.last.points[30, 0] == rest.points[30, 0], timeout=30000
+    )
     other = next(i for i in window.gallery.ids() if i != window.gallery.current_id())
     window.choose_avatar(other)  # edit mode shows the newly chosen avatar at once
     landmarks = window.session.avatar.landmarks

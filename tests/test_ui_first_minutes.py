@@ -56,7 +56,7 @@ def test_the_camera_and_its_tracked_face_show_before_any_avatar(qtbot, app, data
     assert report.message.startswith("1 face")
     assert window.camera_view.has_frame and not window.avatar_view.has_frame
     assert window.avatar_view.placeholder == AVATAR_PLACEHOLDER
-    qtbot.waitUntil(lambda: window.camera_view.frames_painted > 0, timeout=5_000)
+    qtbot.waitUntil(lambda: window.camera_view.frames_painted > 0, timeout=30_000)
     # The way to a first avatar is on screen: the sample, and the gallery's words.
     assert window.sample_button.isVisible() and window.sample_button.isEnabled()
     assert window.waiting_for_avatar()

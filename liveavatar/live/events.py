@@ -207,8 +207,9 @@ class CollectingObserver(RunnerObserver):
     stopped: str | None = None
 
     def on_frame(self, report: FrameReport) -> None:
-        self.frames += 1
+        # the report first: a test thread that sees the count move must find this frame's report, not the last
         self.last_report = report
+        self.frames += 1
         if not self.messages or self.messages[-1] != report.message:
             self.messages.append(report.message)
 
