@@ -28,9 +28,8 @@ from liveavatar.live.events import FrameReport, RunnerError, RunnerObserver, Run
 from liveavatar.live.slots import CLOSED, LatestSlot
 from liveavatar.live.spec import Background, Mode, RunnerConfig
 from liveavatar.pipeline.avatar_engines import PreparedAvatar
-from liveavatar.pipeline.stages import Composer, Driven, Processor, infer_frame
+from liveavatar.pipeline.stages import Composer, Driven, Processor, compose_frame, infer_frame
 from liveavatar.pipeline.timing import TimingWindow
-from liveavatar.render.driver_mouth import DriverMouth
 from liveavatar.types import Frame, WarpLayers
 
 THREAD_PREFIX = "liveavatar-"
@@ -321,20 +320,17 @@ class LiveLoop:
         timings = work.timings
         prepared = work.avatar
         start = time.perf_counter()
-        driven = work.driven
-        mouth = None
-        if driven.driver_now is not None and self.driver_mouth:
-            mouth = DriverMouth(work.captured.frame.image, driven.driver_now)
-        output = self._composer.compose(
+        output = compose_frame(
+            self._composer,
             face,
             prepared.avatar,
             self.background,
             self.mirror,
             self.config.ai_mark,
             rendered.layers,
-            mouth,
-            driven.points,
-            None if driven.control is None else driven.control[68:],
+            work.driven,
+            work.captured.frame.image,
+            self.driver_mouth,
         )
         timings["compose"] = (time.perf_counter() - start) * 1000
 

@@ -250,6 +250,26 @@ def infer_frame(engine, psi: np.ndarray, warp, driven: Driven) -> tuple[np.ndarr
     return engine.infer(image, psi)[0], None
 
 
+def compose_frame(
+    composer: Composer,
+    face: np.ndarray,
+    avatar: Avatar,
+    background: Background,
+    mirror: bool,
+    ai_mark: bool,
+    layers: WarpLayers | None,
+    driven: Driven,
+    camera: np.ndarray,
+    driver_mouth: bool = True,
+) -> np.ndarray:
+    """One output frame as the compose thread makes it from infer_frame's face and layers: the driver's own
+    mouth cut out of `camera` (the H×W×3 uint8 RGB frame `driven` was tracked on) when asked and tracked, the
+    lids closed to the driven points, the irises turned to the driven ones (the control points' last two)."""
+    mouth = DriverMouth(camera, driven.driver_now) if driver_mouth and driven.driver_now is not None else None
+    irises = None if driven.control is None else driven.control[68:]
+    return composer.compose(face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises)
+
+
 class Composer:
     """Generated face → output frame of a fixed size (H×W×3 uint8 RGB), caching per-avatar layouts."""
 

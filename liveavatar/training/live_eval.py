@@ -38,8 +38,7 @@ class LiveRenderer:
         (the avatar holds its rest on those frames, whatever the driver does: measures leave them out)."""
         from liveavatar.avatar import warp_avatar_of
         from liveavatar.live.spec import Background, TrackingConfig
-        from liveavatar.pipeline.stages import Composer, Processor, infer_frame
-        from liveavatar.render.driver_mouth import DriverMouth
+        from liveavatar.pipeline.stages import Composer, Processor, compose_frame, infer_frame
 
         size = self.checkpoint.config.image_size
         tracking = TrackingConfig()
@@ -55,12 +54,8 @@ class LiveRenderer:
             for i, frame in enumerate(frames):
                 driven, _ = processor.process(frame, None, i / fps, avatar, "relative")
                 face, layers = infer_frame(self.engine, psi, warp, driven)
-                mouth = (
-                    DriverMouth(frame, driven.driver_now) if driver_mouth and driven.driver_now is not None else None
-                )
-                irises = None if driven.control is None else driven.control[68:]
-                output = composer.compose(
-                    face, avatar, Background(), False, False, layers, mouth, driven.points, irises
+                output = compose_frame(
+                    composer, face, avatar, Background(), False, False, layers, driven, frame, driver_mouth
                 )
                 faces.append(np.ascontiguousarray(output[y0:y1, x0:x1]))
                 tracked += driven.driver_now is not None
