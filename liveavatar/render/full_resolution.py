@@ -29,6 +29,7 @@ from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
 from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, turn_eyeball
 from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, find_lash, lid_ratios, openness
+from liveavatar.render.unfold import unfold
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
 # G's coverage up to this (of 255) is left out: up to 3 % of its half-size paint, a veil over everything that
@@ -161,8 +162,9 @@ class FullResolutionWarp:
         driven_irises: np.ndarray | None = None,
     ) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
-        still background) inside the region. flow: G×G×2 float32 crop pixels; paint: S×S×4 uint8 RGBA; driven:
-        the frame's driven 68×2 crop pixels, or None (the lids then stay as the spline leaves them);
+        still background) inside the region. flow: G×G×2 float32 crop pixels (unfolded first where a wide-open
+        mouth folds it: liveavatar.render.unfold); paint: S×S×4 uint8 RGBA; driven: the frame's driven 68×2
+        crop pixels, or None (the lids then stay as the spline leaves them);
         driven_irises: its 2×2 driven iris centres (crop pixels: the control points' last two), or None (the
         eyes then look as the spline leaves them)."""
         x0, y0, x1, y1 = self.region
@@ -174,7 +176,7 @@ class FullResolutionWarp:
                 f"got {flow.shape} and {paint.shape}"
             )
         shift = cv2.remap(
-            np.ascontiguousarray(flow, np.float32),
+            unfold(np.ascontiguousarray(flow, np.float32), self.crop_size),
             self._cell_x,
             self._cell_y,
             cv2.INTER_LINEAR,
