@@ -169,7 +169,8 @@ def test_the_live_composer_lays_the_drivers_mouth_inside_the_avatars_lips_only(m
     _, (image, driver) = mouths
     composer = Composer(1280, 720)
     face = layers.frames[0]
-    plain = composer.compose(face, avatar, Background(), False, False, layers)
+    # the same frame (the same driven points: the map is unfolded along them) without and with the driver's mouth
+    plain = composer.compose(face, avatar, Background(), False, False, layers, None, points)
     mouthed = composer.compose(face, avatar, Background(), False, False, layers, DriverMouth(image, driver), points)
     from_crop = composer._full_resolution(avatar, Background(), points_size, layers.flow.shape[1])[1].from_crop
     lips = points @ from_crop[:, :2].T + from_crop[:, 2]  # the avatar's driven landmarks, output pixels

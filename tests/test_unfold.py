@@ -48,6 +48,60 @@ def test_a_fold_is_refilled_from_the_cells_around_it_and_nothing_else_changes():
     assert abs(fixed[20, 12, 1] - smooth_flow()[20, 12, 1]) < 1.0
 
 
+def bilinear(flow: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The map's offset at a crop point (x, y), bilinear between its grid points as the output samples it."""
+    x, y = (point + 0.5) * G / S - 0.5
+    c, r = int(x), int(y)
+    fx, fy = x - c, y - r
+    top = (1 - fx) * flow[r, c] + fx * flow[r, c + 1]
+    return (1 - fy) * top + fy * ((1 - fx) * flow[r + 1, c] + fx * flow[r + 1, c + 1])
+
+
+def test_a_refilled_map_still_takes_each_control_point_to_its_source():
+    """Pins (the spline's driven control points and their sources) hold inside the refilled patch, by least
+    squares against its smoothness: the map there takes a driven point most of the way to its source point,
+    where the fill alone would not; a pin on sound grid points changes nothing."""
+    flow = smooth_flow()
+    flow[20, 12, 1] -= 40.0
+    cell = S / G
+    inside = np.array([12.3, 20.6]) * cell + cell / 2 - 0.5  # crop pixels, within the fold's patch
+    far = np.array([3.0, 3.0]) * cell + cell / 2 - 0.5  # on a sound grid point
+    want = bilinear(smooth_flow(), inside) + (-3.0, 4.0)  # the offset the pin asks for there (crop px)
+    driven = np.vstack([inside, far])
+    fixed = unfold(flow, S, (driven, driven + np.vstack([want, (40.0, 40.0)])))
+    assert not folded_cells(fixed, S).any()
+    alone = bilinear(unfold(flow, S), inside)
+    pinned = bilinear(fixed, inside)
+    assert np.linalg.norm(pinned - want) < 0.25 * np.linalg.norm(alone - want)
+    assert np.array_equal(fixed[3, 3], flow[3, 3])  # a sound point stays, pinned or not
+
+
+def test_pins_that_only_a_fold_could_honour_are_dropped():
+    """Two control points whose driven order is the reverse of their sources' (a retargeted inner-lip corner
+    past the outer one) ask for a fold: the map comes out unfolded all the same, as the fill alone makes it."""
+    flow = smooth_flow()
+    flow[20, 12, 1] -= 40.0
+    cell = S / G
+    left, right = np.array([12.0, 20.0]) * cell + cell / 2 - 0.5, np.array([13.0, 20.0]) * cell + cell / 2 - 0.5
+    driven = np.vstack([left, right])
+    source = np.vstack([right + (12.0, 0.0), left - (12.0, 0.0)])  # swapped and pulled apart: a mirror
+    fixed = unfold(flow, S, (driven, source))
+    assert not folded_cells(fixed, S).any()
+    assert np.array_equal(fixed, unfold(flow, S))
+
+
+def test_a_fold_inside_the_driven_opening_is_left_to_what_covers_it():
+    """The driver's mouth or G's paint covers the opening, so a fold wholly inside it changes nothing; the
+    same fold outside it is refilled."""
+    flow = smooth_flow()
+    flow[20, 12, 1] -= 40.0
+    cell = S / G
+    around = np.array([[8.0, 16.0], [17.0, 16.0], [17.0, 25.0], [8.0, 25.0]]) * cell + cell / 2 - 0.5
+    assert unfold(flow, S, opening=around) is flow
+    elsewhere = around - 10 * cell
+    assert not folded_cells(unfold(flow, S, opening=elsewhere), S).any()
+
+
 def test_a_fold_over_the_whole_crop_is_left_alone():
     """Nothing sound to interpolate from: the map is returned as it is rather than made up."""
     c = (np.arange(G) + 0.5) * S / G - 0.5
@@ -57,21 +111,28 @@ def test_a_fold_over_the_whole_crop_is_left_alone():
     assert unfold(mirrored, S) is mirrored
 
 
-def backward_steps(composer, points: np.ndarray) -> float:
-    """On the composer's last frame, down 9 columns across the mouth from under the nose to the chin: the
-    smallest step between the portrait rows that consecutive output rows read (positive: read in order; an
-    opening reads nearly one row over and over; a fold reads them backwards). points: 68×2 crop pixels."""
+def folds_around_the_mouth(composer, points: np.ndarray) -> int:
+    """On the composer's last frame: how many samples of the final map (output → portrait) turn over around
+    the mouth, between the nose and the chin, the driven opening left out (the driver's mouth or G's paint
+    covers it, and there the map reads the lips' seam again and again, which may waver by a fraction of a
+    pixel). points: the frame's driven 68×2 crop pixels."""
     from liveavatar.render.align import apply_affine
+    from liveavatar.render.driver_mouth import GROW, INNER_LIP
 
     (_, full), *_ = composer._warps.values()
     x0, y0 = full.region[:2]
     k = full.supersample
-    face = apply_affine(full.from_crop, np.asarray(points, np.float64))
-    rows = np.arange(int(face[33, 1]) - y0, int(face[8, 1]) - y0) * k
-    steps = [
-        np.diff(full._map[rows, int(round(x - x0)) * k, 1]).min() for x in np.linspace(face[49, 0], face[53, 0], 9)
-    ]
-    return float(min(steps))
+    face = (apply_affine(full.from_crop, np.asarray(points, np.float64)) - (x0, y0)) * k
+    m = full._map.astype(np.float64)
+    det = np.diff(m[..., 0], axis=1)[:-1] * np.diff(m[..., 1], axis=0)[:, :-1]
+    det -= np.diff(m[..., 0], axis=0)[:, :-1] * np.diff(m[..., 1], axis=1)[:-1]
+    around = np.zeros(det.shape, np.uint8)
+    (c0, r0), (c1, r1) = face[[*range(3, 14), 33]].min(0).astype(int), face[3:14].max(0).astype(int)
+    around[r0:r1, c0:c1] = 1
+    inner = face[INNER_LIP]
+    grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
+    cv2.fillPoly(around, [np.rint(grown).astype(np.int32)], (0,))
+    return int(((det < 0) & (around > 0)).sum())
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +151,8 @@ def olsen(portraits):
 
 @pytest.mark.slow
 def test_a_closed_mouth_posed_wide_open_reads_the_portrait_in_order(olsen):
-    """Elizabeth Olsen's closed mouth at `pose --mouth 1`: the frame graph's backward map folds inside the
-    opening; the output reads the portrait's rows in order from the nose to the chin all the same."""
+    """Elizabeth Olsen's closed mouth at `pose --mouth 1`: the frame graph's backward map folds, mostly
+    inside the opening; around it, the output's map no longer turns over."""
     from liveavatar.landmarks.posing import PoseSettings
     from liveavatar.pipeline.posing import PoseRenderer
 
@@ -100,14 +161,14 @@ def test_a_closed_mouth_posed_wide_open_reads_the_portrait_in_order(olsen):
     posed = renderer.render(PoseSettings(mouth=1.0))
     layers = engine.infer_layers(posed.landmark_image[None], renderer._psi, warp, posed.control[None])
     assert folded_cells(layers.flow[0], checkpoint.config.image_size).any()  # the graph's map folds here
-    assert backward_steps(renderer._composer, posed.points) > 0
+    assert folds_around_the_mouth(renderer._composer, posed.points) == 0  # 46 samples before
 
 
 @pytest.mark.slow
 def test_a_driver_laughing_wide_open_leaves_one_lower_lip(olsen, driving):
     """The same portrait driven live by a laughing talker (styletalk_happy_woman_2, held out of training) at
     her widest frame: the graph's map folded below the lips and the lower lip showed twice, a loop of its
-    outline inside it (4 output rows read backwards). Through the live path's parts, it reads in order."""
+    outline inside it. Through the live path's parts, the map around the mouth no longer turns over."""
     from liveavatar.live.spec import Background, TrackingConfig
     from liveavatar.pipeline.stages import Composer, Processor, compose_frame
 
@@ -126,4 +187,4 @@ def test_a_driver_laughing_wide_open_leaves_one_lower_lip(olsen, driving):
     assert folded_cells(layers.flow[0], checkpoint.config.image_size).any()
     composer = Composer(1280, 720)
     compose_frame(composer, layers.frames[0], avatar, Background(), False, False, layers, d, frames[62])
-    assert backward_steps(composer, d.points) > 0
+    assert folds_around_the_mouth(composer, d.points) == 0  # 1485 samples before

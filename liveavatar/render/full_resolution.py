@@ -27,6 +27,7 @@ import numpy as np
 
 from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
+from liveavatar.render.driver_mouth import INNER_LIP
 from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, turn_eyeball
 from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, find_lash, lid_ratios, openness
 from liveavatar.render.unfold import unfold
@@ -175,8 +176,11 @@ class FullResolutionWarp:
                 f"flow must be {self.coarse}×{self.coarse}×2 and paint {self.crop_size}×{self.crop_size}×4, "
                 f"got {flow.shape} and {paint.shape}"
             )
+        pins = opening = None
+        if driven is not None and self._landmarks is not None:
+            pins, opening = (np.asarray(driven), self._landmarks), np.asarray(driven)[INNER_LIP]
         shift = cv2.remap(
-            unfold(np.ascontiguousarray(flow, np.float32), self.crop_size),
+            unfold(np.ascontiguousarray(flow, np.float32), self.crop_size, pins, opening),
             self._cell_x,
             self._cell_y,
             cv2.INTER_LINEAR,
