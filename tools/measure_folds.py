@@ -160,11 +160,7 @@ def main() -> int:
     if args.what == "sheet":
         sheet(args.out or mm.ROOT / "docs" / "unfold.jpg", args.frames)
         return 0
-    result = report(args.frames)
-    print(json.dumps(result["summary"], indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    mm.print_and_save(report(args.frames), args.out)
     return 0
 
 

@@ -511,11 +511,16 @@ def main() -> int:
         report = detail_match(args.portraits, args.frames or 32)
     else:
         report = cross_reenactment(args.portraits, args.frames or 32)
-    print(json.dumps(report["summary"], indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print_and_save(report, args.out)
     return 0
+
+
+def print_and_save(report: dict, out: Path | None) -> None:
+    """Prints a report's summary and, given a path, writes the whole report there as JSON."""
+    print(json.dumps(report["summary"], indent=2))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
