@@ -163,11 +163,11 @@ class FullResolutionWarp:
         driven_irises: np.ndarray | None = None,
     ) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
-        still background) inside the region. flow: G×G×2 float32 crop pixels (unfolded first where a wide-open
-        mouth folds it: liveavatar.render.unfold); paint: S×S×4 uint8 RGBA; driven: the frame's driven 68×2
-        crop pixels, or None (the lids then stay as the spline leaves them);
-        driven_irises: its 2×2 driven iris centres (crop pixels: the control points' last two), or None (the
-        eyes then look as the spline leaves them)."""
+        still background) inside the region. flow: G×G×2 float32 crop pixels (unfolded first where it folds, a
+        wide-open mouth or a turned head: liveavatar.render.unfold, along the driven points when given); paint:
+        S×S×4 uint8 RGBA; driven: the frame's driven 68×2 crop pixels, or None (the lids then stay as the spline
+        leaves them); driven_irises: its 2×2 driven iris centres (crop pixels: the control points' last two), or
+        None (the eyes then look as the spline leaves them)."""
         x0, y0, x1, y1 = self.region
         if x1 <= x0 or y1 <= y0:
             return
