@@ -7,7 +7,7 @@ itself (no inverse there), and the frame graph's Newton steps land on whichever 
 backward map jumps and turns over, and the output shows the portrait's lower lip twice (a loop of lip outline
 in the lip or on the chin) or a dark blot of eye or background on a cheek. Driven by the 4 held-out talking
 clips (35 frames each past the neutral's), the map folds outside the mouth's opening on 185 of 2085 frames
-of 15 portraits (up to 13 % of a portrait's frames, a quarter on the Girl with a Pearl Earring), always the
+of 15 portraits (up to 12 % of a portrait's frames, a quarter on the Girl with a Pearl Earring), always the
 widest mouths and the farthest turns, which are what a viewer watches.
 
 So, before the map moves the portrait at the output's resolution, the grid points around every square it
