@@ -117,10 +117,11 @@ def transplant(
     ring = ring_box(avatar_points, clip)
     if x1 - x0 < 2 or y1 - y0 < 2 or ring is None:
         return False
-    ring_out = _ring_stats(frame, avatar_points, clip)
-    ring_in = _ring_stats(mouth.image, mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
-    if ring_out is None or ring_in is None:
+    ring_in_box = ring_box(mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
+    if ring_in_box is None:
         return False
+    ring_out = _ring_stats(frame, avatar_points, ring)
+    ring_in = _ring_stats(mouth.image, mouth.points, ring_in_box)
     # the driver's mouth and the ring around it, cut out onto the avatar's (output pixels of the box holding
     # both) and recoloured, so its detail is compared where the output's is
     bx0, by0, bx1, by1 = min(x0, ring[0]), min(y0, ring[1]), max(x1, ring[2]), max(y1, ring[3])
@@ -157,16 +158,11 @@ def ring_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, 
     return (x0, y0, x1, y1) if x1 - x0 >= 3 and y1 - y0 >= 3 else None
 
 
-def _ring_stats(
-    image: np.ndarray, points: np.ndarray, clip: tuple[int, int, int, int]
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """YCrCb mean and standard deviation (3 float64 each, 0–255 scale) of the lips and skin around a mouth: the
-    outer lips' box grown by RING of the mouth's width, less the inside of the inner lips; read on every
-    RING_STEP-th pixel of a large box (statistics, not a picture: a quarter of the pixels tell the same)."""
+def _ring_stats(image: np.ndarray, points: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """YCrCb mean and standard deviation (3 float64 each, 0–255 scale) of the lips and skin around a mouth: its
+    ring_box, less the inside of the inner lips; read on every RING_STEP-th pixel of a large box (statistics,
+    not a picture: a quarter of the pixels tell the same)."""
     p = np.asarray(points, np.float64)
-    box = ring_box(p, clip)
-    if box is None:
-        return None
     x0, y0, x1, y1 = box
     step = max(1, min(x1 - x0, y1 - y0) // RING_SAMPLES)
     keep = np.full((y1 - y0, x1 - x0), 255, np.uint8)

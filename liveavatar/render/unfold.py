@@ -29,6 +29,8 @@ the portrait point it samples (liveavatar.models.warp's backward shift, in pixel
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -38,15 +40,22 @@ ROUNDS = 4  # pinned fills, each over the last one's patch grown by what still f
 _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
 
+@lru_cache(maxsize=4)
+def _centres(g: int, crop_size: int) -> np.ndarray:
+    """G×G×2 float64 (x, y): the coarse grid points' crop pixels (made once per grid, read only)."""
+    centres = (np.arange(g) + 0.5) * crop_size / g - 0.5
+    grid = np.dstack(np.meshgrid(centres, centres))
+    grid.setflags(write=False)
+    return grid
+
+
 def folded_cells(flow: np.ndarray, crop_size: int) -> np.ndarray:
     """(G−1)×(G−1) bool: the squares between four neighbouring grid points that the backward map turns over
     (any of the square's four corner triangles mapped with its orientation reversed, or collapsed). A fold
     reverses orientation, while a lip stretched open only compresses it (nearly to nothing beside an opening),
     so the sign is the test; on every corner, because a single grid point that jumped, which a centred
     derivative can miss, turns the corners around it over."""
-    g = flow.shape[0]
-    centres = (np.arange(g) + 0.5) * crop_size / g - 0.5
-    mapped = flow.astype(np.float64) + np.dstack(np.meshgrid(centres, centres))  # the portrait point each reads
+    mapped = flow.astype(np.float64) + _centres(flow.shape[0], crop_size)  # the portrait point each reads
     a, b = mapped[:-1, :-1], mapped[:-1, 1:]  # a square's corners: a b
     c, d = mapped[1:, :-1], mapped[1:, 1:]  #                         c d
 
@@ -71,8 +80,11 @@ def unfold(
     whatever they read (and there the map reads the seam over and over, folded or not). A harmonic
     fill of an irregular patch can itself fold a little at its rim (a Laplace solve is injective only on
     convex patches), so what still folds is grown into the patch and solved again, up to ROUNDS times."""
+    folded = folded_cells(flow, crop_size)
+    if not folded.any():
+        return flow  # the common case: nothing else to compute
     seen = _outside(opening, flow.shape[0] - 1, crop_size)
-    folded = folded_cells(flow, crop_size) & seen
+    folded &= seen
     if not folded.any():
         return flow
     unknown = np.zeros(flow.shape[:2], bool)
@@ -156,9 +168,10 @@ def _pin_equations(
     want = np.asarray(source, np.float64) - np.asarray(driven, np.float64)
     base = np.floor(at).astype(int)
     frac = at - base
+    unknowns = int(index.max()) + 1
     system, right = [], []
     for (c0, r0), (fx, fy), value in zip(base, frac, want, strict=True):
-        row = np.zeros(int(index.max()) + 1)
+        row = np.zeros(unknowns)
         total = value.copy()
         touches = False
         for dr, dc, w in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy)):
