@@ -8,8 +8,11 @@ where the spline alone left the eye open.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 
 from liveavatar.render.lids import (
     CORNER_MARGIN,
@@ -138,6 +141,84 @@ def test_a_shut_eye_meets_at_its_lash_line_with_no_white_or_rim_left():
     close_lid(half[0], found, 0.5)
     close_lid(half[1], find_lash(found, image), 0.5)
     assert np.array_equal(*half)
+
+
+def test_a_glasses_rim_above_the_lid_stays_where_it_is_as_the_eye_shuts():
+    """A dark frame across the lid's skin band, lit skin between it and the lashes (Grace Hopper's glasses, the
+    built-in sample): the stretched skin stops below it, so a blink leaves it in place. Before, the band
+    reached the rim and bowed it down into every blink, torn where the band ended."""
+    import cv2
+
+    image = eye_image()
+    image[79:82, 40:120] = (20, 15, 15)  # the frame's rim, 7-9 px above the lashes (rows 87-89)
+    found = eye_shapes(synthetic_face())[0]
+    capped = find_lash(found, image)
+    assert capped.skin < found.skin
+    # the rim's rows lie above the capped band, inside the uncapped one
+    assert 95 - UPPER_MARGIN * 40 - found.skin < 79 and 95 - UPPER_MARGIN * 40 - capped.skin > 81
+    rim = slice(78, 83), slice(52, 108)  # the rim over the eye and past its corners
+    for shape, bowed in ((replace(capped, skin=found.skin), True), (capped, False)):
+        m = identity_map()
+        close_lid(m, shape, 1.0)
+        shut = cv2.remap(image, m, None, cv2.INTER_LINEAR)
+        assert np.array_equal(shut[rim], image[rim]) != bowed
+
+
+def test_the_sample_portraits_glasses_are_found_and_creases_kept():
+    """On real faces: the built-in sample's glasses rim (Grace Hopper's, 6-9 px above her lids at her
+    portrait's size) caps both eyes' skin bands; a crease (Obama's, Elizabeth Olsen's, from ../shared/data
+    where it is there) is skin and leaves the band whole."""
+    import cv2
+
+    from liveavatar.landmarks.tracker import FaceTracker
+    from liveavatar.sample import sample_portrait
+
+    paths = [sample_portrait()]  # always here (matplotlib is a dependency); the shared faces where they are
+    if (SHARED_DATA / "MANIFEST.tsv").is_file():
+        paths += [SHARED_DATA / "portraits" / name for name in ("photo_barack_obama.jpg", "photo_elizabeth_olsen.jpg")]
+    tracker = FaceTracker("image", max_faces=1)
+    try:
+        for path in paths:
+            image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+            found = tracker.track(image).landmarks
+            assert found is not None, path.name
+            for shape in eye_shapes(found.points68):
+                capped = find_lash(shape, image).skin
+                if path == paths[0]:
+                    assert capped < 0.7 * shape.skin, f"{path.name}: band {capped:.1f} of {shape.skin:.1f} px"
+                else:
+                    assert capped == shape.skin, f"{path.name}: band {capped:.1f} of {shape.skin:.1f} px"
+    finally:
+        tracker.close()
+
+
+def test_dark_makeup_that_runs_up_from_the_lashes_is_lid_and_is_kept():
+    """Eyeliner and shadow from the lashes up, no lit skin between (Princess Diana's): the lid itself, which
+    stretches over the eye as before."""
+    image = eye_image()
+    image[78:90, 58:103] = (40, 30, 35)
+    found = eye_shapes(synthetic_face())[0]
+    assert find_lash(found, image).skin == found.skin
+
+
+def test_the_lash_line_thins_to_nothing_past_the_corners():
+    """A line of even width ended in a square cut at each end of a shut eye (drawn in ink on dark lashes). An
+    eye 160 px wide (the synthetic face × 4: corners at x 240 and 400, y 400), its lashes 10 px above its axis,
+    so the line is LASH_WIDTH × 160 = 6.4 px thick where the lids meet."""
+    shape = eye_shapes(synthetic_face() * 4)[0]
+    shape = replace(shape, lash=np.column_stack([np.linspace(0.1, 0.9, 9), np.full(9, -10.0)]))
+    m = identity_map(800, 960)
+    close_lid(m, shape, 1.0)
+    # the line's rows are moved by the lash row's distance from where the lids meet (u = (x - 240) / 160)
+    u = (np.arange(960) - 240) / 160
+    vu, vl = (np.interp(u, knots[:, 0], knots[:, 1]) for knots in (shape.upper, shape.lower))
+    shift = -10.0 - (vu + UPPER_SHARE * (vl - vu))
+    ys = np.arange(800)[:, None]
+    thickness = (np.abs(m[..., 1] - ys - shift[None]) < 1e-3).sum(0)  # per column: rows drawn with the lashes
+    middle = int(thickness[260:380].min())
+    assert middle >= 6
+    assert thickness[:223].max() == 0 and thickness[418:].max() == 0  # past the eye's ends
+    assert 0 < thickness[228] < middle / 2 and 0 < thickness[412] < middle / 2  # thinning to the ends
 
 
 @pytest.mark.slow

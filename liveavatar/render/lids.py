@@ -59,6 +59,7 @@ CORNER_MARGIN = 0.1
 # median (one strip that finds an iris or a brow does not bend the line). Starting at closing 0.6 or 0.9 also
 # hid the moved iris of eyes drawn nearly shut, and the paintings' gaze r by mediapipe fell from 0.76 to 0.68.
 LASH_FROM = 0.97
+LASH_TAPER = UPPER_MARGIN + LOWER_MARGIN  # the gap (eye widths) at the corners: the line thins past them
 LASH_WIDTH = 0.04
 LASH_ABOVE = 0.15
 LASH_BELOW = 0.08
@@ -71,6 +72,23 @@ LASH_SPREAD = 0.04
 RIM_SEARCH = 0.12
 RIM_SKIN = (0.16, 0.3)
 RIM_DISTANCE = 12.0
+# The skin that stretches over a closing eye stops below anything above the lid much darker than the lid's own
+# skin: a glasses frame (Grace Hopper's, the built-in sample's: its rim, 0.2 of her lid's lightness, bowed
+# down into every blink and tore where the band ended) or the shadow of a deep-set eye. Per strip, the first
+# row up from the lashes, past the lid's lit skin (LIT_SHARE of it) and DARK_FROM eye widths or more above them,
+# whose lightness (CIE L) is under DARK_SHARE of the lid's: the lightest tenth of the rows SKIN_REFERENCE eye
+# widths above the lashes (the rows just above the lashes are lashes). Dark makeup that runs from the lashes
+# up (Princess Diana's) has no lit skin below it and is lid, kept; a crease (0.45-0.7 of the lid's lightness
+# on most shared portraits) is kept, a deep one capped, as a real lid unfolds from under its crease. The band
+# keeps at least MIN_CAPPED_SKIN pixels.
+SKIN_REFERENCE = (0.03, 0.25)
+LIT_SHARE = 0.7
+DARK_FROM = 0.08
+DARK_SHARE = 0.35
+MIN_CAPPED_SKIN = 2.0
+# pixels between the band's top and the dark row found (on a strip sampled between pixel rows): bilinear
+# sampling a pixel nearer blended the rim's edge into the lid
+CAP_CLEARANCE = 2.0
 MIN_LASH_EYE = 8.0  # an eye narrower than this (pixels) has no lash line or rim to find
 MIN_CLOSING = 0.03  # closings under this are tracker noise on an open eye: the eye is left as it is
 # each eye's upper/lower lid points facing each other, from the 68-point layout's eye indices
@@ -182,6 +200,7 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     strips, v_line = _strips(here, lab[..., :1], shape.upper, offsets)
     found = offsets[np.argmin(cv2.GaussianBlur(strips[..., 0], (3, 1), 0), axis=1)]
     found = np.clip(found, np.median(found) - LASH_SPREAD * width, np.median(found) + LASH_SPREAD * width)
+    lid_skin = _skin_below_dark(here, lab[..., 0], v_line + found)
     below = np.arange(0.0, RIM_SKIN[1] * width + 0.5, 1.0)
     strips, _ = _strips(here, lab, shape.lower, below)
     skin = np.median(strips[:, below >= RIM_SKIN[0] * width], axis=1)  # knots × 3
@@ -189,7 +208,29 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     searched = below <= RIM_SEARCH * width
     # the rim: the rows from the line down to the last that still differs from the skin, within the search
     depth = np.array([below[np.flatnonzero(d & searched)[-1]] + 1 if (d & searched).any() else 0.0 for d in differs])
-    return replace(shape, lash=np.column_stack([LASH_KNOTS, v_line + found]), rim=np.column_stack([LASH_KNOTS, depth]))
+    lash = np.column_stack([LASH_KNOTS, v_line + found])
+    return replace(shape, lash=lash, rim=np.column_stack([LASH_KNOTS, depth]), skin=lid_skin)
+
+
+def _skin_below_dark(shape: EyeShape, lightness: np.ndarray, lash_v: np.ndarray) -> float:
+    """The upper skin band's height (pixels above the upper lid's line, at most shape.skin) that stays below
+    the first row, up from the lashes and past the lid's lit skin, much darker than that skin (module
+    constants): the median over the strips, a strip with no such row keeping the whole band. lightness: h×w
+    float32 CIE L of the crop `shape` is in; lash_v: the lash line's v per strip (pixels)."""
+    width = shape.width
+    v_line = np.interp(LASH_KNOTS, shape.upper[:, 0], shape.upper[:, 1])
+    offsets = np.arange(-SKIN_REFERENCE[0] * width, float(np.min(v_line - shape.skin - lash_v)) - 0.5, -1.0)
+    if len(offsets) < 2:
+        return shape.skin
+    strips, _ = _strips(shape, lightness[..., None], np.column_stack([LASH_KNOTS, lash_v]), offsets)
+    reference = offsets >= -SKIN_REFERENCE[1] * width
+    heights = []
+    for k, column in enumerate(strips[..., 0]):  # rows from the lashes up (offsets < 0: above)
+        lid = float(np.percentile(column[reference], 90))  # the lid's lit skin
+        lit = np.maximum.accumulate(column >= LIT_SHARE * lid)  # lit skin seen between the lashes and here
+        dark = np.flatnonzero(lit & (column < DARK_SHARE * lid) & (offsets < -DARK_FROM * width))
+        heights.append(v_line[k] - lash_v[k] - offsets[dark[0]] - CAP_CLEARANCE if len(dark) else shape.skin)
+    return float(np.clip(np.median(heights), MIN_CAPPED_SKIN, shape.skin))
 
 
 def band_box(shape: EyeShape) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +268,10 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     lash_knots = shape.lash if shut > 0 else None
     if lash_knots is not None:
         lash = np.interp(u, lash_knots[:, 0], lash_knots[:, 1]).astype(np.float32)
-        half = shut * np.float32(LASH_WIDTH * shape.width / 2)
+        # the line thins to nothing past the corners, as the gap does (a line of even width ended in a
+        # square cut there, drawn in ink on dark lashes)
+        taper = np.minimum(gap * np.float32(1 / (LASH_TAPER * shape.width)), 1.0)
+        half = shut * np.float32(LASH_WIDTH * shape.width / 2) * taper
         # what lies between the lashes and vu is covered; at least half the skin band is kept to stretch
         read_to = vu + shut * np.clip(lash + half - vu, -0.5 * np.float32(shape.skin), 0.0)
     # the bands' denominators are at least the skin's height (> 0): no division by zero
