@@ -80,8 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-driver-mouth",
         action="store_true",
-        help="let the model paint the inside of an open mouth instead of showing your own mouth's inside "
-        "(teeth, tongue) in the portrait's colours",
+        help="draw the inside of an open mouth (teeth over a dark cavity) instead of showing your own mouth's "
+        "inside (teeth, tongue); both in the portrait's colours",
     )
     p.add_argument(
         "--http-no-token",

@@ -37,6 +37,7 @@ from liveavatar.render.align import (
     warp_reduced,
 )
 from liveavatar.render.composite import paste_back, place_on_background
+from liveavatar.render.drawn_mouth import draw_mouth, own_opening
 from liveavatar.render.driver_mouth import DriverMouth, transplant
 from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -404,8 +405,12 @@ class Composer:
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
             warp.apply(out, layers.flow[0], layers.paint[0], points, irises)
-            if mouth is not None and points is not None:
-                transplant(out, apply_affine(warp.from_crop, points), mouth, warp.region)
+            if points is not None:
+                driven = apply_affine(warp.from_crop, points)
+                if mouth is not None:
+                    transplant(out, driven, mouth, warp.region)
+                else:  # no camera mouth to lay (pose, the scripted demo, the driver's mouth turned off)
+                    draw_mouth(out, driven, warp.region, own_opening(avatar.landmarks))
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)

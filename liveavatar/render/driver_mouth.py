@@ -120,8 +120,8 @@ def transplant(
     ring_in_box = ring_box(mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
     if ring_in_box is None:
         return False
-    ring_out = _ring_stats(frame, avatar_points, ring)
-    ring_in = _ring_stats(mouth.image, mouth.points, ring_in_box)
+    ring_out = ring_stats(frame, avatar_points, ring)
+    ring_in = ring_stats(mouth.image, mouth.points, ring_in_box)
     # the driver's mouth and the ring around it, cut out onto the avatar's (output pixels of the box holding
     # both) and recoloured, so its detail is compared where the output's is
     bx0, by0, bx1, by1 = min(x0, ring[0]), min(y0, ring[1]), max(x1, ring[2]), max(y1, ring[3])
@@ -158,7 +158,7 @@ def ring_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, 
     return (x0, y0, x1, y1) if x1 - x0 >= 3 and y1 - y0 >= 3 else None
 
 
-def _ring_stats(image: np.ndarray, points: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+def ring_stats(image: np.ndarray, points: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """YCrCb mean and standard deviation (3 float64 each, 0–255 scale) of the lips and skin around a mouth: its
     ring_box, less the inside of the inner lips; read on every RING_STEP-th pixel of a large box (statistics,
     not a picture: a quarter of the pixels tell the same)."""

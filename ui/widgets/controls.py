@@ -190,7 +190,7 @@ class LookPanel(QGroupBox):
         self.own_mouth = QCheckBox("Your own mouth inside")
         self.own_mouth.setToolTip(
             "When you open your mouth, show the inside of yours (teeth, tongue) in the portrait's colours; off: "
-            "the model paints it"
+            "a drawn one, in the portrait's colours"
         )
         self.own_mouth.setChecked(True)
         layout.addWidget(self.own_mouth)

@@ -1,0 +1,188 @@
+"""A mouth drawn inside the avatar's open lips where there is no driver's mouth to lay there.
+
+With a camera, the driver's own mouth at that very frame fills the avatar's open lips (driver_mouth.py).
+Without one (`pose`, the scripted performance that `liveavatar demo` runs, the app with the driver's mouth
+turned off) only the generator paints there, and on a closed-mouth portrait opened wide it paints a flat grey
+or pink smudge with no teeth (the built-in sample's, in the README's first command). So the inside is drawn,
+at the output's resolution, in the driven inner lips' own frame (along the mouth from one inner corner to the
+other, s 0…1; across it, down, from the upper inner lip):
+
+    upper teeth   hanging from the upper lip, as deep as half the gap and at most UPPER_TEETH mouth widths,
+                  shortest at the sides, a faint line between neighbours, lit in front and fading to the sides
+    lower teeth   rising from the lower lip once the mouth opens wider (LOWER_TEETH), dimmer
+    tongue        low at the back, an ellipse half the mouth wide
+    cavity        the dark between, darkest at the back
+
+in a camera's colours (a webcam's lips-and-skin ring, CAMERA_RING), moved to the portrait's by the ring
+around the avatar's mouth exactly as the driver's mouth is (driver_mouth.colour_map: a grey portrait gets a
+grey mouth, a dark painting a dark one), with the grain of the portrait's skin (the ring's fine detail) added,
+and laid inside the inner lips feathered, faded in with the opening as the driver's is. A portrait whose own
+mouth is open at rest (a smile with teeth, parted lips) shows its own inside, moved by the warp, until the
+warp would stretch it to a smear: the drawing fades in with the driven opening over the portrait's (STRETCH).
+
+Boundaries: the frame is H×W×3 uint8 RGB (changed in place); points 68×2 float (x, y) output pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from liveavatar.render.driver_mouth import (
+    FEATHER,
+    INNER_LIP,
+    LOWER_INNER,
+    OPEN_FROM_PX,
+    OPEN_FULL_PX,
+    UPPER_INNER,
+    colour_map,
+    detail,
+    opening,
+    ring_box,
+    ring_stats,
+)
+
+# A webcam's lips-and-skin ring (YCrCb mean and standard deviation): the median over 42 frames of 14 of the
+# shared talking clips, which is what the colours below are drawn against (a ring this bright and varied).
+CAMERA_RING = (np.array([118.7, 152.2, 112.4]), np.array([24.1, 5.0, 3.4]))
+TEETH = np.array([208.0, 200.0, 182.0])  # RGB, lit
+CAVITY = np.array([62.0, 24.0, 26.0])
+BACK = np.array([30.0, 10.0, 12.0])  # the cavity's darkest, at the back of the mouth
+TONGUE = np.array([168.0, 78.0, 82.0])
+UPPER_TEETH = 0.11  # mouth widths: the upper incisors' visible height at most (a real one is ~0.2 of the width)
+LOWER_TEETH = 0.07
+LOWER_FROM = 0.3  # the gap (mouth widths) from which the lower teeth show, fully from twice that
+TOOTH = 0.085  # mouth widths between the lines that part neighbouring teeth (incisors about that wide)
+# The driven opening over the portrait's own (each a gap over the mouth's width) over which the drawing fades
+# in: the warp shows the portrait's own inside (a smile's teeth, parted lips' shadow) as long as it stretches
+# it little, and smears it past that (a slit opened wide, teeth stretched to a ghost). A closed mouth reads
+# 0.01-0.03 (the shared portraits), parted lips 0.06-0.10, a smile with teeth 0.14-0.25; CLOSED_OPENING
+# stands for anything less, so a closed portrait's drawing fades in over the first pixels of opening.
+STRETCH = (1.5, 2.5)
+CLOSED_OPENING = 0.03
+SOFTEN = 0.7  # pixels of Gaussian blur: a drawing's edges are crisper than any photo's mouth
+GRAIN = 0.8  # of the ring's fine detail, added to the drawing as noise (a flat drawing read as plastic)
+
+
+def draw_mouth(
+    frame: np.ndarray,
+    points: np.ndarray,
+    clip: tuple[int, int, int, int],
+    own_opening: float,
+    seed: int = 0,
+) -> bool:
+    """Draws the inside of the mouth into `frame` inside the driven inner lips (`points`, output pixels), within
+    `clip` (x0, y0, x1, y1); own_opening: the portrait's inner-lip gap at rest over its mouth width. seed: the
+    grain's (a fixed one per avatar keeps it from crawling). Returns whether anything was drawn."""
+    p = np.asarray(points, np.float64)
+    inner = p[INNER_LIP]
+    width = float(np.linalg.norm(inner[4] - inner[0]))
+    gap = opening(p)
+    fade = float(np.clip((gap - OPEN_FROM_PX) / (OPEN_FULL_PX - OPEN_FROM_PX), 0.0, 1.0))
+    stretch = gap / width / max(own_opening, CLOSED_OPENING)
+    fade *= float(np.clip((stretch - STRETCH[0]) / (STRETCH[1] - STRETCH[0]), 0.0, 1.0))
+    if fade <= 0.0 or width < 4.0:
+        return False
+    feather = max(0.6, FEATHER * width)
+    pad = int(np.ceil(3 * feather)) + 2
+    x0, y0 = (max(c, int(np.floor(v)) - pad) for v, c in zip(inner.min(0), clip[:2], strict=True))
+    x1, y1 = (min(c, int(np.ceil(v)) + pad + 1) for v, c in zip(inner.max(0), clip[2:], strict=True))
+    ring = ring_box(p, clip)
+    if x1 - x0 < 3 or y1 - y0 < 3 or ring is None:
+        return False
+    drawn, coverage = inside(inner - (x0, y0), (y1 - y0, x1 - x0), gap / width)
+    drawn = cv2.transform(drawn, colour_map(CAMERA_RING, ring_stats(frame, p, ring)))  # float32, unclipped
+    drawn = cv2.GaussianBlur(drawn, (0, 0), SOFTEN)
+    region = frame[y0:y1, x0:x1]
+    ring_mask = np.ones((ring[3] - ring[1], ring[2] - ring[0]), np.uint8)
+    cv2.fillPoly(ring_mask, [np.rint(inner - ring[:2]).astype(np.int32)], (0,))
+    grain = GRAIN * detail(np.ascontiguousarray(frame[ring[1] : ring[3], ring[0] : ring[2]]), ring_mask)
+    if grain > 0:
+        noise = np.random.default_rng(seed).standard_normal(drawn.shape[:2]).astype(np.float32) * np.float32(grain)
+        drawn = drawn + noise[..., None]
+    alpha = cv2.GaussianBlur(coverage, (0, 0), feather) * np.float32(fade)
+    patch = np.clip(drawn, 0, 255).astype(np.uint8)
+    cv2.blendLinear(patch, region, alpha, 1 - alpha, dst=region)
+    return True
+
+
+def own_opening(points: np.ndarray) -> float:
+    """A face's inner-lip gap over its inner mouth's width (68×2 points, any pixels): draw_mouth's own_opening."""
+    p = np.asarray(points, np.float64)
+    return opening(p) / max(float(np.linalg.norm(p[64] - p[60])), 1e-6)
+
+
+def inside(inner: np.ndarray, shape: tuple[int, int], open_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn inside (h×w×3 float32 RGB, camera colours) of a mouth whose inner lips are `inner` (8×2, the
+    68-point layout's 60–67, in this box's pixels), open `open_ratio` (gap over mouth width), and where it
+    lies (h×w float32 0…1, anti-aliased: between the two lips' curves)."""
+    h, w = shape
+    corner, far = inner[0], inner[4]
+    width = max(float(np.linalg.norm(far - corner)), 1e-6)
+    along = (far - corner) / width
+    down = np.array([-along[1], along[0]])
+    lower_mid = inner[[5, 6, 7]].mean(0)
+    if (lower_mid - inner[[1, 2, 3]].mean(0)) @ down < 0:
+        down = -down
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5  # pixel centres
+    rel_x, rel_y = xs - corner[0], ys - corner[1]
+    s = (rel_x * along[0] + rel_y * along[1]) / width
+    t = rel_x * down[0] + rel_y * down[1]  # pixels, down from the corners' line
+
+    upper, lower = (lip_curve(inner, side, corner, along, down, width, s) for side in (UPPER_INNER, LOWER_INNER))
+    gap = np.maximum(lower - upper, 1e-3)
+    depth = np.clip((t - upper) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+    front = np.clip(1.0 - ((s - 0.5) / 0.5) ** 2, 0.0, 1.0)  # 1 in the middle of the mouth, 0 at its corners
+    # the cavity: darkest at the back (the middle, half way down), lighter towards the lips
+    back = front * (1.0 - np.abs(depth - 0.5) * 2.0) ** 0.5
+    out = CAVITY + (BACK - CAVITY) * back[..., None]
+    # the tongue, low at the back
+    tongue = ((s - 0.5) / 0.3) ** 2 + ((t - (lower - 0.12 * gap)) / (0.35 * gap)) ** 2
+    tongue_alpha = _edge(1.0 - tongue, 0.15)
+    tongue_colour = TONGUE * (0.55 + 0.45 * np.clip(1.0 - tongue, 0.0, 1.0))[..., None]
+    out = out + (tongue_colour - out) * tongue_alpha[..., None]
+    # teeth: lit in front, fading into the dark at the sides; a faint line between neighbours
+    parting = 1.0 - 0.12 * np.exp(-(((((s - 0.5) / TOOTH + 0.5) % 1.0 - 0.5) * TOOTH * width / 1.0) ** 2))
+    light = (0.35 + 0.65 * front**0.7) * parting
+    upper_height = np.minimum(0.5 * gap, UPPER_TEETH * width) * front**0.35
+    below_upper = t - upper
+    upper_alpha = _edge(upper_height - below_upper, 1.5) * (upper_height > 0.5)
+    # darker under the lip (the gum's shadow) and at the cutting edge, lightest between
+    along_tooth = np.clip(below_upper / np.maximum(upper_height, 1e-3), 0.0, 1.0)
+    edge_shade = 0.8 + 0.2 * np.sin(np.pi * np.clip(0.15 + along_tooth, 0.0, 1.0))
+    out = out + (TEETH * (light * edge_shade)[..., None] - out) * upper_alpha[..., None]
+    lower_show = float(np.clip((open_ratio - LOWER_FROM) / LOWER_FROM, 0.0, 1.0))
+    if lower_show > 0:
+        lower_height = np.minimum(0.3 * gap, LOWER_TEETH * width) * front**1.5 * lower_show
+        lower_alpha = _edge(lower_height - (lower - t), 1.5) * (lower_height > 0.5)
+        out = out + (TEETH * 0.65 * light[..., None] - out) * lower_alpha[..., None]
+    # the lips' shadow on what lies just inside them
+    shadow = 1.0 - 0.35 * np.exp(-np.minimum(t - upper, lower - t).clip(0.0) / 1.2)
+    coverage = _edge(np.minimum(t - upper, lower - t), 1.0) * _edge(np.minimum(s, 1.0 - s) * width, 1.0)
+    return (out * shadow[..., None]).astype(np.float32), coverage.astype(np.float32)
+
+
+def lip_curve(
+    inner: np.ndarray,
+    side: tuple[int, ...],
+    corner: np.ndarray,
+    along: np.ndarray,
+    down: np.ndarray,
+    width: float,
+    s: np.ndarray,
+) -> np.ndarray:
+    """One inner lip (side: its three points' indices in the 68-point layout) as a smooth curve through the
+    corners and those points, across the mouth (pixels down from the corners' line) at each `s`: the
+    polynomial through the five knots (the polygon through them drew a six-sided mouth)."""
+    knots = inner[[0, *[i - 60 for i in side], 4]] - corner
+    ks, kt = knots @ along / width, knots @ down
+    if np.ptp(ks) < 1e-3 or len(np.unique(np.round(ks, 4))) < len(ks):
+        order = np.argsort(ks)
+        return np.interp(s, ks[order], kt[order])
+    curve = np.polyval(np.polyfit(ks, kt, len(ks) - 1), np.clip(s, ks.min(), ks.max()))
+    return np.clip(curve, kt.min() - 0.25 * np.ptp(kt), kt.max() + 0.25 * np.ptp(kt))  # no wild overshoot
+
+
+def _edge(distance: np.ndarray, softness: float) -> np.ndarray:
+    """0…1 coverage from a signed distance in pixels (> 0 inside), over `softness` pixels: anti-aliased."""
+    return np.clip(distance / softness + 0.5, 0.0, 1.0)

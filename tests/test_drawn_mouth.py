@@ -1,0 +1,145 @@
+"""A mouth drawn inside the avatar's open lips where no driver's mouth is laid (liveavatar.render.drawn_mouth).
+
+A synthetic face pins the geometry (at rest nothing changes, opened the inside is drawn and nothing outside
+the lips, teeth under the upper lip and darker below them, grey on a grey face, a portrait's own open mouth
+kept until the warp would stretch it); the built-in sample through `pose` and the live Composer pins what a
+user sees: the grey smudge the generator painted in the demo's open mouth becomes teeth over a dark cavity.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from liveavatar.render.drawn_mouth import STRETCH, draw_mouth, own_opening
+
+SKIN = (186, 140, 120)
+LIPS = (150, 80, 80)
+
+
+def face_points(gap: float, width: float = 60.0, centre=(100.0, 100.0)) -> np.ndarray:
+    """68×2 points whose mouth (inner corners 60/64 `width` apart, outer 48/54 a little wider) is open `gap`
+    px between its facing inner-lip points; the rest of the points far from it."""
+    cx, cy = centre
+    p = np.zeros((68, 2))
+    p[:] = (cx, cy - 80)
+    half = width / 2
+    p[48], p[54] = (cx - half - 6, cy), (cx + half + 6, cy)
+    outer_upper = [(cx - half * 0.6, cy - gap / 2 - 8), (cx - half * 0.2, cy - gap / 2 - 10), (cx, cy - gap / 2 - 9)]
+    p[49:52] = outer_upper
+    p[52:54] = [(cx + half * 0.2, cy - gap / 2 - 10), (cx + half * 0.6, cy - gap / 2 - 8)]
+    p[55:60] = [(cx + half * 0.6, cy + gap / 2 + 9), (cx + half * 0.2, cy + gap / 2 + 11), (cx, cy + gap / 2 + 11)] + [
+        (cx - half * 0.2, cy + gap / 2 + 11),
+        (cx - half * 0.6, cy + gap / 2 + 9),
+    ]
+    p[60], p[64] = (cx - half, cy), (cx + half, cy)
+    p[61:64] = [(cx - half * 0.5, cy - gap / 2), (cx, cy - gap / 2), (cx + half * 0.5, cy - gap / 2)]
+    p[65:68] = [(cx + half * 0.5, cy + gap / 2), (cx, cy + gap / 2), (cx - half * 0.5, cy + gap / 2)]
+    return p
+
+
+def skin_frame(points: np.ndarray, colour=SKIN, lips=LIPS) -> np.ndarray:
+    """A 200×200 RGB face of one colour with a little grain, and its lips (`points`' outer lip polygon) darker:
+    the ring around the mouth that the drawing's colours are moved to, as varied as a real one."""
+    rng = np.random.default_rng(1)
+    frame = np.clip(np.full((200, 200, 3), colour, np.float64) + rng.normal(0, 3, (200, 200, 1)), 0, 255)
+    frame = frame.astype(np.uint8)
+    cv2.fillPoly(frame, [np.rint(points[48:60]).astype(np.int32)], lips)
+    return frame
+
+
+def opening_mask(points: np.ndarray, erode: int = 3) -> np.ndarray:
+    mask = np.zeros((200, 200), np.uint8)
+    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], (255,))
+    return cv2.erode(mask, np.ones((2 * erode + 1,) * 2, np.uint8)) > 0
+
+
+CLIP = (0, 0, 200, 200)
+
+
+def test_a_mouth_as_open_as_the_portraits_own_is_left_alone():
+    for own in (face_points(0.6), face_points(12.0)):  # closed at rest, and open at rest (a smile with teeth)
+        frame = skin_frame(own)
+        driven = own.copy()
+        assert not draw_mouth(frame, driven, CLIP, own_opening(own))
+        assert np.array_equal(frame, skin_frame(own))
+
+
+def test_an_opened_mouth_gets_teeth_over_a_dark_inside_and_nothing_changes_outside_the_lips():
+    rest, driven = face_points(0.6), face_points(24.0)
+    frame = skin_frame(driven)
+    assert draw_mouth(frame, driven, CLIP, own_opening(rest))
+    changed = np.any(frame != skin_frame(driven), axis=2)
+    # the edge is feathered (a Gaussian of FEATHER × the 60-px mouth, 2.1 px): 3 of those and a pixel
+    near = cv2.dilate(opening_mask(driven, 0).astype(np.uint8), np.ones((17, 17), np.uint8)) > 0
+    assert changed[opening_mask(driven)].mean() > 0.95 and not changed[~near].any()
+    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(float)
+    column = luma[:, 100]  # the mouth's middle: the upper lip at y 88, the lower at 112
+    teeth, cavity = column[90:93].mean(), column[93:110].min()  # below the teeth, the dark before the tongue
+    skin = float(cv2.cvtColor(skin_frame(driven), cv2.COLOR_RGB2GRAY)[100, 30])
+    assert teeth > skin and cavity < 0.6 * skin, (teeth, cavity, skin)
+    # at the mouth's corners the teeth give way to the dark: lit in front only
+    assert luma[91, 100] > luma[95, 75] + 30
+
+
+def test_a_grey_face_gets_a_grey_mouth():
+    rest, driven = face_points(0.6), face_points(24.0)
+    frame = skin_frame(driven, (150, 150, 150), (110, 110, 110))
+    assert draw_mouth(frame, driven, CLIP, own_opening(rest))
+    ycc = cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb).astype(float)
+    chroma = np.hypot(ycc[..., 1] - 128, ycc[..., 2] - 128)
+    assert chroma[opening_mask(driven)].mean() < 3.0  # the colour face's mouth (below) reads ~15
+
+
+def test_a_colour_face_gets_a_coloured_mouth():
+    rest, driven = face_points(0.6), face_points(24.0)
+    frame = skin_frame(driven)
+    draw_mouth(frame, driven, CLIP, own_opening(rest))
+    ycc = cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb).astype(float)
+    assert (ycc[..., 1] - 128)[opening_mask(driven)].mean() > 8  # red: the cavity and the tongue
+
+
+def test_a_portraits_own_open_mouth_is_drawn_over_only_once_the_warp_would_stretch_it():
+    own = face_points(12.0)  # 0.2 of the mouth's width: a smile with teeth
+    ratio = own_opening(own)
+    for gap, drawn in ((12.0 * (STRETCH[0] - 0.1), False), (12.0 * (STRETCH[1] + 0.1), True)):
+        driven = face_points(gap)
+        assert draw_mouth(skin_frame(driven), driven, CLIP, ratio) == drawn, gap
+
+
+def test_the_sample_portraits_open_mouth_shows_teeth_over_a_dark_cavity():
+    """Grace Hopper (the built-in sample, matplotlib's) posed with --mouth 1 through the bundled model on ONNX
+    Runtime: the generator alone painted a flat grey smudge there (luma: its upper fifth 59, its middle 73,
+    the skin below the lips 134); with the drawing the upper part (the teeth) reads 171, brighter than the skin,
+    and the middle 19."""
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.landmarks.posing import PoseSettings
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+    from liveavatar.pipeline.posing import PoseRenderer
+    from liveavatar.sample import sample_portrait
+
+    checkpoint = open_checkpoint(resolve_checkpoint(None))
+    avatar = build_avatar([sample_portrait()], checkpoint)
+    engine = create_engine("onnxruntime", checkpoint).engine
+    ph, pw = avatar.portrait.shape[:2]
+    renderer = PoseRenderer(avatar, engine, pw, ph, ai_mark=False, warp=warp_avatar_of(avatar, checkpoint))
+    result = renderer.render(PoseSettings(mouth=1.0))
+    engine.close()
+    inverse = np.linalg.inv(np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
+    points = result.points @ inverse[:, :2].T + inverse[:, 2]  # crop → portrait pixels (= the output's here)
+    luma = cv2.cvtColor(result.output, cv2.COLOR_RGB2GRAY).astype(float)
+    mask = np.zeros(luma.shape, np.uint8)
+    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], (255,))
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    ys = np.nonzero(mask)[0]
+    top, bottom = ys.min(), ys.max()
+    upper_band = mask & (np.arange(luma.shape[0])[:, None] < top + 0.2 * (bottom - top))
+    middle = mask & (np.abs(np.arange(luma.shape[0])[:, None] - (top + bottom) / 2) < 0.15 * (bottom - top))
+    outer = points[48:60]
+    skin = luma[
+        int(outer[:, 1].max()) + 4 : int(outer[:, 1].max()) + 12, int(outer[:, 0].min()) : int(outer[:, 0].max())
+    ]
+    assert luma[upper_band].mean() > skin.mean(), (luma[upper_band].mean(), skin.mean())
+    assert luma[middle].mean() < 0.5 * skin.mean(), (luma[middle].mean(), skin.mean())
