@@ -8,8 +8,9 @@ at the output's resolution, in the driven inner lips' own frame (along the mouth
 other, s 0…1; across it, down, from the upper inner lip):
 
     upper teeth   hanging from the upper lip, as deep as half the gap and at most UPPER_TEETH mouth widths,
-                  shortest at the sides, a faint line between neighbours, lit in front and fading to the sides
-    lower teeth   rising from the lower lip once the mouth opens wider (LOWER_TEETH), dimmer
+                  shortest at the sides and ending short of the corners, a faint line between neighbours, lit
+                  in front and fading to the sides (lower teeth, drawn as a dimmer row along the lower lip,
+                  read as a grey rim there and were left out)
     tongue        low at the back, an ellipse half the mouth wide
     cavity        the dark between, darkest at the back
 
@@ -50,8 +51,7 @@ CAVITY = np.array([62.0, 24.0, 26.0])
 BACK = np.array([30.0, 10.0, 12.0])  # the cavity's darkest, at the back of the mouth
 TONGUE = np.array([168.0, 78.0, 82.0])
 UPPER_TEETH = 0.11  # mouth widths: the upper incisors' visible height at most (a real one is ~0.2 of the width)
-LOWER_TEETH = 0.07
-LOWER_FROM = 0.3  # the gap (mouth widths) from which the lower teeth show, fully from twice that
+TEETH_SPAN = 0.4  # mouth widths from the middle to each end of the rows of teeth
 TOOTH = 0.085  # mouth widths between the lines that part neighbouring teeth (incisors about that wide)
 # The driven opening over the portrait's own (each a gap over the mouth's width) over which the drawing fades
 # in: the warp shows the portrait's own inside (a smile's teeth, parted lips' shadow) as long as it stretches
@@ -90,7 +90,7 @@ def draw_mouth(
     ring = ring_box(p, clip)
     if x1 - x0 < 3 or y1 - y0 < 3 or ring is None:
         return False
-    drawn, coverage = inside(inner - (x0, y0), (y1 - y0, x1 - x0), gap / width)
+    drawn, coverage = inside(inner - (x0, y0), (y1 - y0, x1 - x0))
     drawn = cv2.transform(drawn, colour_map(CAMERA_RING, ring_stats(frame, p, ring)))  # float32, unclipped
     drawn = cv2.GaussianBlur(drawn, (0, 0), SOFTEN)
     region = frame[y0:y1, x0:x1]
@@ -112,10 +112,10 @@ def own_opening(points: np.ndarray) -> float:
     return opening(p) / max(float(np.linalg.norm(p[64] - p[60])), 1e-6)
 
 
-def inside(inner: np.ndarray, shape: tuple[int, int], open_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+def inside(inner: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The drawn inside (h×w×3 float32 RGB, camera colours) of a mouth whose inner lips are `inner` (8×2, the
-    68-point layout's 60–67, in this box's pixels), open `open_ratio` (gap over mouth width), and where it
-    lies (h×w float32 0…1, anti-aliased: between the two lips' curves)."""
+    68-point layout's 60–67, in this box's pixels), and where it lies (h×w float32 0…1, anti-aliased: between
+    the two lips' curves)."""
     h, w = shape
     corner, far = inner[0], inner[4]
     width = max(float(np.linalg.norm(far - corner)), 1e-6)
@@ -128,7 +128,6 @@ def inside(inner: np.ndarray, shape: tuple[int, int], open_ratio: float) -> tupl
     rel_x, rel_y = xs - corner[0], ys - corner[1]
     s = (rel_x * along[0] + rel_y * along[1]) / width
     t = rel_x * down[0] + rel_y * down[1]  # pixels, down from the corners' line
-
     upper, lower = (lip_curve(inner, side, corner, along, down, width, s) for side in (UPPER_INNER, LOWER_INNER))
     gap = np.maximum(lower - upper, 1e-3)
     depth = np.clip((t - upper) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
@@ -142,20 +141,17 @@ def inside(inner: np.ndarray, shape: tuple[int, int], open_ratio: float) -> tupl
     tongue_colour = TONGUE * (0.55 + 0.45 * np.clip(1.0 - tongue, 0.0, 1.0))[..., None]
     out = out + (tongue_colour - out) * tongue_alpha[..., None]
     # teeth: lit in front, fading into the dark at the sides; a faint line between neighbours
-    parting = 1.0 - 0.12 * np.exp(-(((((s - 0.5) / TOOTH + 0.5) % 1.0 - 0.5) * TOOTH * width / 1.0) ** 2))
-    light = (0.35 + 0.65 * front**0.7) * parting
-    upper_height = np.minimum(0.5 * gap, UPPER_TEETH * width) * front**0.35
+    parting = 1.0 - 0.08 * np.exp(-(((((s - 0.5) / TOOTH + 0.5) % 1.0 - 0.5) * TOOTH * width / 1.0) ** 2))
+    light = (0.2 + 0.8 * front**1.5) * parting
+    # the rows of teeth end short of the corners (the dark there is the cheeks' inside) and shorten to them
+    row = _edge((TEETH_SPAN - np.abs(s - 0.5)) * width, 0.04 * width)
+    upper_height = np.minimum(0.5 * gap, UPPER_TEETH * width) * front**0.6 * row
     below_upper = t - upper
     upper_alpha = _edge(upper_height - below_upper, 1.5) * (upper_height > 0.5)
     # darker under the lip (the gum's shadow) and at the cutting edge, lightest between
     along_tooth = np.clip(below_upper / np.maximum(upper_height, 1e-3), 0.0, 1.0)
     edge_shade = 0.8 + 0.2 * np.sin(np.pi * np.clip(0.15 + along_tooth, 0.0, 1.0))
     out = out + (TEETH * (light * edge_shade)[..., None] - out) * upper_alpha[..., None]
-    lower_show = float(np.clip((open_ratio - LOWER_FROM) / LOWER_FROM, 0.0, 1.0))
-    if lower_show > 0:
-        lower_height = np.minimum(0.3 * gap, LOWER_TEETH * width) * front**1.5 * lower_show
-        lower_alpha = _edge(lower_height - (lower - t), 1.5) * (lower_height > 0.5)
-        out = out + (TEETH * 0.65 * light[..., None] - out) * lower_alpha[..., None]
     # the lips' shadow on what lies just inside them
     shadow = 1.0 - 0.35 * np.exp(-np.minimum(t - upper, lower - t).clip(0.0) / 1.2)
     coverage = _edge(np.minimum(t - upper, lower - t), 1.0) * _edge(np.minimum(s, 1.0 - s) * width, 1.0)
