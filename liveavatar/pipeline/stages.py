@@ -407,9 +407,9 @@ class Composer:
             warp.apply(out, layers.flow[0], layers.paint[0], points, irises)
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
-                # no camera's mouth to lay (pose, the scripted demo, turned off, the face lost), or the driver's
-                # closed while the avatar's is open: a drawn one, where the warp would smear the portrait's own
-                if mouth is None or not transplant(out, driven, mouth, warp.region):
+                if mouth is not None:
+                    transplant(out, driven, mouth, warp.region)
+                else:  # no camera's mouth (pose, the scripted demo, turned off, the face lost): a drawn one
                     draw_mouth(out, driven, warp.region, own_opening(avatar.landmarks))
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])

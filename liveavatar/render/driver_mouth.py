@@ -23,8 +23,8 @@ So, per frame, at the output's resolution:
    has nothing inside to show).
 
 Where the driver's mouth is closed while the avatar's is open (a portrait smiling with teeth, driven at rest)
-there is nothing to cut out: nothing is laid, and the Composer draws a mouth there instead (drawn_mouth.py)
-where the warp would smear the portrait's own inside, as it does without a camera (`pose`, the scripted demo).
+there is nothing to cut out: nothing is laid and G's paint stays. Without a camera (`pose`, the scripted
+demo) the Composer draws a mouth instead (drawn_mouth.py).
 
 Boundaries: the frame and the camera image are H×W×3 uint8 RGB; landmarks 68×2 float32 (x, y) pixels.
 """
