@@ -69,11 +69,10 @@ def draw_mouth(
     points: np.ndarray,
     clip: tuple[int, int, int, int],
     own_opening: float,
-    seed: int = 0,
 ) -> bool:
     """Draws the inside of the mouth into `frame` inside the driven inner lips (`points`, output pixels), within
-    `clip` (x0, y0, x1, y1); own_opening: the portrait's inner-lip gap at rest over its mouth width. seed: the
-    grain's (a fixed one per avatar keeps it from crawling). Returns whether anything was drawn."""
+    `clip` (x0, y0, x1, y1); own_opening: the portrait's inner-lip gap at rest over its mouth width. Returns
+    whether anything was drawn."""
     p = np.asarray(points, np.float64)
     inner = p[INNER_LIP]
     width = float(np.linalg.norm(inner[4] - inner[0]))
@@ -98,7 +97,8 @@ def draw_mouth(
     cv2.fillPoly(ring_mask, [np.rint(inner - ring[:2]).astype(np.int32)], (0,))
     grain = GRAIN * detail(np.ascontiguousarray(frame[ring[1] : ring[3], ring[0] : ring[2]]), ring_mask)
     if grain > 0:
-        noise = np.random.default_rng(seed).standard_normal(drawn.shape[:2]).astype(np.float32) * np.float32(grain)
+        # the same grain every frame (a fixed seed), so it moves with the mouth rather than crawling over it
+        noise = np.random.default_rng(0).standard_normal(drawn.shape[:2]).astype(np.float32) * np.float32(grain)
         drawn = drawn + noise[..., None]
     alpha = cv2.GaussianBlur(coverage, (0, 0), feather) * np.float32(fade)
     patch = np.clip(drawn, 0, 255).astype(np.uint8)
@@ -168,15 +168,22 @@ def lip_curve(
     s: np.ndarray,
 ) -> np.ndarray:
     """One inner lip (side: its three points' indices in the 68-point layout) as a smooth curve through the
-    corners and those points, across the mouth (pixels down from the corners' line) at each `s`: the
-    polynomial through the five knots (the polygon through them drew a six-sided mouth)."""
+    corners and those points, across the mouth (pixels down from the corners' line) at each `s`: the cubic
+    Hermite spline through the five knots with Catmull-Rom slopes (the polygon through them drew a six-sided
+    mouth; a polynomial through them could swing between close knots)."""
     knots = inner[[0, *[i - 60 for i in side], 4]] - corner
     ks, kt = knots @ along / width, knots @ down
-    if np.ptp(ks) < 1e-3 or len(np.unique(np.round(ks, 4))) < len(ks):
-        order = np.argsort(ks)
-        return np.interp(s, ks[order], kt[order])
-    curve = np.polyval(np.polyfit(ks, kt, len(ks) - 1), np.clip(s, ks.min(), ks.max()))
-    return np.clip(curve, kt.min() - 0.25 * np.ptp(kt), kt.max() + 0.25 * np.ptp(kt))  # no wild overshoot
+    order = np.argsort(ks)
+    ks, kt = ks[order], kt[order]
+    if np.min(np.diff(ks)) < 1e-3:  # knots on top of each other (a degenerate track): straight pieces
+        return np.interp(s, ks, kt)
+    slopes = np.gradient(kt, ks)  # centred differences inside, one-sided at the two ends
+    at = np.clip(s, ks[0], ks[-1])
+    i = np.clip(np.searchsorted(ks, at) - 1, 0, len(ks) - 2)
+    step = ks[i + 1] - ks[i]
+    u = (at - ks[i]) / step
+    h00, h10, h01, h11 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u, -2 * u**3 + 3 * u**2, u**3 - u**2
+    return h00 * kt[i] + h10 * step * slopes[i] + h01 * kt[i + 1] + h11 * step * slopes[i + 1]
 
 
 def _edge(distance: np.ndarray, softness: float) -> np.ndarray:
