@@ -213,6 +213,61 @@ def test_the_processor_hands_on_the_drivers_points_of_that_very_frame_only_when_
         processor.close()
 
 
+def test_a_lost_face_keeps_the_last_tracked_mouth_while_its_pose_is_held(driving, portraits):
+    """Tracking lost for a frame holds the last pose (the Processor), and with it the last tracked mouth: before,
+    such a frame had no driver's mouth, so the drawn one showed for it and the driver's came back after (a
+    flicker of teeth). Once the pose is back at rest the held mouth is let go."""
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.live.spec import Background, TrackingConfig
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+    from liveavatar.pipeline.stages import Composer, Processor, compose_frame, infer_frame
+
+    bundled = open_checkpoint(resolve_checkpoint(None))
+    avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], bundled)
+    engine = create_engine("onnxruntime", bundled).engine
+    warp, psi = warp_avatar_of(avatar, bundled), avatar.psi[None].astype(np.float32)
+    capture = cv2.VideoCapture(str(driving / CLIP))
+    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(90)]
+    capture.release()
+    processor = Processor(TrackingConfig(neutral_frames=2), bundled.config.image_size)
+    composer = Composer(640, 360)
+    try:
+        widest, last = None, None
+        for i, image in enumerate(frames):
+            driven, _ = processor.process(image, None, i / 30, avatar, "relative")
+            if driven.driver_now is not None and (widest is None or opening(driven.driver_now) > widest):
+                widest, last = opening(driven.driver_now), (i, image, driven)
+                if widest > 20:
+                    break
+        assert last is not None and widest > 20, "the clip opens its mouth wide within 90 frames"
+        i, image, driven = last
+        look = (Background(), False, False)  # background, mirror, ai_mark
+
+        def compose(driven, camera):
+            face, layers = infer_frame(engine, psi, warp, driven)
+            return compose_frame(composer, face, avatar, *look, layers, driven, camera)
+
+        compose(driven, image)
+        dark = np.zeros_like(image)  # no face: the pose is held
+        lost, _ = processor.process(dark, None, (i + 1) / 30, avatar, "relative")
+        assert lost.from_last and lost.driver_now is None
+        shown = compose(lost, dark)
+        face, layers = infer_frame(engine, psi, warp, lost)
+        irises = lost.control[68:]
+        held = composer.compose(face, avatar, *look, layers, DriverMouth(image, driven.driver_now), lost.points, irises)
+        drawn = composer.compose(face, avatar, *look, layers, None, lost.points, irises)
+        assert np.array_equal(shown, held) and not np.array_equal(shown, drawn)
+        rest, _ = processor.process(dark, None, (i + 1) / 30 + 60.0, avatar, "relative")  # a minute later
+        assert not rest.from_last
+        compose(rest, dark)
+        assert composer.held_mouth is None
+    finally:
+        processor.close()
+        engine.close()
+
+
 def test_no_driver_mouth_turns_it_off_for_the_run(tmp_path):
     from liveavatar.cli import build_parser
     from liveavatar.commands.run import build_config

@@ -59,6 +59,8 @@ class Driven:
     draw them (the bundled generator was trained without iris marks; see docs/EXPRESSION.md).
     driver_now: the driver's 68×2 float32 landmarks at this very frame (not smoothed), camera pixels, when a
     tracked face drove it (not a scripted or lost one): the Composer cuts the driver's mouth out of this frame.
+    from_last: the face is lost and `points` still come from the last tracked pose (held, or on their way back
+    to the neutral): the Composer lays the last tracked mouth.
     control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
     clamped inside the driven eyes (liveavatar.landmarks.irises.spline_driven); what a warp model moves.
     """
@@ -70,6 +72,10 @@ class Driven:
     control: np.ndarray
     irises: np.ndarray | None = None
     driver_now: np.ndarray | None = None
+    from_last: bool = False
+
+
+NEUTRAL_NOTE = "showing the neutral pose"  # the Processor's note once a lost face's pose is back at rest
 
 
 class Processor:
@@ -157,6 +163,7 @@ class Processor:
         irises = None
         smoothed = None
         driver_now = None
+        from_last = False
         if landmarks is not None:
             raw = driver_points(landmarks)
             if given is None:
@@ -187,6 +194,7 @@ class Processor:
             self._motion_smoother.reset()
             points, note = self._continue(t, avatar)
             message = f"{message}; {note}"
+            from_last = self._lost_at is not None and note != NEUTRAL_NOTE
         timings["retarget"] = (time.perf_counter() - start) * 1000
 
         start = time.perf_counter()
@@ -194,7 +202,7 @@ class Processor:
         timings["rasterize"] = (time.perf_counter() - start) * 1000
         self._last = points
         control = spline_driven(points, irises, avatar.landmarks, avatar.irises)
-        return Driven(points, landmark_image, smoothed, message, control, irises, driver_now), timings
+        return Driven(points, landmark_image, smoothed, message, control, irises, driver_now, from_last), timings
 
     def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None) -> None:
         """Adds one frame to the neutral being captured; averages it in once neutral_frames are in."""
@@ -220,7 +228,7 @@ class Processor:
         """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s."""
         neutral = np.asarray(avatar.landmarks, np.float32)
         if self._last is None:
-            return neutral, "showing the neutral pose"
+            return neutral, NEUTRAL_NOTE
         if self._lost_at is None:
             self._lost_at, self._lost_from = t, self._last
         gone = t - self._lost_at
@@ -229,7 +237,7 @@ class Processor:
         a = min(1.0, (gone - self.cfg.hold_s) / max(self.cfg.fade_s, 1e-6))
         a = a * a * (3 - 2 * a)
         if a >= 1.0:
-            return neutral, "showing the neutral pose"
+            return neutral, NEUTRAL_NOTE
         return ((1 - a) * self._lost_from + a * neutral).astype(np.float32), "returning to the neutral pose"
 
     def close(self) -> None:
@@ -265,8 +273,16 @@ def compose_frame(
 ) -> np.ndarray:
     """One output frame as the compose thread makes it from infer_frame's face and layers: the driver's own
     mouth cut out of `camera` (the H×W×3 uint8 RGB frame `driven` was tracked on) when asked and tracked, the
-    lids closed to the driven points, the irises turned to the driven ones (the control points' last two)."""
-    mouth = DriverMouth(camera, driven.driver_now) if driver_mouth and driven.driver_now is not None else None
+    lids closed to the driven points, the irises turned to the driven ones (the control points' last two).
+    While the face is lost the Processor holds the last pose, and the last tracked mouth is held with it: a
+    frame or two of lost tracking swapped the driver's teeth for the drawn ones and back."""
+    mouth = None
+    if driver_mouth and driven.driver_now is not None:
+        mouth = composer.held_mouth = DriverMouth(camera, driven.driver_now)
+    elif driver_mouth and driven.from_last:
+        mouth = composer.held_mouth
+    else:
+        composer.held_mouth = None
     irises = None if driven.control is None else driven.control[68:]
     return composer.compose(face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises)
 
@@ -276,6 +292,8 @@ class Composer:
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
+        # the last tracked driver's mouth (compose_frame), laid while the face is lost and its pose held
+        self.held_mouth: DriverMouth | None = None
         self._layouts: dict[int, tuple[np.ndarray, CropTransform, Rect]] = {}
         self._warps: dict[tuple, tuple[np.ndarray, FullResolutionWarp]] = {}
 
