@@ -124,37 +124,51 @@ def inside(inner: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.nd
     lower_mid = inner[[5, 6, 7]].mean(0)
     if (lower_mid - inner[[1, 2, 3]].mean(0)) @ down < 0:
         down = -down
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5  # pixel centres
-    rel_x, rel_y = xs - corner[0], ys - corner[1]
-    s = (rel_x * along[0] + rel_y * along[1]) / width
-    t = rel_x * down[0] + rel_y * down[1]  # pixels, down from the corners' line
-    upper, lower = (lip_curve(inner, side, corner, along, down, width, s) for side in (UPPER_INNER, LOWER_INNER))
-    gap = np.maximum(lower - upper, 1e-3)
-    depth = np.clip((t - upper) / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
-    front = np.clip(1.0 - ((s - 0.5) / 0.5) ** 2, 0.0, 1.0)  # 1 in the middle of the mouth, 0 at its corners
-    # the cavity: darkest at the back (the middle, half way down), lighter towards the lips
-    back = front * (1.0 - np.abs(depth - 0.5) * 2.0) ** 0.5
-    out = CAVITY + (BACK - CAVITY) * back[..., None]
-    # the tongue, low at the back
-    tongue = ((s - 0.5) / 0.3) ** 2 + ((t - (lower - 0.12 * gap)) / (0.35 * gap)) ** 2
-    tongue_alpha = _edge(1.0 - tongue, 0.15)
-    tongue_colour = TONGUE * (0.55 + 0.45 * np.clip(1.0 - tongue, 0.0, 1.0))[..., None]
-    out = out + (tongue_colour - out) * tongue_alpha[..., None]
-    # teeth: lit in front, fading into the dark at the sides; a faint line between neighbours
-    parting = 1.0 - 0.08 * np.exp(-(((((s - 0.5) / TOOTH + 0.5) % 1.0 - 0.5) * TOOTH * width / 1.0) ** 2))
-    light = (0.2 + 0.8 * front**1.5) * parting
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + np.float32(0.5)  # pixel centres
+    rel_x, rel_y = xs - np.float32(corner[0]), ys - np.float32(corner[1])
+    s = (rel_x * np.float32(along[0]) + rel_y * np.float32(along[1])) / np.float32(width)
+    t = rel_x * np.float32(down[0]) + rel_y * np.float32(down[1])  # pixels, down from the corners' line
+    # what depends on s alone (the lips, how lit and how long the teeth are) is computed on a table of s and
+    # looked up per pixel: about a tenth of the arithmetic, in float32
+    table = np.linspace(float(s.min()), float(s.max()), max(16, int(np.ceil(2 * width))))
+    upper_s, lower_s = (
+        lip_curve(inner, side, corner, along, down, width, table) for side in (UPPER_INNER, LOWER_INNER)
+    )
+    gap_s = np.maximum(lower_s - upper_s, 1e-3)
+    front_s = np.clip(1.0 - ((table - 0.5) / 0.5) ** 2, 0.0, 1.0)  # 1 in the middle of the mouth, 0 at its corners
+    # teeth: lit in front, fading into the dark at the sides; a faint line between neighbours (each a pixel)
+    parting_s = 1.0 - 0.08 * np.exp(-(((((table - 0.5) / TOOTH + 0.5) % 1.0 - 0.5) * TOOTH * width) ** 2))
+    light_s = (0.2 + 0.8 * front_s**1.5) * parting_s
     # the rows of teeth end short of the corners (the dark there is the cheeks' inside) and shorten to them
-    row = _edge((TEETH_SPAN - np.abs(s - 0.5)) * width, 0.04 * width)
-    upper_height = np.minimum(0.5 * gap, UPPER_TEETH * width) * front**0.6 * row
-    below_upper = t - upper
+    row_s = _edge((TEETH_SPAN - np.abs(table - 0.5)) * width, 0.04 * width)
+    teeth_s = np.minimum(0.5 * gap_s, UPPER_TEETH * width) * front_s**0.6 * row_s
+
+    def per_pixel(values: np.ndarray) -> np.ndarray:
+        return np.interp(s, table, values).astype(np.float32)
+
+    upper, lower, front, light, upper_height = map(per_pixel, (upper_s, lower_s, front_s, light_s, teeth_s))
+    gap = np.maximum(lower - upper, np.float32(1e-3))
+    below_upper, above_lower = t - upper, lower - t
+    depth = np.clip(below_upper / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower
+    # the cavity: darkest at the back (the middle, half way down), lighter towards the lips
+    back = front * np.sqrt(1.0 - np.abs(depth - np.float32(0.5)) * np.float32(2.0))
+    out = CAVITY.astype(np.float32) + (BACK - CAVITY).astype(np.float32) * back[..., None]
+    # the tongue, low at the back
+    tongue = ((s - np.float32(0.5)) / np.float32(0.3)) ** 2 + (
+        (t - lower + np.float32(0.12) * gap) / (np.float32(0.35) * gap)
+    ) ** 2
+    tongue_alpha = _edge(1.0 - tongue, 0.15)
+    tongue_colour = TONGUE.astype(np.float32) * (0.55 + 0.45 * np.clip(1.0 - tongue, 0.0, 1.0))[..., None]
+    out += (tongue_colour - out) * tongue_alpha[..., None]
     upper_alpha = _edge(upper_height - below_upper, 1.5) * (upper_height > 0.5)
     # darker under the lip (the gum's shadow) and at the cutting edge, lightest between
-    along_tooth = np.clip(below_upper / np.maximum(upper_height, 1e-3), 0.0, 1.0)
-    edge_shade = 0.8 + 0.2 * np.sin(np.pi * np.clip(0.15 + along_tooth, 0.0, 1.0))
-    out = out + (TEETH * (light * edge_shade)[..., None] - out) * upper_alpha[..., None]
+    along_tooth = np.clip(below_upper / np.maximum(upper_height, np.float32(1e-3)), 0.0, 1.0)
+    edge_shade = 0.8 + 0.2 * np.sin(np.float32(np.pi) * np.clip(0.15 + along_tooth, 0.0, 1.0))
+    out += (TEETH.astype(np.float32) * (light * edge_shade)[..., None] - out) * upper_alpha[..., None]
     # the lips' shadow on what lies just inside them
-    shadow = 1.0 - 0.35 * np.exp(-np.minimum(t - upper, lower - t).clip(0.0) / 1.2)
-    coverage = _edge(np.minimum(t - upper, lower - t), 1.0) * _edge(np.minimum(s, 1.0 - s) * width, 1.0)
+    inward = np.minimum(below_upper, above_lower)
+    shadow = 1.0 - 0.35 * np.exp(-inward.clip(0.0) / np.float32(1.2))
+    coverage = _edge(inward, 1.0) * _edge(np.minimum(s, 1.0 - s) * np.float32(width), 1.0)
     return (out * shadow[..., None]).astype(np.float32), coverage.astype(np.float32)
 
 
