@@ -427,7 +427,7 @@ class Composer:
                 driven = apply_affine(warp.from_crop, points)
                 if mouth is not None:
                     transplant(out, driven, mouth, warp.region)
-                else:  # no camera's mouth (pose, the scripted demo, turned off, the face lost): a drawn one
+                else:  # no camera's mouth (pose, the scripted demo, turned off, none seen yet): a drawn one
                     draw_mouth(out, driven, warp.region, own_opening(avatar.landmarks))
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
