@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from liveavatar.render.drawn_mouth import STRETCH, draw_mouth, own_opening
+from liveavatar.render.drawn_mouth import STRETCH, draw_mouth, own_opening, unpaint_own_inside
 
 SKIN = (186, 140, 120)
 LIPS = (150, 80, 80)
@@ -143,3 +143,40 @@ def test_the_sample_portraits_open_mouth_shows_teeth_over_a_dark_cavity():
     ]
     assert luma[upper_band].mean() > skin.mean(), (luma[upper_band].mean(), skin.mean())
     assert luma[middle].mean() < 0.5 * skin.mean(), (luma[middle].mean(), skin.mean())
+
+
+def test_gs_paint_comes_off_the_inside_of_a_portraits_own_open_mouth_only():
+    paint = np.full((200, 200, 4), 200, np.uint8)
+    driven = face_points(20.0)
+    assert unpaint_own_inside(paint, driven, own_opening(face_points(0.6))) is paint  # a closed mouth: G paints
+    taken = unpaint_own_inside(paint, driven, own_opening(face_points(12.0)))  # a smile with teeth
+    assert np.array_equal(taken[..., :3], paint[..., :3])
+    inside_, far = opening_mask(driven), ~(cv2.dilate(opening_mask(driven, 0).astype(np.uint8), np.ones((25, 25))) > 0)
+    assert taken[..., 3][inside_].max() < 10 and np.array_equal(taken[..., 3][far], paint[..., 3][far])
+
+
+def test_a_smiling_portrait_opened_a_little_shows_its_own_teeth_not_gs_wash(portraits):
+    """Obama's photo (smiling with his teeth) posed with --mouth 0.3 through the bundled model: the warp
+    stretches his own teeth a little, and G's paint over them had washed them pale (the opening's 90th
+    percentile of luma 180); with the paint taken off there, 233: his teeth."""
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.landmarks.posing import PoseSettings
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+    from liveavatar.pipeline.posing import PoseRenderer
+
+    checkpoint = open_checkpoint(resolve_checkpoint(None))
+    avatar = build_avatar([portraits / "photo_barack_obama.jpg"], checkpoint)
+    engine = create_engine("onnxruntime", checkpoint).engine
+    ph, pw = avatar.portrait.shape[:2]
+    renderer = PoseRenderer(avatar, engine, pw, ph, ai_mark=False, warp=warp_avatar_of(avatar, checkpoint))
+    result = renderer.render(PoseSettings(mouth=0.3))
+    engine.close()
+    inverse = np.linalg.inv(np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
+    points = result.points @ inverse[:, :2].T + inverse[:, 2]  # crop → portrait pixels (= the output's here)
+    mask = np.zeros((ph, pw), np.uint8)
+    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], (255,))
+    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    luma = cv2.cvtColor(result.output, cv2.COLOR_RGB2GRAY).astype(float)
+    assert np.percentile(luma[mask], 90) > 210

@@ -37,7 +37,7 @@ from liveavatar.render.align import (
     warp_reduced,
 )
 from liveavatar.render.composite import paste_back, place_on_background
-from liveavatar.render.drawn_mouth import draw_mouth, own_opening
+from liveavatar.render.drawn_mouth import draw_mouth, own_opening, unpaint_own_inside
 from liveavatar.render.driver_mouth import DriverMouth, transplant
 from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -422,7 +422,10 @@ class Composer:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
-            warp.apply(out, layers.flow[0], layers.paint[0], points, irises)
+            paint = layers.paint[0]
+            if mouth is None and points is not None:  # the portrait's own open mouth, not G's wash over it
+                paint = unpaint_own_inside(paint, points, own_opening(avatar.landmarks))
+            warp.apply(out, layers.flow[0], paint, points, irises)
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
                 if mouth is not None:

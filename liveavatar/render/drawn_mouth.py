@@ -20,6 +20,8 @@ grey mouth, a dark painting a dark one), with the grain of the portrait's skin (
 and laid inside the inner lips feathered, faded in with the opening as the driver's is. A portrait whose own
 mouth is open at rest (a smile with teeth, parted lips) shows its own inside, moved by the warp, until the
 warp would stretch it to a smear: the drawing fades in with the driven opening over the portrait's (STRETCH).
+Until then G's paint is taken off that inside (unpaint_own_inside, OWN_INSIDE): it washed the portrait's own
+teeth to a pale ghost.
 
 Boundaries: the frame is H×W×3 uint8 RGB (changed in place); points 68×2 float (x, y) output pixels.
 """
@@ -31,6 +33,7 @@ import numpy as np
 
 from liveavatar.render.driver_mouth import (
     FEATHER,
+    GROW,
     INNER_LIP,
     LOWER_INNER,
     OPEN_FROM_PX,
@@ -60,6 +63,9 @@ TOOTH = 0.085  # mouth widths between the lines that part neighbouring teeth (in
 # stands for anything less, so a closed portrait's drawing fades in over the first pixels of opening.
 STRETCH = (1.5, 2.5)
 CLOSED_OPENING = 0.03
+# The portrait's own opening at rest (gap over mouth width) over which G's paint is taken off the inside of the
+# mouth (unpaint_own_inside), fully from the second: parted lips 0.06-0.10, a smile with teeth 0.14 and more.
+OWN_INSIDE = (0.05, 0.1)
 SOFTEN = 0.7  # pixels of Gaussian blur: a drawing's edges are crisper than any photo's mouth
 GRAIN = 0.8  # of the ring's fine detail, added to the drawing as noise (a flat drawing read as plastic)
 
@@ -104,6 +110,26 @@ def draw_mouth(
     patch = np.clip(drawn, 0, 255).astype(np.uint8)
     cv2.blendLinear(patch, region, alpha, 1 - alpha, dst=region)
     return True
+
+
+def unpaint_own_inside(paint: np.ndarray, points: np.ndarray, own_opening: float) -> np.ndarray:
+    """G's paint (S×S×4 uint8 RGBA, crop pixels) with its coverage taken off inside the driven inner lips
+    (`points`, 68×2 crop pixels) as far as the portrait's own mouth is open at rest (OWN_INSIDE): there the warp
+    shows the portrait's own inside, its teeth only stretched, where G's paint washed them to a pale ghost
+    (Eileen Collins' smile opened 0.3, Obama's 0.6); the drawing takes over as the stretch grows. A new array,
+    or `paint` itself where nothing changes."""
+    keep = float(np.clip((own_opening - OWN_INSIDE[0]) / (OWN_INSIDE[1] - OWN_INSIDE[0]), 0.0, 1.0))
+    if keep <= 0.0:
+        return paint
+    inner = np.asarray(points, np.float64)[INNER_LIP]
+    grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
+    mask = np.zeros(paint.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.rint(grown * 16).astype(np.int32)], (255,), lineType=cv2.LINE_AA, shift=4)
+    width = float(np.linalg.norm(inner[4] - inner[0]))
+    taken = cv2.GaussianBlur(mask, (0, 0), max(0.6, FEATHER * width)).astype(np.float32) * np.float32(keep / 255)
+    out = paint.copy()
+    out[..., 3] = (paint[..., 3] * (1.0 - taken)).astype(np.uint8)
+    return out
 
 
 def own_opening(points: np.ndarray) -> float:
