@@ -112,35 +112,15 @@ def test_the_sample_portraits_open_mouth_shows_teeth_over_a_dark_cavity():
     Runtime: the generator alone painted a flat grey smudge there (luma: its upper fifth 59, its middle 73,
     the skin below the lips 134); with the drawing the upper part (the teeth) reads 171, brighter than the skin,
     and the middle 19."""
-    from liveavatar.avatar import warp_avatar_of
-    from liveavatar.engines.embedder import build_avatar
-    from liveavatar.engines.registry import create_engine
-    from liveavatar.landmarks.posing import PoseSettings
-    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
-    from liveavatar.pipeline.posing import PoseRenderer
     from liveavatar.sample import sample_portrait
 
-    checkpoint = open_checkpoint(resolve_checkpoint(None))
-    avatar = build_avatar([sample_portrait()], checkpoint)
-    engine = create_engine("onnxruntime", checkpoint).engine
-    ph, pw = avatar.portrait.shape[:2]
-    renderer = PoseRenderer(avatar, engine, pw, ph, ai_mark=False, warp=warp_avatar_of(avatar, checkpoint))
-    result = renderer.render(PoseSettings(mouth=1.0))
-    engine.close()
-    inverse = np.linalg.inv(np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
-    points = result.points @ inverse[:, :2].T + inverse[:, 2]  # crop → portrait pixels (= the output's here)
-    luma = cv2.cvtColor(result.output, cv2.COLOR_RGB2GRAY).astype(float)
-    mask = np.zeros(luma.shape, np.uint8)
-    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], (255,))
-    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
+    luma, mask, points = posed_opening(sample_portrait(), 1.0)
     ys = np.nonzero(mask)[0]
     top, bottom = ys.min(), ys.max()
     upper_band = mask & (np.arange(luma.shape[0])[:, None] < top + 0.2 * (bottom - top))
     middle = mask & (np.abs(np.arange(luma.shape[0])[:, None] - (top + bottom) / 2) < 0.15 * (bottom - top))
-    outer = points[48:60]
-    skin = luma[
-        int(outer[:, 1].max()) + 4 : int(outer[:, 1].max()) + 12, int(outer[:, 0].min()) : int(outer[:, 0].max())
-    ]
+    (left, _), (right, chin) = points[48:60].min(0).astype(int), points[48:60].max(0).astype(int)
+    skin = luma[chin + 4 : chin + 12, left:right]  # below the lower lip
     assert luma[upper_band].mean() > skin.mean(), (luma[upper_band].mean(), skin.mean())
     assert luma[middle].mean() < 0.5 * skin.mean(), (luma[middle].mean(), skin.mean())
 
@@ -159,6 +139,14 @@ def test_a_smiling_portrait_opened_a_little_shows_its_own_teeth_not_gs_wash(port
     """Obama's photo (smiling with his teeth) posed with --mouth 0.3 through the bundled model: the warp
     stretches his own teeth a little, and G's paint over them had washed them pale (the opening's 90th
     percentile of luma 180); with the paint taken off there, 233: his teeth."""
+    luma, mask, _ = posed_opening(portraits / "photo_barack_obama.jpg", 0.3)
+    assert np.percentile(luma[mask], 90) > 210
+
+
+def posed_opening(path, mouth: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The portrait at `path` posed with --mouth `mouth` through the bundled model on ONNX Runtime, at its own
+    size: the output's luma (H×W float), the driven opening (H×W bool, its edge eroded a pixel) and the driven
+    68×2 points in the output's pixels."""
     from liveavatar.avatar import warp_avatar_of
     from liveavatar.engines.embedder import build_avatar
     from liveavatar.engines.registry import create_engine
@@ -167,16 +155,15 @@ def test_a_smiling_portrait_opened_a_little_shows_its_own_teeth_not_gs_wash(port
     from liveavatar.pipeline.posing import PoseRenderer
 
     checkpoint = open_checkpoint(resolve_checkpoint(None))
-    avatar = build_avatar([portraits / "photo_barack_obama.jpg"], checkpoint)
+    avatar = build_avatar([path], checkpoint)
     engine = create_engine("onnxruntime", checkpoint).engine
     ph, pw = avatar.portrait.shape[:2]
     renderer = PoseRenderer(avatar, engine, pw, ph, ai_mark=False, warp=warp_avatar_of(avatar, checkpoint))
-    result = renderer.render(PoseSettings(mouth=0.3))
+    result = renderer.render(PoseSettings(mouth=mouth))
     engine.close()
     inverse = np.linalg.inv(np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
     points = result.points @ inverse[:, :2].T + inverse[:, 2]  # crop → portrait pixels (= the output's here)
-    mask = np.zeros((ph, pw), np.uint8)
-    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], (255,))
-    mask = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
     luma = cv2.cvtColor(result.output, cv2.COLOR_RGB2GRAY).astype(float)
-    assert np.percentile(luma[mask], 90) > 210
+    mask = np.zeros(luma.shape, np.uint8)
+    cv2.fillPoly(mask, [np.rint(points[60:68]).astype(np.int32)], (255,))
+    return luma, cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0, points
