@@ -110,8 +110,8 @@ def test_a_portraits_own_open_mouth_is_drawn_over_only_once_the_warp_would_stret
 def test_the_sample_portraits_open_mouth_shows_teeth_over_a_dark_cavity():
     """Grace Hopper (the built-in sample, matplotlib's) posed with --mouth 1 through the bundled model on ONNX
     Runtime: the generator alone painted a flat grey smudge there (luma: its upper fifth 59, its middle 73,
-    the skin below the lips 134); with the drawing the upper part (the teeth) reads 171, brighter than the skin,
-    and the middle 19."""
+    the skin below the lips 134); with the drawing the upper part (the teeth) reads 178, brighter than the skin,
+    and the middle 21."""
     from liveavatar.sample import sample_portrait
 
     luma, mask, points = posed_opening(sample_portrait(), 1.0)
