@@ -75,9 +75,6 @@ class Driven:
     from_last: bool = False
 
 
-NEUTRAL_NOTE = "showing the neutral pose"  # the Processor's note once a lost face's pose is back at rest
-
-
 class Processor:
     """Tracking, smoothing, continuity and retargeting for one stream. Used by one thread only, except
     calibrate(), which any thread may call."""
@@ -192,9 +189,8 @@ class Processor:
         else:
             self._filter.reset()
             self._motion_smoother.reset()
-            points, note = self._continue(t, avatar)
+            points, note, from_last = self._continue(t, avatar)
             message = f"{message}; {note}"
-            from_last = self._lost_at is not None and note != NEUTRAL_NOTE
         timings["retarget"] = (time.perf_counter() - start) * 1000
 
         start = time.perf_counter()
@@ -224,21 +220,22 @@ class Processor:
             self._neutral_irises.clear()
             self._motion_smoother.reset()  # motion is relative to the neutral: the old state means nothing
 
-    def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str]:
-        """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s."""
+    def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str, bool]:
+        """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s. Also
+        the note for the user, and whether the points still come from the last tracked pose (Driven.from_last)."""
         neutral = np.asarray(avatar.landmarks, np.float32)
         if self._last is None:
-            return neutral, NEUTRAL_NOTE
+            return neutral, "showing the neutral pose", False
         if self._lost_at is None:
             self._lost_at, self._lost_from = t, self._last
         gone = t - self._lost_at
         if gone <= self.cfg.hold_s:
-            return self._lost_from, "holding the last pose"
+            return self._lost_from, "holding the last pose", True
         a = min(1.0, (gone - self.cfg.hold_s) / max(self.cfg.fade_s, 1e-6))
         a = a * a * (3 - 2 * a)
         if a >= 1.0:
-            return neutral, NEUTRAL_NOTE
-        return ((1 - a) * self._lost_from + a * neutral).astype(np.float32), "returning to the neutral pose"
+            return neutral, "showing the neutral pose", False
+        return ((1 - a) * self._lost_from + a * neutral).astype(np.float32), "returning to the neutral pose", True
 
     def close(self) -> None:
         if self._tracker is not None:
@@ -423,15 +420,17 @@ class Composer:
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
             paint = layers.paint[0]
-            if mouth is None and points is not None:  # the portrait's own open mouth, not G's wash over it
-                paint = unpaint_own_inside(paint, points, own_opening(avatar.landmarks))
+            drawn = mouth is None and points is not None  # no camera's mouth (pose, the demo, turned off, none yet)
+            if drawn:  # the portrait's own open mouth, not G's wash over it; and where the warp smears it, drawn
+                own = own_opening(avatar.landmarks)
+                paint = unpaint_own_inside(paint, points, own)
             warp.apply(out, layers.flow[0], paint, points, irises)
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
                 if mouth is not None:
                     transplant(out, driven, mouth, warp.region)
-                else:  # no camera's mouth (pose, the scripted demo, turned off, none seen yet): a drawn one
-                    draw_mouth(out, driven, warp.region, own_opening(avatar.landmarks))
+                elif drawn:
+                    draw_mouth(out, driven, warp.region, own)
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)

@@ -95,14 +95,30 @@ def lip_map(driver: np.ndarray, avatar: np.ndarray) -> np.ndarray | None:
     return matrix
 
 
+def open_fade(gap: float) -> float:
+    """0…1: how far a mouth whose facing inner-lip points are `gap` output pixels apart is faded in."""
+    return float(np.clip((gap - OPEN_FROM_PX) / (OPEN_FULL_PX - OPEN_FROM_PX), 0.0, 1.0))
+
+
+def feather_of(width: float) -> float:
+    """The laid mouth's edge blur (output pixels) for a mouth `width` pixels wide between its inner corners."""
+    return max(0.6, FEATHER * width)
+
+
+def mouth_box(points: np.ndarray, clip: tuple[int, int, int, int], pad: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the box of `points` (K×2 pixels) grown by `pad` pixels, inside `clip`."""
+    x0, y0 = (max(c, int(np.floor(v)) - pad) for v, c in zip(points.min(0), clip[:2], strict=True))
+    x1, y1 = (min(c, int(np.ceil(v)) + pad + 1) for v, c in zip(points.max(0), clip[2:], strict=True))
+    return x0, y0, x1, y1
+
+
 def transplant(
     frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverMouth, clip: tuple[int, int, int, int]
 ) -> bool:
     """Lays the driver's mouth into `frame` (the output, H×W×3 uint8 RGB, in place) inside the avatar's inner
     lips. avatar_points: the avatar's driven 68×2 landmarks in output pixels; clip: (x0, y0, x1, y1) output
     pixels that may change (the portrait's rectangle). Returns whether anything was laid."""
-    gap = opening(avatar_points)
-    fade = float(np.clip((gap - OPEN_FROM_PX) / (OPEN_FULL_PX - OPEN_FROM_PX), 0.0, 1.0))
+    fade = open_fade(opening(avatar_points))
     if fade <= 0.0 or opening(mouth.points) < DRIVER_OPEN_PX:
         return False
     matrix = lip_map(mouth.points, avatar_points)
@@ -110,10 +126,8 @@ def transplant(
         return False
     inner = np.asarray(avatar_points, np.float64)[INNER_LIP]
     width = float(np.linalg.norm(inner[0] - inner[4]))
-    feather = max(0.6, FEATHER * width)
-    pad = int(np.ceil(3 * feather + GROW * width)) + 2
-    x0, y0 = (max(c, int(np.floor(v)) - pad) for v, c in zip(inner.min(0), clip[:2], strict=True))
-    x1, y1 = (min(c, int(np.ceil(v)) + pad + 1) for v, c in zip(inner.max(0), clip[2:], strict=True))
+    feather = feather_of(width)
+    x0, y0, x1, y1 = mouth_box(inner, clip, int(np.ceil(3 * feather + GROW * width)) + 2)
     ring = ring_box(avatar_points, clip)
     if x1 - x0 < 2 or y1 - y0 < 2 or ring is None:
         return False
