@@ -11,7 +11,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from liveavatar.render.drawn_mouth import STRETCH, draw_mouth, own_opening, unpaint_own_inside
+from liveavatar.render.drawn_mouth import (
+    SPLIT_RANGE,
+    STRETCH,
+    OwnMouth,
+    draw_mouth,
+    own_opening,
+    own_teeth_split,
+    unpaint_own_inside,
+)
 
 SKIN = (186, 140, 120)
 LIPS = (150, 80, 80)
@@ -105,6 +113,61 @@ def test_a_portraits_own_open_mouth_is_drawn_over_only_once_the_warp_would_stret
     for gap, drawn in ((12.0 * (STRETCH[0] - 0.1), False), (12.0 * (STRETCH[1] + 0.1), True)):
         driven = face_points(gap)
         assert draw_mouth(skin_frame(driven), driven, CLIP, ratio) == drawn, gap
+
+
+def smile_with_teeth(split: float) -> tuple[np.ndarray, np.ndarray]:
+    """A face smiling with its teeth (inner lips 12 px apart, 0.2 of the mouth's width): white upper teeth from
+    the upper lip down to `split` of the gap, a dark row where they part, grey lower teeth below. (image, 68×2)"""
+    own = face_points(12.0)
+    image = skin_frame(own)
+    opening = np.zeros((200, 200), np.uint8)
+    cv2.fillPoly(opening, [np.rint(own[60:68]).astype(np.int32)], (1,))
+    rows = np.arange(200)[:, None] - 94.0  # the upper inner lip at y 94, the lower at 106
+    image[(opening > 0) & (rows < 12 * split)] = (235, 235, 230)
+    image[(opening > 0) & (rows >= 12 * split)] = (150, 150, 145)
+    image[(opening > 0) & (np.abs(rows - 12 * split) < 1)] = (20, 10, 10)
+    return image, own
+
+
+def test_a_smiling_portraits_own_teeth_are_carried_by_its_lips_not_stretched():
+    """Opened three times its own gap, a smile's teeth stay their own height under the upper lip (the warp had
+    stretched them into grey bars, then laid the drawn teeth over them halfway into the fade), the lower teeth
+    rise with the lower lip, and the opening between them is the drawing's dark."""
+    image, own = smile_with_teeth(0.65)
+    driven = face_points(36.0)  # the upper inner lip at y 82, the lower at 118
+    frame = skin_frame(driven)  # what the warp left there does not matter: it is covered
+    assert draw_mouth(frame, driven, CLIP, own_opening(own), OwnMouth(image, own, 0.65))
+    luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(float)[:, 100]
+    # the upper teeth as at rest: 7 rows of white (y 94-100 there), then the dark row where they part
+    assert luma[83:88].min() > 200 and luma[89] < 60, luma[80:92]
+    assert luma[92:100].max() < 90, luma[88:104]  # below them the drawing's dark
+    assert 110 < luma[114:117].mean() < 170, luma[110:120]  # the lower teeth (grey), 4.2 px above the lower lip
+    # no teeth of the drawing's own under the portrait's: the same opening without them draws its rows there
+    drawn = skin_frame(driven)
+    draw_mouth(drawn, driven, CLIP, own_opening(own))
+    assert not np.array_equal(drawn, frame)
+
+
+def test_where_a_smiles_teeth_part_is_read_from_the_portrait():
+    for split in (0.5, 0.7):
+        image, own = smile_with_teeth(split)
+        assert abs(own_teeth_split(image, own) - split) <= 0.06, split
+    image, own = smile_with_teeth(0.65)
+    cv2.fillPoly(image, [np.rint(own[60:68]).astype(np.int32)], (235, 235, 230))  # upper teeth only, no parting
+    assert own_teeth_split(image, own) == SPLIT_RANGE[1]
+
+
+def test_a_smiling_portrait_opened_halfway_keeps_its_teeth_over_a_dark_opening(portraits):
+    """Obama's photo (smiling with his teeth) posed with --mouth 0.5 through the bundled model: the warp had
+    stretched his teeth down the whole opening into grey bars (its middle's luma 174, the upper fifth 142); his
+    own teeth carried by his upper lip, the middle reads 97 and the upper fifth 175."""
+    luma, mask, _ = posed_opening(portraits / "photo_barack_obama.jpg", 0.5)
+    ys = np.nonzero(mask)[0]
+    top, bottom = ys.min(), ys.max()
+    rows = np.arange(luma.shape[0])[:, None]
+    upper_band = mask & (rows < top + 0.2 * (bottom - top))
+    middle = mask & (np.abs(rows - (top + bottom) / 2) < 0.15 * (bottom - top))
+    assert luma[upper_band].mean() > 160 and luma[middle].mean() < 130, (luma[upper_band].mean(), luma[middle].mean())
 
 
 def test_the_sample_portraits_open_mouth_shows_teeth_over_a_dark_cavity():

@@ -37,7 +37,7 @@ from liveavatar.render.align import (
     warp_reduced,
 )
 from liveavatar.render.composite import paste_back, place_on_background
-from liveavatar.render.drawn_mouth import draw_mouth, own_opening, unpaint_own_inside
+from liveavatar.render.drawn_mouth import OwnMouth, draw_mouth, own_opening, own_teeth_split, unpaint_own_inside
 from liveavatar.render.driver_mouth import DriverMouth, transplant
 from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
@@ -293,6 +293,7 @@ class Composer:
         self.held_mouth: DriverMouth | None = None
         self._layouts: dict[int, tuple[np.ndarray, CropTransform, Rect]] = {}
         self._warps: dict[tuple, tuple[np.ndarray, FullResolutionWarp]] = {}
+        self._splits: dict[int, float] = {}  # per avatar crop: where its own teeth part (own_teeth_split)
 
     def _portrait_layout(self, avatar: Avatar, size: int) -> tuple[np.ndarray, CropTransform, Rect]:
         """The portrait fitted inside the output (dark bars where aspects differ), crop → canvas map, and the
@@ -334,6 +335,15 @@ class Composer:
         x0, y0 = max(0, round(box.cx - box.side / 2)), max(0, round(box.cy - box.side / 2))
         x1, y1 = min(self.width, round(box.cx + box.side / 2)), min(self.height, round(box.cy + box.side / 2))
         return x0, y0, x1, y1
+
+    def _teeth_split(self, avatar: Avatar) -> float:
+        """Where the avatar's own open mouth parts (drawn_mouth.own_teeth_split), read once per avatar."""
+        key = id(avatar.crop)
+        if key not in self._splits:
+            if len(self._splits) > 16:
+                self._splits.clear()
+            self._splits[key] = own_teeth_split(avatar.crop, avatar.landmarks)
+        return self._splits[key]
 
     def _full_resolution(
         self, avatar: Avatar, background: Background, size: int, coarse: int
@@ -430,7 +440,9 @@ class Composer:
                 if mouth is not None:
                     transplant(out, driven, mouth, warp.region)
                 elif drawn:
-                    draw_mouth(out, driven, warp.region, own)
+                    rest = warp.source_points()
+                    teeth = None if rest is None else OwnMouth(warp.source, rest, self._teeth_split(avatar))
+                    draw_mouth(out, driven, warp.region, own, teeth)
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)

@@ -21,12 +21,16 @@ and laid inside the inner lips feathered, faded in with the opening as the drive
 mouth is open at rest (a smile with teeth, parted lips) shows its own inside, moved by the warp, until the
 warp would stretch it to a smear: the drawing fades in with the driven opening over the portrait's (STRETCH).
 Until then G's paint is taken off that inside (unpaint_own_inside, OWN_INSIDE): it washed the portrait's own
-teeth to a pale ghost.
+teeth to a pale ghost. A smile's own teeth are not stretched at all: its lips carry them (carry_own_teeth,
+CARRIED), the upper teeth hanging from the upper lip at their own size, and the drawing's dark and tongue open
+between them in place of drawn teeth.
 
 Boundaries: the frame is H×W×3 uint8 RGB (changed in place); points 68×2 float (x, y) output pixels.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -63,6 +67,27 @@ TOOTH = 0.085  # mouth widths between the lines that part neighbouring teeth (in
 # stands for anything less, so a closed portrait's drawing fades in over the first pixels of opening.
 STRETCH = (1.5, 2.5)
 CLOSED_OPENING = 0.03
+# A portrait whose own mouth is open at rest as a smile's (own opening from CARRIED[0], fully from CARRIED[1], gap
+# over width) keeps its own teeth, carried by its lips (carry_own_teeth) rather than stretched: the upper lip carries
+# the upper teeth (own_teeth_split of its opening), the lower lip the rest. Stretched, a smile's teeth turned
+# into grey bars and then, halfway into the drawing's fade, two rows of teeth one over the other (Eileen
+# Collins, Obama at mouth 0.5–0.8). Carried, they never stretch, so the drawing (its dark and tongue, no teeth
+# of its own) fades in at once between them (STRETCH_CARRIED).
+# A mouth open wider at rest (from CARRIED[2], fully at CARRIED[3]: a shout, a yawn) is stretched as before: it
+# shows its whole inside, which carried by the upper lip hung a patch of its tongue in the drawing's dark.
+CARRIED = (0.08, 0.12, 0.3, 0.4)
+DEFAULT_SPLIT = 0.65  # where own teeth part when the portrait's mouth cannot be read (own_teeth_split)
+# Where the own teeth part (own_teeth_split): the darkest of SPLIT_BINS rows across the middle of the mouth,
+# searched over SPLIT_RANGE of the gap from the upper lip, if under SPLIT_DARK of the teeth's lightness (the
+# profile's 80th percentile); only where the gap at rest is MIN_SPLIT_GAP crop pixels or more.
+SPLIT_BINS = 12
+SPLIT_RANGE = (0.35, 0.9)
+SPLIT_DARK = 0.7
+MIN_SPLIT_GAP = 4.0
+# A lower lip carries its share of the own inside only from this much of it: less is only the lip's wet rim,
+# which read as a light outline drawn along the lower lip (Eileen Collins, Audrey Hepburn, Donald Trump).
+MIN_LOWER_SHARE = 0.2
+STRETCH_CARRIED = (1.05, 1.4)
 # The portrait's own opening at rest (gap over mouth width) over which G's paint is taken off the inside of the
 # mouth (unpaint_own_inside), fully from the second: parted lips 0.06-0.10, a smile with teeth 0.14 and more.
 OWN_INSIDE = (0.05, 0.1)
@@ -75,17 +100,21 @@ def draw_mouth(
     points: np.ndarray,
     clip: tuple[int, int, int, int],
     own_opening: float,
+    own: OwnMouth | None = None,
 ) -> bool:
     """Draws the inside of the mouth into `frame` inside the driven inner lips (`points`, output pixels), within
-    `clip` (x0, y0, x1, y1); own_opening: the portrait's inner-lip gap at rest over its mouth width. Returns
-    whether anything was drawn."""
+    `clip` (x0, y0, x1, y1); own_opening: the portrait's inner-lip gap at rest over its mouth width; own: its
+    own mouth, whose teeth a smiling portrait keeps (carry_own_teeth; None: drawn teeth only). Returns whether
+    anything was drawn."""
     p = np.asarray(points, np.float64)
     inner = p[INNER_LIP]
     width = float(np.linalg.norm(inner[4] - inner[0]))
     gap = opening(p)
     fade = open_fade(gap)
     stretch = gap / width / max(own_opening, CLOSED_OPENING)
-    fade *= float(np.clip((stretch - STRETCH[0]) / (STRETCH[1] - STRETCH[0]), 0.0, 1.0))
+    carried = carried_share(own_opening) if own else 0.0
+    start, end = (a + (b - a) * carried for a, b in zip(STRETCH, STRETCH_CARRIED, strict=True))
+    fade *= float(np.clip((stretch - start) / (end - start), 0.0, 1.0))
     if fade <= 0.0 or width < 4.0:
         return False
     feather = feather_of(width)
@@ -93,7 +122,8 @@ def draw_mouth(
     ring = ring_box(p, clip)
     if x1 - x0 < 3 or y1 - y0 < 3 or ring is None:
         return False
-    drawn, coverage = inside(inner - (x0, y0), (y1 - y0, x1 - x0))
+    geometry = mouth_frame(inner - (x0, y0), (y1 - y0, x1 - x0))
+    drawn, coverage = inside(geometry, teeth=1.0 - carried)
     drawn = cv2.transform(drawn, colour_map(CAMERA_RING, ring_stats(frame, p, ring)))  # float32, unclipped
     drawn = cv2.GaussianBlur(drawn, (0, 0), SOFTEN)
     region = frame[y0:y1, x0:x1]
@@ -107,7 +137,61 @@ def draw_mouth(
     alpha = cv2.GaussianBlur(coverage, (0, 0), feather) * np.float32(fade)
     patch = np.clip(drawn, 0, 255).astype(np.uint8)
     cv2.blendLinear(patch, region, alpha, 1 - alpha, dst=region)
+    if carried > 0 and own is not None:
+        carry_own_teeth(region, geometry, coverage, own, carried)
     return True
+
+
+@dataclass(frozen=True)
+class OwnMouth:
+    """The portrait's own mouth, where draw_mouth reads its teeth: the moved image's source (H×W×3 uint8 RGB,
+    the portrait's pixels as the full-resolution warp samples them), the portrait's 68×2 landmarks in those
+    pixels, and where its teeth part (own_teeth_split)."""
+
+    source: np.ndarray
+    points: np.ndarray
+    split: float
+
+
+def carried_share(own_opening: float) -> float:
+    """0…1: how far a portrait whose inner-lip gap at rest is `own_opening` of its mouth's width keeps its own
+    teeth carried by its lips (CARRIED)."""
+    rise = (own_opening - CARRIED[0]) / (CARRIED[1] - CARRIED[0])
+    fall = (CARRIED[3] - own_opening) / (CARRIED[3] - CARRIED[2])
+    return float(np.clip(min(rise, fall), 0.0, 1.0))
+
+
+def carry_own_teeth(region: np.ndarray, frame: MouthFrame, coverage: np.ndarray, own: OwnMouth, carried: float) -> None:
+    """Lays the portrait's own teeth where its lips carry them, into `region` (the mouth's box of the output,
+    h×w×3 uint8 RGB, the drawing laid; in place; `frame`: its pixels in the driven lips' frame). The upper teeth
+    (`own.split` of its own gap, from the upper lip) hang from the driven upper lip and the rest rise from the
+    lower one (if MIN_LOWER_SHARE or more), each read from the portrait at its own size against its own lip,
+    along the mouth at the same share s of its width: the opening between them is the drawing's dark, and the
+    teeth never stretch. coverage: where the inside lies (h×w float32 0…1); carried: 0…1, carried_share."""
+    inner = np.asarray(own.points, np.float64)[INNER_LIP]
+    corner, width, along, down = _axes(inner)
+    rest_upper, rest_lower = (
+        lip_curve(inner, side, corner, along, down, width, frame.table) for side in (UPPER_INNER, LOWER_INNER)
+    )
+    scale = np.float32(width / frame.width)  # portrait pixels per output pixel, along the mouth
+    upper, lower = frame.per_pixel(frame.upper_s), frame.per_pixel(frame.lower_s)
+    rest_upper, rest_gap = frame.per_pixel(rest_upper), frame.per_pixel(np.maximum(rest_lower - rest_upper, 0.0))
+    below_upper, above_lower = frame.t - upper, lower - frame.t
+    carried_upper = rest_gap * np.float32(own.split) / scale  # output pixels each lip carries
+    lower_share = 1.0 - own.split if 1.0 - own.split >= MIN_LOWER_SHARE else 0.0
+    carried_lower = rest_gap * np.float32(lower_share) / scale
+    # the rest's distance below its upper lip that each output pixel shows
+    v = (
+        np.where(below_upper <= carried_upper, below_upper * scale, rest_gap - np.maximum(above_lower, 0.0) * scale)
+        + rest_upper
+    )
+    u = frame.s * np.float32(width)
+    xs = np.float32(corner[0]) + u * np.float32(along[0]) + v * np.float32(down[0])
+    ys = np.float32(corner[1]) + u * np.float32(along[1]) + v * np.float32(down[1])
+    teeth = cv2.remap(own.source, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    band = np.maximum(_edge(carried_upper - below_upper, 1.0), _edge(carried_lower - above_lower, 1.0))
+    alpha = band * coverage * np.float32(carried)
+    cv2.blendLinear(teeth, region, alpha, 1 - alpha, dst=region)
 
 
 def unpaint_own_inside(paint: np.ndarray, points: np.ndarray, own_opening: float) -> np.ndarray:
@@ -133,34 +217,94 @@ def unpaint_own_inside(paint: np.ndarray, points: np.ndarray, own_opening: float
     return out
 
 
+def own_teeth_split(crop: np.ndarray, points: np.ndarray) -> float:
+    """Where the portrait's own open mouth parts (crop: S×S×3 uint8 RGB, its aligned face; points: its 68×2
+    landmarks, crop pixels): the share of its inner-lip gap, from the upper lip, that the upper teeth take
+    (carry_own_teeth's split): the darkest row between the teeth in the middle of the mouth where one is
+    clearly darker than the teeth (the gap between upper and lower teeth), else SPLIT_RANGE[1] (upper teeth
+    fill the smile). DEFAULT_SPLIT for a mouth too small or too closed to read."""
+    inner = np.asarray(points, np.float64)[INNER_LIP]
+    x0, y0, x1, y1 = mouth_box(inner, (0, 0, crop.shape[1], crop.shape[0]), 1)
+    if x1 - x0 < 8 or y1 - y0 < 3:
+        return DEFAULT_SPLIT
+    geometry = mouth_frame(inner - (x0, y0), (y1 - y0, x1 - x0))
+    upper, lower = geometry.per_pixel(geometry.upper_s), geometry.per_pixel(geometry.lower_s)
+    gap = lower - upper
+    depth = (geometry.t - upper) / np.maximum(gap, np.float32(1e-3))
+    middle = (np.abs(geometry.s - 0.5) < 0.2) & (gap >= MIN_SPLIT_GAP) & (depth > 0) & (depth < 1)
+    if middle.sum() < 20:
+        return DEFAULT_SPLIT
+    luma = cv2.cvtColor(np.ascontiguousarray(crop[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    bins = np.minimum((depth[middle] * SPLIT_BINS).astype(int), SPLIT_BINS - 1)
+    profile = np.array([np.median(luma[middle][bins == b]) if (bins == b).any() else np.nan for b in range(SPLIT_BINS)])
+    if np.isnan(profile).any():
+        return DEFAULT_SPLIT
+    centres = (np.arange(SPLIT_BINS) + 0.5) / SPLIT_BINS
+    searched = (centres >= SPLIT_RANGE[0]) & (centres <= SPLIT_RANGE[1])
+    darkest = int(np.flatnonzero(searched)[np.argmin(profile[searched])])
+    if profile[darkest] > SPLIT_DARK * np.percentile(profile, 80):
+        return SPLIT_RANGE[1]
+    return float(centres[darkest])
+
+
 def own_opening(points: np.ndarray) -> float:
     """A face's inner-lip gap over its inner mouth's width (68×2 points, any pixels): draw_mouth's own_opening."""
     p = np.asarray(points, np.float64)
     return opening(p) / max(float(np.linalg.norm(p[64] - p[60])), 1e-6)
 
 
-def inside(inner: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """The drawn inside (h×w×3 float32 RGB, camera colours) of a mouth whose inner lips are `inner` (8×2, the
-    68-point layout's 60–67, in this box's pixels), and where it lies (h×w float32 0…1, anti-aliased: between
-    the two lips' curves)."""
+@dataclass(frozen=True)
+class MouthFrame:
+    """A box's pixels in the inner lips' frame: s (h×w float32, along the mouth, 0 at the first inner corner, 1
+    at the other), t (h×w float32, pixels down from the corners' line), the mouth's width (pixels), and the
+    lips' curves on a table of s (what depends on s alone is computed there and looked up per pixel: about a
+    tenth of the arithmetic, in float32)."""
+
+    s: np.ndarray
+    t: np.ndarray
+    width: float
+    table: np.ndarray
+    upper_s: np.ndarray
+    lower_s: np.ndarray
+
+    def per_pixel(self, values: np.ndarray) -> np.ndarray:
+        return np.interp(self.s, self.table, values).astype(np.float32)
+
+
+def mouth_frame(inner: np.ndarray, shape: tuple[int, int]) -> MouthFrame:
+    """The MouthFrame of an h×w box (`shape`) holding inner lips `inner` (8×2, the 68-point layout's 60–67, in
+    the box's pixels)."""
     h, w = shape
-    corner, far = inner[0], inner[4]
-    width = max(float(np.linalg.norm(far - corner)), 1e-6)
-    along = (far - corner) / width
-    down = np.array([-along[1], along[0]])
-    lower_mid = inner[[5, 6, 7]].mean(0)
-    if (lower_mid - inner[[1, 2, 3]].mean(0)) @ down < 0:
-        down = -down
+    corner, width, along, down = _axes(inner)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32) + np.float32(0.5)  # pixel centres
     rel_x, rel_y = xs - np.float32(corner[0]), ys - np.float32(corner[1])
     s = (rel_x * np.float32(along[0]) + rel_y * np.float32(along[1])) / np.float32(width)
-    t = rel_x * np.float32(down[0]) + rel_y * np.float32(down[1])  # pixels, down from the corners' line
-    # what depends on s alone (the lips, how lit and how long the teeth are) is computed on a table of s and
-    # looked up per pixel: about a tenth of the arithmetic, in float32
+    t = rel_x * np.float32(down[0]) + rel_y * np.float32(down[1])
     table = np.linspace(float(s.min()), float(s.max()), max(16, int(np.ceil(2 * width))))
     upper_s, lower_s = (
         lip_curve(inner, side, corner, along, down, width, table) for side in (UPPER_INNER, LOWER_INNER)
     )
+    return MouthFrame(s, t, width, table, upper_s, lower_s)
+
+
+def _axes(inner: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Inner lips (8×2 pixels) → their first corner, the width between the corners, and the unit axes along the
+    mouth and down it (from the upper lip to the lower, whichever way the face is turned)."""
+    corner, far = inner[0], inner[4]
+    width = max(float(np.linalg.norm(far - corner)), 1e-6)
+    along = (far - corner) / width
+    down = np.array([-along[1], along[0]])
+    if (inner[[5, 6, 7]].mean(0) - inner[[1, 2, 3]].mean(0)) @ down < 0:
+        down = -down
+    return corner, width, along, down
+
+
+def inside(frame: MouthFrame, teeth: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn inside (h×w×3 float32 RGB, camera colours) of the mouth whose box and lips `frame` holds, and
+    where it lies (h×w float32 0…1, anti-aliased: between the two lips' curves). teeth: 0…1, how much of the
+    drawn upper teeth show (none where the portrait's own are carried by its lips)."""
+    s, t, width, table = frame.s, frame.t, frame.width, frame.table
+    upper_s, lower_s = frame.upper_s, frame.lower_s
     gap_s = np.maximum(lower_s - upper_s, 1e-3)
     front_s = np.clip(1.0 - ((table - 0.5) / 0.5) ** 2, 0.0, 1.0)  # 1 in the middle of the mouth, 0 at its corners
     # teeth: lit in front, fading into the dark at the sides; a faint line between neighbours (each a pixel)
@@ -168,12 +312,8 @@ def inside(inner: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.nd
     light_s = (0.2 + 0.8 * front_s**1.5) * parting_s
     # the rows of teeth end short of the corners (the dark there is the cheeks' inside) and shorten to them
     row_s = _edge((TEETH_SPAN - np.abs(table - 0.5)) * width, 0.04 * width)
-    teeth_s = np.minimum(0.5 * gap_s, UPPER_TEETH * width) * front_s**0.6 * row_s
-
-    def per_pixel(values: np.ndarray) -> np.ndarray:
-        return np.interp(s, table, values).astype(np.float32)
-
-    upper, lower, front, light, upper_height = map(per_pixel, (upper_s, lower_s, front_s, light_s, teeth_s))
+    teeth_s = np.minimum(0.5 * gap_s, UPPER_TEETH * width) * front_s**0.6 * row_s * teeth
+    upper, lower, front, light, upper_height = map(frame.per_pixel, (upper_s, lower_s, front_s, light_s, teeth_s))
     gap = np.maximum(lower - upper, np.float32(1e-3))
     below_upper, above_lower = t - upper, lower - t
     depth = np.clip(below_upper / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower

@@ -154,6 +154,10 @@ class FullResolutionWarp:
                     float(eyes.radii[e]) * scale,
                 )
 
+    def source_points(self) -> np.ndarray | None:
+        """The portrait's own 68 landmarks at rest in `source`'s pixels (68×2 float64), or None without them."""
+        return None if self._landmarks is None else apply_affine(self._to_source, self._landmarks)
+
     def apply(
         self,
         frame: np.ndarray,
