@@ -1,8 +1,8 @@
 """Makes docs/drawn_mouth.jpg: public-domain portraits posed with the mouth opened by hand (`pose --mouth`), with
 the bundled model through `pose`'s renderer at the portrait's own size. With no camera there is no driver's
 mouth to lay inside the lips, so what shows there is the drawn one (liveavatar/render/drawn_mouth.py) where
-the warp would stretch the portrait's own open mouth, and the portrait's own inside where it would not
-(docs/ARCHITECTURE.md, "A drawn mouth where there is no camera's").
+the warp would stretch the portrait's own open mouth, the portrait's own inside where it would not, and a
+smile's own teeth carried by its lips (docs/ARCHITECTURE.md, "A drawn mouth where there is no camera's").
 
     python tools/mouth_sheet.py [--out docs/drawn_mouth.jpg]
     python tools/mouth_sheet.py --cost docs/perf/drawn-mouth/cost.json   (what drawing costs, 1280×720)
