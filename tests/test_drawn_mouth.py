@@ -2,8 +2,10 @@
 
 A synthetic face pins the geometry (at rest nothing changes, opened the inside is drawn and nothing outside
 the lips, teeth under the upper lip and darker below them, grey on a grey face, a portrait's own open mouth
-kept until the warp would stretch it); the built-in sample through `pose` and the live Composer pins what a
-user sees: the grey smudge the generator painted in the demo's open mouth becomes teeth over a dark cavity.
+kept until the warp would stretch it, a smile's own teeth carried by its lips at their own height and where
+they part read from the portrait); the built-in sample and Obama through `pose` and the live Composer pin what
+a user sees: the grey smudge the generator painted in the demo's open mouth becomes teeth over a dark cavity,
+and a smile opened halfway keeps its teeth over a dark opening instead of grey bars.
 """
 
 from __future__ import annotations
