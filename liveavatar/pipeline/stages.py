@@ -440,7 +440,7 @@ class Composer:
                 if mouth is not None:
                     transplant(out, driven, mouth, warp.region)
                 elif drawn:
-                    rest = warp.source_points()
+                    rest = warp.source_points
                     teeth = None if rest is None else OwnMouth(warp.source, rest, self._teeth_split(avatar))
                     draw_mouth(out, driven, warp.region, own, teeth)
         elif background.kind == "portrait":

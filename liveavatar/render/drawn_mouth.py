@@ -174,7 +174,7 @@ def carry_own_teeth(region: np.ndarray, frame: MouthFrame, coverage: np.ndarray,
         lip_curve(inner, side, corner, along, down, width, frame.table) for side in (UPPER_INNER, LOWER_INNER)
     )
     scale = np.float32(width / frame.width)  # portrait pixels per output pixel, along the mouth
-    upper, lower = frame.per_pixel(frame.upper_s), frame.per_pixel(frame.lower_s)
+    upper, lower = frame.upper, frame.lower
     rest_upper, rest_gap = frame.per_pixel(rest_upper), frame.per_pixel(np.maximum(rest_lower - rest_upper, 0.0))
     below_upper, above_lower = frame.t - upper, lower - frame.t
     carried_upper = rest_gap * np.float32(own.split) / scale  # output pixels each lip carries
@@ -228,7 +228,7 @@ def own_teeth_split(crop: np.ndarray, points: np.ndarray) -> float:
     if x1 - x0 < 8 or y1 - y0 < 3:
         return DEFAULT_SPLIT
     geometry = mouth_frame(inner - (x0, y0), (y1 - y0, x1 - x0))
-    upper, lower = geometry.per_pixel(geometry.upper_s), geometry.per_pixel(geometry.lower_s)
+    upper, lower = geometry.upper, geometry.lower
     gap = lower - upper
     depth = (geometry.t - upper) / np.maximum(gap, np.float32(1e-3))
     middle = (np.abs(geometry.s - 0.5) < 0.2) & (gap >= MIN_SPLIT_GAP) & (depth > 0) & (depth < 1)
@@ -256,9 +256,9 @@ def own_opening(points: np.ndarray) -> float:
 @dataclass(frozen=True)
 class MouthFrame:
     """A box's pixels in the inner lips' frame: s (h×w float32, along the mouth, 0 at the first inner corner, 1
-    at the other), t (h×w float32, pixels down from the corners' line), the mouth's width (pixels), and the
-    lips' curves on a table of s (what depends on s alone is computed there and looked up per pixel: about a
-    tenth of the arithmetic, in float32)."""
+    at the other), t (h×w float32, pixels down from the corners' line), the mouth's width (pixels), the lips'
+    curves on a table of s (what depends on s alone is computed there and looked up per pixel: about a tenth of
+    the arithmetic, in float32), and looked up: upper and lower (h×w float32, t of each lip at the pixel's s)."""
 
     s: np.ndarray
     t: np.ndarray
@@ -266,6 +266,8 @@ class MouthFrame:
     table: np.ndarray
     upper_s: np.ndarray
     lower_s: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
 
     def per_pixel(self, values: np.ndarray) -> np.ndarray:
         return np.interp(self.s, self.table, values).astype(np.float32)
@@ -284,7 +286,8 @@ def mouth_frame(inner: np.ndarray, shape: tuple[int, int]) -> MouthFrame:
     upper_s, lower_s = (
         lip_curve(inner, side, corner, along, down, width, table) for side in (UPPER_INNER, LOWER_INNER)
     )
-    return MouthFrame(s, t, width, table, upper_s, lower_s)
+    upper, lower = (np.interp(s, table, curve).astype(np.float32) for curve in (upper_s, lower_s))
+    return MouthFrame(s, t, width, table, upper_s, lower_s, upper, lower)
 
 
 def _axes(inner: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
@@ -313,7 +316,8 @@ def inside(frame: MouthFrame, teeth: float = 1.0) -> tuple[np.ndarray, np.ndarra
     # the rows of teeth end short of the corners (the dark there is the cheeks' inside) and shorten to them
     row_s = _edge((TEETH_SPAN - np.abs(table - 0.5)) * width, 0.04 * width)
     teeth_s = np.minimum(0.5 * gap_s, UPPER_TEETH * width) * front_s**0.6 * row_s * teeth
-    upper, lower, front, light, upper_height = map(frame.per_pixel, (upper_s, lower_s, front_s, light_s, teeth_s))
+    upper, lower = frame.upper, frame.lower
+    front, light, upper_height = map(frame.per_pixel, (front_s, light_s, teeth_s))
     gap = np.maximum(lower - upper, np.float32(1e-3))
     below_upper, above_lower = t - upper, lower - t
     depth = np.clip(below_upper / gap, 0.0, 1.0)  # 0 at the upper lip, 1 at the lower

@@ -138,9 +138,12 @@ class FullResolutionWarp:
         self._to_source = _then_samples(from_crop, origin, k)
         self._to_grid = _then_samples(from_crop, (x0, y0), k)
         self._landmarks = None if landmarks is None else np.asarray(landmarks, np.float64)
+        # the portrait's own landmarks in `source`'s pixels (68×2 float64), or None without them
+        self.source_points: np.ndarray | None = None
         self._eyes: tuple[EyeShape, ...] = ()
         if self._landmarks is not None:
-            self._eyes = tuple(find_lash(e, source) for e in eye_shapes(apply_affine(self._to_source, self._landmarks)))
+            self.source_points = apply_affine(self._to_source, self._landmarks)
+            self._eyes = tuple(find_lash(e, source) for e in eye_shapes(self.source_points))
             self._lid_ratios = lid_ratios(self._landmarks)
         self._eyeballs: list[Eyeball | None] = [None, None]
         if eyes is not None and self._eyes:
@@ -153,10 +156,6 @@ class FullResolutionWarp:
                     apply_affine(self._to_source, np.asarray(eyes.irises[e], np.float64)[None])[0],
                     float(eyes.radii[e]) * scale,
                 )
-
-    def source_points(self) -> np.ndarray | None:
-        """The portrait's own 68 landmarks at rest in `source`'s pixels (68×2 float64), or None without them."""
-        return None if self._landmarks is None else apply_affine(self._to_source, self._landmarks)
 
     def apply(
         self,
