@@ -72,6 +72,26 @@ LASH_SPREAD = 0.04
 RIM_SEARCH = 0.12
 RIM_SKIN = (0.16, 0.3)
 RIM_DISTANCE = 12.0
+# A tracker's lid points can lie inside the eye's white, not on its edge: on the Girl with a Pearl Earring's
+# turned eye the inner white reached 0.17 eye widths above the upper lid's line (its margin included), and the
+# upper band stretched it down over her shut eye as a white patch. So each lid's line is moved out over the
+# white past it, once per avatar (find_lash): per strip (WHITE_KNOTS along the eye, as wide as the lash
+# strips), from WHITE_INSIDE eye widths inside the line out to WHITE_SEARCH past it, up to the furthest row of
+# white with at least WHITE_SHARE of the rows before it white too (a painting's crack across the white does
+# not end it), and each knot at least as far out as a neighbour's white (the line is straight between knots).
+# The white is told from skin by its colour: as light as the cheek below the eye (less WHITE_DARKER in CIE L)
+# and under WHITE_CHROMA of its chroma, joined to pixels under WHITE_CORE of it inside the tracked eye. Lit,
+# pale skin near a painted eye's corner kept 0.45-0.55 of the cheek's chroma where the Pearl Earring's white
+# had 0.2-0.35. A grey portrait (cheek chroma under WHITE_MIN_CHROMA) has no white told by colour; its lids
+# stay where they were tracked.
+WHITE_KNOTS = np.linspace(0.0, 1.0, 11)
+WHITE_INSIDE = 0.04
+WHITE_SEARCH = 0.2
+WHITE_SHARE = 0.7
+WHITE_DARKER = 5.0
+WHITE_CHROMA = 0.6
+WHITE_CORE = 0.35
+WHITE_MIN_CHROMA = 8.0
 # The skin that stretches over a closing eye stops below anything above the lid much darker than the lid's own
 # skin: a glasses frame (Grace Hopper's, the built-in sample's: its rim, 0.2 of her lid's lightness, bowed
 # down into every blink and tore where the band ended) or the shadow of a deep-set eye. Per strip, the first
@@ -172,21 +192,24 @@ def openness(points: np.ndarray, rest: np.ndarray | None = None, rest_ratios: np
     return np.where(then > 1e-6, now / np.maximum(then, 1e-6), 1.0)
 
 
-def _strips(shape: EyeShape, image: np.ndarray, line: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`image` (h×w×C float32) averaged across strips LASH_STRIP wide at LASH_KNOTS along the eye, at `offsets`
+def _strips(
+    shape: EyeShape, image: np.ndarray, line: np.ndarray, offsets: np.ndarray, knots: np.ndarray = LASH_KNOTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """`image` (h×w×C float32) averaged across strips LASH_STRIP wide at `knots` (u) along the eye, at `offsets`
     (pixels, down) from the lid `line` ((u, v) knots): (knots × offsets × C, the knots' v on the line)."""
-    v_line = np.interp(LASH_KNOTS, line[:, 0], line[:, 1])
-    us = (LASH_KNOTS[:, None] + np.linspace(-LASH_STRIP / 2, LASH_STRIP / 2, 5)) * shape.width  # knots × strip
+    v_line = np.interp(knots, line[:, 0], line[:, 1])
+    us = (knots[:, None] + np.linspace(-LASH_STRIP / 2, LASH_STRIP / 2, 5)) * shape.width  # knots × strip
     vs = v_line[:, None] + offsets  # knots × offsets
     xy = shape.corner + us[:, None, :, None] * shape.along + vs[:, :, None, None] * shape.down
     xy = xy.reshape(-1, us.shape[1], 2).astype(np.float32)  # (knots·offsets) × strip × 2
     samples = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return samples.reshape(len(LASH_KNOTS), len(offsets), us.shape[1], -1).mean(2), v_line
+    return samples.reshape(len(knots), len(offsets), us.shape[1], -1).mean(2), v_line
 
 
 def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
-    """The portrait's eye (`shape`, in `source`'s pixels: h×w×3 uint8 RGB) with its lash line (per strip
-    across the eye, the darkest row near the upper lid's line) and its lower rim (module constants)."""
+    """The portrait's eye (`shape`, in `source`'s pixels: h×w×3 uint8 RGB) with its lids moved out over any
+    white past them, its lash line (per strip across the eye, the darkest row near the upper lid's line) and
+    its lower rim (module constants)."""
     width = shape.width
     if width < MIN_LASH_EYE:
         return shape
@@ -196,6 +219,11 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     x1, y1 = np.ceil(ends.max(0) + width).astype(int) + 1
     lab = cv2.cvtColor(np.ascontiguousarray(source[y0:y1, x0:x1]).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
     here = replace(shape, corner=shape.corner - (x0, y0))  # the eye in the crop's pixels
+    white = _white(here, lab)
+    if white is not None:
+        upper, lower = (_past_white(here, white, line, out) for line, out in ((here.upper, -1.0), (here.lower, 1.0)))
+        here = replace(here, upper=upper, lower=lower)
+        shape = replace(shape, upper=upper, lower=lower)
     offsets = np.arange(-LASH_ABOVE * width, LASH_BELOW * width + 0.5, 1.0)
     strips, v_line = _strips(here, lab[..., :1], shape.upper, offsets)
     found = offsets[np.argmin(cv2.GaussianBlur(strips[..., 0], (3, 1), 0), axis=1)]
@@ -210,6 +238,51 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     depth = np.array([below[np.flatnonzero(d & searched)[-1]] + 1 if (d & searched).any() else 0.0 for d in differs])
     lash = np.column_stack([LASH_KNOTS, v_line + found])
     return replace(shape, lash=lash, rim=np.column_stack([LASH_KNOTS, depth]), skin=lid_skin)
+
+
+def _past_white(shape: EyeShape, white: np.ndarray, line: np.ndarray, out: float) -> np.ndarray:
+    """A lid's (u, v) knots (`line`, on `shape`) moved out over the white past them (module constants): its own
+    knots and WHITE_KNOTS, sorted along the eye. white: h×w float32, 1 on the white (_white); out: -1 for the
+    upper lid (up), 1 for the lower (down)."""
+    width = shape.width
+    steps = np.arange(-WHITE_INSIDE * width, WHITE_SEARCH * width + 0.5, 1.0)  # pixels out from the line
+    strips, base = _strips(shape, white[..., None], line, out * steps, WHITE_KNOTS)
+    found = strips[..., 0] > 0.5  # knots × steps
+    alike = np.cumsum(found, axis=1) / np.arange(1, len(steps) + 1) >= WHITE_SHARE  # of the steps up to each
+    furthest = np.full(len(WHITE_KNOTS), np.nan)  # per knot: out · v of its white's furthest row, NaN for none
+    for k in range(len(WHITE_KNOTS)):
+        reached = np.flatnonzero(found[k] & alike[k])
+        if len(reached) and found[k, 0] and steps[reached[-1]] > 0:  # white from inside the eye to past it
+            furthest[k] = out * base[k] + steps[reached[-1]]
+    padded = np.pad(furthest, 1, constant_values=np.nan)
+    furthest = np.fmax(np.fmax(padded[:-2], padded[1:-1]), padded[2:])  # NaN only where all three are
+    moved = np.nan_to_num(np.maximum(furthest - out * base, 0.0))
+    knots = np.vstack([line, np.column_stack([WHITE_KNOTS, base])])
+    knots = knots[np.argsort(knots[:, 0], kind="stable")]
+    knots[:, 1] += out * np.interp(knots[:, 0], WHITE_KNOTS, moved, left=0.0, right=0.0)  # the ends stay
+    return knots
+
+
+def _white(shape: EyeShape, lab: np.ndarray) -> np.ndarray | None:
+    """h×w float32, 1 on the eye's white (module constants: pixels as light as the cheek below the eye and much
+    less coloured, joined to such a pixel at least WHITE_CORE as coloured inside the tracked eye), else 0;
+    None on a grey portrait. lab: h×w×3 float32 CIE Lab of the crop `shape` is in."""
+    width = shape.width
+    cheek, _ = _strips(shape, lab, shape.lower, np.arange(RIM_SKIN[0] * width, RIM_SKIN[1] * width + 0.5), WHITE_KNOTS)
+    skin = np.median(cheek.reshape(-1, 3), axis=0)
+    skin_chroma = float(np.hypot(skin[1], skin[2]))
+    if skin_chroma < WHITE_MIN_CHROMA:  # a grey portrait: its white and its skin differ in light alone
+        return None
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    loose = ((lab[..., 0] > skin[0] - WHITE_DARKER) & (chroma < WHITE_CHROMA * skin_chroma)).astype(np.uint8)
+    eye = np.zeros_like(loose)
+    outline = np.vstack([shape.upper, shape.lower[::-1]])
+    xy = shape.corner + np.outer(outline[:, 0] * width, shape.along) + np.outer(outline[:, 1], shape.down)
+    cv2.fillPoly(eye, [np.rint(xy).astype(np.int32)], (1,))
+    core = (loose > 0) & (eye > 0) & (chroma < WHITE_CORE * skin_chroma)
+    _, labels = cv2.connectedComponents(loose, connectivity=4)
+    kept = np.unique(labels[core])
+    return np.isin(labels, kept[kept > 0]).astype(np.float32)
 
 
 def _skin_below_dark(shape: EyeShape, lightness: np.ndarray, lash_v: np.ndarray) -> float:
