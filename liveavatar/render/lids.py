@@ -18,7 +18,9 @@ skin stretched up to vl'; between them the eye is left as it is: the lid covers 
 it. Past the corners (by CORNER_MARGIN) the gap is 0 and so is the change, and with openness 1 nothing changes
 (a face at rest stays the portrait). Closed (c = 1), vu' = vl': no eye is left, only skin and the lash line
 where the lids meet: the portrait's own lashes, found in its pixels once (find_lash), with whatever lay
-between them and the tracked lids (the white, a wet rim) passed over as the lids meet (LASH_*, RIM_*).
+between them and the tracked lids (the white, a wet rim) passed over as the lids meet (LASH_*, RIM_*). The
+lids vu and vl are the tracked ones moved out over any white past them, found once too (WHITE_*): a tracker's
+lid points can lie inside a painted eye's white.
 
 Points are 68×2 (x, y) in the portrait's sample pixels (FullResolutionWarp's source), maps H×W×2 float32
 (cv2.remap's CV_32FC2: source x, y per output sample).
@@ -264,9 +266,9 @@ def _past_white(shape: EyeShape, white: np.ndarray, line: np.ndarray, out: float
 
 
 def _white(shape: EyeShape, lab: np.ndarray) -> np.ndarray | None:
-    """h×w float32, 1 on the eye's white (module constants: pixels as light as the cheek below the eye and much
-    less coloured, joined to such a pixel at least WHITE_CORE as coloured inside the tracked eye), else 0;
-    None on a grey portrait. lab: h×w×3 float32 CIE Lab of the crop `shape` is in."""
+    """h×w float32, 1 on the eye's white, else 0 (module constants: pixels about as light as the cheek below the
+    eye and under WHITE_CHROMA of its chroma, in one piece with pixels under WHITE_CORE of it inside the tracked
+    eye); None on a grey portrait. lab: h×w×3 float32 CIE Lab of the crop `shape` is in."""
     width = shape.width
     cheek, _ = _strips(shape, lab, shape.lower, np.arange(RIM_SKIN[0] * width, RIM_SKIN[1] * width + 0.5), WHITE_KNOTS)
     skin = np.median(cheek.reshape(-1, 3), axis=0)
