@@ -174,6 +174,23 @@ def test_white_above_a_tracked_lid_is_covered_as_the_eye_shuts():
     assert not (shut > 600).any(), f"white left in {(shut > 600).any(0).sum()} columns"
 
 
+def test_white_past_a_tracked_corner_is_covered_as_the_eye_shuts():
+    """A painted eye larger than the tracked one (a cartoon's, a turned painted eye's far corner): its white runs
+    past the tracked corner along the eye's axis, and the eye's end is moved out over it."""
+    import cv2
+
+    image = eye_image()
+    image[93:107, 46:60] = (235, 235, 230)  # the white, 14 px (0.35 eye widths) past the outer corner at x 60
+    found = eye_shapes(synthetic_face())[0]
+    shape = find_lash(found, image)
+    assert shape.upper[0, 0] <= -0.35 and np.array_equal(shape.upper[[0, -1], 0], shape.lower[[0, -1], 0])
+    for eye, left in ((found, True), (shape, False)):
+        m = identity_map()
+        close_lid(m, eye, 1.0)
+        shut = cv2.remap(image, m, None, cv2.INTER_LINEAR)[85:115, 40:62].astype(int).sum(2)
+        assert (shut > 600).any() == left
+
+
 def test_coloured_lit_skin_and_a_grey_portraits_lid_are_not_taken_for_white():
     """Only the white moves a lid's line: pale but coloured skin above the lid (a lit lid, a painting's pink
     highlight) is skin; on a grey portrait the white cannot be told from skin by its colour, and nothing

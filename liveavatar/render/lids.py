@@ -15,12 +15,12 @@ and across it (v, down):
 A sample the spline sends to v' in the band above (from vu − the lid's skin, LID_SKIN eye widths or less below
 the brow, down to vu') reads the lid's skin stretched down to vu'; one in the band below reads the lower lid's
 skin stretched up to vl'; between them the eye is left as it is: the lid covers the iris rather than squashing
-it. Past the corners (by CORNER_MARGIN) the gap is 0 and so is the change, and with openness 1 nothing changes
-(a face at rest stays the portrait). Closed (c = 1), vu' = vl': no eye is left, only skin and the lash line
-where the lids meet: the portrait's own lashes, found in its pixels once (find_lash), with whatever lay
-between them and the tracked lids (the white, a wet rim) passed over as the lids meet (LASH_*, RIM_*). The
-lids vu and vl are the tracked ones moved out over any white past them, found once too (WHITE_*): a tracker's
-lid points can lie inside a painted eye's white.
+it. Past the eye's ends (CORNER_MARGIN past its corners, or out over its white) the gap is 0 and so is the
+change, and with openness 1 nothing changes (a face at rest stays the portrait). Closed (c = 1), vu' = vl': no
+eye is left, only skin and the lash line where the lids meet: the portrait's own lashes, found in its pixels
+once (find_lash), with whatever lay between them and the tracked lids (the white, a wet rim) passed over as
+the lids meet (LASH_*, RIM_*). The lids vu and vl are the tracked ones moved out over any white past them,
+found once too (WHITE_*): a tracker's lid points can lie inside a painted eye's white.
 
 Points are 68×2 (x, y) in the portrait's sample pixels (FullResolutionWarp's source), maps H×W×2 float32
 (cv2.remap's CV_32FC2: source x, y per output sample).
@@ -76,20 +76,18 @@ RIM_SKIN = (0.16, 0.3)
 RIM_DISTANCE = 12.0
 # A tracker's lid points can lie inside the eye's white, not on its edge: on the Girl with a Pearl Earring's
 # turned eye the inner white reached 0.17 eye widths above the upper lid's line (its margin included), and the
-# upper band stretched it down over her shut eye as a white patch. So each lid's line is moved out over the
-# white past it, once per avatar (find_lash): per strip (WHITE_KNOTS along the eye, as wide as the lash
-# strips), from WHITE_INSIDE eye widths inside the line out to WHITE_SEARCH past it, up to the furthest row of
-# white with at least WHITE_SHARE of the rows before it white too (a painting's crack across the white does
-# not end it), and each knot at least as far out as a neighbour's white (the line is straight between knots).
-# The white is told from skin by its colour: as light as the cheek below the eye (less WHITE_DARKER in CIE L)
-# and under WHITE_CHROMA of its chroma, joined to pixels under WHITE_CORE of it inside the tracked eye. Lit,
-# pale skin near a painted eye's corner kept 0.45-0.55 of the cheek's chroma where the Pearl Earring's white
-# had 0.2-0.35. A grey portrait (cheek chroma under WHITE_MIN_CHROMA) has no white told by colour; its lids
-# stay where they were tracked.
-WHITE_KNOTS = np.linspace(0.0, 1.0, 11)
-WHITE_INSIDE = 0.04
+# upper band stretched it down over her shut eye as a white patch; a cartoon's painted eyes run well past the
+# tracked corners. So once per avatar (find_lash) the eye's white is found in its pixels and each lid's line
+# is moved out to its edge: per strip (WHITE_KNOTS along the eye, past the corners too, as wide as the lash
+# strips), the white's furthest pixels up and down within WHITE_SEARCH eye widths of the lids, each knot at
+# least as far out as a neighbour's (the lines are straight between knots); the eye's ends move out along its
+# axis to one knot past the last white. The white is told from skin by its colour: about as light as the cheek
+# below the eye (less WHITE_DARKER in CIE L) and under WHITE_CHROMA of its chroma, in one piece with pixels
+# under WHITE_CORE of it inside the tracked eye. Lit, pale skin near a painted eye's corner kept 0.45-0.55 of
+# the cheek's chroma where the Pearl Earring's white had 0.2-0.35. A grey portrait (cheek chroma under
+# WHITE_MIN_CHROMA) has no white told by colour; its lids stay where they were tracked.
+WHITE_KNOTS = np.linspace(-0.4, 1.4, 19)
 WHITE_SEARCH = 0.2
-WHITE_SHARE = 0.7
 WHITE_DARKER = 5.0
 WHITE_CHROMA = 0.6
 WHITE_CORE = 0.35
@@ -223,7 +221,7 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     here = replace(shape, corner=shape.corner - (x0, y0))  # the eye in the crop's pixels
     white = _white(here, lab)
     if white is not None:
-        upper, lower = (_past_white(here, white, line, out) for line, out in ((here.upper, -1.0), (here.lower, 1.0)))
+        upper, lower = _over_white(here, white)
         here = replace(here, upper=upper, lower=lower)
         shape = replace(shape, upper=upper, lower=lower)
     offsets = np.arange(-LASH_ABOVE * width, LASH_BELOW * width + 0.5, 1.0)
@@ -242,27 +240,44 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     return replace(shape, lash=lash, rim=np.column_stack([LASH_KNOTS, depth]), skin=lid_skin)
 
 
-def _past_white(shape: EyeShape, white: np.ndarray, line: np.ndarray, out: float) -> np.ndarray:
-    """A lid's (u, v) knots (`line`, on `shape`) moved out over the white past them (module constants): its own
-    knots and WHITE_KNOTS, sorted along the eye. white: h×w float32, 1 on the white (_white); out: -1 for the
-    upper lid (up), 1 for the lower (down)."""
+def _over_white(shape: EyeShape, white: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The upper and lower lids' (u, v) knots moved out over the eye's white (module constants), and the eye's
+    ends moved out along its axis as far as the white reaches past them. white: h×w float32, 1 on the white
+    (_white), of the crop `shape` is in."""
     width = shape.width
-    steps = np.arange(-WHITE_INSIDE * width, WHITE_SEARCH * width + 0.5, 1.0)  # pixels out from the line
-    strips, base = _strips(shape, white[..., None], line, out * steps, WHITE_KNOTS)
-    found = strips[..., 0] > 0.5  # knots × steps
-    alike = np.cumsum(found, axis=1) / np.arange(1, len(steps) + 1) >= WHITE_SHARE  # of the steps up to each
-    furthest = np.full(len(WHITE_KNOTS), np.nan)  # per knot: out · v of its white's furthest row, NaN for none
-    for k in range(len(WHITE_KNOTS)):
-        reached = np.flatnonzero(found[k] & alike[k])
-        if len(reached) and found[k, 0] and steps[reached[-1]] > 0:  # white from inside the eye to past it
-            furthest[k] = out * base[k] + steps[reached[-1]]
-    padded = np.pad(furthest, 1, constant_values=np.nan)
-    furthest = np.fmax(np.fmax(padded[:-2], padded[1:-1]), padded[2:])  # NaN only where all three are
-    moved = np.nan_to_num(np.maximum(furthest - out * base, 0.0))
-    knots = np.vstack([line, np.column_stack([WHITE_KNOTS, base])])
-    knots = knots[np.argsort(knots[:, 0], kind="stable")]
-    knots[:, 1] += out * np.interp(knots[:, 0], WHITE_KNOTS, moved, left=0.0, right=0.0)  # the ends stay
-    return knots
+    search = WHITE_SEARCH * width
+    rows = np.arange(shape.upper[:, 1].min() - search, shape.lower[:, 1].max() + search + 0.5, 1.0)
+    axis = np.array([[0.0, 0.0], [1.0, 0.0]])
+    strips, _ = _strips(shape, white[..., None], axis, rows, WHITE_KNOTS)
+    upper, lower = (
+        np.interp(WHITE_KNOTS, lid[:, 0], lid[:, 1], left=0.0, right=0.0) for lid in (shape.upper, shape.lower)
+    )
+    top, bottom = np.full(len(WHITE_KNOTS), np.nan), np.full(len(WHITE_KNOTS), np.nan)
+    for k, column in enumerate(strips[..., 0] > 0.5):
+        at = rows[column & (rows >= upper[k] - search) & (rows <= lower[k] + search)]
+        if len(at):
+            top[k], bottom[k] = at.min() - 0.5, at.max() + 0.5  # the white's pixels' outer edges
+    # each knot at least as far out as its neighbours' white: between knots the lines are straight, and white
+    # whose edge falls between two would show under the chord
+    top = np.fmin(np.fmin(top, np.r_[np.nan, top[:-1]]), np.r_[top[1:], np.nan])
+    bottom = np.fmax(np.fmax(bottom, np.r_[np.nan, bottom[:-1]]), np.r_[bottom[1:], np.nan])
+    ends = shape.upper[0, 0], shape.upper[-1, 0]
+    seen = np.flatnonzero(~np.isnan(top))
+    if not len(seen):
+        return shape.upper, shape.lower
+    # past the tracked ends, the eye reaches one knot beyond the last white seen (where its lids meet)
+    step = WHITE_KNOTS[1] - WHITE_KNOTS[0]
+    first, last = min(ends[0], WHITE_KNOTS[seen[0]] - step), max(ends[1], WHITE_KNOTS[seen[-1]] + step)
+    lines = []
+    for line, white_edge, outer in ((shape.upper, top, np.fmin), (shape.lower, bottom, np.fmax)):
+        inside = (WHITE_KNOTS > first) & (WHITE_KNOTS < last)
+        u = np.r_[line[:, 0], WHITE_KNOTS[inside]]
+        v = np.interp(u, line[:, 0], line[:, 1], left=0.0, right=0.0)
+        v = outer(v, np.interp(u, WHITE_KNOTS, white_edge))  # NaN white: the line as it was
+        knots = np.column_stack([np.r_[first, u, last], np.r_[0.0, v, 0.0]])
+        knots = knots[(knots[:, 0] >= first) & (knots[:, 0] <= last)]
+        lines.append(knots[np.argsort(knots[:, 0], kind="stable")])
+    return lines[0], lines[1]
 
 
 def _white(shape: EyeShape, lab: np.ndarray) -> np.ndarray | None:
@@ -312,7 +327,7 @@ def band_box(shape: EyeShape) -> tuple[np.ndarray, np.ndarray]:
     """The (x, y) bounds (min, max) of the pixels close_lids may read: the eye with its skin bands."""
     top = float(shape.upper[:, 1].min()) - shape.skin
     bottom = float(shape.lower[:, 1].max()) + LOWER_SKIN * shape.width
-    ends = (-CORNER_MARGIN, 1 + CORNER_MARGIN)
+    ends = (shape.upper[0, 0], shape.upper[-1, 0])
     corners = np.array([[ends[0], top], [ends[1], top], [ends[0], bottom], [ends[1], bottom]])
     xy = shape.corner + np.outer(corners[:, 0] * shape.width, shape.along) + np.outer(corners[:, 1], shape.down)
     return xy.min(0), xy.max(0)
@@ -332,7 +347,7 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     v = x * down[0] + y * down[1]
     vu = np.interp(u, shape.upper[:, 0], shape.upper[:, 1]).astype(np.float32)
     vl = np.interp(u, shape.lower[:, 0], shape.lower[:, 1]).astype(np.float32)
-    inside_ends = (u > -CORNER_MARGIN) & (u < 1 + CORNER_MARGIN)  # past the eye's ends nothing moves
+    inside_ends = (u > shape.upper[0, 0]) & (u < shape.upper[-1, 0])  # past the eye's ends nothing moves
     gap = np.maximum(vl - vu, 0.0) * inside_ends
     top = vu - np.float32(shape.skin)
     bottom = vl + np.float32(LOWER_SKIN * shape.width)
