@@ -204,6 +204,9 @@ def test_coloured_lit_skin_and_a_grey_portraits_lid_are_not_taken_for_white():
     u = np.linspace(-0.1, 1.1, 25)
     for image, line in ((lit, find_lash(found, eye_image()).upper), (grey, found.upper)):
         assert np.allclose(np.interp(u, *find_lash(found, image).upper.T), np.interp(u, *line.T))
+    # the lit image's line: at the white's top (row 90) across the eye, below the lit skin (rows 84-89)
+    middle = np.linspace(0.3, 0.8, 6)
+    assert np.allclose(np.interp(middle, *find_lash(found, lit).upper.T), 90 - 100, atol=1.0)
 
 
 def test_a_glasses_rim_above_the_lid_stays_where_it_is_as_the_eye_shuts():
