@@ -236,7 +236,8 @@ def own_teeth_split(crop: np.ndarray, points: np.ndarray) -> float:
         return DEFAULT_SPLIT
     luma = cv2.cvtColor(np.ascontiguousarray(crop[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
     bins = np.minimum((depth[middle] * SPLIT_BINS).astype(int), SPLIT_BINS - 1)
-    profile = np.array([np.median(luma[middle][bins == b]) if (bins == b).any() else np.nan for b in range(SPLIT_BINS)])
+    values = luma[middle]
+    profile = np.array([np.median(values[bins == b]) if (bins == b).any() else np.nan for b in range(SPLIT_BINS)])
     if np.isnan(profile).any():
         return DEFAULT_SPLIT
     centres = (np.arange(SPLIT_BINS) + 0.5) / SPLIT_BINS

@@ -222,8 +222,7 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     white = _white(here, lab)
     if white is not None:
         upper, lower = _over_white(here, white)
-        here = replace(here, upper=upper, lower=lower)
-        shape = replace(shape, upper=upper, lower=lower)
+        shape, here = (replace(eye, upper=upper, lower=lower) for eye in (shape, here))
     offsets = np.arange(-LASH_ABOVE * width, LASH_BELOW * width + 0.5, 1.0)
     strips, v_line = _strips(here, lab[..., :1], shape.upper, offsets)
     found = offsets[np.argmin(cv2.GaussianBlur(strips[..., 0], (3, 1), 0), axis=1)]
