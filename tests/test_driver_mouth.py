@@ -14,7 +14,7 @@ import pytest
 from liveavatar.render.driver_mouth import (
     DETAIL_SLACK,
     MAX_SHARPEN,
-    DriverMouth,
+    DriverFrame,
     detail,
     match_detail,
     opening,
@@ -58,7 +58,7 @@ def test_the_drivers_mouth_laid_on_its_own_frame_is_that_frame(mouths):
     _, (image, points) = mouths
     frame = image.copy()
     h, w = frame.shape[:2]
-    assert transplant(frame, points, DriverMouth(image, points), (0, 0, w, h))
+    assert transplant(frame, points, DriverFrame(image, points), (0, 0, w, h))
     diff = np.abs(frame.astype(int) - image)
     assert diff[inside(points, frame.shape)].mean() < 1.0  # the same map and the same colours: itself
     lo, hi = points[60:68].min(0), points[60:68].max(0)
@@ -77,7 +77,7 @@ def test_a_moved_and_smaller_mouth_lands_on_the_avatars_lips(mouths):
     # what the avatar showed inside its lips is replaced: blank it, so only a transplant can restore it
     blank = inside(avatar_points, frame.shape, erode=0)
     frame[blank] = 128
-    assert transplant(frame, avatar_points, DriverMouth(image, points), (0, 0, w, h))
+    assert transplant(frame, avatar_points, DriverFrame(image, points), (0, 0, w, h))
     core = inside(avatar_points, frame.shape, erode=2)
     assert np.abs(frame.astype(int) - avatar)[core].mean() < 3.0
 
@@ -87,7 +87,7 @@ def test_on_a_grey_portrait_the_mouth_comes_out_grey(mouths):
     h, w = image.shape[:2]
     grey = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
     frame = grey.copy()
-    assert transplant(frame, points, DriverMouth(image, points), (0, 0, w, h))
+    assert transplant(frame, points, DriverFrame(image, points), (0, 0, w, h))
     mouth = inside(points, frame.shape).nonzero()
     rgb = frame[mouth].astype(int)
     chroma = rgb.max(1) - rgb.min(1)
@@ -119,13 +119,13 @@ def test_a_soft_drivers_mouth_takes_the_portraits_sharpness(mouths):
     soft = cv2.GaussianBlur(image, (0, 0), 1.2)
     core = inside(points, image.shape, erode=3).astype(np.uint8)
     frame = image.copy()
-    assert transplant(frame, points, DriverMouth(soft, points), (0, 0, w, h))
+    assert transplant(frame, points, DriverFrame(soft, points), (0, 0, w, h))
     real, cut, laid = (detail(x, core) for x in (image, soft, frame))
     assert laid > 1.3 * cut  # sharpened...
     assert abs(laid / real - 1) < abs(cut / real - 1)  # ...towards the real mouth's detail
     # and the other way: a sharp camera's mouth on a soft (blurred) portrait comes out softer than cut
     frame = soft.copy()
-    assert transplant(frame, points, DriverMouth(image, points), (0, 0, w, h))
+    assert transplant(frame, points, DriverFrame(image, points), (0, 0, w, h))
     assert detail(frame, core) < 0.8 * detail(image, core)
 
 
@@ -134,9 +134,9 @@ def test_a_closed_mouth_lays_nothing(mouths):
     h, w = image.shape[:2]
     frame = image.copy()
     # the driver's mouth closed while the avatar's is open: nothing to cut out, G's paint stays
-    assert not transplant(frame, points, DriverMouth(closed_image, closed_points), (0, 0, w, h))
+    assert not transplant(frame, points, DriverFrame(closed_image, closed_points), (0, 0, w, h))
     # the avatar's mouth closed: nothing inside to show
-    assert not transplant(frame, closed_points, DriverMouth(image, points), (0, 0, w, h))
+    assert not transplant(frame, closed_points, DriverFrame(image, points), (0, 0, w, h))
     assert np.array_equal(frame, image)
 
 
@@ -171,7 +171,7 @@ def test_the_live_composer_lays_the_drivers_mouth_inside_the_avatars_lips_only(m
     face = layers.frames[0]
     # the same frame (the same driven points: the map is unfolded along them) without and with the driver's mouth
     plain = composer.compose(face, avatar, Background(), False, False, layers, None, points)
-    mouthed = composer.compose(face, avatar, Background(), False, False, layers, DriverMouth(image, driver), points)
+    mouthed = composer.compose(face, avatar, Background(), False, False, layers, DriverFrame(image, driver), points)
     from_crop = composer._full_resolution(avatar, Background(), points_size, layers.flow.shape[1])[1].from_crop
     lips = points @ from_crop[:, :2].T + from_crop[:, 2]  # the avatar's driven landmarks, output pixels
     changed = np.abs(mouthed.astype(int) - plain).max(2) > 2
@@ -256,13 +256,19 @@ def test_a_lost_face_keeps_the_last_tracked_mouth_while_its_pose_is_held(driving
         shown = compose(lost, dark)
         face, layers = infer_frame(engine, psi, warp, lost)
         irises = lost.control[68:]
-        held = composer.compose(face, avatar, *look, layers, DriverMouth(image, driven.driver_now), lost.points, irises)
+        last = DriverFrame(image, driven.driver_now)
+        held = composer.compose(face, avatar, *look, layers, last, lost.points, irises, (lost.neutral_frame, last))
         drawn = composer.compose(face, avatar, *look, layers, None, lost.points, irises)
         assert np.array_equal(shown, held) and not np.array_equal(shown, drawn)
+        # the held frame's creases go with its mouth; turned off, the frame is the mouth's alone
+        plain = composer.compose(face, avatar, *look, layers, last, lost.points, irises)
+        face, layers = infer_frame(engine, psi, warp, lost)
+        unlit = compose_frame(composer, face, avatar, *look, layers, lost, dark, creases=False)
+        assert np.array_equal(unlit, plain) and not np.array_equal(unlit, shown)
         rest, _ = processor.process(dark, None, (i + 1) / 30 + 60.0, avatar, "relative")  # a minute later
         assert not rest.from_last
         compose(rest, dark)
-        assert composer.held_mouth is None
+        assert composer.held_frame is None
     finally:
         processor.close()
         engine.close()

@@ -37,8 +37,9 @@ from liveavatar.render.align import (
     warp_reduced,
 )
 from liveavatar.render.composite import paste_back, place_on_background
+from liveavatar.render.creases import Creases
 from liveavatar.render.drawn_mouth import OwnMouth, draw_mouth, own_opening, own_teeth_split, unpaint_own_inside
-from liveavatar.render.driver_mouth import DriverMouth, transplant
+from liveavatar.render.driver_mouth import DriverFrame, transplant
 from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import FaceLandmarks, WarpLayers
@@ -61,6 +62,8 @@ class Driven:
     tracked face drove it (not a scripted or lost one): the Composer cuts the driver's mouth out of this frame.
     from_last: the face is lost and `points` still come from the last tracked pose (held, or on their way back
     to the neutral): the Composer lays the last tracked mouth.
+    neutral_frame: the camera frame the neutral was captured on, with its own 68 points, once a tracked neutral
+    is in (the Composer lays the driver's creases relative to it: liveavatar.render.creases), else None.
     control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
     clamped inside the driven eyes (liveavatar.landmarks.irises.spline_driven); what a warp model moves.
     """
@@ -73,6 +76,7 @@ class Driven:
     irises: np.ndarray | None = None
     driver_now: np.ndarray | None = None
     from_last: bool = False
+    neutral_frame: DriverFrame | None = None
 
 
 class Processor:
@@ -93,6 +97,7 @@ class Processor:
         self._box_smoother = CropBoxSmoother()
         self._neutral_samples: list[np.ndarray] = []
         self._neutral: np.ndarray | None = None
+        self._neutral_frame: DriverFrame | None = None  # the last frame of the neutral's capture, if tracked
         self._calibrate = threading.Event()
         self._retargeters: dict[int, Retargeter] = {}  # per avatar (id of its landmarks array)
         self._retargeting: Retargeter | None = None  # the one the last frame used
@@ -170,7 +175,7 @@ class Processor:
             pts3 = self._filter(raw, t) if given is None else raw
             smoothed = FaceLandmarks(pts3[:, :2].astype(np.float32), landmarks.image_size, landmarks.mesh)
             if self._calibrate.is_set() or self._neutral is None:
-                self._collect_neutral(raw, raw_irises)
+                self._collect_neutral(raw, raw_irises, None if driver_now is None else DriverFrame(image, driver_now))
             if mode == "absolute":
                 box = self._box_smoother.update(face_box(smoothed.points68))
                 crop = crop_from_box(box, self.size)
@@ -198,10 +203,15 @@ class Processor:
         timings["rasterize"] = (time.perf_counter() - start) * 1000
         self._last = points
         control = spline_driven(points, irises, avatar.landmarks, avatar.irises)
-        return Driven(points, landmark_image, smoothed, message, control, irises, driver_now, from_last), timings
+        neutral_frame = self._neutral_frame if self._neutral is not None else None
+        driven = Driven(
+            points, landmark_image, smoothed, message, control, irises, driver_now, from_last, neutral_frame
+        )
+        return driven, timings
 
-    def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None) -> None:
-        """Adds one frame to the neutral being captured; averages it in once neutral_frames are in."""
+    def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None, frame: DriverFrame | None) -> None:
+        """Adds one frame to the neutral being captured; averages it in once neutral_frames are in. frame: this
+        frame's camera image and points when tracked (a scripted driver has none): the last one is kept."""
         if self._calibrate.is_set():
             self._calibrate.clear()
             self._neutral_samples.clear()
@@ -214,6 +224,7 @@ class Processor:
             self._neutral = np.mean(self._neutral_samples, axis=0)
             complete = len(self._neutral_irises) == len(self._neutral_samples)
             self._neutral_iris = np.mean(self._neutral_irises, axis=0) if complete else None
+            self._neutral_frame = frame
             self.neutral_warning = ""  # checked against the portrait when the retargeter takes it
             self.neutrals += 1
             self._neutral_samples.clear()
@@ -267,21 +278,27 @@ def compose_frame(
     driven: Driven,
     camera: np.ndarray,
     driver_mouth: bool = True,
+    creases: bool = True,
 ) -> np.ndarray:
     """One output frame as the compose thread makes it from infer_frame's face and layers: the driver's own
     mouth cut out of `camera` (the H×W×3 uint8 RGB frame `driven` was tracked on) when asked and tracked, the
-    lids closed to the driven points, the irises turned to the driven ones (the control points' last two).
-    While the face is lost the Processor holds the last pose, and the last tracked mouth is held with it: a
-    frame or two of lost tracking swapped the driver's teeth for the drawn ones and back."""
-    mouth = None
-    if driver_mouth and driven.driver_now is not None:
-        mouth = composer.held_mouth = DriverMouth(camera, driven.driver_now)
-    elif driver_mouth and driven.from_last:
-        mouth = composer.held_mouth
+    driver's creases since the neutral laid on the face when asked, the lids closed to the driven points, the
+    irises turned to the driven ones (the control points' last two). While the face is lost the Processor holds
+    the last pose, and the last tracked frame is held with it: a frame or two of lost tracking swapped the
+    driver's teeth for the drawn ones and back."""
+    now = None
+    if driven.driver_now is not None:
+        now = composer.held_frame = DriverFrame(camera, driven.driver_now)
+    elif driven.from_last:
+        now = composer.held_frame
     else:
-        composer.held_mouth = None
+        composer.held_frame = None
+    mouth = now if driver_mouth else None
+    change = None
+    if creases and now is not None and driven.neutral_frame is not None:
+        change = (driven.neutral_frame, now)
     irises = None if driven.control is None else driven.control[68:]
-    return composer.compose(face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises)
+    return composer.compose(face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises, change)
 
 
 class Composer:
@@ -289,8 +306,10 @@ class Composer:
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
-        # the last tracked driver's mouth (compose_frame), laid while the face is lost and its pose held
-        self.held_mouth: DriverMouth | None = None
+        # the last tracked driver's frame (compose_frame): its mouth and creases, laid while the face is lost
+        # and its pose held
+        self.held_frame: DriverFrame | None = None
+        self._creases = Creases()  # keeps the neutral frame's luma between frames
         self._layouts: dict[int, tuple[np.ndarray, CropTransform, Rect]] = {}
         self._warps: dict[tuple, tuple[np.ndarray, FullResolutionWarp]] = {}
         self._splits: dict[int, float] = {}  # per avatar crop: where its own teeth part (own_teeth_split)
@@ -413,9 +432,10 @@ class Composer:
         mirror: bool,
         ai_mark: bool,
         layers: WarpLayers | None = None,
-        mouth: DriverMouth | None = None,
+        mouth: DriverFrame | None = None,
         points: np.ndarray | None = None,
         irises: np.ndarray | None = None,
+        change: tuple[DriverFrame, DriverFrame] | None = None,
     ) -> np.ndarray:
         """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked. layers:
         that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
@@ -424,7 +444,9 @@ class Composer:
         mouth at this frame is laid inside the avatar's open lips (liveavatar.render.driver_mouth), and the lids
         close as far as the driven ones (liveavatar.render.lids); irises (the driven 2×2 iris centres, crop
         pixels: the control points' last two) redraw each eyeball with its iris there
-        (liveavatar.render.eyeballs)."""
+        (liveavatar.render.eyeballs); change (the driver's neutral frame and this one): with layers and points,
+        the light the driver's expression changed since the neutral multiplies the avatar's face
+        (liveavatar.render.creases), before the mouth is laid."""
         if layers is not None:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
@@ -437,6 +459,8 @@ class Composer:
             warp.apply(out, layers.flow[0], paint, points, irises)
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
+                if change is not None:
+                    self._creases.lay(out, driven, avatar.landmarks, change[1], change[0], warp.region)
                 if mouth is not None:
                     transplant(out, driven, mouth, warp.region)
                 elif drawn:

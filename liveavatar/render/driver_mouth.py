@@ -66,7 +66,7 @@ SOFTEN_SIGMAS = (0.6, 0.9, 1.3, 1.8)
 
 
 @dataclass(frozen=True)
-class DriverMouth:
+class DriverFrame:
     """One camera frame and the driver's landmarks at that very frame (not smoothed: the mouth is cut out of
     this image, so the points must be this image's). image: H×W×3 uint8 RGB; points: 68×2 float32 px."""
 
@@ -113,7 +113,7 @@ def mouth_box(points: np.ndarray, clip: tuple[int, int, int, int], pad: int) -> 
 
 
 def transplant(
-    frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverMouth, clip: tuple[int, int, int, int]
+    frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverFrame, clip: tuple[int, int, int, int]
 ) -> bool:
     """Lays the driver's mouth into `frame` (the output, H×W×3 uint8 RGB, in place) inside the avatar's inner
     lips. avatar_points: the avatar's driven 68×2 landmarks in output pixels; clip: (x0, y0, x1, y1) output

@@ -1,0 +1,280 @@
+"""The driver's creases and shading around a moving face, laid on the portrait as a ratio of light.
+
+The warp moves the portrait's pixels but cannot relight them: when the driver smiles the folds from nose to
+mouth deepen, when the jaw drops a shadow forms under the lower lip and the chin's light changes, and the moved
+portrait keeps the light of its rest pose (self-reenactment's mouth box stopped at SSIM 0.80 on that skin, the
+real lips pasted in reached only 0.834). The driver's frame holds that change of light, at that very moment.
+Liu, Shan & Zhang's expression ratio image (SIGGRAPH 2001) carries it over without the driver's skin: the
+driver's frame over the driver's own neutral frame, both mapped onto the same geometry, is the change in light
+the expression made; the skin's own colour (albedo) cancels in the ratio, so what multiplies into the portrait
+is the crease, not the driver's face. Per frame:
+
+1. on the driver's face in this frame (camera pixels, a grid of at most GRID cells across it): the neutral
+   frame is mapped onto this frame's geometry piecewise-affinely, on the triangles of the 68 points (the same
+   person a moment apart: small, well-posed maps), and the log of the two lumas' ratio taken, each blurred by
+   FINE of the face's width within the face (so the face's edge does not darken it);
+2. less its own broad blur (BROAD): a camera's exposure, a lamp, the head turning the face into shade are not
+   expression, and the band-pass keeps them out; clamped (DARKEST, LIGHTEST: a crease is mostly a shadow, and
+   a hand in front of the face must not paint a black smear), left out over the eyes (lids.py closes the
+   portrait's own lids), inside the lips (driver_mouth.py lays the mouth there) and on the nose (its light
+   moves with the head's turn, not the expression), faded in from the outline beside the cheeks (CONTOUR);
+3. that field is moved onto the avatar's driven points (output pixels) by the same triangles, triangles that
+   the avatar's pose turns over left out, enlarged to output pixels and multiplied into the frame's RGB.
+
+Boundaries: frames H×W×3 uint8 RGB; landmarks 68×2 float32 (x, y) pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from liveavatar.render.driver_mouth import DriverFrame, mouth_box
+
+GRID = 128  # the ratio's grid: at most this many cells across the face's box (a crease is wider than a cell)
+FINE = 0.006  # the ratio's blur, a fraction of the face's width (jaw corner to jaw corner)
+BROAD = 0.06  # the band-pass's broad blur, the same fraction: light that varies slower is not a crease
+# Added to both lumas before the ratio: a camera's dark noise (a few levels in a shadow) must not read as a
+# crease twice as dark.
+DARK = 8.0
+DARKEST = 0.5  # −log ratio at most this: a crease darkens the skin to 0.61× at most
+# log ratio at most this (1.05×): a crease is a shadow, and where the driver's skin lights up it is mostly a
+# highlight sliding over a cheek as the head moves, which laid on a matte portrait (a pencil drawing, a
+# black-and-white photo) read as a shiny patch
+LIGHTEST = 0.05
+EDGE = 0.02  # the fade around the left-out parts, a fraction of the face's width
+# The fade in from the face's outline beside the cheeks, the same fraction: the cheeks' sides change their
+# light as the head turns (one side into shade, the other into a lamp's highlight), not as a face moves.
+CONTOUR = 0.25
+# Left out, each polygon grown about its centre by this fraction: the eyes (a blink changes their light
+# entirely; lids.py closes the portrait's own lids), the inner lips (driver_mouth.py lays the mouth there) and
+# the nose, bridge to nostrils (its highlight slides as the head turns: a lit ring around the tip, seen on the
+# Mona Lisa driven by a man who turned while smiling).
+LEFT_OUT = ((range(36, 42), 0.6), (range(42, 48), 0.6), (range(60, 68), 0.0), (range(29, 36), 0.3))
+
+_triangulations: dict[bytes, np.ndarray] = {}
+
+
+def triangles(points: np.ndarray) -> np.ndarray:
+    """T×3 int indices: the Delaunay triangles of 68×2 points (a rest face: the triangles then stay the same
+    while the face moves). Cached per points."""
+    key = np.asarray(points, np.float32).tobytes()
+    found = _triangulations.get(key)
+    if found is not None:
+        return found
+    p = np.asarray(points, np.float64)
+    lo, hi = p.min(0) - 1, p.max(0) + 1
+    subdiv = cv2.Subdiv2D(
+        (int(np.floor(lo[0])), int(np.floor(lo[1])), int(np.ceil(hi[0] - lo[0])) + 1, int(np.ceil(hi[1] - lo[1])) + 1)
+    )
+    for x, y in p:
+        subdiv.insert((float(x), float(y)))
+    corners = np.asarray(subdiv.getTriangleList(), np.float64).reshape(-1, 3, 2)
+    index = np.argmin(np.linalg.norm(corners[:, :, None] - p[None, None], axis=3), axis=2)  # vertex → point
+    inside = np.all(np.min(np.linalg.norm(corners[:, :, None] - p[None, None], axis=3), axis=2) < 1e-3, axis=1)
+    found = np.ascontiguousarray(index[inside].astype(np.int32))
+    if len(_triangulations) > 16:
+        _triangulations.clear()
+    _triangulations[key] = found
+    return found
+
+
+def _affines(tri: np.ndarray, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per triangle, the affine map from its corners in `target` onto its corners in `source` (T×6 float64, the
+    2×3 matrix's rows), and which triangles are not degenerate in `target` (T bool)."""
+    a, b, c = (target[tri[:, k]] for k in range(3))
+    sa, sb, sc = (source[tri[:, k]] for k in range(3))
+    u, v = b - a, c - a  # the target's edges; the map takes them onto the source's
+    det = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    usable = np.abs(det) > 1e-6
+    inv = 1.0 / np.where(usable, det, 1.0)
+    # inverse of the edge matrix [u v] (columns), then the source's edges times it
+    i00, i01, i10, i11 = v[:, 1] * inv, -v[:, 0] * inv, -u[:, 1] * inv, u[:, 0] * inv
+    su, sv = sb - sa, sc - sa
+    m00, m01 = su[:, 0] * i00 + sv[:, 0] * i10, su[:, 0] * i01 + sv[:, 0] * i11
+    m10, m11 = su[:, 1] * i00 + sv[:, 1] * i10, su[:, 1] * i01 + sv[:, 1] * i11
+    t0 = sa[:, 0] - m00 * a[:, 0] - m01 * a[:, 1]
+    t1 = sa[:, 1] - m10 * a[:, 0] - m11 * a[:, 1]
+    return np.stack([m00, m01, t0, m10, m11, t1], 1), usable
+
+
+def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """The Gaussian blur of `image` over where `weight` (0/1 float32, its size) is set, not darkened where it
+    is not: the blur of image·weight over the blur of weight."""
+    total = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return cv2.GaussianBlur(image * weight, (0, 0), sigma) / np.maximum(total, 1e-4)
+
+
+class _Grid:
+    """A grid of cells over a box (x0, y0, x1, y1) of pixels, at most GRID cells across, laid as cv2.resize
+    lays them: cell (i, j) has its centre at x0 + (i + 0.5)·step_x − 0.5 (likewise y)."""
+
+    def __init__(self, box: tuple[int, int, int, int]) -> None:
+        self.box = box
+        x0, y0, x1, y1 = box
+        cells = max(1.0, max(x1 - x0, y1 - y0) / GRID)
+        self.width, self.height = int(np.ceil((x1 - x0) / cells)), int(np.ceil((y1 - y0) / cells))
+        self.step = np.array([(x1 - x0) / self.width, (y1 - y0) / self.height])
+
+    def to_cells(self, points: np.ndarray) -> np.ndarray:
+        """Pixels (N×2) → cell coordinates (integral at cell centres)."""
+        return (points - self.box[:2] + 0.5) / self.step - 0.5
+
+    def triangle_of_cells(self, points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+        """height×width int32: which of the triangles (T×3 indices into `points`, pixels) covers each cell, −1
+        for none (where triangles overlap, the later one)."""
+        which = np.full((self.height, self.width), -1, np.int32)
+        corners = np.rint(self.to_cells(points)[tri] * 16).astype(np.int32)
+        for t, triangle in enumerate(corners):
+            cv2.fillConvexPoly(which, triangle, (t,), shift=4)
+        return which
+
+    def moved(self, which: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each covered cell's centre moved by its triangle's affine map (`maps`, T×6: _affines): cv2.remap's
+        map_x and map_y (height×width float32; uncovered cells 0)."""
+        covered = which >= 0
+        gy, gx = np.nonzero(covered)
+        x = (gx * self.step[0] + (self.box[0] + self.step[0] / 2 - 0.5)).astype(np.float32)
+        y = (gy * self.step[1] + (self.box[1] + self.step[1] / 2 - 0.5)).astype(np.float32)
+        m = maps.astype(np.float32)[which[covered]]
+        map_x, map_y = (np.zeros((self.height, self.width), np.float32) for _ in range(2))
+        map_x[covered] = m[:, 0] * x + m[:, 1] * y + m[:, 2]
+        map_y[covered] = m[:, 3] * x + m[:, 4] * y + m[:, 5]
+        return map_x, map_y
+
+
+def face_luma(frame: DriverFrame, blur: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The luma (float32, 0–255) of the box around a driver's 68 points grown by a tenth of its width, blurred
+    by `blur` pixels where that is over half a pixel, and the box's (x, y) origin in the frame."""
+    h, w = frame.image.shape[:2]
+    p = np.asarray(frame.points, np.float64)
+    x0, y0, x1, y1 = mouth_box(p, (0, 0, w, h), int(0.1 * float(np.ptp(p[:, 0]))) + 2)
+    luma = cv2.cvtColor(np.ascontiguousarray(frame.image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return (cv2.GaussianBlur(luma, (0, 0), blur) if blur > 0.5 else luma), (x0, y0)
+
+
+def face_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the box of 68×2 points (pixels) inside `clip`, or None when under 8 pixels either way."""
+    x0, y0, x1, y1 = mouth_box(points, clip, 0)
+    return (x0, y0, x1, y1) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
+
+
+def left_out(grid: _Grid, points: np.ndarray, support: np.ndarray) -> None:
+    """Clears LEFT_OUT's polygons of 68×2 points (pixels) from `support` (grid-sized uint8), in place."""
+    on_grid = grid.to_cells(points)
+    for index, grow in LEFT_OUT:
+        part = on_grid[list(index)]
+        centre = part.mean(0)
+        cv2.fillPoly(support, [np.rint((centre + (part - centre) * (1 + grow)) * 16).astype(np.int32)], (0,), shift=4)
+
+
+class Creases:
+    """Lays the driver's creases on output frames (see the module's text). One per compose thread: it keeps the
+    neutral frame's luma between frames."""
+
+    def __init__(self) -> None:
+        # the neutral frame (held, so its id is not reused while its luma is kept), the blur its luma was read
+        # with, and that luma with its origin
+        self._neutral: tuple[DriverFrame, float, tuple[np.ndarray, tuple[int, int]]] | None = None
+
+    def _neutral_luma(self, neutral: DriverFrame, blur: float) -> tuple[np.ndarray, tuple[int, int]]:
+        """face_luma of the neutral frame, read again only when the blur asked for is a quarter off (the
+        driver came nearer or went further since)."""
+        kept = self._neutral
+        if kept is None or kept[0] is not neutral or abs(np.log(max(blur, 0.25) / max(kept[1], 0.25))) > 0.25:
+            kept = self._neutral = (neutral, blur, face_luma(neutral, blur))
+        return kept[2]
+
+    def ratio(
+        self, now: DriverFrame, neutral: DriverFrame, tri: np.ndarray
+    ) -> tuple[_Grid, np.ndarray, np.ndarray] | None:
+        """The band-passed, clamped log luma ratio of `now` over `neutral` on a grid over the driver's face in
+        this frame, and where it holds (height×width float32 each, the weight 0/1), or None without a face."""
+        h, w = now.image.shape[:2]
+        points = np.asarray(now.points, np.float64)
+        box = face_box(points, (0, 0, w, h))
+        if box is None:
+            return None
+        grid = _Grid(box)
+        blur = 0.5 * float(grid.step.mean())  # anti-aliasing for cells this many pixels apart
+        which = grid.triangle_of_cells(points, tri)
+        # both frames are read the same way (blurred alike, sampled bilinearly at the cells' places), so the
+        # same frame twice gives a ratio of exactly 1
+        sampled = []
+        for frame, source, luma_of in ((now, points, face_luma), (neutral, neutral.points, self._neutral_luma)):
+            luma, origin = luma_of(frame, blur)
+            maps, usable = _affines(tri, np.asarray(source, np.float64) - origin, points)
+            sampled.append(cv2.remap(luma, *grid.moved(which, maps), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        hull = ((which >= 0) & usable[which]).astype(np.uint8)
+        support = hull.copy()
+        left_out(grid, points, support)
+        weight = support.astype(np.float32)
+        width = float(np.linalg.norm(points[0] - points[16])) / float(grid.step.mean())  # the face, in cells
+        contour = away_from_cheeks(grid, points, CONTOUR * width)
+        current, then = (_masked_blur(x, weight, FINE * width) + DARK for x in sampled)
+        field = np.log(current / then)
+        field -= _masked_blur(field, weight, BROAD * width)
+        return grid, np.clip(field, -DARKEST, LIGHTEST) * weight * contour, weight
+
+    def lay(
+        self,
+        frame: np.ndarray,
+        avatar_points: np.ndarray,
+        rest_points: np.ndarray,
+        now: DriverFrame,
+        neutral: DriverFrame,
+        clip: tuple[int, int, int, int],
+    ) -> bool:
+        """Multiplies the change of light from `neutral` to `now` (the driver's frames) into `frame` (the output,
+        H×W×3 uint8 RGB, in place) over the avatar's face. avatar_points: the driven 68×2 points, output pixels;
+        rest_points: the avatar's rest 68×2 points (any pixels: they only choose the triangles); clip: (x0, y0,
+        x1, y1) output pixels that may change. Returns whether anything was laid."""
+        target = np.asarray(avatar_points, np.float64)
+        box = face_box(target, clip)
+        if box is None or float(np.linalg.norm(target[0] - target[16])) < 16:
+            return False
+        tri = triangles(rest_points)
+        found = self.ratio(now, neutral, tri)
+        if found is None:
+            return False
+        driver, field, weight = found
+        grid = _Grid(box)
+        which = grid.triangle_of_cells(target, tri)
+        to_driver, usable = _affines(tri, driver.to_cells(np.asarray(now.points, np.float64)), target)
+        # a triangle the avatar's pose turns over (a face turned far, its far side folding) has no one place
+        flipped = np.sign(_areas(target, tri)) != np.sign(_areas(np.asarray(rest_points, np.float64), tri))
+        covered = (which >= 0) & (usable & ~flipped)[which]
+        map_x, map_y = grid.moved(which, to_driver)
+        field = cv2.remap(field, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
+        held = cv2.remap(weight, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
+        held = (held > 0.99) & covered
+        edge = EDGE * float(np.linalg.norm(target[0] - target[16])) / float(grid.step.mean())
+        fade = fade_in(held.astype(np.uint8), edge)
+        gain = cv2.resize(np.exp(field * fade), (box[2] - box[0], box[3] - box[1]), interpolation=cv2.INTER_LINEAR)
+        region = frame[box[1] : box[3], box[0] : box[2]]
+        region[:] = cv2.multiply(region, cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)  # rounded, saturated
+        return True
+
+
+def away_from_cheeks(grid: _Grid, points: np.ndarray, width: float) -> np.ndarray:
+    """0…1 float32 on the grid: the distance from the face's outline beside the cheeks (68-point layout 0–5 and
+    11–16, pixels) over `width` cells, at most 1. The chin's outline is not among them: its shade as the jaw
+    drops is expression."""
+    lines = np.full((grid.height, grid.width), 255, np.uint8)
+    on_grid = np.rint(grid.to_cells(points) * 16).astype(np.int32)
+    cv2.polylines(lines, [on_grid[0:6], on_grid[11:17]], False, (0,), shift=4)
+    distance = cv2.distanceTransform(lines, cv2.DIST_L2, 3)
+    return np.minimum(distance / max(width, 1e-3), 1.0).astype(np.float32)
+
+
+def fade_in(mask: np.ndarray, width: float) -> np.ndarray:
+    """0…1 float32: `mask` (uint8 0/1) shrunk by `width` cells and blurred as much, so it rises from 0 at the
+    mask's edge to 1 about 2·width inside."""
+    inner = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=int(np.ceil(width)))
+    return cv2.GaussianBlur(inner.astype(np.float32), (0, 0), max(width, 0.3))
+
+
+def _areas(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Signed areas (T) of the triangles (T×3 indices) over points (N×2)."""
+    a, b, c = (points[tri[:, k]] for k in range(3))
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))

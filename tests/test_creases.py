@@ -1,0 +1,207 @@
+"""The driver's creases laid on the portrait as a ratio of light (liveavatar.render.creases, issue 20).
+
+A real frame of a real clip, tracked by mediapipe, is the driver's neutral; "this frame" is the same frame with
+light changed on purpose: a fold drawn on one cheek lands on the avatar's cheek and nowhere else; a camera's
+exposure and a lamp's gradient are not creases; a blink and the mouth's inside are left out; a hand over the
+face darkens no more than the clamp allows; the same frame twice lays nothing.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from liveavatar.render.creases import DARKEST, Creases, _affines, triangles
+from liveavatar.render.driver_mouth import DriverFrame
+
+CLIP = "lp_d18_man_mouth_open.mp4"
+
+
+@pytest.fixture(scope="module")
+def neutral(driving) -> DriverFrame:
+    """The clip's first tracked frame (RGB) with its own 68 points."""
+    from liveavatar.landmarks.tracker import FaceTracker
+
+    capture = cv2.VideoCapture(str(driving / CLIP))
+    with FaceTracker("video", max_faces=1) as tracker:
+        for _ in range(30):
+            ok, bgr = capture.read()
+            assert ok, "the clip has frames"
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            found = tracker.track(rgb).landmarks
+            if found is not None:
+                capture.release()
+                return DriverFrame(rgb, found.points68.astype(np.float32))
+    raise AssertionError("mediapipe finds the clip's face")
+
+
+def avatar_layout(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An output (a flat, textured skin tone, 720×1280×3 uint8 RGB) and the avatar's points on it: the driver's
+    scaled by 1.3 and moved, so the light must be carried along the points, not pixel for pixel."""
+    rng = np.random.default_rng(0)
+    out = np.clip(rng.normal((190, 150, 130), 4, (720, 1280, 3)), 0, 255).astype(np.uint8)
+    centre = points.mean(0)
+    return out, ((points - centre) * 1.3 + (640, 360)).astype(np.float32)
+
+
+def lay(neutral: DriverFrame, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the output before, after laying `image` over the neutral's light, the avatar's points)."""
+    before, points = avatar_layout(neutral.points)
+    after = before.copy()
+    assert Creases().lay(after, points, neutral.points, DriverFrame(image, neutral.points), neutral, (0, 0, 1280, 720))
+    return before, after, points
+
+
+def polygon_mask(points: np.ndarray, shape: tuple[int, ...], grow: float = 0.0) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    centre = points.mean(0)
+    cv2.fillPoly(mask, [np.rint(centre + (points - centre) * (1 + grow)).astype(np.int32)], 1)
+    return mask > 0
+
+
+def test_the_triangles_cover_the_face_and_each_maps_its_corners_onto_the_source(neutral):
+    tri = triangles(neutral.points)
+    assert tri.shape[1] == 3 and len(tri) > 90 and set(np.unique(tri)) == set(range(68))
+    moved = neutral.points * 1.7 + (30, -12) + np.random.default_rng(1).normal(0, 2, (68, 2))
+    maps, usable = _affines(tri, moved.astype(np.float64), neutral.points.astype(np.float64))
+    assert usable.all()
+    corners = neutral.points[tri]  # T×3×2
+    mapped = (
+        np.einsum("tij,tkj->tki", maps.reshape(-1, 2, 3)[:, :, :2], corners) + maps.reshape(-1, 2, 3)[:, None, :, 2]
+    )
+    np.testing.assert_allclose(mapped, moved[tri], atol=1e-3)
+
+
+def test_the_same_frame_twice_lays_nothing(neutral):
+    before, after, _ = lay(neutral, neutral.image)
+    assert np.array_equal(before, after)
+
+
+def test_a_fold_on_the_drivers_cheek_darkens_the_avatars_cheek_there_and_nowhere_else(neutral):
+    image = neutral.image.copy()
+    p = neutral.points
+    # a fold from beside the left nostril (31) to beside the mouth's left corner (48), 1/40 of the face wide
+    start, end = p[31] + (p[31] - p[33]) * 0.6, p[48] + (p[48] - p[54]) * 0.08
+    width = max(2, int(np.linalg.norm(p[0] - p[16]) / 40))
+    cv2.line(image, tuple(np.rint(start).astype(int)), tuple(np.rint(end).astype(int)), (60, 40, 30), width)
+    before, after, points = lay(neutral, image)
+    luma_before, luma_after = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(float) for x in (before, after))
+    q = points
+    fold_at = np.rint((q[31] + (q[31] - q[33]) * 0.6 + q[48] + (q[48] - q[54]) * 0.08) / 2).astype(int)
+    x, y = fold_at
+    assert luma_after[y - 2 : y + 3, x - 2 : x + 3].mean() < 0.85 * luma_before[y - 2 : y + 3, x - 2 : x + 3].mean()
+    # the other cheek, mirrored across the nose, is as it was
+    mirror = np.rint((q[35] + (q[35] - q[33]) * 0.6 + q[54] + (q[54] - q[48]) * 0.08) / 2).astype(int)
+    mx, my = mirror
+    assert (
+        np.abs(luma_after[my - 4 : my + 5, mx - 4 : mx + 5] - luma_before[my - 4 : my + 5, mx - 4 : mx + 5]).max() <= 1
+    )
+    changed = np.abs(luma_after - luma_before) > 2
+    ys, xs = np.nonzero(changed)
+    assert len(ys) > 20 and xs.max() < q[33, 0]  # only on the fold's side of the nose
+
+
+def test_a_cameras_exposure_and_a_lamps_gradient_are_not_creases(neutral):
+    brighter = np.clip(neutral.image.astype(float) * 1.25, 0, 255).astype(np.uint8)
+    h, w = neutral.image.shape[:2]
+    lamp = np.linspace(0.8, 1.2, w)[None, :, None]
+    lit = np.clip(neutral.image.astype(float) * lamp, 0, 255).astype(np.uint8)
+    for image in (brighter, lit):
+        before, after, _ = lay(neutral, image)
+        difference = np.abs(after.astype(int) - before)
+        assert difference.mean() < 0.3 and np.percentile(difference, 99.9) <= 3
+
+
+def test_a_blink_and_the_mouths_inside_are_left_out(neutral):
+    image = neutral.image.copy()
+    p = neutral.points
+    for part in (p[36:42], p[42:48], p[60:68]):
+        centre = part.mean(0)
+        cv2.fillPoly(image, [np.rint(centre + (part - centre) * 1.3).astype(np.int32)], (15, 10, 10))
+    before, after, points = lay(neutral, image)
+    for part in (points[36:42], points[42:48]):
+        inside = polygon_mask(part, before.shape)
+        assert np.array_equal(after[inside], before[inside])
+
+
+def test_a_hand_over_the_face_darkens_it_no_more_than_the_clamp(neutral):
+    image = neutral.image.copy()
+    p = neutral.points
+    image[int(p[33, 1]) :, int(p[4, 0]) : int(p[12, 0])] = 5  # a dark hand over the lower face
+    before, after, _ = lay(neutral, image)
+    assert (after.astype(float) >= np.floor(before * np.exp(-DARKEST)) - 1).all()
+    assert (after.astype(float) >= before * 0.55 - 1).all()  # a darker skin, not a black smear
+    assert (after.astype(float) < before * 0.8).any()  # it does darken, at most that much
+
+
+def test_a_face_too_small_or_outside_the_clip_lays_nothing(neutral):
+    before, points = avatar_layout(neutral.points)
+    after = before.copy()
+    tiny = (points - points.mean(0)) * 0.02 + points.mean(0)
+    assert not Creases().lay(after, tiny, neutral.points, neutral, neutral, (0, 0, 1280, 720))
+    assert not Creases().lay(after, points, neutral.points, neutral, neutral, (0, 0, 5, 5))
+    assert np.array_equal(before, after)
+
+
+def test_no_creases_turns_them_off_for_the_run(tmp_path):
+    from liveavatar.cli import build_parser
+    from liveavatar.commands.run import build_config
+
+    base = ["run", "--avatar", str(tmp_path / "a.avatar"), "--source", "scripted", "--sink", "http:8765"]
+    assert build_config(build_parser().parse_args(base)).creases
+    assert not build_config(build_parser().parse_args([*base, "--no-creases"])).creases
+
+
+def test_shade_along_the_cheeks_outline_is_faded_out(neutral):
+    """A head turning into shade darkens the cheek's side first; that is not expression."""
+    image = neutral.image.copy()
+    p = neutral.points
+    width = int(np.linalg.norm(p[0] - p[16]) * 0.08)
+    outline = np.rint(p[0:6] + (p[30] - p[0:6]) * 0.04).astype(np.int32)  # just inside the left cheek's outline
+    cv2.polylines(image, [outline], False, (40, 30, 25), width)
+    before, after, _ = lay(neutral, image)
+    luma_before, luma_after = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(float) for x in (before, after))
+    # a quarter of the darkening at most (laid whole, it took 62 levels off; faded, 14)
+    assert np.max(luma_before - luma_after) <= 0.12 * luma_before.mean()
+
+
+def test_the_processor_keeps_the_frame_its_neutral_was_captured_on(driving, portraits, checkpoint):
+    """The creases are this frame's light over the neutral's: the Processor hands on the neutral's own camera
+    frame with that frame's own points, none while a neutral is being captured (again)."""
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.landmarks.tracker import FaceTracker
+    from liveavatar.live.spec import TrackingConfig
+    from liveavatar.pipeline.stages import Processor
+
+    capture = cv2.VideoCapture(str(driving / CLIP))
+    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(8)]
+    capture.release()
+    avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], checkpoint)
+    processor = Processor(TrackingConfig(neutral_frames=3), 64)
+    try:
+        c = TrackingConfig()
+        with FaceTracker("video", 2, c.min_detection_confidence, c.min_tracking_confidence, irises=True) as tracker:
+            own = [tracker.track(image).landmarks for image in frames]
+        handed = [processor.process(image, None, i / 30, avatar, "relative")[0] for i, image in enumerate(frames[:5])]
+        assert handed[0].neutral_frame is None and handed[1].neutral_frame is None  # still capturing
+        kept = handed[2].neutral_frame
+        assert kept is not None and kept.image is frames[2] and all(d.neutral_frame is kept for d in handed[2:])
+        np.testing.assert_allclose(kept.points, own[2].points68, atol=0.5)
+        processor.calibrate()
+        again = processor.process(frames[5], None, 5 / 30, avatar, "relative")[0]
+        assert again.neutral_frame is None
+    finally:
+        processor.close()
+
+
+def test_a_cameras_noise_does_not_make_the_face_shimmer(neutral):
+    """Each webcam frame carries fresh noise (a few levels); laid as creases it would crawl over the face."""
+    rng = np.random.default_rng(2)
+    frames = []
+    for _ in range(4):
+        noisy = np.clip(neutral.image + rng.normal(0, 4, neutral.image.shape), 0, 255).astype(np.uint8)
+        before, after, _ = lay(neutral, noisy)
+        frames.append(after.astype(float) - before)
+    change = np.abs(np.diff(frames, axis=0))
+    assert change.mean() < 0.1 and np.percentile(change, 99.9) <= 2  # measured: 0.013 and 1
