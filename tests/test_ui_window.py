@@ -311,6 +311,9 @@ def test_settings_and_names_persist_across_runs(qtbot, app, data_dir, tiny_check
     window.look_panel.mirror.setChecked(True)
     assert window.session.options.driver_mouth and window.look_panel.own_mouth.isChecked()  # on by default
     window.look_panel.own_mouth.setChecked(False)
+    assert window.session.options.creases and window.look_panel.creases.isChecked()  # on by default
+    window.look_panel.creases.setChecked(False)
+    assert not window.session.options.creases
     window.look_panel.absolute.setChecked(True)
     window.look_panel.size_combo.setCurrentIndex(1)
     window.look_panel.size_combo.activated.emit(1)
@@ -323,6 +326,7 @@ def test_settings_and_names_persist_across_runs(qtbot, app, data_dir, tiny_check
     options = again.session.options
     assert options.mirror and options.mode == "absolute" and options.output_size == (1920, 1080)
     assert not options.driver_mouth and not again.look_panel.own_mouth.isChecked()
+    assert not options.creases and not again.look_panel.creases.isChecked()
     assert again.look_panel.mirror.isChecked() and again.look_panel.absolute.isChecked()
     assert (again.width(), again.height()) == (760, 560)
     # Deleting the current avatar removes its file and moves to the one left.

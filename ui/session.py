@@ -57,6 +57,7 @@ class LiveOptions:
     background: Background = field(default_factory=Background)
     mirror: bool = False
     driver_mouth: bool = True
+    creases: bool = True
     mode: Mode = "relative"
     expression: ExpressionControls = field(default_factory=ExpressionControls)
 
@@ -148,6 +149,7 @@ class LiveSession(QObject):
         runner.set_background(self.options.background)
         runner.set_mirror(self.options.mirror)
         runner.set_driver_mouth(self.options.driver_mouth)
+        runner.set_creases(self.options.creases)
         runner.set_mode(self.options.mode)
         runner.set_expression(self.options.expression)
 
@@ -203,6 +205,7 @@ class LiveSession(QObject):
             background=options.background,
             mirror=options.mirror,
             driver_mouth=options.driver_mouth,
+            creases=options.creases,
             output_size=options.output_size,
             expression=options.expression,
         )

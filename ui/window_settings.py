@@ -95,8 +95,9 @@ class WindowSettings:
         mode: Mode = "absolute" if st.get_str("look/mode", "relative") == "absolute" else "relative"
         mirror = st.get_bool("look/mirror")
         driver_mouth = st.get_bool("look/driver_mouth", True)
+        creases = st.get_bool("look/creases", True)
         landmarks = st.get_bool("look/landmarks", True)
-        self.look_panel.set_values(size, background, colour, mirror, mode, landmarks, driver_mouth)
+        self.look_panel.set_values(size, background, colour, mirror, mode, landmarks, driver_mouth, creases)
         self.camera_view.show_landmarks = landmarks
         engine = engine or st.get_str("engine", "auto")
         parsed = None
@@ -115,6 +116,7 @@ class WindowSettings:
             background=background_of(background, colour),
             mirror=mirror,
             driver_mouth=driver_mouth,
+            creases=creases,
             mode=mode,
             expression=expression,
         )
@@ -149,6 +151,7 @@ class WindowSettings:
         st.set("look/colour", "#{:02x}{:02x}{:02x}".format(*self.look_panel.colour))
         st.set("look/mirror", o.mirror)
         st.set("look/driver_mouth", o.driver_mouth)
+        st.set("look/creases", o.creases)
         st.set("look/mode", o.mode)
         st.set("look/landmarks", self.camera_view.show_landmarks)
         for key, value in o.expression.as_dict().items():

@@ -84,6 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "inside (teeth, tongue); both in the portrait's colours",
     )
     p.add_argument(
+        "--no-creases",
+        action="store_true",
+        help="do NOT lay your creases and shading on the portrait's face (the folds of a smile, the shade under "
+        "an open jaw); the portrait then keeps its own light as it moves",
+    )
+    p.add_argument(
         "--http-no-token",
         action="store_true",
         help="serve --sink http without the random token in its address (any local program can then read it)",
@@ -169,6 +175,7 @@ def build_config(args: argparse.Namespace):
         mirror=args.mirror,
         ai_mark=not args.no_ai_mark,
         driver_mouth=not args.no_driver_mouth,
+        creases=not args.no_creases,
         output_size=size,
         sinks=sinks,
         lossless=args.every_frame,

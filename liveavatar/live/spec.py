@@ -140,7 +140,9 @@ class RunnerConfig:
     lossless=False is the live path: latest-frame slots that drop stale frames. lossless=True hands every
     frame on (slots wait instead of dropping, the recorder waits for room): for offline rendering of a
     file, where every frame must reach the recording and no one is watching the clock. driver_mouth: lay the
-    driver's own mouth inside the avatar's open lips (warp presets; liveavatar.render.driver_mouth).
+    driver's own mouth inside the avatar's open lips (warp presets; liveavatar.render.driver_mouth). creases:
+    lay the light the driver's expression changed since the neutral (creases, folds, the shade under a dropped
+    jaw) on the avatar's face (warp presets; liveavatar.render.creases).
     """
 
     source: SourceSpec
@@ -150,6 +152,7 @@ class RunnerConfig:
     mirror: bool = False
     ai_mark: bool = True
     driver_mouth: bool = True
+    creases: bool = True
     output_size: tuple[int, int] = DEFAULT_OUTPUT_SIZE
     sinks: tuple[SinkSpec, ...] = ()
     tracking: TrackingConfig = field(default_factory=TrackingConfig)

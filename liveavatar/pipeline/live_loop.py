@@ -90,6 +90,7 @@ class LiveLoop:
         self.background: Background = config.background
         self.mirror = config.mirror
         self.driver_mouth = config.driver_mouth
+        self.creases = config.creases
         self.processor = Processor(config.tracking, image_size)
         self.processor.controls = config.expression
         self.timing = TimingWindow()
@@ -331,6 +332,7 @@ class LiveLoop:
             work.driven,
             work.captured.frame.image,
             self.driver_mouth,
+            self.creases,
         )
         timings["compose"] = (time.perf_counter() - start) * 1000
 

@@ -29,7 +29,7 @@ Thread-safe controls, callable from any thread while running (each takes effect 
                           # that looks wrong (smiling, turned away) is reported once through on_error
     set_expression(ExpressionControls)   # per-part gains and region mode (relative mode)
     set_mode("relative" | "absolute")
-    set_background(Background)      set_mirror(bool)      set_driver_mouth(bool)
+    set_background(Background)      set_mirror(bool)      set_driver_mouth(bool)  set_creases(bool)
     add_sink(SinkSpec) -> key       # opens it now (raises LiveAvatarError, also reported as a SinkState)
     remove_sink(key)                # closes it now (a recording is finalised)
     start_recording(path) -> key    stop_recording(key=None)
@@ -292,6 +292,11 @@ class Runner:
     def set_driver_mouth(self, on: bool) -> None:
         """Lay the driver's own mouth inside the avatar's open lips (warp presets), or let G paint it."""
         self._loop.driver_mouth = bool(on)
+        self._refresh_if_stalled()
+
+    def set_creases(self, on: bool) -> None:
+        """Lay the driver's creases and shading on the avatar's face (warp presets), or keep the portrait's."""
+        self._loop.creases = bool(on)
         self._refresh_if_stalled()
 
     def _refresh_if_stalled(self) -> None:

@@ -153,7 +153,7 @@ class LookPanel(QGroupBox):
 
     size_chosen = Signal(int, int)
     background_chosen = Signal(str, object)  # "portrait" | "green" | "colour", RGB tuple or None
-    option_toggled = Signal(str, bool)  # a LiveOptions field ("mirror", "driver_mouth") and its new value
+    option_toggled = Signal(str, bool)  # a LiveOptions field ("mirror", "driver_mouth", "creases"), its new value
     mode_chosen = Signal(str)
     calibrate_requested = Signal()
     landmarks_toggled = Signal(bool)
@@ -194,6 +194,13 @@ class LookPanel(QGroupBox):
         )
         self.own_mouth.setChecked(True)
         layout.addWidget(self.own_mouth)
+        self.creases = QCheckBox("Your creases and shading")
+        self.creases.setToolTip(
+            "Lay the folds and shade your expression makes (a smile's folds, the shade under an open jaw) on the "
+            "portrait's face; off: the portrait keeps its own light as it moves"
+        )
+        self.creases.setChecked(True)
+        layout.addWidget(self.creases)
         self.landmarks = QCheckBox("Show face points on the camera (L)")
         self.landmarks.setToolTip("Draw the tracked face points over the camera image (L)")
         self.landmarks.setChecked(True)
@@ -221,6 +228,7 @@ class LookPanel(QGroupBox):
         self.colour_button.clicked.connect(self._pick_colour)
         self.mirror.toggled.connect(lambda on: self.option_toggled.emit("mirror", on))
         self.own_mouth.toggled.connect(lambda on: self.option_toggled.emit("driver_mouth", on))
+        self.creases.toggled.connect(lambda on: self.option_toggled.emit("creases", on))
         self.landmarks.toggled.connect(self.landmarks_toggled)
         self.relative.toggled.connect(lambda on: self.mode_chosen.emit("relative" if on else "absolute"))
         self.calibrate.clicked.connect(self.calibrate_requested)
@@ -251,12 +259,14 @@ class LookPanel(QGroupBox):
         mode: str,
         landmarks: bool,
         own_mouth: bool = True,
+        creases: bool = True,
     ) -> None:
         widgets = (
             self.size_combo,
             self.background_combo,
             self.mirror,
             self.own_mouth,
+            self.creases,
             self.relative,
             self.absolute,
             self.landmarks,
@@ -272,6 +282,7 @@ class LookPanel(QGroupBox):
         self.colour = colour
         self.mirror.setChecked(mirror)
         self.own_mouth.setChecked(own_mouth)
+        self.creases.setChecked(creases)
         (self.relative if mode == "relative" else self.absolute).setChecked(True)
         self.landmarks.setChecked(landmarks)
         for widget in widgets:
