@@ -4,15 +4,18 @@
     python tools/measure_mouth.py cross [--portraits N] [--frames N] [--out FILE.json]
     python tools/measure_mouth.py detail [--portraits N] [--frames N] [--out FILE.json]
     python tools/measure_mouth.py sheet [--out docs/driver_mouth.jpg]
+    python tools/measure_mouth.py creases-sheet [--out docs/creases.jpg]
 
 Every variant runs what `run` runs: mediapipe on the clip's frames, the Processor (relative mode, adaptive
 mouth rest), the bundled model's frame graph on ONNX Runtime and the Composer at full resolution:
-  mouth  the driver's own mouth laid in (liveavatar.render.driver_mouth; what ships);
+  creases  what ships: the driver's creases since the neutral laid on the face (liveavatar.render.creases) and
+         the driver's own mouth laid in (liveavatar.render.driver_mouth);
+  mouth  the driver's own mouth alone (the path before the creases);
   model  G paints the inside (`--no-driver-mouth`, the path before this change);
   warp   the spline alone (G's paint left out);
   still  the portrait held still (self only);
-  real_lips  "mouth" with the real frame's outer-lip polygon (its lips and all inside) pasted in (self only):
-         a bound on what any rendering of the lips could score, the skin around them left as "mouth" has it.
+  real_lips  "creases" with the real frame's outer-lip polygon (its lips and all inside) pasted in (self only):
+         a bound on what any rendering of the lips could score, the skin around them left as "creases" has it.
 
 self:  self-reenactment on the 14 held-out people of the bundled model's split (its MODEL_CARD names them):
        each clip's first frame is the portrait, each later frame's own landmarks drive it (as `eval` does),
@@ -33,8 +36,10 @@ detail: portraits × the 4 talking clips, at the driver's 4 widest frames past t
        inner lips over the same in the ring around them) on the output, over the same on the driver's own
        frame; 1: the mouth keeps its driver's relative sharpness in the portrait. Medians per kind, and the
        median |log2| of the ratio (0 = matched, 1 = twice or half as sharp).
-sheet: public-domain portraits at the driver's widest-mouth frames, G's mouth beside the driver's (driver
-       frames of real people stay out of the repo: only the outputs are shown).
+sheet: public-domain portraits at the driver's widest-mouth frames, G's mouth above what ships (driver frames
+       of real people stay out of the repo: only the outputs are shown).
+creases-sheet: the same portraits and frames, wider around the mouth: the driver's mouth alone above it with
+       the driver's creases (liveavatar.render.creases).
 Needs dlib (`pip install -e '.[eval]'`) and ../shared/data.
 """
 
@@ -98,7 +103,7 @@ SHEET = (  # public-domain works or public-domain photos (MANIFEST.tsv)
     "photo_grace_hopper.jpg",
     "photo_eileen_collins_astronaut.png",
 )
-VARIANTS = ("mouth", "model", "warp")
+VARIANTS = ("creases", "mouth", "model", "warp")
 SELF_ONLY = ("still", "real_lips")
 OUTPUT_SIZE = (1280, 720)
 MOST_OPEN = 8
@@ -158,7 +163,7 @@ class Model:
     def render(self, composer, avatar, warp, driven, image: np.ndarray, variant: str) -> np.ndarray:
         """One output frame (H×W×3 uint8 RGB, no AI mark) as the compose thread makes it."""
         from liveavatar.live.spec import Background
-        from liveavatar.render.driver_mouth import DriverMouth
+        from liveavatar.render.driver_mouth import DriverFrame
         from liveavatar.types import WarpLayers
 
         psi = avatar.psi[None].astype(np.float32)
@@ -167,11 +172,22 @@ class Model:
             paint = layers.paint.copy()
             paint[..., 3] = 0
             layers = WarpLayers(layers.frames, layers.flow, paint)
-        mouth = None
-        if variant == "mouth" and driven.driver_now is not None:
-            mouth = DriverMouth(image, driven.driver_now)
+        mouth = change = None
+        if variant in ("creases", "mouth") and driven.driver_now is not None:
+            mouth = DriverFrame(image, driven.driver_now)
+            if variant == "creases" and driven.neutral_frame is not None:
+                change = (driven.neutral_frame, mouth)
         return composer.compose(
-            layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, driven.control[68:]
+            layers.frames[0],
+            avatar,
+            Background(),
+            False,
+            False,
+            layers,
+            mouth,
+            driven.points,
+            driven.control[68:],
+            change,
         )
 
 
@@ -249,7 +265,7 @@ def self_reenactment(frames_per_clip: int) -> dict:
             outputs["still"] = avatar.portrait
             lips = np.zeros((h, w), np.uint8)
             cv2.fillPoly(lips, [np.rint(d.driver_now[48:60]).astype(np.int32)], (1,))
-            outputs["real_lips"] = np.where(lips[..., None] > 0, frames[i], outputs["mouth"])
+            outputs["real_lips"] = np.where(lips[..., None] > 0, frames[i], outputs["creases"])
             for v, out in outputs.items():
                 box = out[y0:y1, x0:x1]
                 grey_a, grey_b = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float64) for x in (box, truth))
@@ -350,7 +366,7 @@ def cross_reenactment(portrait_limit: int, frames: int) -> dict:
             # the ceiling the rendering works under: what the retargeted points ask for, against the driver
             row["driven_points_mediapipe"] = follow(driver[stem]["mediapipe"], [opening(d.points) for d in drives])
             widest = sorted(range(len(fs)), key=lambda k: -(driver[stem]["mediapipe"][k] or 0))[:4]
-            for v in ("mouth", "model"):
+            for v in ("creases", "mouth", "model"):
                 outs = [model.render(composer, avatar, warp, d, f, v) for d, f in zip(drives, fs, strict=True)]
                 for tracker in ("mediapipe", "dlib"):
                     measured = [getattr(trackers, tracker)(o) for o in outs]
@@ -392,7 +408,7 @@ def summarise_cross(rows: list[dict]) -> dict:
             values = [r["driven_points_mediapipe"][measure] for r in chosen]
             values = [x for x in values if x is not None]
             entry[f"driven_points_{measure}"] = float(np.median(values)) if values else None
-        for v in ("mouth", "model"):
+        for v in ("creases", "mouth", "model"):
             for tracker in ("mediapipe", "dlib"):
                 for measure in ("r", "range"):
                     values = [r[f"{v}_{tracker}"][measure] for r in chosen]
@@ -440,7 +456,7 @@ def detail_match(portrait_limit: int, frames: int) -> dict:
             open_ = [(opening(d.driver_now), k) for k, d in enumerate(drives) if d.driver_now is not None]
             ratios = []
             for _, k in sorted(o for o in open_ if o[1] >= NEUTRAL_FRAMES)[::-1][:4]:
-                out = model.render(composer, avatar, warp, drives[k], fs[k], "mouth")
+                out = model.render(composer, avatar, warp, drives[k], fs[k], "creases")
                 to_output = crop_to_output(composer)
                 on_output = relative_detail(out, drives[k].points @ to_output[:, :2].T + to_output[:, 2])
                 on_driver = relative_detail(fs[k], drives[k].driver_now)
@@ -461,9 +477,28 @@ def detail_match(portrait_limit: int, frames: int) -> dict:
     return {"pairs": rows, "summary": summary}
 
 
-def sheet(out: Path) -> None:
+# per sheet: the variants in its rows (top first), the crop's half width in mouth widths, the tile's size
+# (width, height; the crop is 4:3), what the rows show
+SHEETS = {
+    "sheet": (
+        ("model", "creases"),
+        1.1,
+        (256, 192),
+        "top row G paints the mouth, bottom row what ships: the driver's own mouth and creases",
+    ),
+    "creases-sheet": (
+        ("mouth", "creases"),
+        1.7,
+        (384, 288),
+        "top row the driver's mouth alone, bottom row with the driver's creases",
+    ),
+}
+
+
+def sheet(out: Path, kind: str = "sheet") -> None:
     from liveavatar.pipeline.stages import Composer
 
+    variants, width, tile, rows = SHEETS[kind]
     model = Model()
     frames = read_frames(find_clip("lp_d0_man_greenscreen"), 78)
     tiles = []
@@ -476,25 +511,25 @@ def sheet(out: Path) -> None:
         )
         composer = Composer(*OUTPUT_SIZE)
         d = drives[widest]
-        images = {v: model.render(composer, avatar, warp, d, frames[widest], v) for v in ("model", "mouth")}
+        images = {v: model.render(composer, avatar, warp, d, frames[widest], v) for v in variants}
         grid = crop_to_output(composer)
         p = d.points @ grid[:, :2].T + grid[:, 2]
         centre = p[48:68].mean(0)
-        half = 1.1 * float(np.ptp(p[48:60, 0]))
+        half = width * float(np.ptp(p[48:60, 0]))
         x0, y0 = int(centre[0] - half), int(centre[1] - 0.75 * half)
         pair = []
         for image in images.values():
-            pair.append(cv2.resize(image[y0 : y0 + int(1.5 * half), x0 : x0 + int(2 * half)], (256, 192)))
+            pair.append(cv2.resize(image[y0 : y0 + int(1.5 * half), x0 : x0 + int(2 * half)], tile))
         tiles.append(np.vstack(pair))
     model.engine.close()
     grid_image = np.hstack(tiles)
     cv2.imwrite(str(out), cv2.cvtColor(grid_image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
-    print(f"wrote {out}: top row G paints the mouth, bottom row the driver's own mouth")
+    print(f"wrote {out}: {rows}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("self", "cross", "detail", "sheet"))
+    parser.add_argument("what", choices=("self", "cross", "detail", *SHEETS))
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (self 90, cross 32)")
     parser.add_argument("--portraits", type=int, default=len(CROSS_PORTRAITS), help="cross: first N portraits")
     parser.add_argument("--out", type=Path)
@@ -502,8 +537,9 @@ def main() -> int:
     if not (SHARED / "MANIFEST.tsv").is_file():
         print(f"{SHARED} is absent: these measures need the shared clips and portraits", file=sys.stderr)
         return 2
-    if args.what == "sheet":
-        sheet(args.out or ROOT / "docs" / "driver_mouth.jpg")
+    if args.what in SHEETS:
+        default = "driver_mouth.jpg" if args.what == "sheet" else "creases.jpg"
+        sheet(args.out or ROOT / "docs" / default, args.what)
         return 0
     if args.what == "self":
         report = self_reenactment(args.frames or 90)

@@ -1,0 +1,100 @@
+"""What one step of the compose thread costs: the compose call with the step and without, interleaved.
+
+    python tools/compare_compose_steps.py --out docs/perf/gaze/eyeballs-compose.json [PORTRAIT ...]
+    python tools/compare_compose_steps.py --step creases --out docs/perf/creases/compose.json [PORTRAIT ...]
+
+Per portrait (names in ../shared/data/portraits; default the Mona Lisa, Audrey Hepburn, Barack Obama): a clip
+drives the bundled model through the Processor and the frame graph on ONNX Runtime once; then one 1280×720
+Composer composes every frame twice, interleaved, with the step and without, three passes. Medians of the
+compose call, ms. Steps:
+  eyes     the irises drawn where the driven ones are (liveavatar/render/eyeballs.py) against the spline's
+           eyes; the glances clip (its gaze moves)
+  creases  the driver's creases (liveavatar/render/creases.py) against none, the driver's mouth laid in both;
+           a talking clip (lp_d10, as the live runs in docs/PERFORMANCE.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CLIPS = {"eyes": "hellomeme_tiktok_young_woman_glances.mp4", "creases": "lp_d10_woman_talking.mp4"}
+PORTRAITS = ("painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "photo_barack_obama.jpg")
+FRAMES, PASSES = 80, 3
+
+
+def compare(name: str, checkpoint, engine, step: str) -> dict:
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.live.spec import Background, TrackingConfig
+    from liveavatar.pipeline.stages import Composer, Processor
+    from liveavatar.render.driver_mouth import DriverFrame
+
+    avatar = build_avatar([DATA / "portraits" / name], checkpoint)
+    warp, psi = warp_avatar_of(avatar, checkpoint), avatar.psi[None].astype(np.float32)
+    capture, processor = cv2.VideoCapture(str(DATA / "driving" / CLIPS[step])), Processor(TrackingConfig(), 256)
+    work = []
+    for i in range(FRAMES):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        driven, _ = processor.process(rgb, None, i / 30, avatar, "relative")
+        layers = engine.infer_layers(driven.landmark_image[None], psi, warp, driven.control[None])
+        now = None if driven.driver_now is None else DriverFrame(rgb, driven.driver_now)
+        work.append((driven, layers, now))
+    processor.close()
+    composer = Composer(1280, 720)
+    times: dict[str, list[float]] = {step: [], f"no-{step}": []}
+    for _ in range(PASSES):
+        for driven, layers, now in work:
+            if step == "creases" and (now is None or driven.neutral_frame is None):
+                continue  # no camera frame or no neutral yet: nothing to compare
+            for variant in times:
+                on = variant == step
+                irises = driven.control[68:] if on or step != "eyes" else None
+                mouth = now if step == "creases" else None
+                change = (driven.neutral_frame, now) if on and step == "creases" else None
+                start = time.perf_counter()
+                composer.compose(
+                    layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, irises, change
+                )
+                times[variant].append(time.perf_counter() - start)
+    medians = {k: float(np.median(v) * 1e3) for k, v in times.items()}
+    return {
+        "clip": CLIPS[step],
+        "compose_median_ms": medians,
+        "extra_ms": medians[step] - medians[f"no-{step}"],
+        "frames": len(times[step]),
+    }
+
+
+def main() -> int:
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("portraits", nargs="*", default=list(PORTRAITS))
+    parser.add_argument("--step", choices=sorted(CLIPS), default="eyes")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    checkpoint = open_checkpoint(resolve_checkpoint(None))
+    engine = create_engine("onnxruntime", checkpoint).engine
+    report = {}
+    for name in args.portraits:
+        report[name] = compare(name, checkpoint, engine, args.step)
+        ms = report[name]["compose_median_ms"]
+        print(f"{name}: {ms['no-' + args.step]:.2f} → {ms[args.step]:.2f} ms (+{report[name]['extra_ms']:.2f})")
+    engine.close()
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
