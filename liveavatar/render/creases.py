@@ -130,27 +130,35 @@ class _Grid:
         return which
 
     def moved(self, which: np.ndarray, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each covered cell's centre moved by its triangle's affine map (`maps`, T×6: _affines): cv2.remap's
-        map_x and map_y (height×width float32; uncovered cells 0)."""
-        covered = which >= 0
-        gy, gx = np.nonzero(covered)
-        x = (gx * self.step[0] + (self.box[0] + self.step[0] / 2 - 0.5)).astype(np.float32)
-        y = (gy * self.step[1] + (self.box[1] + self.step[1] / 2 - 0.5)).astype(np.float32)
-        m = maps.astype(np.float32)[which[covered]]
-        map_x, map_y = (np.zeros((self.height, self.width), np.float32) for _ in range(2))
-        map_x[covered] = m[:, 0] * x + m[:, 1] * y + m[:, 2]
-        map_y[covered] = m[:, 3] * x + m[:, 4] * y + m[:, 5]
-        return map_x, map_y
+        """Each cell's centre moved by its triangle's affine map (`maps`, T×6: _affines): cv2.remap's map_x and
+        map_y (height×width float32; a cell no triangle covers is moved by the first one: its value is not
+        used, the support leaves it out)."""
+        m = maps.astype(np.float32)[np.maximum(which, 0)]  # height×width×6
+        x, y = self.centres()
+        return m[..., 0] * x + m[..., 1] * y + m[..., 2], m[..., 3] * x + m[..., 4] * y + m[..., 5]
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """The cells' centres in pixels: x (1×width) and y (height×1) float32, to broadcast."""
+        x = np.arange(self.width, dtype=np.float32) * self.step[0] + (self.box[0] + self.step[0] / 2 - 0.5)
+        y = np.arange(self.height, dtype=np.float32) * self.step[1] + (self.box[1] + self.step[1] / 2 - 0.5)
+        return x[None], y[:, None]
 
 
-def face_luma(frame: DriverFrame, blur: float) -> tuple[np.ndarray, tuple[int, int]]:
-    """The luma (float32, 0–255) of the box around a driver's 68 points grown by a tenth of its width, blurred
-    by `blur` pixels where that is over half a pixel, and the box's (x, y) origin in the frame."""
+def face_luma(frame: DriverFrame, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+    """The luma (float32, 0–255) of the box around a driver's 68 points grown by a tenth of its width, reduced
+    `shrink` times (INTER_AREA: each sample the mean of the pixels it covers, no aliasing), and where a frame
+    pixel (x, y) lands on it: (x, y)·scale + offset, as [scale, offset_x, offset_y]."""
     h, w = frame.image.shape[:2]
     p = np.asarray(frame.points, np.float64)
     x0, y0, x1, y1 = mouth_box(p, (0, 0, w, h), int(0.1 * float(np.ptp(p[:, 0]))) + 2)
-    luma = cv2.cvtColor(np.ascontiguousarray(frame.image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return (cv2.GaussianBlur(luma, (0, 0), blur) if blur > 0.5 else luma), (x0, y0)
+    crop = np.ascontiguousarray(frame.image[y0:y1, x0:x1])
+    size = (max(1, round((x1 - x0) / shrink)), max(1, round((y1 - y0) / shrink)))
+    if shrink > 1:
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)])
+    # pixel centres: frame x ↔ luma (x − x0 + 0.5)·scale − 0.5
+    place = np.array([*scale, *((0.5 - np.array([x0, y0])) * scale - 0.5)])
+    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32), place
 
 
 def face_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
@@ -162,7 +170,7 @@ def face_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, 
 def left_out(grid: _Grid, points: np.ndarray, support: np.ndarray) -> None:
     """Clears LEFT_OUT's polygons of 68×2 points (pixels) from `support` (grid-sized uint8), in place."""
     on_grid = grid.to_cells(points)
-    for index, grow in LEFT_OUT:
+    for index, grow in LEFT_OUT:  # one call each: fillPoly leaves where polygons overlap unfilled
         part = on_grid[list(index)]
         centre = part.mean(0)
         cv2.fillPoly(support, [np.rint((centre + (part - centre) * (1 + grow)) * 16).astype(np.int32)], (0,), shift=4)
@@ -173,16 +181,16 @@ class Creases:
     neutral frame's luma between frames."""
 
     def __init__(self) -> None:
-        # the neutral frame (held, so its id is not reused while its luma is kept), the blur its luma was read
-        # with, and that luma with its origin
-        self._neutral: tuple[DriverFrame, float, tuple[np.ndarray, tuple[int, int]]] | None = None
+        # the neutral frame (held, so its id is not reused while its luma is kept), the shrink its luma was read
+        # at, and face_luma's result
+        self._neutral: tuple[DriverFrame, float, tuple[np.ndarray, np.ndarray]] | None = None
 
-    def _neutral_luma(self, neutral: DriverFrame, blur: float) -> tuple[np.ndarray, tuple[int, int]]:
-        """face_luma of the neutral frame, read again only when the blur asked for is a quarter off (the
+    def _neutral_luma(self, neutral: DriverFrame, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+        """face_luma of the neutral frame, read again only when the shrink asked for is a quarter off (the
         driver came nearer or went further since)."""
         kept = self._neutral
-        if kept is None or kept[0] is not neutral or abs(np.log(max(blur, 0.25) / max(kept[1], 0.25))) > 0.25:
-            kept = self._neutral = (neutral, blur, face_luma(neutral, blur))
+        if kept is None or kept[0] is not neutral or abs(np.log(shrink / kept[1])) > 0.25:
+            kept = self._neutral = (neutral, shrink, face_luma(neutral, shrink))
         return kept[2]
 
     def ratio(
@@ -196,15 +204,18 @@ class Creases:
         if box is None:
             return None
         grid = _Grid(box)
-        blur = 0.5 * float(grid.step.mean())  # anti-aliasing for cells this many pixels apart
+        shrink = max(1.0, float(grid.step.mean()) / 2)  # two luma samples a cell
         which = grid.triangle_of_cells(points, tri)
-        # both frames are read the same way (blurred alike, sampled bilinearly at the cells' places), so the
-        # same frame twice gives a ratio of exactly 1
-        sampled = []
-        for frame, source, luma_of in ((now, points, face_luma), (neutral, neutral.points, self._neutral_luma)):
-            luma, origin = luma_of(frame, blur)
-            maps, usable = _affines(tri, np.asarray(source, np.float64) - origin, points)
-            sampled.append(cv2.remap(luma, *grid.moved(which, maps), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        # both frames are read the same way (reduced alike, sampled bilinearly at the cells' places), so the
+        # same frame twice gives a ratio of exactly 1: this one at the cells' centres, the neutral where its
+        # triangles put them
+        luma, place = face_luma(now, shrink)
+        x, y = grid.centres()
+        at = (np.repeat(x * place[0] + place[2], grid.height, 0), np.repeat(y * place[1] + place[3], grid.width, 1))
+        sampled = [cv2.remap(luma, *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)]
+        luma, place = self._neutral_luma(neutral, shrink)
+        maps, usable = _affines(tri, np.asarray(neutral.points, np.float64) * place[:2] + place[2:], points)
+        sampled.append(cv2.remap(luma, *grid.moved(which, maps), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
         hull = ((which >= 0) & usable[which]).astype(np.uint8)
         support = hull.copy()
         left_out(grid, points, support)
