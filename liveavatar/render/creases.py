@@ -31,7 +31,7 @@ import numpy as np
 
 from liveavatar.render.driver_mouth import DriverFrame, mouth_box
 
-GRID = 128  # the ratio's grid: at most this many cells across the face's box (a crease is wider than a cell)
+GRID = 96  # the ratio's grid: at most this many cells across the face's box (a crease is wider than a cell)
 FINE = 0.006  # the ratio's blur, a fraction of the face's width (jaw corner to jaw corner)
 BROAD = 0.06  # the band-pass's broad blur, the same fraction: light that varies slower is not a crease
 # Added to both lumas before the ratio: a camera's dark noise (a few levels in a shadow) must not read as a
@@ -42,6 +42,7 @@ DARKEST = 0.5  # −log ratio at most this: a crease darkens the skin to 0.61× 
 # highlight sliding over a cheek as the head moves, which laid on a matte portrait (a pencil drawing, a
 # black-and-white photo) read as a shiny patch
 LIGHTEST = 0.05
+NO_CHANGE = 0.002  # |log gain| under this changes no pixel by half a level (255·0.002): not multiplied
 EDGE = 0.02  # the fade around the left-out parts, a fraction of the face's width
 # The fade in from the face's outline beside the cheeks, the same fraction: the cheeks' sides change their
 # light as the head turns (one side into shade, the other into a lamp's highlight), not as a face moves.
@@ -260,9 +261,16 @@ class Creases:
         held = cv2.remap(weight, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
         held = (held > 0.99) & covered
         edge = EDGE * float(np.linalg.norm(target[0] - target[16])) / float(grid.step.mean())
-        fade = fade_in(held.astype(np.uint8), edge)
-        gain = cv2.resize(np.exp(field * fade), (box[2] - box[0], box[3] - box[1]), interpolation=cv2.INTER_LINEAR)
-        region = frame[box[1] : box[3], box[0] : box[2]]
+        field = field * fade_in(held.astype(np.uint8), edge)
+        rows, cols = np.nonzero(np.abs(field) > NO_CHANGE)
+        if len(rows) == 0:
+            return False
+        gain = cv2.resize(np.exp(field), (box[2] - box[0], box[3] - box[1]), interpolation=cv2.INTER_LINEAR)
+        # multiplied only over the cells that change a level, and a cell around them (the enlarging's reach)
+        y0, y1 = (int(np.clip(v * grid.step[1], 0, gain.shape[0])) for v in (rows.min() - 1, rows.max() + 2))
+        x0, x1 = (int(np.clip(v * grid.step[0], 0, gain.shape[1])) for v in (cols.min() - 1, cols.max() + 2))
+        gain = gain[y0:y1, x0:x1]
+        region = frame[box[1] + y0 : box[1] + y1, box[0] + x0 : box[0] + x1]
         region[:] = cv2.multiply(region, cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)  # rounded, saturated
         return True
 
