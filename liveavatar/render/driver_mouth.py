@@ -68,7 +68,8 @@ SOFTEN_SIGMAS = (0.6, 0.9, 1.3, 1.8)
 @dataclass(frozen=True)
 class DriverFrame:
     """One camera frame and the driver's landmarks at that very frame (not smoothed: the mouth is cut out of
-    this image, so the points must be this image's). image: H×W×3 uint8 RGB; points: 68×2 float32 px."""
+    this image and its light read by creases.py, so the points must be this image's). image: H×W×3 uint8 RGB;
+    points: 68×2 float32 px."""
 
     image: np.ndarray
     points: np.ndarray
