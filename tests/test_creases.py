@@ -169,35 +169,6 @@ def test_shade_along_the_cheeks_outline_is_faded_out(neutral):
     assert np.max(luma_before - luma_after) <= 0.12 * luma_before.mean()
 
 
-def test_the_processor_keeps_the_frame_its_neutral_was_captured_on(driving, portraits, checkpoint):
-    """The creases are this frame's light over the neutral's: the Processor hands on the neutral's own camera
-    frame with that frame's own points, none while a neutral is being captured (again)."""
-    from liveavatar.engines.embedder import build_avatar
-    from liveavatar.landmarks.tracker import FaceTracker
-    from liveavatar.live.spec import TrackingConfig
-    from liveavatar.pipeline.stages import Processor
-
-    capture = cv2.VideoCapture(str(driving / CLIP))
-    frames = [cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2RGB) for _ in range(8)]
-    capture.release()
-    avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], checkpoint)
-    processor = Processor(TrackingConfig(neutral_frames=3), 64)
-    try:
-        c = TrackingConfig()
-        with FaceTracker("video", 2, c.min_detection_confidence, c.min_tracking_confidence, irises=True) as tracker:
-            own = [tracker.track(image).landmarks for image in frames]
-        handed = [processor.process(image, None, i / 30, avatar, "relative")[0] for i, image in enumerate(frames[:5])]
-        assert handed[0].neutral_frame is None and handed[1].neutral_frame is None  # still capturing
-        kept = handed[2].neutral_frame
-        assert kept is not None and kept.image is frames[2] and all(d.neutral_frame is kept for d in handed[2:])
-        np.testing.assert_allclose(kept.points, own[2].points68, atol=0.5)
-        processor.calibrate()
-        again = processor.process(frames[5], None, 5 / 30, avatar, "relative")[0]
-        assert again.neutral_frame is None
-    finally:
-        processor.close()
-
-
 def test_a_cameras_noise_does_not_make_the_face_shimmer(neutral):
     """Each webcam frame carries fresh noise (a few levels); laid as creases it would crawl over the face."""
     rng = np.random.default_rng(2)

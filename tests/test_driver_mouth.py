@@ -183,7 +183,9 @@ def test_the_live_composer_lays_the_drivers_mouth_inside_the_avatars_lips_only(m
 
 def test_the_processor_hands_on_the_drivers_points_of_that_very_frame_only_when_tracked(driving, portraits, checkpoint):
     """The mouth is cut out of the camera frame, so the points must be that frame's own (not smoothed, which
-    lags a moving mouth), and there are none for a scripted driver (no camera) or a lost face."""
+    lags a moving mouth), and there are none for a scripted driver (no camera) or a lost face. The creases are
+    this frame's light over the neutral's, so the neutral's own camera frame is handed on with that frame's own
+    points (liveavatar.render.creases), none while a neutral is being captured (again)."""
     from liveavatar.engines.embedder import build_avatar
     from liveavatar.landmarks.tracker import FaceTracker
     from liveavatar.live.spec import TrackingConfig
@@ -198,17 +200,25 @@ def test_the_processor_hands_on_the_drivers_points_of_that_very_frame_only_when_
     try:
         c = TrackingConfig()
         with FaceTracker("video", 2, c.min_detection_confidence, c.min_tracking_confidence, irises=True) as tracker:
+            handed = []
             for i, image in enumerate(frames):
                 driven, _ = processor.process(image, None, i / 30, avatar, "relative")
                 own = tracker.track(image).landmarks
                 assert driven.driver_now is not None and own is not None
                 np.testing.assert_allclose(driven.driver_now, own.points68, atol=0.5)
+                handed.append(driven)
+        assert handed[0].neutral_frame is None  # still capturing (neutral_frames=2)
+        kept = handed[1].neutral_frame
+        assert kept is not None and kept.image is frames[1] and all(d.neutral_frame is kept for d in handed[1:])
+        np.testing.assert_array_equal(kept.points, handed[1].driver_now)
         moved = np.abs(driven.driver.points68 - driven.driver_now).max()
         assert moved > 0.05  # the smoothed points are not this frame's
         scripted = FaceLandmarks(own.points68, own.image_size)
         assert processor.process(frames[-1], scripted, 1.0, avatar, "relative")[0].driver_now is None
         lost = processor.process(np.zeros_like(frames[0]), None, 1.1, avatar, "relative")[0]
-        assert lost.driver_now is None
+        assert lost.driver_now is None and lost.neutral_frame is kept  # the neutral stays through a lost face
+        processor.calibrate()
+        assert processor.process(frames[0], None, 1.2, avatar, "relative")[0].neutral_frame is None
     finally:
         processor.close()
 

@@ -43,6 +43,15 @@ def _group_layout(box: QGroupBox) -> QVBoxLayout:
     return layout
 
 
+def _check_box(layout: QVBoxLayout, text: str, tip: str, checked: bool = True) -> QCheckBox:
+    """A check box with its tooltip, added to `layout`."""
+    box = QCheckBox(text)
+    box.setToolTip(tip)
+    box.setChecked(checked)
+    layout.addWidget(box)
+    return box
+
+
 class HintLabel(QLabel):
     """Small grey text that takes no room while it is empty."""
 
@@ -184,27 +193,22 @@ class LookPanel(QGroupBox):
         self.colour = (32, 32, 32)
         self._show_colour()
 
-        self.mirror = QCheckBox("Mirror the output (M)")
-        self.mirror.setToolTip("Flip left and right, like a mirror (M)")
-        layout.addWidget(self.mirror)
-        self.own_mouth = QCheckBox("Your own mouth inside")
-        self.own_mouth.setToolTip(
+        self.mirror = _check_box(layout, "Mirror the output (M)", "Flip left and right, like a mirror (M)", False)
+        self.own_mouth = _check_box(
+            layout,
+            "Your own mouth inside",
             "When you open your mouth, show the inside of yours (teeth, tongue) in the portrait's colours; off: "
-            "a drawn one, in the portrait's colours"
+            "a drawn one, in the portrait's colours",
         )
-        self.own_mouth.setChecked(True)
-        layout.addWidget(self.own_mouth)
-        self.creases = QCheckBox("Your creases and shading")
-        self.creases.setToolTip(
+        self.creases = _check_box(
+            layout,
+            "Your creases and shading",
             "Lay the folds and shade your expression makes (a smile's folds, the shade under an open jaw) on the "
-            "portrait's face; off: the portrait keeps its own light as it moves"
+            "portrait's face; off: the portrait keeps its own light as it moves",
         )
-        self.creases.setChecked(True)
-        layout.addWidget(self.creases)
-        self.landmarks = QCheckBox("Show face points on the camera (L)")
-        self.landmarks.setToolTip("Draw the tracked face points over the camera image (L)")
-        self.landmarks.setChecked(True)
-        layout.addWidget(self.landmarks)
+        self.landmarks = _check_box(
+            layout, "Show face points on the camera (L)", "Draw the tracked face points over the camera image (L)"
+        )
 
         layout.addWidget(QLabel("The avatar follows"))
         self.relative = QRadioButton("Your movements (recommended)")
