@@ -148,7 +148,7 @@ class _Grid:
 def face_luma(frame: DriverFrame, shrink: float) -> tuple[np.ndarray, np.ndarray]:
     """The luma (float32, 0–255) of the box around a driver's 68 points grown by a tenth of its width, reduced
     `shrink` times (INTER_AREA: each sample the mean of the pixels it covers, no aliasing), and where a frame
-    pixel (x, y) lands on it: (x, y)·scale + offset, as [scale, offset_x, offset_y]."""
+    pixel (x, y) lands on it: (x, y)·scale + offset, as [scale_x, scale_y, offset_x, offset_y]."""
     h, w = frame.image.shape[:2]
     p = np.asarray(frame.points, np.float64)
     x0, y0, x1, y1 = mouth_box(p, (0, 0, w, h), int(0.1 * float(np.ptp(p[:, 0]))) + 2)
