@@ -71,8 +71,9 @@ def triangles(points: np.ndarray) -> np.ndarray:
     for x, y in p:
         subdiv.insert((float(x), float(y)))
     corners = np.asarray(subdiv.getTriangleList(), np.float64).reshape(-1, 3, 2)
-    index = np.argmin(np.linalg.norm(corners[:, :, None] - p[None, None], axis=3), axis=2)  # vertex → point
-    inside = np.all(np.min(np.linalg.norm(corners[:, :, None] - p[None, None], axis=3), axis=2) < 1e-3, axis=1)
+    distance = np.linalg.norm(corners[:, :, None] - p[None, None], axis=3)  # triangles × 3 vertices × points
+    index = np.argmin(distance, axis=2)  # vertex → point
+    inside = np.all(np.min(distance, axis=2) < 1e-3, axis=1)  # the outer virtual vertices are no point
     found = np.ascontiguousarray(index[inside].astype(np.int32))
     if len(_triangulations) > 16:
         _triangulations.clear()
@@ -217,8 +218,7 @@ class Creases:
         luma, place = self._neutral_luma(neutral, shrink)
         maps, usable = _affines(tri, np.asarray(neutral.points, np.float64) * place[:2] + place[2:], points)
         sampled.append(cv2.remap(luma, *grid.moved(which, maps), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-        hull = ((which >= 0) & usable[which]).astype(np.uint8)
-        support = hull.copy()
+        support = ((which >= 0) & usable[which]).astype(np.uint8)
         left_out(grid, points, support)
         weight = support.astype(np.float32)
         width = float(np.linalg.norm(points[0] - points[16])) / float(grid.step.mean())  # the face, in cells
@@ -243,7 +243,8 @@ class Creases:
         x1, y1) output pixels that may change. Returns whether anything was laid."""
         target = np.asarray(avatar_points, np.float64)
         box = face_box(target, clip)
-        if box is None or float(np.linalg.norm(target[0] - target[16])) < 16:
+        face_width = float(np.linalg.norm(target[0] - target[16]))
+        if box is None or face_width < 16:
             return False
         tri = triangles(rest_points)
         found = self.ratio(now, neutral, tri)
@@ -260,7 +261,7 @@ class Creases:
         field = cv2.remap(field, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
         held = cv2.remap(weight, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
         held = (held > 0.99) & covered
-        edge = EDGE * float(np.linalg.norm(target[0] - target[16])) / float(grid.step.mean())
+        edge = EDGE * face_width / float(grid.step.mean())
         field = field * fade_in(held.astype(np.uint8), edge)
         rows, cols = np.nonzero(np.abs(field) > NO_CHANGE)
         if len(rows) == 0:
