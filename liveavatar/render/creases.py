@@ -9,15 +9,18 @@ driver's frame over the driver's own neutral frame, both mapped onto the same ge
 the expression made; the skin's own colour (albedo) cancels in the ratio, so what multiplies into the portrait
 is the crease, not the driver's face. Per frame:
 
-1. on the driver's face in this frame (camera pixels, a grid of at most GRID cells across it): the neutral
-   frame is mapped onto this frame's geometry piecewise-affinely, on the triangles of the 68 points (the same
-   person a moment apart: small, well-posed maps), and the log of the two lumas' ratio taken, each blurred by
-   FINE of the face's width within the face (so the face's edge does not darken it);
+1. on the driver's face in this frame (camera pixels, a grid of GRID cells across it): the neutral frame is
+   mapped onto this frame's geometry piecewise-affinely, on the triangles of the 68 points and of points on
+   the forehead above them (the same person a moment apart: small, well-posed maps), and the log of the two
+   lumas' ratio taken, each blurred by FINE of the face's width within the face (so the face's edge does not
+   darken it);
 2. less its own broad blur (BROAD): a camera's exposure, a lamp, the head turning the face into shade are not
-   expression, and the band-pass keeps them out; clamped (DARKEST, LIGHTEST: a crease is mostly a shadow, and
-   a hand in front of the face must not paint a black smear), left out over the eyes (lids.py closes the
-   portrait's own lids), inside the lips (driver_mouth.py lays the mouth there) and on the nose (its light
-   moves with the head's turn, not the expression), faded in from the outline beside the cheeks (CONTOUR);
+   expression, and the band-pass keeps them out; what is far darker or lighter than a crease (a hand, a lock
+   of hair in front of the face) left out; clamped (DARKEST, LIGHTEST: a crease is mostly a shadow), left out
+   over the eyes (lids.py closes the portrait's own lids), inside the lips (driver_mouth.py lays the mouth
+   there) and on the nose (its light moves with the head's turn, not the expression), faded in from the
+   outline beside the cheeks (CONTOUR) and from the forehead's top; on the forehead laid only while the brows
+   move (a frown's lines, a raised brow's furrows);
 3. that field is moved onto the avatar's driven points (output pixels) by the same triangles, triangles that
    the avatar's pose turns over left out, enlarged to output pixels and multiplied into the frame's RGB.
 
@@ -42,6 +45,11 @@ DARKEST = 0.5  # −log ratio at most this: a crease darkens the skin to 0.61× 
 # highlight sliding over a cheek as the head moves, which laid on a matte portrait (a pencil drawing, a
 # black-and-white photo) read as a shiny patch
 LIGHTEST = 0.05
+# Past these (the log ratio) the change is no crease but something in front of the face: a lock of hair
+# swinging over the forehead, a hand (a deep frown's lines reach −0.3 to −0.6, locks of dark hair −0.8 to
+# −1.5); left out, and TRUST cells around, over a ramp of TRUST_RAMP (a shade to DARKEST is laid whole).
+OCCLUDED_DARK, OCCLUDED_LIGHT, TRUST_RAMP = -0.7, 0.7, 0.2
+TRUST = 2  # cells
 NO_CHANGE = 0.002  # |log gain| under this changes no pixel by half a level (255·0.002): not multiplied
 EDGE = 0.02  # the fade around the left-out parts, a fraction of the face's width
 # The fade in from the face's outline beside the cheeks, the same fraction: the cheeks' sides change their
@@ -52,13 +60,50 @@ CONTOUR = 0.25
 # the nose, bridge to nostrils (its highlight slides as the head turns: a lit ring around the tip, seen on the
 # Mona Lisa driven by a man who turned while smiling).
 LEFT_OUT = ((range(36, 42), 0.6), (range(42, 48), 0.6), (range(60, 68), 0.0), (range(29, 36), 0.3))
+# The forehead above the brows, outside the 68 points' hull: a frown's lines between the brows and a raised
+# brow's furrows. Points above the brow points BROWS, each its height (outer eye corners' distances) up from
+# it, square to the eyes' line: 0.45 in the middle stays below most hairlines. Taken once on a rest face (the
+# neutral, the avatar's rest) and carried rigidly with the eye corners and the nose's bridge (SKULL), not with
+# the brows: the skin under the hairline does not rise with them, so a raised brow stretches the triangles
+# between and a furrow forms inside them, as on the face.
+BROWS = (17, 19, 21, 22, 24, 26)
+FOREHEAD = (0.25, 0.4, 0.45, 0.45, 0.4, 0.25)
+SKULL = (27, 36, 39, 42, 45)
+TOP = 0.15  # the fade in from the forehead's top edge (and the temples'), a fraction of the face's width
+# −log ratio at most this above the brows: there a lock of hair or a brow's edge the points follow only
+# roughly are likelier than in the face below, and a smear they leave is fainter (0.70×); a frown's lines between
+# the brows reach about −0.3 to −0.45.
+DARKEST_FOREHEAD = 0.35
+# The forehead's creases are laid only as far as the brows have moved since the neutral (raised, lowered or drawn
+# together: BROW_STILL to BROW_MOVED outer eye corners' distances): its furrows and a frown's lines come with
+# the brows, while a lock of hair or a turn's shading there comes with anything.
+BROW_STILL, BROW_MOVED = 0.01, 0.04
 
 _triangulations: dict[bytes, np.ndarray] = {}
 
 
+def forehead(rest: np.ndarray) -> np.ndarray:
+    """len(BROWS)×2 float64: the forehead's points above a rest face's 68×2 points (pixels)."""
+    p = np.asarray(rest, np.float64)
+    across = p[45] - p[36]
+    up = np.array([across[1], -across[0]])  # square to the eyes' line, away from the mouth (image y is down)
+    return p[list(BROWS)] + np.asarray(FOREHEAD)[:, None] * up
+
+
+def with_forehead(points: np.ndarray, rest: np.ndarray, rest_forehead: np.ndarray) -> np.ndarray:
+    """(68 + len(BROWS))×2 float64: a face's 68×2 points and its forehead's, carried from `rest` (that face's
+    68×2 rest points, any pixels) and its forehead by the similarity that best takes rest's SKULL points onto
+    this face's."""
+    p, r = np.asarray(points, np.float64), np.asarray(rest, np.float64)
+    z, w = (x[list(SKULL)] @ (1, 1j) for x in (p, r))
+    a = np.vdot(w - w.mean(), z - z.mean()) / max(float(np.vdot(w - w.mean(), w - w.mean()).real), 1e-12)
+    moved = a * (np.asarray(rest_forehead, np.float64) @ (1, 1j) - w.mean()) + z.mean()
+    return np.vstack([p, np.stack([moved.real, moved.imag], 1)])
+
+
 def triangles(points: np.ndarray) -> np.ndarray:
-    """T×3 int indices: the Delaunay triangles of 68×2 points (a rest face: the triangles then stay the same
-    while the face moves). Cached per points."""
+    """T×3 int indices: the Delaunay triangles of K×2 points (a rest face's 68 and its forehead's: the triangles
+    then stay the same while the face moves). Cached per points."""
     key = np.asarray(points, np.float32).tobytes()
     found = _triangulations.get(key)
     if found is not None:
@@ -108,13 +153,14 @@ def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndar
 
 
 class _Grid:
-    """A grid of cells over a box (x0, y0, x1, y1) of pixels, at most GRID cells across, laid as cv2.resize
+    """A grid of cells over a box (x0, y0, x1, y1) of pixels, GRID cells (or fewer: at least a pixel each) over
+    `span` pixels (the 68 points' larger side: the forehead adds cells, not coarser ones), laid as cv2.resize
     lays them: cell (i, j) has its centre at x0 + (i + 0.5)·step_x − 0.5 (likewise y)."""
 
-    def __init__(self, box: tuple[int, int, int, int]) -> None:
+    def __init__(self, box: tuple[int, int, int, int], span: float) -> None:
         self.box = box
         x0, y0, x1, y1 = box
-        cells = max(1.0, max(x1 - x0, y1 - y0) / GRID)
+        cells = max(1.0, span / GRID)
         self.width, self.height = int(np.ceil((x1 - x0) / cells)), int(np.ceil((y1 - y0) / cells))
         self.step = np.array([(x1 - x0) / self.width, (y1 - y0) / self.height])
 
@@ -146,12 +192,13 @@ class _Grid:
         return x[None], y[:, None]
 
 
-def face_luma(frame: DriverFrame, shrink: float) -> tuple[np.ndarray, np.ndarray]:
-    """The luma (float32, 0–255) of the box around a driver's 68 points grown by a tenth of its width, reduced
-    `shrink` times (INTER_AREA: each sample the mean of the pixels it covers, no aliasing), and where a frame
-    pixel (x, y) lands on it: (x, y)·scale + offset, as [scale_x, scale_y, offset_x, offset_y]."""
+def face_luma(frame: DriverFrame, points: np.ndarray, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+    """The luma (float32, 0–255) of the box around a driver's points (its 68 and its forehead's, pixels) grown
+    by a tenth of its width, reduced `shrink` times (INTER_AREA: each sample the mean of the pixels it covers,
+    no aliasing), and where a frame pixel (x, y) lands on it: (x, y)·scale + offset, as [scale_x, scale_y,
+    offset_x, offset_y]."""
     h, w = frame.image.shape[:2]
-    p = np.asarray(frame.points, np.float64)
+    p = np.asarray(points, np.float64)
     x0, y0, x1, y1 = mouth_box(p, (0, 0, w, h), int(0.1 * float(np.ptp(p[:, 0]))) + 2)
     crop = np.ascontiguousarray(frame.image[y0:y1, x0:x1])
     size = (max(1, round((x1 - x0) / shrink)), max(1, round((y1 - y0) / shrink)))
@@ -164,13 +211,14 @@ def face_luma(frame: DriverFrame, shrink: float) -> tuple[np.ndarray, np.ndarray
 
 
 def face_box(points: np.ndarray, clip: tuple[int, int, int, int]) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1): the box of 68×2 points (pixels) inside `clip`, or None when under 8 pixels either way."""
+    """(x0, y0, x1, y1): the box of K×2 points (pixels) inside `clip`, or None when under 8 pixels either way."""
     x0, y0, x1, y1 = mouth_box(points, clip, 0)
     return (x0, y0, x1, y1) if x1 - x0 >= 8 and y1 - y0 >= 8 else None
 
 
 def left_out(grid: _Grid, points: np.ndarray, support: np.ndarray) -> None:
-    """Clears LEFT_OUT's polygons of 68×2 points (pixels) from `support` (grid-sized uint8), in place."""
+    """Clears LEFT_OUT's polygons of a face's points (68-point layout first, pixels) from `support` (grid-sized
+    uint8), in place."""
     on_grid = grid.to_cells(points)
     for index, grow in LEFT_OUT:  # one call each: fillPoly leaves where polygons overlap unfilled
         part = on_grid[list(index)]
@@ -187,46 +235,60 @@ class Creases:
         # at, and face_luma's result
         self._neutral: tuple[DriverFrame, float, tuple[np.ndarray, np.ndarray]] | None = None
 
-    def _neutral_luma(self, neutral: DriverFrame, shrink: float) -> tuple[np.ndarray, np.ndarray]:
-        """face_luma of the neutral frame, read again only when the shrink asked for is a quarter off (the
-        driver came nearer or went further since)."""
+    def _neutral_luma(self, neutral: DriverFrame, points: np.ndarray, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+        """face_luma of the neutral frame (points: its own, forehead included), read again only when the shrink
+        asked for is a quarter off (the driver came nearer or went further since)."""
         kept = self._neutral
         if kept is None or kept[0] is not neutral or abs(np.log(shrink / kept[1])) > 0.25:
-            kept = self._neutral = (neutral, shrink, face_luma(neutral, shrink))
+            kept = self._neutral = (neutral, shrink, face_luma(neutral, points, shrink))
         return kept[2]
 
     def ratio(
         self, now: DriverFrame, neutral: DriverFrame, tri: np.ndarray
-    ) -> tuple[_Grid, np.ndarray, np.ndarray] | None:
+    ) -> tuple[_Grid, np.ndarray, np.ndarray, np.ndarray] | None:
         """The band-passed, clamped log luma ratio of `now` over `neutral` on a grid over the driver's face in
-        this frame, and where it holds (height×width float32 each, the weight 0/1), or None without a face."""
+        this frame, where it holds (height×width float32 each, the weight 0/1), and this frame's points with
+        the forehead's (with_forehead, camera pixels); or None without a face. tri: triangles of 68 points and
+        the forehead's."""
         h, w = now.image.shape[:2]
-        points = np.asarray(now.points, np.float64)
+        rest = np.asarray(neutral.points, np.float64)
+        neutral_points = np.vstack([rest, forehead(rest)])
+        points = with_forehead(now.points, rest, neutral_points[68:])
         box = face_box(points, (0, 0, w, h))
         if box is None:
             return None
-        grid = _Grid(box)
+        grid = _Grid(box, float(np.ptp(points[:68], axis=0).max()))
         shrink = max(1.0, float(grid.step.mean()) / 2)  # two luma samples a cell
         which = grid.triangle_of_cells(points, tri)
         # both frames are read the same way (reduced alike, sampled bilinearly at the cells' places), so the
         # same frame twice gives a ratio of exactly 1: this one at the cells' centres, the neutral where its
         # triangles put them
-        luma, place = face_luma(now, shrink)
+        luma, place = face_luma(now, points, shrink)
         x, y = grid.centres()
         at = (np.repeat(x * place[0] + place[2], grid.height, 0), np.repeat(y * place[1] + place[3], grid.width, 1))
         sampled = [cv2.remap(luma, *at, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)]
-        luma, place = self._neutral_luma(neutral, shrink)
-        maps, usable = _affines(tri, np.asarray(neutral.points, np.float64) * place[:2] + place[2:], points)
+        luma, place = self._neutral_luma(neutral, neutral_points, shrink)
+        maps, usable = _affines(tri, neutral_points * place[:2] + place[2:], points)
         sampled.append(cv2.remap(luma, *grid.moved(which, maps), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
         support = ((which >= 0) & usable[which]).astype(np.uint8)
         left_out(grid, points, support)
         weight = support.astype(np.float32)
         width = float(np.linalg.norm(points[0] - points[16])) / float(grid.step.mean())  # the face, in cells
-        contour = away_from_cheeks(grid, points, CONTOUR * width)
+        contour = away_from_outline(grid, points, CONTOUR * width, TOP * width)
         current, then = (_masked_blur(x, weight, FINE * width) + DARK for x in sampled)
-        field = np.log(current / then)
-        field -= _masked_blur(field, weight, BROAD * width)
-        return grid, np.clip(field, -DARKEST, LIGHTEST) * weight * contour, weight
+        raw = np.log(current / then)
+        field = raw - _masked_blur(raw, weight, BROAD * width)
+        trust = in_the_open(raw, field, weight)
+        if trust.min() < 1:  # the band-pass again without what is in front of the face
+            weight = weight * trust
+            field = raw - _masked_blur(raw, weight, BROAD * width)
+        above = on_forehead(grid, points)
+        field = np.clip(field, -np.where(above > 0, DARKEST_FOREHEAD, DARKEST), LIGHTEST)
+        gate = np.clip((brow_motion(points, rest) - BROW_STILL) / (BROW_MOVED - BROW_STILL), 0, 1)
+        if gate < 1:  # faded across the brows' line, not cut there
+            share = cv2.GaussianBlur(above.astype(np.float32), (0, 0), max(EDGE * width, 0.5))
+            field *= 1 - (1 - gate) * share
+        return grid, (field * weight * contour).astype(np.float32), weight, points
 
     def lay(
         self,
@@ -239,23 +301,25 @@ class Creases:
     ) -> bool:
         """Multiplies the change of light from `neutral` to `now` (the driver's frames) into `frame` (the output,
         H×W×3 uint8 RGB, in place) over the avatar's face. avatar_points: the driven 68×2 points, output pixels;
-        rest_points: the avatar's rest 68×2 points (any pixels: they only choose the triangles); clip: (x0, y0,
-        x1, y1) output pixels that may change. Returns whether anything was laid."""
-        target = np.asarray(avatar_points, np.float64)
+        rest_points: the avatar's rest 68×2 points (any pixels: its forehead is carried from them); clip: (x0,
+        y0, x1, y1) output pixels that may change. Returns whether anything was laid."""
+        rest = np.asarray(rest_points, np.float64)
+        rest = np.vstack([rest, forehead(rest)])
+        target = with_forehead(avatar_points, rest[:68], rest[68:])
         box = face_box(target, clip)
         face_width = float(np.linalg.norm(target[0] - target[16]))
         if box is None or face_width < 16:
             return False
-        tri = triangles(rest_points)
+        tri = triangles(rest)
         found = self.ratio(now, neutral, tri)
         if found is None:
             return False
-        driver, field, weight = found
-        grid = _Grid(box)
+        driver, field, weight, driver_points = found
+        grid = _Grid(box, float(np.ptp(target[:68], axis=0).max()))
         which = grid.triangle_of_cells(target, tri)
-        to_driver, usable = _affines(tri, driver.to_cells(np.asarray(now.points, np.float64)), target)
+        to_driver, usable = _affines(tri, driver.to_cells(driver_points), target)
         # a triangle the avatar's pose turns over (a face turned far, its far side folding) has no one place
-        flipped = np.sign(_areas(target, tri)) != np.sign(_areas(np.asarray(rest_points, np.float64), tri))
+        flipped = np.sign(_areas(target, tri)) != np.sign(_areas(rest, tri))
         covered = (which >= 0) & (usable & ~flipped)[which]
         map_x, map_y = grid.moved(which, to_driver)
         field = cv2.remap(field, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
@@ -276,15 +340,56 @@ class Creases:
         return True
 
 
-def away_from_cheeks(grid: _Grid, points: np.ndarray, width: float) -> np.ndarray:
+def in_the_open(raw: np.ndarray, field: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """0…1 float32 on the grid: how far each cell's change of light can be a crease, not something in front of
+    the face (OCCLUDED_DARK, OCCLUDED_LIGHT), TRUST cells around those that cannot. Read on the band-passed log
+    ratio `field` (a lock's edges) and on the log ratio `raw` less its median over the face (the inside of a
+    hand, which the band-pass takes for light); weight: where the ratio holds (0/1)."""
+    level = raw - float(np.median(raw[weight > 0])) if weight.any() else raw
+    margin = np.minimum.reduce(
+        [field - OCCLUDED_DARK, OCCLUDED_LIGHT - field, level - OCCLUDED_DARK, OCCLUDED_LIGHT - level]
+    )
+    trust = np.where(weight > 0, np.clip(margin / TRUST_RAMP, 0, 1), 1).astype(np.float32)  # outside: the blur's guess
+    return cv2.erode(trust, np.ones((2 * TRUST + 1,) * 2, np.uint8))
+
+
+def on_forehead(grid: _Grid, points: np.ndarray) -> np.ndarray:
+    """height×width uint8 0/1: the cells above the brows, inside the forehead's points (with_forehead's)."""
+    above = np.zeros((grid.height, grid.width), np.uint8)
+    outline = grid.to_cells(np.vstack([points[17:27], points[68:][::-1]]))
+    cv2.fillPoly(above, [np.rint(outline * 16).astype(np.int32)], (1,), shift=4)
+    return above
+
+
+def brow_motion(points: np.ndarray, rest: np.ndarray) -> float:
+    """How far a face's brows (68-point layout, pixels) have moved from its rest's, in outer eye corners'
+    distances: the larger of the change in their mean height over the eye corners' line and in the gap between
+    their inner ends."""
+
+    def brows(p: np.ndarray) -> tuple[float, float]:
+        across = p[45] - p[36]
+        width = max(float(np.hypot(*across)), 1e-6)
+        up = np.array([across[1], -across[0]]) / width
+        height = float(np.mean((p[17:27] - (p[36] + p[45]) / 2) @ up)) / width
+        return height, float(np.linalg.norm(p[22] - p[21])) / width
+
+    (h, g), (h0, g0) = brows(np.asarray(points, np.float64)), brows(np.asarray(rest, np.float64))
+    return max(abs(h - h0), abs(g - g0))
+
+
+def away_from_outline(grid: _Grid, points: np.ndarray, cheeks: float, top: float) -> np.ndarray:
     """0…1 float32 on the grid: the distance from the face's outline beside the cheeks (68-point layout 0–5 and
-    11–16, pixels) over `width` cells, at most 1. The chin's outline is not among them: its shade as the jaw
-    drops is expression."""
-    lines = np.full((grid.height, grid.width), 255, np.uint8)
+    11–16) over `cheeks` cells, and from the forehead's top edge and the temples (with_forehead's points, from
+    the outline's point 0 over the forehead to 16) over `top` cells, the nearer, at most 1 (points: pixels).
+    The chin's outline is not among them: its shade as the jaw drops is expression."""
     on_grid = np.rint(grid.to_cells(points) * 16).astype(np.int32)
-    cv2.polylines(lines, [on_grid[0:6], on_grid[11:17]], False, (0,), shift=4)
-    distance = cv2.distanceTransform(lines, cv2.DIST_L2, 3)
-    return np.minimum(distance / max(width, 1e-3), 1.0).astype(np.float32)
+    near = np.ones((grid.height, grid.width), np.float32)
+    for lines, width in (([on_grid[0:6], on_grid[11:17]], cheeks), ([on_grid[[0, *range(68, len(points)), 16]]], top)):
+        drawn = np.full((grid.height, grid.width), 255, np.uint8)
+        cv2.polylines(drawn, lines, False, (0,), shift=4)
+        distance = cv2.distanceTransform(drawn, cv2.DIST_L2, 3)
+        near = np.minimum(near, distance / max(width, 1e-3))
+    return near
 
 
 def fade_in(mask: np.ndarray, width: float) -> np.ndarray:
