@@ -275,6 +275,16 @@ def test_a_lost_face_keeps_the_last_tracked_mouth_while_its_pose_is_held(driving
         face, layers = infer_frame(engine, psi, warp, lost)
         unlit = compose_frame(composer, face, avatar, *look, layers, lost, dark, creases=False)
         assert np.array_equal(unlit, plain) and not np.array_equal(unlit, shown)
+        # gliding back to the neutral, the held creases fade with the pose
+        cfg = processor.cfg
+        halfway = (i + 1) / 30 + cfg.hold_s + cfg.fade_s / 2
+        gliding, _ = processor.process(dark, None, halfway, avatar, "relative")
+        assert gliding.from_last and 0 < gliding.last_share < 1 and lost.last_share == 1
+        face, layers = infer_frame(engine, psi, warp, gliding)
+        shown = compose_frame(composer, face, avatar, *look, layers, gliding, dark)
+        args = (face, avatar, *look, layers, last, gliding.points, gliding.control[68:], (lost.neutral_frame, last))
+        assert np.array_equal(shown, composer.compose(*args, gliding.last_share))
+        assert not np.array_equal(shown, composer.compose(*args, 1.0))
         rest, _ = processor.process(dark, None, (i + 1) / 30 + 60.0, avatar, "relative")  # a minute later
         assert not rest.from_last
         compose(rest, dark)

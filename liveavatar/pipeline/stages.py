@@ -61,7 +61,8 @@ class Driven:
     driver_now: the driver's 68×2 float32 landmarks at this very frame (not smoothed), camera pixels, when a
     tracked face drove it (not a scripted or lost one): the Composer cuts the driver's mouth out of this frame.
     from_last: the face is lost and `points` still come from the last tracked pose (held, or on their way back
-    to the neutral): the Composer lays the last tracked mouth.
+    to the neutral): the Composer lays the last tracked mouth. last_share: how much of that pose they hold (1
+    while held, falling to 0 as they glide back): the last frame's creases fade with it.
     neutral_frame: the camera frame the neutral was captured on, with its own 68 points, once a tracked neutral
     is in (the Composer lays the driver's creases relative to it: liveavatar.render.creases), else None.
     control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
@@ -77,6 +78,7 @@ class Driven:
     driver_now: np.ndarray | None = None
     from_last: bool = False
     neutral_frame: DriverFrame | None = None
+    last_share: float = 0.0
 
 
 class Processor:
@@ -165,7 +167,7 @@ class Processor:
         irises = None
         smoothed = None
         driver_now = None
-        from_last = False
+        from_last, last_share = False, 0.0
         if landmarks is not None:
             raw = driver_points(landmarks)
             if given is None:
@@ -194,7 +196,8 @@ class Processor:
         else:
             self._filter.reset()
             self._motion_smoother.reset()
-            points, note, from_last = self._continue(t, avatar)
+            points, note, last_share = self._continue(t, avatar)
+            from_last = last_share > 0
             message = f"{message}; {note}"
         timings["retarget"] = (time.perf_counter() - start) * 1000
 
@@ -205,7 +208,7 @@ class Processor:
         control = spline_driven(points, irises, avatar.landmarks, avatar.irises)
         neutral_frame = self._neutral_frame if self._neutral is not None else None
         driven = Driven(
-            points, landmark_image, smoothed, message, control, irises, driver_now, from_last, neutral_frame
+            points, landmark_image, smoothed, message, control, irises, driver_now, from_last, neutral_frame, last_share
         )
         return driven, timings
 
@@ -231,22 +234,23 @@ class Processor:
             self._neutral_irises.clear()
             self._motion_smoother.reset()  # motion is relative to the neutral: the old state means nothing
 
-    def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str, bool]:
+    def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str, float]:
         """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s. Also
-        the note for the user, and whether the points still come from the last tracked pose (Driven.from_last)."""
+        the note for the user, and how much of the last tracked pose the points hold (Driven.last_share: 0
+        when they hold none of it)."""
         neutral = np.asarray(avatar.landmarks, np.float32)
         if self._last is None:
-            return neutral, "showing the neutral pose", False
+            return neutral, "showing the neutral pose", 0.0
         if self._lost_at is None:
             self._lost_at, self._lost_from = t, self._last
         gone = t - self._lost_at
         if gone <= self.cfg.hold_s:
-            return self._lost_from, "holding the last pose", True
+            return self._lost_from, "holding the last pose", 1.0
         a = min(1.0, (gone - self.cfg.hold_s) / max(self.cfg.fade_s, 1e-6))
         a = a * a * (3 - 2 * a)
         if a >= 1.0:
-            return neutral, "showing the neutral pose", False
-        return ((1 - a) * self._lost_from + a * neutral).astype(np.float32), "returning to the neutral pose", True
+            return neutral, "showing the neutral pose", 0.0
+        return ((1 - a) * self._lost_from + a * neutral).astype(np.float32), "returning to the neutral pose", 1 - a
 
     def close(self) -> None:
         if self._tracker is not None:
@@ -285,7 +289,8 @@ def compose_frame(
     driver's creases since the neutral laid on the face when asked, the lids closed to the driven points, the
     irises turned to the driven ones (the control points' last two). While the face is lost the Processor holds
     the last pose, and the last tracked frame is held with it: a frame or two of lost tracking swapped the
-    driver's teeth for the drawn ones and back."""
+    driver's teeth for the drawn ones and back; as the pose glides back to the neutral, that frame's creases
+    fade with it."""
     now = None
     if driven.driver_now is not None:
         now = composer.held_frame = DriverFrame(camera, driven.driver_now)
@@ -298,7 +303,10 @@ def compose_frame(
     if creases and now is not None and driven.neutral_frame is not None:
         change = (driven.neutral_frame, now)
     irises = None if driven.control is None else driven.control[68:]
-    return composer.compose(face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises, change)
+    share = driven.last_share if driven.from_last else 1.0
+    return composer.compose(
+        face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises, change, share
+    )
 
 
 class Composer:
@@ -436,6 +444,7 @@ class Composer:
         points: np.ndarray | None = None,
         irises: np.ndarray | None = None,
         change: tuple[DriverFrame, DriverFrame] | None = None,
+        change_share: float = 1.0,
     ) -> np.ndarray:
         """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked. layers:
         that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
@@ -446,7 +455,8 @@ class Composer:
         pixels: the control points' last two) redraw each eyeball with its iris there
         (liveavatar.render.eyeballs); change (the driver's neutral frame and this one): with layers and points,
         the light the driver's expression changed since the neutral multiplies the avatar's face
-        (liveavatar.render.creases), before the mouth is laid."""
+        (liveavatar.render.creases), before the mouth is laid, times change_share (0…1: a held frame's creases
+        fading as the pose glides back to the neutral)."""
         if layers is not None:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
@@ -460,7 +470,7 @@ class Composer:
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
                 if change is not None:
-                    self._creases.lay(out, driven, avatar.landmarks, change[1], change[0], warp.region)
+                    self._creases.lay(out, driven, avatar.landmarks, change[1], change[0], warp.region, change_share)
                 if mouth is not None:
                     transplant(out, driven, mouth, warp.region)
                 elif drawn:

@@ -298,17 +298,19 @@ class Creases:
         now: DriverFrame,
         neutral: DriverFrame,
         clip: tuple[int, int, int, int],
+        strength: float = 1.0,
     ) -> bool:
         """Multiplies the change of light from `neutral` to `now` (the driver's frames) into `frame` (the output,
         H×W×3 uint8 RGB, in place) over the avatar's face. avatar_points: the driven 68×2 points, output pixels;
         rest_points: the avatar's rest 68×2 points (any pixels: its forehead is carried from them); clip: (x0,
-        y0, x1, y1) output pixels that may change. Returns whether anything was laid."""
+        y0, x1, y1) output pixels that may change; strength: the share of the change laid (0…1: a held frame's,
+        fading as the pose glides back to the neutral). Returns whether anything was laid."""
         rest = np.asarray(rest_points, np.float64)
         rest = np.vstack([rest, forehead(rest)])
         target = with_forehead(avatar_points, rest[:68], rest[68:])
         box = face_box(target, clip)
         face_width = float(np.linalg.norm(target[0] - target[16]))
-        if box is None or face_width < 16:
+        if box is None or face_width < 16 or strength <= 0:
             return False
         tri = triangles(rest)
         found = self.ratio(now, neutral, tri)
@@ -326,7 +328,7 @@ class Creases:
         held = cv2.remap(weight, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,))
         held = (held > 0.99) & covered
         edge = EDGE * face_width / float(grid.step.mean())
-        field = field * fade_in(held.astype(np.uint8), edge)
+        field = field * fade_in(held.astype(np.uint8), edge) * min(strength, 1.0)
         rows, cols = np.nonzero(np.abs(field) > NO_CHANGE)
         if len(rows) == 0:
             return False
