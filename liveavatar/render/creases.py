@@ -277,11 +277,13 @@ class Creases:
         contour = away_from_outline(grid, points, CONTOUR * width, TOP * width)
         current, then = (_masked_blur(x, weight, FINE * width) + DARK for x in sampled)
         raw = np.log(current / then)
+        # what is in front of the face: its inside, by the ratio less its median over the face (the band-pass
+        # would take a hand for light), left out of the band-pass too; its edges, on the band-passed ratio
+        if not weight.any():
+            return None
+        weight = weight * in_the_open(raw - float(np.median(raw[weight > 0])), weight)
         field = raw - _masked_blur(raw, weight, BROAD * width)
-        trust = in_the_open(raw, field, weight)
-        if trust.min() < 1:  # the band-pass again without what is in front of the face
-            weight = weight * trust
-            field = raw - _masked_blur(raw, weight, BROAD * width)
+        weight = weight * in_the_open(field, weight)
         above = on_forehead(grid, points)
         field = np.clip(field, -np.where(above > 0, DARKEST_FOREHEAD, DARKEST), LIGHTEST)
         gate = np.clip((brow_motion(points, rest) - BROW_STILL) / (BROW_MOVED - BROW_STILL), 0, 1)
@@ -342,16 +344,12 @@ class Creases:
         return True
 
 
-def in_the_open(raw: np.ndarray, field: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """0…1 float32 on the grid: how far each cell's change of light can be a crease, not something in front of
-    the face (OCCLUDED_DARK, OCCLUDED_LIGHT), TRUST cells around those that cannot. Read on the band-passed log
-    ratio `field` (a lock's edges) and on the log ratio `raw` less its median over the face (the inside of a
-    hand, which the band-pass takes for light); weight: where the ratio holds (0/1)."""
-    level = raw - float(np.median(raw[weight > 0])) if weight.any() else raw
-    margin = np.minimum.reduce(
-        [field - OCCLUDED_DARK, OCCLUDED_LIGHT - field, level - OCCLUDED_DARK, OCCLUDED_LIGHT - level]
-    )
-    trust = np.where(weight > 0, np.clip(margin / TRUST_RAMP, 0, 1), 1).astype(np.float32)  # outside: the blur's guess
+def in_the_open(change: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """0…1 float32 on the grid: how far each cell's change of light (a log ratio) can be a crease, not something
+    in front of the face (OCCLUDED_DARK, OCCLUDED_LIGHT), TRUST cells around those that cannot; weight: where
+    the ratio holds (cells outside it are trusted: their values are the blur's guess)."""
+    margin = np.minimum(change - OCCLUDED_DARK, OCCLUDED_LIGHT - change) / TRUST_RAMP
+    trust = np.where(weight > 0, np.clip(margin, 0, 1), 1).astype(np.float32)
     return cv2.erode(trust, np.ones((2 * TRUST + 1,) * 2, np.uint8))
 
 
