@@ -277,10 +277,10 @@ class Creases:
         contour = away_from_outline(grid, points, CONTOUR * width, TOP * width)
         current, then = (_masked_blur(x, weight, FINE * width) + DARK for x in sampled)
         raw = np.log(current / then)
-        # what is in front of the face: its inside, by the ratio less its median over the face (the band-pass
-        # would take a hand for light), left out of the band-pass too; its edges, on the band-passed ratio
         if not weight.any():
             return None
+        # what is in front of the face: its inside, by the ratio less its median over the face (the band-pass
+        # would take a hand for light), left out of the band-pass too; its edges, on the band-passed ratio
         weight = weight * in_the_open(raw - float(np.median(raw[weight > 0])), weight)
         field = raw - _masked_blur(raw, weight, BROAD * width)
         weight = weight * in_the_open(field, weight)
