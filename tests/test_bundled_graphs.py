@@ -101,6 +101,36 @@ def test_the_shipped_graphs_match_pytorch(checkpoint):
             assert mean <= FP16_MAX_MEAN_LEVELS, f"fp16 generator differs by {mean:.2f} levels on average"
 
 
+def test_a_control_point_on_a_coarse_cells_centre_gives_a_finite_map():
+    """The spline's kernel r² log r² at r = 0: the exporter folded the `+ 1e-12` that kept log 0 away, and
+    the shipped frame graph put NaN in every coarse cell whose Newton iterate met a control point (on a real
+    clip, a square of the Mona Lisa's landscape over her eye). Here all 70 points sit on cell centres, at rest
+    (where the map must be exactly 0) and moved a little."""
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.models.tps_system import tps_inverse
+    from liveavatar.types import WarpAvatar
+
+    bundled = open_checkpoint(bundled_checkpoint())
+    if bundled.config.warp is None:
+        pytest.skip("the bundled model has no warp frame graph")
+    size, cells, spline = bundled.config.image_size, bundled.config.warp.coarse, bundled.config.warp
+    rng = np.random.default_rng(0)
+    index = rng.choice(np.arange(4 * cells + 4, (cells - 4) * cells), 70, replace=False)
+    step = size / cells  # crop pixels a cell; its centre at step·(i + 0.5) − 0.5
+    source = (np.stack([index % cells, index // cells], 1) * step + step / 2 - 0.5).astype(np.float32)
+    inverse = tps_inverse(source, size, spline.anchors, spline.regularization).astype(np.float32)
+    warp = WarpAvatar(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), source, inverse)
+    engine = create_engine("onnxruntime", bundled).engine
+    try:
+        landmarks, psi = np.zeros((1, size, size, 3), np.uint8), np.zeros((1, engine.psi_size), np.float32)
+        rest = engine.infer_layers(landmarks, psi, warp, source[None])
+        assert np.isfinite(rest.flow).all() and np.abs(rest.flow).max() < 1e-3, REEXPORT
+        moved = engine.infer_layers(landmarks, psi, warp, (source + rng.normal(0, 0.5, source.shape))[None])
+        assert np.isfinite(moved.flow).all(), REEXPORT
+    finally:
+        engine.close()
+
+
 def test_the_runtime_takes_the_shipped_graphs_and_exports_nothing(tmp_path):
     from liveavatar.engines.cache import cached_generator_onnx
     from liveavatar.engines.graph_info import frame_graph

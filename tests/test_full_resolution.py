@@ -62,6 +62,21 @@ def test_a_shift_moves_the_full_resolution_portrait_and_fades_out_at_the_crops_e
     assert np.array_equal(frame[:36], portrait[:36])  # outside the crop
 
 
+def test_a_cell_the_engine_left_nan_keeps_its_portrait_instead_of_a_square_of_elsewhere():
+    """A graph exported before the spline's log was floored put NaN in a coarse cell now and then; remapped,
+    it drew a square of whatever the NaN sampled (the Mona Lisa's landscape over her eye). A face at rest
+    with such a cell stays the portrait pixel for pixel."""
+    portrait = textured(200, 200)
+    warp = FullResolutionWarp(portrait, (0, 0), crop_at(36, 36, 128), S, G, (0, 0, 200, 200))
+    flow = np.zeros((G, G, 2), np.float32)
+    flow[3, 4] = np.nan
+    flow[5, 2, 1] = np.inf
+    frame = np.zeros_like(portrait)
+    warp.apply(frame, flow, np.zeros((S, S, 4), np.uint8))
+    x0, y0, x1, y1 = warp.region
+    assert np.array_equal(frame[y0:y1, x0:x1], portrait[y0:y1, x0:x1])
+
+
 def test_paint_covers_the_portrait_where_its_alpha_says_and_only_there():
     portrait = np.full((100, 100, 3), 50, np.uint8)
     frame = portrait.copy()

@@ -32,10 +32,19 @@ from liveavatar.models.tps_system import (  # noqa: F401  (re-exported: the torc
     tps_inverse,
 )
 
+LOG_FLOOR = 1e-12  # r² under this is taken as this inside the log: 0·log 0 is 0, not NaN
+
+
+def _log_r2(r2):
+    """log r², floored at LOG_FLOOR. A floor, not an added epsilon: the ONNX exporter folds `r2 + 1e-12` away,
+    and the shipped frame graph put NaN in a coarse cell whose Newton iterate met a control point (a square of
+    the portrait's background in the output, seen on a real clip); a Clip survives the export."""
+    return r2.clamp_min(LOG_FLOOR).log() if isinstance(r2, torch.Tensor) else np.log(np.maximum(r2, LOG_FLOOR))
+
 
 def _kernel(r2):
-    # U(r) = r² log r²; the epsilon keeps 0·log 0 at 0 instead of NaN, in numpy, torch and ONNX alike.
-    return r2 * (r2 + 1e-12).log() if isinstance(r2, torch.Tensor) else r2 * np.log(r2 + 1e-12)
+    # U(r) = r² log r², 0 at r = 0, in numpy, torch and ONNX alike
+    return r2 * _log_r2(r2)
 
 
 def tps_inverse_torch(points: torch.Tensor, size: int, anchors: int = BORDER_ANCHORS, regularization: float = 0.0):
@@ -97,7 +106,7 @@ class TpsWarp(nn.Module):
         r2 = squared_distances(q, src)  # N×M×n
         weights = coeff[:, :n]  # N×n×2
         residual = p - (q + _kernel(r2) @ weights + coeff[:, n : n + 1] + q @ coeff[:, n + 1 :])  # N×M×2
-        slope = 2 * ((r2 + 1e-12).log() + 1)  # dU/dq = 2(q − s)(log r² + 1)
+        slope = 2 * (_log_r2(r2) + 1)  # dU/dq = 2(q − s)(log r² + 1)
         # ∂u/∂x = Σᵢ (q_x − sᵢₓ)·slopeᵢ·wᵢ = q_x·(slope @ w) − slope @ (sₓ·w): three products of the M×n slope,
         # where the direct sum built two M×n×2 tensors per step (the graph's costliest elementwise ops).
         sw = slope @ torch.cat([weights, src[..., 0:1] * weights, src[..., 1:2] * weights], dim=-1)  # N×M×6

@@ -179,6 +179,10 @@ class FullResolutionWarp:
                 f"flow must be {self.coarse}×{self.coarse}×2 and paint {self.crop_size}×{self.crop_size}×4, "
                 f"got {flow.shape} and {paint.shape}"
             )
+        if not np.isfinite(flow).all():
+            # a graph exported before the spline's log was floored (or another engine's slip) put NaN in a cell:
+            # remapped, it drew a square of whatever the NaN sampled; that cell's portrait stays where it is
+            flow = np.nan_to_num(flow, nan=0.0, posinf=0.0, neginf=0.0)
         pins = opening = None
         if driven is not None and self._landmarks is not None:
             pins, opening = (np.asarray(driven), self._landmarks), np.asarray(driven)[INNER_LIP]
