@@ -60,9 +60,9 @@ class Driven:
     draw them (the bundled generator was trained without iris marks; see docs/EXPRESSION.md).
     driver_now: the driver's 68×2 float32 landmarks at this very frame (not smoothed), camera pixels, when a
     tracked face drove it (not a scripted or lost one): the Composer cuts the driver's mouth out of this frame.
-    from_last: the face is lost and `points` still come from the last tracked pose (held, or on their way back
-    to the neutral): the Composer lays the last tracked mouth. last_share: how much of that pose they hold (1
-    while held, falling to 0 as they glide back): the last frame's creases fade with it.
+    last_share: the face is lost and `points` still hold this much of the last tracked pose (1 while held,
+    falling to 0 as they glide back to the neutral; 0 when tracked): the Composer lays the last tracked mouth
+    while they hold any (from_last), and that frame's creases fade with it.
     neutral_frame: the camera frame the neutral was captured on, with its own 68 points, once a tracked neutral
     is in (the Composer lays the driver's creases relative to it: liveavatar.render.creases), else None.
     control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
@@ -76,9 +76,13 @@ class Driven:
     control: np.ndarray
     irises: np.ndarray | None = None
     driver_now: np.ndarray | None = None
-    from_last: bool = False
-    neutral_frame: DriverFrame | None = None
     last_share: float = 0.0
+    neutral_frame: DriverFrame | None = None
+
+    @property
+    def from_last(self) -> bool:
+        """The points still come from the last tracked pose (held, or on their way back to the neutral)."""
+        return self.last_share > 0
 
 
 class Processor:
@@ -167,7 +171,7 @@ class Processor:
         irises = None
         smoothed = None
         driver_now = None
-        from_last, last_share = False, 0.0
+        last_share = 0.0
         if landmarks is not None:
             raw = driver_points(landmarks)
             if given is None:
@@ -197,7 +201,6 @@ class Processor:
             self._filter.reset()
             self._motion_smoother.reset()
             points, note, last_share = self._continue(t, avatar)
-            from_last = last_share > 0
             message = f"{message}; {note}"
         timings["retarget"] = (time.perf_counter() - start) * 1000
 
@@ -208,7 +211,7 @@ class Processor:
         control = spline_driven(points, irises, avatar.landmarks, avatar.irises)
         neutral_frame = self._neutral_frame if self._neutral is not None else None
         driven = Driven(
-            points, landmark_image, smoothed, message, control, irises, driver_now, from_last, neutral_frame, last_share
+            points, landmark_image, smoothed, message, control, irises, driver_now, last_share, neutral_frame
         )
         return driven, timings
 

@@ -82,12 +82,17 @@ BROW_STILL, BROW_MOVED = 0.01, 0.04
 _triangulations: dict[bytes, np.ndarray] = {}
 
 
+def _up(p: np.ndarray) -> np.ndarray:
+    """Square to a face's eyes' line (68-point layout, pixels), away from the mouth (image y is down), as long as
+    the outer eye corners' distance."""
+    across = p[45] - p[36]
+    return np.array([across[1], -across[0]])
+
+
 def forehead(rest: np.ndarray) -> np.ndarray:
     """len(BROWS)×2 float64: the forehead's points above a rest face's 68×2 points (pixels)."""
     p = np.asarray(rest, np.float64)
-    across = p[45] - p[36]
-    up = np.array([across[1], -across[0]])  # square to the eyes' line, away from the mouth (image y is down)
-    return p[list(BROWS)] + np.asarray(FOREHEAD)[:, None] * up
+    return p[list(BROWS)] + np.asarray(FOREHEAD)[:, None] * _up(p)
 
 
 def with_forehead(points: np.ndarray, rest: np.ndarray, rest_forehead: np.ndarray) -> np.ndarray:
@@ -272,13 +277,13 @@ class Creases:
         sampled.append(cv2.remap(luma, *grid.moved(which, maps), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
         support = ((which >= 0) & usable[which]).astype(np.uint8)
         left_out(grid, points, support)
+        if not support.any():
+            return None
         weight = support.astype(np.float32)
         width = float(np.linalg.norm(points[0] - points[16])) / float(grid.step.mean())  # the face, in cells
         contour = away_from_outline(grid, points, CONTOUR * width, TOP * width)
         current, then = (_masked_blur(x, weight, FINE * width) + DARK for x in sampled)
         raw = np.log(current / then)
-        if not weight.any():
-            return None
         # what is in front of the face: its inside, by the ratio less its median over the face (the band-pass
         # would take a hand for light), left out of the band-pass too; its edges, on the band-passed ratio
         weight = weight * in_the_open(raw - float(np.median(raw[weight > 0])), weight)
@@ -367,10 +372,9 @@ def brow_motion(points: np.ndarray, rest: np.ndarray) -> float:
     their inner ends."""
 
     def brows(p: np.ndarray) -> tuple[float, float]:
-        across = p[45] - p[36]
-        width = max(float(np.hypot(*across)), 1e-6)
-        up = np.array([across[1], -across[0]]) / width
-        height = float(np.mean((p[17:27] - (p[36] + p[45]) / 2) @ up)) / width
+        up = _up(p)
+        width = max(float(np.hypot(*up)), 1e-6)
+        height = float(np.mean((p[17:27] - (p[36] + p[45]) / 2) @ up)) / width**2
         return height, float(np.linalg.norm(p[22] - p[21])) / width
 
     (h, g), (h0, g0) = brows(np.asarray(points, np.float64)), brows(np.asarray(rest, np.float64))
