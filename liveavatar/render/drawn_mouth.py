@@ -39,6 +39,7 @@ from liveavatar.render.driver_mouth import (
     GROW,
     INNER_LIP,
     LOWER_INNER,
+    OUTER_LIP,
     UPPER_INNER,
     colour_map,
     detail,
@@ -91,6 +92,13 @@ STRETCH_CARRIED = (1.05, 1.4)
 # The portrait's own opening at rest (gap over mouth width) over which G's paint is taken off the inside of the
 # mouth (unpaint_own_inside), fully from the second: parted lips 0.06-0.10, a smile with teeth 0.14 and more.
 OWN_INSIDE = (0.05, 0.1)
+# A portrait's own open mouth shows teeth where the brightest fifth of its inside is lighter than its lips'
+# median by TEETH_SHOW (luma levels; own_teeth_show): the shared portraits' smiles with teeth 37–91 (Trump,
+# Ducreux, Eileen Collins, Audrey Hepburn, Obama; the surprised woman's open mouth 61), a painted dark line
+# between the lips or parted lips' shadow −93 to 16 (Bob Dylan, Courbet, the Girl with a Pearl Earring, Van
+# Gogh, the Apollo bust).
+TEETH_SHOW = (22.0, 32.0)
+MIN_TEETH_PIXELS = 20
 SOFTEN = 0.7  # pixels of Gaussian blur: a drawing's edges are crisper than any photo's mouth
 GRAIN = 0.8  # of the ring's fine detail, added to the drawing as noise (a flat drawing read as plastic)
 
@@ -101,20 +109,18 @@ def draw_mouth(
     clip: tuple[int, int, int, int],
     own_opening: float,
     own: OwnMouth | None = None,
+    strength: float = 1.0,
 ) -> bool:
     """Draws the inside of the mouth into `frame` inside the driven inner lips (`points`, output pixels), within
     `clip` (x0, y0, x1, y1); own_opening: the portrait's inner-lip gap at rest over its mouth width; own: its
-    own mouth, whose teeth a smiling portrait keeps (carry_own_teeth; None: drawn teeth only). Returns whether
-    anything was drawn."""
+    own mouth, whose teeth a smiling portrait keeps (carry_own_teeth; None: drawn teeth only); strength: 0…1,
+    how much of it is laid over what is there. Returns whether anything was drawn."""
     p = np.asarray(points, np.float64)
     inner = p[INNER_LIP]
     width = float(np.linalg.norm(inner[4] - inner[0]))
     gap = opening(p)
-    fade = open_fade(gap)
-    stretch = gap / width / max(own_opening, CLOSED_OPENING)
     carried = carried_share(own_opening) if own else 0.0
-    start, end = (a + (b - a) * carried for a, b in zip(STRETCH, STRETCH_CARRIED, strict=True))
-    fade *= float(np.clip((stretch - start) / (end - start), 0.0, 1.0))
+    fade = open_fade(gap) * past_own_inside(gap, width, own_opening, carried) * float(np.clip(strength, 0.0, 1.0))
     if fade <= 0.0 or width < 4.0:
         return False
     feather = feather_of(width)
@@ -138,8 +144,24 @@ def draw_mouth(
     patch = np.clip(drawn, 0, 255).astype(np.uint8)
     cv2.blendLinear(patch, region, alpha, 1 - alpha, dst=region)
     if carried > 0 and own is not None:
-        carry_own_teeth(region, geometry, coverage, own, carried)
+        carry_own_teeth(region, geometry, coverage, own, carried * float(np.clip(strength, 0.0, 1.0)))
     return True
+
+
+def past_own_inside(gap: float, width: float, own_opening: float, carried: float) -> float:
+    """0…1: how far a mouth that is not the portrait's own (the drawing, the driver's) fades in inside driven
+    inner lips `gap` pixels apart and `width` wide, the portrait's own gap over width at rest being
+    `own_opening`: as the warp stretches the own inside past STRETCH (STRETCH_CARRIED where its teeth are
+    `carried`, 0…1: carried_share)."""
+    stretch = gap / max(width, 1e-6) / max(own_opening, CLOSED_OPENING)
+    start, end = (a + (b - a) * carried for a, b in zip(STRETCH, STRETCH_CARRIED, strict=True))
+    return float(np.clip((stretch - start) / (end - start), 0.0, 1.0))
+
+
+def own_inside_share(own_opening: float) -> float:
+    """0…1: how far a portrait whose inner-lip gap at rest is `own_opening` of its mouth's width has an inside of
+    its own to show (OWN_INSIDE): a closed mouth has none, parted lips their shadow, a smile its teeth."""
+    return float(np.clip((own_opening - OWN_INSIDE[0]) / (OWN_INSIDE[1] - OWN_INSIDE[0]), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -200,7 +222,7 @@ def unpaint_own_inside(paint: np.ndarray, points: np.ndarray, own_opening: float
     shows the portrait's own inside, its teeth only stretched, where G's paint washed them to a pale ghost
     (Eileen Collins' smile opened 0.3, Obama's 0.6); the drawing takes over as the stretch grows. A new array,
     or `paint` itself where nothing changes."""
-    keep = float(np.clip((own_opening - OWN_INSIDE[0]) / (OWN_INSIDE[1] - OWN_INSIDE[0]), 0.0, 1.0))
+    keep = own_inside_share(own_opening)
     if keep <= 0.0:
         return paint
     inner = np.asarray(points, np.float64)[INNER_LIP]
@@ -246,6 +268,22 @@ def own_teeth_split(crop: np.ndarray, points: np.ndarray) -> float:
     if profile[darkest] > SPLIT_DARK * np.percentile(profile, 80):
         return SPLIT_RANGE[1]
     return float(centres[darkest])
+
+
+def own_teeth_show(crop: np.ndarray, points: np.ndarray) -> float:
+    """0…1: how clearly the portrait's own open mouth shows teeth (crop: S×S×3 uint8 RGB, its aligned face;
+    points: its 68×2 landmarks, crop pixels): the brightest fifth of the inside of its inner lips lighter than
+    its lips' median by TEETH_SHOW luma levels. 0 for a mouth too closed to read (MIN_TEETH_PIXELS)."""
+    p = np.rint(np.asarray(points, np.float64)).astype(np.int32)
+    inner, outer = np.zeros(crop.shape[:2], np.uint8), np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(inner, [p[INNER_LIP]], (1,))
+    cv2.fillPoly(outer, [p[OUTER_LIP]], (1,))
+    lips = (outer > 0) & (inner == 0)
+    if int(inner.sum()) < MIN_TEETH_PIXELS or not lips.any():
+        return 0.0
+    luma = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lighter = float(np.percentile(luma[inner > 0], 80) - np.median(luma[lips]))
+    return float(np.clip((lighter - TEETH_SHOW[0]) / (TEETH_SHOW[1] - TEETH_SHOW[0]), 0.0, 1.0))
 
 
 def own_opening(points: np.ndarray) -> float:

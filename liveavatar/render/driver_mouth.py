@@ -63,6 +63,10 @@ DETAIL_SIGMA = 1.0
 DETAIL_SLACK = 0.15
 MAX_SHARPEN = 1.5
 SOFTEN_SIGMAS = (0.6, 0.9, 1.3, 1.8)
+# The blur (output pixels) whose residue MouthCut.softness compares: a blur that took a mouth's teeth shows at
+# this scale, where a camera's grain and compression do not (at 1 px a self-reenacted clip's first frame, an
+# I-frame, read 3× as sharp as its later frames).
+SOFTNESS_SIGMA = 3.0
 
 
 @dataclass(frozen=True)
@@ -113,28 +117,42 @@ def mouth_box(points: np.ndarray, clip: tuple[int, int, int, int], pad: int) -> 
     return x0, y0, x1, y1
 
 
-def transplant(
+@dataclass(frozen=True)
+class MouthCut:
+    """The driver's mouth cut out onto the avatar's and recoloured, ready to lay (cut_mouth): patch (h×w×3 uint8
+    RGB) and alpha (h×w float32 0…1, the feathered inner lips times the opening's fade) for the output's box
+    (x0, y0, x1, y1); softness: the output's detail (at SOFTNESS_SIGMA) on the lips and skin around the mouth
+    over the cut's there, before its sharpness is moved to the output's: how much softer the driver's mouth
+    is than the portrait around it."""
+
+    patch: np.ndarray
+    alpha: np.ndarray
+    box: tuple[int, int, int, int]
+    softness: float
+
+
+def cut_mouth(
     frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverFrame, clip: tuple[int, int, int, int]
-) -> bool:
-    """Lays the driver's mouth into `frame` (the output, H×W×3 uint8 RGB, in place) inside the avatar's inner
-    lips. avatar_points: the avatar's driven 68×2 landmarks in output pixels; clip: (x0, y0, x1, y1) output
-    pixels that may change (the portrait's rectangle). Returns whether anything was laid."""
+) -> MouthCut | None:
+    """The driver's mouth (steps 1–4 of the module docstring) for the avatar's inner lips in `frame` (the output,
+    H×W×3 uint8 RGB, read only). avatar_points: the avatar's driven 68×2 landmarks in output pixels; clip: (x0,
+    y0, x1, y1) output pixels that may change (the portrait's rectangle). None where there is nothing to lay."""
     fade = open_fade(opening(avatar_points))
     if fade <= 0.0 or opening(mouth.points) < DRIVER_OPEN_PX:
-        return False
+        return None
     matrix = lip_map(mouth.points, avatar_points)
     if matrix is None:
-        return False
+        return None
     inner = np.asarray(avatar_points, np.float64)[INNER_LIP]
     width = float(np.linalg.norm(inner[0] - inner[4]))
     feather = feather_of(width)
     x0, y0, x1, y1 = mouth_box(inner, clip, int(np.ceil(3 * feather + GROW * width)) + 2)
     ring = ring_box(avatar_points, clip)
     if x1 - x0 < 2 or y1 - y0 < 2 or ring is None:
-        return False
+        return None
     ring_in_box = ring_box(mouth.points, (0, 0, mouth.image.shape[1], mouth.image.shape[0]))
     if ring_in_box is None:
-        return False
+        return None
     ring_out = ring_stats(frame, avatar_points, ring)
     ring_in = ring_stats(mouth.image, mouth.points, ring_in_box)
     # the driver's mouth and the ring around it, cut out onto the avatar's (output pixels of the box holding
@@ -149,17 +167,45 @@ def transplant(
     around = np.zeros(cut.shape[:2], np.uint8)
     around[ring[1] - by0 : ring[3] - by0, ring[0] - bx0 : ring[2] - bx0] = 1
     cv2.fillPoly(around, [np.rint(inner - (bx0, by0)).astype(np.int32)], (0,))
-    cut = match_detail(cut, frame[by0:by1, bx0:bx1], around)
+    reference = np.ascontiguousarray(frame[by0:by1, bx0:bx1])
+    # the softness is read on the lips and skin alone: the ring less all the mouth may be laid over (the inner
+    # lips grown and feathered), where the output still shows the warp's own inside, whose stretched teeth and
+    # edges read as detail (a self-reenacted clip's own, as sharp as the portrait, read 3× softer)
+    skin = around.copy()
+    grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
+    cv2.fillPoly(skin, [np.rint(grown - (bx0, by0)).astype(np.int32)], (0,))
+    skin = cv2.erode(skin, np.ones((3, 3), np.uint8), iterations=max(1, int(np.ceil(2 * feather))))
+    softness = (
+        detail(reference, skin, SOFTNESS_SIGMA) / max(detail(cut, skin, SOFTNESS_SIGMA), 1e-3) if skin.any() else 1.0
+    )
+    cut = match_detail(cut, reference, around)
     patch = np.ascontiguousarray(cut[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0])
     size = (x1 - x0, y1 - y0)
     mask = np.zeros((size[1], size[0]), np.uint8)
     grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
     polygon = np.rint((grown - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits: sub-pixel edges
     cv2.fillPoly(mask, [polygon], (255,), lineType=cv2.LINE_AA, shift=4)
-    alpha = cv2.GaussianBlur(mask, (0, 0), feather)
+    alpha = cv2.GaussianBlur(mask, (0, 0), feather).astype(np.float32) * np.float32(fade / 255)
+    return MouthCut(patch, alpha, (x0, y0, x1, y1), softness)
+
+
+def lay_cut(frame: np.ndarray, cut: MouthCut, share: float = 1.0) -> None:
+    """Lays `cut` into `frame` (in place), `share` (0…1) of it over what is there."""
+    x0, y0, x1, y1 = cut.box
     region = frame[y0:y1, x0:x1]
-    cover = alpha.astype(np.float32) * (fade / 255)
-    cv2.blendLinear(patch, region, cover, 1 - cover, dst=region)
+    cover = cut.alpha * np.float32(np.clip(share, 0.0, 1.0))
+    cv2.blendLinear(cut.patch, region, cover, 1 - cover, dst=region)
+
+
+def transplant(
+    frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverFrame, clip: tuple[int, int, int, int]
+) -> bool:
+    """Lays the driver's mouth into `frame` (the output, H×W×3 uint8 RGB, in place) inside the avatar's inner
+    lips (cut_mouth, then lay_cut whole). Returns whether anything was laid."""
+    cut = cut_mouth(frame, avatar_points, mouth, clip)
+    if cut is None:
+        return False
+    lay_cut(frame, cut)
     return True
 
 
@@ -211,11 +257,11 @@ def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, 
     return np.hstack([linear, shift[:, None]])
 
 
-def detail(image: np.ndarray, mask: np.ndarray) -> float:
-    """The standard deviation of an image's fine detail (luma less its DETAIL_SIGMA-px Gaussian blur) where
-    `mask` (h×w uint8, the image's size) is non-zero. image: h×w×3 uint8 RGB."""
+def detail(image: np.ndarray, mask: np.ndarray, sigma: float = DETAIL_SIGMA) -> float:
+    """The standard deviation of an image's fine detail (luma less its `sigma`-px Gaussian blur) where `mask`
+    (h×w uint8, the image's size) is non-zero. image: h×w×3 uint8 RGB."""
     luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    fine = luma - cv2.GaussianBlur(luma, (0, 0), DETAIL_SIGMA)
+    fine = luma - cv2.GaussianBlur(luma, (0, 0), sigma)
     return float(cv2.meanStdDev(fine, mask=mask)[1][0, 0])
 
 
