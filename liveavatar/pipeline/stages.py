@@ -38,9 +38,10 @@ from liveavatar.render.align import (
 )
 from liveavatar.render.composite import paste_back, place_on_background
 from liveavatar.render.creases import Creases
-from liveavatar.render.drawn_mouth import OwnMouth, draw_mouth, own_opening, own_teeth_split, unpaint_own_inside
-from liveavatar.render.driver_mouth import DriverFrame, transplant
+from liveavatar.render.drawn_mouth import OwnMouth, own_opening, own_teeth_show, own_teeth_split, unpaint_own_inside
+from liveavatar.render.driver_mouth import DriverFrame
 from liveavatar.render.full_resolution import FullResolutionWarp
+from liveavatar.render.mouth_inside import MouthInside
 from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import FaceLandmarks, WarpLayers
 
@@ -321,9 +322,10 @@ class Composer:
         # and its pose held
         self.held_frame: DriverFrame | None = None
         self._creases = Creases()  # keeps the neutral frame's luma between frames
+        self._mouth = MouthInside()  # keeps the driver's mouth's running softness
         self._layouts: dict[int, tuple[np.ndarray, CropTransform, Rect]] = {}
         self._warps: dict[tuple, tuple[np.ndarray, FullResolutionWarp]] = {}
-        self._splits: dict[int, float] = {}  # per avatar crop: where its own teeth part (own_teeth_split)
+        self._own_mouths: dict[int, tuple[float, float]] = {}  # per avatar crop (_own_mouth)
 
     def _portrait_layout(self, avatar: Avatar, size: int) -> tuple[np.ndarray, CropTransform, Rect]:
         """The portrait fitted inside the output (dark bars where aspects differ), crop → canvas map, and the
@@ -366,14 +368,18 @@ class Composer:
         x1, y1 = min(self.width, round(box.cx + box.side / 2)), min(self.height, round(box.cy + box.side / 2))
         return x0, y0, x1, y1
 
-    def _teeth_split(self, avatar: Avatar) -> float:
-        """Where the avatar's own open mouth parts (drawn_mouth.own_teeth_split), read once per avatar."""
+    def _own_mouth(self, avatar: Avatar) -> tuple[float, float]:
+        """The avatar's own open mouth, read once per avatar: where its teeth part (drawn_mouth.own_teeth_split)
+        and how clearly it shows teeth (drawn_mouth.own_teeth_show)."""
         key = id(avatar.crop)
-        if key not in self._splits:
-            if len(self._splits) > 16:
-                self._splits.clear()
-            self._splits[key] = own_teeth_split(avatar.crop, avatar.landmarks)
-        return self._splits[key]
+        if key not in self._own_mouths:
+            if len(self._own_mouths) > 16:
+                self._own_mouths.clear()
+            self._own_mouths[key] = (
+                own_teeth_split(avatar.crop, avatar.landmarks),
+                own_teeth_show(avatar.crop, avatar.landmarks),
+            )
+        return self._own_mouths[key]
 
     def _full_resolution(
         self, avatar: Avatar, background: Background, size: int, coarse: int
@@ -453,7 +459,8 @@ class Composer:
         that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
         the output's resolution (liveavatar.render.full_resolution) instead of the face crop being scaled up.
         mouth and points (the driven 68×2 crop pixels the frame was made for): with layers, the driver's own
-        mouth at this frame is laid inside the avatar's open lips (liveavatar.render.driver_mouth), and the lids
+        mouth at this frame is laid inside the avatar's open lips (liveavatar.render.driver_mouth; or, a soft one
+        on a portrait that smiles with its teeth, drawn over: liveavatar.render.mouth_inside), and the lids
         close as far as the driven ones (liveavatar.render.lids); irises (the driven 2×2 iris centres, crop
         pixels: the control points' last two) redraw each eyeball with its iris there
         (liveavatar.render.eyeballs); change (the driver's neutral frame and this one): with layers and points,
@@ -465,21 +472,21 @@ class Composer:
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
             out = canvas.copy()
             paint = layers.paint[0]
-            drawn = mouth is None and points is not None  # no camera's mouth (pose, the demo, turned off, none yet)
-            if drawn:  # the portrait's own open mouth, not G's wash over it; and where the warp smears it, drawn
-                own = own_opening(avatar.landmarks)
+            own = own_opening(avatar.landmarks)
+            split, teeth_show = self._own_mouth(avatar)
+            if points is not None and (mouth is None or teeth_show > 0):
+                # the portrait's own open mouth, not G's wash over it, where it may show: without a camera's
+                # mouth, or where a soft one gives way to it (render/mouth_inside.py)
                 paint = unpaint_own_inside(paint, points, own)
             warp.apply(out, layers.flow[0], paint, points, irises)
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
                 if change is not None:
                     self._creases.lay(out, driven, avatar.landmarks, change[1], change[0], warp.region, change_share)
-                if mouth is not None:
-                    transplant(out, driven, mouth, warp.region)
-                elif drawn:
-                    rest = warp.source_points
-                    teeth = None if rest is None else OwnMouth(warp.source, rest, self._teeth_split(avatar))
-                    draw_mouth(out, driven, warp.region, own, teeth)
+                # the portrait's own inside, the driver's mouth at this frame or a drawn one (mouth_inside.py)
+                rest = warp.source_points
+                teeth = None if rest is None else OwnMouth(warp.source, rest, split)
+                self._mouth.fill(out, driven, warp.region, own, teeth, teeth_show, mouth, avatar)
         elif background.kind == "portrait":
             canvas, transform, _ = self._portrait_layout(avatar, face.shape[0])
             out = paste_back(canvas, face, transform, background.feather)
