@@ -11,6 +11,9 @@ compose call, ms. Steps:
            eyes; the glances clip (its gaze moves)
   creases  the driver's creases (liveavatar/render/creases.py) against none, the driver's mouth laid in both;
            a talking clip (lp_d10, as the live runs in docs/PERFORMANCE.md)
+  drawn    a smiling portrait's mouth drawn over a soft driver's (liveavatar/render/mouth_inside.py) against
+           the driver's mouth laid whatever its softness; the glances clip (its mouth is soft); run it on
+           portraits whose mouths are open at rest (Obama, Audrey Hepburn)
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ import cv2
 import numpy as np
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CLIPS = {"eyes": "hellomeme_tiktok_young_woman_glances.mp4", "creases": "lp_d10_woman_talking.mp4"}
+CLIPS = {
+    "eyes": "hellomeme_tiktok_young_woman_glances.mp4",
+    "creases": "lp_d10_woman_talking.mp4",
+    "drawn": "hellomeme_tiktok_young_woman_glances.mp4",
+}
 PORTRAITS = ("painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "photo_barack_obama.jpg")
 FRAMES, PASSES = 80, 3
 
@@ -34,6 +41,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     from liveavatar.engines.embedder import build_avatar
     from liveavatar.live.spec import Background, TrackingConfig
     from liveavatar.pipeline.stages import Composer, Processor
+    from liveavatar.render import mouth_inside
     from liveavatar.render.driver_mouth import DriverFrame
 
     avatar = build_avatar([DATA / "portraits" / name], checkpoint)
@@ -50,22 +58,27 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
         now = None if driven.driver_now is None else DriverFrame(rgb, driven.driver_now)
         work.append((driven, layers, now))
     processor.close()
-    composer = Composer(1280, 720)
     times: dict[str, list[float]] = {step: [], f"no-{step}": []}
+    composers = {variant: Composer(1280, 720) for variant in times}  # each keeps its own mouth's choice
     for _ in range(PASSES):
         for driven, layers, now in work:
-            if step == "creases" and (now is None or driven.neutral_frame is None):
+            if step in ("creases", "drawn") and (now is None or driven.neutral_frame is None):
                 continue  # no camera frame or no neutral yet: nothing to compare
             for variant in times:
                 on = variant == step
                 irises = driven.control[68:] if on or step != "eyes" else None
-                mouth = now if step == "creases" else None
+                mouth = now if step in ("creases", "drawn") else None
                 change = (driven.neutral_frame, now) if on and step == "creases" else None
+                # the driver's mouth whatever its softness: the drawing's threshold out of reach
+                soft = mouth_inside.SOFT
+                if step == "drawn" and not on:
+                    mouth_inside.SOFT = (float("inf"), float("inf"))
                 start = time.perf_counter()
-                composer.compose(
+                composers[variant].compose(
                     layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, irises, change
                 )
                 times[variant].append(time.perf_counter() - start)
+                mouth_inside.SOFT = soft
     medians = {k: float(np.median(v) * 1e3) for k, v in times.items()}
     return {
         "clip": CLIPS[step],
