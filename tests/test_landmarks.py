@@ -161,6 +161,33 @@ def test_video_mode_tracks_frames_of_a_real_clip(driving: Path) -> None:
     assert step < 0.1 * face_width
 
 
+def test_the_console_stays_silenced_a_few_frames_past_the_first_face(driving: Path, monkeypatch) -> None:
+    """mediapipe's models load on their own threads and can log just after the first face's frame returns: the
+    native stderr stays silenced for that frame and SILENCED_AFTER_FACE more, then no longer."""
+    import liveavatar.landmarks.tracker as tracker_module
+
+    silenced = []
+    real = tracker_module._native_stderr_silenced
+
+    def counted():
+        silenced.append(True)
+        return real()
+
+    monkeypatch.setattr(tracker_module, "_native_stderr_silenced", counted)
+    capture = cv2.VideoCapture(str(driving / "lp_d10_woman_talking.mp4"))
+    with FaceTracker("video", max_faces=1) as video:
+        seen = []
+        for _ in range(tracker_module.SILENCED_AFTER_FACE + 4):
+            ok, bgr = capture.read()
+            assert ok, "cannot read the driving clip"
+            before = len(silenced)
+            assert video.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).num_faces == 1
+            seen.append(len(silenced) > before)
+    capture.release()
+    # the first frame also builds the graph (silenced once more); then SILENCED_AFTER_FACE frames, then none
+    assert seen == [True] * (1 + tracker_module.SILENCED_AFTER_FACE) + [False] * 3
+
+
 @pytest.mark.parametrize(
     "name", ["painting_van_gogh_self_portrait_1889.jpg", "statue_apollo_bust.png"]
 )  # fmt: skip

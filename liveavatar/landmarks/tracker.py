@@ -25,6 +25,10 @@ from liveavatar.types import FaceLandmarks
 # conversion time; huge photos (e.g. 3511×3511) are shrunk for detection and points scaled back.
 MAX_DETECTION_SIDE = 1280
 SILENCED_FRAMES_MAX = 150  # ~5 s of camera: beyond it a warning may show rather than hide other output
+# Frames still silenced after the first face: mediapipe's models load on their own graph threads, and one of
+# them can print its "Feedback manager" line just after the frame that started it has returned (one such line
+# reached the console of the app's first start, once in a whole test-suite run).
+SILENCED_AFTER_FACE = 5
 PORTRAIT_MAX_FACES = 16  # faces counted in a portrait (a group photo gets an honest count)
 LOW_DETECTION_CONFIDENCE = 0.2
 # Iris centres in mediapipe's refined mesh: the subject's right (next to mesh 33/133), then left.
@@ -213,11 +217,13 @@ class FaceTracker:
             # The graph starts, and logs its warnings, on its first frame, and the landmark and iris models
             # load, logging theirs ("Feedback manager …"), on its first detection: for a camera that starts
             # on an empty room (or a clip on a faceless frame), that is a later frame. So frames stay
-            # silenced until the first face, for at most SILENCED_FRAMES_MAX frames.
+            # silenced until the first face and SILENCED_AFTER_FACE frames after it, for at most
+            # SILENCED_FRAMES_MAX frames.
             with _native_stderr_silenced():
                 result = mesh.process(image)
-            found = bool(result.multi_face_landmarks)
-            self._unstarted[attempt.low_confidence] = 0 if found else left - 1
+            if result.multi_face_landmarks and left > SILENCED_AFTER_FACE:
+                left = SILENCED_AFTER_FACE + 1
+            self._unstarted[attempt.low_confidence] = left - 1
         else:
             result = mesh.process(image)
         if not result.multi_face_landmarks:
