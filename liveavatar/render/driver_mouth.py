@@ -171,10 +171,10 @@ def cut_mouth(
     # the softness is read on the lips and skin alone: the ring less all the mouth may be laid over (the inner
     # lips grown and feathered), where the output still shows the warp's own inside, whose stretched teeth and
     # edges read as detail (a self-reenacted clip's own, as sharp as the portrait, read 3× softer)
-    skin = around.copy()
+    outside = around.copy()
     grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
-    cv2.fillPoly(skin, [np.rint(grown - (bx0, by0)).astype(np.int32)], (0,))
-    skin = cv2.erode(skin, np.ones((3, 3), np.uint8), iterations=max(1, int(np.ceil(2 * feather))))
+    cv2.fillPoly(outside, [np.rint(grown - (bx0, by0)).astype(np.int32)], (0,))
+    skin = cv2.erode(outside, np.ones((3, 3), np.uint8), iterations=max(1, int(np.ceil(2 * feather))))
     softness = (
         detail(reference, skin, SOFTNESS_SIGMA) / max(detail(cut, skin, SOFTNESS_SIGMA), 1e-3) if skin.any() else 1.0
     )
