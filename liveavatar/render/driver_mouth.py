@@ -169,8 +169,8 @@ def cut_mouth(
     cv2.fillPoly(around, [np.rint(inner - (bx0, by0)).astype(np.int32)], (0,))
     reference = np.ascontiguousarray(frame[by0:by1, bx0:bx1])
     # the softness is read on the lips and skin alone: the ring less all the mouth may be laid over (the inner
-    # lips grown and feathered), where the output still shows the warp's own inside, whose stretched teeth and
-    # edges read as detail (a self-reenacted clip's own, as sharp as the portrait, read 3× softer)
+    # lips grown and feathered), where the output still shows the warp's own inside (a smile's stretched
+    # teeth), whose edges are not the portrait's sharpness
     outside = around.copy()
     grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
     cv2.fillPoly(outside, [np.rint(grown - (bx0, by0)).astype(np.int32)], (0,))
@@ -182,7 +182,6 @@ def cut_mouth(
     patch = np.ascontiguousarray(cut[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0])
     size = (x1 - x0, y1 - y0)
     mask = np.zeros((size[1], size[0]), np.uint8)
-    grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
     polygon = np.rint((grown - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits: sub-pixel edges
     cv2.fillPoly(mask, [polygon], (255,), lineType=cv2.LINE_AA, shift=4)
     alpha = cv2.GaussianBlur(mask, (0, 0), feather).astype(np.float32) * np.float32(fade / 255)

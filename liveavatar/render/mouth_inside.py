@@ -15,9 +15,8 @@ the paintings' openings read smaller to both trackers (mouth range 0.88 → 0.77
 Which of the two is the camera's and the portrait's, not a frame's (one frame's reading wanders by ±0.5 as the
 lips move): the softness is smoothed over frames, the choice made with hysteresis (the drawing from SOFT[1] up,
 the driver's again from SOFT[0] down), and a change of choice cross-fades over SWITCH_FRAMES: a soft camera's
-mouth shows for its first few open frames, until its softness is known. A portrait's own
-teeth and the driver's, laid half over each other, showed both, one through the other; the fade keeps that to
-a moment.
+mouth shows for its first few open frames, until its softness is known. A portrait's own teeth and the
+driver's, laid half over each other, showed both, one through the other; the fade keeps that to a moment.
 
 Boundaries: the frame is H×W×3 uint8 RGB (changed in place); points 68×2 float (x, y) output pixels.
 """
