@@ -69,7 +69,7 @@ def mostly(frame: np.ndarray, this: np.ndarray, that: np.ndarray) -> bool:
 
 
 def test_the_synthetic_drivers_read_sharp_and_soft():
-    sharp, soft = (cut_mouth(portrait(), DRIVEN, mouth, CLIP) for mouth in (SHARP, SOFT_MOUTH))
+    sharp, soft = (cut_mouth(portrait(), DRIVEN, mouth, CLIP, read_softness=True) for mouth in (SHARP, SOFT_MOUTH))
     assert sharp is not None and soft is not None
     assert sharp.softness < SOFT[0] < SOFT[1] < soft.softness, (sharp.softness, soft.softness)
 

@@ -120,7 +120,8 @@ def draw_mouth(
     width = float(np.linalg.norm(inner[4] - inner[0]))
     gap = opening(p)
     carried = carried_share(own_opening) if own else 0.0
-    fade = open_fade(gap) * past_own_inside(gap, width, own_opening, carried) * float(np.clip(strength, 0.0, 1.0))
+    strength = float(np.clip(strength, 0.0, 1.0))
+    fade = open_fade(gap) * past_own_inside(gap, width, own_opening, carried) * strength
     if fade <= 0.0 or width < 4.0:
         return False
     feather = feather_of(width)
@@ -144,7 +145,7 @@ def draw_mouth(
     patch = np.clip(drawn, 0, 255).astype(np.uint8)
     cv2.blendLinear(patch, region, alpha, 1 - alpha, dst=region)
     if carried > 0 and own is not None:
-        carry_own_teeth(region, geometry, coverage, own, carried * float(np.clip(strength, 0.0, 1.0)))
+        carry_own_teeth(region, geometry, coverage, own, carried * strength)
     return True
 
 

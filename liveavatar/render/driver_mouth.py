@@ -123,20 +123,26 @@ class MouthCut:
     RGB) and alpha (h×w float32 0…1, the feathered inner lips times the opening's fade) for the output's box
     (x0, y0, x1, y1); softness: the output's detail (at SOFTNESS_SIGMA) on the lips and skin around the mouth
     over the cut's there, before its sharpness is moved to the output's: how much softer the driver's mouth
-    is than the portrait around it."""
+    is than the portrait around it (None where it was not asked for)."""
 
     patch: np.ndarray
     alpha: np.ndarray
     box: tuple[int, int, int, int]
-    softness: float
+    softness: float | None
 
 
 def cut_mouth(
-    frame: np.ndarray, avatar_points: np.ndarray, mouth: DriverFrame, clip: tuple[int, int, int, int]
+    frame: np.ndarray,
+    avatar_points: np.ndarray,
+    mouth: DriverFrame,
+    clip: tuple[int, int, int, int],
+    read_softness: bool = False,
 ) -> MouthCut | None:
     """The driver's mouth (steps 1–4 of the module docstring) for the avatar's inner lips in `frame` (the output,
     H×W×3 uint8 RGB, read only). avatar_points: the avatar's driven 68×2 landmarks in output pixels; clip: (x0,
-    y0, x1, y1) output pixels that may change (the portrait's rectangle). None where there is nothing to lay."""
+    y0, x1, y1) output pixels that may change (the portrait's rectangle); read_softness: whether to read
+    MouthCut.softness (only a portrait whose own teeth may be kept needs it). None where there is nothing to
+    lay."""
     fade = open_fade(opening(avatar_points))
     if fade <= 0.0 or opening(mouth.points) < DRIVER_OPEN_PX:
         return None
@@ -168,16 +174,8 @@ def cut_mouth(
     around[ring[1] - by0 : ring[3] - by0, ring[0] - bx0 : ring[2] - bx0] = 1
     cv2.fillPoly(around, [np.rint(inner - (bx0, by0)).astype(np.int32)], (0,))
     reference = np.ascontiguousarray(frame[by0:by1, bx0:bx1])
-    # the softness is read on the lips and skin alone: the ring less all the mouth may be laid over (the inner
-    # lips grown and feathered), where the output still shows the warp's own inside (a smile's stretched
-    # teeth), whose edges are not the portrait's sharpness
-    outside = around.copy()
     grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
-    cv2.fillPoly(outside, [np.rint(grown - (bx0, by0)).astype(np.int32)], (0,))
-    skin = cv2.erode(outside, np.ones((3, 3), np.uint8), iterations=max(1, int(np.ceil(2 * feather))))
-    softness = (
-        detail(reference, skin, SOFTNESS_SIGMA) / max(detail(cut, skin, SOFTNESS_SIGMA), 1e-3) if skin.any() else 1.0
-    )
+    softness = _softness(reference, cut, around, grown - (bx0, by0), feather) if read_softness else None
     cut = match_detail(cut, reference, around)
     patch = np.ascontiguousarray(cut[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0])
     size = (x1 - x0, y1 - y0)
@@ -186,6 +184,21 @@ def cut_mouth(
     cv2.fillPoly(mask, [polygon], (255,), lineType=cv2.LINE_AA, shift=4)
     alpha = cv2.GaussianBlur(mask, (0, 0), feather).astype(np.float32) * np.float32(fade / 255)
     return MouthCut(patch, alpha, (x0, y0, x1, y1), softness)
+
+
+def _softness(reference: np.ndarray, cut: np.ndarray, around: np.ndarray, grown: np.ndarray, feather: float) -> float:
+    """MouthCut.softness of the cut driver's mouth and ring (`cut`) against the output's (`reference`), the same
+    box (h×w×3 uint8 RGB each): read on the lips and skin alone, the ring (`around`, h×w uint8) less all the mouth
+    may be laid over (the inner lips `grown`, K×2 box pixels, and `feather`ed), where the output still shows the
+    warp's own inside (a smile's stretched teeth), whose edges are not the portrait's sharpness. 1 where no
+    skin is left."""
+    outside = around.copy()
+    cv2.fillPoly(outside, [np.rint(grown).astype(np.int32)], (0,))
+    reach = 2 * max(1, int(np.ceil(2 * feather))) + 1
+    skin = cv2.erode(outside, np.ones((reach, reach), np.uint8))
+    if not skin.any():
+        return 1.0
+    return detail(reference, skin, SOFTNESS_SIGMA) / max(detail(cut, skin, SOFTNESS_SIGMA), 1e-3)
 
 
 def lay_cut(frame: np.ndarray, cut: MouthCut, share: float = 1.0) -> None:

@@ -87,13 +87,13 @@ class MouthInside:
             draw_mouth(frame, points, clip, own_opening, own)
             return
         self._unread = 0
-        cut = cut_mouth(frame, points, mouth, clip)
+        cut = cut_mouth(frame, points, mouth, clip, read_softness=keep > 0)
         if keep <= 0:
             if cut is not None:
                 lay_cut(frame, cut)
             return
-        if cut is not None:
-            self._choose(float(cut.softness))
+        if cut is not None and cut.softness is not None:
+            self._choose(cut.softness)
         drawn = keep * self._drawn
         if cut is not None and drawn < 1:
             lay_cut(frame, cut, 1 - drawn)
