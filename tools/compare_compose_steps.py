@@ -14,6 +14,9 @@ compose call, ms. Steps:
   drawn    a smiling portrait's mouth drawn over a soft driver's (liveavatar/render/mouth_inside.py) against
            the driver's mouth laid whatever its softness; the glances clip (its mouth is soft); run it on
            portraits whose mouths are open at rest (Obama, Audrey Hepburn)
+  lid-edges  the closing lids' edges drawn from sub-samples (liveavatar/render/lids.py, smooth_lid_edges)
+           against once per pixel; the blinking clip (medians over all its frames and over those where an eye
+           closes)
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ CLIPS = {
     "eyes": "hellomeme_tiktok_young_woman_glances.mp4",
     "creases": "lp_d10_woman_talking.mp4",
     "drawn": "hellomeme_tiktok_young_woman_glances.mp4",
+    "lid-edges": "lp_blinkx2_man_hoodie_blinks.mp4",
 }
 PORTRAITS = ("painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "photo_barack_obama.jpg")
 FRAMES, PASSES = 80, 3
@@ -41,8 +45,9 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     from liveavatar.engines.embedder import build_avatar
     from liveavatar.live.spec import Background, TrackingConfig
     from liveavatar.pipeline.stages import Composer, Processor
-    from liveavatar.render import mouth_inside
+    from liveavatar.render import full_resolution, mouth_inside
     from liveavatar.render.driver_mouth import DriverFrame
+    from liveavatar.render.lids import MIN_CLOSING, openness
 
     avatar = build_avatar([DATA / "portraits" / name], checkpoint)
     warp, psi = warp_avatar_of(avatar, checkpoint), avatar.psi[None].astype(np.float32)
@@ -59,6 +64,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
         work.append((driven, layers, now))
     processor.close()
     times: dict[str, list[float]] = {step: [], f"no-{step}": []}
+    closing: list[bool] = []  # per composed frame: an eye closes (the lids draw something)
     composers = {variant: Composer(1280, 720) for variant in times}  # each keeps its own mouth's choice
     for _ in range(PASSES):
         for driven, layers, now in work:
@@ -70,21 +76,29 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 mouth = now if step in ("creases", "drawn") else None
                 change = (driven.neutral_frame, now) if on and step == "creases" else None
                 # the driver's mouth whatever its softness: the drawing's threshold out of reach
-                soft = mouth_inside.SOFT
+                soft, supersample = mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE
                 if step == "drawn" and not on:
                     mouth_inside.SOFT = (float("inf"), float("inf"))
+                if step == "lid-edges" and not on:
+                    full_resolution.EDGE_SUPERSAMPLE = 1  # one sample a pixel: nothing redrawn
                 start = time.perf_counter()
                 composers[variant].compose(
                     layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, irises, change
                 )
                 times[variant].append(time.perf_counter() - start)
-                mouth_inside.SOFT = soft
+                mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE = soft, supersample
+            closing.append(bool((1 - openness(driven.points, avatar.landmarks) >= MIN_CLOSING).any()))
     medians = {k: float(np.median(v) * 1e3) for k, v in times.items()}
+    shut = np.array(closing)
+    closing_medians = {k: float(np.median(np.array(v)[shut]) * 1e3) for k, v in times.items() if shut.any()}
     return {
         "clip": CLIPS[step],
         "compose_median_ms": medians,
         "extra_ms": medians[step] - medians[f"no-{step}"],
         "frames": len(times[step]),
+        # the frames where an eye closes (1 − openness ≥ lids.MIN_CLOSING), and the medians over them
+        "closing_frames": int(shut.sum()),
+        "compose_median_ms_closing": closing_medians,
     }
 
 

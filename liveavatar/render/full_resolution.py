@@ -29,7 +29,17 @@ from liveavatar.render.align import apply_affine
 from liveavatar.render.composite import rounded_square_fade
 from liveavatar.render.driver_mouth import INNER_LIP
 from liveavatar.render.eyeballs import Eyeball, PortraitEyes, eyeball_of, turn_eyeball
-from liveavatar.render.lids import EyeShape, band_box, close_lid, eye_shapes, find_lash, lid_ratios, openness
+from liveavatar.render.lids import (
+    EDGE_SUPERSAMPLE,
+    EyeShape,
+    band_box,
+    close_lid,
+    eye_shapes,
+    find_lash,
+    lid_ratios,
+    openness,
+    smooth_lid_edges,
+)
 from liveavatar.render.unfold import unfold
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
@@ -196,12 +206,13 @@ class FullResolutionWarp:
         fine = cv2.resize(shift * self._gain, self._fine.shape[1::-1], dst=self._fine, interpolation=cv2.INTER_LINEAR)
         rows, cols = self._moving
         turns: list[tuple[Eyeball, slice, slice, np.ndarray, np.ndarray]] = []
+        closed: list[tuple[EyeShape, float, slice, slice, np.ndarray]] = []
         if rows.stop > rows.start and cols.stop > cols.start:
             cv2.add(fine[rows, cols], self._base[rows, cols], dst=self._map[rows, cols])
             if driven is not None and self._eyes:
                 driven = np.asarray(driven, np.float64)
                 on_grid = eye_shapes(apply_affine(self._to_grid, driven))  # the driven eyes, for both
-                self._close_lids(driven, on_grid, rows, cols)
+                closed = self._close_lids(driven, on_grid, rows, cols)
                 if driven_irises is not None:
                     irises = np.asarray(driven_irises, np.float64).reshape(2, 2)
                     turns = self._eye_turns(on_grid, irises, rows, cols)
@@ -215,11 +226,13 @@ class FullResolutionWarp:
                 dst=region,
                 borderMode=cv2.BORDER_REPLICATE,  # the portrait's own edge, never what lies beyond it
             )
+            self._smooth_lid_edges(region, closed)
             self._turn_eyeballs(region, turns)
         else:
             # bilinear on the 2× grid: bicubic there kept more (1.04 of the face's sharpness at rest against 0.71,
             # measured on the Mona Lisa driven live) but its 1.6 ms more a 720p frame took the live run to 28 fps
             moved = cv2.remap(self.source, self._map, NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            self._smooth_lid_edges(moved, closed)
             self._turn_eyeballs(moved, turns)
             region[:] = cv2.resize(moved, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
@@ -255,11 +268,16 @@ class FullResolutionWarp:
         for eyeball, r, c, corners, target in turns:
             turn_eyeball(moved[r, c], self._map[r, c], (c.start, r.start), eyeball, corners, target, flag)
 
-    def _close_lids(self, driven: np.ndarray, on_grid: tuple[EyeShape, ...], rows: slice, cols: slice) -> None:
+    def _close_lids(
+        self, driven: np.ndarray, on_grid: tuple[EyeShape, ...], rows: slice, cols: slice
+    ) -> list[tuple[EyeShape, float, slice, slice, np.ndarray]]:
         """Closes each eye of the map as far as the driven lids (driven: 68×2 crop pixels; on_grid: their eyes'
-        shapes in grid pixels) are closed (liveavatar.render.lids), on the map's samples around the driven eye."""
+        shapes in grid pixels) are closed (liveavatar.render.lids), on the map's samples around the driven eye.
+        Returns, per eye closed, what _smooth_lid_edges needs: its shape and closing, the map's rows and columns
+        it changed, and their samples before."""
         assert self._landmarks is not None
         closing = 1 - openness(driven, rest_ratios=self._lid_ratios)
+        closed = []
         for shape, now, c in zip(self._eyes, on_grid, closing, strict=True):
             if c <= 0:
                 continue
@@ -268,7 +286,19 @@ class FullResolutionWarp:
             r0, r1 = max(rows.start, int(lo[1] - margin)), min(rows.stop, int(hi[1] + margin) + 1)
             c0, c1 = max(cols.start, int(lo[0] - margin)), min(cols.stop, int(hi[0] + margin) + 1)
             if r1 > r0 and c1 > c0:
-                close_lid(self._map[r0:r1, c0:c1], shape, float(c))
+                r, cs = slice(r0, r1), slice(c0, c1)
+                closed.append((shape, float(c), r, cs, self._map[r, cs].copy()))
+                close_lid(self._map[r, cs], shape, float(c))
+        return closed
+
+    def _smooth_lid_edges(self, moved: np.ndarray, closed: list) -> None:
+        """Redraws the hard edges the lids' closing made in `moved` (the remapped portrait on the map's grid)
+        from sub-samples (liveavatar.render.lids.smooth_lid_edges): EDGE_SUPERSAMPLE per side of an output
+        pixel, so about half as many per side of a 2× grid's sample (averaged down four to a pixel after)."""
+        flag = INTERPOLATION if self.supersample == 1 else cv2.INTER_LINEAR  # as the portrait was remapped
+        k = -(-EDGE_SUPERSAMPLE // self.supersample)
+        for shape, c, r, cs, before in closed:
+            smooth_lid_edges(moved[r, cs], self.source, before, self._map[r, cs], shape, c, k, flag)
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
         """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""
