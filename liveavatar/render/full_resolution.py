@@ -54,6 +54,9 @@ PAINT_FLOOR = 8
 INTERPOLATION = cv2.INTER_CUBIC
 NO_MAP = np.empty((0, 0), np.float32)  # cv2.remap's second map, unused with a CV_32FC2 first one (x, y together)
 NODE_STEP = 4  # samples per node of the coarse displacement, per side (docs/PERFORMANCE.md: 2 to 8 measured)
+# an eye the lids closed in a frame's map: its shape and closing, the map's rows and columns they changed, and
+# those samples before (what _smooth_lid_edges redraws the lids' edges from)
+ClosedEye = tuple[EyeShape, float, slice, slice, np.ndarray]
 
 
 class FullResolutionWarp:
@@ -206,7 +209,7 @@ class FullResolutionWarp:
         fine = cv2.resize(shift * self._gain, self._fine.shape[1::-1], dst=self._fine, interpolation=cv2.INTER_LINEAR)
         rows, cols = self._moving
         turns: list[tuple[Eyeball, slice, slice, np.ndarray, np.ndarray]] = []
-        closed: list[tuple[EyeShape, float, slice, slice, np.ndarray]] = []
+        closed: list[ClosedEye] = []
         if rows.stop > rows.start and cols.stop > cols.start:
             cv2.add(fine[rows, cols], self._base[rows, cols], dst=self._map[rows, cols])
             if driven is not None and self._eyes:
@@ -270,11 +273,10 @@ class FullResolutionWarp:
 
     def _close_lids(
         self, driven: np.ndarray, on_grid: tuple[EyeShape, ...], rows: slice, cols: slice
-    ) -> list[tuple[EyeShape, float, slice, slice, np.ndarray]]:
+    ) -> list[ClosedEye]:
         """Closes each eye of the map as far as the driven lids (driven: 68×2 crop pixels; on_grid: their eyes'
         shapes in grid pixels) are closed (liveavatar.render.lids), on the map's samples around the driven eye.
-        Returns, per eye closed, what _smooth_lid_edges needs: its shape and closing, the map's rows and columns
-        it changed, and their samples before."""
+        Returns each eye closed (ClosedEye)."""
         assert self._landmarks is not None
         closing = 1 - openness(driven, rest_ratios=self._lid_ratios)
         closed = []
@@ -291,7 +293,7 @@ class FullResolutionWarp:
                 close_lid(self._map[r, cs], shape, float(c))
         return closed
 
-    def _smooth_lid_edges(self, moved: np.ndarray, closed: list) -> None:
+    def _smooth_lid_edges(self, moved: np.ndarray, closed: list[ClosedEye]) -> None:
         """Redraws the hard edges the lids' closing made in `moved` (the remapped portrait on the map's grid)
         from sub-samples (liveavatar.render.lids.smooth_lid_edges): EDGE_SUPERSAMPLE per side of an output
         pixel, so about half as many per side of a 2× grid's sample (averaged down four to a pixel after)."""

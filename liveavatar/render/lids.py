@@ -419,7 +419,8 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     # the line and what it covers thin to nothing past the corners, as the gap does: at an even width the
     # line ended in a square cut (drawn in ink on dark lashes), and the lid, taken down to the lashes up to the
     # eye's very end, stopped there in a step against the skin beside it (Audrey Hepburn's liner's wing)
-    taper = np.minimum(gap * np.float32(1 / (LASH_TAPER * shape.width)), 1.0) * shut
+    # (only read as the eye shuts, the last few percent of a blink: not worked out on the frames before)
+    taper = np.minimum(gap * np.float32(1 / (LASH_TAPER * shape.width)), 1.0) * shut if shut > 0 else np.float32(0)
     if lash_knots is not None:
         lash = np.interp(u, lash_knots[:, 0], lash_knots[:, 1]).astype(np.float32)
         half = np.float32(LASH_WIDTH * shape.width / 2) * taper
