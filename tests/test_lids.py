@@ -24,6 +24,7 @@ from liveavatar.render.lids import (
     eye_shapes,
     find_lash,
     openness,
+    shade_lash_line,
     smooth_lid_edges,
 )
 
@@ -288,13 +289,14 @@ def test_the_lash_line_thins_to_nothing_past_the_corners():
     assert 0 < thickness[228] < middle / 2 and 0 < thickness[412] < middle / 2  # thinning to the ends
 
 
-def tilted_eye(degrees: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
-    """eye_image and synthetic_face's points turned `degrees` about the right eye's centre (80, 100): the lids'
-    meeting then runs across the pixel rows, as on most faces."""
+def tilted_eye(degrees: float = 8.0, image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`image` (eye_image by default) and synthetic_face's points turned `degrees` about the right eye's centre
+    (80, 100): the lids' meeting then runs across the pixel rows, as on most faces."""
     import cv2
 
     turn = cv2.getRotationMatrix2D((80.0, 100.0), degrees, 1.0)
-    image = cv2.warpAffine(eye_image(), turn, (240, 200), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    image = eye_image() if image is None else image
+    image = cv2.warpAffine(image, turn, (240, 200), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return image, synthetic_face() @ turn[:, :2].T + turn[:, 2]
 
 
@@ -345,14 +347,74 @@ def test_the_lid_meets_the_skin_beside_the_eye_without_a_step():
         assert step < 2.0, f"a step of {step:.1f} px at the eye's end"  # 9.2 before: the cover whole to the end
 
 
+def broken_lashes() -> np.ndarray:
+    """eye_image with its lashes dark only in 4-pixel runs, skin between them, as a painted lid's darkest row
+    is uneven along the eye (the Mona Lisa's)."""
+    image = eye_image()
+    for x in range(62, 100, 8):
+        image[87:90, x : x + 4] = (190, 150, 130)
+    return image
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float64) @ [0.299, 0.587, 0.114]
+
+
+def test_a_shut_eyes_lids_meet_in_an_unbroken_line_of_the_lashes_colour():
+    """The lids' meeting read the portrait's lash row, as broken as its lashes (the Mona Lisa's shut eyes, a
+    dashed line); the lashes' colour is laid along it, unbroken even where the shut eye's map spans 4 source
+    pixels a row (a line thinner than a row fell between rows in dashes)."""
+    import cv2
+
+    image, points = tilted_eye(5.0, broken_lashes())  # the meeting crosses the rows, as on most faces
+    shape = find_lash(eye_shapes(points)[0], image)
+    assert shape.lash_colour is not None and np.abs(shape.lash_colour - (30, 25, 25)).max() < 25
+    before = identity_map()
+    before[..., 1] = 100 + (before[..., 1] - 100) * 4  # the eye's rows 4 source pixels apart
+    after = before.copy()
+    close_lid(after, shape, 1.0)
+    shut = cv2.remap(image, after, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    drawn = shut.copy()
+    shade_lash_line(drawn, before, shape, 1.0)
+    columns = slice(66, 95)  # the eye (x 60-100) but for its thinning ends
+    darkest = [luma(im[:, columns]).min(0) for im in (shut, drawn)]
+    assert darkest[0].max() > 120, "the lash row alone already made an unbroken line: nothing tested"
+    assert darkest[1].max() < 60, f"columns where the line is lighter than the lashes: {(darkest[1] >= 60).sum()}"
+    # only around where the lids meet (the eye turned 5°: a few rows) and between the eye's ends
+    changed = np.any(drawn != shut, axis=-1)
+    rows, cols = np.nonzero(changed)
+    ends = 60 + 40 * shape.upper[[0, -1], 0]  # moved out over the white past the corners (find_lash)
+    assert 0 < np.ptp(rows) <= 4 and ends[0] - 1 <= cols.min() and cols.max() <= ends[1] + 1
+
+
+def test_the_lashes_colour_waits_for_the_eye_to_shut():
+    """A closing eye keeps its own lash row (the line thins in with the last few percent of the closing, as
+    the lash line does); an eye with no lashes found (narrower than MIN_LASH_EYE) gets no line."""
+    import cv2
+
+    image = broken_lashes()
+    found = eye_shapes(synthetic_face())[0]
+    shape = find_lash(found, image)
+    for eye, closing in ((shape, 0.9), (found, 1.0)):
+        after = identity_map()
+        close_lid(after, eye, closing)
+        shut = cv2.remap(image, after, None, cv2.INTER_LINEAR)
+        drawn = shut.copy()
+        shade_lash_line(drawn, identity_map(), eye, closing)
+        assert np.array_equal(drawn, shut)
+
+
 @pytest.mark.slow
-def test_pose_eyes_closed_covers_the_opening_with_the_lids_colour(portraits):
+def test_pose_eyes_closed_covers_the_opening_with_the_lids_colour(portraits, monkeypatch):
     """Obama's photo posed with --eyes 1: the eye's opening takes the colour of the lid above it, but for the
-    lash line where the lids meet. Measured as the share of the opening's pixels far (over 100, RGB) from the
-    lid's mean colour: 0.44 and 0.48 at rest (white, iris, lashes), 0.10 and 0.09 shut (the lash line, about
-    a tenth of the opening). The mean distance, which this test measured before the lash line was drawn at
-    the meeting: 90 at rest, 90–103 with the spline alone (the eye stayed open), 43 with the lids drawn, 57
-    with the lash line."""
+    lash line where the lids meet, which is unbroken. The cover, measured without the lashes' colour laid (as
+    the share of the opening's pixels far, over 100 in RGB, from the lid's mean colour): 0.44 and 0.48 at rest
+    (white, iris, lashes), 0.10 and 0.09 shut (the portrait's lash row, about a tenth of the opening). The mean
+    distance, which this test measured before the lash line was drawn at the meeting: 90 at rest, 90–103 with
+    the spline alone (the eye stayed open), 43 with the lids drawn, 57 with the lash line. With the lashes'
+    colour laid, 0.27 and 0.35 of the opening are far from the lid's colour, and every column across the eye's
+    middle has a pixel 60 grey levels darker than the lid (the line), where the lash row alone left 5 of 27 and
+    10 of 28 columns without."""
     import cv2
 
     from liveavatar.avatar import warp_avatar_of
@@ -361,13 +423,16 @@ def test_pose_eyes_closed_covers_the_opening_with_the_lids_colour(portraits):
     from liveavatar.landmarks.posing import PoseSettings
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.pipeline.posing import PoseRenderer
+    from liveavatar.render import full_resolution
 
     checkpoint = open_checkpoint(resolve_checkpoint(None))
     avatar = build_avatar([portraits / "photo_barack_obama.jpg"], checkpoint)
     engine = create_engine("onnxruntime", checkpoint).engine
     ph, pw = avatar.portrait.shape[:2]
     renderer = PoseRenderer(avatar, engine, pw, ph, ai_mark=False, warp=warp_avatar_of(avatar, checkpoint))
-    rest, shut = (renderer.render(PoseSettings(eyes=e)).output.astype(np.float64) for e in (0.0, 1.0))
+    rest, lined = (renderer.render(PoseSettings(eyes=e)).output.astype(np.float64) for e in (0.0, 1.0))
+    monkeypatch.setattr(full_resolution, "shade_lash_line", lambda *args: None)
+    shut = renderer.render(PoseSettings(eyes=1.0)).output.astype(np.float64)
     engine.close()
     inverse = np.linalg.inv(np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]
     points = avatar.landmarks @ inverse[:, :2].T + inverse[:, 2]  # portrait pixels (= the output's here)
@@ -384,3 +449,10 @@ def test_pose_eyes_closed_covers_the_opening_with_the_lids_colour(portraits):
         open_, closed = (float((np.linalg.norm(image[opening] - lid, axis=1) > 100).mean()) for image in (rest, shut))
         assert open_ > 0.3  # an open eye (white, iris, lashes) is far from its lid's colour
         assert closed < 0.35 * open_, f"{closed:.2f} of the opening far from the lid's colour, {open_:.2f} at rest"
+        # the line: in each column across the eye's middle, from the lid above the eye to the cheek below it
+        x0, x1 = np.sort(points[[eye[0], eye[3]], 0])
+        columns = np.arange(int(x0 + 0.2 * (x1 - x0)), int(x1 - 0.2 * (x1 - x0)))
+        y0, y1 = int(points[eye, 1].min() - 0.2 * width), int(points[eye, 1].max() + 0.2 * width)
+        darkest = (lined[y0:y1, columns] @ [0.299, 0.587, 0.114]).min(0)
+        light = darkest >= lid @ [0.299, 0.587, 0.114] - 60
+        assert not light.any(), f"{light.sum()} of {light.size} columns with no line"
