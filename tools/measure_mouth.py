@@ -20,10 +20,11 @@ mouth rest), the bundled model's frame graph on ONNX Runtime and the Composer at
 self:  self-reenactment on the 14 held-out people of the bundled model's split (its MODEL_CARD names them):
        each clip's first frame is the portrait, each later frame's own landmarks drive it (as `eval` does),
        the output has the portrait's own size;
-       at the 8 frames where the real mouth is most open (from frame 10 on: past the neutral's capture), the
-       mouth box (the real frame's outer lips grown by a quarter of their width) of the output against the
-       real frame: SSIM (grey, 7-px Gaussian window) and L1 (RGB / 255). Clips whose mouth never opens wider
-       than 0.05 eye distances are left out (nothing to compare).
+       every frame composed in order (one Composer per variant, as the compose thread); at the 8 frames where
+       the real mouth is most open (from frame 10 on: past the neutral's capture), the mouth box (the real
+       frame's outer lips grown by a quarter of their width) of the output against the real frame: SSIM
+       (grey, 7-px Gaussian window) and L1 (RGB / 255). Clips whose mouth never opens wider than 0.05 eye
+       distances are left out (nothing to compare).
 cross: portraits × the 4 held-out clips that talk (the model card's cross-reenactment drivers), 32 frames at
        stride 2 (the first NEUTRAL_FRAMES, the neutral's capture, left out of r and range), 1280×720; the
        inner-lip opening per eye distance on driver and output, by mediapipe and by dlib's 68 points each:
@@ -160,14 +161,20 @@ class Model:
         finally:
             processor.close()
 
-    def render(self, composer, avatar, warp, driven, image: np.ndarray, variant: str) -> np.ndarray:
-        """One output frame (H×W×3 uint8 RGB, no AI mark) as the compose thread makes it."""
+    def layers(self, avatar, warp, driven):
+        """The frame graph's output for one Driven (WarpLayers)."""
+        psi = avatar.psi[None].astype(np.float32)
+        return self.engine.infer_layers(driven.landmark_image[None], psi, warp, driven.control[None])
+
+    def render(self, composer, avatar, warp, driven, image: np.ndarray, variant: str, layers=None) -> np.ndarray:
+        """One output frame (H×W×3 uint8 RGB, no AI mark) as the compose thread makes it (`layers`: the frame
+        graph's output for `driven`, when already inferred)."""
         from liveavatar.live.spec import Background
         from liveavatar.render.driver_mouth import DriverFrame
         from liveavatar.types import WarpLayers
 
-        psi = avatar.psi[None].astype(np.float32)
-        layers = self.engine.infer_layers(driven.landmark_image[None], psi, warp, driven.control[None])
+        if layers is None:
+            layers = self.layers(avatar, warp, driven)
         if variant == "warp":
             paint = layers.paint.copy()
             paint[..., 3] = 0
@@ -252,16 +259,26 @@ def self_reenactment(frames_per_clip: int) -> dict:
         if not real or real[0][0] < 0.05:
             rows.append({"clip": stem, "skipped": "the mouth never opens (widest 0.05 eye distances or less)"})
             continue
-        composer = Composer(w, h)  # the output is the portrait's own frame: boxes line up with the real frame
+        # one Composer per variant, fed every frame in order up to the last scored one, as the compose thread is:
+        # it keeps state between frames (the driver's mouth's running softness, the neutral's creases), and fed
+        # only the widest frames, widest first and shared by the variants, it judged them on other frames than
+        # live. The output is the portrait's own frame: boxes line up with the real frame.
+        composers = {v: Composer(w, h) for v in VARIANTS}
+        scored = {i for _, i in real[:MOST_OPEN]}
         scores: dict[str, list[tuple[float, float]]] = {v: [] for v in (*VARIANTS, *SELF_ONLY)}
-        for _, i in real[:MOST_OPEN]:
+        for i in range(max(scored) + 1):
+            if drives[i].driver_now is None:
+                continue  # no face tracked: no real landmarks to draw it on
             d = on_real_landmarks(drives[i], avatar, model.size)
+            layers = model.layers(avatar, warp, d)
+            outputs = {v: model.render(composers[v], avatar, warp, d, frames[i], v, layers) for v in VARIANTS}
+            if i not in scored:
+                continue
             lips = d.driver_now[48:60]
             grow = 0.25 * float(np.ptp(lips[:, 0]))
             x0, y0 = (max(0, int(v - grow)) for v in lips.min(0))
             x1, y1 = (int(v + grow) + 1 for v in lips.max(0))
             truth = frames[i][y0:y1, x0:x1]
-            outputs = {v: model.render(composer, avatar, warp, d, frames[i], v) for v in VARIANTS}
             outputs["still"] = avatar.portrait
             lips = np.zeros((h, w), np.uint8)
             cv2.fillPoly(lips, [np.rint(d.driver_now[48:60]).astype(np.int32)], (1,))
