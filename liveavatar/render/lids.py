@@ -488,7 +488,7 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
 def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, closing: float) -> None:
     """Lays the lashes' colour (shape.lash_colour) where a shut eye's lids meet (module constants, LINE_*) in
     `image` (h×w×3 uint8 RGB, changed in place), remapped by a map that was `before` (h×w×2 float32 source
-    pixels) ahead of close_lid(…, shape, closing). Nothing changes until the eye shuts (closing LASH_FROM)."""
+    pixels) ahead of close_lid(…, shape, closing). Nothing changes until the eye shuts (closing past LASH_FROM)."""
     c = float(np.clip(closing, 0.0, 1.0))
     shut = _shut(c)
     if shut <= 0 or shape.lash_colour is None:
