@@ -85,8 +85,10 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 # the driver's mouth whatever its softness: the drawing's threshold out of reach
                 soft, supersample = mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE
                 shade = full_resolution.shade_lash_line
+                known = mouth_inside.KNOWN_READINGS
                 if step == "drawn" and not on:
                     mouth_inside.SOFT = (float("inf"), float("inf"))
+                    mouth_inside.KNOWN_READINGS = 0  # the driver's mouth from the first frame
                 if step == "lid-edges" and not on:
                     full_resolution.EDGE_SUPERSAMPLE = 1  # one sample a pixel: nothing redrawn
                 if step == "lash-colour" and not on:
@@ -97,6 +99,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 )
                 times[variant].append(time.perf_counter() - start)
                 mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE = soft, supersample
+                mouth_inside.KNOWN_READINGS = known
                 full_resolution.shade_lash_line = shade
             closing.append(bool((1 - openness(driven.points, avatar.landmarks) >= threshold).any()))
     medians = {k: float(np.median(v) * 1e3) for k, v in times.items()}

@@ -42,7 +42,7 @@ def rows_for(portrait: str, clip: str, checkpoint, engine) -> tuple[str, np.ndar
     composers = {"laid": Composer(1280, 720), "ships": Composer(1280, 720)}
     source = VideoFileSource(DATA / "driving" / clip, realtime=False)
     seen = []  # (driver's opening, the two strips)
-    shipped = mouth_inside.SOFT
+    shipped, known = mouth_inside.SOFT, mouth_inside.KNOWN_READINGS
     try:
         for i in range(FRAMES):
             capture = source.read()
@@ -54,6 +54,7 @@ def rows_for(portrait: str, clip: str, checkpoint, engine) -> tuple[str, np.ndar
             strips = []
             for variant, composer in composers.items():
                 mouth_inside.SOFT = (float("inf"),) * 2 if variant == "laid" else shipped
+                mouth_inside.KNOWN_READINGS = 0 if variant == "laid" else known  # laid from the first frame
                 out = compose_frame(composer, face, avatar, Background(), False, False, layers, driven, image)
                 x0, y0, x1, y1 = composer.face_square(avatar, checkpoint.config.image_size)
                 side = x1 - x0
@@ -62,7 +63,7 @@ def rows_for(portrait: str, clip: str, checkpoint, engine) -> tuple[str, np.ndar
             if i >= SKIP and driven.driver_now is not None:
                 seen.append((opening(driven.driver_now), i, strips))
     finally:
-        mouth_inside.SOFT = shipped
+        mouth_inside.SOFT, mouth_inside.KNOWN_READINGS = shipped, known
         source.close()
         processor.close()
     widest = sorted(sorted(seen, key=lambda item: -item[0])[:WIDEST], key=lambda item: item[1])

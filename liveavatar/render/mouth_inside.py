@@ -14,9 +14,11 @@ the paintings' openings read smaller to both trackers (mouth range 0.88 → 0.77
 
 Which of the two is the camera's and the portrait's, not a frame's (one frame's reading wanders by ±0.5 as the
 lips move): the softness is smoothed over frames, the choice made with hysteresis (the drawing from SOFT[1] up,
-the driver's again from SOFT[0] down), and a change of choice cross-fades over SWITCH_FRAMES: a soft camera's
-mouth shows for its first few open frames, until its softness is known. A portrait's own teeth and the
-driver's, laid half over each other, showed both, one through the other; the fade keeps that to a moment.
+the driver's again from SOFT[0] down), and a change of choice cross-fades over SWITCH_FRAMES. Until the
+softness is known (KNOWN_READINGS open frames) such a portrait keeps its own teeth, drawn: a sharp camera's
+mouth then comes in a moment late, where a soft one's blob had shown for the first frames of every session
+(on Obama's smile for 7 frames, then faded out over 8). A portrait's own teeth and the driver's, laid half over
+each other, showed both, one through the other; the fade keeps that to a moment.
 
 Boundaries: the frame is H×W×3 uint8 RGB (changed in place); points 68×2 float (x, y) output pixels.
 """
@@ -43,6 +45,11 @@ SOFT_SMOOTHING = 0.1  # of each frame's reading taken into the running softness
 # portrait's own clip, read 3.0 on her first two open frames and 0.8–1.3 after, and had her own mouth drawn
 # over. Smoothed from the start, a soft camera's blob showed for the first ten readings or so.
 AS_SHARP, AS_SHARP_WEIGHT = 1.0, 3
+# Readings before the first choice, the drawing kept until then; that choice is the driver's mouth unless the
+# camera is clearly soft (SOFT[1]), as it was when the driver's mouth was laid from the start. After 5, Obama's
+# smile driven by a soft clip (running softness 1.73 there, 2.61 after 10) chose the driver's mouth and turned
+# back to the drawing two readings later, its blob blended in at up to a quarter for 3 frames.
+KNOWN_READINGS = 10
 SWITCH_FRAMES = 8  # frames over which a change between the driver's mouth and the drawing cross-fades
 # While the drawing has taken over wholly, the driver's mouth is cut out (to read its softness) only every
 # READ_EVERY-th frame: the cut cost as much as the drawing, and the softness is the camera's, slow to change.
@@ -77,12 +84,14 @@ class MouthInside:
         (drawn_mouth.own_teeth_show); mouth: the driver's at this frame, or None (drawn); avatar: what the
         running softness belongs to (a new one starts it afresh)."""
         if avatar is not self._avatar:
-            self._avatar, self._softness, self._readings, self._drawn, self._unread = avatar, AS_SHARP, 0, 0.0, 0
+            drawn = 1.0 if KNOWN_READINGS > 0 else 0.0  # its own teeth kept until the softness is known
+            self._avatar, self._softness, self._readings, self._drawn, self._unread = avatar, AS_SHARP, 0, drawn, 0
         if mouth is None:
             draw_mouth(frame, points, clip, own_opening, own)
             return
         keep = own_inside_share(own_opening) * float(np.clip(own_teeth, 0.0, 1.0))
-        if keep * self._drawn >= 1 and self._unread < READ_EVERY - 1:
+        known = self._readings >= KNOWN_READINGS  # until then the driver's mouth is read every frame
+        if keep * self._drawn >= 1 and known and self._unread < READ_EVERY - 1:
             self._unread += 1  # drawn whole: the driver's mouth is only read, and not every frame
             draw_mouth(frame, points, clip, own_opening, own)
             return
@@ -105,9 +114,11 @@ class MouthInside:
         towards the choice it makes."""
         self._readings += 1
         self._softness += max(SOFT_SMOOTHING, 1 / (AS_SHARP_WEIGHT + self._readings)) * (reading - self._softness)
+        if self._readings < KNOWN_READINGS:
+            return  # not known yet: the drawing holds
         if self._softness >= SOFT[1]:
             target = 1.0
-        elif self._softness <= SOFT[0]:
+        elif self._softness <= SOFT[0] or self._readings == KNOWN_READINGS:
             target = 0.0
         else:
             target = round(self._drawn)  # between the two: the last choice holds
