@@ -16,6 +16,7 @@ from conftest import SHARED_DATA
 
 from liveavatar.render.lids import (
     CORNER_MARGIN,
+    LINE_SOFT,
     LOWER_MARGIN,
     LOWER_SKIN,
     UPPER_MARGIN,
@@ -402,6 +403,26 @@ def test_the_lashes_colour_waits_for_the_eye_to_shut():
         drawn = shut.copy()
         shade_lash_line(drawn, identity_map(), eye, closing)
         assert np.array_equal(drawn, shut)
+
+
+def test_a_soft_portraits_line_is_as_soft_as_its_lashes_and_no_darker_in_all():
+    """On a soft portrait (a small face in a large painting, a blurred photo) a crisp line read as drawn in ink
+    over the shut eye: the line takes the softness of the portrait's own lashes, and spreads the same darkness
+    wider rather than adding to it."""
+    import cv2
+
+    found = eye_shapes(synthetic_face())[0]
+    sharp, soft = (find_lash(found, image) for image in (eye_image(), cv2.GaussianBlur(eye_image(), (0, 0), 2.5)))
+    assert soft.lash_edge > 1.5 * max(sharp.lash_edge, LINE_SOFT * 40), (sharp.lash_edge, soft.lash_edge)
+    covers = []
+    for shape in (sharp, soft):
+        skin = np.full((200, 240, 3), 190, np.uint8)  # flat, so only the line is measured
+        shade_lash_line(skin, identity_map(), shape, 1.0)
+        lash = float(shape.lash_colour @ [0.299, 0.587, 0.114])
+        covers.append((190 - luma(skin)[:, 80]) / (190 - lash))  # the eye's middle column: 0 … 1 of the lashes
+    peaks, areas, reach = ([f(c) for c in covers] for f in (np.max, np.sum, lambda c: int((c > 0.02).sum())))
+    assert peaks[1] < 0.8 * peaks[0] and reach[1] > reach[0], (peaks, reach)
+    assert abs(areas[1] - areas[0]) < 0.15 * areas[0], areas
 
 
 @pytest.mark.slow

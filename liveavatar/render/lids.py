@@ -81,9 +81,14 @@ LASH_SPREAD = 0.04
 # at the lash line, the darker LINE_DARKEST share of those averaged. Posed shut on 8 portraits, the lid gap
 # over the open one read 0.44 → 0.37 by mediapipe and 0.93 → 0.90 by dlib (the driver's real blink: 0.18 and
 # 0.48); with LINE_CORE 0.08, 0.36 and 0.87, and 0.12, 0.34 and 0.77, but those read as a marker's stroke.
+# On a soft portrait (a small face in a large painting: Sargent's, eyes ~20 px wide, whose lashes fall from the
+# lid over 1.4-3.6 px; Eileen Collins' photo) even that line read as drawn in ink: its fade is widened to the
+# portrait's own lashes' (_lash_edge, over strips whose fall is LINE_CONTRAST in CIE L or more), its darkness
+# spread over the width rather than added (the same area under its profile).
 LINE_CORE = 0.04
 LINE_SOFT = 0.03
 LINE_DARKEST = 0.5
+LINE_CONTRAST = 8.0
 # Below the lower lid's line, a wet rim, the white or the lower lashes (RIM_SEARCH eye widths at most, where
 # they differ from the skin further down by RIM_DISTANCE in CIE Lab) are passed over as the eye shuts, so the
 # skin under them meets the lash line: a real closed eye's lower lid shows no white.
@@ -157,6 +162,7 @@ class EyeShape:
     lash: np.ndarray | None = None  # (u, v) knots of the lash line, as the lids' (find_lash), or None
     rim: np.ndarray | None = None  # (u, depth) knots: pixels of rim below the lower lid's line, or None
     lash_colour: np.ndarray | None = None  # (3,) float32 RGB of the lashes, or None
+    lash_edge: float = 0.0  # pixels over which the portrait's lashes fall from its lid's skin (_lash_edge)
 
 
 def eye_shapes(points: np.ndarray) -> tuple[EyeShape, EyeShape]:
@@ -254,6 +260,7 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     strips, v_line = _strips(here, lab[..., :1], shape.upper, offsets)
     found = offsets[np.argmin(cv2.GaussianBlur(strips[..., 0], (3, 1), 0), axis=1)]
     found = np.clip(found, np.median(found) - LASH_SPREAD * width, np.median(found) + LASH_SPREAD * width)
+    edge = _lash_edge(strips[..., 0], offsets, found, width)
     lid_skin = _skin_below_dark(here, lab[..., 0], v_line + found)
     below = np.arange(0.0, RIM_SKIN[1] * width + 0.5, 1.0)
     strips, _ = _strips(here, lab, shape.lower, below)
@@ -264,7 +271,28 @@ def find_lash(shape: EyeShape, source: np.ndarray) -> EyeShape:
     depth = np.array([below[np.flatnonzero(d & searched)[-1]] + 1 if (d & searched).any() else 0.0 for d in differs])
     lash = np.column_stack([LASH_KNOTS, v_line + found])
     colour = _lash_colour(here, np.asarray(source[y0:y1, x0:x1], np.float32), lash)
-    return replace(shape, lash=lash, rim=np.column_stack([LASH_KNOTS, depth]), skin=lid_skin, lash_colour=colour)
+    return replace(
+        shape, lash=lash, rim=np.column_stack([LASH_KNOTS, depth]), skin=lid_skin, lash_colour=colour, lash_edge=edge
+    )
+
+
+def _lash_edge(lightness: np.ndarray, offsets: np.ndarray, found: np.ndarray, width: float) -> float:
+    """How soft the portrait draws its lashes' upper edge (pixels): per strip (lightness: knots × offsets, CIE L
+    at `offsets` pixels across the upper lid's line; found: each strip's lash row), the fall from the lid's skin
+    (the lightest of the LASH_ABOVE above the lashes) to the lashes over its steepest step; the median of the
+    strips whose fall is LINE_CONTRAST or more, else 0."""
+    edges = []
+    for profile, at in zip(lightness, found, strict=True):
+        i = int(np.argmin(np.abs(offsets - at)))
+        above = profile[: i + 1]
+        if len(above) < 2:
+            continue
+        fall = float(above.max() - profile[i])
+        top = int(np.argmax(above))
+        steepest = float(np.max(-np.diff(above[top:]))) if i > top else 0.0
+        if fall >= LINE_CONTRAST and steepest > 0:
+            edges.append(fall / steepest)
+    return float(np.median(edges)) if edges else 0.0
 
 
 def _lash_colour(shape: EyeShape, rgb: np.ndarray, lash: np.ndarray) -> np.ndarray:
@@ -514,7 +542,11 @@ def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, clos
     # source pixels per output pixel across the line, there (the spline stretches a shut eye's map)
     step = np.hypot(*np.gradient(v)) if min(v.shape) > 1 else np.ones_like(v)
     core = np.maximum(np.float32(LINE_CORE * shape.width / 2), 0.5 * step) * taper
-    soft = np.maximum(np.float32(LINE_SOFT * shape.width), step)
+    sharp = np.maximum(np.float32(LINE_SOFT * shape.width), step)
+    soft = np.maximum(sharp, np.float32(shape.lash_edge))
     t = np.clip((core + soft - off) / soft, 0.0, 1.0)
-    cover = (taper * t * t * (3 - 2 * t))[..., None]  # smoothstep: no edge of its own
+    # as soft as the portrait's own lashes, and as much darkness in all as the sharp line (its profile's area,
+    # 2·core + soft): a soft painting's line is wider and fainter, not wider and as dark
+    strength = (2 * core + sharp) / np.maximum(2 * core + soft, np.float32(1e-6))
+    cover = (taper * strength * t * t * (3 - 2 * t))[..., None]  # smoothstep: no edge of its own
     image[:] = np.rint(image * (1 - cover) + shape.lash_colour * cover).astype(np.uint8)
