@@ -4,7 +4,7 @@
     python tools/measure_folds.py sheet  [--out docs/unfold.jpg]
 
 report: the 15 portraits of tools/measure_mouth.py's cross-reenactment × its 4 held-out talking clips, N frames
-        each at stride 2 (the neutral's capture left out): the bundled frame graph on
+        each at stride 2 (the first NEUTRAL_FRAMES, the neutral's capture, left out): the bundled frame graph on
         ONNX Runtime through the Processor, as `run` drives it. Per portrait the frames whose map folds, and
         over all of them how many fills `unfold` needed (none where the map folds only inside the driven
         opening, which the driver's mouth or G's paint covers), how many grid points it refilled, whether any still
@@ -46,7 +46,7 @@ def flows(model, name: str, frames: int, clips: tuple[str, ...] = mm.TALKING):
         fs = mm.read_frames(mm.find_clip(stem), frames, stride=mm.STRIDE)
         drives = model.drive(avatar, fs, mm.clip_fps(mm.find_clip(stem)) / mm.STRIDE)
         for k, d in enumerate(drives):
-            if k >= model.capture:
+            if k >= mm.NEUTRAL_FRAMES:
                 layers = model.engine.infer_layers(d.landmark_image[None], psi, warp, d.control[None])
                 out.append((stem, k, d, fs[k], layers))
     return avatar, warp, out

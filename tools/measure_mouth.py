@@ -26,7 +26,7 @@ self:  self-reenactment on the 14 held-out people of the bundled model's split (
        (grey, 7-px Gaussian window) and L1 (RGB / 255). Clips whose mouth never opens wider than 0.05 eye
        distances are left out (nothing to compare).
 cross: portraits × the 4 held-out clips that talk (the model card's cross-reenactment drivers), 32 frames at
-       stride 2 (the neutral's capture left out of r and range), 1280×720; the
+       stride 2 (the first NEUTRAL_FRAMES, the neutral's capture, left out of r and range), 1280×720; the
        inner-lip opening per eye distance on driver and output, by mediapipe and by dlib's 68 points each:
        Pearson r over time and the output's 5–95 % range over the driver's, medians per kind (photo,
        painting, statue); and on the grey portraits the mean chroma (Lab a, b magnitude) inside the output's
@@ -112,10 +112,10 @@ MOST_OPEN = 8
 # portraits' faces measure 0.02–1.5, so a bare ratio would compare invisible tints
 CHROMA_FLOOR = 1.0
 STRIDE = 2  # cross: every other frame, 32 of them ~2 s (the model card's cross-reenactment)
-# the first frames are the neutral's capture, when the avatar holds its rest whatever the driver does; they
-# are left out of r and range, as tools/measure_eyes.py leaves them out (a session captures its neutral once,
-# not every two seconds). It takes TrackingConfig.neutral_frames frames, more where they catch a blink
-# (liveavatar.landmarks.calibration.open_eyed): Model.drive counts them.
+# cross: the first frames are the neutral's capture (TrackingConfig.neutral_frames), when the avatar holds its
+# rest whatever the driver does; they are left out of r and range, as the self-reenactment and
+# tools/measure_eyes.py leave them out (a session captures its neutral once, not every two seconds).
+NEUTRAL_FRAMES = 5
 
 
 def find_clip(stem: str) -> Path:
@@ -151,20 +151,13 @@ class Model:
         return avatar, warp_avatar_of(avatar, self.checkpoint)
 
     def drive(self, avatar, frames: list[np.ndarray], fps: float = 30.0) -> list:
-        """The Processor over a clip's frames (H×W×3 uint8 RGB, `fps` of them a second): each frame's Driven.
-        Sets self.capture: how many of the first frames the neutral's capture took (all when it never ended)."""
+        """The Processor over a clip's frames (H×W×3 uint8 RGB, `fps` of them a second): each frame's Driven."""
         from liveavatar.live.spec import TrackingConfig
         from liveavatar.pipeline.stages import Processor
 
         processor = Processor(TrackingConfig(), self.size)
-        drives = []
-        self.capture = len(frames)
         try:
-            for i, f in enumerate(frames):
-                drives.append(processor.process(f, None, i / fps, avatar, "relative")[0])
-                if processor.calibrated and self.capture == len(frames):
-                    self.capture = i + 1
-            return drives
+            return [processor.process(f, None, i / fps, avatar, "relative")[0] for i, f in enumerate(frames)]
         finally:
             processor.close()
 
@@ -261,8 +254,7 @@ def self_reenactment(frames_per_clip: int) -> dict:
             rows.append({"clip": stem, "skipped": "the portrait was stored at another size"})
             continue
         drives = model.drive(avatar, frames)
-        past = max(10, model.capture)
-        real = [(opening(d.driver_now), i) for i, d in enumerate(drives) if i >= past and d.driver_now is not None]
+        real = [(opening(d.driver_now), i) for i, d in enumerate(drives) if i >= 10 and d.driver_now is not None]
         real.sort(reverse=True)
         if not real or real[0][0] < 0.05:
             rows.append({"clip": stem, "skipped": "the mouth never opens (widest 0.05 eye distances or less)"})
@@ -335,10 +327,9 @@ class Trackers:
         return None if points is None else opening(points)
 
 
-def follow(driver: list[float | None], output: list[float | None], capture: int) -> dict:
-    """r and range of the output's opening against the driver's, past the neutral's capture (its first
-    `capture` frames)."""
-    pairs = [(a, b) for a, b in zip(driver, output, strict=True)][capture:]
+def follow(driver: list[float | None], output: list[float | None]) -> dict:
+    """r and range of the output's opening against the driver's, past the neutral's capture."""
+    pairs = [(a, b) for a, b in zip(driver, output, strict=True)][NEUTRAL_FRAMES:]
     pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
     if len(pairs) < 8:
         return {"r": None, "range": None, "frames": len(pairs)}
@@ -374,10 +365,9 @@ def cross_reenactment(portrait_limit: int, frames: int) -> dict:
     fps = {stem: clip_fps(find_clip(stem)) / STRIDE for stem in TALKING}
     # the driver by mediapipe as the live path tracks it (video mode: the Processor's own points of each frame),
     # by dlib frame by frame
-    driver, capture = {}, {}
+    driver = {}
     for stem, fs in tqdm(clips.items(), desc="drivers", unit="clip"):
         tracked = Model.drive(model, model.avatar(SHARED / "portraits" / CROSS_PORTRAITS[0])[0], fs, fps[stem])
-        capture[stem] = model.capture  # the driver's alone: the same for every avatar
         driver[stem] = {
             "mediapipe": [None if d.driver_now is None else opening(d.driver_now) for d in tracked],
             "dlib": [trackers.dlib(f) for f in fs],
@@ -391,15 +381,13 @@ def cross_reenactment(portrait_limit: int, frames: int) -> dict:
             drives = model.drive(avatar, fs, fps[stem])
             row: dict = {"portrait": name, "clip": stem}
             # the ceiling the rendering works under: what the retargeted points ask for, against the driver
-            row["driven_points_mediapipe"] = follow(
-                driver[stem]["mediapipe"], [opening(d.points) for d in drives], capture[stem]
-            )
+            row["driven_points_mediapipe"] = follow(driver[stem]["mediapipe"], [opening(d.points) for d in drives])
             widest = sorted(range(len(fs)), key=lambda k: -(driver[stem]["mediapipe"][k] or 0))[:4]
             for v in ("creases", "mouth", "model"):
                 outs = [model.render(composer, avatar, warp, d, f, v) for d, f in zip(drives, fs, strict=True)]
                 for tracker in ("mediapipe", "dlib"):
                     measured = [getattr(trackers, tracker)(o) for o in outs]
-                    row[f"{v}_{tracker}"] = follow(driver[stem][tracker], measured, capture[stem])
+                    row[f"{v}_{tracker}"] = follow(driver[stem][tracker], measured)
                 if name in GREY:
                     to_output = crop_to_output(composer)
                     values = []
@@ -484,7 +472,7 @@ def detail_match(portrait_limit: int, frames: int) -> dict:
             drives = model.drive(avatar, fs, fps[stem])
             open_ = [(opening(d.driver_now), k) for k, d in enumerate(drives) if d.driver_now is not None]
             ratios = []
-            for _, k in sorted(o for o in open_ if o[1] >= model.capture)[::-1][:4]:
+            for _, k in sorted(o for o in open_ if o[1] >= NEUTRAL_FRAMES)[::-1][:4]:
                 out = model.render(composer, avatar, warp, drives[k], fs[k], "creases")
                 to_output = crop_to_output(composer)
                 on_output = relative_detail(out, drives[k].points @ to_output[:, :2].T + to_output[:, 2])

@@ -6,8 +6,7 @@ makes every frontal look a turn. These checks compare simple, pose-free ratios (
 driver's neutral with the portrait's rest face and say what looks wrong, in words a user can act on.
 A neutral captured with the mouth open is no longer wrong for the whole session: the retargeter's
 adaptive mouth rest takes the driver's first closed mouth as the opening's zero, so the user is only
-told why the avatar's mouth stays shut until then (unless that adaptive rest is turned off). Nor is one
-captured during a blink: its frames with the eyes closing are left out and the capture runs on (open_eyed).
+told why the avatar's mouth stays shut until then (unless that adaptive rest is turned off).
 """
 
 from __future__ import annotations
@@ -16,25 +15,11 @@ import math
 
 import numpy as np
 
-from liveavatar.landmarks.retarget import eye_openness
-
 # Thresholds, in eye distances (IOD) unless said otherwise; chosen on the shared clips' first frames
 # (a calm face measured mouth width 0.85-1.05 IOD, inner-lip gap under 0.06 IOD, yaw under 8°).
 SMILE_RATIO = 1.2  # driver's mouth this much wider than the portrait's, relative to the eyes
 OPEN_MOUTH = 0.15  # inner-lip gap
 TURNED_DEG = 15.0
-# A blink lasts 0.1-0.4 s and comes every 3-4 s (typical figures), so a capture of 5 frames catches part of
-# one about one time in eight. Averaged in, its lids made the neutral's eyes narrower than the driver's open
-# ones, and every open frame after read wider than the neutral: started at the blink clip's blinks
-# (lp_blinkx2), the avatar's eyes stayed 1.17-1.51× as open as the portrait's for the whole session. A
-# sample's eyes count as open while each eye's lid gap is at least OPEN_SHARE of the widest the capture has
-# seen (on that clip, one frame into a blink the gap is 0.5-0.6 of the open one), and the capture runs on,
-# up to NEUTRAL_WAIT times its frames, until it has enough such samples: started there, 0.97 (1.11 and 1.16
-# from frames 18 and 70, whose eyes before the blink are already narrower than after it). Over the 122 shared clips'
-# starts 65 captures take their 5 frames, 92 ten or fewer, 4 the 30 of the cap (an eye the tracker reads
-# unsteadily); at 0.9, 39 took 5 and 19 a cap of 40.
-OPEN_SHARE = 0.85
-NEUTRAL_WAIT = 6
 
 
 def _iod(p: np.ndarray) -> float:
@@ -58,20 +43,6 @@ def yaw_degrees(points3: np.ndarray) -> float | None:
         return None
     d = points3[45] - points3[36]
     return math.degrees(math.atan2(float(d[2]), float(np.hypot(d[0], d[1]))))
-
-
-def open_eyed(samples: list[np.ndarray]) -> np.ndarray:
-    """Indices (ascending) of the neutral's samples (each the driver's 68×2+ points of one frame, in camera
-    pixels) whose eyes are both open: each eye's lid gap at least OPEN_SHARE of the widest among them; never
-    none for samples given."""
-    if not samples:
-        return np.zeros(0, int)
-    reference = np.mean([np.asarray(s, np.float64)[:, :2] for s in samples], axis=0)
-    gaps = np.array([eye_openness(np.asarray(s, np.float64), reference) for s in samples])  # samples × 2 eyes
-    share = gaps / np.maximum(gaps.max(axis=0), 1e-9)
-    both = np.flatnonzero((share >= OPEN_SHARE).all(axis=1))
-    # each eye widest on another frame, and neither frame open enough in the other eye: the most open one
-    return both if len(both) else np.array([int(np.argmax(share.min(axis=1)))])
 
 
 def mouth_was_open(neutral: np.ndarray, portrait: np.ndarray) -> bool:

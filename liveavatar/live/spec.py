@@ -130,9 +130,7 @@ class TrackingConfig:
     min_tracking_confidence: float = 0.5
     hold_s: float = 0.5
     fade_s: float = 1.0
-    # tracked frames averaged into the neutral reference at start / calibrate(); frames whose eyes are closing
-    # are left out and the capture runs on (liveavatar.landmarks.calibration.open_eyed)
-    neutral_frames: int = 5
+    neutral_frames: int = 5  # tracked frames averaged into the neutral reference at start / calibrate()
 
 
 @dataclass(frozen=True)

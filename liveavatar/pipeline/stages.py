@@ -19,7 +19,7 @@ import numpy as np
 from liveavatar.avatar import Avatar
 from liveavatar.disclosure import draw_ai_mark
 from liveavatar.errors import InputError
-from liveavatar.landmarks.calibration import NEUTRAL_WAIT, neutral_warning, open_eyed
+from liveavatar.landmarks.calibration import neutral_warning
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.irises import spline_driven
 from liveavatar.landmarks.retarget import Retargeter, driver_irises, driver_points
@@ -99,13 +99,12 @@ class Processor:
         self.controls = ExpressionControls()  # replaced whole (never mutated): read once per frame
         self.neutral_warning = ""  # what looks wrong with the last neutral, "" when it looks fine
         self.neutrals = 0  # how many neutrals have been captured (each one is checked once)
+        self._neutral_irises: list[np.ndarray] = []
         self._neutral_iris: np.ndarray | None = None
         self._box_smoother = CropBoxSmoother()
-        # the capture's frames: 68×3 points, 2×3 irises or None, the camera frame (kept only while its eyes
-        # count as open: a capture that catches a blink runs on) or None
-        self._neutral_samples: list[tuple[np.ndarray, np.ndarray | None, DriverFrame | None]] = []
+        self._neutral_samples: list[np.ndarray] = []
         self._neutral: np.ndarray | None = None
-        self._neutral_frame: DriverFrame | None = None  # the last open-eyed frame of the capture, if tracked
+        self._neutral_frame: DriverFrame | None = None  # the last frame of the neutral's capture, if tracked
         self._calibrate = threading.Event()
         self._retargeters: dict[int, Retargeter] = {}  # per avatar (id of its landmarks array)
         self._retargeting: Retargeter | None = None  # the one the last frame used
@@ -218,33 +217,26 @@ class Processor:
         return driven, timings
 
     def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None, frame: DriverFrame | None) -> None:
-        """Adds one frame to the neutral being captured; once neutral_frames of the capture's frames have their
-        eyes open (calibration.open_eyed), averages those in. frame: this frame's camera image and points when
-        tracked (a scripted driver has none): the last open-eyed one is kept for the creases. A capture that
-        never gets enough open-eyed frames ends after NEUTRAL_WAIT times as many, with those it has."""
+        """Adds one frame to the neutral being captured; averages it in once neutral_frames are in. frame: this
+        frame's camera image and points when tracked (a scripted driver has none): the last one is kept."""
         if self._calibrate.is_set():
             self._calibrate.clear()
             self._neutral_samples.clear()
+            self._neutral_irises.clear()
             self._neutral = None
-        self._neutral_samples.append((points3, irises, frame))
-        samples = self._neutral_samples
-        open_now = open_eyed([p for p, _, _ in samples])
-        # a sample whose eyes no longer count as open never will (the widest gap only grows): its frame goes
-        for i, (p, iris, f) in enumerate(samples):
-            if f is not None and i not in open_now:
-                samples[i] = (p, iris, None)
-        wanted = max(1, self.cfg.neutral_frames)
-        if len(open_now) < wanted and len(samples) < NEUTRAL_WAIT * wanted:
-            return
-        chosen = [samples[i] for i in open_now[-wanted:]]
-        self._neutral = np.mean([p for p, _, _ in chosen], axis=0)
-        irises_seen = [iris for _, iris, _ in chosen if iris is not None]
-        self._neutral_iris = np.mean(irises_seen, axis=0) if len(irises_seen) == len(chosen) else None
-        self._neutral_frame = chosen[-1][2]
-        self.neutral_warning = ""  # checked against the portrait when the retargeter takes it
-        self.neutrals += 1
-        samples.clear()
-        self._motion_smoother.reset()  # motion is relative to the neutral: the old state means nothing
+        self._neutral_samples.append(points3)
+        if irises is not None:
+            self._neutral_irises.append(irises)
+        if len(self._neutral_samples) >= max(1, self.cfg.neutral_frames):
+            self._neutral = np.mean(self._neutral_samples, axis=0)
+            complete = len(self._neutral_irises) == len(self._neutral_samples)
+            self._neutral_iris = np.mean(self._neutral_irises, axis=0) if complete else None
+            self._neutral_frame = frame
+            self.neutral_warning = ""  # checked against the portrait when the retargeter takes it
+            self.neutrals += 1
+            self._neutral_samples.clear()
+            self._neutral_irises.clear()
+            self._motion_smoother.reset()  # motion is relative to the neutral: the old state means nothing
 
     def _continue(self, t: float, avatar: Avatar) -> tuple[np.ndarray, str, float]:
         """Points when no face is seen: hold the last pose for hold_s, then glide to the neutral in fade_s. Also

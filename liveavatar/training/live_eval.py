@@ -49,16 +49,17 @@ class LiveRenderer:
         processor = Processor(tracking, size)
         faces: list[np.ndarray] = []
         capturing: list[bool] = []
+        tracked = 0
         try:
             for i, frame in enumerate(frames):
-                # the neutral's capture runs on while its frames' eyes close (a blink): its own state says
-                capturing.append(not processor.calibrated)
                 driven, _ = processor.process(frame, None, i / fps, avatar, "relative")
                 face, layers = infer_frame(self.engine, psi, warp, driven)
                 output = compose_frame(
                     composer, face, avatar, Background(), False, False, layers, driven, frame, driver_mouth
                 )
                 faces.append(np.ascontiguousarray(output[y0:y1, x0:x1]))
+                tracked += driven.driver_now is not None
+                capturing.append(tracked <= tracking.neutral_frames)
         finally:
             processor.close()
         return faces, capturing
