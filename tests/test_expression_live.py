@@ -198,7 +198,7 @@ def test_switching_avatars_keeps_the_drivers_mouth_rest(avatar, carried, monkeyp
         return float(np.mean((points[lower, 1] - points[upper, 1]) - (rest[lower, 1] - rest[upper, 1]))) / iod
 
     if not carried:  # the switch as it was: nothing handed over
-        monkeypatch.setattr(Retargeter, "continue_mouth_rest", lambda self, other: None)
+        monkeypatch.setattr(Retargeter, "continue_rests", lambda self, other: None)
     image = np.zeros((256, 256, 3), np.uint8)
     processor = Processor(TrackingConfig(neutral_frames=2), 256)
     frames = [(opened, avatar), (opened, avatar), (rest, avatar), (opened, other), (opened, avatar)]

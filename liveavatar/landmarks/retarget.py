@@ -19,7 +19,12 @@ measure() (driver → Motion):
    its first frame; then, once the driver's inner lips come closer still, from the most closed mouth
    seen. The lips and jaw points move back along the neutral's down axis by the rest's closing, each by
    its share of a mouth opening (MOUTH_OPENING_SHARE). Widths, smiles and everything else stay relative
-   to the neutral.
+   to the neutral. The lids' open gap has its own zero too (eye rest): a neutral captured while the eyes
+   were closing (a blink) would otherwise make every open frame after it read wider than the neutral, and
+   the avatar stare for the whole session. Over the first EYE_REST_FRAMES frames the median openness seen
+   so far, when clearly wider than the neutral's (EYE_REST_WIDER), becomes the open gap, reached by a
+   factor of at most EYE_REST_STEP a frame: each lid pair's gap is divided by it, about the pair's
+   midpoint.
 
 apply() (Motion, ExpressionControls → portrait points):
 3. The neutral is mapped onto the portrait by a 2D similarity (scale k, rotation Φ) fitted on the same
@@ -94,6 +99,19 @@ MOUTH_OPENING_SHARE[65:68] = 1.0
 # and such a neutral keeps its zero; an open one's opening is measured from this gap until the driver's
 # lips come closer still.
 MOUTH_CLOSED_GAP = 0.05
+# The eye rest (module docstring, step 2). A blink lasts 0.1-0.4 s and comes every 3-4 s, so a 5-frame
+# capture catches part of one about one time in eight; started at the blinks of lp_blinkx2 the avatar's lids
+# stayed 1.17-1.51x as open as the portrait's. Several shared clips start in a blink (pdfgc_vox_id01333,
+# hellomeme_tiktok, lia_vox_man_grey, ffpp_519): their median openness over the 60 frames after a capture at
+# frame 0 is 2.1-3.1 times the capture's, and the avatar stared at OPENNESS_MAX throughout. Blinks last up
+# to 17 frames there, so the frames right after a capture can all be closed: the median runs over 2 s (at
+# 30 fps), is taken once EYE_REST_MIN frames are in, and the rest glides to it rather than jumps. Over 114
+# shared clips started at frame 0 that median's quartiles are 0.96 / 1.02 / 1.12 (looking up opens the lids
+# a little, looking down and smiling narrow them): only a median clearly wider moves the rest.
+EYE_REST_FRAMES = 60
+EYE_REST_MIN = 10
+EYE_REST_WIDER = 1.15
+EYE_REST_STEP = 1.1
 OPENNESS_MAX = 1.6  # a driver opening wide does not stretch a portrait's eyes beyond this
 # mediapipe's lids rarely meet on a real blink: the gap bottoms out at ~this fraction of the open gap
 # (measured in docs/EXPRESSION.md), so openness is rescaled to make that read as fully closed.
@@ -241,7 +259,8 @@ class Retargeter:
     Call set_neutral() before the first __call__ (the runner does, from the first tracked frames).
     mouth_rest: the adaptive zero of the mouth's opening (module docstring, step 2); False measures the
     opening from the neutral, as before it existed. Stateful: measure() lowers the rest as the driver's
-    mouth closes, so one Retargeter follows one driver stream in time order.
+    mouth closes (and measures the eye rest over the first frames), so one Retargeter follows one driver
+    stream in time order.
     """
 
     def __init__(
@@ -264,6 +283,9 @@ class Retargeter:
         self._neutral: np.ndarray | None = None
         self._neutral_irises: np.ndarray | None = None
         self._rest_closing = 0.0
+        self._eye_seen: list[float] = []  # mean openness of both eyes on the frames measured so far (≤ EYE_REST_FRAMES)
+        self._eye_target = 1.0  # the median's open gap (in the neutral's gaps) the rest glides to
+        self._eye_rest = 1.0  # the open gap in use: 1 until the eye rest says otherwise
 
     @property
     def neutral(self) -> np.ndarray | None:
@@ -319,6 +341,8 @@ class Retargeter:
         # through the first words of a neutral captured mid-sentence, and under-opened it until then: mouth
         # r 0.80 → 0.86 on such a clip (dreamtalk_mead_w011, tools/measure_mouth.py's retargeted points).
         self._rest_closing = -(self._neutral_opening - MOUTH_CLOSED_GAP * iod) if self._rest_adapts else 0.0
+        self._eye_seen = []
+        self._eye_target = self._eye_rest = 1.0
 
     @property
     def mouth_rest_closing(self) -> float:
@@ -326,13 +350,25 @@ class Retargeter:
         current rest are than the neutral's: 0 while the opening is still measured from the neutral."""
         return self._rest_closing
 
-    def continue_mouth_rest(self, other: Retargeter) -> None:
-        """Takes over the mouth rest `other` has found when both measure from the same neutral array.
+    @property
+    def eye_rest(self) -> float:
+        """The driver's open lid gap, in the neutral's: 1 unless the eye rest found the neutral's eyes
+        narrower than the frames after it (a blink caught by the capture)."""
+        return self._eye_rest
 
-        The rest is the driver's most closed mouth, not the portrait's: switching avatars mid-session must
-        not put the new avatar's mouth back on the open neutral until the driver happens to close again."""
-        if self._neutral is not None and other.neutral is self._neutral and self._rest_adapts:
+    def continue_rests(self, other: Retargeter) -> None:
+        """Takes over the mouth rest and the eye rest `other` has found when both measure from the same
+        neutral array.
+
+        Both are the driver's, not the portrait's: switching avatars mid-session must not put the new
+        avatar's mouth back on the open neutral until the driver happens to close again, nor measure the
+        eye rest again."""
+        if self._neutral is None or other.neutral is not self._neutral:
+            return
+        if self._rest_adapts:
             self._rest_closing = min(self._rest_closing, other.mouth_rest_closing)
+        self._eye_seen = list(other._eye_seen)
+        self._eye_target, self._eye_rest = other._eye_target, other.eye_rest
 
     def measure(self, driver: np.ndarray, irises: np.ndarray | None = None) -> Motion:
         """driver: 68×3 points of the current frame (irises: its 2×3 iris centres) → Motion."""
@@ -349,6 +385,7 @@ class Retargeter:
         residual[:, :dims] = undone - n[:, :dims]
         if self.mouth_rest:
             self._rebase_mouth(residual)
+        self._rebase_lids(residual)
         r3 = np.eye(3)
         r3[:dims, :dims] = r
         shift = d[RIGID, :2].mean(0) - n[RIGID, :2].mean(0)
@@ -374,6 +411,29 @@ class Retargeter:
         closing = lip_opening(residual, self._neutral_down)  # driver px; < 0 when closer than the neutral
         self._rest_closing = max(min(self._rest_closing, closing), -self._neutral_opening)
         residual[:, :2] -= np.outer(MOUTH_OPENING_SHARE * self._rest_closing, self._neutral_down)
+
+    def _rebase_lids(self, residual: np.ndarray) -> None:
+        """Measures the eye rest over the first EYE_REST_FRAMES frames and divides each lid pair's gap (in
+        place on the 68×3 residual, about the pair's midpoint) by it. Openness is linear in the gap, so the
+        driver's open frames read 1 again and a blink still closes."""
+        n = self._neutral
+        if len(self._eye_seen) < EYE_REST_FRAMES:
+            self._eye_seen.append(float(eye_openness(n[:, :2] + residual[:, :2], n[:, :2]).mean()))
+            if len(self._eye_seen) >= EYE_REST_MIN:
+                median = float(np.median(self._eye_seen))
+                # once engaged it follows the median down to 1, so a median hovering about the threshold
+                # does not make the lids flicker between two rests
+                engaged = median > EYE_REST_WIDER or self._eye_target > 1.0
+                self._eye_target = max(median, 1.0) if engaged else 1.0
+        self._eye_rest *= float(np.clip(self._eye_target / self._eye_rest, 1 / EYE_REST_STEP, EYE_REST_STEP))
+        if self._eye_rest == 1.0:
+            return
+        for pairs in LID_PAIRS:
+            for upper, lower in pairs:
+                gap = n[lower, :2] + residual[lower, :2] - n[upper, :2] - residual[upper, :2]
+                excess = gap * (1 - 1 / self._eye_rest)
+                residual[upper, :2] += excess / 2
+                residual[lower, :2] -= excess / 2
 
     def apply(self, motion: Motion, controls: ExpressionControls | None = None) -> Retargeted:
         """Motion → portrait landmarks (and irises when the motion has them), with the controls' gains."""

@@ -151,7 +151,7 @@ class Processor:
             r.set_neutral(self._neutral, self._neutral_iris)
             self.neutral_warning = neutral_warning(self._neutral, avatar.landmarks, self.cfg.mouth_rest)
         if self._retargeting is not None and self._retargeting is not r:
-            r.continue_mouth_rest(self._retargeting)  # an avatar switch: the driver's mouth rest goes along
+            r.continue_rests(self._retargeting)  # an avatar switch: the driver's mouth and eye rests go along
         self._retargeting = r
         return r
 
