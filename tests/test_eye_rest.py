@@ -152,3 +152,30 @@ def test_a_session_started_in_a_blink_gets_the_portraits_eyes_back(driving, mona
     assert _avatar_openness(mona_lisa, _frames(driving / BLINK_CLIP, 32, 60), skip=30) == pytest.approx(1.0, abs=0.1)
     # started with open eyes, nothing changes
     assert _avatar_openness(mona_lisa, _frames(driving / BLINK_CLIP, 0, 60), skip=30) == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_capture_ending_in_a_blink_keeps_its_open_eyed_frame_for_the_creases(driving, mona_lisa):
+    if not (driving / BLINK_CLIP).is_file():
+        pytest.skip(f"{BLINK_CLIP} is not in the shared data")
+    # from frame 70 the capture's lids close as it ends (mediapipe: 0.91, 0.96, 0.89, 0.57, 0.12 of the open
+    # gap): the creases' neutral frame was the last, shut one
+    frames = _frames(driving / BLINK_CLIP, 70, 6)
+    processor = Processor(TrackingConfig(), 64)
+    try:
+        kept = [
+            processor.process(image, None, i / 30, mona_lisa, "relative")[0].neutral_frame
+            for i, image in enumerate(frames)
+        ]
+    finally:
+        processor.close()
+    assert kept[:4] == [None] * 4 and kept[4] is not None and kept[5] is kept[4]
+    # the last frame whose eyes are open (frame 72, 0.89), not the shut last one of the capture
+    assert kept[4].image is frames[2]
+    assert lid_ratios(kept[4].points).min() > 2 * lid_ratios(_track(frames[4])).min()
+
+
+def _track(image: np.ndarray) -> np.ndarray:
+    from liveavatar.landmarks.tracker import FaceTracker
+
+    with FaceTracker("image", 1, irises=True) as tracker:
+        return tracker.track(image).landmarks.points68

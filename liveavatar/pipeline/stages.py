@@ -41,6 +41,7 @@ from liveavatar.render.creases import Creases
 from liveavatar.render.drawn_mouth import OwnMouth, own_opening, own_teeth_show, own_teeth_split, unpaint_own_inside
 from liveavatar.render.driver_mouth import DriverFrame
 from liveavatar.render.full_resolution import FullResolutionWarp
+from liveavatar.render.lids import lid_ratios
 from liveavatar.render.mouth_inside import MouthInside
 from liveavatar.render.rasterize import rasterize_landmarks
 from liveavatar.types import FaceLandmarks, WarpLayers
@@ -48,6 +49,15 @@ from liveavatar.types import FaceLandmarks, WarpLayers
 Rect = tuple[int, int, int, int]  # (x0, y0, x1, y1) output pixels
 SUPERSAMPLE_FROM = 1.5  # portrait px per output px from which the full-resolution warp samples at 2×
 BLACK_LEVEL = 8.0  # mean pixel value under which a frame is reported as black (lens cap, camera starting)
+
+
+# A frame of the neutral's capture whose eyes are this share as open as the capture's widest counts as open-eyed
+# for the creases' neutral frame (one frame into a blink the gap is 0.5-0.6 of the open one; tracker noise
+# on an open eye is ±0.05). From frame 70 of the blink clip (lids 0.91, 0.96, 0.89, 0.57, 0.12 of the open gap)
+# the creases' change around the Mona Lisa's eyes at an open frame after it: 0.71 → 0.37 (8-bit levels, mean over
+# a box about the eyes; a capture with open eyes 0.12-0.23: tools/measure_blink_start.py --creases). The last
+# such frame, not the widest: among open ones the widest is tracker noise, and the last is as before.
+OPEN_EYED = 0.85
 
 
 @dataclass
@@ -64,8 +74,9 @@ class Driven:
     last_share: the face is lost and `points` still hold this much of the last tracked pose (1 while held,
     falling to 0 as they glide back to the neutral; 0 when tracked): the Composer lays the last tracked mouth
     while they hold any (from_last), and that frame's creases fade with it.
-    neutral_frame: the camera frame the neutral was captured on, with its own 68 points, once a tracked neutral
-    is in (the Composer lays the driver's creases relative to it: liveavatar.render.creases), else None.
+    neutral_frame: the camera frame the neutral was captured on (the capture's most open-eyed tracked one), with
+    its own 68 points, once a tracked neutral is in (the Composer lays the driver's creases relative to it:
+    liveavatar.render.creases), else None.
     control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
     clamped inside the driven eyes (liveavatar.landmarks.irises.spline_driven); what a warp model moves.
     """
@@ -104,7 +115,9 @@ class Processor:
         self._box_smoother = CropBoxSmoother()
         self._neutral_samples: list[np.ndarray] = []
         self._neutral: np.ndarray | None = None
-        self._neutral_frame: DriverFrame | None = None  # the last frame of the neutral's capture, if tracked
+        self._neutral_frame: DriverFrame | None = None  # the capture's last open-eyed tracked frame, if any
+        # the tracked frames of the capture under way, each with its narrower eye's lid gap over the eye's width
+        self._neutral_frames: list[tuple[float, DriverFrame]] = []
         self._calibrate = threading.Event()
         self._retargeters: dict[int, Retargeter] = {}  # per avatar (id of its landmarks array)
         self._retargeting: Retargeter | None = None  # the one the last frame used
@@ -218,20 +231,30 @@ class Processor:
 
     def _collect_neutral(self, points3: np.ndarray, irises: np.ndarray | None, frame: DriverFrame | None) -> None:
         """Adds one frame to the neutral being captured; averages it in once neutral_frames are in. frame: this
-        frame's camera image and points when tracked (a scripted driver has none): the last one is kept."""
+        frame's camera image and points when tracked (a scripted driver has none): the last one whose eyes are
+        open (OPEN_EYED of the widest the capture saw) is kept. The creases are the change from that frame, and
+        the eyes' left-out area is the current frame's eye grown: a capture ending in a blink (the last frame's
+        lids shut) laid the lids' fold, open against shut, around every open eye after it."""
         if self._calibrate.is_set():
             self._calibrate.clear()
             self._neutral_samples.clear()
             self._neutral_irises.clear()
             self._neutral = None
+            self._neutral_frames.clear()
         self._neutral_samples.append(points3)
+        if frame is not None:
+            self._neutral_frames.append((float(lid_ratios(frame.points).min()), frame))
         if irises is not None:
             self._neutral_irises.append(irises)
         if len(self._neutral_samples) >= max(1, self.cfg.neutral_frames):
             self._neutral = np.mean(self._neutral_samples, axis=0)
             complete = len(self._neutral_irises) == len(self._neutral_samples)
             self._neutral_iris = np.mean(self._neutral_irises, axis=0) if complete else None
-            self._neutral_frame = frame
+            self._neutral_frame = None
+            if self._neutral_frames:
+                widest = max(lids for lids, _ in self._neutral_frames)
+                self._neutral_frame = [f for lids, f in self._neutral_frames if lids >= OPEN_EYED * widest][-1]
+            self._neutral_frames.clear()
             self.neutral_warning = ""  # checked against the portrait when the retargeter takes it
             self.neutrals += 1
             self._neutral_samples.clear()
