@@ -210,7 +210,7 @@ def test_the_processor_hands_on_the_drivers_points_of_that_very_frame_only_when_
         assert handed[0].neutral_frame is None  # still capturing (neutral_frames=2)
         kept = handed[1].neutral_frame
         assert kept is not None and all(d.neutral_frame is kept for d in handed[1:])
-        # one of the capture's frames (its most open-eyed), with that frame's own points
+        # one of the capture's frames (its last open-eyed one), with that frame's own points
         which = next(i for i in (0, 1) if kept.image is frames[i])
         np.testing.assert_array_equal(kept.points, handed[which].driver_now)
         moved = np.abs(driven.driver.points68 - driven.driver_now).max()

@@ -74,7 +74,7 @@ class Driven:
     last_share: the face is lost and `points` still hold this much of the last tracked pose (1 while held,
     falling to 0 as they glide back to the neutral; 0 when tracked): the Composer lays the last tracked mouth
     while they hold any (from_last), and that frame's creases fade with it.
-    neutral_frame: the camera frame the neutral was captured on (the capture's most open-eyed tracked one), with
+    neutral_frame: the camera frame the neutral was captured on (the capture's last open-eyed tracked one), with
     its own 68 points, once a tracked neutral is in (the Composer lays the driver's creases relative to it:
     liveavatar.render.creases), else None.
     control: 70×2 float32, the warp's driven control points (crop pixels): `points` and the two iris centres
