@@ -24,7 +24,8 @@ measure() (driver → Motion):
    the avatar stare for the whole session. Over the first EYE_REST_FRAMES frames the median openness seen
    so far, when clearly wider than the neutral's (EYE_REST_WIDER), becomes the open gap, reached by a
    factor of at most EYE_REST_STEP a frame: each lid pair's gap is divided by it, about the pair's
-   midpoint.
+   midpoint. The median is over the open frames; until EYE_REST_MIN of them are in, the eyes open no wider
+   than the neutral's.
 
 apply() (Motion, ExpressionControls → portrait points):
 3. The neutral is mapped onto the portrait by a 2D similarity (scale k, rotation Φ) fitted on the same
@@ -105,13 +106,17 @@ MOUTH_CLOSED_GAP = 0.05
 # hellomeme_tiktok, lia_vox_man_grey, ffpp_519): their median openness over the 60 frames after a capture at
 # frame 0 is 2.1-3.1 times the capture's, and the avatar stared at OPENNESS_MAX throughout. Blinks last up
 # to 17 frames there, so the frames right after a capture can all be closed: the median runs over 2 s (at
-# 30 fps), is taken once EYE_REST_MIN frames are in, and the rest glides to it rather than jumps. Over 114
-# shared clips started at frame 0 that median's quartiles are 0.96 / 1.02 / 1.12 (looking up opens the lids
-# a little, looking down and smiling narrow them): only a median clearly wider moves the rest.
+# 30 fps) over the open frames only (over EYE_REST_SHUT of the neutral's gap), and is taken once EYE_REST_MIN
+# of them are in; until then the lids open no wider than the neutral's (the rest is at least the widest frame
+# seen), so the avatar does not stare while its rest is measured, and once it is known the rest glides to it
+# rather than jumps. Over 114 shared clips started at
+# frame 0 that median's quartiles are 0.96 / 1.02 / 1.12 (looking up opens the lids a little, looking down
+# and smiling narrow them): only a median clearly wider moves the rest.
 EYE_REST_FRAMES = 60
-EYE_REST_MIN = 10
+EYE_REST_MIN = 5
 EYE_REST_WIDER = 1.15
-EYE_REST_STEP = 1.1
+EYE_REST_STEP = 1.2
+EYE_REST_SHUT = 0.8  # a frame this open (of the neutral's gap) or less is closing, left out of the median
 OPENNESS_MAX = 1.6  # a driver opening wide does not stretch a portrait's eyes beyond this
 # mediapipe's lids rarely meet on a real blink: the gap bottoms out at ~this fraction of the open gap
 # (measured in docs/EXPRESSION.md), so openness is rescaled to make that read as fully closed.
@@ -285,6 +290,8 @@ class Retargeter:
         self._rest_closing = 0.0
         self._eye_seen: list[float] = []  # mean openness of both eyes on the frames measured so far (≤ EYE_REST_FRAMES)
         self._eye_target = 1.0  # the median's open gap (in the neutral's gaps) the rest glides to
+        self._eye_engaged = False  # the median has been clearly wider than the neutral's
+        self._eye_known = False  # the median has told the rest (EYE_REST_MIN open frames in)
         self._eye_rest = 1.0  # the open gap in use: 1 until the eye rest says otherwise
 
     @property
@@ -343,6 +350,7 @@ class Retargeter:
         self._rest_closing = -(self._neutral_opening - MOUTH_CLOSED_GAP * iod) if self._rest_adapts else 0.0
         self._eye_seen = []
         self._eye_target = self._eye_rest = 1.0
+        self._eye_engaged = self._eye_known = False
 
     @property
     def mouth_rest_closing(self) -> float:
@@ -369,6 +377,7 @@ class Retargeter:
             self._rest_closing = min(self._rest_closing, other.mouth_rest_closing)
         self._eye_seen = list(other._eye_seen)
         self._eye_target, self._eye_rest = other._eye_target, other.eye_rest
+        self._eye_engaged, self._eye_known = other._eye_engaged, other._eye_known
 
     def measure(self, driver: np.ndarray, irises: np.ndarray | None = None) -> Motion:
         """driver: 68×3 points of the current frame (irises: its 2×3 iris centres) → Motion."""
@@ -418,13 +427,23 @@ class Retargeter:
         driver's open frames read 1 again and a blink still closes."""
         n = self._neutral
         if len(self._eye_seen) < EYE_REST_FRAMES:
-            self._eye_seen.append(float(eye_openness(n[:, :2] + residual[:, :2], n[:, :2]).mean()))
-            if len(self._eye_seen) >= EYE_REST_MIN:
-                median = float(np.median(self._eye_seen))
+            openness = float(eye_openness(n[:, :2] + residual[:, :2], n[:, :2]).mean())
+            self._eye_seen.append(openness)
+            seen = np.array(self._eye_seen)
+            # the open frames: a blink that goes on after the capture neither holds the median down nor, once
+            # EYE_REST_MIN open frames are in, keeps it from telling
+            opened = seen[seen >= EYE_REST_SHUT]
+            median = float(np.median(opened)) if len(opened) else 1.0
+            # Until the median tells, the avatar's eyes open no wider than the portrait's: a neutral caught
+            # mid-blink does not stare while its rest is measured.
+            self._eye_known = self._eye_known or len(opened) >= EYE_REST_MIN
+            if not self._eye_known and len(self._eye_seen) < EYE_REST_FRAMES:
+                self._eye_target = self._eye_rest = max(self._eye_rest, openness)
+            else:
                 # once engaged it follows the median down to 1, so a median hovering about the threshold
                 # does not make the lids flicker between two rests
-                engaged = median > EYE_REST_WIDER or self._eye_target > 1.0
-                self._eye_target = max(median, 1.0) if engaged else 1.0
+                self._eye_engaged = self._eye_engaged or median > EYE_REST_WIDER
+                self._eye_target = max(median, 1.0) if self._eye_engaged else 1.0
         self._eye_rest *= float(np.clip(self._eye_target / self._eye_rest, 1 / EYE_REST_STEP, EYE_REST_STEP))
         if self._eye_rest == 1.0:
             return
