@@ -291,7 +291,6 @@ class Retargeter:
         self._eye_seen: list[float] = []  # mean openness of both eyes on the frames measured so far (≤ EYE_REST_FRAMES)
         self._eye_target = 1.0  # the median's open gap (in the neutral's gaps) the rest glides to
         self._eye_engaged = False  # the median has been clearly wider than the neutral's
-        self._eye_known = False  # the median has told the rest (EYE_REST_MIN open frames in)
         self._eye_rest = 1.0  # the open gap in use: 1 until the eye rest says otherwise
 
     @property
@@ -350,7 +349,7 @@ class Retargeter:
         self._rest_closing = -(self._neutral_opening - MOUTH_CLOSED_GAP * iod) if self._rest_adapts else 0.0
         self._eye_seen = []
         self._eye_target = self._eye_rest = 1.0
-        self._eye_engaged = self._eye_known = False
+        self._eye_engaged = False
 
     @property
     def mouth_rest_closing(self) -> float:
@@ -377,7 +376,7 @@ class Retargeter:
             self._rest_closing = min(self._rest_closing, other.mouth_rest_closing)
         self._eye_seen = list(other._eye_seen)
         self._eye_target, self._eye_rest = other._eye_target, other.eye_rest
-        self._eye_engaged, self._eye_known = other._eye_engaged, other._eye_known
+        self._eye_engaged = other._eye_engaged
 
     def measure(self, driver: np.ndarray, irises: np.ndarray | None = None) -> Motion:
         """driver: 68×3 points of the current frame (irises: its 2×3 iris centres) → Motion."""
@@ -434,10 +433,9 @@ class Retargeter:
             # EYE_REST_MIN open frames are in, keeps it from telling
             opened = seen[seen >= EYE_REST_SHUT]
             median = float(np.median(opened)) if len(opened) else 1.0
-            # Until the median tells, the avatar's eyes open no wider than the portrait's: a neutral caught
-            # mid-blink does not stare while its rest is measured.
-            self._eye_known = self._eye_known or len(opened) >= EYE_REST_MIN
-            if not self._eye_known and len(self._eye_seen) < EYE_REST_FRAMES:
+            # Until the median tells (EYE_REST_MIN open frames; they only grow), the avatar's eyes open no
+            # wider than the portrait's: a neutral caught mid-blink does not stare while its rest is measured.
+            if len(opened) < EYE_REST_MIN and len(seen) < EYE_REST_FRAMES:
                 self._eye_target = self._eye_rest = max(self._eye_rest, openness)
             else:
                 # once engaged it follows the median down to 1, so a median hovering about the threshold
