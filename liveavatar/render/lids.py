@@ -9,8 +9,10 @@ and across it (v, down):
 
     upper lid vu(u), lower lid vl(u)   the portrait's lids, piecewise linear through its 68 points
     closing c = 1 − openness           openness: the driven lid gap over the portrait's (each per eye width)
-    vu' = vu + c·UPPER_SHARE·gap       where the lash line is drawn
-    vl' = vl − c·(1 − UPPER_SHARE)·gap
+    m(u) = 4·d·u·(1 − u)               where the lids meet once shut: an arc through the corners, as deep at
+                                       the middle as d = vu + UPPER_SHARE·gap there, held between vu and vl
+    vu' = vu + c·(m − vu)              where the lash line is drawn
+    vl' = vl − c·(vl − m)
 
 A sample the spline sends to v' in the band above (from vu − the lid's skin, LID_SKIN eye widths or less below
 the brow, down to vu') reads the lid's skin stretched down to vu'; one in the band below reads the lower lid's
@@ -48,6 +50,9 @@ BROW_SHARE = 0.6
 LOWER_SKIN = 0.25
 BROWS = ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))  # above each eye (subject's right first, as the eyes)
 UPPER_SHARE = 0.7  # of the closing, how much the upper lid travels; the lower lid the rest
+# Where they meet is an arc through the corners (_meeting), not UPPER_SHARE of the gap all along: between the
+# lids' few knots that was a polyline, flat over the eye's middle third and bent towards each corner, and every
+# shut eye showed a straight ruled line where a real one curves down with its eyeball.
 # A tracker's lid points sit inside the opening as often as on it (a painting's most: the Girl with a Pearl
 # Earring's inner white lay above its upper lid's line), so each lid is taken this much further out (eye
 # widths; the upper more, where the white shows) and the eye this much longer past each corner.
@@ -462,6 +467,17 @@ def _across(samples: np.ndarray, shape: EyeShape) -> tuple[np.ndarray, ...]:
     return u, v, vu, vl, np.maximum(vl - vu, 0.0) * inside_ends
 
 
+def _meeting(u: np.ndarray, vu: np.ndarray, vl: np.ndarray, shape: EyeShape) -> np.ndarray:
+    """Where the lids meet once shut (v, pixels, per point at u along the eye; vu, vl: the lids' v there): an
+    arc through the corners as deep at the eye's middle as UPPER_SHARE of the gap there, held between the
+    lids (module constants, UPPER_SHARE)."""
+    mid_upper = float(np.interp(0.5, *shape.upper.T))
+    depth = mid_upper + UPPER_SHARE * (float(np.interp(0.5, *shape.lower.T)) - mid_upper)
+    t = np.clip(u, 0.0, 1.0)
+    arc = np.float32(4 * depth) * t * (1 - t)
+    return np.minimum(np.maximum(arc, vu), vl).astype(np.float32)
+
+
 def _shut(closing: float) -> np.float32:
     """0 … 1 as the eye shuts: the last (1 − LASH_FROM) of its closing."""
     return np.float32(np.clip((closing - LASH_FROM) / (1 - LASH_FROM), 0.0, 1.0))
@@ -485,8 +501,9 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     u, v, vu, vl, gap = _across(samples, shape)
     top = vu - np.float32(shape.skin)
     bottom = vl + np.float32(LOWER_SKIN * shape.width)
-    vu_now = vu + np.float32(c * UPPER_SHARE) * gap
-    vl_now = vl - np.float32(c * (1 - UPPER_SHARE)) * gap
+    meet = _meeting(u, vu, vl, shape)
+    vu_now = vu + np.float32(c) * (meet - vu)
+    vl_now = vl - np.float32(c) * (vl - meet)
     shut = _shut(c)
     read_to, read_from = vu, vl  # the upper band's skin ends at read_to, the lower's starts at read_from
     lash_knots = shape.lash if shut > 0 else None
@@ -527,17 +544,17 @@ def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, clos
     v = (before[..., 0] - np.float32(shape.corner[0])) * down[0] + (
         before[..., 1] - np.float32(shape.corner[1])
     ) * down[1]
-    knots = np.union1d(shape.upper[:, 0], shape.lower[:, 0])
+    knots = np.union1d(np.union1d(shape.upper[:, 0], shape.lower[:, 0]), [0.5])  # the arc's deepest at 0.5
     upper, lower = np.interp(knots, *shape.upper.T), np.interp(knots, *shape.lower.T)
-    meet = upper + c * UPPER_SHARE * np.maximum(lower - upper, 0.0)
+    meet = upper + c * (_meeting(knots, upper, np.maximum(lower, upper), shape) - upper)
     reach = (LINE_CORE / 2 + LINE_SOFT) * shape.width + 2 * float(np.abs(np.diff(v, axis=0)).max(initial=1.0))
     rows = np.flatnonzero(((v > meet.min() - reach) & (v < meet.max() + reach)).any(axis=1))
     if not len(rows):
         return
     near = slice(rows[0], rows[-1] + 1)
     image, before = image[near], before[near]
-    _, v, vu, _, gap = _across(before, shape)
-    off = np.abs(v - (vu + np.float32(c * UPPER_SHARE) * gap))  # from where the lids meet, source pixels
+    u, v, vu, vl, gap = _across(before, shape)
+    off = np.abs(v - (vu + np.float32(c) * (_meeting(u, vu, vl, shape) - vu)))  # from the meeting, source pixels
     taper = _taper(gap, shape, shut)
     # source pixels per output pixel across the line, there (the spline stretches a shut eye's map)
     step = np.hypot(*np.gradient(v)) if min(v.shape) > 1 else np.ones_like(v)
