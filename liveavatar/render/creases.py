@@ -50,6 +50,14 @@ LIGHTEST = 0.05
 # −1.5); left out, and TRUST cells around, over a ramp of TRUST_RAMP (a shade to DARKEST is laid whole).
 OCCLUDED_DARK, OCCLUDED_LIGHT, TRUST_RAMP = -0.7, 0.7, 0.2
 TRUST = 2  # cells
+# Far darker than the face's skin (its median luma over the face) in the neutral frame, a cell at the face's
+# sides (within CONTOUR of the cheeks' outline, or above the brows) is not skin: hair hanging in front of them
+# (the tracker's outline runs under it) or a glasses frame's arm. Its strands sway between the neutral and
+# this frame, and their ratio, within the occlusion test's range, was laid as dark streaks down the cheek (a
+# driver whose long hair hangs beside her face: "tears" from the eye on Elizabeth Olsen and Audrey Hepburn).
+# Hair that swings in later is the occlusion test's (darker only in this frame, it is as likely a dropped
+# jaw's shade). A smile's folds, in a driver's deep shade, reach 0.35-0.42 of the face's median.
+SKIN_DARKEST = 0.35
 NO_CHANGE = 0.002  # |log gain| under this changes no pixel by half a level (255·0.002): not multiplied
 EDGE = 0.02  # the fade around the left-out parts, a fraction of the face's width
 # The fade in from the face's outline beside the cheeks, the same fraction: the cheeks' sides change their
@@ -279,9 +287,10 @@ class Creases:
         left_out(grid, points, support)
         if not support.any():
             return None
-        weight = support.astype(np.float32)
         width = float(np.linalg.norm(points[0] - points[16])) / float(grid.step.mean())  # the face, in cells
         contour = away_from_outline(grid, points, CONTOUR * width, TOP * width)
+        above = on_forehead(grid, points)
+        weight = support * skin_cells(sampled[1], support, (contour < 1) | (above > 0))
         current, then = (_masked_blur(x, weight, FINE * width) + DARK for x in sampled)
         raw = np.log(current / then)
         # what is in front of the face: its inside, by the ratio less its median over the face (the band-pass
@@ -289,7 +298,6 @@ class Creases:
         weight = weight * in_the_open(raw - float(np.median(raw[weight > 0])), weight)
         field = raw - _masked_blur(raw, weight, BROAD * width)
         weight = weight * in_the_open(field, weight)
-        above = on_forehead(grid, points)
         field = np.clip(field, -np.where(above > 0, DARKEST_FOREHEAD, DARKEST), LIGHTEST)
         gate = np.clip((brow_motion(points, rest) - BROW_STILL) / (BROW_MOVED - BROW_STILL), 0, 1)
         if gate < 1:  # faded across the brows' line, not cut there
@@ -347,6 +355,16 @@ class Creases:
         region = frame[box[1] + y0 : box[1] + y1, box[0] + x0 : box[0] + x1]
         region[:] = cv2.multiply(region, cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)  # rounded, saturated
         return True
+
+
+def skin_cells(neutral: np.ndarray, support: np.ndarray, sides: np.ndarray) -> np.ndarray:
+    """0/1 float32 on the grid: 1 where a cell can be the face's skin; 0 on the cells of the face's `sides`
+    (bool) far darker than its median in the neutral frame (SKIN_DARKEST; neutral: its luma on the grid,
+    height×width float32; support: the cells the ratio holds on, uint8) and TRUST cells around them. Only at
+    the sides: in the middle of the face the dark of a mouth's corners and of nostrils lies beside the smile's
+    folds."""
+    dark = (neutral < SKIN_DARKEST * float(np.median(neutral[support > 0]))) & sides
+    return cv2.erode((~dark).astype(np.float32), np.ones((2 * TRUST + 1,) * 2, np.uint8))
 
 
 def in_the_open(change: np.ndarray, weight: np.ndarray) -> np.ndarray:
