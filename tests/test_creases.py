@@ -4,7 +4,8 @@ A real frame of a real clip, tracked by mediapipe, is the driver's neutral; "thi
 light changed on purpose: a fold shaded on one cheek lands on the avatar's cheek and nowhere else; a frown's
 line above the brows lands on the avatar's forehead while the brows move, and not while they rest; a camera's
 exposure and a lamp's gradient are not creases; a blink and the mouth's inside are left out; a hand or a lock
-of hair in front of the face lays nothing; the same frame twice lays nothing.
+of hair in front of the face lays nothing, nor does hair hanging beside it as it sways; the same frame twice
+lays nothing.
 """
 
 from __future__ import annotations
@@ -177,8 +178,9 @@ def hair_over_the_cheek(image: np.ndarray, p: np.ndarray, shift: int) -> np.ndar
 
 
 def test_hair_beside_the_face_swaying_lays_nothing(neutral):
-    """Hair in front of the face's sides, in both frames but moved: each strand's ratio is within the occlusion
-    test's range (its edge over skin, blurred) and was laid as dark streaks down the avatar's cheek."""
+    """Hair hanging in front of the face's side in both frames, its strands swaying: each strand's ratio is
+    within the occlusion test's range (blurred over a cell) and was laid as dark streaks down the avatar's
+    cheek."""
     p = neutral.points
     before, points = avatar_layout(p)
     after = before.copy()
