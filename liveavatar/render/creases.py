@@ -17,9 +17,9 @@ is the crease, not the driver's face. Per frame:
 2. less its own broad blur (BROAD): a camera's exposure, a lamp, the head turning the face into shade are not
    expression, and the band-pass keeps them out; what is far darker or lighter than a crease (a hand, a lock
    of hair in front of the face) left out, and so is what is far darker than the skin at the face's sides in
-   the neutral frame (hair hanging there, swaying); clamped (DARKEST, LIGHTEST: a crease is mostly a shadow), left out
-   over the eyes (lids.py closes the portrait's own lids), inside the lips (driver_mouth.py lays the mouth
-   there) and on the nose (its light moves with the head's turn, not the expression), faded in from the
+   the neutral frame (hair hanging there, swaying); clamped (DARKEST, LIGHTEST: a crease is mostly a shadow),
+   left out over the eyes (lids.py closes the portrait's own lids), inside the lips (driver_mouth.py lays the
+   mouth there) and on the nose (its light moves with the head's turn, not the expression), faded in from the
    outline beside the cheeks (CONTOUR) and from the forehead's top; on the forehead laid only while the brows
    move (a frown's lines, a raised brow's furrows);
 3. that field is moved onto the avatar's driven points (output pixels) by the same triangles, triangles that

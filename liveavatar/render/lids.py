@@ -50,7 +50,7 @@ BROW_SHARE = 0.6
 LOWER_SKIN = 0.25
 BROWS = ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))  # above each eye (subject's right first, as the eyes)
 UPPER_SHARE = 0.7  # of the closing, how much the upper lid travels; the lower lid the rest
-# Where they meet is an arc through the corners (_meeting), not UPPER_SHARE of the gap all along: between the
+# Where they meet is an arc through the corners (_lids_now), not UPPER_SHARE of the gap all along: between the
 # lids' few knots that was a polyline, flat over the eye's middle third and bent towards each corner, and every
 # shut eye showed a straight ruled line where a real one curves down with its eyeball.
 # A tracker's lid points sit inside the opening as often as on it (a painting's most: the Girl with a Pearl
@@ -467,15 +467,18 @@ def _across(samples: np.ndarray, shape: EyeShape) -> tuple[np.ndarray, ...]:
     return u, v, vu, vl, np.maximum(vl - vu, 0.0) * inside_ends
 
 
-def _meeting(u: np.ndarray, vu: np.ndarray, vl: np.ndarray, shape: EyeShape) -> np.ndarray:
-    """Where the lids meet once shut (v, pixels, per point at u along the eye; vu, vl: the lids' v there): an
-    arc through the corners as deep at the eye's middle as UPPER_SHARE of the gap there, held between the
-    lids (module constants, UPPER_SHARE)."""
+def _lids_now(
+    u: np.ndarray, vu: np.ndarray, vl: np.ndarray, shape: EyeShape, closing: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the upper and the lower lid are `closing` of the way to where they meet once shut (v, pixels, per
+    point at u along the eye; vu, vl: the lids' v there): an arc through the corners as deep at the eye's
+    middle as UPPER_SHARE of the gap there, held between the lids (module docstring)."""
     mid_upper = float(np.interp(0.5, *shape.upper.T))
     depth = mid_upper + UPPER_SHARE * (float(np.interp(0.5, *shape.lower.T)) - mid_upper)
     t = np.clip(u, 0.0, 1.0)
-    arc = np.float32(4 * depth) * t * (1 - t)
-    return np.minimum(np.maximum(arc, vu), vl).astype(np.float32)
+    meet = np.minimum(np.maximum(np.float32(4 * depth) * t * (1 - t), vu), vl).astype(np.float32)
+    c = np.float32(closing)
+    return vu + c * (meet - vu), vl - c * (vl - meet)
 
 
 def _shut(closing: float) -> np.float32:
@@ -501,9 +504,7 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     u, v, vu, vl, gap = _across(samples, shape)
     top = vu - np.float32(shape.skin)
     bottom = vl + np.float32(LOWER_SKIN * shape.width)
-    meet = _meeting(u, vu, vl, shape)
-    vu_now = vu + np.float32(c) * (meet - vu)
-    vl_now = vl - np.float32(c) * (vl - meet)
+    vu_now, vl_now = _lids_now(u, vu, vl, shape, c)
     shut = _shut(c)
     read_to, read_from = vu, vl  # the upper band's skin ends at read_to, the lower's starts at read_from
     lash_knots = shape.lash if shut > 0 else None
@@ -546,7 +547,7 @@ def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, clos
     ) * down[1]
     knots = np.union1d(np.union1d(shape.upper[:, 0], shape.lower[:, 0]), [0.5])  # the arc's deepest at 0.5
     upper, lower = np.interp(knots, *shape.upper.T), np.interp(knots, *shape.lower.T)
-    meet = upper + c * (_meeting(knots, upper, np.maximum(lower, upper), shape) - upper)
+    meet, _ = _lids_now(knots, upper, np.maximum(lower, upper), shape, c)
     reach = (LINE_CORE / 2 + LINE_SOFT) * shape.width + 2 * float(np.abs(np.diff(v, axis=0)).max(initial=1.0))
     rows = np.flatnonzero(((v > meet.min() - reach) & (v < meet.max() + reach)).any(axis=1))
     if not len(rows):
@@ -554,7 +555,7 @@ def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, clos
     near = slice(rows[0], rows[-1] + 1)
     image, before = image[near], before[near]
     u, v, vu, vl, gap = _across(before, shape)
-    off = np.abs(v - (vu + np.float32(c) * (_meeting(u, vu, vl, shape) - vu)))  # from the meeting, source pixels
+    off = np.abs(v - _lids_now(u, vu, vl, shape, c)[0])  # from where the lids meet, source pixels
     taper = _taper(gap, shape, shut)
     # source pixels per output pixel across the line, there (the spline stretches a shut eye's map)
     step = np.hypot(*np.gradient(v)) if min(v.shape) > 1 else np.ones_like(v)
