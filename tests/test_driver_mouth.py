@@ -13,8 +13,10 @@ import pytest
 
 from liveavatar.render.driver_mouth import (
     DETAIL_SLACK,
+    HIGHLIGHT_KNEE,
     MAX_SHARPEN,
     DriverFrame,
+    bend_into_range,
     detail,
     match_detail,
     opening,
@@ -127,6 +129,38 @@ def test_a_soft_drivers_mouth_takes_the_portraits_sharpness(mouths):
     frame = soft.copy()
     assert transplant(frame, points, DriverFrame(image, points), (0, 0, w, h))
     assert detail(frame, core) < 0.8 * detail(image, core)
+
+
+def test_a_mouth_moved_past_white_keeps_its_gradation():
+    """Light the colour move takes past 255 is bent under it, in order, not cut off: teeth keep their shading
+    instead of a flat white block; a mouth already in range is left as it is, and so is its black."""
+
+    def bent(image: np.ndarray) -> np.ndarray:
+        image = image.copy()
+        bend_into_range(image, image.reshape(-1, 3))
+        return np.clip(np.rint(image), 0, 255).astype(int)
+
+    ramp = np.linspace(-60.0, 330.0, 400, dtype=np.float32)
+    fitted = bent(np.repeat(ramp[None, :, None], 3, axis=2))[0, :, 0]  # a mouth's light, past black to past white
+    assert np.all(np.diff(fitted) >= 0)  # in order
+    assert len(np.unique(fitted[ramp > 255])) > 8  # past white: still graded (cut off, one level: 255)
+    below = ramp <= HIGHLIGHT_KNEE
+    assert np.array_equal(fitted[below], np.clip(np.rint(ramp[below]), 0, 255))  # the rest as it was
+    steps = np.diff(fitted[(ramp > HIGHLIGHT_KNEE - 20) & (ramp < HIGHLIGHT_KNEE + 20)])
+    assert steps.max() <= 2  # no kink at the knee: its slope is 1 there
+    within = np.clip(np.repeat(ramp[None, :, None], 3, axis=2), 10, 240)
+    assert np.array_equal(bent(within), np.rint(within))
+
+
+def test_on_a_contrasty_portrait_the_drivers_teeth_are_not_burnt_out(mouths):
+    """The real open mouth laid on a brighter, contrastier copy of its frame (a contrasty photo or painting:
+    the colour move raises the light inside past white): few of its pixels end at 255 (cut off: 8 % of them)."""
+    _, (image, points) = mouths
+    h, w = image.shape[:2]
+    frame = np.clip((image.astype(np.float32) - 128) * 2.5 + 168, 0, 255).astype(np.uint8)
+    assert transplant(frame, points, DriverFrame(image, points), (0, 0, w, h))
+    laid = frame[inside(points, frame.shape)]
+    assert (laid == 255).any(1).mean() < 0.01
 
 
 def test_a_closed_mouth_lays_nothing(mouths):

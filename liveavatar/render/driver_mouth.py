@@ -14,7 +14,8 @@ So, per frame, at the output's resolution:
    output (the moved portrait and G's paint), chroma scaled no more than the rings' saturation differs (one
    affine colour matrix, since YCrCb is linear in RGB). A grey portrait has no chroma there, so the mouth
    turns grey;
-   a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows;
+   a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows,
+   and where that takes them past white their highlights are bent under it, not cut off (bend_into_range);
 4. its sharpness is moved to the portrait's the same way: the fine detail (luma less its 1-px Gaussian blur)
    of the lips-and-skin ring, the driver's cut out and recoloured against the output's there, sharpens a
    camera's soft mouth laid on a crisp photo or a brushy painting (a webcam's, enlarged onto a close-up,
@@ -67,6 +68,17 @@ SOFTEN_SIGMAS = (0.6, 0.9, 1.3, 1.8)
 # this scale, where a camera's grain and compression do not (at 1 px a self-reenacted clip's first frame, an
 # I-frame, read 3× as sharp as its later frames).
 SOFTNESS_SIGMA = 3.0
+# The colour move raises the teeth as far as the portrait's contrast asks, and on a contrasty or bright portrait
+# that is past white: driven by a clip that bares its teeth, 3.5-14 % of the laid mouth of Grace Hopper, Eileen
+# Collins, the Girl with a Pearl Earring, Ducreux and Van Gogh was cut off at 255, flat white blocks where the
+# teeth had shading (Scarlett Johansson's close-up 12 %). So where the mouth's FIT_RANGE percentile (its own
+# pixels, on about FIT_SAMPLES of them) passes 255 after the move and the sharpening, the light past
+# HIGHLIGHT_KNEE is bent under white (_shoulder: slope 1 at the knee, the percentile lands on 255): 1.1-2.4 %
+# left at 255. A knee of 225 kept the teeth brighter but left twice as much flat white (2.3-5.1 %).
+HIGHLIGHT_KNEE = 200.0
+FIT_RANGE = 99.5
+FIT_SAMPLES = 2000
+SHOULDER_NEWTON = 8  # Newton steps for the shoulder's curvature: converged to float32 from its start
 
 
 @dataclass(frozen=True)
@@ -169,15 +181,20 @@ def cut_mouth(
     cut = cv2.warpAffine(
         mouth.image, to_box, (bx1 - bx0, by1 - by0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    cut = cv2.transform(cut, colour_map(ring_in, ring_out))  # uint8, saturated
+    grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
+    cut = cv2.transform(cut.astype(np.float32), colour_map(ring_in, ring_out))  # float32, unclipped
     around = np.zeros(cut.shape[:2], np.uint8)
     around[ring[1] - by0 : ring[3] - by0, ring[0] - bx0 : ring[2] - bx0] = 1
     cv2.fillPoly(around, [np.rint(inner - (bx0, by0)).astype(np.int32)], (0,))
     reference = np.ascontiguousarray(frame[by0:by1, bx0:bx1])
-    grown = inner.mean(0) + (inner - inner.mean(0)) * (1 + GROW)
     softness = _softness(reference, cut, around, grown - (bx0, by0), feather) if read_softness else None
-    cut = match_detail(cut, reference, around)
+    cut = match_detail(cut, reference, around)  # still float: a sharpened tooth's edge is bent, not cut off
     patch = np.ascontiguousarray(cut[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0])
+    inside = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.rint(grown - (x0, y0)).astype(np.int32)], (1,))
+    step = max(1, int(np.sqrt(patch.shape[0] * patch.shape[1] / FIT_SAMPLES)))  # statistics: a sample tells
+    bend_into_range(patch, patch[::step, ::step][inside[::step, ::step] > 0])
+    patch = cv2.convertScaleAbs(np.maximum(patch, 0, out=patch))  # rounded, saturated (never negative: no abs)
     size = (x1 - x0, y1 - y0)
     mask = np.zeros((size[1], size[0]), np.uint8)
     polygon = np.rint((grown - (x0, y0)) * 16).astype(np.int32)  # 4 fractional bits: sub-pixel edges
@@ -186,12 +203,44 @@ def cut_mouth(
     return MouthCut(patch, alpha, (x0, y0, x1, y1), softness)
 
 
+def _shoulder(x: np.ndarray, knee: float, reach: float, room: float) -> np.ndarray:
+    """x (float32) past `knee` bent so that `reach` past it lands `room` past it (room < reach): slope 1 at the
+    knee, y = knee + room·(1 − e^(−b·t))/(1 − e^(−b)) at t = (x − knee)/reach within 0…1, b solving the slope
+    (so the knee itself where x < knee). A new array, worked on in place (a few passes over a mouth's box)."""
+    a = reach / room  # the curve's slope at the knee, in t: > 1
+    b = 2.0 * (a - 1)  # Newton on b/(1 − e^(−b)) = a, from a start close for a near 1
+    for _ in range(SHOULDER_NEWTON):
+        e = np.exp(-b)
+        b = max(b - (b / (1 - e) - a) * (1 - e) ** 2 / (1 - e - b * e), 1e-6)
+    y = np.subtract(x, np.float32(knee), dtype=np.float32)
+    np.clip(y, 0.0, np.float32(reach), out=y)
+    np.exp(np.multiply(y, np.float32(-b / reach), out=y), out=y)
+    scale = room / (1 - np.exp(-b))
+    np.multiply(y, np.float32(-scale), out=y)
+    return np.add(y, np.float32(knee + scale), out=y)
+
+
+def bend_into_range(image: np.ndarray, inside: np.ndarray) -> None:
+    """Bends `image`'s highlights (h×w×3 float32 RGB, a moved mouth, unclipped; changed in place) under white
+    rather than leaving them to be cut off, where the mouth's own pixels (`inside`, K×3) run past it (their
+    FIT_RANGE percentile lands on 255): teeth whose light the colour move took past 255 keep their shading
+    instead of a flat white block. A mouth within range is left as it is, and so are shadows past black: a
+    mouth's cavity is black (bent too, it greyed, and both trackers read the openings a little smaller)."""
+    if not len(inside):
+        return
+    high = float(np.percentile(inside, FIT_RANGE))
+    if high > 255:
+        # the shoulder is the knee itself below it and, bending away with slope 1, under x above it: the lower
+        # of the two is the bent value everywhere (masked writes took 2-3x as long)
+        np.minimum(image, _shoulder(image, HIGHLIGHT_KNEE, high - HIGHLIGHT_KNEE, 255 - HIGHLIGHT_KNEE), out=image)
+
+
 def _softness(reference: np.ndarray, cut: np.ndarray, around: np.ndarray, grown: np.ndarray, feather: float) -> float:
-    """MouthCut.softness of the cut driver's mouth and ring (`cut`) against the output's (`reference`), the same
-    box (h×w×3 uint8 RGB each): read on the lips and skin alone, the ring (`around`, h×w uint8) less all the mouth
-    may be laid over (the inner lips `grown`, K×2 box pixels, and `feather`ed), where the output still shows the
-    warp's own inside (a smile's stretched teeth), whose edges are not the portrait's sharpness. 1 where no
-    skin is left."""
+    """MouthCut.softness of the cut driver's mouth and ring (`cut`, h×w×3 float32 RGB) against the output's
+    (`reference`, the same box, uint8 RGB): read on the lips and skin alone, the ring (`around`, h×w uint8) less
+    all the mouth may be laid over (the inner lips `grown`, K×2 box pixels, and `feather`ed), where the output
+    still shows the warp's own inside (a smile's stretched teeth), whose edges are not the portrait's
+    sharpness. 1 where no skin is left."""
     outside = around.copy()
     cv2.fillPoly(outside, [np.rint(grown).astype(np.int32)], (0,))
     reach = 2 * max(1, int(np.ceil(2 * feather))) + 1
@@ -271,15 +320,16 @@ def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, 
 
 def detail(image: np.ndarray, mask: np.ndarray, sigma: float = DETAIL_SIGMA) -> float:
     """The standard deviation of an image's fine detail (luma less its `sigma`-px Gaussian blur) where `mask`
-    (h×w uint8, the image's size) is non-zero. image: h×w×3 uint8 RGB."""
+    (h×w uint8, the image's size) is non-zero. image: h×w×3 RGB, uint8 or float32 (0–255)."""
     luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     fine = luma - cv2.GaussianBlur(luma, (0, 0), sigma)
     return float(cv2.meanStdDev(fine, mask=mask)[1][0, 0])
 
 
 def match_detail(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """`image` (h×w×3 uint8 RGB) sharpened or softened so its detail over `mask` comes near `reference`'s (the
-    same size, the same place): a new array, or `image` itself where they are within DETAIL_SLACK."""
+    """`image` (h×w×3 RGB, uint8 or float32) sharpened or softened so its detail over `mask` comes near
+    `reference`'s (the same size, the same place): a new array of image's type, or `image` itself where they are
+    within DETAIL_SLACK."""
     have, want = detail(image, mask), detail(np.ascontiguousarray(reference), mask)
     if have < 1e-3 or want < 1e-3 or abs(want / have - 1) <= DETAIL_SLACK:
         return image
