@@ -69,12 +69,12 @@ SOFTEN_SIGMAS = (0.6, 0.9, 1.3, 1.8)
 # I-frame, read 3× as sharp as its later frames).
 SOFTNESS_SIGMA = 3.0
 # The colour move raises the teeth as far as the portrait's contrast asks, and on a contrasty or bright portrait
-# that is past white: driven by a clip that bares its teeth, 3.5-14 % of the laid mouth of Grace Hopper, Eileen
+# that is past white: driven by a clip that bares its teeth, 4.5-17 % of the laid mouth of Grace Hopper, Eileen
 # Collins, the Girl with a Pearl Earring, Ducreux and Van Gogh was cut off at 255, flat white blocks where the
 # teeth had shading (Scarlett Johansson's close-up 12 %). So where the mouth's FIT_RANGE percentile (its own
 # pixels, on about FIT_SAMPLES of them) passes 255 after the move and the sharpening, the light past
-# HIGHLIGHT_KNEE is bent under white (_shoulder: slope 1 at the knee, the percentile lands on 255): 1.1-2.4 %
-# left at 255. A knee of 225 kept the teeth brighter but left twice as much flat white (2.3-5.1 %).
+# HIGHLIGHT_KNEE is bent under white (_shoulder: slope 1 at the knee, the percentile lands on 255): 1.0-2.4 %
+# left at 255. A knee of 225 kept the teeth brighter but left about twice as much flat white (1.1-5.1 %).
 HIGHLIGHT_KNEE = 200.0
 FIT_RANGE = 99.5
 FIT_SAMPLES = 2000
