@@ -131,6 +131,40 @@ def test_a_control_point_on_a_coarse_cells_centre_gives_a_finite_map():
         engine.close()
 
 
+def test_the_shipped_graph_paints_marble_in_its_own_tint_and_colour_faces_in_gs_colours(checkpoint, portraits):
+    """G's paint (the graph's `paint` RGB) on the Apollo bust, a warm-white statue in front of a white
+    backdrop, and on the marble head: G's light in the face's own tint, one colour offset from its luma over
+    the whole crop. The graph before read the whole crop and left the bust G's colours (the offset varied by
+    24 levels of R: a pink smear beside its lips). Courbet, the least colourful face among the shared
+    portraits, keeps G's varied colours."""
+    from liveavatar.avatar import warp_avatar_of
+    from liveavatar.engines.embedder import build_avatar
+    from liveavatar.engines.registry import create_engine
+    from liveavatar.render.rasterize import rasterize_landmarks
+
+    if checkpoint.config.warp is None:
+        pytest.skip("the bundled model has no warp frame graph")
+    engine = create_engine("onnxruntime", checkpoint).engine
+    tint = {}
+    try:
+        for name in ("statue_apollo_bust.png", "statue_marble_head.jpg", "painting_courbet_desperate_man.jpg"):
+            avatar = build_avatar([portraits / name], checkpoint)
+            warp = warp_avatar_of(avatar, checkpoint)
+            driven = warp.source.copy()
+            driven[[56, 57, 58, 59, 65, 66, 67], 1] += 4.0  # the lower lip drops: G paints the inside
+            marks = rasterize_landmarks(driven[:68], checkpoint.config.image_size)[None]
+            layers = engine.infer_layers(marks, avatar.psi[None].astype(np.float32), warp, driven[None])
+            rgb = layers.paint[0, ..., :3].reshape(-1, 3).astype(np.float64)
+            tint[name] = rgb - (rgb @ np.array([0.299, 0.587, 0.114]))[:, None]  # each pixel's colour less its luma
+    finally:
+        engine.close()
+    for name in ("statue_apollo_bust.png", "statue_marble_head.jpg"):
+        spread, mean = tint[name].std(axis=0), tint[name].mean(axis=0)
+        assert spread.max() < 1.5, f"{name}: G's paint varies in colour by {spread.round(2)} levels (std)"
+        assert mean[0] > mean[2] + 2, f"{name}: the paint's tint {mean.round(1)} is not the marble's warm white"
+    assert tint["painting_courbet_desperate_man.jpg"].std(axis=0)[0] > 10  # G's own colours (measured 25)
+
+
 def test_the_runtime_takes_the_shipped_graphs_and_exports_nothing(tmp_path):
     from liveavatar.engines.cache import cached_generator_onnx
     from liveavatar.engines.graph_info import frame_graph

@@ -125,6 +125,44 @@ def test_the_painting_is_as_grey_as_the_portrait() -> None:
     assert torch.allclose(frame[0, :, 5, 5], torch.tensor([1.0, -1.0, -1.0]))  # G's red
 
 
+def _face_outline(box: tuple[float, float, float, float]) -> torch.Tensor:
+    """68 points whose jaw (0–16) and brows (17–26) outline the rectangle box (x0, y0, x1, y1): the jaw down
+    the left side, along the bottom and up the right, the brows along the top."""
+    x0, y0, x1, y1 = box
+    pts = torch.zeros(1, 68, 2)
+    pts[0, 0:17] = torch.tensor([(x0, y0)] + [(x0, y1)] * 7 + [((x0 + x1) / 2, y1)] + [(x1, y1)] * 7 + [(x1, y0)])
+    pts[0, 17:27] = torch.tensor([(x0 + (x1 - x0) * i / 9, y0) for i in range(10)])
+    return pts
+
+
+def test_the_painting_takes_the_tint_of_a_grey_face_whatever_surrounds_it() -> None:
+    """A warm-white marble bust in front of a colourful backdrop (the whole crop reads as colour): G's red
+    must turn to the marble's own tint, read inside the face's outline; and a colour face in front of a grey
+    wall keeps G's red."""
+    size = 64
+    red = torch.cat([torch.ones(1, 1, 32, 32), -torch.ones(1, 2, 32, 32), -torch.ones(1, 1, 32, 32)], 1)
+    g = _FixedGenerator(red, size, mouth=False)
+    face = _face_outline((16, 16, 47, 47))
+    inside = torch.zeros(1, 1, size, size, dtype=torch.bool)
+    inside[..., 12:52, 12:52] = True  # the bust, a little wider than its face's outline
+    backdrop = torch.rand(1, 3, size, size) * 2 - 1  # mean chroma about 0.5
+    marble = torch.tensor([0.8, 0.75, 0.65])[None, :, None, None] * (0.8 + 0.2 * torch.rand(1, 1, size, size))
+    bust = torch.where(inside, marble, backdrop)
+    frame, _ = paint(g, torch.zeros(1, 3, size, size), bust, face, torch.zeros(1, 4))
+    tint = marble[0, :, 20:44, 20:44].mean(dim=(1, 2))
+    tint = tint - (tint * torch.tensor([0.299, 0.587, 0.114])).sum()
+    painted = frame[0, :, 30, 30]
+    painted = painted - (painted * torch.tensor([0.299, 0.587, 0.114])).sum()
+    assert torch.allclose(painted, tint, atol=0.02)  # the marble's warmth, not G's red nor the backdrop's
+    skin = torch.tensor([0.4, 0.2, 0.1])[None, :, None, None].expand(1, 3, size, size)  # chroma 0.15
+    wall = torch.full((1, 3, size, size), 0.3)
+    face_only = torch.zeros_like(inside)
+    face_only[..., 16:48, 16:48] = True
+    portrait = torch.where(face_only, skin, wall)  # the whole crop's mean chroma: 0.0375, under 0.04
+    frame, _ = paint(g, torch.zeros(1, 3, size, size), portrait, face, torch.zeros(1, 4))
+    assert torch.allclose(frame[0, :, 30, 30], torch.tensor([1.0, -1.0, -1.0]), atol=1e-5)  # G's red
+
+
 def test_warp_portrait_moves_the_portraits_own_mouth_with_its_pixels() -> None:
     size = 64
     torch.manual_seed(0)

@@ -1,7 +1,7 @@
 """How real the avatar's open mouth is (issue 20's measures), through the live path's own parts.
 
     python tools/measure_mouth.py self  [--frames N] [--out FILE.json]
-    python tools/measure_mouth.py cross [--portraits N] [--frames N] [--out FILE.json]
+    python tools/measure_mouth.py cross [--portraits N] [--grey] [--frames N] [--out FILE.json]
     python tools/measure_mouth.py detail [--portraits N] [--frames N] [--out FILE.json]
     python tools/measure_mouth.py sheet [--out docs/driver_mouth.jpg]
     python tools/measure_mouth.py creases-sheet [--out docs/creases.jpg]
@@ -30,8 +30,9 @@ cross: portraits × the 4 held-out clips that talk (the model card's cross-reena
        inner-lip opening per eye distance on driver and output, by mediapipe and by dlib's 68 points each:
        Pearson r over time and the output's 5–95 % range over the driver's, medians per kind (photo,
        painting, statue); and on the grey portraits the mean chroma (Lab a, b magnitude) inside the output's
-       inner lips at its most open frames over the face's (the face's floored at CHROMA_FLOOR).
-       Also the retargeted points' own opening against the driver's: the ceiling the rendering works under.
+       inner lips at its most open frames over the face's (the face's floored at CHROMA_FLOOR); --grey
+       measures the GREY portraits alone. Also the retargeted points' own opening against the driver's: the
+       ceiling the rendering works under.
 detail: portraits × the 4 talking clips, at the driver's 4 widest frames past the neutral's: how sharp the
        laid mouth is against the lips and skin around it (liveavatar.render.driver_mouth.detail inside the
        inner lips over the same in the ring around them) on the output, over the same on the driver's own
@@ -50,6 +51,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -357,7 +359,7 @@ def mouth_chroma(output: np.ndarray, points_out: np.ndarray) -> tuple[float, flo
     return float(chroma[mouth > 0].mean()), float(chroma[face > 0].mean())
 
 
-def cross_reenactment(portrait_limit: int, frames: int) -> dict:
+def cross_reenactment(portrait_limit: int, frames: int, portraits: Sequence[str] = CROSS_PORTRAITS) -> dict:
     from liveavatar.pipeline.stages import Composer
 
     model, trackers = Model(), Trackers()
@@ -367,14 +369,13 @@ def cross_reenactment(portrait_limit: int, frames: int) -> dict:
     # by dlib frame by frame
     driver = {}
     for stem, fs in tqdm(clips.items(), desc="drivers", unit="clip"):
-        tracked = Model.drive(model, model.avatar(SHARED / "portraits" / CROSS_PORTRAITS[0])[0], fs, fps[stem])
+        tracked = Model.drive(model, model.avatar(SHARED / "portraits" / portraits[0])[0], fs, fps[stem])
         driver[stem] = {
             "mediapipe": [None if d.driver_now is None else opening(d.driver_now) for d in tracked],
             "dlib": [trackers.dlib(f) for f in fs],
         }
     rows = []
-    portraits = CROSS_PORTRAITS[:portrait_limit]
-    for name in tqdm(portraits, desc="portraits", unit="portrait"):
+    for name in tqdm(portraits[:portrait_limit], desc="portraits", unit="portrait"):
         avatar, warp = model.avatar(SHARED / "portraits" / name)
         for stem, fs in clips.items():
             composer = Composer(*OUTPUT_SIZE)
@@ -549,6 +550,7 @@ def main() -> int:
     parser.add_argument("what", choices=("self", "cross", "detail", *SHEETS))
     parser.add_argument("--frames", type=int, default=None, help="frames per clip (self 90, cross 32)")
     parser.add_argument("--portraits", type=int, default=len(CROSS_PORTRAITS), help="cross: first N portraits")
+    parser.add_argument("--grey", action="store_true", help="cross: the grey portraits (GREY) instead")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if not (SHARED / "MANIFEST.tsv").is_file():
@@ -563,7 +565,7 @@ def main() -> int:
     elif args.what == "detail":
         report = detail_match(args.portraits, args.frames or 32)
     else:
-        report = cross_reenactment(args.portraits, args.frames or 32)
+        report = cross_reenactment(args.portraits, args.frames or 32, GREY if args.grey else CROSS_PORTRAITS)
     print_and_save(report, args.out)
     return 0
 

@@ -4,7 +4,8 @@
   inside  = the driven inner lips' polygon (68-point marks 60–67), filled: where the mouth is open
   rgb, m  = G([landmark image, warped, inside], ψ)  at the paint size, then upsampled to the image size
   output  = m'·warped + (1 − m')·rgb'              m' = (tanh + 1) / 2 of G's 4th channel, times (1 − new);
-                                                   rgb' = rgb desaturated as far as the portrait is grey;
+                                                   rgb' = rgb in the face's own tint as far as the face
+                                                   is grey (match_portrait_colour);
                                                    live (render_layers, not training), 1 − m' is scaled by
                                                    how far the warp moved each pixel (motion_gate)
   new     = inside (drawn at the image size, anti-aliased over 3×3 pixels) minus kept, clamped to [0, 1]
@@ -50,21 +51,27 @@ INNER_LIPS = slice(60, 68)  # the 68-point scheme's inner lip contour, clockwise
 
 def mouth_inside(driven: torch.Tensor, image_size: int, size: int) -> torch.Tensor:
     """Driven 68-point landmarks (B×68×2, crop pixels of an image_size crop) → B×1×size×size, 1 inside the
-    inner lips' polygon (pixel centres, even-odd rule) and 0 outside; all 0 for a closed mouth.
+    inner lips' polygon (pixel centres, even-odd rule) and 0 outside; all 0 for a closed mouth."""
+    return polygon_inside(driven[:, INNER_LIPS], image_size, size)
+
+
+def polygon_inside(polygon: torch.Tensor, image_size: int, size: int) -> torch.Tensor:
+    """A closed polygon (B×N×2, crop pixels of an image_size crop) → B×1×size×size, 1 inside it (pixel
+    centres, even-odd rule) and 0 outside.
 
     Elementwise ops only (no rasteriser), so it runs inside the exported graph from the `driven` input."""
-    lips = (driven[:, INNER_LIPS].float() + 0.5) * (size / image_size) - 0.5  # B×8×2 in this grid's pixels
-    x0, y0 = lips[..., 0, None, None], lips[..., 1, None, None]  # B×8×1×1: edge starts
-    nxt = torch.roll(lips, -1, dims=1)
+    points = (polygon.float() + 0.5) * (size / image_size) - 0.5  # B×N×2 in this grid's pixels
+    x0, y0 = points[..., 0, None, None], points[..., 1, None, None]  # B×N×1×1: edge starts
+    nxt = torch.roll(points, -1, dims=1)
     x1, y1 = nxt[..., 0, None, None], nxt[..., 1, None, None]  # edge ends
-    c = torch.arange(size, dtype=lips.dtype, device=lips.device)  # pixel centres (at integers, as the points)
+    c = torch.arange(size, dtype=points.dtype, device=points.device)  # pixel centres (at integers, as the points)
     py, px = c[None, None, :, None], c[None, None, None, :]
-    # B×8×size×size: the edge crosses this pixel row. A xor, not `!=`: exported, `!=` of booleans is an Equal
+    # B×N×size×size: the edge crosses this pixel row. A xor, not `!=`: exported, `!=` of booleans is an Equal
     # of booleans, which TensorRT's ONNX parser does not take (tests/test_tensorrt_ops.py).
     straddles = torch.logical_xor(y0 > py, y1 > py)
     dy = torch.where((y1 - y0).abs() < 1e-6, torch.full_like(y0, 1e-6), y1 - y0)
     crosses = straddles & (px < x0 + (py - y0) * (x1 - x0) / dy)  # a ray to the right crosses the edge
-    parity = torch.prod(1 - 2 * crosses.to(lips.dtype), dim=1, keepdim=True)  # −1 after an odd count
+    parity = torch.prod(1 - 2 * crosses.to(points.dtype), dim=1, keepdim=True)  # −1 after an odd count
     return (1 - parity) * 0.5
 
 
@@ -162,7 +169,7 @@ def paint_layers(
     generated = generator(torch.cat(inputs, dim=1), psi).float()  # B×4×p×p
     mask, rgb = (generated[:, 3:4] + 1) * 0.5, generated[:, :3]
     # At the paint size: a per-pixel linear blend commutes with the bilinear upsampling, on a quarter of the pixels.
-    rgb = match_saturation(rgb, warped.float())
+    rgb = match_portrait_colour(rgb, w.float(), driven, size)
     if paint_size != size:
         up = F.interpolate(torch.cat([rgb, mask], dim=1), size=(size, size), mode="bilinear", align_corners=False)
         rgb, mask = up[:, :3], up[:, 3:4]
@@ -177,18 +184,49 @@ def paint_layers(
     return rgb, mask
 
 
-GREY_CHROMA = 0.04  # mean chroma (max − min channel, 0…1) under which a texture counts as partly grey
+# The face's mean chroma (max − min channel, 0…1, inside the jaw-and-brows outline) under which G's paint takes
+# the portrait's own tint, and over which it keeps G's colours; a linear blend between. Read as the graph reads
+# it on the shared portraits: black-and-white photos and the charcoal drawing 0, the marble head 0.026, the
+# Apollo bust 0.076, Einstein's hand-tinted photo 0.105 (G's colours at half strength); every colour face
+# 0.149 (Courbet) to 0.48, 0.27 the median. The whole crop read 0.060 on the bust (its white backdrop).
+GREY_CHROMA = 0.08
+COLOUR_CHROMA = 0.13
+TINT_GRID = 32  # the side the face's colour is read at: a mean needs no detail
+FACE_OUTLINE = list(range(17)) + list(range(26, 16, -1))  # the jaw, then the brows back: one closed contour
 
 
-def match_saturation(painted: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
-    """Painted RGB (B×3×p×p, [-1, 1], any size) desaturated towards its luma as far as the portrait is grey: a black-
-    and-white photo, a pencil drawing or a marble head got a red mouth from G, whose training people are
-    all in colour (grey episodes only teach it so much). Colour portraits (mean chroma ≥ GREY_CHROMA of the
-    warped texture) keep G's colours."""
-    luma = (painted * painted.new_tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
-    chroma = (warped.amax(1) - warped.amin(1)).mean(dim=(1, 2)) / 2  # B, 0…1
-    keep = (chroma / GREY_CHROMA).clamp(0, 1)[:, None, None, None]
-    return painted - (1 - keep) * (painted - luma)  # exactly G's colours where keep is 1
+def match_portrait_colour(
+    painted: torch.Tensor, warped: torch.Tensor, driven: torch.Tensor, image_size: int
+) -> torch.Tensor:
+    """Painted RGB (B×3×p×p, [-1, 1]) with the chroma of a grey or tinted portrait: its luma plus the face's
+    mean tint as far as the face is grey (a black-and-white photo, a pencil drawing, marble), G's colours as
+    far as it is in colour. warped: the warped texture (B×3×q×q, [-1, 1], any size; paint_layers passes the
+    one G sees), driven: B×N×2 crop pixels of an image_size crop, the 68-point scheme first (N ≥ 27): where
+    the warped face now is.
+
+    G's training people are all in colour (grey episodes only teach it so much): it painted a red mouth on
+    black-and-white photos and marble, and a pink smear beside a warm-white bust's lips. The face is read, not
+    the whole crop: a bust's crop is mostly background and drapery, a colour photo's may be a grey wall. The
+    tint is the face's own (a marble's warmth, a photo's sepia), so a partly grey portrait is never painted
+    greyer than it is."""
+    factor = max(1, warped.shape[-1] // TINT_GRID)
+    # Each pixel's chroma, not the mean colour's: a face painted in strong opposing colours is not grey.
+    chroma = (warped.amax(1, keepdim=True) - warped.amin(1, keepdim=True)) / 2  # B×1×q×q, 0…1
+    colour = torch.cat([warped, chroma], 1)
+    colour = F.avg_pool2d(colour, factor) if factor > 1 else colour
+    # The whole crop counts a thousandth as much as the face: what decides when no face is inside (a test's
+    # blank landmarks), nothing otherwise.
+    weight = polygon_inside(driven[:, FACE_OUTLINE], image_size, colour.shape[-1]).to(colour.dtype) + 1e-3
+    mean = (colour * weight).sum(dim=(2, 3)) / weight.sum(dim=(2, 3))  # B×4: the face's mean RGB and chroma
+    keep = ((mean[:, 3] - GREY_CHROMA) / (COLOUR_CHROMA - GREY_CHROMA)).clamp(0, 1)[:, None, None, None]
+    tint = mean[:, :3] - _luma(mean[:, :3, None, None])[:, :, 0, 0]  # B×3: the face's colour less its luma
+    toned = _luma(painted) + tint[:, :, None, None]  # G's light in the face's colour
+    return painted - (1 - keep) * (painted - toned)  # exactly G's colours where keep is 1
+
+
+def _luma(rgb: torch.Tensor) -> torch.Tensor:
+    """B×3×H×W → B×1×H×W, Rec. 601 luma."""
+    return (rgb * rgb.new_tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
 
 
 def render_frame(
