@@ -163,6 +163,56 @@ def test_on_a_contrasty_portrait_the_drivers_teeth_are_not_burnt_out(mouths):
     assert (laid == 255).any(1).mean() < 0.01
 
 
+def test_on_a_yellower_livelier_skin_white_teeth_stay_white(mouths):
+    """The real open mouth, its inside made a white block (teeth), laid on a copy of its frame whose face
+    (everything but the inside of the mouth) is yellower and its reds livelier about the same mean, as a
+    portrait of another person can be: its lips ring as red as the driver's, more varied. Scaling chroma
+    about the ring's mean took the driver's white past grey, to mint green (Cr 123); it must stay white."""
+    from liveavatar.render.driver_mouth import ring_box, ring_stats
+
+    _, (image, points) = mouths
+    h, w = image.shape[:2]
+    ring_mean = ring_stats(image, points, ring_box(points, (0, 0, w, h)))[0]
+    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    ycc[..., 1] = ring_mean[1] + 1.25 * (ycc[..., 1] - ring_mean[1])  # livelier reds, the same mean
+    ycc[..., 2] -= 9  # yellower
+    face = cv2.cvtColor(np.clip(ycc, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+    mouth = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mouth, [np.rint(points[60:68]).astype(np.int32)], 255)
+    frame = np.where(cv2.dilate(mouth, np.ones((9, 9), np.uint8))[..., None] > 0, image, face)
+    driver = image.copy()
+    driver[mouth > 0] = 200  # white teeth filling the opening
+    assert transplant(frame, points, DriverFrame(driver, points), (0, 0, w, h))
+    laid = frame[inside(points, frame.shape, erode=6)].astype(float)
+    cr = cv2.cvtColor(laid[None].astype(np.uint8), cv2.COLOR_RGB2YCrCb)[0, :, 1].astype(float)
+    assert cr.mean() >= 127.5, f"the laid white turned green: mean Cr {cr.mean():.1f}, RGB {laid.mean(0).round(1)}"
+
+
+def test_the_colour_move_puts_grey_between_grey_and_the_portraits_hue_and_keeps_aligned_rings_exact():
+    """Over random ring statistics: the driver's grey always lands on the segment from grey to the target
+    ring's chroma; where the rings' hues agree (the target a scaled copy of the source), the ring's mean still
+    maps exactly onto the target's, as the plain statistics transfer does."""
+    from liveavatar.render.driver_mouth import _TO_YCC, _YCC_OFFSET, colour_map
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        mean_in = np.concatenate([[rng.uniform(60, 200)], 128 + rng.uniform(-30, 30, 2)])
+        mean_out = np.concatenate([[rng.uniform(60, 200)], 128 + rng.uniform(-30, 30, 2)])
+        std_in, std_out = rng.uniform(2, 25, 3), rng.uniform(2, 25, 3)
+        m = colour_map((mean_in, std_in), (mean_out, std_out))
+        grey = _TO_YCC @ (m[:, :3] @ np.full(3, 128.0) + m[:, 3]) + _YCC_OFFSET - 128
+        hue = mean_out[1:] - 128
+        along = grey[1:] @ hue / (hue @ hue)
+        assert -1e-6 <= along <= 1 + 1e-6
+        assert np.allclose(grey[1:], along * hue, atol=1e-6)  # on the line through grey and the ring's hue
+    # aligned: the portrait's ring 1.2× the driver's offsets from grey, spreads 1.2×
+    mean_in, std_in = np.array([120.0, 148.0, 116.0]), np.array([20.0, 5.0, 3.0])
+    mean_out, std_out = np.array([130.0, 128 + 1.2 * 20, 128 - 1.2 * 12]), std_in * 1.2
+    m = colour_map((mean_in, std_in), (mean_out, std_out))
+    ring_in_rgb = np.linalg.solve(_TO_YCC, mean_in - _YCC_OFFSET)
+    assert np.allclose(_TO_YCC @ (m[:, :3] @ ring_in_rgb + m[:, 3]) + _YCC_OFFSET, mean_out, atol=1e-6)
+
+
 def test_a_closed_mouth_lays_nothing(mouths):
     (closed_image, closed_points), (image, points) = mouths
     h, w = image.shape[:2]

@@ -11,7 +11,8 @@ So, per frame, at the output's resolution:
 2. the driver's mouth is cut out of the camera frame by that map, into a box around the avatar's mouth;
 3. its colours are moved from the driver's light and skin to the portrait's: in YCrCb, each channel is
    re-centred and re-scaled from the driver's lips-and-skin ring around the mouth to the same ring of the
-   output (the moved portrait and G's paint), chroma scaled no more than the rings' saturation differs (one
+   output (the moved portrait and G's paint), chroma scaled no more than the rings' saturation differs, and
+   nudged so that the driver's greys (its white teeth) land between grey and the output ring's hue (one
    affine colour matrix, since YCrCb is linear in RGB). A grey portrait has no chroma there, so the mouth
    turns grey;
    a dark painting darkens it; the teeth stay as much brighter than the lips as the portrait's contrast allows,
@@ -304,7 +305,8 @@ def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, 
     """The 3×4 float64 RGB → RGB map (for cv2.transform) that moves colours from the source ring's YCrCb
     statistics to the target ring's: per channel (x − source mean)·gain + target mean, with gain the ratio of
     the standard deviations (luma within LUMA_GAIN; chroma within CHROMA_GAIN and no more than the rings'
-    saturation ratio). YCrCb is a linear map of RGB, so the whole move is one affine colour matrix."""
+    saturation ratio); the chroma then nudged so that a grey lands between grey and the target ring's hue.
+    YCrCb is a linear map of RGB, so the whole move is one affine colour matrix."""
     (mean_in, std_in), (mean_out, std_out) = source, target
     gain = std_out / np.maximum(std_in, 1e-3)
     gain[0] = np.clip(gain[0], *LUMA_GAIN)
@@ -312,9 +314,18 @@ def colour_map(source: tuple[np.ndarray, np.ndarray], target: tuple[np.ndarray, 
     # few units (grain, a faint tint), enough of a ratio to keep a tongue visibly red on a grey face.
     saturation = np.hypot(*(mean_out[1:] - 128)) / max(float(np.hypot(*(mean_in[1:] - 128))), 1e-3)
     gain[1:] = np.clip(np.minimum(gain[1:], saturation), *CHROMA_GAIN)
-    # ycc = T·rgb + o;  ycc' = D·(ycc − m_in) + m_out;  rgb' = T⁻¹·(ycc' − o)
+    # Where the driver's greys (its teeth) land: tint = out − gain·in in (Cr, Cb) (in, out: the rings' chroma
+    # offsets from grey). Moved to the nearest point between grey and the portrait ring's own hue: off that
+    # segment it is another hue, and a portrait whose lips ring is as red as the driver's but yellower and
+    # more varied (Cr gain 1.2) turned white teeth mint green (tint Cr −3, Cb −6.5).
+    offset_in, offset_out = mean_in[1:] - 128, mean_out[1:] - 128
+    tint = offset_out - gain[1:] * offset_in
+    reach = float(offset_out @ offset_out)
+    along = float(np.clip(tint @ offset_out / reach, 0.0, 1.0)) if reach > 1e-6 else 0.0
+    nudge = np.concatenate([[0.0], along * offset_out - tint])
+    # ycc = T·rgb + o;  ycc' = D·(ycc − m_in) + m_out + nudge;  rgb' = T⁻¹·(ycc' − o)
     linear = (_FROM_YCC * gain) @ _TO_YCC
-    shift = _FROM_YCC @ (gain * (_YCC_OFFSET - mean_in) + mean_out - _YCC_OFFSET)
+    shift = _FROM_YCC @ (gain * (_YCC_OFFSET - mean_in) + mean_out + nudge - _YCC_OFFSET)
     return np.hstack([linear, shift[:, None]])
 
 
