@@ -159,6 +159,7 @@ class FaceTracker:
                     min_detection_confidence=confidence,
                     min_tracking_confidence=self.min_tracking_confidence,
                 )
+                _wait_until_opened(mesh)
             self._meshes[low_confidence] = mesh
             self._unstarted[low_confidence] = SILENCED_FRAMES_MAX
         return mesh
@@ -277,6 +278,16 @@ def _spend_first_projection_warning(face_mesh_cls: Any, refine_landmarks: bool) 
         with _native_stderr_silenced():
             with face_mesh_cls(static_image_mode=True, max_num_faces=1, refine_landmarks=refine_landmarks) as mesh:
                 mesh.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def _wait_until_opened(mesh: Any) -> None:
+    """Returns once the graph's calculators have opened on mediapipe's own threads, where its models load and
+    log ("Feedback manager …"): the constructor returns as soon as the graph is started, and under load those
+    threads wrote their lines after the silenced window had closed (4 of 20 first starts of the app on a busy
+    machine, the lines stamped inside the window)."""
+    graph = getattr(mesh, "_graph", None)  # mediapipe's SolutionBase keeps its CalculatorGraph here
+    if graph is not None:
+        graph.wait_until_idle()
 
 
 @contextlib.contextmanager
