@@ -453,7 +453,8 @@ def test_a_soft_portraits_line_is_as_soft_as_its_lashes_and_no_darker_in_all():
 @pytest.mark.slow
 def test_pose_eyes_closed_covers_the_opening_with_the_lids_colour(portraits, monkeypatch):
     """Obama's photo posed with --eyes 1: the eye's opening takes the colour of the lid above it, but for the
-    lash line where the lids meet, which is unbroken. The cover, measured without the lashes' colour laid (as
+    lash line where the lids meet, which is unbroken. The cover, measured without the lashes' colour and the
+    shut lid's light laid (as
     the share of the opening's pixels far, over 100 in RGB, from the lid's mean colour): 0.44 and 0.48 at rest
     (white, iris, lashes), 0.10 and 0.09 shut (the portrait's lash row, about a tenth of the opening). The mean
     distance, which this test measured before the lash line was drawn at the meeting: 90 at rest, 90–103 with
@@ -478,6 +479,7 @@ def test_pose_eyes_closed_covers_the_opening_with_the_lids_colour(portraits, mon
     renderer = PoseRenderer(avatar, engine, pw, ph, ai_mark=False, warp=warp_avatar_of(avatar, checkpoint))
     rest, lined = (renderer.render(PoseSettings(eyes=e)).output.astype(np.float64) for e in (0.0, 1.0))
     monkeypatch.setattr(full_resolution, "shade_lash_line", lambda *args: None)
+    monkeypatch.setattr(full_resolution, "shade_shut_lid", lambda *args: None)  # its shadow under the lashes too
     shut = renderer.render(PoseSettings(eyes=1.0)).output.astype(np.float64)
     engine.close()
     inverse = np.linalg.inv(np.vstack([avatar.crop_matrix, [0, 0, 1]]))[:2]

@@ -41,6 +41,7 @@ from liveavatar.render.lids import (
     shade_lash_line,
     smooth_lid_edges,
 )
+from liveavatar.render.shut_lid import shade_shut_lid
 from liveavatar.render.unfold import unfold
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
@@ -312,6 +313,7 @@ class FullResolutionWarp:
         iris redrawn inside the driven eye's opening cut the line into dashes."""
         for shape, c, r, cs, before in closed:
             shade_lash_line(moved[r, cs], before, shape, c)
+            shade_shut_lid(moved[r, cs], before, shape, c)
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
         """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""

@@ -50,7 +50,7 @@ BROW_SHARE = 0.6
 LOWER_SKIN = 0.25
 BROWS = ((17, 18, 19, 20, 21), (22, 23, 24, 25, 26))  # above each eye (subject's right first, as the eyes)
 UPPER_SHARE = 0.7  # of the closing, how much the upper lid travels; the lower lid the rest
-# Where they meet is an arc through the corners (_lids_now), not UPPER_SHARE of the gap all along: between the
+# Where they meet is an arc through the corners (lids_now), not UPPER_SHARE of the gap all along: between the
 # lids' few knots that was a polyline, flat over the eye's middle third and bent towards each corner, and every
 # shut eye showed a straight ruled line where a real one curves down with its eyeball.
 # A tracker's lid points sit inside the opening as often as on it (a painting's most: the Girl with a Pearl
@@ -453,7 +453,7 @@ def smooth_lid_edges(
     return len(ys)
 
 
-def _across(samples: np.ndarray, shape: EyeShape) -> tuple[np.ndarray, ...]:
+def eye_coordinates(samples: np.ndarray, shape: EyeShape) -> tuple[np.ndarray, ...]:
     """Source points (…×2 float32) → per point, float32: u along the eye, v across it, the lids' v there (vu,
     vl) and the gap between them (0 past the eye's ends, where nothing moves)."""
     x = samples[..., 0] - np.float32(shape.corner[0])
@@ -467,7 +467,7 @@ def _across(samples: np.ndarray, shape: EyeShape) -> tuple[np.ndarray, ...]:
     return u, v, vu, vl, np.maximum(vl - vu, 0.0) * inside_ends
 
 
-def _lids_now(
+def lids_now(
     u: np.ndarray, vu: np.ndarray, vl: np.ndarray, shape: EyeShape, closing: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where the upper and the lower lid are `closing` of the way to where they meet once shut (v, pixels, per
@@ -481,7 +481,7 @@ def _lids_now(
     return vu + c * (meet - vu), vl - c * (vl - meet)
 
 
-def _shut(closing: float) -> np.float32:
+def shut_share(closing: float) -> np.float32:
     """0 … 1 as the eye shuts: the last (1 − LASH_FROM) of its closing."""
     return np.float32(np.clip((closing - LASH_FROM) / (1 - LASH_FROM), 0.0, 1.0))
 
@@ -501,11 +501,11 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     c = float(np.clip(closing, 0.0, 1.0))
     if c < MIN_CLOSING:
         return
-    u, v, vu, vl, gap = _across(samples, shape)
+    u, v, vu, vl, gap = eye_coordinates(samples, shape)
     top = vu - np.float32(shape.skin)
     bottom = vl + np.float32(LOWER_SKIN * shape.width)
-    vu_now, vl_now = _lids_now(u, vu, vl, shape, c)
-    shut = _shut(c)
+    vu_now, vl_now = lids_now(u, vu, vl, shape, c)
+    shut = shut_share(c)
     read_to, read_from = vu, vl  # the upper band's skin ends at read_to, the lower's starts at read_from
     lash_knots = shape.lash if shut > 0 else None
     # (only read as the eye shuts, the last few percent of a blink: not worked out on the frames before)
@@ -531,31 +531,38 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     samples[..., 1] += move * down[1]
 
 
+def rows_near_meeting(before: np.ndarray, shape: EyeShape, closing: float, reach: float) -> slice | None:
+    """The rows of a map `before` (h×w×2 float32 source pixels) that come within `reach` source pixels (and
+    two rows' step) of where the lids meet at `closing`, or None. The meeting's extremes are at the lids'
+    knots and at the arc's deepest, u 0.5."""
+    down = shape.down.astype(np.float32)
+    v = (before[..., 0] - np.float32(shape.corner[0])) * down[0] + (
+        before[..., 1] - np.float32(shape.corner[1])
+    ) * down[1]
+    knots = np.union1d(np.union1d(shape.upper[:, 0], shape.lower[:, 0]), [0.5])
+    upper, lower = np.interp(knots, *shape.upper.T), np.interp(knots, *shape.lower.T)
+    meet, _ = lids_now(knots, upper, np.maximum(lower, upper), shape, closing)
+    reach += 2 * float(np.abs(np.diff(v, axis=0)).max(initial=1.0))
+    rows = np.flatnonzero(((v > meet.min() - reach) & (v < meet.max() + reach)).any(axis=1))
+    return slice(rows[0], rows[-1] + 1) if len(rows) else None
+
+
 def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, closing: float) -> None:
     """Lays the lashes' colour (shape.lash_colour) where a shut eye's lids meet (module constants, LINE_*) in
     `image` (h×w×3 uint8 RGB, changed in place), remapped by a map that was `before` (h×w×2 float32 source
     pixels) ahead of close_lid(…, shape, closing). Nothing changes until the eye shuts (closing past LASH_FROM)."""
     c = float(np.clip(closing, 0.0, 1.0))
-    shut = _shut(c)
+    shut = shut_share(c)
     if shut <= 0 or shape.lash_colour is None:
         return
-    # only the rows that come near the meeting (its extremes are at the lids' knots) are worked on: the whole
-    # eye's box took 0.57 ms an eye on a large portrait's 2× grid
-    down = shape.down.astype(np.float32)
-    v = (before[..., 0] - np.float32(shape.corner[0])) * down[0] + (
-        before[..., 1] - np.float32(shape.corner[1])
-    ) * down[1]
-    knots = np.union1d(np.union1d(shape.upper[:, 0], shape.lower[:, 0]), [0.5])  # the arc's deepest at 0.5
-    upper, lower = np.interp(knots, *shape.upper.T), np.interp(knots, *shape.lower.T)
-    meet, _ = _lids_now(knots, upper, np.maximum(lower, upper), shape, c)
-    reach = (LINE_CORE / 2 + LINE_SOFT) * shape.width + 2 * float(np.abs(np.diff(v, axis=0)).max(initial=1.0))
-    rows = np.flatnonzero(((v > meet.min() - reach) & (v < meet.max() + reach)).any(axis=1))
-    if not len(rows):
+    # only the rows that come near the meeting are worked on: the whole eye's box took 0.57 ms an eye on a
+    # large portrait's 2× grid
+    near = rows_near_meeting(before, shape, c, (LINE_CORE / 2 + LINE_SOFT) * shape.width)
+    if near is None:
         return
-    near = slice(rows[0], rows[-1] + 1)
     image, before = image[near], before[near]
-    u, v, vu, vl, gap = _across(before, shape)
-    off = np.abs(v - _lids_now(u, vu, vl, shape, c)[0])  # from where the lids meet, source pixels
+    u, v, vu, vl, gap = eye_coordinates(before, shape)
+    off = np.abs(v - lids_now(u, vu, vl, shape, c)[0])  # from where the lids meet, source pixels
     taper = _taper(gap, shape, shut)
     # source pixels per output pixel across the line, there (the spline stretches a shut eye's map)
     step = np.hypot(*np.gradient(v)) if min(v.shape) > 1 else np.ones_like(v)
