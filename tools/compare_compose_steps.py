@@ -20,6 +20,8 @@ compose call, ms. Steps:
   lash-colour  the lashes' colour laid where a shut eye's lids meet (liveavatar/render/lids.py,
            shade_lash_line) against none; the blinking clip (medians over all its frames and over those where
            an eye shuts, closing past lids.LASH_FROM)
+  shut-light  a real shut eye's light laid on shut lids (liveavatar/render/shut_lid.py) against none; the
+           blinking clip, medians as lash-colour's
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ CLIPS = {
     "drawn": "hellomeme_tiktok_young_woman_glances.mp4",
     "lid-edges": "lp_blinkx2_man_hoodie_blinks.mp4",
     "lash-colour": "lp_blinkx2_man_hoodie_blinks.mp4",
+    "shut-light": "lp_blinkx2_man_hoodie_blinks.mp4",
 }
+SHUT_ONLY = ("lash-colour", "shut-light")  # steps that draw only on a shut eye
 PORTRAITS = ("painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "photo_barack_obama.jpg")
 FRAMES, PASSES = 80, 3
 
@@ -69,7 +73,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     processor.close()
     times: dict[str, list[float]] = {step: [], f"no-{step}": []}
     closing: list[bool] = []  # per composed frame: an eye closes (the lids draw something)
-    threshold = LASH_FROM if step == "lash-colour" else MIN_CLOSING  # the line is laid only on a shut eye
+    threshold = LASH_FROM if step in SHUT_ONLY else MIN_CLOSING
     composers = {variant: Composer(1280, 720) for variant in times}  # each keeps its own mouth's choice
     for _ in range(PASSES):
         for i, (driven, layers, now) in enumerate(work):
@@ -84,7 +88,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 change = (driven.neutral_frame, now) if on and step == "creases" else None
                 # the driver's mouth whatever its softness: the drawing's threshold out of reach
                 soft, supersample = mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE
-                shade = full_resolution.shade_lash_line
+                shade, light = full_resolution.shade_lash_line, full_resolution.shade_shut_lid
                 known = mouth_inside.KNOWN_READINGS
                 if step == "drawn" and not on:
                     mouth_inside.SOFT = (float("inf"), float("inf"))
@@ -92,7 +96,9 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 if step == "lid-edges" and not on:
                     full_resolution.EDGE_SUPERSAMPLE = 1  # one sample a pixel: nothing redrawn
                 if step == "lash-colour" and not on:
-                    full_resolution.shade_lash_line = _no_line
+                    full_resolution.shade_lash_line = _nothing
+                if step == "shut-light" and not on:
+                    full_resolution.shade_shut_lid = _nothing
                 start = time.perf_counter()
                 composers[variant].compose(
                     layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, irises, change
@@ -100,7 +106,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 times[variant].append(time.perf_counter() - start)
                 mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE = soft, supersample
                 mouth_inside.KNOWN_READINGS = known
-                full_resolution.shade_lash_line = shade
+                full_resolution.shade_lash_line, full_resolution.shade_shut_lid = shade, light
             closing.append(bool((1 - openness(driven.points, avatar.landmarks) >= threshold).any()))
     medians = {k: float(np.median(v) * 1e3) for k, v in times.items()}
     shut = np.array(closing)
@@ -110,15 +116,15 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
         "compose_median_ms": medians,
         "extra_ms": medians[step] - medians[f"no-{step}"],
         "frames": len(times[step]),
-        # the frames where an eye closes (1 − openness ≥ lids.MIN_CLOSING; for lash-colour, shuts: ≥ LASH_FROM),
+        # the frames where an eye closes (1 − openness ≥ lids.MIN_CLOSING; for SHUT_ONLY, shuts: ≥ LASH_FROM),
         # and the medians over them
         "closing_frames": int(shut.sum()),
         "compose_median_ms_closing": closing_medians,
     }
 
 
-def _no_line(*args) -> None:
-    """shade_lash_line's stand-in without the step: nothing laid."""
+def _nothing(*args) -> None:
+    """shade_lash_line's or shade_shut_lid's stand-in without the step: nothing laid."""
 
 
 def main() -> int:
