@@ -79,3 +79,20 @@ def test_a_missing_asset_is_named_with_how_to_rebuild_it(tmp_path, monkeypatch):
             shading()
     finally:
         shading.cache_clear()
+
+
+def test_pose_without_the_asset_says_so_before_drawing_anything(portraits, tmp_path, monkeypatch, capsys):
+    """The asset is read when the avatar is set (FullResolutionWarp), not at the first shut frame: a broken
+    install is one line from the command, and no picture is written."""
+    from liveavatar.cli import main
+
+    monkeypatch.setattr(shut_lid, "ASSET", tmp_path / "shut_lid.npz")
+    shading.cache_clear()
+    try:
+        out = tmp_path / "still.png"
+        code = main(["pose", str(portraits / "photo_barack_obama.jpg"), "--eyes", "0", "-o", str(out)])
+    finally:
+        shading.cache_clear()
+    err = capsys.readouterr().err
+    assert code == 2 and "shut_lid.npz" in err and "Traceback" not in err
+    assert not out.exists()

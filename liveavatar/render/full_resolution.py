@@ -41,7 +41,7 @@ from liveavatar.render.lids import (
     shade_lash_line,
     smooth_lid_edges,
 )
-from liveavatar.render.shut_lid import shade_shut_lid
+from liveavatar.render.shut_lid import shade_shut_lid, shading
 from liveavatar.render.unfold import unfold
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
@@ -160,6 +160,7 @@ class FullResolutionWarp:
             self.source_points = apply_affine(self._to_source, self._landmarks)
             self._eyes = tuple(find_lash(e, source) for e in eye_shapes(self.source_points))
             self._lid_ratios = lid_ratios(self._landmarks)
+            shading()  # read now: a missing or damaged asset is said when the avatar is set, not mid-blink
         self._eyeballs: list[Eyeball | None] = [None, None]
         if eyes is not None and self._eyes:
             scale = float(np.sqrt(abs(np.linalg.det(self._to_source[:, :2]))))  # source px per crop px
