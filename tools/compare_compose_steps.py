@@ -21,7 +21,8 @@ compose call, ms. Steps:
            shade_lash_line) against none; the blinking clip (medians over all its frames and over those where
            an eye shuts, closing past lids.LASH_FROM)
   shut-light  a real shut eye's light laid on shut lids (liveavatar/render/shut_lid.py) against none; the
-           blinking clip, medians as lash-colour's
+           blinking clip (medians over all its frames and over those where it is laid, closing past
+           shut_lid.LIGHT_FROM)
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ CLIPS = {
     "lash-colour": "lp_blinkx2_man_hoodie_blinks.mp4",
     "shut-light": "lp_blinkx2_man_hoodie_blinks.mp4",
 }
-SHUT_ONLY = ("lash-colour", "shut-light")  # steps that draw only on a shut eye
 PORTRAITS = ("painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "photo_barack_obama.jpg")
 FRAMES, PASSES = 80, 3
 
@@ -56,6 +56,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     from liveavatar.render import full_resolution, mouth_inside
     from liveavatar.render.driver_mouth import DriverFrame
     from liveavatar.render.lids import LASH_FROM, MIN_CLOSING, openness
+    from liveavatar.render.shut_lid import LIGHT_FROM
 
     avatar = build_avatar([DATA / "portraits" / name], checkpoint)
     warp, psi = warp_avatar_of(avatar, checkpoint), avatar.psi[None].astype(np.float32)
@@ -73,7 +74,8 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     processor.close()
     times: dict[str, list[float]] = {step: [], f"no-{step}": []}
     closing: list[bool] = []  # per composed frame: an eye closes (the lids draw something)
-    threshold = LASH_FROM if step in SHUT_ONLY else MIN_CLOSING
+    # the closing from which the step draws: the lids from any, the lashes' colour and the light near shut
+    threshold = {"lash-colour": LASH_FROM, "shut-light": LIGHT_FROM}.get(step, MIN_CLOSING)
     composers = {variant: Composer(1280, 720) for variant in times}  # each keeps its own mouth's choice
     for _ in range(PASSES):
         for i, (driven, layers, now) in enumerate(work):
@@ -116,8 +118,7 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
         "compose_median_ms": medians,
         "extra_ms": medians[step] - medians[f"no-{step}"],
         "frames": len(times[step]),
-        # the frames where an eye closes (1 − openness ≥ lids.MIN_CLOSING; for SHUT_ONLY, shuts: ≥ LASH_FROM),
-        # and the medians over them
+        # the frames where the step draws (1 − openness ≥ threshold), and the medians over them
         "closing_frames": int(shut.sum()),
         "compose_median_ms_closing": closing_medians,
     }

@@ -481,7 +481,7 @@ def lids_now(
     return vu + c * (meet - vu), vl - c * (vl - meet)
 
 
-def shut_share(closing: float) -> np.float32:
+def _shut(closing: float) -> np.float32:
     """0 … 1 as the eye shuts: the last (1 − LASH_FROM) of its closing."""
     return np.float32(np.clip((closing - LASH_FROM) / (1 - LASH_FROM), 0.0, 1.0))
 
@@ -505,7 +505,7 @@ def close_lid(samples: np.ndarray, shape: EyeShape, closing: float) -> None:
     top = vu - np.float32(shape.skin)
     bottom = vl + np.float32(LOWER_SKIN * shape.width)
     vu_now, vl_now = lids_now(u, vu, vl, shape, c)
-    shut = shut_share(c)
+    shut = _shut(c)
     read_to, read_from = vu, vl  # the upper band's skin ends at read_to, the lower's starts at read_from
     lash_knots = shape.lash if shut > 0 else None
     # (only read as the eye shuts, the last few percent of a blink: not worked out on the frames before)
@@ -552,7 +552,7 @@ def shade_lash_line(image: np.ndarray, before: np.ndarray, shape: EyeShape, clos
     `image` (h×w×3 uint8 RGB, changed in place), remapped by a map that was `before` (h×w×2 float32 source
     pixels) ahead of close_lid(…, shape, closing). Nothing changes until the eye shuts (closing past LASH_FROM)."""
     c = float(np.clip(closing, 0.0, 1.0))
-    shut = shut_share(c)
+    shut = _shut(c)
     if shut <= 0 or shape.lash_colour is None:
         return
     # only the rows that come near the meeting are worked on: the whole eye's box took 0.57 ms an eye on a

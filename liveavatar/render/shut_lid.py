@@ -4,13 +4,13 @@ lids.py shuts an eye with the portrait's own skin, stretched from above the lid 
 the portrait's texture but not a closed eye's light: a real shut lid is lit where it bulges over the eyeball
 and shadowed under its lashes, and both trackers read a shut eye by that shading. Drawn from the skin alone,
 the shut lids of photos read 0.82 of their open gap by dlib at the driver's shut frames (median of 18 pairs;
-the driver's own 0.45), 0.77 with this light laid (docs/EXPRESSION.md, "A shut lid's light").
+the driver's own 0.45), 0.76 with this light laid (docs/EXPRESSION.md, "A shut lid's light").
 
 A portrait holds no shut lid to take the light from; real blinks do, and a lid's light is not identity. The
 asset shut_lid.npz (tools/build_shut_lid.py) holds the median high-passed log-lightness of 357 shut eyes of
 talking-head clips, the eye's corners at CORNER_A and CORNER_B of an H×W canonical patch (SIZE; 63 px an
-eye width), symmetric along the eye, faded out around it. As the eye shuts (lids.shut_share: closing past
-LASH_FROM, as the lash line), each sample's pixel is multiplied by exp(shut · shading) read at its place
+eye width), symmetric along the eye, faded out around it. As the eye shuts (over the last of its closing,
+LIGHT_FROM → 1), each sample's pixel is multiplied by exp(shut · shading) read at its place
 relative to the eye: along it from the first corner, across it from where the lids meet (the patch's corner
 row there, so the shading follows the drawn lids' arc). The same gain in R, G and B: the portrait's colours
 and grain stay, only their light changes.
@@ -25,13 +25,17 @@ import cv2
 import numpy as np
 
 from liveavatar.errors import InputError
-from liveavatar.render.lids import EyeShape, eye_coordinates, lids_now, rows_near_meeting, shut_share
+from liveavatar.render.lids import EyeShape, eye_coordinates, lids_now, rows_near_meeting
 
 SIZE = (128, 96)  # canonical patch (width, height)
 CORNER_A = (32, 48)  # the eye's first corner (EYE_CORNERS order) …
 CORNER_B = (95, 48)  # … and its second: mirror images across the patch's middle (127 − x)
 BLUR = 20.0  # canonical px (0.32 eye widths): what the high-pass keeps is the lid's shading, not the face's light
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "shut_lid.npz"
+# The light comes in over the last (1 − LIGHT_FROM) of a closing, before the lash line (lids.LASH_FROM): a real
+# blink's shut frames reach the lids as a closing of 0.93–0.99 (the expression filter and the retargeter's
+# CLOSED_OPENNESS: mediapipe's lids rarely meet), where a light starting with the lash line was not yet laid.
+LIGHT_FROM = 0.85
 
 
 @lru_cache(maxsize=1)
@@ -55,8 +59,8 @@ def shading() -> np.ndarray:
 def shade_shut_lid(image: np.ndarray, before: np.ndarray, shape: EyeShape, closing: float) -> None:
     """Lays a shut lid's light on one eye of `image` (h×w×3 uint8 RGB, changed in place), remapped by a map
     that was `before` (h×w×2 float32 source pixels) ahead of close_lid(…, shape, closing). Nothing changes
-    until the eye shuts (closing past LASH_FROM)."""
-    shut = shut_share(float(np.clip(closing, 0.0, 1.0)))
+    until the eye is nearly shut (closing past LIGHT_FROM)."""
+    shut = np.float32(np.clip((closing - LIGHT_FROM) / (1 - LIGHT_FROM), 0.0, 1.0))
     if shut <= 0:
         return
     scale = np.float32(CORNER_B[0] - CORNER_A[0])  # canonical px per eye width
