@@ -33,7 +33,7 @@ CORNER_B = (95, 48)  # … and its second: mirror images across the patch's midd
 BLUR = 20.0  # canonical px (0.32 eye widths): what the high-pass keeps is the lid's shading, not the face's light
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "shut_lid.npz"
 # The light comes in over the last (1 − LIGHT_FROM) of a closing, before the lash line (lids.LASH_FROM): a real
-# blink's shut frames reach the lids as a closing of 0.93–0.99 (the expression filter and the retargeter's
+# blink's shut frames reach the lids as closings of 0.93–1 (the expression filter and the retargeter's
 # CLOSED_OPENNESS: mediapipe's lids rarely meet), where a light starting with the lash line was not yet laid.
 LIGHT_FROM = 0.85
 
