@@ -36,23 +36,21 @@ import numpy as np
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+from measure_mouth import HELD_OUT as MODEL_HELD_OUT  # noqa: E402
 
 from liveavatar.landmarks.irises import EYE_CORNERS  # noqa: E402
 from liveavatar.render.shut_lid import BLUR, CORNER_A, CORNER_B, SIZE  # noqa: E402
+from liveavatar.training.discover import VIDEO_SUFFIXES  # noqa: E402
 
-# The 14 held-out clips of the bundled model's split (liveavatar/assets/MODEL_CARD.md) and the three clips
-# docs/EXPRESSION.md measures eyes on: none of them shapes the template the measures then judge.
-HELD_OUT = frozenset(
-    (
-        "aniportrait_theresa_may dreamtalk_mead_w011_woman edtalk_obama followyouremoji_asian_man_grimace "
-        "fsgan_conan_obrien grid_man_black_tshirt_sbia1a grid_woman_pink_top_lbbc2a lp_d0_man_greenscreen "
-        "lp_s32_blonde_woman_coat pcavs_vox_david_beckham spectre_lrs3_ted_man_qot0s2vu9m4 styletalk_angry_man "
-        "styletalk_happy_woman_2 w2lgfpgan_kim_blonde_woman "
-        "lp_blinkx2_man_hoodie_blinks pdfgc_vox_id01333_blonde_woman_eyes hellomeme_tiktok_young_woman_glances"
-    ).split()
-)
-VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".mpg", ".avi", ".mkv")
+# The 14 held-out clips of the bundled model's split (measure_mouth's, after liveavatar/assets/MODEL_CARD.md)
+# and the three clips docs/EXPRESSION.md measures eyes on: none of them shapes the template the measures judge.
+HELD_OUT = frozenset(MODEL_HELD_OUT) | {
+    "lp_blinkx2_man_hoodie_blinks",
+    "pdfgc_vox_id01333_blonde_woman_eyes",
+    "hellomeme_tiktok_young_woman_glances",
+}
 MAX_FRAMES = 400
 SHUT = 0.2  # of the clip's median lid gap: a blink's most shut frames (the refined mesh reads a shut eye ~0.1–0.2)
 PER_CLIP = 3

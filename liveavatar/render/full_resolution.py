@@ -234,14 +234,14 @@ class FullResolutionWarp:
             )
             self._smooth_lid_edges(region, closed)
             self._turn_eyeballs(region, turns)
-            self._shade_lash_lines(region, closed)
+            self._shade_shut_eyes(region, closed)
         else:
             # bilinear on the 2× grid: bicubic there kept more (1.04 of the face's sharpness at rest against 0.71,
             # measured on the Mona Lisa driven live) but its 1.6 ms more a 720p frame took the live run to 28 fps
             moved = cv2.remap(self.source, self._map, NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             self._smooth_lid_edges(moved, closed)
             self._turn_eyeballs(moved, turns)
-            self._shade_lash_lines(moved, closed)
+            self._shade_shut_eyes(moved, closed)
             region[:] = cv2.resize(moved, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
 
@@ -308,10 +308,11 @@ class FullResolutionWarp:
             smooth_lid_edges(moved[r, cs], self.source, before, self._map[r, cs], shape, c, k, flag)
 
     @staticmethod
-    def _shade_lash_lines(moved: np.ndarray, closed: list[ClosedEye]) -> None:
-        """The lashes' colour where each shut eye's lids meet (liveavatar.render.lids.shade_lash_line), in
-        `moved` (the remapped portrait on the map's grid), over the turned eyeballs: drawn before them, the
-        iris redrawn inside the driven eye's opening cut the line into dashes."""
+    def _shade_shut_eyes(moved: np.ndarray, closed: list[ClosedEye]) -> None:
+        """The lashes' colour where each shut eye's lids meet (liveavatar.render.lids.shade_lash_line) and a
+        real shut lid's light over it (liveavatar.render.shut_lid), in `moved` (the remapped portrait on the
+        map's grid), over the turned eyeballs: drawn before them, the iris redrawn inside the driven eye's
+        opening cut the line into dashes."""
         for shape, c, r, cs, before in closed:
             shade_lash_line(moved[r, cs], before, shape, c)
             shade_shut_lid(moved[r, cs], before, shape, c)

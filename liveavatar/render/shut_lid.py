@@ -56,6 +56,13 @@ def shading() -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=1)
+def _half_height() -> float:
+    """How far (canonical px) the shading reaches above or below the corners' row: what its fade leaves."""
+    rows = np.flatnonzero(np.abs(shading()).max(axis=1) > 1e-3)
+    return float(max(CORNER_A[1] - rows[0], rows[-1] - CORNER_A[1]) + 1) if len(rows) else 0.0
+
+
 def shade_shut_lid(image: np.ndarray, before: np.ndarray, shape: EyeShape, closing: float) -> None:
     """Lays a shut lid's light on one eye of `image` (h×w×3 uint8 RGB, changed in place), remapped by a map
     that was `before` (h×w×2 float32 source pixels) ahead of close_lid(…, shape, closing). Nothing changes
@@ -64,17 +71,14 @@ def shade_shut_lid(image: np.ndarray, before: np.ndarray, shape: EyeShape, closi
     if shut <= 0:
         return
     scale = np.float32(CORNER_B[0] - CORNER_A[0])  # canonical px per eye width
-    table = shading()
-    rows = np.flatnonzero(np.abs(table).max(axis=1) > 1e-3)  # what the fade leaves of the patch's height
-    reach = (max(CORNER_A[1] - rows[0], rows[-1] - CORNER_A[1]) + 1) / scale * shape.width if len(rows) else 0.0
-    near = rows_near_meeting(before, shape, float(closing), reach)
+    near = rows_near_meeting(before, shape, float(closing), _half_height() / float(scale) * shape.width)
     if near is None:
         return
     u, v, vu, vl, _ = eye_coordinates(before[near], shape)
     meet = lids_now(u, vu, vl, shape, float(closing))[0]
     x = CORNER_A[0] + scale * u
     y = CORNER_A[1] + (scale / np.float32(shape.width)) * (v - meet)
-    gain = cv2.remap(table, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)  # 0 past it
+    gain = cv2.remap(shading(), x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)  # 0 past it
     cv2.exp(gain * shut, dst=gain)
     # into a new array: the region is a view with the frame's strides, which cv2 would not write into
     image[near] = cv2.multiply(image[near], cv2.merge((gain, gain, gain)), dtype=cv2.CV_8U)  # rounds, saturates
