@@ -58,6 +58,7 @@ import numpy as np
 
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.mesh68 import MESH_TO_68
+from liveavatar.landmarks.turns import FACING, REVEAL, TURN, facing_yaw, limit_turn, portrait_yaw
 from liveavatar.types import FaceLandmarks
 
 # Points that move with the skull, not with expressions: jaw ends near the ears, nose, eye corners.
@@ -129,11 +130,17 @@ EYEBALL_RADIUS = 0.4
 @dataclass(frozen=True)
 class RetargetLimits:
     """Bounds on the head motion carried over, so a driver walking out of frame cannot push the face out
-    of the crop: scale within [min_scale, max_scale]; translation at most max_shift × the crop size."""
+    of the crop: scale within [min_scale, max_scale]; translation at most max_shift × the crop size; and
+    so a head turned further than a photo can show does not fold the face: yaw and pitch approach `turn`
+    degrees, a portrait faces at most `facing` degrees away from the camera (or its own yaw if more), and
+    turns towards it less the more it is turned, not at all at `reveal` degrees (liveavatar.landmarks.turns)."""
 
     min_scale: float = 0.7
     max_scale: float = 1.4
     max_shift: float = 0.25
+    turn: float = TURN
+    facing: float = FACING
+    reveal: float = REVEAL
 
 
 @dataclass(frozen=True)
@@ -288,6 +295,7 @@ class Retargeter:
         self._neutral: np.ndarray | None = None
         self._neutral_irises: np.ndarray | None = None
         self._rest_closing = 0.0
+        self._own_yaw = 0.0  # the portrait's yaw from facing the camera (radians), estimated by set_neutral
         self._eye_seen: list[float] = []  # mean openness of both eyes on the frames measured so far (≤ EYE_REST_FRAMES)
         self._eye_target = 1.0  # the median's open gap (in the neutral's gaps) the rest glides to
         self._eye_engaged = False  # the median has been clearly wider than the neutral's
@@ -297,6 +305,12 @@ class Retargeter:
     def neutral(self) -> np.ndarray | None:
         """The 68×3 neutral driver points in use (the array given to set_neutral), or None."""
         return self._neutral
+
+    @property
+    def own_yaw(self) -> float:
+        """The portrait's own yaw from facing the camera (radians; 0 before set_neutral), estimated from the
+        driver's neutral: what the turn limit reads (liveavatar.landmarks.turns)."""
+        return self._own_yaw
 
     @property
     def face_radius(self) -> float:
@@ -332,6 +346,8 @@ class Retargeter:
         self._down = np.array([-across[1], across[0]]) / max(float(np.hypot(*across)), 1e-6)
         depth = n[:, 2] - n[RIGID, 2].mean()
         self._portrait3 = np.column_stack([self.target, k * depth])
+        # the portrait's own yaw from facing the camera (radians): the neutral's, and the turn from it to the portrait
+        self._own_yaw = facing_yaw(n) + portrait_yaw(n, self.target)
         self._phi3 = np.eye(3)
         self._phi3[:2, :2] = phi
         if self._neutral_irises is not None:
@@ -469,7 +485,8 @@ class Retargeter:
 
         lim = self.limits
         s = float(np.clip(1 + gain["position"] * (motion.scale - 1), lim.min_scale, lim.max_scale))
-        r3 = rotation_matrix(gain["rotation"] * np.asarray(motion.rotation))
+        turned = gain["rotation"] * np.asarray(motion.rotation, np.float64)
+        r3 = rotation_matrix(limit_turn(turned, self._own_yaw, lim.turn, lim.facing, lim.reveal))
         centre = self._portrait3[RIGID].mean(0)
         r_p = self._phi3 @ r3 @ self._phi3.T  # the head rotation in the portrait's axes
         shift_p = gain["position"] * self._k * (self._phi @ motion.shift)

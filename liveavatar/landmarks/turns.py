@@ -1,0 +1,97 @@
+"""How far a portrait's head may turn: the driver's yaw and pitch, limited to what warping a photo can show.
+
+The retargeter turns the portrait's points as a head turns (its depth borrowed from the driver's tracked mesh),
+and the warp moves the portrait's pixels to them. A photo holds one side of a head: past about 30 degrees
+from where it was taken, the far cheek is squeezed to a sliver and the mouth's far corner passes the face's
+outline; the warp then folded the face over itself, and the driver's own mouth was laid outside the face, on
+the background (a driver turning 44 degrees, metrical_tracker_wojtek at frame 172, on Barack Obama, Angelina
+Jolie, the Mona Lisa and the Girl with a Pearl Earring; docs/EXPRESSION.md, "Head turns a photo can show").
+A portrait that is already turned (the Girl with a Pearl Earring by about 32 degrees, Angelina Jolie by 24)
+reaches that point sooner on the side it faces away to, and turned back towards the camera shows the side of
+its face the photo holds least of, stretched from a sliver (a bulging cheek, a sheared eye).
+
+So the rotation carried over is limited softly, as a tanh (a small turn is carried almost 1:1, a large one
+approaches the limit and stops): yaw and pitch each to about TURN degrees; the yaw away from the camera
+further, so the portrait faces at most FACING degrees away from it (or as far as it did in its photo, if that
+is more: a limit never turns a face at rest); and the yaw towards the camera less the more the portrait is
+turned (none at REVEAL degrees). The portrait's own yaw is how far the driver's neutral is turned from the
+camera (facing_yaw: its left and right points' depths) plus the turn that best lays the neutral onto the
+portrait's points (portrait_yaw): a driver sitting at an angle to the camera does not make a frontal portrait
+"turned". Roll turns the face in the image plane, which the warp shows exactly: not limited.
+
+Rotation vectors are radians in the driver camera's axes (x right, y down, z away from the camera): the
+y component is yaw, x pitch, z roll.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+TURN = 30.0  # degrees: yaw and pitch carried over approach this
+FACING = 35.0  # degrees: how far from facing the camera a portrait may turn away (its own yaw, if more)
+# Turning towards the camera shows the side of the face the photo saw least, stretched from the sliver it
+# holds: the yaw room that way shrinks with the portrait's own yaw, to none at REVEAL degrees.
+REVEAL = 30.0
+# The points the portrait's yaw is fitted on: jaw outline, brows, nose and eye corners (not the lids or lips,
+# which an expression moves).
+FIT_POINTS = np.r_[0:36, 36, 39, 42, 45]
+FIT_STEP = 1.0  # degrees between the yaws tried
+FIT_RANGE = 75.0  # degrees either way
+# Left-right pairs of the 68 points (image-left first when facing the camera): a face facing the camera holds
+# each pair at one depth; turned, the pair's depth difference against its width is the turn's tangent.
+MIRROR_PAIRS = np.array([(0, 16), (2, 14), (4, 12), (17, 26), (36, 45), (39, 42), (31, 35), (48, 54)])
+
+
+def facing_yaw(points: np.ndarray) -> float:
+    """How far (yaw, radians, the sign portrait_yaw's turns have) a tracked face (68×3, depth from the
+    tracker's mesh) is turned from facing the camera; 0 without depth. (The neutral's check in
+    calibration.py reads the eye line alone, for its message; here all the mirror pairs, for a steadier angle.)"""
+    p = np.asarray(points, np.float64)
+    d = p[MIRROR_PAIRS[:, 1]] - p[MIRROR_PAIRS[:, 0]]
+    return math.atan2(-float(d[:, 2].sum()), float(np.hypot(d[:, 0], d[:, 1]).sum()))
+
+
+def portrait_yaw(neutral: np.ndarray, portrait: np.ndarray) -> float:
+    """The yaw (radians) that, applied to the driver's neutral (68×3, depth from the tracker's mesh), best
+    matches the portrait's points (68×2) up to a 2D similarity; 0 when the neutral has no depth (a scripted
+    driver, whose turns are in-plane)."""
+    n = np.asarray(neutral, np.float64)[FIT_POINTS]
+    if np.ptp(n[:, 2]) <= 0:
+        return 0.0
+    n = n - n.mean(0)
+    target = np.asarray(portrait, np.float64)[FIT_POINTS]
+    target = target - target.mean(0)
+    angles = np.radians(np.arange(-FIT_RANGE, FIT_RANGE + FIT_STEP / 2, FIT_STEP))
+    # the neutral turned by each yaw and projected (x' = x cos + z sin, y' = y), as complex numbers x + iy
+    src = n[:, 0] * np.cos(angles)[:, None] + n[:, 2] * np.sin(angles)[:, None] + 1j * n[:, 1]
+    # the best 2D similarity onto the target per yaw, in closed form (complex least squares), and its residual
+    dst = target[:, 0] + 1j * target[:, 1]
+    energy = (np.abs(src) ** 2).sum(1)
+    scale = (np.conj(src) * dst).sum(1) / np.maximum(energy, 1e-12)  # complex: the similarity's scale and angle
+    residual = (np.abs(dst[None] - scale[:, None] * src) ** 2).sum(1) / np.maximum(np.abs(scale) ** 2, 1e-12)
+    return float(angles[int(np.argmin(residual))])
+
+
+def _soft(angle: float, room: float) -> float:
+    """angle (radians) carried almost 1:1 while small, approaching ±room (radians); 0 when there is none."""
+    return room * math.tanh(angle / room) if room > 1e-6 else 0.0
+
+
+def limit_turn(
+    rotation: np.ndarray, own_yaw: float, turn: float = TURN, facing: float = FACING, reveal: float = REVEAL
+) -> np.ndarray:
+    """The rotation vector (3, radians) with its pitch and yaw limited (module docstring) for a portrait
+    whose own yaw is own_yaw (radians); turn, facing and reveal in degrees."""
+    out = np.array(rotation, np.float64)
+    limit = math.radians(turn)
+    out[0] = _soft(float(out[0]), limit)
+    yaw = float(out[1])
+    away = yaw * own_yaw > 0
+    if away:
+        room = min(limit, max(math.radians(facing) - abs(own_yaw), 0.0))
+    else:
+        room = limit * max(1.0 - abs(own_yaw) / math.radians(reveal), 0.0)
+    out[1] = _soft(yaw, room)
+    return out
