@@ -11,7 +11,7 @@ import pytest
 from conftest import read_rgb, track_driver_points
 
 from liveavatar.landmarks.retarget import Retargeter, RetargetLimits, rotation_matrix
-from liveavatar.landmarks.turns import FACING, REVEAL, TURN, facing_yaw, limit_turn, portrait_yaw
+from liveavatar.landmarks.turns import FACING, MIN_ROOM, REVEAL, TURN, facing_yaw, limit_turn, portrait_yaw
 
 TURNING_CLIP = "metrical_tracker_wojtek.mp4"  # talks, then turns about 44 degrees to one side (frames 150-190)
 NO_LIMIT = RetargetLimits(turn=1e9, facing=1e9, reveal=1e9)
@@ -56,12 +56,14 @@ def test_a_turned_portrait_turns_less_away_and_less_towards():
     away = _deg(limit_turn(np.radians([0.0, 60.0, 0.0]), own)[1])  # same sign as its own yaw: further away
     towards = _deg(limit_turn(np.radians([0.0, -60.0, 0.0]), own)[1])
     assert 0 < away < FACING - 25  # it faces at most FACING degrees away
-    assert -TURN * (1 - 25 / REVEAL) < towards < 0
+    assert -max(TURN * (1 - 25 / REVEAL), MIN_ROOM) < towards < 0
     frontal = _deg(limit_turn(np.radians([0.0, 60.0, 0.0]), 0.0)[1])
     assert away < frontal and -towards < frontal
-    # a portrait turned past FACING and REVEAL (a bust in profile) keeps its yaw; its pitch still moves
-    out = limit_turn(np.radians([10.0, 30.0, 0.0]), math.radians(55.0))
-    assert out[1] == 0.0 and _deg(out[0]) > 9
+    # a portrait turned past FACING and REVEAL (a bust in profile) turns only the least room either way; its
+    # pitch moves as any portrait's
+    for yaw in (30.0, -30.0):
+        out = limit_turn(np.radians([10.0, yaw, 0.0]), math.radians(55.0))
+        assert 0.9 * MIN_ROOM < abs(_deg(out[1])) < MIN_ROOM and _deg(out[0]) > 9
 
 
 # ---- the portrait's own yaw ----

@@ -65,7 +65,7 @@ def retarget(clip: dict, target: np.ndarray, limits: RetargetLimits) -> tuple[np
     for p, t in zip(clip["points"], clip["times"], strict=True):
         motion = smoother(r.measure(p, None), t, r.face_radius)
         points.append(r.apply(motion).points)
-        carried = limit_turn(motion.rotation, r.own_yaw, limits.turn, limits.facing, limits.reveal)
+        carried = limit_turn(motion.rotation, r.own_yaw, limits.turn, limits.facing, limits.reveal, limits.least)
         yaws.append(np.degrees(carried[1]))
     return np.array(points), np.array(yaws)
 

@@ -58,7 +58,7 @@ import numpy as np
 
 from liveavatar.landmarks.controls import ExpressionControls
 from liveavatar.landmarks.mesh68 import MESH_TO_68
-from liveavatar.landmarks.turns import FACING, REVEAL, TURN, facing_yaw, limit_turn, portrait_yaw
+from liveavatar.landmarks.turns import FACING, MIN_ROOM, REVEAL, TURN, facing_yaw, limit_turn, portrait_yaw
 from liveavatar.types import FaceLandmarks
 
 # Points that move with the skull, not with expressions: jaw ends near the ears, nose, eye corners.
@@ -133,7 +133,8 @@ class RetargetLimits:
     of the crop: scale within [min_scale, max_scale]; translation at most max_shift × the crop size; and
     so a head turned further than a photo can show does not fold the face: yaw and pitch approach `turn`
     degrees, a portrait faces at most `facing` degrees away from the camera (or its own yaw if more), and
-    turns towards it less the more it is turned, not at all at `reveal` degrees (liveavatar.landmarks.turns)."""
+    turns towards it less the more it is turned, down to `least` degrees at `reveal` degrees of its own
+    (liveavatar.landmarks.turns)."""
 
     min_scale: float = 0.7
     max_scale: float = 1.4
@@ -141,6 +142,7 @@ class RetargetLimits:
     turn: float = TURN
     facing: float = FACING
     reveal: float = REVEAL
+    least: float = MIN_ROOM
 
 
 @dataclass(frozen=True)
@@ -486,7 +488,7 @@ class Retargeter:
         lim = self.limits
         s = float(np.clip(1 + gain["position"] * (motion.scale - 1), lim.min_scale, lim.max_scale))
         turned = gain["rotation"] * np.asarray(motion.rotation, np.float64)
-        r3 = rotation_matrix(limit_turn(turned, self._own_yaw, lim.turn, lim.facing, lim.reveal))
+        r3 = rotation_matrix(limit_turn(turned, self._own_yaw, lim.turn, lim.facing, lim.reveal, lim.least))
         centre = self._portrait3[RIGID].mean(0)
         r_p = self._phi3 @ r3 @ self._phi3.T  # the head rotation in the portrait's axes
         shift_p = gain["position"] * self._k * (self._phi @ motion.shift)

@@ -34,6 +34,10 @@ FACING = 35.0  # degrees: how far from facing the camera a portrait may turn awa
 # Turning towards the camera shows the side of the face the photo saw least, stretched from the sliver it
 # holds: the yaw room that way shrinks with the portrait's own yaw, to none at REVEAL degrees.
 REVEAL = 30.0
+# Every portrait may turn this much either way, however turned its photo: small turns are what a face on a call
+# makes all the time, and a portrait that never turned looked pinned (the Girl with a Pearl Earring, 34 degrees
+# turned, would not turn towards the camera at all). 10 degrees already bulged her far cheek and Van Gogh's.
+MIN_ROOM = 6.0
 # The points the portrait's yaw is fitted on: jaw outline, brows, nose and eye corners (not the lids or lips,
 # which an expression moves).
 FIT_POINTS = np.r_[0:36, 36, 39, 42, 45]
@@ -80,10 +84,16 @@ def _soft(angle: float, room: float) -> float:
 
 
 def limit_turn(
-    rotation: np.ndarray, own_yaw: float, turn: float = TURN, facing: float = FACING, reveal: float = REVEAL
+    rotation: np.ndarray,
+    own_yaw: float,
+    turn: float = TURN,
+    facing: float = FACING,
+    reveal: float = REVEAL,
+    least: float = MIN_ROOM,
 ) -> np.ndarray:
     """The rotation vector (3, radians) with its pitch and yaw limited (module docstring) for a portrait
-    whose own yaw is own_yaw (radians); turn, facing and reveal in degrees."""
+    whose own yaw is own_yaw (radians); turn, facing, reveal and least (the yaw room a portrait keeps either
+    way, however turned) in degrees."""
     out = np.array(rotation, np.float64)
     limit = math.radians(turn)
     out[0] = _soft(float(out[0]), limit)
@@ -93,5 +103,5 @@ def limit_turn(
         room = min(limit, max(math.radians(facing) - abs(own_yaw), 0.0))
     else:
         room = limit * max(1.0 - abs(own_yaw) / math.radians(reveal), 0.0)
-    out[1] = _soft(yaw, room)
+    out[1] = _soft(yaw, max(room, min(math.radians(least), limit)))
     return out
