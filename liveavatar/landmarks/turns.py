@@ -6,18 +6,19 @@ from where it was taken, the far cheek is squeezed to a sliver and the mouth's f
 outline; the warp then folded the face over itself, and the driver's own mouth was laid outside the face, on
 the background (a driver turning 44 degrees, metrical_tracker_wojtek at frame 172, on Barack Obama, Angelina
 Jolie, the Mona Lisa and the Girl with a Pearl Earring; docs/EXPRESSION.md, "Head turns a photo can show").
-A portrait that is already turned (the Girl with a Pearl Earring by about 32 degrees, Angelina Jolie by 24)
+A portrait that is already turned (the Girl with a Pearl Earring by about 34 degrees, Angelina Jolie by 22)
 reaches that point sooner on the side it faces away to, and turned back towards the camera shows the side of
 its face the photo holds least of, stretched from a sliver (a bulging cheek, a sheared eye).
 
-So the rotation carried over is limited softly, as a tanh (a small turn is carried almost 1:1, a large one
-approaches the limit and stops): yaw and pitch each to about TURN degrees; the yaw away from the camera
-further, so the portrait faces at most FACING degrees away from it (or as far as it did in its photo, if that
-is more: a limit never turns a face at rest); and the yaw towards the camera less the more the portrait is
-turned (none at REVEAL degrees). The portrait's own yaw is how far the driver's neutral is turned from the
-camera (facing_yaw: its left and right points' depths) plus the turn that best lays the neutral onto the
-portrait's points (portrait_yaw): a driver sitting at an angle to the camera does not make a frontal portrait
-"turned". Roll turns the face in the image plane, which the warp shows exactly: not limited.
+So the rotation carried over is limited softly (a turn within half its room is carried whole, a larger one
+approaches the limit as a tanh and stops there): yaw and pitch each to about TURN degrees; the yaw away from
+the camera further, so the portrait faces at most FACING degrees away from it (or as far as it did in its
+photo, if that is more: a limit never turns a face at rest); and the yaw towards the camera less the more
+the portrait is turned (MIN_ROOM at REVEAL degrees, the least any portrait keeps either way). The
+portrait's own yaw is how far the driver's neutral is turned from the camera (facing_yaw: its left and
+right points' depths) plus the turn that best lays the neutral onto the portrait's points (portrait_yaw): a
+driver sitting at an angle to the camera does not make a frontal portrait "turned". Roll turns the face in
+the image plane, which the warp shows exactly: not limited.
 
 Rotation vectors are radians in the driver camera's axes (x right, y down, z away from the camera): the
 y component is yaw, x pitch, z roll.
@@ -32,12 +33,16 @@ import numpy as np
 TURN = 30.0  # degrees: yaw and pitch carried over approach this
 FACING = 35.0  # degrees: how far from facing the camera a portrait may turn away (its own yaw, if more)
 # Turning towards the camera shows the side of the face the photo saw least, stretched from the sliver it
-# holds: the yaw room that way shrinks with the portrait's own yaw, to none at REVEAL degrees.
+# holds: the yaw room that way shrinks with the portrait's own yaw, to MIN_ROOM at REVEAL degrees.
 REVEAL = 30.0
 # Every portrait may turn this much either way, however turned its photo: small turns are what a face on a call
 # makes all the time, and a portrait that never turned looked pinned (the Girl with a Pearl Earring, 34 degrees
 # turned, would not turn towards the camera at all). 10 degrees already bulged her far cheek and Van Gogh's.
 MIN_ROOM = 6.0
+# A turn within this share of its room is carried whole: a plain tanh already took 15 degrees to 11 within a
+# room of 14 (the Mona Lisa's towards the camera), and on turned paintings the gaze a tracker reads (part head
+# turn) followed a driver who glances less (mediapipe's gaze range 0.62 -> 0.59 of the driver's).
+KNEE = 0.5
 # The points the portrait's yaw is fitted on: jaw outline, brows, nose and eye corners (not the lids or lips,
 # which an expression moves).
 FIT_POINTS = np.r_[0:36, 36, 39, 42, 45]
@@ -50,8 +55,8 @@ MIRROR_PAIRS = np.array([(0, 16), (2, 14), (4, 12), (17, 26), (36, 45), (39, 42)
 
 def facing_yaw(points: np.ndarray) -> float:
     """How far (yaw, radians, the sign portrait_yaw's turns have) a tracked face (68×3, depth from the
-    tracker's mesh) is turned from facing the camera; 0 without depth. (The neutral's check in
-    calibration.py reads the eye line alone, for its message; here all the mirror pairs, for a steadier angle.)"""
+    tracker's mesh) is turned from facing the camera; 0 without depth. (The neutral's check in calibration.py
+    reads the eye line alone, for its message; here all the mirror pairs, for a steadier angle.)"""
     p = np.asarray(points, np.float64)
     d = p[MIRROR_PAIRS[:, 1]] - p[MIRROR_PAIRS[:, 0]]
     return math.atan2(-float(d[:, 2].sum()), float(np.hypot(d[:, 0], d[:, 1]).sum()))
@@ -79,8 +84,15 @@ def portrait_yaw(neutral: np.ndarray, portrait: np.ndarray) -> float:
 
 
 def _soft(angle: float, room: float) -> float:
-    """angle (radians) carried almost 1:1 while small, approaching ±room (radians); 0 when there is none."""
-    return room * math.tanh(angle / room) if room > 1e-6 else 0.0
+    """angle (radians) carried 1:1 up to KNEE of the room, then approaching ±room (radians) as a tanh, with no
+    kink; 0 when there is no room."""
+    if room <= 1e-6:
+        return 0.0
+    knee = KNEE * room
+    size = abs(angle)
+    if size <= knee:
+        return angle
+    return math.copysign(knee + (room - knee) * math.tanh((size - knee) / (room - knee)), angle)
 
 
 def limit_turn(
