@@ -13,7 +13,8 @@ the eye's width, both eyes' mean) falls under SHUT of the clip's median are blin
 frame, up to PER_CLIP per clip (the most shut), is kept. Per eye of such a frame, its log-lightness
 (log(CIE L + 8), OpenCV's 8-bit L) is taken to a canonical patch (H×W, its first corner of EYE_CORNERS at
 CORNER_A, its second at CORNER_B: 63 px an eye width) and high-passed (less its Gaussian blur, BLUR px): the
-lid's shading across the eye, not the face's light. The patches are not moved to line their lash lines up:
+lid's shading across the eye, not the face's light (liveavatar.render.shut_lid.eye_light, which live reads
+the driver's own shut lid with too). The patches are not moved to line their lash lines up:
 so lined up, the median's line was sharper and darker (a gain of 0.47 at its middle against 0.58), and dlib
 read 8 portraits posed shut a little more open with it (0.88 of their open gap, mean; 0.83 as built, 0.90
 with no shading; mediapipe 0.32, 0.34 and 0.38): a shut eye's lashes lie at different heights below its
@@ -41,7 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 from measure_mouth import HELD_OUT as MODEL_HELD_OUT  # noqa: E402
 
 from liveavatar.landmarks.irises import EYE_CORNERS  # noqa: E402
-from liveavatar.render.shut_lid import BLUR, CORNER_A, CORNER_B, SIZE  # noqa: E402
+from liveavatar.render.shut_lid import BLUR, ellipse_mask, eye_light  # noqa: E402
 from liveavatar.training.discover import VIDEO_SUFFIXES  # noqa: E402
 
 # The 14 held-out clips of the bundled model's split (measure_mouth's, after liveavatar/assets/MODEL_CARD.md)
@@ -54,31 +55,12 @@ HELD_OUT = frozenset(MODEL_HELD_OUT) | {
 MAX_FRAMES = 400
 SHUT = 0.2  # of the clip's median lid gap: a blink's most shut frames (the refined mesh reads a shut eye ~0.1–0.2)
 PER_CLIP = 3
-MIN_EYE = 16.0  # pixels: narrower eyes hold no lid to read
-MASK_AXES = (40, 20)  # canonical px: the ellipse around the eye the shading is laid in (±0.63, ±0.32 eye widths)
-MASK_SOFT = 5.0
-
-
-def canonical(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The similarity (2×3) taking image points a → CORNER_A and b → CORNER_B."""
-    v, d = b - a, np.subtract(CORNER_B, CORNER_A)
-    s = np.hypot(*d) / max(np.hypot(*v), 1e-6)
-    angle = np.arctan2(d[1], d[0]) - np.arctan2(v[1], v[0])
-    m = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * s
-    return np.hstack([m, (np.asarray(CORNER_A) - m @ a)[:, None]]).astype(np.float32)
 
 
 def eye_patches(rgb: np.ndarray, points: np.ndarray) -> list[np.ndarray]:
     """An RGB frame and its 68 points → per eye wide enough, its high-passed log-lightness patch (H×W float32)."""
-    log_l = np.log(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) + 8.0)
-    patches = []
-    for a, b in EYE_CORNERS:
-        if np.hypot(*(points[b] - points[a])) < MIN_EYE:
-            continue
-        m = canonical(points[a], points[b])
-        patch = cv2.warpAffine(log_l, m, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        patches.append(patch - cv2.GaussianBlur(patch, (0, 0), BLUR))
-    return patches
+    patches = (eye_light(rgb, points, eye) for eye in range(len(EYE_CORNERS)))
+    return [p for p in patches if p is not None]
 
 
 def gap(points: np.ndarray) -> float:
@@ -113,14 +95,6 @@ def clip_blinks(path: Path) -> tuple[list[np.ndarray], int]:
     blinks = np.split(shut, np.flatnonzero(np.diff(shut) > 3) + 1)
     deepest = sorted((int(b[np.argmin(g[b])]) for b in blinks), key=lambda i: g[i])[:PER_CLIP]
     return [p for i in deepest for p in patches[i]], len(blinks)
-
-
-def ellipse_mask() -> np.ndarray:
-    mask = np.zeros(SIZE[::-1], np.float32)
-    centre = ((CORNER_A[0] + CORNER_B[0]) / 2, CORNER_A[1])
-    at, axes = (round(centre[0] * 16), round(centre[1] * 16)), (MASK_AXES[0] * 16, MASK_AXES[1] * 16)
-    cv2.ellipse(mask, at, axes, 0, 0, 360, 1.0, -1, cv2.LINE_AA, 4)  # 4 fractional bits: centred on 63.5
-    return cv2.GaussianBlur(mask, (0, 0), MASK_SOFT)
 
 
 def main() -> int:

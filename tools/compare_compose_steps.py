@@ -23,6 +23,8 @@ compose call, ms. Steps:
   shut-light  a real shut eye's light laid on shut lids (liveavatar/render/shut_lid.py) against none; the
            blinking clip (medians over all its frames and over those where it is laid, closing past
            shut_lid.LIGHT_FROM)
+  driver-lid  the driver's own shut lid's light at that frame (liveavatar/render/shut_lid.py, driver_lid_light)
+           against the template's; the blinking clip (medians as shut-light's)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ CLIPS = {
     "lid-edges": "lp_blinkx2_man_hoodie_blinks.mp4",
     "lash-colour": "lp_blinkx2_man_hoodie_blinks.mp4",
     "shut-light": "lp_blinkx2_man_hoodie_blinks.mp4",
+    "driver-lid": "lp_blinkx2_man_hoodie_blinks.mp4",
 }
 PORTRAITS = ("painting_mona_lisa.jpg", "photo_audrey_hepburn.jpg", "photo_barack_obama.jpg")
 FRAMES, PASSES = 80, 3
@@ -55,8 +58,8 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     from liveavatar.pipeline.stages import Composer, Processor
     from liveavatar.render import full_resolution, mouth_inside
     from liveavatar.render.driver_mouth import DriverFrame
-    from liveavatar.render.lids import LASH_FROM, MIN_CLOSING, openness
-    from liveavatar.render.shut_lid import LIGHT_FROM
+    from liveavatar.render.lids import LASH_FROM, MIN_CLOSING, lid_ratios, openness
+    from liveavatar.render.shut_lid import LIGHT_FROM, DriverLids
 
     avatar = build_avatar([DATA / "portraits" / name], checkpoint)
     warp, psi = warp_avatar_of(avatar, checkpoint), avatar.psi[None].astype(np.float32)
@@ -75,11 +78,11 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
     times: dict[str, list[float]] = {step: [], f"no-{step}": []}
     closing: list[bool] = []  # per composed frame: an eye closes (the lids draw something)
     # the closing from which the step draws: the lids from any, the lashes' colour and the light near shut
-    threshold = {"lash-colour": LASH_FROM, "shut-light": LIGHT_FROM}.get(step, MIN_CLOSING)
+    threshold = {"lash-colour": LASH_FROM, "shut-light": LIGHT_FROM, "driver-lid": LIGHT_FROM}.get(step, MIN_CLOSING)
     composers = {variant: Composer(1280, 720) for variant in times}  # each keeps its own mouth's choice
     for _ in range(PASSES):
         for i, (driven, layers, now) in enumerate(work):
-            if step in ("creases", "drawn") and (now is None or driven.neutral_frame is None):
+            if step in ("creases", "drawn", "driver-lid") and (now is None or driven.neutral_frame is None):
                 continue  # no camera frame or no neutral yet: nothing to compare
             # each variant first on every other frame: the second composed a frame's same data warm, 0.8 ms
             # faster on Audrey Hepburn's 2048-pixel portrait with nothing to tell the variants apart
@@ -88,6 +91,9 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                 irises = driven.control[68:] if on or step != "eyes" else None
                 mouth = now if step in ("creases", "drawn") else None
                 change = (driven.neutral_frame, now) if on and step == "creases" else None
+                lids = None
+                if on and step == "driver-lid":
+                    lids = DriverLids(now, lid_ratios(driven.neutral_frame.points))
                 # the driver's mouth whatever its softness: the drawing's threshold out of reach
                 soft, supersample = mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE
                 shade, light = full_resolution.shade_lash_line, full_resolution.shade_shut_lid
@@ -103,7 +109,18 @@ def compare(name: str, checkpoint, engine, step: str) -> dict:
                     full_resolution.shade_shut_lid = _nothing
                 start = time.perf_counter()
                 composers[variant].compose(
-                    layers.frames[0], avatar, Background(), False, False, layers, mouth, driven.points, irises, change
+                    layers.frames[0],
+                    avatar,
+                    Background(),
+                    False,
+                    False,
+                    layers,
+                    mouth,
+                    driven.points,
+                    irises,
+                    change,
+                    1.0,
+                    lids,
                 )
                 times[variant].append(time.perf_counter() - start)
                 mouth_inside.SOFT, full_resolution.EDGE_SUPERSAMPLE = soft, supersample

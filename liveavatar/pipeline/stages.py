@@ -44,6 +44,7 @@ from liveavatar.render.full_resolution import FullResolutionWarp
 from liveavatar.render.lids import lid_ratios
 from liveavatar.render.mouth_inside import MouthInside
 from liveavatar.render.rasterize import rasterize_landmarks
+from liveavatar.render.shut_lid import DriverLids
 from liveavatar.types import FaceLandmarks, WarpLayers
 
 Rect = tuple[int, int, int, int]  # (x0, y0, x1, y1) output pixels
@@ -317,7 +318,8 @@ def compose_frame(
     irises turned to the driven ones (the control points' last two). While the face is lost the Processor holds
     the last pose, and the last tracked frame is held with it: a frame or two of lost tracking swapped the
     driver's teeth for the drawn ones and back; as the pose glides back to the neutral, that frame's creases
-    fade with it."""
+    fade with it. A shut eye takes the light of the driver's own shut lid at that frame, once their open eyes
+    are known (the neutral frame)."""
     now = None
     if driven.driver_now is not None:
         now = composer.held_frame = DriverFrame(camera, driven.driver_now)
@@ -331,8 +333,11 @@ def compose_frame(
         change = (driven.neutral_frame, now)
     irises = None if driven.control is None else driven.control[68:]
     share = driven.last_share if driven.from_last else 1.0
+    lids = None
+    if now is not None and driven.neutral_frame is not None:
+        lids = DriverLids(now, lid_ratios(driven.neutral_frame.points))
     return composer.compose(
-        face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises, change, share
+        face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises, change, share, lids
     )
 
 
@@ -477,6 +482,7 @@ class Composer:
         irises: np.ndarray | None = None,
         change: tuple[DriverFrame, DriverFrame] | None = None,
         change_share: float = 1.0,
+        lids: DriverLids | None = None,
     ) -> np.ndarray:
         """face: S×S×3 uint8 RGB from the engine → a new height×width×3 uint8 RGB frame, watermarked. layers:
         that frame's WarpLayers (batch 1) from a warp checkpoint's engine: then the portrait itself is moved at
@@ -489,7 +495,9 @@ class Composer:
         (liveavatar.render.eyeballs); change (the driver's neutral frame and this one): with layers and points,
         the light the driver's expression changed since the neutral multiplies the avatar's face
         (liveavatar.render.creases), before the mouth is laid, times change_share (0…1: a held frame's creases
-        fading as the pose glides back to the neutral)."""
+        fading as the pose glides back to the neutral); lids (the driver at this frame and their open eyes'
+        lid ratios): a shut eye takes the driver's own shut lid's light (liveavatar.render.shut_lid), else the
+        template's."""
         if layers is not None:
             size, coarse = face.shape[0], layers.flow.shape[1]
             canvas, warp = self._full_resolution(avatar, background, size, coarse)
@@ -501,7 +509,7 @@ class Composer:
                 # the portrait's own open mouth, not G's wash over it, where it may show: without a camera's
                 # mouth, or where a soft one gives way to it (render/mouth_inside.py)
                 paint = unpaint_own_inside(paint, points, own)
-            warp.apply(out, layers.flow[0], paint, points, irises)
+            warp.apply(out, layers.flow[0], paint, points, irises, lids)
             if points is not None:
                 driven = apply_affine(warp.from_crop, points)
                 if change is not None:

@@ -41,7 +41,7 @@ from liveavatar.render.lids import (
     shade_lash_line,
     smooth_lid_edges,
 )
-from liveavatar.render.shut_lid import shade_shut_lid, shading
+from liveavatar.render.shut_lid import LIGHT_FROM, DriverLids, driver_lid_light, shade_shut_lid, shading
 from liveavatar.render.unfold import unfold
 
 FADE = 0.1  # the fade at the crop's edge, a fraction of the crop's side (the paste-back's feather)
@@ -56,9 +56,9 @@ PAINT_FLOOR = 8
 INTERPOLATION = cv2.INTER_CUBIC
 NO_MAP = np.empty((0, 0), np.float32)  # cv2.remap's second map, unused with a CV_32FC2 first one (x, y together)
 NODE_STEP = 4  # samples per node of the coarse displacement, per side (docs/PERFORMANCE.md: 2 to 8 measured)
-# an eye the lids closed in a frame's map: its shape and closing, the map's rows and columns they changed, and
-# those samples before (what _smooth_lid_edges redraws the lids' edges from)
-ClosedEye = tuple[EyeShape, float, slice, slice, np.ndarray]
+# an eye the lids closed in a frame's map: its shape and closing, the map's rows and columns they changed, those
+# samples before (what _smooth_lid_edges redraws the lids' edges from), and which eye it is (0: subject's right)
+ClosedEye = tuple[EyeShape, float, slice, slice, np.ndarray, int]
 
 
 class FullResolutionWarp:
@@ -180,13 +180,15 @@ class FullResolutionWarp:
         paint: np.ndarray,
         driven: np.ndarray | None = None,
         driven_irises: np.ndarray | None = None,
+        lids: DriverLids | None = None,
     ) -> None:
         """Writes the moved portrait with G's paint into `frame` (the output, H×W×3 uint8 RGB, which holds the
         still background) inside the region. flow: G×G×2 float32 crop pixels (unfolded first where it folds, a
         wide-open mouth or a turned head: liveavatar.render.unfold, along the driven points when given); paint:
         S×S×4 uint8 RGBA; driven: the frame's driven 68×2 crop pixels, or None (the lids then stay as the spline
         leaves them); driven_irises: its 2×2 driven iris centres (crop pixels: the control points' last two), or
-        None (the eyes then look as the spline leaves them)."""
+        None (the eyes then look as the spline leaves them); lids: the driver at this frame, whose own shut lid's
+        light a shut eye takes (liveavatar.render.shut_lid), or None (the template's)."""
         x0, y0, x1, y1 = self.region
         if x1 <= x0 or y1 <= y0:
             return
@@ -234,14 +236,14 @@ class FullResolutionWarp:
             )
             self._smooth_lid_edges(region, closed)
             self._turn_eyeballs(region, turns)
-            self._shade_shut_eyes(region, closed)
+            self._shade_shut_eyes(region, closed, lids)
         else:
             # bilinear on the 2× grid: bicubic there kept more (1.04 of the face's sharpness at rest against 0.71,
             # measured on the Mona Lisa driven live) but its 1.6 ms more a 720p frame took the live run to 28 fps
             moved = cv2.remap(self.source, self._map, NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             self._smooth_lid_edges(moved, closed)
             self._turn_eyeballs(moved, turns)
-            self._shade_shut_eyes(moved, closed)
+            self._shade_shut_eyes(moved, closed, lids)
             region[:] = cv2.resize(moved, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
         self._lay_paint(region, paint)
 
@@ -285,7 +287,7 @@ class FullResolutionWarp:
         assert self._landmarks is not None
         closing = 1 - openness(driven, rest_ratios=self._lid_ratios)
         closed = []
-        for shape, now, c in zip(self._eyes, on_grid, closing, strict=True):
+        for e, (shape, now, c) in enumerate(zip(self._eyes, on_grid, closing, strict=True)):
             if c <= 0:
                 continue
             lo, hi = band_box(now)
@@ -294,7 +296,7 @@ class FullResolutionWarp:
             c0, c1 = max(cols.start, int(lo[0] - margin)), min(cols.stop, int(hi[0] + margin) + 1)
             if r1 > r0 and c1 > c0:
                 r, cs = slice(r0, r1), slice(c0, c1)
-                closed.append((shape, float(c), r, cs, self._map[r, cs].copy()))
+                closed.append((shape, float(c), r, cs, self._map[r, cs].copy(), e))
                 close_lid(self._map[r, cs], shape, float(c))
         return closed
 
@@ -304,18 +306,21 @@ class FullResolutionWarp:
         pixel, so about half as many per side of a 2× grid's sample (averaged down four to a pixel after)."""
         flag = INTERPOLATION if self.supersample == 1 else cv2.INTER_LINEAR  # as the portrait was remapped
         k = -(-EDGE_SUPERSAMPLE // self.supersample)
-        for shape, c, r, cs, before in closed:
+        for shape, c, r, cs, before, _ in closed:
             smooth_lid_edges(moved[r, cs], self.source, before, self._map[r, cs], shape, c, k, flag)
 
     @staticmethod
-    def _shade_shut_eyes(moved: np.ndarray, closed: list[ClosedEye]) -> None:
+    def _shade_shut_eyes(moved: np.ndarray, closed: list[ClosedEye], lids: DriverLids | None) -> None:
         """The lashes' colour where each shut eye's lids meet (liveavatar.render.lids.shade_lash_line) and a
-        real shut lid's light over it (liveavatar.render.shut_lid), in `moved` (the remapped portrait on the
-        map's grid), over the turned eyeballs: drawn before them, the iris redrawn inside the driven eye's
-        opening cut the line into dashes."""
-        for shape, c, r, cs, before in closed:
+        real shut lid's light over it (liveavatar.render.shut_lid: the driver's own at this frame where `lids`
+        gives it, else the template's), in `moved` (the remapped portrait on the map's grid), over the turned
+        eyeballs: drawn before them, the iris redrawn inside the driven eye's opening cut the line into dashes."""
+        for shape, c, r, cs, before, e in closed:
             shade_lash_line(moved[r, cs], before, shape, c)
-            shade_shut_lid(moved[r, cs], before, shape, c)
+            table = None
+            if lids is not None and c > LIGHT_FROM:
+                table = driver_lid_light(lids, e)
+            shade_shut_lid(moved[r, cs], before, shape, c, table)
 
     def _lay_paint(self, region: np.ndarray, paint: np.ndarray) -> None:
         """G's paint, upsampled from the crop to the region, over the moved portrait where it covers it."""
