@@ -1,7 +1,8 @@
 """Frame sources: webcam, video file, still image, and the scripted performance.
 
 The colour order is fixed here: every source delivers H×W×3 uint8 RGB, C-contiguous, with a
-time.monotonic() capture timestamp and a running index (types.Frame). The scripted source also delivers
+time.monotonic() capture timestamp and a running index (types.Frame); a file, a still image and the script
+also their own time (index over fps), which the tracking filters run on. The scripted source also delivers
 the landmarks it animated, so the pipeline skips tracking for it.
 
 Sources are opened by `open_source`, which checks everything it can before a thread starts (the file
@@ -120,7 +121,7 @@ class VideoFileSource:
                 return None
         if self._pacer is not None:
             self._pacer.wait()
-        frame = Frame(_to_rgb(bgr), time.monotonic(), self._index)
+        frame = Frame(_to_rgb(bgr), time.monotonic(), self._index, self._index / self.fps)
         self._index += 1
         return Captured(frame)
 
@@ -150,7 +151,7 @@ class ImageSource:
         if self._pacer is not None:
             self._pacer.wait()
         # A fresh array per frame: downstream stages and observers may keep it.
-        frame = Frame(self.image.copy(), time.monotonic(), self._index)
+        frame = Frame(self.image.copy(), time.monotonic(), self._index, self._index / self.fps)
         self._index += 1
         return Captured(frame)
 
@@ -193,7 +194,7 @@ class ScriptedSource:
         w, h = self._size
         canvas = np.full((h, w, 3), 24, np.uint8)
         image = draw_landmarks_overlay(canvas, landmarks.points68)
-        frame = Frame(image, time.monotonic(), self._index)
+        frame = Frame(image, time.monotonic(), self._index, self._index / self.fps)
         self._index += 1
         return Captured(frame, landmarks)
 

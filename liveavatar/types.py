@@ -15,11 +15,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Frame:
-    """One captured image. `image` is H×W×3 uint8 RGB; `timestamp` is time.monotonic() at capture."""
+    """One captured image. `image` is H×W×3 uint8 RGB; `timestamp` is time.monotonic() at capture; `clock` is
+    the source's own time in seconds where it has one (a file's frame index over its fps), else None (a
+    camera: its timestamp is its time). The tracking filters run on the source's time, so a clip drives the
+    avatar the same however fast this machine reads it."""
 
     image: np.ndarray
     timestamp: float
     index: int
+    clock: float | None = None
+
+    @property
+    def time(self) -> float:
+        """The source's time when it has one, else the capture timestamp (seconds)."""
+        return self.timestamp if self.clock is None else self.clock
 
 
 @dataclass(frozen=True)

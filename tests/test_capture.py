@@ -42,6 +42,8 @@ def test_video_file_delivers_every_frame_in_rgb_with_monotonic_timestamps(drivin
     assert [f.index for f in frames] == list(range(len(expected)))
     stamps = [f.timestamp for f in frames]
     assert all(b >= a for a, b in zip(stamps, stamps[1:], strict=False))
+    # the clip's own time, which the tracking filters run on: however fast it was read
+    assert [f.time for f in frames] == pytest.approx([i / 25.0 for i in range(len(expected))])
     for frame, bgr in zip(frames[::20], expected[::20], strict=True):
         assert frame.image.flags["C_CONTIGUOUS"] and frame.image.dtype == np.uint8
         np.testing.assert_array_equal(frame.image, bgr[:, :, ::-1])

@@ -107,6 +107,34 @@ def test_a_clip_through_the_whole_runner_into_a_recording(driving, checkpoint, a
     assert _threads() == []
 
 
+def test_a_clip_drives_the_avatar_the_same_however_fast_it_is_read(driving, checkpoint, avatar, tmp_path):
+    """Offline, a clip's frames are read as fast as they are consumed. The tracking filters run on the clip's own
+    time (frame index over fps), not on when this machine got to each frame, so a run held up at every frame (a
+    slower machine, a busy one) records the same frames as one that was not. Before, each frame's capture time
+    was the filters' clock, and no two runs of the same clip recorded the same frames."""
+
+    class Slow(CollectingObserver):
+        def on_frame(self, report) -> None:
+            super().on_frame(report)
+            time.sleep(0.03)
+
+    recorded = []
+    for name, observer in (("fast", CollectingObserver()), ("slow", Slow())):
+        out = tmp_path / f"{name}.mp4"
+        source = parse_source(str(driving / CLIP), realtime=False)
+        config = _config(source, [parse_sink(f"record:{out}")], lossless=True, duration_s=1.2)
+        runner = Runner(config, checkpoint, avatar, observer, engine_factory=create_engine)
+        runner.start()
+        assert runner.wait(120)
+        capture, frames = cv2.VideoCapture(str(out)), []
+        while (read := capture.read())[0]:
+            frames.append(read[1])
+        capture.release()
+        recorded.append(np.stack(frames))
+    assert recorded[0].shape == recorded[1].shape and len(recorded[0]) == 30
+    assert np.array_equal(recorded[0], recorded[1])
+
+
 def test_duration_in_an_offline_run_is_exact(driving, checkpoint, avatar, tmp_path):
     out = tmp_path / "one_second.mp4"
     config = _config(

@@ -233,7 +233,7 @@ class LiveLoop:
                 try:
                     started = time.perf_counter()
                     driven, timings = self.processor.process(
-                        frame.image, item.captured.landmarks, frame.timestamp, prepared.avatar, self.mode
+                        frame.image, item.captured.landmarks, frame.time, prepared.avatar, self.mode
                     )
                     self._process_ms = _ema(self._process_ms, (time.perf_counter() - started) * 1000)
                     if self.processor.neutrals != self._neutrals_checked:  # a new neutral: say if it looks off
