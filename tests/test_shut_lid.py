@@ -181,6 +181,28 @@ def test_the_drivers_own_lid_is_laid_only_as_their_eye_shuts():
     assert np.nanmedian(blend) == pytest.approx(0.5, abs=0.01)  # 3/10 open: halfway through DRIVER_SHUT
 
 
+def test_a_dim_cameras_eye_gives_way_to_the_template():
+    """A shut eye seen by a camera that is too dark is mostly its noise once high-passed: the template is laid;
+    between the two lightnesses of DRIVER_DIM, a share of each."""
+    from liveavatar.render.driver_mouth import DriverFrame
+
+    _, rest = driver_frame(10.0, 4.0)
+    shut, _ = driver_frame(1.0, 4.0)  # its skin at 190 in RGB: OpenCV's L about 196
+    rng = np.random.default_rng(0)
+
+    def seen(exposure: float) -> DriverLids:
+        noisy = shut.image * exposure + rng.normal(0, 2, shut.image.shape)
+        return DriverLids(DriverFrame(np.clip(noisy, 0, 255).astype(np.uint8), shut.points), lid_ratios(rest))
+
+    assert driver_lid_light(seen(0.05), 0) is None  # L about 7: the template
+    bright = driver_lid_light(seen(1.0), 0)
+    dim = driver_lid_light(seen(0.16), 0)  # L about 28: some of the driver's
+    assert bright is not None and dim is not None
+    row, middle = round(CORNER_A[1] + 4 * 63 / 40), slice(50, 78)
+    at = {name: float(t[row, middle].mean()) for name, t in (("bright", bright), ("dim", dim), ("template", shading()))}
+    assert at["bright"] + 0.05 < at["dim"] < at["template"] - 0.05, at  # the driver's line, darker, only in part
+
+
 def test_a_shut_eye_takes_the_drivers_lashes_where_they_are():
     """Laid on an even grey shut eye, the driver's own lid puts its darkest row where the driver's lashes lie
     under their eye's corners: two drivers whose lashes lie 2 and 6 px (of a 40-px eye) under them darken

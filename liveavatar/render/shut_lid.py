@@ -55,6 +55,10 @@ MASK_SOFT = 5.0
 DRIVER_SHUT = (0.4, 0.2)
 MIN_EYE = 16.0
 DRIVER_GAIN = (-0.2, 0.1)
+# A dim camera's eye is mostly its noise once its log-lightness is high-passed (a frame at 0.3 of the blinking
+# clip's exposure, the eye's light 24 of 255 in OpenCV's L, laid visible grain on the lids): the template is
+# laid below DRIVER_DIM[0] of the eye's light, the driver's from DRIVER_DIM[1] (the blinking clip's eyes: 97).
+DRIVER_DIM = (20.0, 40.0)
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +108,13 @@ def ellipse_mask() -> np.ndarray:
 def eye_light(rgb: np.ndarray, points: np.ndarray, eye: int) -> np.ndarray | None:
     """One eye's high-passed log-lightness in the canonical patch (SIZE[1]×SIZE[0] float32), read from an
     H×W×3 uint8 RGB frame and its 68×2 points (that frame's pixels); None where the eye is narrower than MIN_EYE."""
+    patch = _log_lightness(rgb, points, eye)
+    return None if patch is None else patch - _low_pass(patch)
+
+
+def _log_lightness(rgb: np.ndarray, points: np.ndarray, eye: int) -> np.ndarray | None:
+    """One eye's log(CIE L + 8) (OpenCV's 8-bit L) in the canonical patch (SIZE[1]×SIZE[0] float32), or None
+    (eye_light)."""
     a, b = (np.asarray(points[i], np.float64) for i in EYE_CORNERS[eye])
     width = float(np.hypot(*(b - a)))
     if not width >= MIN_EYE:
@@ -122,8 +133,7 @@ def eye_light(rgb: np.ndarray, points: np.ndarray, eye: int) -> np.ndarray | Non
         crop = cv2.pyrDown(crop)
         a, b, width = a / 2, b / 2, width / 2  # pyrDown's pixel x is centred on the source's 2x
     log_l = cv2.log(cv2.cvtColor(crop, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) + 8.0)
-    patch = cv2.warpAffine(log_l, canonical(a, b), SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return patch - _low_pass(patch)
+    return cv2.warpAffine(log_l, canonical(a, b), SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def _low_pass(patch: np.ndarray) -> np.ndarray:
@@ -143,8 +153,8 @@ class DriverLids(NamedTuple):
 
 def driver_lid_light(driver: DriverLids, eye: int) -> np.ndarray | None:
     """The shading to lay on one shut eye from the driver's own at this frame (SIZE[1]×SIZE[0] float32 log gain,
-    as shading()'s), blended with the template as their eye is less than shut (DRIVER_SHUT); None where the
-    driver's eye is open or unreadable (the template is laid)."""
+    as shading()'s), blended with the template as their eye is less than shut (DRIVER_SHUT) or their camera
+    dim (DRIVER_DIM); None where the driver's eye is open, too small or too dark to read (the template is laid)."""
     now = float(lid_ratios(driver.frame.points)[eye])
     rest = float(driver.open_ratios[eye])
     if not rest > 1e-6:
@@ -152,11 +162,16 @@ def driver_lid_light(driver: DriverLids, eye: int) -> np.ndarray | None:
     share = float(np.clip((DRIVER_SHUT[0] - now / rest) / (DRIVER_SHUT[0] - DRIVER_SHUT[1]), 0.0, 1.0))
     if share <= 0:
         return None
-    light = eye_light(driver.frame.image, driver.frame.points, eye)
-    if light is None:
+    patch = _log_lightness(driver.frame.image, driver.frame.points, eye)
+    if patch is None:
+        return None
+    low, mask = _low_pass(patch), ellipse_mask()
+    lightness = float(np.exp(np.sum(low * mask) / np.sum(mask))) - 8.0  # the eye's light, OpenCV's 8-bit L
+    share *= float(np.clip((lightness - DRIVER_DIM[0]) / (DRIVER_DIM[1] - DRIVER_DIM[0]), 0.0, 1.0))
+    if share <= 0:
         return None
     table = shading()
-    light = np.clip(light * ellipse_mask(), table.min() + DRIVER_GAIN[0], table.max() + DRIVER_GAIN[1])
+    light = np.clip((patch - low) * mask, table.min() + DRIVER_GAIN[0], table.max() + DRIVER_GAIN[1])
     return share * light + (1 - share) * table
 
 
