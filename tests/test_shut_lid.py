@@ -222,7 +222,7 @@ def test_a_shut_eye_takes_the_drivers_lashes_where_they_are():
 def test_a_real_blink_lays_the_drivers_own_lid_through_the_live_path(driving, portraits):
     """The blinking clip drives the Mona Lisa through the Processor and compose_frame: at the driver's most shut
     frame her shut eyes take his own lid's light (the output differs from the template's there, around her
-    eyes only); at an open frame nothing differs."""
+    eyes only); at an open frame nothing differs; with the creases turned off, the template's."""
     import cv2
 
     from liveavatar.avatar import warp_avatar_of
@@ -231,6 +231,7 @@ def test_a_real_blink_lays_the_drivers_own_lid_through_the_live_path(driving, po
     from liveavatar.live.spec import Background, TrackingConfig
     from liveavatar.models.checkpoint import open_checkpoint, resolve_checkpoint
     from liveavatar.pipeline.stages import Composer, Processor, compose_frame, infer_frame
+    from liveavatar.render.driver_mouth import DriverFrame
 
     bundled = open_checkpoint(resolve_checkpoint(None))
     avatar = build_avatar([portraits / "painting_mona_lisa.jpg"], bundled)
@@ -255,9 +256,10 @@ def test_a_real_blink_lays_the_drivers_own_lid_through_the_live_path(driving, po
     for i, differs in ((shut, True), (open_, False)):
         d = driven[i]
         face, layers = infer_frame(engine, psi, warp, d)
-        # the driver's mouth and creases off in both: what differs is the lids' light alone
-        own = compose_frame(Composer(640, 360), face, avatar, *look, layers, d, frames[i], False, False)
-        template = Composer(640, 360).compose(face, avatar, *look, layers, None, d.points, d.control[68:])
+        # the driver's mouth off in both, the creases laid in both: what differs is the lids' light alone
+        own = compose_frame(Composer(640, 360), face, avatar, *look, layers, d, frames[i], False, True)
+        creases = (d.neutral_frame, DriverFrame(frames[i], d.driver_now))
+        template = Composer(640, 360).compose(face, avatar, *look, layers, None, d.points, d.control[68:], creases)
         change = np.abs(own.astype(int) - template).max(axis=2)
         eyes = np.asarray(d.points[36:48]) * (box[2] - box[0]) / bundled.config.image_size + box[:2]
         x0, y0 = (eyes.min(0) - 15).astype(int)
@@ -265,3 +267,7 @@ def test_a_real_blink_lays_the_drivers_own_lid_through_the_live_path(driving, po
         assert (change[y0:y1, x0:x1] > 8).any() == differs, f"frame {i}: eyes changed by {change.max()}"
         change[y0:y1, x0:x1] = 0
         assert change.max() == 0, f"frame {i}: changed away from the eyes"
+        # the creases' switch (the user's "your creases and shading") takes the driver's lids with it
+        off = compose_frame(Composer(640, 360), face, avatar, *look, layers, d, frames[i], False, False)
+        plain = Composer(640, 360).compose(face, avatar, *look, layers, None, d.points, d.control[68:])
+        assert np.array_equal(off, plain)

@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-creases",
         action="store_true",
         help="do NOT lay your creases and shading on the portrait's face (the folds of a smile, the shade under "
-        "an open jaw); the portrait then keeps its own light as it moves",
+        "an open jaw, your shut lids' shading); the portrait then keeps its own light as it moves",
     )
     p.add_argument(
         "--http-no-token",

@@ -318,8 +318,8 @@ def compose_frame(
     irises turned to the driven ones (the control points' last two). While the face is lost the Processor holds
     the last pose, and the last tracked frame is held with it: a frame or two of lost tracking swapped the
     driver's teeth for the drawn ones and back; as the pose glides back to the neutral, that frame's creases
-    fade with it. A shut eye takes the light of the driver's own shut lid at that frame, once their open eyes
-    are known (the neutral frame)."""
+    fade with it. With the creases, a shut eye takes the light of the driver's own shut lid at that frame, once
+    their open eyes are known (the neutral frame)."""
     now = None
     if driven.driver_now is not None:
         now = composer.held_frame = DriverFrame(camera, driven.driver_now)
@@ -333,8 +333,8 @@ def compose_frame(
         change = (driven.neutral_frame, now)
     irises = None if driven.control is None else driven.control[68:]
     share = driven.last_share if driven.from_last else 1.0
-    lids = None
-    if now is not None and driven.neutral_frame is not None:
+    lids = None  # the driver's shut lids' light is their shading too: it goes with the creases' switch
+    if creases and now is not None and driven.neutral_frame is not None:
         lids = DriverLids(now, lid_ratios(driven.neutral_frame.points))
     return composer.compose(
         face, avatar, background, mirror, ai_mark, layers, mouth, driven.points, irises, change, share, lids

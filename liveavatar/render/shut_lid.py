@@ -18,7 +18,8 @@ and grain stay, only their light changes.
 Live, the driver's own shut lid at that very frame is laid instead (driver_lid_light): their eye, taken to
 the same canonical patch by its corners and high-passed as the asset's eyes were (eye_light), once their lid
 gap falls under DRIVER_SHUT of their open eyes' (the neutral's). The template stays for `pose`, the scripted
-demo, a driver whose eyes are too small to read, and until the neutral is captured.
+demo, a driver whose eyes are too small or too dark to read, until the neutral is captured, and with the
+driver's creases turned off (their shading, as the creases are).
 """
 
 from __future__ import annotations

@@ -203,8 +203,8 @@ class LookPanel(QGroupBox):
         self.creases = _check_box(
             layout,
             "Your creases and shading",
-            "Lay the folds and shade your expression makes (a smile's folds, the shade under an open jaw) on the "
-            "portrait's face; off: the portrait keeps its own light as it moves",
+            "Lay the folds and shade your expression makes (a smile's folds, the shade under an open jaw, your "
+            "shut lids' shading) on the portrait's face; off: the portrait keeps its own light as it moves",
         )
         self.landmarks = _check_box(
             layout, "Show face points on the camera (L)", "Draw the tracked face points over the camera image (L)"
