@@ -12,9 +12,10 @@ frame up to MAX_FRAMES is tracked with mediapipe's refined mesh in video mode; t
 the eye's width, both eyes' mean) falls under SHUT of the clip's median are blinks, and each blink's most shut
 frame, up to PER_CLIP per clip (the most shut), is kept. Per eye of such a frame, its log-lightness
 (log(CIE L + 8), OpenCV's 8-bit L) is taken to a canonical patch (H×W, its first corner of EYE_CORNERS at
-CORNER_A, its second at CORNER_B: 63 px an eye width) and high-passed (less its Gaussian blur, BLUR px): the
-lid's shading across the eye, not the face's light (liveavatar.render.shut_lid.eye_light, which live reads
-the driver's own shut lid with too). The patches are not moved to line their lash lines up:
+CORNER_A, its second at CORNER_B: 63 px an eye width) and high-passed (less its Gaussian blur, BLUR px, taken
+at a quarter of the patch's size since 2026-12-08, within 0.006 in log of the full blur the asset was built
+with): the lid's shading across the eye, not the face's light (liveavatar.render.shut_lid.eye_light, which
+live reads the driver's own shut lid with too). The patches are not moved to line their lash lines up:
 so lined up, the median's line was sharper and darker (a gain of 0.47 at its middle against 0.58), and dlib
 read 8 portraits posed shut a little more open with it (0.88 of their open gap, mean; 0.83 as built, 0.90
 with no shading; mediapipe 0.32, 0.34 and 0.38): a shut eye's lashes lie at different heights below its
